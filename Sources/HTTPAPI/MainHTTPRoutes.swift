@@ -1,0 +1,18 @@
+import NIOHTTP1
+
+/// The routes of the main HTTP server (9000). Later layers add `/write`, `/exec`, `/exp`, `/imp`.
+package enum MainHTTPRoutes {
+    /// `/ping` and `/settings`, both open even when HTTP authentication is on (QUESTDB-COMPAT §2.1).
+    package static func router(settings: ServerSettings, pingVersion: String) -> HTTPRouter {
+        var router = HTTPRouter()
+        router.add(.GET, "/ping", ClosureEndpoint { _, _ in ping(version: pingVersion) })
+        let settingsJSON = settings.json()
+        router.add(.GET, "/settings", ClosureEndpoint { _, _ in .json(.ok, settingsJSON) })
+        return router
+    }
+
+    /// `204 OK` with the InfluxDB version header InfluxDB clients probe for.
+    static func ping(version: String) -> HTTPResponse {
+        HTTPResponse(status: .noContent, headers: ["x-influxdb-version": version])
+    }
+}

@@ -1,0 +1,115 @@
+/// One `server.conf` key: its name, the form of its value, its default and what it does.
+///
+/// The registry `ConfigurationKey.all` is the single source of truth for validation, the
+/// environment-variable names and `Docs/configuration.md` (a test keeps the doc in step).
+package struct ConfigurationKey: Sendable {
+    package enum Kind: Sendable {
+        case boolean
+        case integer(ClosedRange<Int64>)
+        /// Bytes; accepts `k`, `m`, `g` suffixes (powers of 1024) as QuestDB does.
+        case byteSize(ClosedRange<Int64>)
+        /// Milliseconds; accepts `ms`, `s`, `m`, `h` suffixes.
+        case milliseconds(ClosedRange<Int64>)
+        /// `host:port` (IPv6 hosts in brackets).
+        case address
+        case text
+        case choice([String])
+    }
+
+    package let name: String
+    package let kind: Kind
+    package let defaultValue: String
+    package let summary: String
+    /// Older names QuestDB still reads for the same setting.
+    package let aliases: [String]
+
+    package init(_ name: String, _ kind: Kind, default defaultValue: String, aliases: [String] = [], _ summary: String) {
+        self.name = name
+        self.kind = kind
+        self.defaultValue = defaultValue
+        self.summary = summary
+        self.aliases = aliases
+    }
+
+    /// QuestDB's environment form: `http.net.bind.to` ← `QDB_HTTP_NET_BIND_TO`.
+    package static func environmentName(of key: String) -> String {
+        "QDB_" + String(key.uppercased().map { $0 == "." || $0 == "-" ? "_" : $0 })
+    }
+
+    /// The expected form, for error messages and docs.
+    package var expectedForm: String {
+        switch kind {
+        case .boolean: "true or false"
+        case .integer(let range): "an integer from \(range.lowerBound) to \(range.upperBound)"
+        case .byteSize(let range):
+            "a size in bytes from \(range.lowerBound) to \(range.upperBound), optionally with a k, m or g suffix"
+        case .milliseconds(let range):
+            "a duration in milliseconds from \(range.lowerBound) to \(range.upperBound), optionally with an ms, s, m or h suffix"
+        case .address: "host:port, e.g. 0.0.0.0:9000 or [::1]:9000"
+        case .text: "text"
+        case .choice(let options): "one of " + options.joined(separator: ", ")
+        }
+    }
+}
+
+extension ConfigurationKey {
+    /// Every key Sundial reads. Names are QuestDB's where the feature exists.
+    package static let all: [ConfigurationKey] = [
+        // Main HTTP server (9000).
+        .init("http.enabled", .boolean, default: "true", "Run the main HTTP server (REST, ILP over HTTP, /ping, /settings)."),
+        .init("http.net.bind.to", .address, default: "0.0.0.0:9000", aliases: ["http.bind.to"],
+              "Address of the main HTTP server."),
+        .init("http.net.connection.limit", .integer(1...100_000), default: "64",
+              "Concurrent connections; more are answered 503 with Retry-After and closed."),
+        .init("http.net.connection.timeout", .milliseconds(100...86_400_000), default: "300000",
+              "Keep-alive wait for the next request before the server closes an idle connection."),
+        .init("http.request.header.buffer.size", .byteSize(1024...(16 << 20)), default: "64k",
+              "Largest request line plus headers; larger is 431 (414 when the request line alone is too long)."),
+        .init("http.request.header.timeout", .milliseconds(100...3_600_000), default: "10000",
+              "Time from a request's first byte to the end of its headers; slower is 408 (slowloris guard)."),
+        .init("http.request.body.timeout", .milliseconds(100...3_600_000), default: "30000",
+              "Longest pause between two pieces of a request body; longer is 408."),
+        .init("http.request.body.max.size", .byteSize(1024...(1 << 40)), default: "1g",
+              "Largest request body; a larger Content-Length is 413 before any of the body is read."),
+        .init("line.http.ping.version", .text, default: "v2.7.4",
+              "Value of the X-Influxdb-Version header on GET /ping."),
+
+        // Health and metrics server (9003).
+        .init("http.min.enabled", .boolean, default: "true", "Run the health and metrics server."),
+        .init("http.min.net.bind.to", .address, default: "0.0.0.0:9003", aliases: ["http.min.bind.to"],
+              "Address of the health and metrics server."),
+        .init("http.min.net.connection.limit", .integer(1...10_000), default: "64",
+              "Concurrent connections to the health server, counted apart from the main server's."),
+        .init("http.min.net.connection.timeout", .milliseconds(100...86_400_000), default: "300000",
+              "Keep-alive wait on the health server."),
+        .init("metrics.enabled", .boolean, default: "true",
+              "Serve Prometheus metrics on GET /metrics of the health server (QuestDB's default is false)."),
+
+        // Process.
+        .init("log.level", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]),
+              default: "info", "Lowest level written to standard error."),
+    ]
+
+    /// QuestDB tuning keys with no meaning in Sundial: accepted with a warning so an existing
+    /// QuestDB `server.conf` still starts. Keys that change behaviour or security are never here.
+    package static let ignoredQuestDBKeys: Set<String> = [
+        "shared.worker.count", "shared.worker.affinity", "shared.worker.haltOnError",
+        "http.worker.count", "http.worker.affinity", "http.worker.haltOnError",
+        "http.min.worker.count", "http.min.worker.affinity", "http.min.worker.haltOnError",
+        "telemetry.enabled", "telemetry.hide.tables", "http.frozen.clock",
+    ]
+
+    /// Looks a key up by name or alias.
+    package static func named(_ name: String) -> ConfigurationKey? {
+        byName[name]
+    }
+
+    private static let byName: [String: ConfigurationKey] = {
+        var map: [String: ConfigurationKey] = [:]
+        for key in all {
+            map[key.name] = key
+            for alias in key.aliases { map[alias] = key }
+        }
+        return map
+    }()
+}

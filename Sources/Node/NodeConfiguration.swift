@@ -1,0 +1,75 @@
+import HTTPAPI
+import Logging
+import NIOCore
+import Storage
+
+/// The node's whole configuration as typed per-module values. Only `Node` reads files and the
+/// environment; every other module receives its part of this value.
+package struct NodeConfiguration: Sendable {
+    /// The main HTTP server, or `nil` when `http.enabled=false`.
+    package var http: HTTPServerConfiguration?
+    /// The health and metrics server, or `nil` when `http.min.enabled=false`.
+    package var health: HTTPServerConfiguration?
+    package var metricsEnabled: Bool
+    package var pingVersion: String
+    package var logLevel: Logger.Level
+    /// Findings to log once logging is up.
+    package var warnings: [String]
+
+    package init(values: ConfigurationValues) throws(ConfigurationError) {
+        let httpAddress = try values.address("http.net.bind.to")
+        let http = HTTPServerConfiguration(
+            name: "http", bindKey: "http.net.bind.to", host: httpAddress.host, port: httpAddress.port,
+            connectionLimit: Int(try values.integer("http.net.connection.limit")),
+            idleTimeout: .milliseconds(try values.milliseconds("http.net.connection.timeout")),
+            headerTimeout: .milliseconds(try values.milliseconds("http.request.header.timeout")),
+            bodyTimeout: .milliseconds(try values.milliseconds("http.request.body.timeout")),
+            maxHeaderBytes: Int(try values.byteSize("http.request.header.buffer.size")),
+            maxRequestLineBytes: Int(try values.byteSize("http.request.header.buffer.size")),
+            maxBodyBytes: try values.byteSize("http.request.body.max.size"))
+        self.http = try values.boolean("http.enabled") ? http : nil
+
+        let healthAddress = try values.address("http.min.net.bind.to")
+        // The health server shares the main server's header limits and deadlines; it never
+        // takes a body, so its body cap is small.
+        let health = HTTPServerConfiguration(
+            name: "http.min", bindKey: "http.min.net.bind.to", host: healthAddress.host, port: healthAddress.port,
+            connectionLimit: Int(try values.integer("http.min.net.connection.limit")),
+            idleTimeout: .milliseconds(try values.milliseconds("http.min.net.connection.timeout")),
+            headerTimeout: http.headerTimeout, bodyTimeout: http.bodyTimeout,
+            maxHeaderBytes: http.maxHeaderBytes, maxRequestLineBytes: http.maxRequestLineBytes,
+            maxBodyBytes: 64 * 1024)
+        self.health = try values.boolean("http.min.enabled") ? health : nil
+
+        metricsEnabled = try values.boolean("metrics.enabled")
+        pingVersion = values.text("line.http.ping.version")
+        logLevel = Logger.Level(rawValue: try values.choice("log.level")) ?? .info
+        warnings = values.warnings
+    }
+
+    /// Reads `server.conf` and the environment.
+    ///
+    /// `explicitPath` is `--config`: it must exist. Without it, `DIR/conf/server.conf` is read
+    /// when present, and defaults apply when it is not.
+    package static func load(
+        explicitPath: String?, dataDirectory: DataDirectory, environment: [String: String]
+    ) throws(ConfigurationError) -> NodeConfiguration {
+        let path = explicitPath ?? dataDirectory.defaultConfigurationPath
+        let bytes: [UInt8]?
+        do {
+            bytes = try DurableFile.read(path, maxBytes: 1 << 20)
+        } catch {
+            throw ConfigurationError(source: .unreadableFile(path: path), key: "", error.errno.map(StorageError.describe) ?? error.message)
+        }
+        if bytes == nil && explicitPath != nil {
+            throw ConfigurationError(source: .unreadableFile(path: path), key: "", "no such file")
+        }
+        let file = try bytes.map { (bytes) throws(ConfigurationError) -> (path: String, text: String) in
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                throw ConfigurationError(source: .unreadableFile(path: path), key: "", "not valid UTF-8 text")
+            }
+            return (path, text)
+        }
+        return try NodeConfiguration(values: ConfigurationValues(file: file, environment: environment))
+    }
+}

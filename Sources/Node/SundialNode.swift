@@ -1,0 +1,108 @@
+import HTTPAPI
+import Logging
+import Metrics
+import NIOCore
+import NIOPosix
+import Prometheus
+import ServiceLifecycle
+import Storage
+import UnixSignals
+
+/// A running node: opens the data directory, binds the listeners and runs the services under
+/// swift-service-lifecycle until SIGTERM or SIGINT, then shuts down gracefully.
+///
+/// Start order: storage → (replication) → listeners → health; shutdown in reverse.
+package struct SundialNode {
+    private let configuration: NodeConfiguration
+    private let dataDirectory: DataDirectory
+    private let logger = Logger(label: "sundial.node")
+
+    package init(configuration: NodeConfiguration, dataDirectory: DataDirectory) {
+        self.configuration = configuration
+        self.dataDirectory = dataDirectory
+    }
+
+    /// Runs until a graceful shutdown completes. Throws `StorageError` or `HTTPServerBindError`
+    /// when the node cannot start; nothing is left running then.
+    package func run() async throws {
+        logger.info("starting sundial \(SundialVersion.current)", metadata: ["data-dir": "\(dataDirectory.root)"])
+        for warning in configuration.warnings { logger.warning("\(warning)") }
+
+        let opened = try dataDirectory.open(initialRole: .standalone)
+        logger.info(
+            "\(opened.identityCreated ? "created" : "opened") data directory",
+            metadata: [
+                "cluster": "\(opened.identity.clusterID)", "node": "\(opened.identity.nodeID)",
+                "epoch": "\(opened.identity.epoch)", "role": "\(opened.identity.role.rawValue)",
+            ])
+
+        let metricsText = configuration.metricsEnabled ? SundialNode.bootstrapMetrics() : nil
+        let mainGroup = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        // The health server has its own thread so it answers while the main server is saturated.
+        let healthGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        do {
+            try await serve(opened: opened, metricsText: metricsText, mainGroup: mainGroup, healthGroup: healthGroup)
+        } catch {
+            try? await mainGroup.shutdownGracefully()
+            try? await healthGroup.shutdownGracefully()
+            throw error
+        }
+        try? await mainGroup.shutdownGracefully()
+        try? await healthGroup.shutdownGracefully()
+        logger.info("sundial stopped")
+    }
+
+    private func serve(
+        opened: OpenDataDirectory, metricsText: (@Sendable () -> [UInt8])?,
+        mainGroup: MultiThreadedEventLoopGroup, healthGroup: MultiThreadedEventLoopGroup
+    ) async throws {
+        var services: [any Service] = []
+        if let http = configuration.http {
+            let settings = ServerSettings(
+                releaseVersion: SundialVersion.current,
+                acceptingWrites: opened.identity.role.acceptsWrites ? ["http", "tcp", "pgwire"] : [])
+            let router = MainHTTPRoutes.router(settings: settings, pingVersion: configuration.pingVersion)
+            services.append(try await bind(http, router: router, group: mainGroup))
+        }
+        if let health = configuration.health {
+            let router = HealthRoutes.router(metricsText: metricsText)
+            services.append(try await bind(health, router: router, group: healthGroup))
+        }
+
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        // Requests in flight get a short grace; past this the group cancels what is left.
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(4)
+        try await ServiceGroup(configuration: groupConfiguration).run()
+    }
+
+    private func bind(_ configuration: HTTPServerConfiguration, router: HTTPRouter, group: any EventLoopGroup)
+        async throws -> BoundHTTPServer
+    {
+        let server = HTTPServer(
+            configuration: configuration, router: router, group: group,
+            logger: Logger(label: "sundial.\(configuration.name)"))
+        let bound = try await server.bind()
+        logger.info(
+            "\(configuration.name) server listening",
+            metadata: [
+                "address": "\(configuration.host):\(bound.localAddress?.port ?? configuration.port)",
+                "key": "\(configuration.bindKey)",
+            ])
+        return bound
+    }
+
+    /// Installs the Prometheus backend for swift-metrics (once per process) and returns the
+    /// renderer `/metrics` calls.
+    private static func bootstrapMetrics() -> @Sendable () -> [UInt8] {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let process = ProcessMetrics(version: SundialVersion.current)
+        return {
+            process.refresh()
+            return registry.emitToBuffer()
+        }
+    }
+}

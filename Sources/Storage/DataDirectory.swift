@@ -1,0 +1,53 @@
+/// The layout of a node's data directory (DESIGN §3) and the act of opening it.
+///
+/// ```
+/// conf/server.conf   optional configuration
+/// node/identity      NodeIdentity (checksummed, atomically replaced)
+/// node/lock          held by the running process
+/// wal/               WAL segments
+/// db/                tables
+/// ```
+package struct DataDirectory: Sendable {
+    package let root: String
+
+    package init(root: String) {
+        var trimmed = root
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+        self.root = trimmed
+    }
+
+    package var configurationDirectory: String { root + "/conf" }
+    package var nodeDirectory: String { root + "/node" }
+    package var walDirectory: String { root + "/wal" }
+    package var tablesDirectory: String { root + "/db" }
+    package var identityPath: String { nodeDirectory + "/identity" }
+    package var lockPath: String { nodeDirectory + "/lock" }
+    /// Where `server.conf` is looked for when no `--config` is given.
+    package var defaultConfigurationPath: String { configurationDirectory + "/server.conf" }
+
+    /// Creates the layout, takes the lock and loads the identity, creating it on first start.
+    ///
+    /// `role` is recorded only when the identity is created; later starts keep the stored one.
+    package func open(initialRole role: NodeRole) throws(StorageError) -> OpenDataDirectory {
+        for directory in [root, configurationDirectory, nodeDirectory, walDirectory, tablesDirectory] {
+            try DurableFile.createDirectory(directory)
+        }
+        let lock = try DataDirectoryLock(path: lockPath)
+        if let bytes = try DurableFile.read(identityPath, maxBytes: NodeIdentity.maxFileBytes) {
+            let identity = try NodeIdentity.decode(bytes, path: identityPath)
+            return OpenDataDirectory(layout: self, lock: lock, identity: identity, identityCreated: false)
+        }
+        let identity = NodeIdentity.generate(role: role)
+        try DurableFile.replace(identityPath, with: identity.encoded())
+        return OpenDataDirectory(layout: self, lock: lock, identity: identity, identityCreated: true)
+    }
+}
+
+/// A data directory this process owns: the lock is held as long as this value lives.
+package struct OpenDataDirectory: Sendable {
+    package let layout: DataDirectory
+    package let lock: DataDirectoryLock
+    package let identity: NodeIdentity
+    /// True on the first start of this directory.
+    package let identityCreated: Bool
+}

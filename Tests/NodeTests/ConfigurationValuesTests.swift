@@ -1,0 +1,95 @@
+// Proves configuration layering (defaults < server.conf < QDB_* env) and that every bad input stops startup with a line naming key, source and form.
+import HTTPAPI
+import Logging
+import NIOCore
+import Node
+import Testing
+
+@Suite struct ConfigurationValuesTests {
+    func load(_ text: String? = nil, env: [String: String] = [:]) throws(ConfigurationError) -> NodeConfiguration {
+        try NodeConfiguration(values: ConfigurationValues(file: text.map { ("/etc/server.conf", $0) }, environment: env))
+    }
+
+    @Test func defaultsNeedNoFile() throws {
+        let configuration = try load()
+        #expect(configuration.http?.host == "0.0.0.0" && configuration.http?.port == 9000)
+        #expect(configuration.health?.port == 9003)
+        #expect(configuration.http?.connectionLimit == 64)
+        #expect(configuration.http?.maxHeaderBytes == 64 * 1024)
+        #expect(configuration.metricsEnabled)
+        #expect(configuration.pingVersion == "v2.7.4")
+        #expect(configuration.logLevel == .info)
+        #expect(configuration.warnings.isEmpty)
+    }
+
+    @Test func theFileOverridesDefaultsAndTheEnvironmentOverridesTheFile() throws {
+        let configuration = try load(
+            "http.net.bind.to=127.0.0.1:19000\nhttp.min.net.bind.to=127.0.0.1:19003\nlog.level=debug",
+            env: ["QDB_HTTP_NET_BIND_TO": "127.0.0.1:29000", "QDB_HTTP_REQUEST_BODY_MAX_SIZE": "2m"])
+        #expect(configuration.http?.port == 29000)
+        #expect(configuration.health?.port == 19003)
+        #expect(configuration.logLevel == .debug)
+        #expect(configuration.http?.maxBodyBytes == 2 << 20)
+    }
+
+    @Test func aliasesAndSuffixesWork() throws {
+        let configuration = try load(
+            "http.min.bind.to=[::1]:9100\nhttp.net.connection.timeout=5s\nhttp.request.header.buffer.size=8k")
+        #expect(configuration.health?.host == "::1" && configuration.health?.port == 9100)
+        #expect(configuration.http?.idleTimeout == .seconds(5))
+        #expect(configuration.http?.maxHeaderBytes == 8192)
+    }
+
+    @Test func disabledServersAreAbsent() throws {
+        let configuration = try load("http.enabled=false\nhttp.min.enabled=FALSE")
+        #expect(configuration.http == nil && configuration.health == nil)
+    }
+
+    @Test func anUnknownKeyInTheFileStopsStartupWithAHint() {
+        let error = #expect(throws: ConfigurationError.self) { try load("log.level=info\nhttp.net.bind.too=x") }
+        #expect(error?.description.hasPrefix("configuration error: /etc/server.conf:2: http.net.bind.too: unknown configuration key (did you mean http.net.bind.to?)") == true)
+    }
+
+    @Test func ignoredQuestDBKeysAndUnknownEnvironmentVariablesOnlyWarn() throws {
+        let configuration = try load("shared.worker.count=4", env: ["QDB_NOT_A_KEY": "1", "PATH": "/bin"])
+        #expect(configuration.warnings.count == 2)
+        #expect(configuration.warnings.contains { $0.contains("shared.worker.count") })
+        #expect(configuration.warnings.contains { $0.contains("QDB_NOT_A_KEY") })
+    }
+
+    @Test(arguments: [
+        ("http.net.bind.to=9000", "http.net.bind.to: '9000' is not valid; expected host:port"),
+        ("http.net.bind.to=0.0.0.0:70000", "http.net.bind.to: '0.0.0.0:70000' is not valid"),
+        ("http.enabled=yes", "http.enabled: 'yes' is not valid; expected true or false"),
+        ("http.net.connection.limit=0", "expected an integer from 1 to 100000"),
+        ("http.net.connection.limit=abc", "http.net.connection.limit: 'abc' is not valid"),
+        ("http.request.header.buffer.size=12q", "optionally with a k, m or g suffix"),
+        ("http.request.body.max.size=99999999999g", "http.request.body.max.size"),
+        ("http.net.connection.timeout=-5", "expected a duration in milliseconds"),
+        ("log.level=loud", "expected one of trace, debug, info"),
+    ])
+    func badValuesNameTheKeyAndTheExpectedForm(line: String, message: String) {
+        let error = #expect(throws: ConfigurationError.self) { try load(line) }
+        #expect(error?.description.contains(message) == true, "\(error.map { "\($0)" } ?? "no error")")
+        #expect(error?.description.contains("/etc/server.conf:1") == true)
+    }
+
+    @Test func badEnvironmentValuesNameTheVariable() {
+        let error = #expect(throws: ConfigurationError.self) {
+            try load(env: ["QDB_HTTP_MIN_NET_CONNECTION_LIMIT": "many"])
+        }
+        #expect(error?.description == "configuration error: QDB_HTTP_MIN_NET_CONNECTION_LIMIT (http.min.net.connection.limit): 'many' is not valid; expected an integer from 1 to 10000")
+    }
+
+    @Test func environmentNamesFollowQuestDB() {
+        #expect(ConfigurationKey.environmentName(of: "http.net.bind.to") == "QDB_HTTP_NET_BIND_TO")
+    }
+
+    @Test func everyDefaultIsValid() throws {
+        // Each key's default parses as its own kind: a bad default would be a crash at startup.
+        for key in ConfigurationKey.all {
+            _ = try ConfigurationValues(file: ("f", "\(key.name)=\(key.defaultValue)"), environment: [:])
+        }
+        _ = try load()
+    }
+}
