@@ -98,8 +98,9 @@ final class HTTPConnectionGuard: ChannelDuplexHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
         case .head(var head):
+            let applicationCloses = head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "close" }
+            machine.responseHeadWritten(closesConnection: applicationCloses)
             if machine.willClose { head.headers.replaceOrAdd(name: "connection", value: "close") }
-            machine.responseHeadWritten()
             context.write(wrapOutboundOut(.head(head)), promise: promise)
         case .body:
             context.write(data, promise: promise)

@@ -106,8 +106,10 @@ package struct HTTPConnectionStateMachine: Sendable {
         return Actions(forward: true, timer: .cancel)
     }
 
-    package mutating func responseHeadWritten() {
+    /// `closesConnection`: the application marked the response `Connection: close`.
+    package mutating func responseHeadWritten(closesConnection: Bool = false) {
         responseStarted = true
+        if closesConnection { closeWhenDone = true }
     }
 
     package mutating func responseEndWritten() -> Actions {
@@ -149,12 +151,19 @@ package struct HTTPConnectionStateMachine: Sendable {
         shutdownRequested()
     }
 
-    /// Answers with `rejection` when no response is under way for an earlier request
-    /// (injecting one would reorder responses); otherwise just closes.
+    /// Answers with `rejection` only when the request it concerns has no response yet and no
+    /// earlier response is pending (injecting one would reorder or double responses); otherwise
+    /// just closes.
     private mutating func reject(_ rejection: Rejection) -> Actions {
-        let requestInProgress = request != .idle
-        let canRespond = !responseStarted
-            && (responsesPending == 0 || (responsesPending == 1 && requestInProgress))
+        let canRespond: Bool
+        switch request {
+        case .idle, .head:
+            // The request is not counted yet: only when nothing else is pending.
+            canRespond = responsesPending == 0
+        case .body:
+            // Counted on its head: it must be the only one pending, and unanswered.
+            canRespond = responsesPending == 1 && !responseStarted
+        }
         closed = true
         return Actions(reject: canRespond ? rejection : nil, timer: .cancel, close: true)
     }

@@ -2,7 +2,8 @@ import NIOCore
 import NIOHTTP1
 
 /// A request body as it streams in. Endpoints that need the body read it chunk by chunk (ILP
-/// parses while bytes arrive) or collect it under a cap; what they leave is drained by the server.
+/// parses while bytes arrive) or collect it under a cap; if they leave some unread, the server
+/// closes the connection after the response.
 ///
 /// Not `Sendable`: it belongs to the task serving the connection.
 package final class HTTPRequestBody {
@@ -40,6 +41,9 @@ final class HTTPRequestReader {
     private var iterator: NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator
     private var inBody = false
 
+    /// The current request's body has not been read to its end.
+    var isInBody: Bool { inBody }
+
     init(_ iterator: NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator) {
         self.iterator = iterator
     }
@@ -53,6 +57,11 @@ final class HTTPRequestReader {
             }
         }
         return nil
+    }
+
+    /// Consumes the end marker of a request without a body.
+    func skipToEnd() async throws {
+        while try await nextBodyChunk() != nil {}
     }
 
     func nextBodyChunk() async throws -> ByteBuffer? {
@@ -70,10 +79,5 @@ final class HTTPRequestReader {
         }
         inBody = false
         return nil
-    }
-
-    /// Reads and drops the rest of the current body.
-    func drainBody() async throws {
-        while try await nextBodyChunk() != nil {}
     }
 }

@@ -50,6 +50,12 @@ package struct HTTPServer: Sendable {
         }
     }
 
+    /// Whether a request carries body bytes (as opposed to only the end marker).
+    static func declaresBody(_ head: HTTPRequestHead) -> Bool {
+        if head.headers.contains(name: "transfer-encoding") { return true }
+        return head.headers.first(name: "content-length").map { $0 != "0" } ?? false
+    }
+
     private static func configure(
         _ channel: any Channel, configuration: HTTPServerConfiguration, registry: HTTPConnectionRegistry,
         metrics: HTTPServerMetrics, logger: Logger
@@ -121,14 +127,19 @@ package struct BoundHTTPServer: Service {
             try await connection.executeThenClose { inbound, outbound in
                 let reader = HTTPRequestReader(inbound.makeAsyncIterator())
                 while let head = try await reader.nextHead() {
-                    let response = await respond(to: head, reader: reader, remote: remote)
+                    var response = await respond(to: head, reader: reader, remote: remote)
+                    // A body the endpoint left unread is not drained (it may be a gigabyte):
+                    // the connection closes after the response instead.
+                    let bodyUnread = reader.isInBody && HTTPServer.declaresBody(head)
+                    if bodyUnread { response.headers.replaceOrAdd(name: "connection", value: "close") }
                     var responseHead = HTTPResponseHead(version: head.version, status: response.status)
                     responseHead.headers = response.headers
                     var parts: [HTTPServerResponsePart] = [.head(responseHead)]
                     if let body = response.body { parts.append(.body(.byteBuffer(body))) }
                     parts.append(.end(nil))
                     try await outbound.write(contentsOf: parts)
-                    try await reader.drainBody()
+                    if bodyUnread { return }
+                    try await reader.skipToEnd()
                 }
             }
         } catch {

@@ -68,4 +68,21 @@ import Testing
         _ = machine.requestEnd()
         #expect(machine.responseEndWritten().close)
     }
+
+    @Test func aStallAfterTheResponseWasSentOnlyCloses() {
+        var machine = Machine(maxBodyBytes: 10)
+        _ = machine.requestHead(contentLength: 5, keepAlive: true, expectsContinue: false)
+        machine.responseHeadWritten()
+        _ = machine.responseEndWritten()
+        let actions = machine.deadlineReached(.body)
+        #expect(actions.reject == nil && actions.close)
+    }
+
+    @Test func aResponseMarkedCloseEndsTheConnection() {
+        var machine = Machine(maxBodyBytes: 10)
+        _ = machine.requestHead(contentLength: 5, keepAlive: true, expectsContinue: false)
+        machine.responseHeadWritten(closesConnection: true)
+        #expect(machine.willClose)
+        #expect(machine.responseEndWritten().close)
+    }
 }

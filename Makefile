@@ -1,0 +1,44 @@
+# Two commands on a fresh Debian machine with the Swift toolchain:
+#   make run    build (release) and run a node on ./sundial-data
+#   make test   unit tests (swift test) and the integration suite (real processes, real clients)
+# Both install what is missing (Debian packages, the Python venv) themselves.
+
+SHELL := /bin/bash
+SWIFT ?= swift
+DATA_DIR ?= ./sundial-data
+VENV := integration/.venv
+PYTHON := $(VENV)/bin/python
+BUILD_LOG := .build/build-log.txt
+
+.PHONY: run test unit integration release deps venv clean
+
+run: release
+	.build/release/sundial serve --data-dir $(DATA_DIR)
+
+test: unit integration
+
+deps:
+	@scripts/ensure-system-packages.sh
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: integration/requirements.txt | deps
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r integration/requirements.txt
+	touch $@
+
+release: deps
+	$(SWIFT) build -c release --product sundial 2>&1 | tee $(BUILD_LOG).release; test $${PIPESTATUS[0]} -eq 0
+	scripts/check-warnings.sh $(BUILD_LOG).release
+
+unit: deps
+	@mkdir -p .build
+	$(SWIFT) build --build-tests 2>&1 | tee $(BUILD_LOG); test $${PIPESTATUS[0]} -eq 0
+	scripts/check-warnings.sh $(BUILD_LOG)
+	$(SWIFT) test --skip-build --parallel
+
+integration: release venv
+	$(PYTHON) -m pytest integration -q -p no:cacheprovider
+
+clean:
+	rm -rf .build $(VENV)

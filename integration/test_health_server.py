@@ -1,0 +1,78 @@
+"""The health and metrics server (9003) as QuestDB's min HTTP server answers, plus process metrics."""
+import time
+
+import requests
+
+import rawhttp
+
+
+def parse_prometheus(text):
+    """{name{labels}: value} and {name: type} from Prometheus text exposition format."""
+    samples, types = {}, {}
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ", 3)
+            types[name] = kind
+        elif line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    return samples, types
+
+
+def test_any_path_answers_healthy(node):
+    for path in ["/", "/status", "/anything/at/all?x=1"]:
+        response = requests.get(f"{node.health_url}{path}")
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == "text/plain"
+        assert response.text == "Status: Healthy"
+
+
+def test_metrics_are_prometheus_text_with_process_metrics(node):
+    response = requests.get(f"{node.health_url}/metrics")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    samples, types = parse_prometheus(response.text)
+    assert types["process_resident_memory_bytes"] == "gauge"
+    assert samples["process_resident_memory_bytes"] > 1_000_000
+    assert samples["questdb_memory_rss"] > 1_000_000
+    assert samples["process_open_fds"] > 3
+    assert samples["process_max_fds"] >= samples["process_open_fds"]
+    assert samples["sundial_uptime_seconds"] >= 0
+    assert samples["process_start_time_seconds"] > 1.7e9
+    assert types["sundial_http_refused_connections_total"] == "counter"
+
+
+def test_metrics_count_connections_and_rejections(node):
+    rawhttp.exchange(node.http_port, b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n")
+    with rawhttp.connect(node.http_port) as held:
+        held.sendall(b"GET /ping HTTP/1.1\r\n\r\n")
+        held.recv(1024)
+        samples, _ = parse_prometheus(requests.get(f"{node.health_url}/metrics").text)
+    assert samples["questdb_http_connections"] >= 1
+    assert samples['sundial_http_rejected_requests_total{server="http",reason="bad_request"}'] == 1
+
+
+def test_metrics_can_be_disabled(make_node):
+    node = make_node(env={"QDB_METRICS_ENABLED": "false"})
+    assert requests.get(f"{node.health_url}/metrics").text == "Status: Healthy"
+
+
+def test_health_answers_while_the_main_server_is_saturated(make_node):
+    node = make_node(env={"QDB_HTTP_NET_CONNECTION_LIMIT": "2"})
+    held = [rawhttp.connect(node.http_port) for _ in range(2)]
+    try:
+        for sock in held:
+            sock.sendall(b"GET /ping HTTP/1.1\r\n\r\n")
+            assert sock.recv(1024).startswith(b"HTTP/1.1 204")
+        refused = rawhttp.exchange(node.http_port, b"GET /ping HTTP/1.1\r\n\r\n")
+        assert rawhttp.status_line(refused) == "HTTP/1.1 503 Service Unavailable"
+        assert b"Retry-After: 1" in refused
+        assert requests.get(node.health_url, timeout=5).text == "Status: Healthy"
+    finally:
+        for sock in held:
+            sock.close()
+    # The listener stayed open: once the server has seen the closes, requests succeed again.
+    deadline = time.monotonic() + 10
+    while (status := requests.get(f"{node.http_url}/ping", timeout=5).status_code) != 204:
+        assert status == 503 and time.monotonic() < deadline
+        time.sleep(0.05)
