@@ -28,6 +28,7 @@ $(VENV)/.installed: integration/requirements.txt | deps
 	touch $@
 
 release: deps
+	@mkdir -p .build
 	$(SWIFT) build -c release --product sundial 2>&1 | tee $(BUILD_LOG).release; test $${PIPESTATUS[0]} -eq 0
 	scripts/check-warnings.sh $(BUILD_LOG).release
 

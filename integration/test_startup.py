@@ -8,7 +8,7 @@ import pytest
 import requests
 
 import rawhttp
-from conftest import BINARY, Node, free_port
+from conftest import BINARY, ROOT, Node, free_port
 
 
 def run_to_exit(tmp_path, env=None, args=(), timeout=30):
@@ -149,3 +149,10 @@ def test_shutdown_is_prompt_with_idle_and_half_sent_requests_open(node):
     finally:
         for sock in (idle, partial, health):
             sock.close()
+
+
+def test_the_example_configuration_starts(make_node):
+    example = ROOT / "deploy" / "config" / "server.conf.example"
+    node = make_node(args=["--config", str(example)])
+    assert requests.get(f"{node.http_url}/ping").status_code == 204
+    assert "warning" not in node.log()
