@@ -50,6 +50,24 @@ package struct HTTPServer: Sendable {
         }
     }
 
+    /// The HTTP/1.1 handlers of one connection: guards around NIO's codec.
+    static func addProtocolHandlers(
+        to pipeline: ChannelPipeline.SynchronousOperations, configuration: HTTPServerConfiguration,
+        metrics: HTTPServerMetrics, logger: Logger
+    ) throws {
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderListSize = configuration.maxHeaderBytes
+        limits.maxHeaderFieldSize = configuration.maxHeaderBytes
+        let tracker = HTTPRequestHeadTracker()
+        try pipeline.addHandler(
+            HTTPRequestLineGuard(tracker: tracker, maxRequestLineBytes: configuration.maxRequestLineBytes))
+        try pipeline.addHandler(
+            ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits)))
+        try pipeline.addHandler(HTTPResponseEncoder())
+        try pipeline.addHandler(
+            HTTPConnectionGuard(configuration: configuration, tracker: tracker, metrics: metrics, logger: logger))
+    }
+
     /// Whether a request carries body bytes (as opposed to only the end marker).
     static func declaresBody(_ head: HTTPRequestHead) -> Bool {
         if head.headers.contains(name: "transfer-encoding") { return true }
@@ -65,17 +83,7 @@ package struct HTTPServer: Sendable {
             try pipeline.addHandler(HTTPOverloadResponder())
             return try NIOAsyncChannel(wrappingChannelSynchronously: channel)
         }
-        var limits = NIOHTTPDecoderLimitConfiguration()
-        limits.maxHeaderListSize = configuration.maxHeaderBytes
-        limits.maxHeaderFieldSize = configuration.maxHeaderBytes
-        let tracker = HTTPRequestHeadTracker()
-        try pipeline.addHandler(
-            HTTPRequestLineGuard(tracker: tracker, maxRequestLineBytes: configuration.maxRequestLineBytes))
-        try pipeline.addHandler(
-            ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits)))
-        try pipeline.addHandler(HTTPResponseEncoder())
-        try pipeline.addHandler(
-            HTTPConnectionGuard(configuration: configuration, tracker: tracker, metrics: metrics, logger: logger))
+        try addProtocolHandlers(to: pipeline, configuration: configuration, metrics: metrics, logger: logger)
         return try NIOAsyncChannel(wrappingChannelSynchronously: channel)
     }
 }

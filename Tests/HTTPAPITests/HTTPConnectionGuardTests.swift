@@ -14,18 +14,9 @@ import Testing
 
     static func makeChannel() throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
-        let tracker = HTTPRequestHeadTracker()
-        var limits = NIOHTTPDecoderLimitConfiguration()
-        limits.maxHeaderListSize = configuration.maxHeaderBytes
-        limits.maxHeaderFieldSize = configuration.maxHeaderBytes
-        try channel.pipeline.syncOperations.addHandlers([
-            HTTPRequestLineGuard(tracker: tracker, maxRequestLineBytes: configuration.maxRequestLineBytes),
-            ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits)),
-            HTTPResponseEncoder(),
-            HTTPConnectionGuard(
-                configuration: configuration, tracker: tracker, metrics: HTTPServerMetrics(server: "test"),
-                logger: Logger(label: "test")),
-        ])
+        try HTTPServer.addProtocolHandlers(
+            to: channel.pipeline.syncOperations, configuration: configuration,
+            metrics: HTTPServerMetrics(server: "test"), logger: Logger(label: "test"))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
         return channel
     }
