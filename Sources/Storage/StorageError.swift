@@ -9,6 +9,10 @@ package struct StorageError: Error, Sendable, CustomStringConvertible {
         case corrupt
         case unsupportedVersion
         case locked
+        /// A configured limit was exceeded (record size, batch size, …).
+        case limitExceeded
+        /// Writes are refused: an earlier fsync failed, or the log is damaged.
+        case notWritable
     }
 
     package var code: Code

@@ -1,0 +1,136 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A committed WAL record as a reader sees it.
+package struct WALRecord: Sendable {
+    package var header: WALRecordHeader
+    package var payload: [UInt8]
+    package var position: WALPosition
+
+    package var txn: UInt64 { header.txn }
+}
+
+/// Reads committed records in txn order across segments, verifying each checksum again:
+/// the applier and replication's shipper use it. One reader per consumer; not thread-safe.
+package final class WALReader {
+    private let log: WriteAheadLog
+    private var segment: (info: WALSegmentInfo, fd: Int32)?
+    private var offset = 0
+    /// The txn `next()` returns next.
+    package private(set) var nextTxn: UInt64
+    private var headerBytes = [UInt8](repeating: 0, count: WALRecordHeader.size)
+
+    /// A reader positioned at `txn` (at most the log's next txn); throws `limitExceeded` when
+    /// `txn` was purged (replication answers SNAPSHOT_REQUIRED), `.corrupt`/`.io` otherwise.
+    package init(log: WriteAheadLog, from txn: UInt64) throws(StorageError) {
+        self.log = log
+        self.nextTxn = txn
+        try seek(to: txn)
+    }
+
+    deinit {
+        if let segment { close(segment.fd) }
+    }
+
+    /// The next committed record, or `nil` when the reader has reached the committed end.
+    package func next() throws(StorageError) -> WALRecord? {
+        guard nextTxn <= log.committedTxn else { return nil }
+        if segment == nil {
+            guard try openSegment(containing: nextTxn) else { return nil }
+        }
+        while let current = refreshedSegment() {
+            if nextTxn <= current.info.lastTxn && offset < current.info.sizeBytes {
+                return try readRecord(current)
+            }
+            // This segment is exhausted: the record lives in a later one, if it exists yet.
+            guard let later = log.segments.first(where: { $0.firstTxn == nextTxn }) else { return nil }
+            _ = try openSegment(containing: later.firstTxn)
+        }
+        return nil
+    }
+
+    private func readRecord(_ current: (info: WALSegmentInfo, fd: Int32)) throws(StorageError) -> WALRecord {
+        let path = current.info.path
+        try readExactly(current.fd, into: &headerBytes, at: offset, path: path)
+        let length = headerBytes.withUnsafeBytes { Int($0.loadLittleEndian(fromByteOffset: 8, as: UInt32.self)) }
+        guard length <= log.configuration.maxRecordBytes else {
+            throw StorageError(.corrupt, path: path, "record at byte \(offset) declares \(length) bytes")
+        }
+        var whole = [UInt8](repeating: 0, count: WALRecordHeader.size + length)
+        try readExactly(current.fd, into: &whole, at: offset, path: path)
+        let decoded = whole.withUnsafeBytes {
+            WALRecordCodec.decode($0, at: 0, maxPayloadBytes: log.configuration.maxRecordBytes)
+        }
+        guard case .success(let header) = decoded, header.txn == nextTxn else {
+            throw StorageError(.corrupt, path: path, "record at byte \(offset) (txn \(nextTxn)) fails verification on read")
+        }
+        offset += whole.count
+        let record = WALRecord(
+            header: header, payload: Array(whole[WALRecordHeader.size...]),
+            position: WALPosition(txn: header.txn, segmentFirstTxn: current.info.firstTxn, endOffset: offset))
+        nextTxn += 1
+        return record
+    }
+
+    /// Opens the segment holding `txn` and walks its headers to the record.
+    private func seek(to txn: UInt64) throws(StorageError) {
+        let segments = log.segments
+        if let first = segments.first, txn < first.firstTxn {
+            throw StorageError(
+                .limitExceeded, path: log.directory,
+                "txn \(txn) is no longer in the WAL (the oldest segment starts at txn \(first.firstTxn))")
+        }
+        guard try openSegment(containing: txn), let current = segment else { return }
+        while nextTxn < txn && nextTxn <= current.info.lastTxn {
+            try readExactly(current.fd, into: &headerBytes, at: offset, path: current.info.path)
+            let length = headerBytes.withUnsafeBytes { Int($0.loadLittleEndian(fromByteOffset: 8, as: UInt32.self)) }
+            offset += WALRecordHeader.size + length
+            nextTxn += 1
+        }
+        guard nextTxn == txn else {
+            throw StorageError(.limitExceeded, path: log.directory, "txn \(txn) is beyond the end of the WAL")
+        }
+    }
+
+    /// Switches to the segment whose range holds `txn`; false when it does not exist yet.
+    private func openSegment(containing txn: UInt64) throws(StorageError) -> Bool {
+        let segments = log.segments
+        guard let info = segments.last(where: { $0.firstTxn <= txn }) else { return false }
+        if let current = segment, current.info.firstTxn == info.firstTxn {
+            segment = (info, current.fd)
+            return txn <= info.lastTxn
+        }
+        let fd = open(info.path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw StorageError(.io, path: info.path, "cannot open WAL segment for reading", errno: errno) }
+        if let current = segment { close(current.fd) }
+        segment = (info, fd)
+        offset = WALSegmentHeader.size
+        nextTxn = info.firstTxn
+        return true
+    }
+
+    /// The current segment with its latest size and last txn (the log appends to it).
+    private func refreshedSegment() -> (info: WALSegmentInfo, fd: Int32)? {
+        guard let current = segment else { return nil }
+        if let latest = log.segments.first(where: { $0.firstTxn == current.info.firstTxn }) {
+            segment = (latest, current.fd)
+        }
+        return segment
+    }
+
+    private func readExactly(_ fd: Int32, into buffer: inout [UInt8], at position: Int, path: String) throws(StorageError) {
+        var done = 0
+        while done < buffer.count {
+            let count = buffer.withUnsafeMutableBytes { raw in
+                pread(fd, raw.baseAddress! + done, raw.count - done, off_t(position + done))
+            }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw StorageError(.io, path: path, "WAL read failed", errno: errno)
+            }
+            if count == 0 { throw StorageError(.corrupt, path: path, "WAL segment ends inside a record at byte \(position)") }
+            done += count
+        }
+    }
+}

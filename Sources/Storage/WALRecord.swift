@@ -1,0 +1,130 @@
+/// One WAL record: one transaction (a row batch for one table, or a structural event).
+///
+/// Layout (little-endian), `headerSize` bytes then the payload:
+/// ```
+///  0 magic u32 "SDWR"   4 version u16   6 kind u16   8 payload length u32   12 flags u32
+/// 16 txn u64           24 epoch u64     32 commit time µs i64               40 CRC32C u32
+/// ```
+/// The CRC covers bytes 0..<40 and the payload, so a flipped txn or length is caught too.
+package struct WALRecordHeader: Sendable, Equatable {
+    package static let magic: UInt32 = 0x5257_4453  // "SDWR" little-endian
+    package static let formatVersion: UInt16 = 1
+    package static let size = 44
+
+    package var kind: WALRecordKind
+    package var payloadLength: Int
+    package var txn: UInt64
+    package var epoch: UInt64
+    package var commitTimeMicros: Int64
+    package var checksum: UInt32
+
+    /// Total bytes of the record on disk.
+    package var recordSize: Int { WALRecordHeader.size + payloadLength }
+}
+
+/// What a WAL record holds. Raw values are persistent: never renumber.
+package struct WALRecordKind: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    package var rawValue: UInt16
+    package init(rawValue: UInt16) { self.rawValue = rawValue }
+
+    /// Rows for one table (columnar batch).
+    package static let rowBatch = WALRecordKind(rawValue: 1)
+    /// A structural change: create/drop/rename/truncate table, column changes, partitions.
+    package static let schemaChange = WALRecordKind(rawValue: 2)
+    /// The node moved to a new epoch (promotion); payload empty.
+    package static let epochChange = WALRecordKind(rawValue: 3)
+    /// Opaque bytes, for tests and tools.
+    package static let opaque = WALRecordKind(rawValue: 0xFFFF)
+
+    package var description: String {
+        switch self {
+        case .rowBatch: "rowBatch"
+        case .schemaChange: "schemaChange"
+        case .epochChange: "epochChange"
+        case .opaque: "opaque"
+        default: "kind\(rawValue)"
+        }
+    }
+}
+
+/// Encoding and validation of records, as pure functions over bytes.
+package enum WALRecordCodec {
+    /// Appends a whole record (header + payload) to `output`.
+    package static func encode(
+        kind: WALRecordKind, txn: UInt64, epoch: UInt64, commitTimeMicros: Int64,
+        payload: UnsafeRawBufferPointer, into output: inout [UInt8]
+    ) {
+        let start = output.count
+        output.appendLittleEndian(WALRecordHeader.magic)
+        output.appendLittleEndian(WALRecordHeader.formatVersion)
+        output.appendLittleEndian(kind.rawValue)
+        output.appendLittleEndian(UInt32(payload.count))
+        output.appendLittleEndian(UInt32(0))
+        output.appendLittleEndian(txn)
+        output.appendLittleEndian(epoch)
+        output.appendLittleEndian(commitTimeMicros)
+        var crc = CRC32C()
+        output.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[start..<start + 40])) }
+        crc.update(payload)
+        output.appendLittleEndian(crc.value)
+        output.append(contentsOf: payload)
+    }
+
+    /// Why bytes at some offset are not a valid record.
+    package enum Invalid: Error, Sendable, Equatable {
+        /// Fewer bytes than a header, or than the header's payload length: the log ends here
+        /// (a clean end or a torn write).
+        case incomplete
+        /// All header bytes are zero: preallocated or zeroed space, the log ends here.
+        case zeroes
+        /// Bytes are there but wrong (magic, version, length or checksum).
+        case damaged(String)
+    }
+
+    /// Parses and verifies the record starting at `offset` of `bytes`.
+    package static func decode(
+        _ bytes: UnsafeRawBufferPointer, at offset: Int, maxPayloadBytes: Int
+    ) -> Result<WALRecordHeader, Invalid> {
+        let available = bytes.count - offset
+        guard available >= WALRecordHeader.size else {
+            return .failure(allZero(bytes, from: offset) && available > 0 ? .zeroes : .incomplete)
+        }
+        let magic = bytes.loadLittleEndian(fromByteOffset: offset, as: UInt32.self)
+        guard magic == WALRecordHeader.magic else {
+            if allZero(bytes, from: offset, count: WALRecordHeader.size) { return .failure(.zeroes) }
+            return .failure(.damaged("bad record magic"))
+        }
+        let version = bytes.loadLittleEndian(fromByteOffset: offset + 4, as: UInt16.self)
+        guard version == WALRecordHeader.formatVersion else {
+            return .failure(.damaged("record format version \(version) is not supported"))
+        }
+        let length = Int(bytes.loadLittleEndian(fromByteOffset: offset + 8, as: UInt32.self))
+        guard length <= maxPayloadBytes else {
+            return .failure(.damaged("record payload length \(length) exceeds the limit \(maxPayloadBytes)"))
+        }
+        guard available >= WALRecordHeader.size + length else { return .failure(.incomplete) }
+        let header = WALRecordHeader(
+            kind: WALRecordKind(rawValue: bytes.loadLittleEndian(fromByteOffset: offset + 6, as: UInt16.self)),
+            payloadLength: length,
+            txn: bytes.loadLittleEndian(fromByteOffset: offset + 16, as: UInt64.self),
+            epoch: bytes.loadLittleEndian(fromByteOffset: offset + 24, as: UInt64.self),
+            commitTimeMicros: bytes.loadLittleEndian(fromByteOffset: offset + 32, as: Int64.self),
+            checksum: bytes.loadLittleEndian(fromByteOffset: offset + 40, as: UInt32.self))
+        var crc = CRC32C()
+        crc.update(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + 40]))
+        let payloadStart = offset + WALRecordHeader.size
+        crc.update(UnsafeRawBufferPointer(rebasing: bytes[payloadStart..<payloadStart + length]))
+        guard crc.value == header.checksum else { return .failure(.damaged("record checksum mismatch")) }
+        return .success(header)
+    }
+
+    private static func allZero(_ bytes: UnsafeRawBufferPointer, from offset: Int, count: Int? = nil) -> Bool {
+        let end = count.map { min(bytes.count, offset + $0) } ?? bytes.count
+        var index = offset
+        while index < end {
+            if bytes[index] != 0 { return false }
+            index += 1
+        }
+        return true
+    }
+}

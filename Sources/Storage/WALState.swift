@@ -1,0 +1,147 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The WAL's mutable state, only touched under `WriteAheadLog`'s lock.
+struct WALState: ~Copyable {
+    var nextTxn: UInt64
+    var epoch: UInt64
+    var segments: [WALSegmentInfo]
+    var current: OpenSegment?
+    /// Sealed segments not yet fsynced; the next sync round syncs and closes them.
+    var unsyncedSealed: [Int32] = []
+    /// A segment was created since the last round: its directory entry must be synced.
+    var directoryUnsynced = false
+    var durableTxn: UInt64
+    var syncScheduled = false
+    var waiters: [WALWaiter] = []
+    /// Readers waiting for a txn beyond `after` to be committed.
+    var commitWatchers: [(after: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+    var failure: StorageError?
+    var syncRounds = 0
+    /// Reused encoding buffer: one record at a time, no allocation per append once warm.
+    var encodeBuffer: [UInt8] = []
+
+    init(nextTxn: UInt64, epoch: UInt64, segments: [WALSegmentInfo]) {
+        self.nextTxn = nextTxn
+        self.epoch = epoch
+        self.segments = segments
+        // What recovery found on disk is durable: it survived whatever ended the last run.
+        self.durableTxn = nextTxn - 1
+    }
+
+    mutating func append(
+        kind: WALRecordKind, epoch: UInt64, payload: UnsafeRawBufferPointer, commitTimeMicros: Int64,
+        directory: String, segmentSizeBytes: Int
+    ) throws(StorageError) -> WALPosition {
+        if let failure {
+            throw StorageError(.notWritable, path: directory, "the WAL refuses writes after an earlier failure: \(failure)")
+        }
+        precondition(epoch >= self.epoch, "WAL epochs never go back (\(epoch) after \(self.epoch))")
+        if current == nil || current!.size >= segmentSizeBytes {
+            try startSegment(directory: directory, epoch: epoch)
+        }
+        let txn = nextTxn
+        encodeBuffer.removeAll(keepingCapacity: true)
+        WALRecordCodec.encode(
+            kind: kind, txn: txn, epoch: epoch, commitTimeMicros: commitTimeMicros, payload: payload,
+            into: &encodeBuffer)
+        var segment = current!
+        try writeAll(segment.fd, encodeBuffer, at: segment.size, path: segment.path)
+        segment.size += encodeBuffer.count
+        current = segment
+        nextTxn += 1
+        self.epoch = epoch
+        segments[segments.count - 1].lastTxn = txn
+        segments[segments.count - 1].sizeBytes = segment.size
+        return WALPosition(txn: txn, segmentFirstTxn: segment.firstTxn, endOffset: segment.size)
+    }
+
+    /// Seals the current segment (if any) and creates the next, named by the next txn.
+    private mutating func startSegment(directory: String, epoch: UInt64) throws(StorageError) {
+        let path = directory + "/" + WALSegmentFiles.name(firstTxn: nextTxn)
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        if fd < 0 { throw StorageError(.io, path: path, "cannot create a WAL segment", errno: errno) }
+        let header = WALSegmentHeader(firstTxn: nextTxn, epoch: epoch).encoded()
+        do throws(StorageError) {
+            try writeAll(fd, header, at: 0, path: path)
+        } catch {
+            close(fd)
+            unlink(path)
+            throw error
+        }
+        if let sealed = current { unsyncedSealed.append(sealed.fd) }
+        current = OpenSegment(fd: fd, firstTxn: nextTxn, path: path, size: header.count)
+        segments.append(WALSegmentInfo(path: path, firstTxn: nextTxn, lastTxn: nextTxn - 1, sizeBytes: header.count))
+        directoryUnsynced = true
+    }
+
+    /// Marks a round as scheduled; true when the caller must start it.
+    mutating func claimSyncRound() -> Bool {
+        guard !syncScheduled else { return false }
+        syncScheduled = true
+        return true
+    }
+
+    mutating func takeSyncJob() -> WALSyncJob {
+        let job = WALSyncJob(
+            target: nextTxn - 1, sealed: unsyncedSealed, current: current?.fd, currentPath: current?.path,
+            syncDirectory: directoryUnsynced)
+        unsyncedSealed = []
+        directoryUnsynced = false
+        syncRounds += 1
+        return job
+    }
+
+    /// Records the round's outcome; returns the waiters to release and whether to go again.
+    mutating func finishSyncRound(upTo target: UInt64, failure roundFailure: StorageError?) -> ([WALWaiter], Bool) {
+        if let roundFailure {
+            failure = failure ?? roundFailure
+        }
+        if let failure {
+            let failed = waiters.map { waiter in
+                var waiter = waiter
+                waiter.result = .failure(failure)
+                return waiter
+            }
+            waiters = []
+            syncScheduled = false
+            return (failed, false)
+        }
+        durableTxn = max(durableTxn, target)
+        releaseWatchers(committedTxn: durableTxn)
+        var ready: [WALWaiter] = []
+        var remaining: [WALWaiter] = []
+        for waiter in waiters {
+            if waiter.txn <= durableTxn { ready.append(waiter) } else { remaining.append(waiter) }
+        }
+        waiters = remaining
+        syncScheduled = !remaining.isEmpty
+        return (ready, syncScheduled)
+    }
+
+    /// Resumes readers waiting for anything up to `committedTxn`.
+    mutating func releaseWatchers(committedTxn: UInt64) {
+        guard !commitWatchers.isEmpty else { return }
+        var remaining: [(after: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+        for watcher in commitWatchers {
+            // Resuming under the lock is safe: a continuation's resume only enqueues its task.
+            if watcher.after < committedTxn { watcher.continuation.resume() } else { remaining.append(watcher) }
+        }
+        commitWatchers = remaining
+    }
+
+    private func writeAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int, path: String) throws(StorageError) {
+        var written = 0
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { raw in
+                pwrite(fd, raw.baseAddress! + written, raw.count - written, off_t(offset + written))
+            }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw StorageError(.io, path: path, "WAL write failed", errno: errno)
+            }
+            written += count
+        }
+    }
+}

@@ -1,0 +1,199 @@
+import Dispatch
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The node's one ordered log (DESIGN §3): dense txn numbers, segments, group commit.
+///
+/// Appends copy the record into the page cache under a short lock. Durability is a separate
+/// step run on a dedicated queue: one fdatasync covers every record appended before it
+/// started, and every committer waiting for any of them is released together (group commit).
+/// An fsync failure fails every waiting commit and makes the log refuse writes until restart:
+/// after a failed fsync the kernel may have dropped the dirty pages, so retrying and then
+/// acknowledging could acknowledge lost data (PostgreSQL's fsyncgate).
+package final class WriteAheadLog: Sendable {
+    package let directory: String
+    package let configuration: WALConfiguration
+    private let state: Mutex<WALState>
+    private let syncQueue = DispatchQueue(label: "sundial.wal.sync")
+
+    /// Opens the log in `directory`, recovering it (see `WALRecovery`).
+    ///
+    /// `nextTxnIfEmpty` is where numbering continues when no segment exists (every segment
+    /// purged): the caller passes one past the highest txn any table has applied.
+    package init(directory: String, configuration: WALConfiguration, nextTxnIfEmpty: UInt64 = 1) throws(StorageError) {
+        let recovered = try WALRecovery(directory: directory, maxRecordBytes: configuration.maxRecordBytes)
+            .run(segmentSizeBytes: configuration.segmentSizeBytes)
+        var initial = WALState(
+            nextTxn: recovered.nextTxn ?? nextTxnIfEmpty, epoch: recovered.lastEpoch, segments: recovered.segments)
+        if let last = recovered.segments.last {
+            let fd = open(last.path, O_WRONLY | O_CLOEXEC)
+            if fd < 0 { throw StorageError(.io, path: last.path, "cannot open the last segment for appends", errno: errno) }
+            initial.current = OpenSegment(fd: fd, firstTxn: last.firstTxn, path: last.path, size: last.sizeBytes)
+        }
+        self.directory = directory
+        self.configuration = configuration
+        self.state = Mutex(initial)
+        self.truncatedBytesAtOpen = recovered.truncatedBytes
+    }
+
+    /// Bytes of a torn tail cut off at open (0 for a clean log), for the startup log line.
+    package let truncatedBytesAtOpen: Int
+
+    deinit {
+        state.withLock { state in
+            if let current = state.current { close(current.fd) }
+            for fd in state.unsyncedSealed { close(fd) }
+        }
+    }
+
+    // MARK: Appending
+
+    /// Appends one record; it is durable only once `waitDurable` (or `commit`) says so.
+    package func append(
+        kind: WALRecordKind, epoch: UInt64, payload: UnsafeRawBufferPointer
+    ) throws(StorageError) -> WALPosition {
+        guard payload.count <= configuration.maxRecordBytes else {
+            throw StorageError(
+                .limitExceeded, path: directory,
+                "a WAL record of \(payload.count) bytes exceeds the limit of \(configuration.maxRecordBytes)")
+        }
+        let now = WriteAheadLog.nowMicros()
+        let immediate = configuration.commitMode != .sync
+        let position = try state.withLock { (state) throws(StorageError) -> WALPosition in
+            let position = try state.append(
+                kind: kind, epoch: epoch, payload: payload, commitTimeMicros: now, directory: directory,
+                segmentSizeBytes: configuration.segmentSizeBytes)
+            if immediate { state.releaseWatchers(committedTxn: position.txn) }
+            return position
+        }
+        if configuration.commitMode == .async { scheduleSync(after: configuration.asyncSyncIntervalMillis) }
+        return position
+    }
+
+    /// Appends a record and returns once it is committed as `commitMode` defines it.
+    package func commit(kind: WALRecordKind, epoch: UInt64, payload: [UInt8]) async throws(StorageError)
+        -> WALPosition
+    {
+        let appended = payload.withUnsafeBytes { raw in
+            Result { () throws(StorageError) in try append(kind: kind, epoch: epoch, payload: raw) }
+        }
+        let position = try appended.get()
+        if configuration.commitMode == .sync { try await waitDurable(position.txn) }
+        return position
+    }
+
+    /// Returns once `txn` is on stable storage, starting a group-commit round if none runs.
+    package func waitDurable(_ txn: UInt64) async throws(StorageError) {
+        let result: Result<Void, StorageError> = await withCheckedContinuation { continuation in
+            let start = state.withLock { state -> Bool? in
+                if let failure = state.failure {
+                    continuation.resume(returning: .failure(failure))
+                    return nil
+                }
+                if state.durableTxn >= txn {
+                    continuation.resume(returning: .success(()))
+                    return nil
+                }
+                state.waiters.append(WALWaiter(txn: txn, continuation: continuation))
+                return state.claimSyncRound()
+            }
+            if start == true { syncQueue.async { self.syncRound() } }
+        }
+        try result.get()
+    }
+
+    /// Returns once some txn after `txn` is committed: how appliers and replication wait for work.
+    package func waitForCommit(beyond txn: UInt64) async {
+        let sync = configuration.commitMode == .sync
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            state.withLock { state in
+                let committed = sync ? state.durableTxn : state.nextTxn - 1
+                if committed > txn {
+                    continuation.resume()
+                } else {
+                    state.commitWatchers.append((txn, continuation))
+                }
+            }
+        }
+    }
+
+    // MARK: Positions
+
+    /// The txn the next append will get.
+    package var nextTxn: UInt64 { state.withLock { $0.nextTxn } }
+
+    /// Highest txn on stable storage (0 when none).
+    package var durableTxn: UInt64 { state.withLock { $0.durableTxn } }
+
+    /// Highest txn acknowledged to clients: durable in `sync` mode, appended otherwise.
+    package var committedTxn: UInt64 {
+        state.withLock { configuration.commitMode == .sync ? $0.durableTxn : $0.nextTxn - 1 }
+    }
+
+    /// Segments in order (the last one is being appended to).
+    package var segments: [WALSegmentInfo] { state.withLock { $0.segments } }
+
+    /// How many fdatasync rounds have run: with group commit, far fewer than commits.
+    package var syncRounds: Int { state.withLock { $0.syncRounds } }
+
+    // MARK: Durability
+
+    private func scheduleSync(after millis: Int) {
+        let start = state.withLock { $0.claimSyncRound() }
+        guard start else { return }
+        syncQueue.asyncAfter(deadline: .now() + .milliseconds(millis)) { self.syncRound() }
+    }
+
+    /// One group-commit round, on `syncQueue`: sync everything appended so far, release waiters.
+    private func syncRound() {
+        let job = state.withLock { $0.takeSyncJob() }
+        var failure: StorageError?
+        for fd in job.sealed {
+            if failure == nil && fdatasync(fd) != 0 {
+                failure = StorageError(.io, path: directory, "fdatasync of a sealed WAL segment failed", errno: errno)
+            }
+            close(fd)
+        }
+        if failure == nil, let fd = job.current, fdatasync(fd) != 0 {
+            failure = StorageError(.io, path: job.currentPath ?? directory, "fdatasync of the WAL failed", errno: errno)
+        }
+        if failure == nil && job.syncDirectory {
+            do { try DurableFile.syncDirectory(containing: directory + "/segment") } catch { failure = error }
+        }
+        let (ready, again) = state.withLock { $0.finishSyncRound(upTo: job.target, failure: failure) }
+        for waiter in ready { waiter.continuation.resume(returning: waiter.result) }
+        if again { syncQueue.async { self.syncRound() } }
+    }
+
+    private static func nowMicros() -> Int64 {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return Int64(time.tv_sec) * 1_000_000 + Int64(time.tv_nsec) / 1_000
+    }
+}
+
+/// A committer waiting for its txn to become durable.
+struct WALWaiter {
+    var txn: UInt64
+    var continuation: CheckedContinuation<Result<Void, StorageError>, Never>
+    var result: Result<Void, StorageError> = .success(())
+}
+
+struct OpenSegment {
+    var fd: Int32
+    var firstTxn: UInt64
+    var path: String
+    var size: Int
+}
+
+/// What a sync round must do, taken under the lock and carried out outside it.
+struct WALSyncJob {
+    var target: UInt64
+    var sealed: [Int32]
+    var current: Int32?
+    var currentPath: String?
+    var syncDirectory: Bool
+}
