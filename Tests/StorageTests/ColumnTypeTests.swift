@@ -1,0 +1,40 @@
+// Proves every column type has a stable persistent encoding, QuestDB's name, and a NULL sentinel of its width.
+import Storage
+import Testing
+
+@Suite struct ColumnTypeTests {
+    static let all: [ColumnType] = [
+        .boolean, .byte, .short, .char, .int, .long, .float, .double, .date, .timestamp, .timestampNanos, .symbol,
+        .varchar, .string, .uuid, .ipv4, .long256, .binary, .geohash(bits: 1), .geohash(bits: 20),
+        .geohash(bits: 60), .doubleArray(dimensions: 1), .doubleArray(dimensions: 3),
+    ]
+
+    @Test(arguments: all)
+    func encodingRoundTrips(type: ColumnType) {
+        let encoded = type.encoded
+        #expect(ColumnType(tag: encoded.tag, parameter: encoded.parameter) == type)
+    }
+
+    @Test(arguments: all)
+    func nullSentinelsFillExactlyOneValue(type: ColumnType) {
+        #expect(type.nullBytes.count == (type.fixedWidthBytes ?? 0))
+    }
+
+    @Test func namesAndWidthsFollowQuestDB() {
+        #expect(ColumnType.timestampNanos.description == "TIMESTAMP_NS")
+        #expect(ColumnType.ipv4.description == "IPv4")
+        #expect(ColumnType.geohash(bits: 20).description == "GEOHASH(4c)")
+        #expect(ColumnType.geohash(bits: 7).description == "GEOHASH(7b)")
+        #expect(ColumnType.doubleArray(dimensions: 2).description == "DOUBLE[][]")
+        #expect(ColumnType.geohash(bits: 7).fixedWidthBytes == 1)
+        #expect(ColumnType.geohash(bits: 8).fixedWidthBytes == 2)
+        #expect(ColumnType.geohash(bits: 32).fixedWidthBytes == 8)
+        #expect(ColumnType.symbol.nullBytes == [0xFF, 0xFF, 0xFF, 0xFF])
+        #expect(ColumnType.long.nullBytes == [0, 0, 0, 0, 0, 0, 0, 0x80])
+    }
+
+    @Test(arguments: [(UInt8(0), UInt8(0)), (1, 1), (19, 0), (19, 61), (20, 0), (21, 0), (255, 0)])
+    func unknownEncodingsAreRefused(tag: UInt8, parameter: UInt8) {
+        #expect(ColumnType(tag: tag, parameter: parameter) == nil)
+    }
+}
