@@ -1,0 +1,232 @@
+/// Rows for one table, column by column, as protocols build them and the WAL stores them.
+///
+/// Reused across batches: `reset` keeps every buffer's capacity, so a warm batch appends rows
+/// without allocating. Values are set by column position in the batch's schema; columns left
+/// unset in a row get their NULL. Types must already match the column (protocols cast first):
+/// a mismatch is a programming error and traps.
+package final class RowBatch {
+    package private(set) var schema: TableSchema
+    package private(set) var rowCount = 0
+    private var columns: [ColumnBuffer]
+    private var setInRow: [Bool]
+    private var inRow = false
+    /// Total bytes held, checked against `maxBytes` at each row's end.
+    package private(set) var byteCount = 0
+    package let maxBytes: Int
+    /// Designated timestamps of the batch's rows: the applier takes the in-order fast path
+    /// when the batch is ordered and starts at or after the table's max timestamp.
+    package private(set) var minTimestamp = Int64.max
+    package private(set) var maxTimestamp = Int64.min
+    package private(set) var isOrderedByTimestamp = true
+    private var designatedIndex: Int?
+
+    package init(schema: TableSchema, maxBytes: Int = 64 << 20) {
+        self.schema = schema
+        self.maxBytes = maxBytes
+        self.columns = schema.columns.map { ColumnBuffer(type: $0.type) }
+        self.setInRow = Array(repeating: false, count: schema.columns.count)
+        self.designatedIndex = schema.designatedTimestamp.flatMap { id in schema.columns.firstIndex { $0.id == id } }
+    }
+
+    /// Empties the batch for `schema` (same or newer), keeping buffers where the column is unchanged.
+    package func reset(schema newSchema: TableSchema? = nil) {
+        if let newSchema, newSchema != schema {
+            let old = Dictionary(uniqueKeysWithValues: zip(schema.columns.map(\.id), columns))
+            columns = newSchema.columns.map { column in
+                if var buffer = old[column.id], buffer.type == column.type {
+                    buffer.removeAll()
+                    return buffer
+                }
+                return ColumnBuffer(type: column.type)
+            }
+            schema = newSchema
+            setInRow = Array(repeating: false, count: newSchema.columns.count)
+            designatedIndex = newSchema.designatedTimestamp.flatMap { id in newSchema.columns.firstIndex { $0.id == id } }
+        } else {
+            for index in columns.indices { columns[index].removeAll() }
+        }
+        rowCount = 0
+        byteCount = 0
+        inRow = false
+        minTimestamp = .max
+        maxTimestamp = .min
+        isOrderedByTimestamp = true
+    }
+
+    // MARK: Building rows
+
+    package func beginRow() {
+        precondition(!inRow, "beginRow inside a row")
+        inRow = true
+        for index in setInRow.indices { setInRow[index] = false }
+    }
+
+    /// Finishes the row, filling unset columns with NULL; throws when the batch would exceed
+    /// `maxBytes` (the row is then dropped and the batch stays as it was).
+    package func endRow() throws(StorageError) {
+        precondition(inRow, "endRow outside a row")
+        inRow = false
+        for index in columns.indices where !setInRow[index] { columns[index].appendNull() }
+        let newByteCount = columns.reduce(0) { $0 + $1.byteCount }
+        if newByteCount > maxBytes {
+            for index in columns.indices { columns[index].removeLast() }
+            throw StorageError(
+                .limitExceeded, path: schema.name,
+                "a row batch for table \(schema.name) exceeds \(maxBytes) bytes; commit smaller batches")
+        }
+        byteCount = newByteCount
+        if let designatedIndex {
+            let timestamp = columns[designatedIndex].fixedValue(row: rowCount, as: Int64.self)
+            if timestamp < maxTimestamp { isOrderedByTimestamp = false }
+            minTimestamp = min(minTimestamp, timestamp)
+            maxTimestamp = max(maxTimestamp, timestamp)
+        }
+        rowCount += 1
+    }
+
+    /// Sets a fixed-width integer-backed column (BOOLEAN as 0/1, BYTE, SHORT, CHAR, INT, LONG,
+    /// DATE, TIMESTAMP, TIMESTAMP_NS, IPv4, GEOHASH).
+    package func setInteger<T: FixedWidthInteger>(_ column: Int, _ value: T) {
+        markSet(column)
+        precondition(columns[column].type.fixedWidthBytes == MemoryLayout<T>.size, "width mismatch for column \(column)")
+        columns[column].appendFixed(value)
+    }
+
+    package func setDouble(_ column: Int, _ value: Double) {
+        markSet(column)
+        precondition(columns[column].type == .double, "column \(column) is not DOUBLE")
+        columns[column].appendFixed(value.bitPattern)
+    }
+
+    package func setFloat(_ column: Int, _ value: Float) {
+        markSet(column)
+        precondition(columns[column].type == .float, "column \(column) is not FLOAT")
+        columns[column].appendFixed(value.bitPattern)
+    }
+
+    /// Sets a UUID, LONG256 or other multi-word fixed value from its little-endian bytes.
+    package func setFixedBytes(_ column: Int, _ bytes: UnsafeRawBufferPointer) {
+        markSet(column)
+        precondition(columns[column].type.fixedWidthBytes == bytes.count, "width mismatch for column \(column)")
+        columns[column].appendFixedBytes(bytes)
+    }
+
+    /// Sets a SYMBOL (its string; the applier interns it), VARCHAR, STRING (UTF-8), BINARY or
+    /// DOUBLE[] (encoded) value.
+    package func setBytes(_ column: Int, _ bytes: UnsafeRawBufferPointer) {
+        markSet(column)
+        precondition(columns[column].type.isVariableSize || columns[column].type == .symbol, "column \(column) is fixed-width")
+        columns[column].appendVariable(bytes)
+    }
+
+    /// Sets a column to NULL explicitly.
+    package func setNull(_ column: Int) {
+        markSet(column)
+        columns[column].appendNull()
+    }
+
+    private func markSet(_ column: Int) {
+        precondition(inRow, "value set outside a row")
+        precondition(!setInRow[column], "column \(column) set twice in one row")
+        setInRow[column] = true
+    }
+
+    // MARK: Reading (applier, WAL codec, tests)
+
+    package func column(_ index: Int) -> ColumnBuffer { columns[index] }
+
+    /// Replaces a column's contents wholesale (the WAL decoder fills batches this way).
+    func replaceColumn(_ index: Int, with buffer: ColumnBuffer) {
+        columns[index] = buffer
+    }
+
+    func finishDecoded(rowCount: Int) {
+        self.rowCount = rowCount
+        byteCount = columns.reduce(0) { $0 + $1.byteCount }
+        guard let designatedIndex else { return }
+        for row in 0..<rowCount {
+            let timestamp = columns[designatedIndex].fixedValue(row: row, as: Int64.self)
+            if timestamp < maxTimestamp { isOrderedByTimestamp = false }
+            minTimestamp = min(minTimestamp, timestamp)
+            maxTimestamp = max(maxTimestamp, timestamp)
+        }
+    }
+}
+
+/// One column of a `RowBatch`. Fixed-width types keep values back to back in `fixed`
+/// (the `.d` layout); variable-size types and symbols keep a length per row (−1 for NULL)
+/// and the bytes in `data`.
+package struct ColumnBuffer: Sendable, Equatable {
+    package let type: ColumnType
+    package private(set) var fixed: [UInt8] = []
+    package private(set) var lengths: [Int32] = []
+    package private(set) var data: [UInt8] = []
+
+    init(type: ColumnType) {
+        self.type = type
+    }
+
+    /// Whether rows are stored as length + bytes (var-size types and symbols before interning).
+    package var isLengthPrefixed: Bool { type.isVariableSize || type == .symbol }
+
+    var byteCount: Int { fixed.count + lengths.count * 4 + data.count }
+
+    mutating func removeAll() {
+        fixed.removeAll(keepingCapacity: true)
+        lengths.removeAll(keepingCapacity: true)
+        data.removeAll(keepingCapacity: true)
+    }
+
+    mutating func appendFixed<T: FixedWidthInteger>(_ value: T) {
+        fixed.appendLittleEndian(value)
+    }
+
+    mutating func appendFixedBytes(_ bytes: UnsafeRawBufferPointer) {
+        fixed.append(contentsOf: bytes)
+    }
+
+    mutating func appendVariable(_ bytes: UnsafeRawBufferPointer) {
+        precondition(bytes.count <= Int(Int32.max), "value too large")
+        lengths.append(Int32(bytes.count))
+        data.append(contentsOf: bytes)
+    }
+
+    mutating func appendNull() {
+        if isLengthPrefixed {
+            lengths.append(-1)
+        } else {
+            fixed.append(contentsOf: type.nullBytes)
+        }
+    }
+
+    mutating func removeLast() {
+        if isLengthPrefixed {
+            let length = lengths.removeLast()
+            if length > 0 { data.removeLast(Int(length)) }
+        } else {
+            fixed.removeLast(type.fixedWidthBytes!)
+        }
+    }
+
+    /// The fixed-width value of `row`.
+    package func fixedValue<T: FixedWidthInteger>(row: Int, as: T.Type) -> T {
+        fixed.withUnsafeBytes { $0.loadLittleEndian(fromByteOffset: row * MemoryLayout<T>.size, as: T.self) }
+    }
+
+    /// The bytes of a length-prefixed `row`, or `nil` for NULL. Linear in `row`: for tests and
+    /// tools; the applier walks rows in order.
+    package func variableValue(row: Int) -> ArraySlice<UInt8>? {
+        var start = 0
+        for index in 0..<row where lengths[index] > 0 { start += Int(lengths[index]) }
+        let length = lengths[row]
+        return length < 0 ? nil : data[start..<start + Int(length)]
+    }
+
+    static func decoded(type: ColumnType, fixed: [UInt8], lengths: [Int32], data: [UInt8]) -> ColumnBuffer {
+        var buffer = ColumnBuffer(type: type)
+        buffer.fixed = fixed
+        buffer.lengths = lengths
+        buffer.data = data
+        return buffer
+    }
+}

@@ -1,0 +1,101 @@
+// Proves row batches fill NULLs, track timestamp order, enforce their byte limit, and survive the WAL payload codec exactly.
+import Storage
+import Testing
+
+@Suite struct RowBatchTests {
+    static let schema = TableSchema(
+        tableID: 3, name: "trades",
+        columns: [
+            ColumnSchema(id: 1, name: "sym", type: .symbol),
+            ColumnSchema(id: 2, name: "price", type: .double),
+            ColumnSchema(id: 3, name: "qty", type: .long),
+            ColumnSchema(id: 4, name: "note", type: .varchar),
+            ColumnSchema(id: 5, name: "flag", type: .boolean),
+            ColumnSchema(id: 6, name: "id", type: .uuid),
+            ColumnSchema(id: 7, name: "ts", type: .timestamp),
+        ],
+        designatedTimestamp: 7, partitionBy: .day, version: 4)
+
+    static func fill(_ batch: RowBatch, rows: Int, timestamps: [Int64]? = nil) throws {
+        for row in 0..<rows {
+            batch.beginRow()
+            Array("S\(row % 3)".utf8).withUnsafeBytes { batch.setBytes(0, $0) }
+            batch.setDouble(1, Double(row) * 1.5)
+            if row % 2 == 0 { batch.setInteger(2, Int64(row)) }
+            if row % 3 != 0 { Array("note \(row)".utf8).withUnsafeBytes { batch.setBytes(3, $0) } }
+            batch.setInteger(4, UInt8(row % 2))
+            [UInt8](repeating: UInt8(row), count: 16).withUnsafeBytes { batch.setFixedBytes(5, $0) }
+            batch.setInteger(6, timestamps?[row] ?? Int64(1_000 + row))
+            try batch.endRow()
+        }
+    }
+
+    @Test func unsetColumnsGetTheirNull() throws {
+        let batch = RowBatch(schema: Self.schema)
+        try Self.fill(batch, rows: 4)
+        #expect(batch.rowCount == 4)
+        #expect(batch.column(2).fixedValue(row: 1, as: Int64.self) == Int64.min)
+        #expect(batch.column(2).fixedValue(row: 2, as: Int64.self) == 2)
+        #expect(batch.column(3).variableValue(row: 0) == nil)
+        #expect(batch.column(3).variableValue(row: 1).map { Array($0) } == Array("note 1".utf8))
+        #expect(batch.column(0).variableValue(row: 2).map { Array($0) } == Array("S2".utf8))
+    }
+
+    @Test func timestampOrderIsTracked() throws {
+        let ordered = RowBatch(schema: Self.schema)
+        try Self.fill(ordered, rows: 3, timestamps: [5, 5, 9])
+        #expect(ordered.isOrderedByTimestamp && ordered.minTimestamp == 5 && ordered.maxTimestamp == 9)
+        let unordered = RowBatch(schema: Self.schema)
+        try Self.fill(unordered, rows: 3, timestamps: [5, 3, 9])
+        #expect(!unordered.isOrderedByTimestamp && unordered.minTimestamp == 3)
+    }
+
+    @Test func theByteLimitDropsTheRowThatCrossesIt() throws {
+        let batch = RowBatch(schema: Self.schema, maxBytes: 300)
+        let error = #expect(throws: StorageError.self) { try Self.fill(batch, rows: 100) }
+        #expect(error?.code == .limitExceeded)
+        #expect(batch.byteCount <= 300 && batch.rowCount > 0)
+        let kept = batch.rowCount
+        #expect(batch.column(1).fixed.count == kept * 8)
+        #expect(batch.column(3).lengths.count == kept)
+    }
+
+    @Test func resetReusesTheBatch() throws {
+        let batch = RowBatch(schema: Self.schema)
+        try Self.fill(batch, rows: 10)
+        batch.reset()
+        #expect(batch.rowCount == 0 && batch.byteCount == 0)
+        try Self.fill(batch, rows: 2)
+        #expect(batch.rowCount == 2)
+    }
+
+    @Test func thePayloadCodecRoundTrips() throws {
+        let batch = RowBatch(schema: Self.schema)
+        try Self.fill(batch, rows: 50, timestamps: (0..<50).map { Int64(($0 * 7) % 13) })
+        var payload: [UInt8] = []
+        RowBatchCodec.encode(batch, into: &payload)
+        #expect(RowBatchCodec.tableID(of: payload) == 3)
+        let decoded = RowBatch(schema: Self.schema)
+        try RowBatchCodec.decode(payload, schema: Self.schema, into: decoded)
+        #expect(decoded.rowCount == 50)
+        for index in Self.schema.columns.indices { #expect(decoded.column(index) == batch.column(index)) }
+        #expect(decoded.minTimestamp == batch.minTimestamp && decoded.isOrderedByTimestamp == batch.isOrderedByTimestamp)
+    }
+
+    @Test func damagedPayloadsAreRefusedNeverMisread() throws {
+        let batch = RowBatch(schema: Self.schema)
+        try Self.fill(batch, rows: 5)
+        var payload: [UInt8] = []
+        RowBatchCodec.encode(batch, into: &payload)
+        let target = RowBatch(schema: Self.schema)
+        for length in 0..<payload.count {
+            #expect(throws: StorageError.self, "length \(length)") {
+                try RowBatchCodec.decode(Array(payload[..<length]), schema: Self.schema, into: target)
+            }
+        }
+        var newer = Self.schema
+        newer.version += 1
+        #expect(throws: StorageError.self) { try RowBatchCodec.decode(payload, schema: newer, into: target) }
+        #expect(throws: StorageError.self) { try RowBatchCodec.decode(payload + [0], schema: Self.schema, into: target) }
+    }
+}
