@@ -1,0 +1,108 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// File-level helpers for column data: names, appends at an offset, truncation, mapping.
+/// The only place (with DurableFile and the WAL) where Storage issues raw system calls.
+package enum ColumnFiles {
+    /// `col<id>.d`: files are named by the column's stable id, so a rename never touches data.
+    package static func dataFileName(columnID: UInt32) -> String { "col\(columnID).d" }
+
+    /// Directory name of a partition version: `2024-01-15`, then `2024-01-15.1`, `.2`, …
+    package static func partitionDirectoryName(_ partition: PartitionState, by unit: PartitionBy) -> String {
+        let base = PartitionTime.name(of: partition.timestamp, by: unit)
+        return partition.version == 0 ? base : "\(base).\(partition.version)"
+    }
+
+    static func openForAppend(_ path: String) throws(StorageError) -> Int32 {
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        if fd < 0 { throw StorageError(.io, path: path, "cannot open column file", errno: errno) }
+        return fd
+    }
+
+    static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String) throws(StorageError) {
+        var done = 0
+        while done < bytes.count {
+            let count = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw StorageError(.io, path: path, "column write failed", errno: errno)
+            }
+            done += count
+        }
+    }
+
+    /// Size of the file at `path`, or `nil` when it does not exist.
+    static func size(_ path: String) -> Int? {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int(info.st_size) : nil
+    }
+
+    static func truncate(_ path: String, to length: Int) throws(StorageError) {
+        if Glibc.truncate(path, off_t(length)) != 0 {
+            throw StorageError(.io, path: path, "cannot truncate column file to \(length) bytes", errno: errno)
+        }
+    }
+
+    static func sync(_ fd: Int32, path: String) throws(StorageError) {
+        if fdatasync(fd) != 0 { throw StorageError(.io, path: path, "fdatasync of column file failed", errno: errno) }
+    }
+
+    /// Removes a directory tree (a partition left by an interrupted write).
+    static func removeTree(_ path: String) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            for name in (try? entries(of: path)) ?? [] { removeTree(path + "/" + name) }
+            rmdir(path)
+        } else {
+            unlink(path)
+        }
+    }
+
+    /// Names in a directory, without `.` and `..`.
+    static func entries(of directory: String) throws(StorageError) -> [String] {
+        guard let handle = opendir(directory) else {
+            throw StorageError(.io, path: directory, "cannot list directory", errno: errno)
+        }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+}
+
+/// A read-only mapping of the first `length` bytes of a column file, unmapped when released.
+/// Snapshots map up to their committed row count, so later appends never show through.
+package final class MappedColumn: @unchecked Sendable {
+    private let base: UnsafeMutableRawPointer?
+    package let length: Int
+
+    init(path: String, length: Int) throws(StorageError) {
+        self.length = length
+        guard length > 0 else {
+            base = nil
+            return
+        }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw StorageError(.io, path: path, "cannot open column file for reading", errno: errno) }
+        defer { close(fd) }
+        let mapped = mmap(nil, length, PROT_READ, MAP_SHARED, fd, 0)
+        if mapped == MAP_FAILED { throw StorageError(.io, path: path, "cannot map column file", errno: errno) }
+        base = mapped
+    }
+
+    deinit {
+        if let base { munmap(base, length) }
+    }
+
+    /// The mapped bytes. Immutable for the mapping's life (`@unchecked Sendable` rests on it).
+    package func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: base, count: length))
+    }
+}
