@@ -25,15 +25,30 @@ package final class TableStore {
     }
 
     /// Creates the table's directory, `_meta` and `_txn` (applied up to `txn`, the create).
+    ///
+    /// Built under a `.tmp` name and renamed into place, so a crash never leaves a table
+    /// directory without its files (open removes `.tmp` leftovers).
     package static func create(in tablesDirectory: String, schema: TableSchema, txn: UInt64) throws(StorageError) -> TableStore {
         let directory = tablesDirectory + "/" + directoryName(for: schema)
-        try DurableFile.createDirectory(directory)
-        try DurableFile.replace(directory + "/_meta", with: TableMetaCodec.encode(schema))
+        let building = directory + ".tmp"
+        ColumnFiles.removeTree(building)
+        try DurableFile.createDirectory(building)
+        try DurableFile.replace(building + "/_meta", with: TableMetaCodec.encode(schema))
         var initial = TableTxnState()
         initial.appliedTxn = txn
         initial.schemaVersion = schema.version
-        _ = try TableTxnFile(path: directory + "/_txn", creatingWith: initial)
+        _ = try TableTxnFile(path: building + "/_txn", creatingWith: initial)
+        if rename(building, directory) != 0 {
+            throw StorageError(.io, path: directory, "cannot move the new table into place", errno: errno)
+        }
+        try DurableFile.syncDirectory(containing: directory)
         return try TableStore(directory: directory)
+    }
+
+    /// Records that every WAL txn up to `txn` has been applied: a table no batch touched since
+    /// has nothing to replay for them.
+    package func markApplied(through txn: UInt64) {
+        if txn > state.appliedTxn { state.appliedTxn = txn }
     }
 
     /// Opens a table and rolls its files back to the checkpointed state.

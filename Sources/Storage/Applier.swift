@@ -1,0 +1,84 @@
+/// Applies committed WAL records to the tables in txn order. Runs on the engine's apply
+/// queue only (or during open, before anything else can run).
+struct Applier: ~Copyable {
+    private(set) var stores: [UInt32: TableStore]
+    private let tablesDirectory: String
+    private var reader: WALReader?
+    private var batch: RowBatch?
+    private var sinceCheckpoint = 0
+    /// Tables that failed to apply a record, with the reason; their later records are skipped.
+    private(set) var suspended: [UInt32: String] = [:]
+    private(set) var appliedTxn: UInt64 = 0
+
+    init(stores: [UInt32: TableStore], tablesDirectory: String) {
+        self.stores = stores
+        self.tablesDirectory = tablesDirectory
+    }
+
+    /// Replays committed records from `txn` during open; any failure stops the open.
+    mutating func applyCommitted(wal: WriteAheadLog, from txn: UInt64) throws(StorageError) {
+        reader = try WALReader(log: wal, from: txn)
+        appliedTxn = txn - 1
+        while let record = try reader!.next() { try apply(record) }
+    }
+
+    /// Applies records up to `limit`; a table that fails is suspended, the others go on.
+    mutating func applyAvailable(wal: WriteAheadLog, upTo limit: UInt64, checkpointEvery: Int) {
+        do {
+            if reader == nil { reader = try WALReader(log: wal, from: appliedTxn + 1) }
+            while appliedTxn < limit, let record = try reader!.next() {
+                do {
+                    try apply(record)
+                } catch {
+                    suspend(record, error)
+                    appliedTxn = record.txn
+                }
+                sinceCheckpoint += 1
+                if sinceCheckpoint >= checkpointEvery { try checkpointAll() }
+            }
+        } catch {
+            // The WAL itself failed to read: every table stops until restart.
+            for id in stores.keys where suspended[id] == nil { suspended[id] = "WAL read failed: \(error)" }
+        }
+    }
+
+    private mutating func apply(_ record: WALRecord) throws(StorageError) {
+        defer { appliedTxn = record.txn }
+        switch record.header.kind {
+        case .schemaChange:
+            switch try SchemaChange.decode(record.payload, txn: record.txn) {
+            case .createTable(let schema):
+                guard stores[schema.tableID] == nil else { return }
+                stores[schema.tableID] = try TableStore.create(in: tablesDirectory, schema: schema, txn: record.txn)
+            }
+        case .rowBatch:
+            guard let id = RowBatchCodec.tableID(of: record.payload), let store = stores[id] else {
+                throw StorageError(.corrupt, path: "wal", "row batch at txn \(record.txn) names no known table")
+            }
+            guard suspended[id] == nil, store.state.appliedTxn < record.txn else { return }
+            if batch == nil { batch = RowBatch(schema: store.schema, maxBytes: .max) }
+            try RowBatchCodec.decode(record.payload, schema: store.schema, into: batch!)
+            try store.apply(batch!, txn: record.txn)
+        default:
+            return
+        }
+    }
+
+    private mutating func suspend(_ record: WALRecord, _ error: any Error) {
+        let id = RowBatchCodec.tableID(of: record.payload) ?? 0
+        suspended[id] = "apply of txn \(record.txn) failed: \(error)"
+    }
+
+    /// Checkpoints every table at the applied txn.
+    mutating func checkpointAll() throws(StorageError) {
+        for (id, store) in stores {
+            if suspended[id] == nil { store.markApplied(through: appliedTxn) }
+            try store.checkpoint()
+        }
+        sinceCheckpoint = 0
+    }
+
+    func snapshots() -> [UInt32: TableSnapshot] {
+        stores.mapValues { $0.snapshot() }
+    }
+}

@@ -1,0 +1,12 @@
+/// The storage layer's settings as typed values; `Node` builds them from `server.conf`.
+package struct StorageConfiguration: Sendable {
+    package var wal: WALConfiguration
+    /// Tables are checkpointed (column files fsynced, `_txn` written) after this many applied
+    /// transactions, and at shutdown; replay after a crash starts from the last checkpoint.
+    package var checkpointEveryTxns: Int
+
+    package init(wal: WALConfiguration = WALConfiguration(), checkpointEveryTxns: Int = 256) {
+        self.wal = wal
+        self.checkpointEveryTxns = checkpointEveryTxns
+    }
+}

@@ -1,0 +1,225 @@
+import Dispatch
+import Synchronization
+
+/// The storage layer as the protocols see it: create tables, commit row batches through the
+/// WAL, read snapshots. Commits are acknowledged once the WAL holds them (as `commitMode`
+/// defines); a single applier then applies them to the tables in txn order, off the caller's
+/// thread, and publishes new snapshots.
+package final class StorageEngine: Sendable {
+    package let wal: WriteAheadLog
+    private let tablesDirectory: String
+    private let configuration: StorageConfiguration
+    /// What has been committed: the names and schemas writers validate against.
+    private let catalog: Mutex<Catalog>
+    /// What has been applied: snapshots readers take, and waiters for applies.
+    private let published: Mutex<Published>
+    private let applier: Mutex<Applier>
+    private let applyQueue = DispatchQueue(label: "sundial.apply")
+
+    /// Opens the tables and the WAL and replays every committed transaction the tables lack.
+    package init(layout: DataDirectory, configuration: StorageConfiguration) throws(StorageError) {
+        var stores: [UInt32: TableStore] = [:]
+        for entry in try ColumnFiles.entries(of: layout.tablesDirectory) where entry.contains("~") {
+            if entry.hasSuffix(".tmp") {
+                // A table whose creation was cut short: its create replays from the WAL.
+                ColumnFiles.removeTree(layout.tablesDirectory + "/" + entry)
+                continue
+            }
+            let store = try TableStore(directory: layout.tablesDirectory + "/" + entry)
+            stores[store.schema.tableID] = store
+        }
+        let highestApplied = stores.values.map(\.state.appliedTxn).max() ?? 0
+        wal = try WriteAheadLog(
+            directory: layout.walDirectory, configuration: configuration.wal, nextTxnIfEmpty: highestApplied + 1)
+        tablesDirectory = layout.tablesDirectory
+        self.configuration = configuration
+        var applier = Applier(stores: stores, tablesDirectory: layout.tablesDirectory)
+        let replayFrom = stores.values.map { $0.state.appliedTxn + 1 }.min() ?? (wal.segments.first?.firstTxn ?? 1)
+        try applier.applyCommitted(wal: wal, from: max(replayFrom, wal.segments.first?.firstTxn ?? replayFrom))
+        try applier.checkpointAll()
+        catalog = Mutex(Catalog(stores: applier.stores))
+        published = Mutex(Published(snapshots: applier.snapshots(), appliedTxn: wal.committedTxn))
+        self.applier = Mutex(applier)
+    }
+
+    // MARK: Writing
+
+    /// Creates a table (its id and version are assigned here) and returns once it is applied.
+    package func createTable(_ requested: TableSchema) async throws(StorageError) -> TableSchema {
+        let schema = try catalog.withLock { (catalog) throws(StorageError) -> TableSchema in
+            try catalog.reserve(requested)
+        }
+        let position: WALPosition
+        do {
+            position = try await wal.commit(kind: .schemaChange, epoch: 0, payload: SchemaChange.createTable(schema).encoded())
+        } catch {
+            catalog.withLock { $0.release(schema) }
+            throw error
+        }
+        startApplying()
+        await waitUntilApplied(position.txn)
+        return schema
+    }
+
+    /// Commits `batch` as one WAL transaction; returns its txn once committed. Rows become
+    /// visible to snapshots when applied (`waitUntilApplied`).
+    package func commit(_ batch: RowBatch) async throws(StorageError) -> UInt64 {
+        try catalog.withLock { (catalog) throws(StorageError) in try catalog.admit(batch) }
+        var payload: [UInt8] = []
+        payload.reserveCapacity(batch.byteCount + 64)
+        RowBatchCodec.encode(batch, into: &payload)
+        let position = try await wal.commit(kind: .rowBatch, epoch: 0, payload: payload)
+        startApplying()
+        return position.txn
+    }
+
+    // MARK: Reading
+
+    /// The committed schema of a table, by name (case-insensitive).
+    package func schema(named name: String) -> TableSchema? {
+        catalog.withLock { $0.schemas[NameRules.lookupKey(name)] }
+    }
+
+    /// The latest applied view of a table, by name (case-insensitive).
+    package func snapshot(ofTable name: String) -> TableSnapshot? {
+        guard let id = schema(named: name)?.tableID else { return nil }
+        return published.withLock { $0.snapshots[id] }
+    }
+
+    /// Highest txn applied to the tables.
+    package var appliedTxn: UInt64 { published.withLock { $0.appliedTxn } }
+
+    /// Returns once every transaction up to `txn` is applied (or failed to apply).
+    package func waitUntilApplied(_ txn: UInt64) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            published.withLock { published in
+                if published.appliedTxn >= txn {
+                    continuation.resume()
+                } else {
+                    published.waiters.append((txn, continuation))
+                }
+            }
+        }
+    }
+
+    /// Why a table stopped applying (QuestDB "suspends" it), or `nil` while it is healthy.
+    package func suspension(ofTable name: String) -> String? {
+        guard let id = schema(named: name)?.tableID else { return nil }
+        return published.withLock { $0.suspended[id] }
+    }
+
+    // MARK: Applying
+
+    private func startApplying() {
+        let start = published.withLock { published -> Bool in
+            guard !published.applyScheduled else { return false }
+            published.applyScheduled = true
+            return true
+        }
+        if start { applyQueue.async { self.applyRound() } }
+    }
+
+    /// On `applyQueue`: applies everything committed, publishes snapshots, releases waiters.
+    private func applyRound() {
+        published.withLock { $0.applyScheduled = false }
+        let committed = wal.committedTxn
+        let (snapshots, suspended) = applier.withLock { applier in
+            applier.applyAvailable(wal: wal, upTo: committed, checkpointEvery: configuration.checkpointEveryTxns)
+            return (applier.snapshots(), applier.suspended)
+        }
+        published.withLock { published in
+            published.snapshots = snapshots
+            published.suspended = suspended
+            published.appliedTxn = max(published.appliedTxn, committed)
+            var waiting: [(UInt64, CheckedContinuation<Void, Never>)] = []
+            for waiter in published.waiters {
+                if waiter.0 <= published.appliedTxn { waiter.1.resume() } else { waiting.append(waiter) }
+            }
+            published.waiters = waiting
+        }
+        if wal.committedTxn > committed { startApplying() }
+    }
+
+    /// Returns once the apply queue is idle (tests use it to stop cleanly without a checkpoint).
+    package func waitForApplier() {
+        applyQueue.sync {}
+    }
+
+    /// Applies what is pending and checkpoints every table (at shutdown).
+    package func checkpoint() throws(StorageError) {
+        let result = applyQueue.sync {
+            applier.withLock { applier in
+                applier.applyAvailable(wal: wal, upTo: wal.committedTxn, checkpointEvery: .max)
+                return Result { () throws(StorageError) in try applier.checkpointAll() }
+            }
+        }
+        try result.get()
+    }
+}
+
+/// The committed catalog: names (case-insensitive) to schemas, table ids, and each table's
+/// committed max timestamp (for refusing out-of-order batches until O3 apply exists).
+struct Catalog: ~Copyable {
+    var schemas: [String: TableSchema] = [:]
+    var committedMaxTimestamp: [UInt32: Int64] = [:]
+    var nextTableID: UInt32 = 1
+
+    init(stores: [UInt32: TableStore]) {
+        for store in stores.values {
+            schemas[NameRules.lookupKey(store.schema.name)] = store.schema
+            committedMaxTimestamp[store.schema.tableID] = store.state.maxTimestamp
+            nextTableID = max(nextTableID, store.schema.tableID + 1)
+        }
+    }
+
+    mutating func reserve(_ requested: TableSchema) throws(StorageError) -> TableSchema {
+        var schema = requested
+        schema.tableID = nextTableID
+        schema.version = 1
+        do { try schema.validate() } catch { throw StorageError(.notWritable, path: schema.name, error.message) }
+        for column in schema.columns where column.type.isVariableSize || column.type == .symbol {
+            throw StorageError(
+                .notWritable, path: schema.name,
+                "column \(column.name): \(column.type) columns are not supported by this version yet")
+        }
+        guard schemas[NameRules.lookupKey(schema.name)] == nil else {
+            throw StorageError(.notWritable, path: schema.name, "table already exists [table=\(schema.name)]")
+        }
+        schemas[NameRules.lookupKey(schema.name)] = schema
+        committedMaxTimestamp[schema.tableID] = .min
+        nextTableID += 1
+        return schema
+    }
+
+    mutating func release(_ schema: TableSchema) {
+        schemas[NameRules.lookupKey(schema.name)] = nil
+    }
+
+    mutating func admit(_ batch: RowBatch) throws(StorageError) {
+        guard let current = schemas[NameRules.lookupKey(batch.schema.name)], current.tableID == batch.schema.tableID else {
+            throw StorageError(.notWritable, path: batch.schema.name, "table does not exist [table=\(batch.schema.name)]")
+        }
+        guard current.version == batch.schema.version else {
+            throw StorageError(.notWritable, path: batch.schema.name, "table schema changed; rebuild the batch")
+        }
+        guard batch.rowCount > 0 else { return }
+        if current.designatedTimestamp != nil {
+            let maxSoFar = committedMaxTimestamp[current.tableID] ?? .min
+            guard batch.isOrderedByTimestamp, batch.minTimestamp >= maxSoFar else {
+                throw StorageError(
+                    .notWritable, path: batch.schema.name,
+                    "out-of-order rows are not supported by this version yet [table=\(batch.schema.name)]")
+            }
+            committedMaxTimestamp[current.tableID] = batch.maxTimestamp
+        }
+    }
+}
+
+/// Snapshots and apply progress as readers see them.
+struct Published: ~Copyable {
+    var snapshots: [UInt32: TableSnapshot]
+    var appliedTxn: UInt64
+    var suspended: [UInt32: String] = [:]
+    var waiters: [(UInt64, CheckedContinuation<Void, Never>)] = []
+    var applyScheduled = false
+}
