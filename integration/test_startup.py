@@ -156,3 +156,26 @@ def test_the_example_configuration_starts(make_node):
     node = make_node(args=["--config", str(example)])
     assert requests.get(f"{node.http_url}/ping").status_code == 204
     assert "warning" not in node.log()
+
+
+def test_storage_opens_at_startup_and_checkpoints_at_shutdown(node):
+    assert "storage opened" in node.log()
+    assert "commit-mode=sync" in node.log()
+    assert node.stop() == 0
+    assert "storage checkpointed" in node.log()
+
+
+def test_a_damaged_wal_segment_stops_startup_naming_the_file(tmp_path):
+    segment = tmp_path / "data" / "wal" / "00000000000000000001.wal"
+    segment.parent.mkdir(parents=True)
+    segment.write_bytes(b"this is not a WAL segment header at all" * 4)
+    code, lines = run_to_exit(tmp_path)
+    assert code == 1
+    assert lines[-1].startswith("sundial: cannot open data directory: ")
+    assert str(segment) in lines[-1] and "not a WAL segment" in lines[-1]
+
+
+def test_a_bad_commit_mode_is_a_configuration_error(tmp_path):
+    code, lines = run_to_exit(tmp_path, env={"QDB_CAIRO_COMMIT_MODE": "fast"})
+    assert code == 2
+    assert lines == ["sundial: configuration error: QDB_CAIRO_COMMIT_MODE (cairo.commit.mode): 'fast' is not valid; expected one of sync, async, nosync"]

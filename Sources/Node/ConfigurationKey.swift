@@ -85,6 +85,10 @@ extension ConfigurationKey {
         .init("metrics.enabled", .boolean, default: "true",
               "Serve Prometheus metrics on GET /metrics of the health server (QuestDB's default is false)."),
 
+        // Storage.
+        .init("cairo.commit.mode", .choice(["sync", "async", "nosync"]), default: "sync",
+              "When a commit is acknowledged: sync fsyncs the WAL first (group commit), async fsyncs in the background within 100 ms, nosync leaves it to the OS."),
+
         // Process.
         .init("log.level", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]),
               default: "info", "Lowest level written to standard error."),

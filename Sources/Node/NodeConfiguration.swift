@@ -10,6 +10,7 @@ package struct NodeConfiguration: Sendable {
     package var http: HTTPServerConfiguration?
     /// The health and metrics server, or `nil` when `http.min.enabled=false`.
     package var health: HTTPServerConfiguration?
+    package var storage: StorageConfiguration
     package var metricsEnabled: Bool
     package var pingVersion: String
     package var logLevel: Logger.Level
@@ -41,6 +42,8 @@ package struct NodeConfiguration: Sendable {
             maxBodyBytes: 64 * 1024)
         self.health = try values.boolean("http.min.enabled") ? health : nil
 
+        let commitMode = WALConfiguration.CommitMode(rawValue: try values.choice("cairo.commit.mode")) ?? .sync
+        storage = StorageConfiguration(wal: WALConfiguration(commitMode: commitMode))
         metricsEnabled = try values.boolean("metrics.enabled")
         pingVersion = values.text("line.http.ping.version")
         logLevel = Logger.Level(rawValue: try values.choice("log.level")) ?? .info

@@ -37,11 +37,21 @@ package struct SundialNode {
             ])
 
         let metricsText = configuration.metricsEnabled ? SundialNode.bootstrapMetrics() : nil
+        let storage = try StorageEngine(layout: opened.layout, configuration: configuration.storage)
+        logger.info(
+            "storage opened",
+            metadata: [
+                "applied-txn": "\(storage.appliedTxn)", "next-txn": "\(storage.wal.nextTxn)",
+                "commit-mode": "\(configuration.storage.wal.commitMode.rawValue)",
+                "wal-torn-bytes-cut": "\(storage.wal.truncatedBytesAtOpen)",
+            ])
         let mainGroup = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         // The health server has its own thread so it answers while the main server is saturated.
         let healthGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         do {
-            try await serve(opened: opened, metricsText: metricsText, mainGroup: mainGroup, healthGroup: healthGroup)
+            try await serve(
+                opened: opened, storage: storage, metricsText: metricsText, mainGroup: mainGroup,
+                healthGroup: healthGroup)
         } catch {
             try? await mainGroup.shutdownGracefully()
             try? await healthGroup.shutdownGracefully()
@@ -53,10 +63,11 @@ package struct SundialNode {
     }
 
     private func serve(
-        opened: OpenDataDirectory, metricsText: (@Sendable () -> [UInt8])?,
+        opened: OpenDataDirectory, storage: StorageEngine, metricsText: (@Sendable () -> [UInt8])?,
         mainGroup: MultiThreadedEventLoopGroup, healthGroup: MultiThreadedEventLoopGroup
     ) async throws {
-        var services: [any Service] = []
+        // First in, last out: storage checkpoints after every listener has stopped.
+        var services: [any Service] = [StorageService(engine: storage, logger: logger)]
         if let http = configuration.http {
             let settings = ServerSettings(
                 releaseVersion: SundialVersion.current,
