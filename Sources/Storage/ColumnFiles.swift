@@ -8,6 +8,36 @@ package enum ColumnFiles {
     /// `col<id>.d`: files are named by the column's stable id, so a rename never touches data.
     package static func dataFileName(columnID: UInt32) -> String { "col\(columnID).d" }
 
+    /// `col<id>.i`: a var-size column's offsets, rows + 1 little-endian u64 end offsets.
+    package static func offsetFileName(columnID: UInt32) -> String { "col\(columnID).i" }
+
+    /// `col<id>.sym`: a SYMBOL column's dictionary, at table level.
+    package static func symbolFileName(columnID: UInt32) -> String { "col\(columnID).sym" }
+
+    /// Bit 63 of a `.i` end offset marks the row's value as NULL (as opposed to empty).
+    package static let nullFlag: UInt64 = 1 << 63
+
+    /// Reads entry `row` of a `.i` file.
+    static func readOffset(_ path: String, row: Int) throws(StorageError) -> UInt64 {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw StorageError(.io, path: path, "cannot open offsets file", errno: errno) }
+        defer { close(fd) }
+        var value = UInt64(0)
+        let count = withUnsafeMutableBytes(of: &value) { pread(fd, $0.baseAddress, 8, off_t(row * 8)) }
+        guard count == 8 else { throw StorageError(.corrupt, path: path, "offsets file has no entry for row \(row)") }
+        return UInt64(littleEndian: value)
+    }
+
+    /// Truncates a column file to `length` bytes (writes after the checkpoint); a shorter file
+    /// is damage: it cannot hold the `rows` committed rows.
+    static func cut(_ path: String, to length: Int, rows: UInt64) throws(StorageError) {
+        guard let size = ColumnFiles.size(path), size >= length else {
+            throw StorageError(
+                .corrupt, path: path, "column file holds fewer than the \(rows) committed rows; the table refuses writes")
+        }
+        if size > length { try truncate(path, to: length) }
+    }
+
     /// Directory name of a partition version: `2024-01-15`, then `2024-01-15.1`, `.2`, …
     package static func partitionDirectoryName(_ partition: PartitionState, by unit: PartitionBy) -> String {
         let base = PartitionTime.name(of: partition.timestamp, by: unit)

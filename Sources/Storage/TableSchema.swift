@@ -89,7 +89,11 @@ package struct TableSchema: Sendable, Equatable {
             throw SchemaError("table \(name) has \(columns.count) columns; the limit is \(TableSchema.maxColumns)")
         }
         var seen = Set<String>()
+        var ids = Set<UInt32>()
         for column in columns {
+            guard ids.insert(column.id).inserted, column.id < nextColumnID else {
+                throw SchemaError("table \(name): column id \(column.id) is duplicated or not below the next id \(nextColumnID)")
+            }
             guard NameRules.isValidColumnName(column.name) else {
                 throw SchemaError("table: \(name); invalid column name: \(column.name)")
             }

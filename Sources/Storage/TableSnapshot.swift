@@ -6,6 +6,8 @@ package struct TableSnapshot: Sendable {
     package let partitions: [Partition]
     /// The last WAL txn this view includes.
     package let appliedTxn: UInt64
+    /// Dictionaries of the SYMBOL columns as of the snapshot, by column id.
+    package let symbols: [UInt32: SymbolTable]
 
     /// One partition as of the snapshot.
     package struct Partition: Sendable, Equatable {
@@ -35,6 +37,20 @@ package struct TableSnapshot: Sendable {
         return try MappedColumn(path: path, length: partition.rowCount * width)
     }
 
+    /// The offsets and data of var-size column `columnID` in `partition`, mapped read-only.
+    package func mapVariableColumn(_ columnID: UInt32, in partition: Partition) throws(StorageError) -> VariableColumn {
+        guard let column = schema.column(id: columnID), column.type.isVariableSize else {
+            throw StorageError(.corrupt, path: directory, "column \(columnID) is not a var-size column of \(schema.name)")
+        }
+        let base = "\(directory)/\(partition.directoryName)/"
+        let offsets = try MappedColumn(
+            path: base + ColumnFiles.offsetFileName(columnID: columnID), length: (partition.rowCount + 1) * 8)
+        let end = offsets.withUnsafeBytes { $0.loadLittleEndian(fromByteOffset: partition.rowCount * 8, as: UInt64.self) }
+        let data = try MappedColumn(
+            path: base + ColumnFiles.dataFileName(columnID: columnID), length: Int(end & ~ColumnFiles.nullFlag))
+        return VariableColumn(offsets: offsets, data: data)
+    }
+
     /// First row in `timestamps` (a designated-timestamp column, sorted) with a value ≥ `timestamp`.
     package static func lowerBound(_ timestamp: Int64, in timestamps: MappedColumn) -> Int {
         timestamps.withUnsafeBytes { bytes in
@@ -50,5 +66,36 @@ package struct TableSnapshot: Sendable {
             }
             return low
         }
+    }
+}
+
+/// A var-size column of one partition: `.i` offsets and `.d` bytes, mapped.
+package struct VariableColumn: Sendable {
+    package let offsets: MappedColumn
+    package let data: MappedColumn
+
+    package var rowCount: Int { offsets.length / 8 - 1 }
+
+    /// The bytes of `row`, or `nil` for NULL; valid while this value lives.
+    package func withValue<R>(row: Int, _ body: (UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
+        let (start, end) = offsets.withUnsafeBytes { bytes in
+            (bytes.loadLittleEndian(fromByteOffset: row * 8, as: UInt64.self) & ~ColumnFiles.nullFlag,
+             bytes.loadLittleEndian(fromByteOffset: (row + 1) * 8, as: UInt64.self))
+        }
+        if end & ColumnFiles.nullFlag != 0 { return try body(nil) }
+        return try data.withUnsafeBytes { bytes in
+            try body(UnsafeRawBufferPointer(rebasing: bytes[Int(start)..<Int(end)]))
+        }
+    }
+}
+
+/// A SYMBOL column's dictionary as of a snapshot: key → value and value → key.
+package struct SymbolTable: Sendable {
+    package let values: [String]
+    package let keys: [String: Int32]
+
+    /// The value of `key`, or `nil` for NULL (−1) or an unknown key.
+    package func value(_ key: Int32) -> String? {
+        key >= 0 && Int(key) < values.count ? values[Int(key)] : nil
     }
 }

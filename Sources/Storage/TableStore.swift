@@ -14,9 +14,17 @@ package final class TableStore {
     private let txnFile: TableTxnFile
     /// Applied state, ahead of the checkpointed `txnFile.state`.
     package private(set) var state: TableTxnState
-    /// Open column files of partitions written since the last checkpoint, by directory name.
-    private var openFiles: [String: [UInt32: Int32]] = [:]
+    /// Open column files of partitions written since the last checkpoint: directory → file → fd.
+    private var openFiles: [String: [String: Int32]] = [:]
+    /// End of each var-size column's data in the partitions written to: directory → column → bytes.
+    private var variableDataEnd: [String: [UInt32: UInt64]] = [:]
+    /// Dictionaries of the SYMBOL columns, by column id.
+    private var symbols: [UInt32: SymbolDictionary] = [:]
     private var createdPartitionDirectories = false
+    /// Per column position, reused across batches: symbol keys of the batch's rows.
+    private var symbolKeys: [[Int32]] = []
+    /// Per column position, reused across batches: start of each var-size row in the batch's data.
+    private var variableStarts: [[Int]] = []
 
     /// Directory name of a table: `name~id` as QuestDB names WAL tables (informative; the name
     /// that counts is in `_meta`, so a rename does not move the directory).
@@ -60,17 +68,24 @@ package final class TableStore {
         schema = try TableMetaCodec.decode(meta, path: directory + "/_meta")
         txnFile = try TableTxnFile(path: directory + "/_txn")
         state = txnFile.state
+        for column in schema.columns where column.type == .symbol {
+            symbols[column.id] = try SymbolDictionary(
+                path: directory + "/" + ColumnFiles.symbolFileName(columnID: column.id),
+                count: state.symbolCounts[column.id] ?? 0)
+        }
         try rollBackToCheckpoint()
     }
 
     deinit {
         closeFiles()
+        for dictionary in symbols.values { dictionary.close() }
     }
 
     // MARK: Applying
 
     /// Applies `batch` (committed as WAL `txn`): rows in timestamp order at or after the
-    /// table's last timestamp are appended; anything else is refused for now.
+    /// table's last timestamp are appended; anything else is refused for now. Symbols are
+    /// interned into the table's dictionaries; var-size values go to `.d` with offsets in `.i`.
     package func apply(_ batch: RowBatch, txn: UInt64) throws(StorageError) {
         precondition(txn > state.appliedTxn, "txn \(txn) applied twice to \(schema.name)")
         guard batch.schema.version == schema.version else {
@@ -83,10 +98,12 @@ package final class TableStore {
                         .notWritable, path: directory,
                         "out-of-order rows are not applied yet (batch from \(batch.minTimestamp), table at \(state.maxTimestamp))")
                 }
+                try prepare(batch)
                 try appendByPartition(batch)
                 state.minTimestamp = min(state.minTimestamp, batch.minTimestamp)
                 state.maxTimestamp = max(state.maxTimestamp, batch.maxTimestamp)
             } else {
+                try prepare(batch)
                 try append(batch, rows: 0..<batch.rowCount, partitionTimestamp: Int64.min)
             }
         }
@@ -110,29 +127,123 @@ package final class TableStore {
         }
     }
 
+    /// Interns the batch's symbols and locates its var-size rows, once per batch.
+    private func prepare(_ batch: RowBatch) throws(StorageError) {
+        if symbolKeys.count != schema.columns.count {
+            symbolKeys = Array(repeating: [], count: schema.columns.count)
+            variableStarts = Array(repeating: [], count: schema.columns.count)
+        }
+        for (position, column) in schema.columns.enumerated() {
+            let buffer = batch.column(position)
+            if column.type == .symbol {
+                symbolKeys[position].removeAll(keepingCapacity: true)
+                var offset = 0
+                for length in buffer.lengths {
+                    guard length >= 0 else {
+                        symbolKeys[position].append(-1)
+                        continue
+                    }
+                    let key = try buffer.data.withUnsafeBytes { bytes in
+                        Result { () throws(StorageError) in
+                            try symbols[column.id]!.intern(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + Int(length)]))
+                        }
+                    }.get()
+                    symbolKeys[position].append(key)
+                    offset += Int(length)
+                }
+            } else if column.type.isVariableSize {
+                variableStarts[position].removeAll(keepingCapacity: true)
+                var offset = 0
+                variableStarts[position].append(0)
+                for length in buffer.lengths {
+                    offset += max(0, Int(length))
+                    variableStarts[position].append(offset)
+                }
+            }
+        }
+    }
+
     /// Appends `rows` of `batch` to the partition starting at `partitionTimestamp`: one write
-    /// per column, straight from the batch's column bytes.
+    /// per file, straight from the batch's column bytes.
     private func append(_ batch: RowBatch, rows: Range<Int>, partitionTimestamp: Int64) throws(StorageError) {
         let index = try partitionIndex(for: partitionTimestamp)
         let partition = state.partitions[index]
         let name = ColumnFiles.partitionDirectoryName(partition, by: schema.partitionBy)
         for (position, column) in schema.columns.enumerated() {
-            guard let width = column.type.fixedWidthBytes, column.type != .symbol else {
-                throw StorageError(.notWritable, path: directory, "applying \(column.type) columns is not implemented yet")
-            }
-            let fd = try file(partition: name, column: column.id)
             let buffer = batch.column(position)
-            let offset = Int(partition.rowCount) * width
-            let path = "\(directory)/\(name)/\(ColumnFiles.dataFileName(columnID: column.id))"
-            try buffer.fixed.withUnsafeBytes { bytes in
-                Result { () throws(StorageError) in
-                    try ColumnFiles.write(
-                        fd, UnsafeRawBufferPointer(rebasing: bytes[rows.lowerBound * width..<rows.upperBound * width]),
-                        at: offset, path: path)
-                }
-            }.get()
+            if column.type == .symbol {
+                try symbolKeys[position].withUnsafeBytes { keys in
+                    Result { () throws(StorageError) in
+                        try write(name, ColumnFiles.dataFileName(columnID: column.id),
+                                  UnsafeRawBufferPointer(rebasing: keys[rows.lowerBound * 4..<rows.upperBound * 4]),
+                                  at: Int(partition.rowCount) * 4)
+                    }
+                }.get()
+            } else if let width = column.type.fixedWidthBytes {
+                try buffer.fixed.withUnsafeBytes { bytes in
+                    Result { () throws(StorageError) in
+                        try write(name, ColumnFiles.dataFileName(columnID: column.id),
+                                  UnsafeRawBufferPointer(rebasing: bytes[rows.lowerBound * width..<rows.upperBound * width]),
+                                  at: Int(partition.rowCount) * width)
+                    }
+                }.get()
+            } else {
+                try appendVariable(buffer, starts: variableStarts[position], rows: rows, column: column.id,
+                                   partition: name, rowCount: Int(partition.rowCount))
+            }
         }
         state.partitions[index].rowCount += UInt64(rows.count)
+    }
+
+    /// Appends var-size rows: their bytes to `.d`, their end offsets to `.i` (bit 63 marks NULL).
+    private func appendVariable(
+        _ buffer: ColumnBuffer, starts: [Int], rows: Range<Int>, column: UInt32, partition: String, rowCount: Int
+    ) throws(StorageError) {
+        let dataEnd = try variableDataEnd(partition: partition, column: column, rowCount: rowCount)
+        let first = starts[rows.lowerBound]
+        try buffer.data.withUnsafeBytes { bytes in
+            Result { () throws(StorageError) in
+                try write(partition, ColumnFiles.dataFileName(columnID: column),
+                          UnsafeRawBufferPointer(rebasing: bytes[first..<starts[rows.upperBound]]), at: Int(dataEnd))
+            }
+        }.get()
+        var offsets: [UInt64] = []
+        offsets.reserveCapacity(rows.count)
+        for row in rows {
+            let end = dataEnd + UInt64(starts[row + 1] - first)
+            offsets.append(buffer.lengths[row] < 0 ? end | ColumnFiles.nullFlag : end)
+        }
+        try offsets.withUnsafeBytes { bytes in
+            Result { () throws(StorageError) in
+                try write(partition, ColumnFiles.offsetFileName(columnID: column), bytes, at: (rowCount + 1) * 8)
+            }
+        }.get()
+        variableDataEnd[partition, default: [:]][column] = dataEnd + UInt64(starts[rows.upperBound] - first)
+    }
+
+    /// Where a var-size column's data ends in a partition (from `.i` on first use).
+    private func variableDataEnd(partition: String, column: UInt32, rowCount: Int) throws(StorageError) -> UInt64 {
+        if let end = variableDataEnd[partition]?[column] { return end }
+        let path = "\(directory)/\(partition)/\(ColumnFiles.offsetFileName(columnID: column))"
+        let end: UInt64
+        if rowCount == 0 && (ColumnFiles.size(path) ?? 0) < 8 {
+            var zero = UInt64(0)
+            try withUnsafeBytes(of: &zero) { bytes in
+                Result { () throws(StorageError) in
+                    try write(partition, ColumnFiles.offsetFileName(columnID: column), bytes, at: 0)
+                }
+            }.get()
+            end = 0
+        } else {
+            end = try ColumnFiles.readOffset(path, row: rowCount) & ~ColumnFiles.nullFlag
+        }
+        variableDataEnd[partition, default: [:]][column] = end
+        return end
+    }
+
+    private func write(_ partition: String, _ file: String, _ bytes: UnsafeRawBufferPointer, at offset: Int) throws(StorageError) {
+        try ColumnFiles.write(try self.file(partition: partition, name: file), bytes, at: offset,
+                              path: "\(directory)/\(partition)/\(file)")
     }
 
     /// The index of the partition starting at `timestamp`, creating it (and its directory) if new.
@@ -148,10 +259,10 @@ package final class TableStore {
         return state.partitions.count - 1
     }
 
-    private func file(partition: String, column: UInt32) throws(StorageError) -> Int32 {
-        if let fd = openFiles[partition]?[column] { return fd }
-        let fd = try ColumnFiles.openForAppend("\(directory)/\(partition)/\(ColumnFiles.dataFileName(columnID: column))")
-        openFiles[partition, default: [:]][column] = fd
+    private func file(partition: String, name: String) throws(StorageError) -> Int32 {
+        if let fd = openFiles[partition]?[name] { return fd }
+        let fd = try ColumnFiles.openForAppend("\(directory)/\(partition)/\(name)")
+        openFiles[partition, default: [:]][name] = fd
         return fd
     }
 
@@ -159,13 +270,13 @@ package final class TableStore {
 
     /// Makes everything applied durable: column files and new directories first, then `_txn`.
     package func checkpoint() throws(StorageError) {
+        for (id, dictionary) in symbols { state.symbolCounts[id] = UInt32(dictionary.values.count) }
         guard state != txnFile.state || !openFiles.isEmpty else { return }
         for (partition, files) in openFiles {
-            for (column, fd) in files {
-                try ColumnFiles.sync(fd, path: "\(directory)/\(partition)/\(ColumnFiles.dataFileName(columnID: column))")
-            }
+            for (name, fd) in files { try ColumnFiles.sync(fd, path: "\(directory)/\(partition)/\(name)") }
             try DurableFile.syncDirectory(containing: "\(directory)/\(partition)/x")
         }
+        for id in symbols.keys { try symbols[id]!.sync() }
         if createdPartitionDirectories { try DurableFile.syncDirectory(containing: directory + "/_txn") }
         try txnFile.write(state)
         state = txnFile.state
@@ -177,19 +288,22 @@ package final class TableStore {
     /// the checkpoint does not know (written after it; the WAL replays them).
     private func rollBackToCheckpoint() throws(StorageError) {
         var known = Set(["_meta", "_txn"])
+        for column in schema.columns where column.type == .symbol {
+            known.insert(ColumnFiles.symbolFileName(columnID: column.id))
+        }
         for partition in state.partitions {
             let name = ColumnFiles.partitionDirectoryName(partition, by: schema.partitionBy)
             known.insert(name)
             for column in schema.columns {
-                guard let width = column.type.fixedWidthBytes else { continue }
-                let path = "\(directory)/\(name)/\(ColumnFiles.dataFileName(columnID: column.id))"
-                let expected = Int(partition.rowCount) * width
-                guard let size = ColumnFiles.size(path), size >= expected else {
-                    throw StorageError(
-                        .corrupt, path: path,
-                        "column file holds fewer than the \(partition.rowCount) committed rows; the table refuses writes")
+                let data = "\(directory)/\(name)/\(ColumnFiles.dataFileName(columnID: column.id))"
+                if let width = column.type.fixedWidthBytes {
+                    try ColumnFiles.cut(data, to: Int(partition.rowCount) * width, rows: partition.rowCount)
+                } else {
+                    let offsets = "\(directory)/\(name)/\(ColumnFiles.offsetFileName(columnID: column.id))"
+                    try ColumnFiles.cut(offsets, to: (Int(partition.rowCount) + 1) * 8, rows: partition.rowCount)
+                    let end = try ColumnFiles.readOffset(offsets, row: Int(partition.rowCount)) & ~ColumnFiles.nullFlag
+                    try ColumnFiles.cut(data, to: Int(end), rows: partition.rowCount)
                 }
-                if size > expected { try ColumnFiles.truncate(path, to: expected) }
             }
         }
         for entry in try ColumnFiles.entries(of: directory) where !known.contains(entry) && !entry.hasSuffix(".tmp") {
@@ -200,6 +314,7 @@ package final class TableStore {
     private func closeFiles() {
         for files in openFiles.values { for fd in files.values { close(fd) } }
         openFiles = [:]
+        variableDataEnd = [:]
     }
 
     // MARK: Reading
@@ -211,6 +326,7 @@ package final class TableStore {
             partitions: state.partitions.map {
                 .init(state: $0, directoryName: ColumnFiles.partitionDirectoryName($0, by: schema.partitionBy))
             },
-            appliedTxn: state.appliedTxn)
+            appliedTxn: state.appliedTxn,
+            symbols: symbols.mapValues { SymbolTable(values: $0.values, keys: $0.keys) })
     }
 }

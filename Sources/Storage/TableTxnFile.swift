@@ -28,6 +28,8 @@ package struct TableTxnState: Sendable, Equatable {
     package var maxTimestamp = Int64.min
     /// Partitions in timestamp order.
     package var partitions: [PartitionState] = []
+    /// Entries in each SYMBOL column's dictionary, by column id.
+    package var symbolCounts: [UInt32: UInt32] = [:]
 
     package init() {}
 
@@ -142,6 +144,11 @@ package final class TableTxnFile {
             body.appendLittleEndian(partition.rowCount)
             body.appendLittleEndian(partition.version)
         }
+        body.appendLittleEndian(UInt32(state.symbolCounts.count))
+        for (column, count) in state.symbolCounts.sorted(by: { $0.key < $1.key }) {
+            body.appendLittleEndian(column)
+            body.appendLittleEndian(count)
+        }
         var slot: [UInt8] = []
         slot.appendLittleEndian(UInt32(body.count))
         slot.append(contentsOf: body)
@@ -189,11 +196,16 @@ package final class TableTxnFile {
             state.minTimestamp = try body.read(Int64.self)
             state.maxTimestamp = try body.read(Int64.self)
             let count = Int(try body.read(UInt32.self))
-            guard count * 20 == body.remaining else { return nil }
+            guard count * 20 <= body.remaining else { return nil }
             for _ in 0..<count {
                 state.partitions.append(PartitionState(
                     timestamp: try body.read(Int64.self), rowCount: try body.read(UInt64.self),
                     version: try body.read(UInt32.self)))
+            }
+            let symbols = Int(try body.read(UInt32.self))
+            guard symbols * 8 == body.remaining else { return nil }
+            for _ in 0..<symbols {
+                state.symbolCounts[try body.read(UInt32.self)] = try body.read(UInt32.self)
             }
             return state
         } catch {

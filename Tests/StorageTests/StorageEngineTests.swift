@@ -112,9 +112,9 @@ import TestSupport
         let nextTxn = engine.wal.nextTxn
         let error = await #expect(throws: StorageError.self) { try await engine.commit(try Self.batch(schema, 0..<5)) }
         #expect(error?.message.contains("out-of-order") == true)
-        var withVarchar = Self.request("notes")
-        withVarchar.columns.append(ColumnSchema(id: 3, name: "text", type: .varchar))
-        await #expect(throws: StorageError.self) { try await engine.createTable(withVarchar) }
+        var withArray = Self.request("notes")
+        withArray.columns.append(ColumnSchema(id: 3, name: "matrix", type: .doubleArray(dimensions: 2)))
+        await #expect(throws: StorageError.self) { try await engine.createTable(withArray) }
         var invalid = Self.request("bad/name")
         invalid.partitionBy = .day
         await #expect(throws: StorageError.self) { try await engine.createTable(invalid) }

@@ -43,7 +43,11 @@ import Testing
         try Self.schema.validate()
         var duplicate = Self.schema
         duplicate.columns.append(ColumnSchema(id: 9, name: "HOST", type: .long))
+        duplicate.nextColumnID = 10
         #expect(throws: SchemaError("duplicate column [name=HOST]")) { try duplicate.validate() }
+        var reusedID = Self.schema
+        reusedID.columns.append(ColumnSchema(id: 2, name: "other", type: .long))
+        #expect(throws: SchemaError.self) { try reusedID.validate() }
         var partitionedWithoutTimestamp = Self.schema
         partitionedWithoutTimestamp.designatedTimestamp = nil
         partitionedWithoutTimestamp.dedupKeys = []

@@ -11,6 +11,7 @@ import TestSupport
         state.minTimestamp = 1_000
         state.maxTimestamp = 9_000 + Int64(applied)
         state.partitions = (0..<partitions).map { PartitionState(timestamp: Int64($0) * 86_400_000_000, rowCount: UInt64($0 + 1) * applied) }
+        state.symbolCounts = [4: UInt32(applied), 9: 2]
         return state
     }
 
@@ -42,7 +43,7 @@ import TestSupport
         }
         let bytes = try #require(try DurableFile.read(path, maxBytes: 1 << 20))
         // Every single-byte corruption inside the newest slot's record leaves the older state readable.
-        let slotBytes = 4 + 8 * 5 + 4 + 3 * 20 + 4
+        let slotBytes = 4 + 8 * 5 + 4 + 3 * 20 + 4 + 2 * 8 + 4
         for offset in 16..<(16 + slotBytes) {
             var damaged = bytes
             damaged[offset] ^= 0x20

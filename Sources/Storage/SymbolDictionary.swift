@@ -1,0 +1,71 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A SYMBOL column's dictionary (`col<id>.sym`, table level): value ↔ Int32 key, append-only.
+///
+/// File: entries of u32 length + UTF-8 bytes, key = entry index. Entries past the count in
+/// `_txn` (added after the last checkpoint) are cut at open; replay re-adds them in the same
+/// order, so keys come out the same.
+struct SymbolDictionary {
+    let path: String
+    private(set) var values: [String] = []
+    private(set) var keys: [String: Int32] = [:]
+    private var fileSize = 0
+    private var fd: Int32 = -1
+    private(set) var dirty = false
+
+    /// Opens the dictionary, keeping exactly `count` entries.
+    init(path: String, count: UInt32) throws(StorageError) {
+        self.path = path
+        let bytes = try DurableFile.read(path, maxBytes: 1 << 31) ?? []
+        var offset = 0
+        while values.count < Int(count) {
+            guard offset + 4 <= bytes.count else {
+                throw StorageError(.corrupt, path: path, "symbol dictionary holds fewer than its \(count) committed entries")
+            }
+            let length = bytes.withUnsafeBytes { Int($0.loadLittleEndian(fromByteOffset: offset, as: UInt32.self)) }
+            guard offset + 4 + length <= bytes.count,
+                  let value = String(validating: bytes[(offset + 4)..<(offset + 4 + length)], as: UTF8.self)
+            else { throw StorageError(.corrupt, path: path, "symbol dictionary entry \(values.count) is damaged") }
+            keys[value] = Int32(values.count)
+            values.append(value)
+            offset += 4 + length
+        }
+        fileSize = offset
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        if fd < 0 { throw StorageError(.io, path: path, "cannot open symbol dictionary", errno: errno) }
+        if bytes.count > offset { try ColumnFiles.truncate(path, to: offset) }
+    }
+
+    func close() {
+        if fd >= 0 { Glibc.close(fd) }
+    }
+
+    /// The key of `value`, adding it when new.
+    mutating func intern(_ value: UnsafeRawBufferPointer) throws(StorageError) -> Int32 {
+        let text = String(decoding: value, as: UTF8.self)
+        if let key = keys[text] { return key }
+        guard values.count < Int(Int32.max) else {
+            throw StorageError(.limitExceeded, path: path, "symbol dictionary is full")
+        }
+        var entry: [UInt8] = []
+        entry.appendLittleEndian(UInt32(value.count))
+        entry.append(contentsOf: value)
+        try entry.withUnsafeBytes { bytes in
+            Result { () throws(StorageError) in try ColumnFiles.write(fd, bytes, at: fileSize, path: path) }
+        }.get()
+        fileSize += entry.count
+        let key = Int32(values.count)
+        keys[text] = key
+        values.append(text)
+        dirty = true
+        return key
+    }
+
+    mutating func sync() throws(StorageError) {
+        guard dirty else { return }
+        try ColumnFiles.sync(fd, path: path)
+        dirty = false
+    }
+}
