@@ -74,6 +74,10 @@ package enum ColumnFiles {
         }
     }
 
+    static func close(_ fd: Int32) {
+        _ = Glibc.close(fd)
+    }
+
     static func sync(_ fd: Int32, path: String) throws(StorageError) {
         if fdatasync(fd) != 0 { throw StorageError(.io, path: path, "fdatasync of column file failed", errno: errno) }
     }

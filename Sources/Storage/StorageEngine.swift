@@ -157,17 +157,14 @@ package final class StorageEngine: Sendable {
     }
 }
 
-/// The committed catalog: names (case-insensitive) to schemas, table ids, and each table's
-/// committed max timestamp (for refusing out-of-order batches until O3 apply exists).
+/// The committed catalog: names (case-insensitive) to schemas, and table ids.
 struct Catalog: ~Copyable {
     var schemas: [String: TableSchema] = [:]
-    var committedMaxTimestamp: [UInt32: Int64] = [:]
     var nextTableID: UInt32 = 1
 
     init(stores: [UInt32: TableStore]) {
         for store in stores.values {
             schemas[NameRules.lookupKey(store.schema.name)] = store.schema
-            committedMaxTimestamp[store.schema.tableID] = store.state.maxTimestamp
             nextTableID = max(nextTableID, store.schema.tableID + 1)
         }
     }
@@ -189,7 +186,6 @@ struct Catalog: ~Copyable {
             throw StorageError(.notWritable, path: schema.name, "table already exists [table=\(schema.name)]")
         }
         schemas[NameRules.lookupKey(schema.name)] = schema
-        committedMaxTimestamp[schema.tableID] = .min
         nextTableID += 1
         return schema
     }
@@ -204,16 +200,6 @@ struct Catalog: ~Copyable {
         }
         guard current.version == batch.schema.version else {
             throw StorageError(.notWritable, path: batch.schema.name, "table schema changed; rebuild the batch")
-        }
-        guard batch.rowCount > 0 else { return }
-        if current.designatedTimestamp != nil {
-            let maxSoFar = committedMaxTimestamp[current.tableID] ?? .min
-            guard batch.isOrderedByTimestamp, batch.minTimestamp >= maxSoFar else {
-                throw StorageError(
-                    .notWritable, path: batch.schema.name,
-                    "out-of-order rows are not supported by this version yet [table=\(batch.schema.name)]")
-            }
-            committedMaxTimestamp[current.tableID] = batch.maxTimestamp
         }
     }
 }

@@ -1,6 +1,10 @@
+import Synchronization
+
 /// A consistent, immutable view of one table for readers: the partitions and row counts of
 /// one applied transaction. Later applies never change what a snapshot shows.
 package struct TableSnapshot: Sendable {
+    /// Keeps the partition versions this view reads from being removed while it lives.
+    let lease: SnapshotLease
     package let schema: TableSchema
     package let directory: String
     package let partitions: [Partition]
@@ -97,5 +101,41 @@ package struct SymbolTable: Sendable {
     /// The value of `key`, or `nil` for NULL (−1) or an unknown key.
     package func value(_ key: Int32) -> String? {
         key >= 0 && Int(key) < values.count ? values[Int(key)] : nil
+    }
+}
+
+/// Counts live snapshots by the txn they show, so the applier knows which replaced partition
+/// versions a reader may still be using.
+final class SnapshotLeases: Sendable {
+    private let live = Mutex<[UInt64: Int]>([:])
+
+    func take(appliedTxn: UInt64) -> SnapshotLease {
+        live.withLock { $0[appliedTxn, default: 0] += 1 }
+        return SnapshotLease(leases: self, appliedTxn: appliedTxn)
+    }
+
+    func release(appliedTxn: UInt64) {
+        live.withLock { live in
+            let remaining = (live[appliedTxn] ?? 1) - 1
+            live[appliedTxn] = remaining > 0 ? remaining : nil
+        }
+    }
+
+    /// The oldest txn any live snapshot shows, or `nil` when none is alive.
+    var oldestLiveTxn: UInt64? { live.withLock { $0.keys.min() } }
+}
+
+/// One live snapshot's claim; released when the last copy of the snapshot goes away.
+final class SnapshotLease: Sendable {
+    private let leases: SnapshotLeases
+    let appliedTxn: UInt64
+
+    init(leases: SnapshotLeases, appliedTxn: UInt64) {
+        self.leases = leases
+        self.appliedTxn = appliedTxn
+    }
+
+    deinit {
+        leases.release(appliedTxn: appliedTxn)
     }
 }

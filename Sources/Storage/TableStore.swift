@@ -11,20 +11,27 @@ import Glibc
 package final class TableStore {
     package let directory: String
     package private(set) var schema: TableSchema
-    private let txnFile: TableTxnFile
+    let txnFile: TableTxnFile
     /// Applied state, ahead of the checkpointed `txnFile.state`.
-    package private(set) var state: TableTxnState
+    package internal(set) var state: TableTxnState
     /// Open column files of partitions written since the last checkpoint: directory → file → fd.
-    private var openFiles: [String: [String: Int32]] = [:]
+    var openFiles: [String: [String: Int32]] = [:]
     /// End of each var-size column's data in the partitions written to: directory → column → bytes.
-    private var variableDataEnd: [String: [UInt32: UInt64]] = [:]
+    var variableDataEnd: [String: [UInt32: UInt64]] = [:]
     /// Dictionaries of the SYMBOL columns, by column id.
-    private var symbols: [UInt32: SymbolDictionary] = [:]
-    private var createdPartitionDirectories = false
+    var symbols: [UInt32: SymbolDictionary] = [:]
+    var createdPartitionDirectories = false
     /// Per column position, reused across batches: symbol keys of the batch's rows.
-    private var symbolKeys: [[Int32]] = []
+    var symbolKeys: [[Int32]] = []
     /// Per column position, reused across batches: start of each var-size row in the batch's data.
-    private var variableStarts: [[Int]] = []
+    var variableStarts: [[Int]] = []
+    /// Reused gather buffer for out-of-order rewrites and selected-row appends.
+    var scratch: [UInt8] = []
+    /// Partition versions replaced by rewrites: (directory, txn that replaced it). Removed once
+    /// a checkpoint no longer points at them and no snapshot older than the txn is alive.
+    var obsoleteDirectories: [(name: String, txn: UInt64)] = []
+    /// Live snapshots, so replaced partition versions outlive every reader of them.
+    let leases = SnapshotLeases()
 
     /// Directory name of a table: `name~id` as QuestDB names WAL tables (informative; the name
     /// that counts is in `_meta`, so a rename does not move the directory).
@@ -92,19 +99,20 @@ package final class TableStore {
             throw StorageError(.corrupt, path: directory, "batch schema version \(batch.schema.version), table at \(schema.version)")
         }
         if batch.rowCount > 0 {
+            try prepare(batch)
             if schema.designatedTimestamp != nil {
-                guard batch.isOrderedByTimestamp, state.partitions.isEmpty || batch.minTimestamp >= state.maxTimestamp else {
-                    throw StorageError(
-                        .notWritable, path: directory,
-                        "out-of-order rows are not applied yet (batch from \(batch.minTimestamp), table at \(state.maxTimestamp))")
+                let dedup = !schema.dedupKeys.isEmpty
+                let appendsAfterEnd = state.partitions.isEmpty || batch.minTimestamp > state.maxTimestamp
+                    || (!dedup && batch.minTimestamp == state.maxTimestamp)
+                if batch.isOrderedByTimestamp && appendsAfterEnd && !(dedup && hasDuplicateKeys(batch)) {
+                    try appendByPartition(batch)
+                } else {
+                    try applyOutOfOrder(batch, txn: txn)
                 }
-                try prepare(batch)
-                try appendByPartition(batch)
                 state.minTimestamp = min(state.minTimestamp, batch.minTimestamp)
                 state.maxTimestamp = max(state.maxTimestamp, batch.maxTimestamp)
             } else {
-                try prepare(batch)
-                try append(batch, rows: 0..<batch.rowCount, partitionTimestamp: Int64.min)
+                try append(batch, rows: .range(0..<batch.rowCount), partitionTimestamp: Int64.min)
             }
         }
         state.appliedTxn = txn
@@ -122,7 +130,7 @@ package final class TableStore {
             let next = PartitionTime.next(after: partition, by: schema.partitionBy)
             var end = start + 1
             while end < batch.rowCount && timestamps.fixedValue(row: end, as: Int64.self) < next { end += 1 }
-            try append(batch, rows: start..<end, partitionTimestamp: partition)
+            try append(batch, rows: .range(start..<end), partitionTimestamp: partition)
             start = end
         }
     }
@@ -164,8 +172,13 @@ package final class TableStore {
     }
 
     /// Appends `rows` of `batch` to the partition starting at `partitionTimestamp`: one write
-    /// per file, straight from the batch's column bytes.
-    private func append(_ batch: RowBatch, rows: Range<Int>, partitionTimestamp: Int64) throws(StorageError) {
+    /// per file, straight from the batch's column bytes for a contiguous range, gathered for a
+    /// selection of rows.
+    func append(_ batch: RowBatch, rows selection: RowSelection, partitionTimestamp: Int64) throws(StorageError) {
+        guard case .range(let rows) = selection else {
+            try appendSelected(batch, selection, partitionTimestamp: partitionTimestamp)
+            return
+        }
         let index = try partitionIndex(for: partitionTimestamp)
         let partition = state.partitions[index]
         let name = ColumnFiles.partitionDirectoryName(partition, by: schema.partitionBy)
@@ -222,7 +235,7 @@ package final class TableStore {
     }
 
     /// Where a var-size column's data ends in a partition (from `.i` on first use).
-    private func variableDataEnd(partition: String, column: UInt32, rowCount: Int) throws(StorageError) -> UInt64 {
+    func variableDataEnd(partition: String, column: UInt32, rowCount: Int) throws(StorageError) -> UInt64 {
         if let end = variableDataEnd[partition]?[column] { return end }
         let path = "\(directory)/\(partition)/\(ColumnFiles.offsetFileName(columnID: column))"
         let end: UInt64
@@ -241,25 +254,26 @@ package final class TableStore {
         return end
     }
 
-    private func write(_ partition: String, _ file: String, _ bytes: UnsafeRawBufferPointer, at offset: Int) throws(StorageError) {
+    func write(_ partition: String, _ file: String, _ bytes: UnsafeRawBufferPointer, at offset: Int) throws(StorageError) {
         try ColumnFiles.write(try self.file(partition: partition, name: file), bytes, at: offset,
                               path: "\(directory)/\(partition)/\(file)")
     }
 
     /// The index of the partition starting at `timestamp`, creating it (and its directory) if new.
-    private func partitionIndex(for timestamp: Int64) throws(StorageError) -> Int {
+    func partitionIndex(for timestamp: Int64) throws(StorageError) -> Int {
         if let index = state.partitions.lastIndex(where: { $0.timestamp == timestamp }) { return index }
-        precondition(state.partitions.last.map { $0.timestamp < timestamp } ?? true, "in-order append into an older partition")
         let partition = PartitionState(timestamp: timestamp, rowCount: 0)
         let path = directory + "/" + ColumnFiles.partitionDirectoryName(partition, by: schema.partitionBy)
         ColumnFiles.removeTree(path)  // leftovers of an append that was never checkpointed
         if mkdir(path, 0o755) != 0 { throw StorageError(.io, path: path, "cannot create partition", errno: errno) }
         createdPartitionDirectories = true
-        state.partitions.append(partition)
-        return state.partitions.count - 1
+        // Out-of-order rows can open a partition before existing ones: keep timestamp order.
+        let index = state.partitions.firstIndex { $0.timestamp > timestamp } ?? state.partitions.count
+        state.partitions.insert(partition, at: index)
+        return index
     }
 
-    private func file(partition: String, name: String) throws(StorageError) -> Int32 {
+    func file(partition: String, name: String) throws(StorageError) -> Int32 {
         if let fd = openFiles[partition]?[name] { return fd }
         let fd = try ColumnFiles.openForAppend("\(directory)/\(partition)/\(name)")
         openFiles[partition, default: [:]][name] = fd
@@ -282,6 +296,7 @@ package final class TableStore {
         state = txnFile.state
         createdPartitionDirectories = false
         closeFiles()
+        removeObsoleteDirectories()
     }
 
     /// Truncates column files to the checkpointed row counts and removes partition directories
@@ -322,6 +337,7 @@ package final class TableStore {
     /// A view of everything applied so far.
     package func snapshot() -> TableSnapshot {
         TableSnapshot(
+            lease: leases.take(appliedTxn: state.appliedTxn),
             schema: schema, directory: directory,
             partitions: state.partitions.map {
                 .init(state: $0, directoryName: ColumnFiles.partitionDirectoryName($0, by: schema.partitionBy))

@@ -96,13 +96,51 @@ import TestSupport
         #expect(try Self.timestamps(reopened.snapshot()) == [1, 2, 3, 4, Self.day + 5])
     }
 
-    @Test func outOfOrderRowsAreRefusedForNow() throws {
+    @Test func outOfOrderRowsRewriteThePartitionAsANewVersion() throws {
         let directory = TemporaryDirectory()
         let store = try TableStore.create(in: directory.path, schema: Self.schema, txn: 1)
-        try store.apply(try Self.batch([10, 20]), txn: 2)
-        let error = #expect(throws: StorageError.self) { try store.apply(try Self.batch([15]), txn: 3) }
-        #expect(error?.code == .notWritable)
-        #expect(store.snapshot().rowCount == 2)
+        try store.apply(try Self.batch([10, 20, 30]), txn: 2)
+        try store.checkpoint()
+        let before = store.snapshot()
+        try store.apply(try Self.batch([25, 15, 20]), txn: 3)
+        let after = store.snapshot()
+        #expect(try Self.timestamps(after) == [10, 15, 20, 20, 25, 30])
+        #expect(after.partitions.map(\.directoryName) == ["1970-01-01.1"])
+        // The reader of the old version still sees it, files and all, after a checkpoint.
+        try store.checkpoint()
+        #expect(try Self.timestamps(before) == [10, 20, 30])
+        #expect(ColumnFilesProbe.exists(store.directory + "/1970-01-01"))
+        _ = consume before
+        try store.apply(try Self.batch([40]), txn: 4)
+        try store.checkpoint()
+        #expect(!ColumnFilesProbe.exists(store.directory + "/1970-01-01"))
+    }
+
+    @Test func outOfOrderRowsCanOpenEarlierPartitions() throws {
+        let directory = TemporaryDirectory()
+        let store = try TableStore.create(in: directory.path, schema: Self.schema, txn: 1)
+        try store.apply(try Self.batch([Self.day + 1, Self.day + 2]), txn: 2)
+        try store.apply(try Self.batch([3 * Self.day, 5, Self.day + 1]), txn: 3)
+        let snapshot = store.snapshot()
+        #expect(snapshot.partitions.map(\.directoryName) == ["1970-01-01", "1970-01-02.1", "1970-01-04"])
+        #expect(try Self.timestamps(snapshot) == [5, Self.day + 1, Self.day + 1, Self.day + 2, 3 * Self.day])
+    }
+
+    @Test func aCrashAfterARewriteFallsBackToTheCheckpointedVersion() throws {
+        let directory = TemporaryDirectory()
+        var tableDirectory = ""
+        do {
+            let store = try TableStore.create(in: directory.path, schema: Self.schema, txn: 1)
+            tableDirectory = store.directory
+            try store.apply(try Self.batch([10, 20, 30]), txn: 2)
+            try store.checkpoint()
+            try store.apply(try Self.batch([15]), txn: 3)
+        }
+        let reopened = try TableStore(directory: tableDirectory)
+        #expect(try Self.timestamps(reopened.snapshot()) == [10, 20, 30])
+        #expect(!ColumnFilesProbe.exists(tableDirectory + "/1970-01-01.1"))
+        try reopened.apply(try Self.batch([15]), txn: 3)
+        #expect(try Self.timestamps(reopened.snapshot()) == [10, 15, 20, 30])
     }
 
     @Test func aShortColumnFileIsReportedNotMisread() throws {
@@ -118,5 +156,12 @@ import TestSupport
         try DurableFile.replace(path, with: [1, 2, 3])
         let error = #expect(throws: StorageError.self) { try TableStore(directory: tableDirectory) }
         #expect(error?.code == .corrupt && error?.path == path)
+    }
+}
+
+enum ColumnFilesProbe {
+    static func exists(_ path: String) -> Bool {
+        var isDirectory = false
+        return DurableFile.exists(path, isDirectory: &isDirectory)
     }
 }

@@ -1,0 +1,144 @@
+// Model-based test: random in-order, out-of-order and duplicate batches must leave the table equal to a simple in-memory model, also after a crash and replay.
+import Storage
+import Testing
+import TestSupport
+
+@Suite struct TableStoreModelTests {
+    struct Row: Equatable, CustomStringConvertible {
+        var ts: Int64
+        var sym: String?
+        var value: Int64
+        var note: String?
+        var description: String { "(\(ts) \(sym ?? "∅") \(value) \(note ?? "∅"))" }
+    }
+
+    struct SplitMix: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    static func schema(dedup: Bool) -> TableSchema {
+        TableSchema(
+            tableID: 9, name: "model",
+            columns: [
+                ColumnSchema(id: 1, name: "sym", type: .symbol),
+                ColumnSchema(id: 2, name: "value", type: .long),
+                ColumnSchema(id: 3, name: "note", type: .varchar),
+                ColumnSchema(id: 4, name: "ts", type: .timestamp),
+            ],
+            designatedTimestamp: 4, partitionBy: .hour, dedupKeys: dedup ? [4, 1] : [])
+    }
+
+    static let hour: Int64 = 3_600_000_000
+
+    static func randomBatch(_ random: inout SplitMix, counter: inout Int64, maxTimestamp: Int64) -> [Row] {
+        let count = Int.random(in: 1...40, using: &random)
+        let mode = Int.random(in: 0..<3, using: &random)  // 0 in order after the end, 1 anywhere, 2 narrow window (duplicates)
+        var rows: [Row] = []
+        var ts = max(0, maxTimestamp) + Int64.random(in: 0...hour, using: &random)
+        for _ in 0..<count {
+            switch mode {
+            case 0: ts += Int64.random(in: 0...(hour / 4), using: &random)
+            case 1: ts = Int64.random(in: 0...(20 * hour), using: &random)
+            default: ts = Int64.random(in: 0...5, using: &random) * hour / 2
+            }
+            counter += 1
+            let sym = Int.random(in: 0..<5, using: &random)
+            let note = Int.random(in: 0..<6, using: &random)
+            rows.append(Row(
+                ts: ts, sym: sym == 4 ? nil : "s\(sym)", value: counter,
+                note: note == 5 ? nil : String(repeating: "n", count: note)))
+        }
+        return rows
+    }
+
+    static func batch(_ rows: [Row], schema: TableSchema) throws -> RowBatch {
+        let batch = RowBatch(schema: schema)
+        for row in rows {
+            batch.beginRow()
+            if let sym = row.sym { Array(sym.utf8).withUnsafeBytes { batch.setBytes(0, $0) } }
+            batch.setInteger(1, row.value)
+            if let note = row.note { Array(note.utf8).withUnsafeBytes { batch.setBytes(2, $0) } }
+            batch.setInteger(3, row.ts)
+            try batch.endRow()
+        }
+        return batch
+    }
+
+    /// The model: append, replace duplicates (with dedup), then a stable sort by timestamp.
+    static func apply(_ rows: [Row], to model: inout [Row], dedup: Bool) {
+        for row in rows {
+            if dedup { model.removeAll { $0.ts == row.ts && $0.sym == row.sym } }
+            model.append(row)
+        }
+        let indexed = model.enumerated().sorted { $0.element.ts != $1.element.ts ? $0.element.ts < $1.element.ts : $0.offset < $1.offset }
+        model = indexed.map(\.element)
+    }
+
+    static func read(_ snapshot: TableSnapshot) throws -> [Row] {
+        var rows: [Row] = []
+        let symbols = snapshot.symbols[1]
+        for partition in snapshot.partitions {
+            let syms = try snapshot.mapColumn(1, in: partition)
+            let values = try snapshot.mapColumn(2, in: partition)
+            let notes = try snapshot.mapVariableColumn(3, in: partition)
+            let timestamps = try snapshot.mapColumn(4, in: partition)
+            for row in 0..<partition.rowCount {
+                let key = syms.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: row * 4, as: Int32.self) }
+                rows.append(Row(
+                    ts: timestamps.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: row * 8, as: Int64.self) },
+                    sym: symbols?.value(key),
+                    value: values.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: row * 8, as: Int64.self) },
+                    note: notes.withValue(row: row) { $0.map { String(decoding: $0, as: UTF8.self) } }))
+            }
+        }
+        return rows
+    }
+
+    @Test(arguments: [(false, UInt64(1)), (true, 2), (false, 3), (true, 4)])
+    func randomBatchesMatchTheModel(dedup: Bool, seed: UInt64) throws {
+        let schema = Self.schema(dedup: dedup)
+        var random = SplitMix(state: seed)
+        var counter: Int64 = 0
+        var model: [Row] = []
+        var checkpointedModel: [Row] = []
+        var sinceCheckpoint: [[Row]] = []
+        let directory = TemporaryDirectory()
+        var tableDirectory = ""
+        var txn: UInt64 = 1
+        do {
+            let store = try TableStore.create(in: directory.path, schema: schema, txn: txn)
+            tableDirectory = store.directory
+            for step in 0..<60 {
+                let rows = Self.randomBatch(&random, counter: &counter, maxTimestamp: model.last?.ts ?? 0)
+                txn += 1
+                try store.apply(try Self.batch(rows, schema: schema), txn: txn)
+                Self.apply(rows, to: &model, dedup: dedup)
+                sinceCheckpoint.append(rows)
+                let actual = try Self.read(store.snapshot())
+                #expect(actual == model, "after step \(step)")
+                if actual != model { return }
+                if step % 13 == 12 {
+                    try store.checkpoint()
+                    checkpointedModel = model
+                    sinceCheckpoint = []
+                }
+            }
+        }
+        // Crash: everything since the last checkpoint is gone from the files; replaying it restores the table.
+        let reopened = try TableStore(directory: tableDirectory)
+        #expect(try Self.read(reopened.snapshot()) == checkpointedModel)
+        var replayTxn = reopened.state.appliedTxn
+        for rows in sinceCheckpoint {
+            replayTxn += 1
+            try reopened.apply(try Self.batch(rows, schema: schema), txn: replayTxn)
+        }
+        #expect(try Self.read(reopened.snapshot()) == model)
+    }
+}
