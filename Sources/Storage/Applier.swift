@@ -46,10 +46,22 @@ struct Applier: ~Copyable {
         defer { appliedTxn = record.txn }
         switch record.header.kind {
         case .schemaChange:
-            switch try SchemaChange.decode(record.payload, txn: record.txn) {
-            case .createTable(let schema):
+            let change = try SchemaChange.decode(record.payload, txn: record.txn)
+            if case .createTable(let schema) = change {
                 guard stores[schema.tableID] == nil else { return }
                 stores[schema.tableID] = try TableStore.create(in: tablesDirectory, schema: schema, txn: record.txn)
+                return
+            }
+            // A table dropped before the last run ended has no store: nothing left to do.
+            guard let store = stores[change.tableID], store.state.appliedTxn < record.txn else { return }
+            switch change {
+            case .createTable: break
+            case .alterTable(let schema): try store.alter(to: schema, txn: record.txn)
+            case .truncateTable: try store.truncate(txn: record.txn)
+            case .dropTable:
+                try store.drop()
+                stores[change.tableID] = nil
+                suspended[change.tableID] = nil
             }
         case .rowBatch:
             guard let id = RowBatchCodec.tableID(of: record.payload), let store = stores[id] else {

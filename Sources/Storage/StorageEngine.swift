@@ -20,7 +20,7 @@ package final class StorageEngine: Sendable {
     package init(layout: DataDirectory, configuration: StorageConfiguration) throws(StorageError) {
         var stores: [UInt32: TableStore] = [:]
         for entry in try ColumnFiles.entries(of: layout.tablesDirectory) where entry.contains("~") {
-            if entry.hasSuffix(".tmp") {
+            if entry.hasSuffix(".tmp") || entry.hasSuffix(".dropped") {
                 // A table whose creation was cut short: its create replays from the WAL.
                 ColumnFiles.removeTree(layout.tablesDirectory + "/" + entry)
                 continue
@@ -59,6 +59,48 @@ package final class StorageEngine: Sendable {
         startApplying()
         await waitUntilApplied(position.txn)
         return schema
+    }
+
+    /// Changes a table's structure: `change` edits a copy of the committed schema (add, drop
+    /// or rename columns; rename the table). Returns the new schema once applied.
+    package func alterTable(
+        _ name: String, _ change: (inout TableSchema) throws(SchemaError) -> Void
+    ) async throws(StorageError) -> TableSchema {
+        let (old, schema) = try catalog.withLock { (catalog) throws(StorageError) -> (TableSchema, TableSchema) in
+            try catalog.alter(name, change)
+        }
+        try await commitSchemaChange(.alterTable(schema), undo: { $0.restore(old, replacing: schema) })
+        return schema
+    }
+
+    /// Removes every row of a table; its structure stays.
+    package func truncateTable(_ name: String) async throws(StorageError) {
+        let schema = try catalog.withLock { (catalog) throws(StorageError) -> TableSchema in try catalog.existing(name) }
+        try await commitSchemaChange(.truncateTable(tableID: schema.tableID), undo: { _ in })
+    }
+
+    /// Removes a table and its files.
+    package func dropTable(_ name: String) async throws(StorageError) {
+        let schema = try catalog.withLock { (catalog) throws(StorageError) -> TableSchema in
+            let schema = try catalog.existing(name)
+            catalog.release(schema)
+            return schema
+        }
+        try await commitSchemaChange(.dropTable(tableID: schema.tableID), undo: { $0.restore(schema, replacing: nil) })
+    }
+
+    private func commitSchemaChange(
+        _ change: SchemaChange, undo: (inout Catalog) -> Void
+    ) async throws(StorageError) {
+        let position: WALPosition
+        do {
+            position = try await wal.commit(kind: .schemaChange, epoch: 0, payload: change.encoded())
+        } catch {
+            catalog.withLock { undo(&$0) }
+            throw error
+        }
+        startApplying()
+        await waitUntilApplied(position.txn)
     }
 
     /// Commits `batch` as one WAL transaction; returns its txn once committed. Rows become
@@ -192,6 +234,42 @@ struct Catalog: ~Copyable {
 
     mutating func release(_ schema: TableSchema) {
         schemas[NameRules.lookupKey(schema.name)] = nil
+    }
+
+    func existing(_ name: String) throws(StorageError) -> TableSchema {
+        guard let schema = schemas[NameRules.lookupKey(name)] else {
+            throw StorageError(.notWritable, path: name, "table does not exist [table=\(name)]")
+        }
+        return schema
+    }
+
+    /// Applies `change` to a copy of the committed schema; the catalog holds the result.
+    mutating func alter(
+        _ name: String, _ change: (inout TableSchema) throws(SchemaError) -> Void
+    ) throws(StorageError) -> (TableSchema, TableSchema) {
+        let old = try existing(name)
+        var schema = old
+        do {
+            try change(&schema)
+            schema.version = old.version + 1
+            try old.checkEvolution(to: schema)
+        } catch {
+            throw StorageError(.notWritable, path: name, error.message)
+        }
+        let newKey = NameRules.lookupKey(schema.name)
+        if newKey != NameRules.lookupKey(old.name) {
+            guard schemas[newKey] == nil else {
+                throw StorageError(.notWritable, path: name, "table already exists [table=\(schema.name)]")
+            }
+        }
+        restore(schema, replacing: old)
+        return (old, schema)
+    }
+
+    /// Puts `schema` in the catalog in place of `replaced` (undo of a failed change, or its effect).
+    mutating func restore(_ schema: TableSchema, replacing replaced: TableSchema?) {
+        if let replaced { schemas[NameRules.lookupKey(replaced.name)] = nil }
+        schemas[NameRules.lookupKey(schema.name)] = schema
     }
 
     mutating func admit(_ batch: RowBatch) throws(StorageError) {

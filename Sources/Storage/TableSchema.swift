@@ -125,3 +125,51 @@ package struct SchemaError: Error, Sendable, Equatable, CustomStringConvertible 
     package init(_ message: String) { self.message = message }
     package var description: String { message }
 }
+
+extension TableSchema {
+    /// Adds a column at the end with a fresh id.
+    @discardableResult
+    package mutating func addColumn(name: String, type: ColumnType) throws(SchemaError) -> ColumnSchema {
+        guard NameRules.isValidColumnName(name) else { throw SchemaError("table: \(self.name); invalid column name: \(name)") }
+        guard column(named: name) == nil else { throw SchemaError("duplicate column name: \(name)") }
+        let column = ColumnSchema(id: nextColumnID, name: name, type: type)
+        nextColumnID += 1
+        columns.append(column)
+        return column
+    }
+
+    package mutating func dropColumn(named name: String) throws(SchemaError) {
+        guard let column = column(named: name) else { throw SchemaError("column '\(name)' does not exist in table '\(self.name)'") }
+        guard column.id != designatedTimestamp else { throw SchemaError("cannot remove designated timestamp column") }
+        guard !dedupKeys.contains(column.id) else { throw SchemaError("cannot remove column \(name): it is a dedup key") }
+        columns.removeAll { $0.id == column.id }
+    }
+
+    package mutating func renameColumn(_ name: String, to newName: String) throws(SchemaError) {
+        guard let index = columns.firstIndex(where: { NameRules.lookupKey($0.name) == NameRules.lookupKey(name) }) else {
+            throw SchemaError("column '\(name)' does not exist in table '\(self.name)'")
+        }
+        guard NameRules.isValidColumnName(newName) else { throw SchemaError("invalid column name: \(newName)") }
+        if NameRules.lookupKey(name) != NameRules.lookupKey(newName), column(named: newName) != nil {
+            throw SchemaError("duplicate column name: \(newName)")
+        }
+        columns[index].name = newName
+    }
+
+    /// Whether `newer` is a valid successor: same table, designated timestamp and partitioning,
+    /// and every column kept with its type.
+    func checkEvolution(to newer: TableSchema) throws(SchemaError) {
+        guard newer.tableID == tableID else { throw SchemaError("table id cannot change") }
+        guard newer.designatedTimestamp == designatedTimestamp else {
+            throw SchemaError("the designated timestamp of a table cannot change")
+        }
+        guard newer.partitionBy == partitionBy else { throw SchemaError("partitioning of a table cannot change") }
+        for column in newer.columns {
+            if let old = self.column(id: column.id), old.type != column.type {
+                throw SchemaError("column \(column.name) cannot change type from \(old.type) to \(column.type) yet")
+            }
+        }
+        guard newer.nextColumnID >= nextColumnID else { throw SchemaError("column ids cannot be reused") }
+        try newer.validate()
+    }
+}

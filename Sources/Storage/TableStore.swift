@@ -10,7 +10,7 @@ import Glibc
 /// truncates files back to the checkpointed row counts and the WAL replays from there.
 package final class TableStore {
     package let directory: String
-    package private(set) var schema: TableSchema
+    package internal(set) var schema: TableSchema
     let txnFile: TableTxnFile
     /// Applied state, ahead of the checkpointed `txnFile.state`.
     package internal(set) var state: TableTxnState
@@ -327,6 +327,11 @@ package final class TableStore {
     }
 
     private func closeFiles() {
+        closeOpenFiles()
+    }
+
+    /// Closes every open column file (after a checkpoint, truncate or drop).
+    func closeOpenFiles() {
         for files in openFiles.values { for fd in files.values { close(fd) } }
         openFiles = [:]
         variableDataEnd = [:]

@@ -1,0 +1,84 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Structural changes applied from the WAL: alter (columns added, dropped, renamed; table
+/// renamed), truncate and drop. Each is made durable at once: schema changes are rare, and a
+/// checkpoint on each side keeps replay from ever decoding a batch against the wrong schema.
+extension TableStore {
+    /// Moves the table to `newSchema`, filling added columns with NULL in existing partitions.
+    package func alter(to newSchema: TableSchema, txn: UInt64) throws(StorageError) {
+        guard txn > state.appliedTxn else { return }
+        try checkpoint()
+        if newSchema.version > schema.version {
+            let added = newSchema.columns.filter { schema.column(id: $0.id) == nil }
+            for partition in state.partitions {
+                let name = ColumnFiles.partitionDirectoryName(partition, by: schema.partitionBy)
+                for column in added { try materializeNulls(column, partition: name, rows: Int(partition.rowCount)) }
+            }
+            // Column files first (fsynced above), then the schema that names them.
+            try DurableFile.replace(directory + "/_meta", with: TableMetaCodec.encode(newSchema))
+        }
+        for column in newSchema.columns where column.type == .symbol && symbols[column.id] == nil {
+            symbols[column.id] = try SymbolDictionary(
+                path: directory + "/" + ColumnFiles.symbolFileName(columnID: column.id), count: 0)
+        }
+        for column in schema.columns where newSchema.column(id: column.id) == nil {
+            symbols.removeValue(forKey: column.id)?.close()
+            state.symbolCounts[column.id] = nil
+        }
+        schema = newSchema
+        symbolKeys = []
+        variableStarts = []
+        state.schemaVersion = newSchema.version
+        state.appliedTxn = txn
+        try checkpoint()
+    }
+
+    /// Empties the table; its partitions are removed once no checkpoint or reader needs them.
+    package func truncate(txn: UInt64) throws(StorageError) {
+        guard txn > state.appliedTxn else { return }
+        for partition in state.partitions {
+            obsoleteDirectories.append((ColumnFiles.partitionDirectoryName(partition, by: schema.partitionBy), txn))
+        }
+        closeOpenFiles()
+        state.partitions = []
+        state.minTimestamp = .max
+        state.maxTimestamp = .min
+        state.appliedTxn = txn
+        try checkpoint()
+    }
+
+    /// Removes the table's directory: renamed aside first (atomic), then deleted.
+    package func drop() throws(StorageError) {
+        closeOpenFiles()
+        for dictionary in symbols.values { dictionary.close() }
+        symbols = [:]
+        let aside = directory + ".dropped"
+        ColumnFiles.removeTree(aside)
+        if rename(directory, aside) != 0 { throw StorageError(.io, path: directory, "cannot drop table", errno: errno) }
+        try DurableFile.syncDirectory(containing: directory)
+        ColumnFiles.removeTree(aside)
+    }
+
+    /// Writes NULL for `rows` rows of a column added after the partition was written.
+    private func materializeNulls(_ column: ColumnSchema, partition: String, rows: Int) throws(StorageError) {
+        let base = "\(directory)/\(partition)/"
+        if column.type.isVariableSize {
+            var offsets: [UInt64] = [0]
+            offsets.append(contentsOf: repeatElement(ColumnFiles.nullFlag, count: rows))
+            try writeDurably(base + ColumnFiles.offsetFileName(columnID: column.id), offsets.withUnsafeBytes { Array($0) })
+            try writeDurably(base + ColumnFiles.dataFileName(columnID: column.id), [])
+        } else {
+            let null = column.type.nullBytes
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(null.count * rows)
+            for _ in 0..<rows { bytes.append(contentsOf: null) }
+            try writeDurably(base + ColumnFiles.dataFileName(columnID: column.id), bytes)
+        }
+    }
+
+    private func writeDurably(_ path: String, _ bytes: [UInt8]) throws(StorageError) {
+        try DurableFile.replace(path, with: bytes)
+    }
+}
