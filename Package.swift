@@ -33,6 +33,7 @@ let package = Package(
         // Layers, bottom up (Docs/ARCHITECTURE.md §"Dependency rules").
         .target(
             name: "Storage",
+            dependencies: [.product(name: "Metrics", package: "swift-metrics")],
             swiftSettings: swiftSettings
         ),
         .target(

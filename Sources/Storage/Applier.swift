@@ -9,6 +9,8 @@ struct Applier: ~Copyable {
     /// Tables that failed to apply a record, with the reason; their later records are skipped.
     private(set) var suspended: [UInt32: String] = [:]
     private(set) var appliedTxn: UInt64 = 0
+    /// The lowest checkpointed txn across tables at the previous checkpoint.
+    private var previousFloor: UInt64 = 0
 
     init(stores: [UInt32: TableStore], tablesDirectory: String) {
         self.stores = stores
@@ -23,7 +25,7 @@ struct Applier: ~Copyable {
     }
 
     /// Applies records up to `limit`; a table that fails is suspended, the others go on.
-    mutating func applyAvailable(wal: WriteAheadLog, upTo limit: UInt64, checkpointEvery: Int) {
+    mutating func applyAvailable(wal: WriteAheadLog, upTo limit: UInt64, checkpointEvery: Int, hold: UInt64? = nil) {
         do {
             if reader == nil { reader = try WALReader(log: wal, from: appliedTxn + 1) }
             while appliedTxn < limit, let record = try reader!.next() {
@@ -34,7 +36,7 @@ struct Applier: ~Copyable {
                     appliedTxn = record.txn
                 }
                 sinceCheckpoint += 1
-                if sinceCheckpoint >= checkpointEvery { try checkpointAll() }
+                if sinceCheckpoint >= checkpointEvery { try checkpointAll(wal: wal, hold: hold) }
             }
         } catch {
             // The WAL itself failed to read: every table stops until restart.
@@ -43,7 +45,10 @@ struct Applier: ~Copyable {
     }
 
     private mutating func apply(_ record: WALRecord) throws(StorageError) {
-        defer { appliedTxn = record.txn }
+        defer {
+            appliedTxn = record.txn
+            StorageMetrics.applied(committedAtMicros: record.header.commitTimeMicros)
+        }
         switch record.header.kind {
         case .schemaChange:
             let change = try SchemaChange.decode(record.payload, txn: record.txn)
@@ -71,6 +76,7 @@ struct Applier: ~Copyable {
             if batch == nil { batch = RowBatch(schema: store.schema, maxBytes: .max) }
             try RowBatchCodec.decode(record.payload, schema: store.schema, into: batch!)
             try store.apply(batch!, txn: record.txn)
+            StorageMetrics.appliedRows(batch!.rowCount)
         default:
             return
         }
@@ -81,13 +87,23 @@ struct Applier: ~Copyable {
         suspended[id] = "apply of txn \(record.txn) failed: \(error)"
     }
 
-    /// Checkpoints every table at the applied txn.
-    mutating func checkpointAll() throws(StorageError) {
+    /// Checkpoints every table at the applied txn, then lets the WAL drop what no table (and
+    /// no replica, through `hold`) can need any more.
+    ///
+    /// Purge lags one checkpoint behind: if the newest `_txn` slot of a table were ever lost,
+    /// the table falls back to its previous checkpoint and must find the WAL from there.
+    mutating func checkpointAll(wal: WriteAheadLog? = nil, hold: UInt64? = nil) throws(StorageError) {
         for (id, store) in stores {
             if suspended[id] == nil { store.markApplied(through: appliedTxn) }
             try store.checkpoint()
         }
         sinceCheckpoint = 0
+        let floor = stores.values.map(\.checkpointedTxn).min() ?? appliedTxn
+        if let wal {
+            let limit = min(previousFloor, hold ?? .max)
+            if limit > 0 { StorageMetrics.purged(bytes: try wal.purge(through: limit)) }
+        }
+        previousFloor = floor
     }
 
     func snapshots() -> [UInt32: TableSnapshot] {

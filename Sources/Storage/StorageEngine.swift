@@ -15,6 +15,8 @@ package final class StorageEngine: Sendable {
     private let published: Mutex<Published>
     private let applier: Mutex<Applier>
     private let applyQueue = DispatchQueue(label: "sundial.apply")
+    /// Lowest txn a replica still needs (set by replication); the WAL keeps everything after it.
+    private let retentionHold = Mutex<UInt64?>(nil)
 
     /// Opens the tables and the WAL and replays every committed transaction the tables lack.
     package init(layout: DataDirectory, configuration: StorageConfiguration) throws(StorageError) {
@@ -111,6 +113,7 @@ package final class StorageEngine: Sendable {
         payload.reserveCapacity(batch.byteCount + 64)
         RowBatchCodec.encode(batch, into: &payload)
         let position = try await wal.commit(kind: .rowBatch, epoch: 0, payload: payload)
+        StorageMetrics.committedRows(batch.rowCount)
         startApplying()
         return position.txn
     }
@@ -165,10 +168,13 @@ package final class StorageEngine: Sendable {
     private func applyRound() {
         published.withLock { $0.applyScheduled = false }
         let committed = wal.committedTxn
+        let hold = retentionHold.withLock { $0 }
         let (snapshots, suspended) = applier.withLock { applier in
-            applier.applyAvailable(wal: wal, upTo: committed, checkpointEvery: configuration.checkpointEveryTxns)
+            applier.applyAvailable(
+                wal: wal, upTo: committed, checkpointEvery: configuration.checkpointEveryTxns, hold: hold)
             return (applier.snapshots(), applier.suspended)
         }
+        StorageMetrics.record(wal: wal, appliedTxn: committed, suspendedTables: suspended.count)
         published.withLock { published in
             published.snapshots = snapshots
             published.suspended = suspended
@@ -189,13 +195,20 @@ package final class StorageEngine: Sendable {
 
     /// Applies what is pending and checkpoints every table (at shutdown).
     package func checkpoint() throws(StorageError) {
+        let hold = retentionHold.withLock { $0 }
         let result = applyQueue.sync {
             applier.withLock { applier in
-                applier.applyAvailable(wal: wal, upTo: wal.committedTxn, checkpointEvery: .max)
-                return Result { () throws(StorageError) in try applier.checkpointAll() }
+                applier.applyAvailable(wal: wal, upTo: wal.committedTxn, checkpointEvery: .max, hold: hold)
+                return Result { () throws(StorageError) in try applier.checkpointAll(wal: wal, hold: hold) }
             }
         }
         try result.get()
+    }
+
+    /// Keeps WAL records after `txn` from being purged (a replica's durable position), or
+    /// releases the hold with `nil`.
+    package func holdWAL(after txn: UInt64?) {
+        retentionHold.withLock { $0 = txn }
     }
 }
 

@@ -60,6 +60,9 @@ package final class TableStore {
         return try TableStore(directory: directory)
     }
 
+    /// The txn the last checkpoint made durable: the WAL must keep everything after it.
+    package var checkpointedTxn: UInt64 { txnFile.state.appliedTxn }
+
     /// Records that every WAL txn up to `txn` has been applied: a table no batch touched since
     /// has nothing to replay for them.
     package func markApplied(through txn: UInt64) {

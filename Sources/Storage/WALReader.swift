@@ -44,7 +44,15 @@ package final class WALReader {
                 return try readRecord(current)
             }
             // This segment is exhausted: the record lives in a later one, if it exists yet.
-            guard let later = log.segments.first(where: { $0.firstTxn == nextTxn }) else { return nil }
+            let segments = log.segments
+            guard let later = segments.first(where: { $0.firstTxn == nextTxn }) else {
+                if let first = segments.first, nextTxn < first.firstTxn {
+                    throw StorageError(
+                        .limitExceeded, path: log.directory,
+                        "txn \(nextTxn) was purged from the WAL while this reader still needed it")
+                }
+                return nil
+            }
             _ = try openSegment(containing: later.firstTxn)
         }
         return nil

@@ -139,6 +139,30 @@ package final class WriteAheadLog: Sendable {
     /// How many fdatasync rounds have run: with group commit, far fewer than commits.
     package var syncRounds: Int { state.withLock { $0.syncRounds } }
 
+    // MARK: Retention
+
+    /// Deletes sealed segments whose every record is at or below `txn`; the segment being
+    /// appended to always stays. Returns the number of bytes freed.
+    @discardableResult
+    package func purge(through txn: UInt64) throws(StorageError) -> Int {
+        let doomed = state.withLock { state -> [WALSegmentInfo] in
+            var doomed: [WALSegmentInfo] = []
+            while state.segments.count > 1, let first = state.segments.first, first.lastTxn <= txn {
+                doomed.append(state.segments.removeFirst())
+            }
+            return doomed
+        }
+        guard !doomed.isEmpty else { return 0 }
+        for segment in doomed where unlink(segment.path) != 0 && errno != ENOENT {
+            throw StorageError(.io, path: segment.path, "cannot remove a purged WAL segment", errno: errno)
+        }
+        try DurableFile.syncDirectory(containing: directory + "/segment")
+        return doomed.reduce(0) { $0 + $1.sizeBytes }
+    }
+
+    /// Bytes held by all segments.
+    package var retainedBytes: Int { state.withLock { $0.segments.reduce(0) { $0 + $1.sizeBytes } } }
+
     // MARK: Durability
 
     private func scheduleSync(after millis: Int) {

@@ -134,3 +134,44 @@ import TestSupport
         #expect(engine.wal.nextTxn == nextTxn)
     }
 }
+
+@Suite struct StorageEngineRetentionTests {
+    static func open(_ directory: TemporaryDirectory) throws -> StorageEngine {
+        let layout = DataDirectory(root: directory.path)
+        _ = try layout.open(initialRole: .standalone)
+        let wal = WALConfiguration(segmentSizeBytes: 512)
+        return try StorageEngine(layout: layout, configuration: StorageConfiguration(wal: wal, checkpointEveryTxns: 4))
+    }
+
+    @Test func checkpointsPurgeTheWALAndReopenStillFindsEverything() async throws {
+        let directory = TemporaryDirectory()
+        do {
+            let engine = try Self.open(directory)
+            let schema = try await engine.createTable(StorageEngineTests.request())
+            var last: UInt64 = 0
+            for chunk in 0..<40 { last = try await engine.commit(try StorageEngineTests.batch(schema, chunk * 2..<(chunk + 1) * 2)) }
+            await engine.waitUntilApplied(last)
+            try engine.checkpoint()
+            #expect(engine.wal.segments.first!.firstTxn > 1, "old segments should be purged")
+            engine.waitForApplier()
+        }
+        let reopened = try Self.open(directory)
+        #expect(try StorageEngineTests.values(reopened.snapshot(ofTable: "sensors")) == (0..<80).map(Double.init))
+    }
+
+    @Test func aReplicationHoldKeepsTheWAL() async throws {
+        let directory = TemporaryDirectory()
+        let engine = try Self.open(directory)
+        engine.holdWAL(after: 0)
+        let schema = try await engine.createTable(StorageEngineTests.request())
+        var last: UInt64 = 0
+        for chunk in 0..<40 { last = try await engine.commit(try StorageEngineTests.batch(schema, chunk..<chunk + 1)) }
+        await engine.waitUntilApplied(last)
+        try engine.checkpoint()
+        #expect(engine.wal.segments.first!.firstTxn == 1)
+        engine.holdWAL(after: nil)
+        try engine.checkpoint()
+        try engine.checkpoint()
+        #expect(engine.wal.segments.first!.firstTxn > 1)
+    }
+}

@@ -238,3 +238,27 @@ import Glibc
         #expect(log.nextTxn == 1)
     }
 }
+
+@Suite struct WriteAheadLogPurgeTests {
+    @Test func purgeRemovesOnlyWholeSealedSegments() async throws {
+        let directory = TemporaryDirectory()
+        let log = try WriteAheadLogTests.open(directory.path, segmentSize: 300)
+        for index in 1...40 { try await WriteAheadLogTests.commit(log, index) }
+        let segments = log.segments
+        let reader = try WALReader(log: log, from: 1)
+        let cut = segments[2].lastTxn
+        let freed = try log.purge(through: cut + 1)  // segment 3 holds txns past cut+1 and stays
+        #expect(freed == segments[0...2].reduce(0) { $0 + $1.sizeBytes })
+        #expect(log.segments.first?.firstTxn == cut + 1)
+        #expect(try WriteAheadLogTests.readAll(log, from: cut + 1).count == 40 - Int(cut))
+        // A reader that still needed purged records reads what it holds open, then says so.
+        var seen = 0
+        let error = #expect(throws: StorageError.self) { while try reader.next() != nil { seen += 1 } }
+        #expect(error?.code == .limitExceeded)
+        #expect(seen == Int(segments[0].lastTxn))
+        #expect(try log.purge(through: 1_000) > 0)
+        #expect(log.segments.count == 1)
+        let reopened = try WriteAheadLogTests.open(directory.path, segmentSize: 300)
+        #expect(reopened.nextTxn == 41)
+    }
+}
