@@ -45,6 +45,11 @@ package struct SundialNode {
                 "commit-mode": "\(configuration.storage.wal.commitMode.rawValue)",
                 "wal-torn-bytes-cut": "\(storage.wal.truncatedBytesAtOpen)",
             ])
+        for table in storage.damagedTables {
+            logger.error(
+                "table is damaged and refuses writes",
+                metadata: ["table": "\(table.name)", "directory": "\(table.directoryName)", "reason": "\(table.reason)"])
+        }
         let mainGroup = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         // The health server has its own thread so it answers while the main server is saturated.
         let healthGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)

@@ -12,16 +12,27 @@ struct Applier: ~Copyable {
     /// The lowest checkpointed txn across tables at the previous checkpoint.
     private var previousFloor: UInt64 = 0
 
-    init(stores: [UInt32: TableStore], tablesDirectory: String) {
+    init(stores: [UInt32: TableStore], tablesDirectory: String, damaged: [DamagedTable] = []) {
         self.stores = stores
         self.tablesDirectory = tablesDirectory
+        for table in damaged {
+            if let id = table.tableID { suspended[id] = "table files are damaged: \(table.reason)" }
+        }
     }
 
-    /// Replays committed records from `txn` during open; any failure stops the open.
+    /// Replays committed records from `txn` during open. A table that fails is suspended; a
+    /// WAL that cannot be read stops the open.
     mutating func applyCommitted(wal: WriteAheadLog, from txn: UInt64) throws(StorageError) {
         reader = try WALReader(log: wal, from: txn)
         appliedTxn = txn - 1
-        while let record = try reader!.next() { try apply(record) }
+        while let record = try reader!.next() {
+            do {
+                try apply(record)
+            } catch {
+                suspend(record, error)
+                appliedTxn = record.txn
+            }
+        }
     }
 
     /// Applies records up to `limit`; a table that fails is suspended, the others go on.
@@ -52,6 +63,9 @@ struct Applier: ~Copyable {
         switch record.header.kind {
         case .schemaChange:
             let change = try SchemaChange.decode(record.payload, txn: record.txn)
+            if case .dropTable = change {} else {
+                guard suspended[change.tableID] == nil else { return }
+            }
             if case .createTable(let schema) = change {
                 guard stores[schema.tableID] == nil else { return }
                 stores[schema.tableID] = try TableStore.create(in: tablesDirectory, schema: schema, txn: record.txn)
@@ -69,10 +83,14 @@ struct Applier: ~Copyable {
                 suspended[change.tableID] = nil
             }
         case .rowBatch:
-            guard let id = RowBatchCodec.tableID(of: record.payload), let store = stores[id] else {
+            guard let id = RowBatchCodec.tableID(of: record.payload) else {
+                throw StorageError(.corrupt, path: "wal", "row batch at txn \(record.txn) is malformed")
+            }
+            guard suspended[id] == nil else { return }
+            guard let store = stores[id] else {
                 throw StorageError(.corrupt, path: "wal", "row batch at txn \(record.txn) names no known table")
             }
-            guard suspended[id] == nil, store.state.appliedTxn < record.txn else { return }
+            guard store.state.appliedTxn < record.txn else { return }
             if batch == nil { batch = RowBatch(schema: store.schema, maxBytes: .max) }
             try RowBatchCodec.decode(record.payload, schema: store.schema, into: batch!)
             try store.apply(batch!, txn: record.txn)
@@ -83,7 +101,12 @@ struct Applier: ~Copyable {
     }
 
     private mutating func suspend(_ record: WALRecord, _ error: any Error) {
-        let id = RowBatchCodec.tableID(of: record.payload) ?? 0
+        let id: UInt32
+        if record.header.kind == .schemaChange {
+            id = (try? SchemaChange.decode(record.payload, txn: record.txn))?.tableID ?? 0
+        } else {
+            id = RowBatchCodec.tableID(of: record.payload) ?? 0
+        }
         suspended[id] = "apply of txn \(record.txn) failed: \(error)"
     }
 

@@ -7,6 +7,8 @@ import Synchronization
 /// thread, and publishes new snapshots.
 package final class StorageEngine: Sendable {
     package let wal: WriteAheadLog
+    /// Tables that could not be opened (damaged files), found at open; they refuse writes.
+    package let damagedTables: [DamagedTable]
     private let tablesDirectory: String
     private let configuration: StorageConfiguration
     /// What has been committed: the names and schemas writers validate against.
@@ -21,25 +23,33 @@ package final class StorageEngine: Sendable {
     /// Opens the tables and the WAL and replays every committed transaction the tables lack.
     package init(layout: DataDirectory, configuration: StorageConfiguration) throws(StorageError) {
         var stores: [UInt32: TableStore] = [:]
+        var damaged: [DamagedTable] = []
         for entry in try ColumnFiles.entries(of: layout.tablesDirectory) where entry.contains("~") {
             if entry.hasSuffix(".tmp") || entry.hasSuffix(".dropped") {
                 // A table whose creation was cut short: its create replays from the WAL.
                 ColumnFiles.removeTree(layout.tablesDirectory + "/" + entry)
                 continue
             }
-            let store = try TableStore(directory: layout.tablesDirectory + "/" + entry)
-            stores[store.schema.tableID] = store
+            do {
+                let store = try TableStore(directory: layout.tablesDirectory + "/" + entry)
+                stores[store.schema.tableID] = store
+            } catch {
+                // One damaged table must not take the node down: it is reported and refuses
+                // writes; every other table serves as usual.
+                damaged.append(DamagedTable(directoryName: entry, error: error))
+            }
         }
+        self.damagedTables = damaged
         let highestApplied = stores.values.map(\.state.appliedTxn).max() ?? 0
         wal = try WriteAheadLog(
             directory: layout.walDirectory, configuration: configuration.wal, nextTxnIfEmpty: highestApplied + 1)
         tablesDirectory = layout.tablesDirectory
         self.configuration = configuration
-        var applier = Applier(stores: stores, tablesDirectory: layout.tablesDirectory)
+        var applier = Applier(stores: stores, tablesDirectory: layout.tablesDirectory, damaged: damaged)
         let replayFrom = stores.values.map { $0.state.appliedTxn + 1 }.min() ?? (wal.segments.first?.firstTxn ?? 1)
         try applier.applyCommitted(wal: wal, from: max(replayFrom, wal.segments.first?.firstTxn ?? replayFrom))
         try applier.checkpointAll()
-        catalog = Mutex(Catalog(stores: applier.stores))
+        catalog = Mutex(Catalog(stores: applier.stores, damaged: damaged))
         published = Mutex(Published(snapshots: applier.snapshots(), appliedTxn: wal.committedTxn))
         self.applier = Mutex(applier)
     }
@@ -217,7 +227,14 @@ struct Catalog: ~Copyable {
     var schemas: [String: TableSchema] = [:]
     var nextTableID: UInt32 = 1
 
-    init(stores: [UInt32: TableStore]) {
+    /// Names of tables that could not be opened: writes to them are refused with the reason.
+    var damaged: [String: String] = [:]
+
+    init(stores: [UInt32: TableStore], damaged damagedTables: [DamagedTable]) {
+        for table in damagedTables {
+            damaged[NameRules.lookupKey(table.name)] = table.reason
+            if let id = table.tableID { nextTableID = max(nextTableID, id + 1) }
+        }
         for store in stores.values {
             schemas[NameRules.lookupKey(store.schema.name)] = store.schema
             nextTableID = max(nextTableID, store.schema.tableID + 1)
@@ -237,6 +254,7 @@ struct Catalog: ~Copyable {
                     "column \(column.name): \(column.type) columns are not supported by this version yet")
             }
         }
+        try refuseDamaged(schema.name)
         guard schemas[NameRules.lookupKey(schema.name)] == nil else {
             throw StorageError(.notWritable, path: schema.name, "table already exists [table=\(schema.name)]")
         }
@@ -249,7 +267,14 @@ struct Catalog: ~Copyable {
         schemas[NameRules.lookupKey(schema.name)] = nil
     }
 
+    func refuseDamaged(_ name: String) throws(StorageError) {
+        if let reason = damaged[NameRules.lookupKey(name)] {
+            throw StorageError(.notWritable, path: name, "table \(name) is damaged and refuses writes: \(reason)")
+        }
+    }
+
     func existing(_ name: String) throws(StorageError) -> TableSchema {
+        try refuseDamaged(name)
         guard let schema = schemas[NameRules.lookupKey(name)] else {
             throw StorageError(.notWritable, path: name, "table does not exist [table=\(name)]")
         }
@@ -271,6 +296,7 @@ struct Catalog: ~Copyable {
         }
         let newKey = NameRules.lookupKey(schema.name)
         if newKey != NameRules.lookupKey(old.name) {
+            try refuseDamaged(schema.name)
             guard schemas[newKey] == nil else {
                 throw StorageError(.notWritable, path: name, "table already exists [table=\(schema.name)]")
             }
@@ -302,4 +328,21 @@ struct Published: ~Copyable {
     var suspended: [UInt32: String] = [:]
     var waiters: [(UInt64, CheckedContinuation<Void, Never>)] = []
     var applyScheduled = false
+}
+
+/// A table directory that could not be opened.
+package struct DamagedTable: Sendable {
+    /// The table's name and id as its directory (`name~id`) tells them.
+    package let name: String
+    package let tableID: UInt32?
+    package let directoryName: String
+    package let reason: String
+
+    init(directoryName: String, error: StorageError) {
+        self.directoryName = directoryName
+        let separator = directoryName.lastIndex(of: "~") ?? directoryName.endIndex
+        name = String(directoryName[..<separator])
+        tableID = separator < directoryName.endIndex ? UInt32(directoryName[directoryName.index(after: separator)...]) : nil
+        reason = "\(error)"
+    }
 }

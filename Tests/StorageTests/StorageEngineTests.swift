@@ -175,3 +175,34 @@ import TestSupport
         #expect(engine.wal.segments.first!.firstTxn > 1)
     }
 }
+
+@Suite struct StorageEngineDamageTests {
+    @Test func aDamagedTableIsReportedAndRefusesWritesWhileOthersServe() async throws {
+        let directory = TemporaryDirectory()
+        var metaPath = ""
+        do {
+            let engine = try StorageEngineTests.open(directory)
+            let broken = try await engine.createTable(StorageEngineTests.request("broken"))
+            let healthy = try await engine.createTable(StorageEngineTests.request("healthy"))
+            _ = try await engine.commit(try StorageEngineTests.batch(broken, 0..<5))
+            let txn = try await engine.commit(try StorageEngineTests.batch(healthy, 0..<5))
+            await engine.waitUntilApplied(txn)
+            metaPath = directory.path + "/db/" + TableStore.directoryName(for: broken) + "/_meta"
+            engine.waitForApplier()
+        }
+        var bytes = try #require(try DurableFile.read(metaPath, maxBytes: 1 << 20))
+        bytes[10] ^= 0x40
+        try DurableFile.replace(metaPath, with: bytes)
+
+        let engine = try StorageEngineTests.open(directory)
+        #expect(engine.damagedTables.map(\.name) == ["broken"])
+        #expect(engine.damagedTables.first?.reason.contains(metaPath) == true)
+        #expect(try StorageEngineTests.values(engine.snapshot(ofTable: "healthy")) == (0..<5).map(Double.init))
+        let error = await #expect(throws: StorageError.self) {
+            try await engine.createTable(StorageEngineTests.request("BROKEN"))
+        }
+        #expect(error?.message.contains("is damaged and refuses writes") == true)
+        let next = try await engine.createTable(StorageEngineTests.request("fresh"))
+        #expect(next.tableID == 3)
+    }
+}
