@@ -10,7 +10,7 @@ VENV := integration/.venv
 PYTHON := $(VENV)/bin/python
 BUILD_LOG := .build/build-log.txt
 
-.PHONY: run test unit integration release deps venv clean
+.PHONY: run test unit integration release deps venv bench clean
 
 run: release
 	.build/release/sundial serve --data-dir $(DATA_DIR)
@@ -29,7 +29,7 @@ $(VENV)/.installed: integration/requirements.txt | deps
 
 release: deps
 	@mkdir -p .build
-	$(SWIFT) build -c release --product sundial 2>&1 | tee $(BUILD_LOG).release; test $${PIPESTATUS[0]} -eq 0
+	$(SWIFT) build -c release 2>&1 | tee $(BUILD_LOG).release; test $${PIPESTATUS[0]} -eq 0
 	scripts/check-warnings.sh $(BUILD_LOG).release
 
 unit: deps
@@ -40,6 +40,10 @@ unit: deps
 
 integration: release venv
 	$(PYTHON) -m pytest integration -q -p no:cacheprovider
+
+# Storage benchmarks (issue 3); results go to Docs/benchmarks.md by hand, with the command.
+bench: release
+	.build/release/sundial-storage-bench run --directory /tmp/sundial-storage-bench
 
 clean:
 	rm -rf .build $(VENV)

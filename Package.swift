@@ -12,7 +12,8 @@ let package = Package(
     name: "sundial",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "sundial", targets: ["sundial"])
+        .executable(name: "sundial", targets: ["sundial"]),
+        .executable(name: "sundial-storage-bench", targets: ["StorageBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -72,6 +73,15 @@ let package = Package(
             name: "sundial",
             dependencies: [
                 "Node",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Tool: storage benchmarks (`make bench`) and the kill -9 crash writer.
+        .executableTarget(
+            name: "StorageBench",
+            dependencies: [
+                "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -11,6 +11,8 @@ struct SymbolDictionary {
     let path: String
     private(set) var values: [String] = []
     private(set) var keys: [String: Int32] = [:]
+    /// The hot path: bytes → key without building a `String`.
+    private var interner = ByteInterner()
     private var fileSize = 0
     private var fd: Int32 = -1
     private(set) var dirty = false
@@ -30,6 +32,7 @@ struct SymbolDictionary {
             else { throw StorageError(.corrupt, path: path, "symbol dictionary entry \(values.count) is damaged") }
             keys[value] = Int32(values.count)
             values.append(value)
+            _ = bytes.withUnsafeBytes { interner.insert(UnsafeRawBufferPointer(rebasing: $0[(offset + 4)..<(offset + 4 + length)])) }
             offset += 4 + length
         }
         fileSize = offset
@@ -44,8 +47,8 @@ struct SymbolDictionary {
 
     /// The key of `value`, adding it when new.
     mutating func intern(_ value: UnsafeRawBufferPointer) throws(StorageError) -> Int32 {
+        if let key = interner.key(of: value) { return key }
         let text = String(decoding: value, as: UTF8.self)
-        if let key = keys[text] { return key }
         guard values.count < Int(Int32.max) else {
             throw StorageError(.limitExceeded, path: path, "symbol dictionary is full")
         }
@@ -56,7 +59,8 @@ struct SymbolDictionary {
             Result { () throws(StorageError) in try ColumnFiles.write(fd, bytes, at: fileSize, path: path) }
         }.get()
         fileSize += entry.count
-        let key = Int32(values.count)
+        let key = interner.insert(value)
+        precondition(Int(key) == values.count, "symbol interner and dictionary disagree")
         keys[text] = key
         values.append(text)
         dirty = true

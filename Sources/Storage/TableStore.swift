@@ -147,21 +147,29 @@ package final class TableStore {
         for (position, column) in schema.columns.enumerated() {
             let buffer = batch.column(position)
             if column.type == .symbol {
-                symbolKeys[position].removeAll(keepingCapacity: true)
-                var offset = 0
-                for length in buffer.lengths {
-                    guard length >= 0 else {
-                        symbolKeys[position].append(-1)
-                        continue
-                    }
-                    let key = try buffer.data.withUnsafeBytes { bytes in
-                        Result { () throws(StorageError) in
-                            try symbols[column.id]!.intern(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + Int(length)]))
-                        }
-                    }.get()
-                    symbolKeys[position].append(key)
-                    offset += Int(length)
+                // The dictionary and key buffer are taken out for the loop (no per-row lookups)
+                // and put back after.
+                var dictionary = symbols.removeValue(forKey: column.id)!
+                var keys = symbolKeys[position]
+                symbolKeys[position] = []
+                defer {
+                    symbols[column.id] = dictionary
+                    symbolKeys[position] = keys
                 }
+                keys.removeAll(keepingCapacity: true)
+                try buffer.data.withUnsafeBytes { data in
+                    Result { () throws(StorageError) in
+                        var offset = 0
+                        for length in buffer.lengths {
+                            guard length >= 0 else {
+                                keys.append(-1)
+                                continue
+                            }
+                            keys.append(try dictionary.intern(UnsafeRawBufferPointer(rebasing: data[offset..<offset + Int(length)])))
+                            offset += Int(length)
+                        }
+                    }
+                }.get()
             } else if column.type.isVariableSize {
                 variableStarts[position].removeAll(keepingCapacity: true)
                 var offset = 0
