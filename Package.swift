@@ -31,10 +31,13 @@ let package = Package(
             providers: [.apt(["liblz4-dev"])]
         ),
 
+        // Hardware CRC-32C (one C function; decision 0006).
+        .target(name: "CCRC32C"),
+
         // Layers, bottom up (Docs/ARCHITECTURE.md §"Dependency rules").
         .target(
             name: "Storage",
-            dependencies: [.product(name: "Metrics", package: "swift-metrics")],
+            dependencies: ["CCRC32C", .product(name: "Metrics", package: "swift-metrics")],
             swiftSettings: swiftSettings
         ),
         .target(

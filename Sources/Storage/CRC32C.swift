@@ -1,3 +1,5 @@
+import CCRC32C
+
 /// CRC-32C (Castagnoli), the checksum of every persistent Sundial format: WAL records,
 /// `_txn`, `_meta`, the node identity and replication frames.
 ///
@@ -32,6 +34,18 @@ package struct CRC32C: Sendable {
 
     /// Adds raw bytes to the running checksum.
     package mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        if CRC32C.hardware, let base = bytes.baseAddress {
+            state = sundial_crc32c_update(state, base, bytes.count)
+            return
+        }
+        updatePortable(bytes)
+    }
+
+    /// Whether the CPU's crc32 instruction is used (SSE4.2); the table version otherwise.
+    package static let hardware = sundial_crc32c_hardware_available() != 0
+
+    /// The table-driven version: used without SSE4.2, and by tests to cross-check.
+    package mutating func updatePortable(_ bytes: UnsafeRawBufferPointer) {
         let table = CRC32C.table
         var crc = state
         var index = 0

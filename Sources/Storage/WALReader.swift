@@ -61,21 +61,24 @@ package final class WALReader {
     private func readRecord(_ current: (info: WALSegmentInfo, fd: Int32)) throws(StorageError) -> WALRecord {
         let path = current.info.path
         try readExactly(current.fd, into: &headerBytes, at: offset, path: path)
-        let length = headerBytes.withUnsafeBytes { Int($0.loadLittleEndian(fromByteOffset: 8, as: UInt32.self)) }
-        guard length <= log.configuration.maxRecordBytes else {
-            throw StorageError(.corrupt, path: path, "record at byte \(offset) declares \(length) bytes")
-        }
-        var whole = [UInt8](repeating: 0, count: WALRecordHeader.size + length)
-        try readExactly(current.fd, into: &whole, at: offset, path: path)
-        let decoded = whole.withUnsafeBytes {
-            WALRecordCodec.decode($0, at: 0, maxPayloadBytes: log.configuration.maxRecordBytes)
+        let decoded = headerBytes.withUnsafeBytes {
+            WALRecordCodec.decodeHeader($0, maxPayloadBytes: log.configuration.maxRecordBytes)
         }
         guard case .success(let header) = decoded, header.txn == nextTxn else {
             throw StorageError(.corrupt, path: path, "record at byte \(offset) (txn \(nextTxn)) fails verification on read")
         }
-        offset += whole.count
+        // The payload is read straight into its own array: one copy from the page cache.
+        var payload = [UInt8](repeating: 0, count: header.payloadLength)
+        try readExactly(current.fd, into: &payload, at: offset + WALRecordHeader.size, path: path)
+        let intact = headerBytes.withUnsafeBytes { headerBytes in
+            payload.withUnsafeBytes { WALRecordCodec.checksumMatches(header, headerBytes: headerBytes, payload: $0) }
+        }
+        guard intact else {
+            throw StorageError(.corrupt, path: path, "record at byte \(offset) (txn \(nextTxn)) fails its checksum on read")
+        }
+        offset += header.recordSize
         let record = WALRecord(
-            header: header, payload: Array(whole[WALRecordHeader.size...]),
+            header: header, payload: payload,
             position: WALPosition(txn: header.txn, segmentFirstTxn: current.info.firstTxn, endOffset: offset))
         nextTxn += 1
         return record

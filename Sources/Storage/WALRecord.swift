@@ -89,33 +89,56 @@ package enum WALRecordCodec {
         guard available >= WALRecordHeader.size else {
             return .failure(allZero(bytes, from: offset) && available > 0 ? .zeroes : .incomplete)
         }
-        let magic = bytes.loadLittleEndian(fromByteOffset: offset, as: UInt32.self)
+        let headerBytes = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + WALRecordHeader.size])
+        let header: WALRecordHeader
+        switch decodeHeader(headerBytes, maxPayloadBytes: maxPayloadBytes) {
+        case .success(let decoded): header = decoded
+        case .failure(let invalid): return .failure(invalid)
+        }
+        guard available >= header.recordSize else { return .failure(.incomplete) }
+        let payloadStart = offset + WALRecordHeader.size
+        let payload = UnsafeRawBufferPointer(rebasing: bytes[payloadStart..<payloadStart + header.payloadLength])
+        guard checksumMatches(header, headerBytes: headerBytes, payload: payload) else {
+            return .failure(.damaged("record checksum mismatch"))
+        }
+        return .success(header)
+    }
+
+    /// Parses a record header (magic, version, length bound) without its payload.
+    package static func decodeHeader(
+        _ bytes: UnsafeRawBufferPointer, maxPayloadBytes: Int
+    ) -> Result<WALRecordHeader, Invalid> {
+        precondition(bytes.count == WALRecordHeader.size, "a record header is \(WALRecordHeader.size) bytes")
+        let magic = bytes.loadLittleEndian(fromByteOffset: 0, as: UInt32.self)
         guard magic == WALRecordHeader.magic else {
-            if allZero(bytes, from: offset, count: WALRecordHeader.size) { return .failure(.zeroes) }
+            if allZero(bytes, from: 0) { return .failure(.zeroes) }
             return .failure(.damaged("bad record magic"))
         }
-        let version = bytes.loadLittleEndian(fromByteOffset: offset + 4, as: UInt16.self)
+        let version = bytes.loadLittleEndian(fromByteOffset: 4, as: UInt16.self)
         guard version == WALRecordHeader.formatVersion else {
             return .failure(.damaged("record format version \(version) is not supported"))
         }
-        let length = Int(bytes.loadLittleEndian(fromByteOffset: offset + 8, as: UInt32.self))
+        let length = Int(bytes.loadLittleEndian(fromByteOffset: 8, as: UInt32.self))
         guard length <= maxPayloadBytes else {
             return .failure(.damaged("record payload length \(length) exceeds the limit \(maxPayloadBytes)"))
         }
-        guard available >= WALRecordHeader.size + length else { return .failure(.incomplete) }
-        let header = WALRecordHeader(
-            kind: WALRecordKind(rawValue: bytes.loadLittleEndian(fromByteOffset: offset + 6, as: UInt16.self)),
+        return .success(WALRecordHeader(
+            kind: WALRecordKind(rawValue: bytes.loadLittleEndian(fromByteOffset: 6, as: UInt16.self)),
             payloadLength: length,
-            txn: bytes.loadLittleEndian(fromByteOffset: offset + 16, as: UInt64.self),
-            epoch: bytes.loadLittleEndian(fromByteOffset: offset + 24, as: UInt64.self),
-            commitTimeMicros: bytes.loadLittleEndian(fromByteOffset: offset + 32, as: Int64.self),
-            checksum: bytes.loadLittleEndian(fromByteOffset: offset + 40, as: UInt32.self))
+            txn: bytes.loadLittleEndian(fromByteOffset: 16, as: UInt64.self),
+            epoch: bytes.loadLittleEndian(fromByteOffset: 24, as: UInt64.self),
+            commitTimeMicros: bytes.loadLittleEndian(fromByteOffset: 32, as: Int64.self),
+            checksum: bytes.loadLittleEndian(fromByteOffset: 40, as: UInt32.self)))
+    }
+
+    /// Whether the stored CRC covers this header and payload.
+    package static func checksumMatches(
+        _ header: WALRecordHeader, headerBytes: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer
+    ) -> Bool {
         var crc = CRC32C()
-        crc.update(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + 40]))
-        let payloadStart = offset + WALRecordHeader.size
-        crc.update(UnsafeRawBufferPointer(rebasing: bytes[payloadStart..<payloadStart + length]))
-        guard crc.value == header.checksum else { return .failure(.damaged("record checksum mismatch")) }
-        return .success(header)
+        crc.update(UnsafeRawBufferPointer(rebasing: headerBytes[0..<40]))
+        crc.update(payload)
+        return crc.value == header.checksum
     }
 
     private static func allZero(_ bytes: UnsafeRawBufferPointer, from offset: Int, count: Int? = nil) -> Bool {

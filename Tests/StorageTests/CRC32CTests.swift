@@ -27,4 +27,20 @@ import Testing
             #expect(crc.value == whole, "split at \(split)")
         }
     }
+
+    @Test func hardwareAndPortableAgreeOnEveryLengthAndAlignment() {
+        let input = (0..<300).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }
+        input.withUnsafeBytes { raw in
+            for start in 0..<9 {
+                for length in 0...(raw.count - start) where length < 40 || length % 17 == 0 {
+                    let slice = UnsafeRawBufferPointer(rebasing: raw[start..<start + length])
+                    var fast = CRC32C()
+                    fast.update(slice)
+                    var portable = CRC32C()
+                    portable.updatePortable(slice)
+                    #expect(fast.value == portable.value, "start \(start) length \(length)")
+                }
+            }
+        }
+    }
 }
