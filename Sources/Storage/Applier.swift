@@ -77,6 +77,7 @@ struct Applier: ~Copyable {
             case .createTable: break
             case .alterTable(let schema): try store.alter(to: schema, txn: record.txn)
             case .truncateTable: try store.truncate(txn: record.txn)
+            case .dropPartitions(_, let timestamps): try store.dropPartitions(timestamps, txn: record.txn)
             case .dropTable:
                 try store.drop()
                 stores[change.tableID] = nil

@@ -13,6 +13,9 @@ package final class RowBatch {
     /// Total bytes held, checked against `maxBytes` at each row's end.
     package private(set) var byteCount = 0
     package let maxBytes: Int
+    /// Largest single var-size value; a larger one fails its row.
+    package let maxValueBytes: Int
+    private var oversizedColumn: Int?
     /// Designated timestamps of the batch's rows: the applier takes the in-order fast path
     /// when the batch is ordered and starts at or after the table's max timestamp.
     package private(set) var minTimestamp = Int64.max
@@ -20,9 +23,10 @@ package final class RowBatch {
     package private(set) var isOrderedByTimestamp = true
     private var designatedIndex: Int?
 
-    package init(schema: TableSchema, maxBytes: Int = 64 << 20) {
+    package init(schema: TableSchema, maxBytes: Int = 64 << 20, maxValueBytes: Int = 16 << 20) {
         self.schema = schema
         self.maxBytes = maxBytes
+        self.maxValueBytes = maxValueBytes
         self.columns = schema.columns.map { ColumnBuffer(type: $0.type) }
         self.setInRow = Array(repeating: false, count: schema.columns.count)
         self.designatedIndex = schema.designatedTimestamp.flatMap { id in schema.columns.firstIndex { $0.id == id } }
@@ -48,6 +52,7 @@ package final class RowBatch {
         rowCount = 0
         byteCount = 0
         inRow = false
+        oversizedColumn = nil
         minTimestamp = .max
         maxTimestamp = .min
         isOrderedByTimestamp = true
@@ -67,6 +72,13 @@ package final class RowBatch {
         precondition(inRow, "endRow outside a row")
         inRow = false
         for index in columns.indices where !setInRow[index] { columns[index].appendNull() }
+        if let column = oversizedColumn {
+            oversizedColumn = nil
+            for index in columns.indices { columns[index].removeLast() }
+            throw StorageError(
+                .limitExceeded, path: schema.name,
+                "a value of column \(schema.columns[column].name) exceeds \(maxValueBytes) bytes")
+        }
         let newByteCount = columns.reduce(0) { $0 + $1.byteCount }
         if newByteCount > maxBytes {
             for index in columns.indices { columns[index].removeLast() }
@@ -116,6 +128,12 @@ package final class RowBatch {
     package func setBytes(_ column: Int, _ bytes: UnsafeRawBufferPointer) {
         markSet(column)
         precondition(columns[column].type.isVariableSize || columns[column].type == .symbol, "column \(column) is fixed-width")
+        if bytes.count > maxValueBytes {
+            // Stand in a NULL so the row stays aligned; endRow drops the row and says why.
+            oversizedColumn = column
+            columns[column].appendNull()
+            return
+        }
         columns[column].appendVariable(bytes)
     }
 

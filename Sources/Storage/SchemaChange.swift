@@ -8,11 +8,13 @@ package enum SchemaChange: Sendable, Equatable {
     case alterTable(TableSchema)
     case truncateTable(tableID: UInt32)
     case dropTable(tableID: UInt32)
+    /// Removes the partitions starting at these timestamps (µs).
+    case dropPartitions(tableID: UInt32, timestamps: [Int64])
 
     package var tableID: UInt32 {
         switch self {
         case .createTable(let schema), .alterTable(let schema): schema.tableID
-        case .truncateTable(let id), .dropTable(let id): id
+        case .truncateTable(let id), .dropTable(let id), .dropPartitions(let id, _): id
         }
     }
 
@@ -27,6 +29,11 @@ package enum SchemaChange: Sendable, Equatable {
         case .dropTable(let id):
             bytes = [4]
             bytes.appendLittleEndian(id)
+        case .dropPartitions(let id, let timestamps):
+            bytes = [5]
+            bytes.appendLittleEndian(id)
+            bytes.appendLittleEndian(UInt32(timestamps.count))
+            for timestamp in timestamps { bytes.appendLittleEndian(timestamp) }
         }
         return bytes
     }
@@ -43,6 +50,14 @@ package enum SchemaChange: Sendable, Equatable {
             guard body.count == 4 else { throw StorageError(.corrupt, path: "wal", "schema change at txn \(txn) is malformed") }
             let id = body.withUnsafeBytes { $0.loadLittleEndian(fromByteOffset: 0, as: UInt32.self) }
             return operation == 3 ? .truncateTable(tableID: id) : .dropTable(tableID: id)
+        case 5:
+            var reader = BinaryReader(body)
+            guard let id = try? reader.read(UInt32.self), let count = try? reader.read(UInt32.self),
+                  reader.remaining == Int(count) * 8
+            else { throw StorageError(.corrupt, path: "wal", "schema change at txn \(txn) is malformed") }
+            var timestamps: [Int64] = []
+            for _ in 0..<count { timestamps.append((try? reader.read(Int64.self)) ?? 0) }
+            return .dropPartitions(tableID: id, timestamps: timestamps)
         default:
             throw StorageError(.corrupt, path: "wal", "schema change at txn \(txn) has unknown operation \(operation)")
         }

@@ -4,9 +4,12 @@ package struct StorageConfiguration: Sendable {
     /// Tables are checkpointed (column files fsynced, `_txn` written) after this many applied
     /// transactions, and at shutdown; replay after a crash starts from the last checkpoint.
     package var checkpointEveryTxns: Int
+    /// Commits wait once this many committed transactions are not applied yet.
+    package var maxApplyLagTxns: Int
 
-    package init(wal: WALConfiguration = WALConfiguration(), checkpointEveryTxns: Int = 256) {
+    package init(wal: WALConfiguration = WALConfiguration(), checkpointEveryTxns: Int = 256, maxApplyLagTxns: Int = 4_096) {
         self.wal = wal
         self.checkpointEveryTxns = checkpointEveryTxns
+        self.maxApplyLagTxns = maxApplyLagTxns
     }
 }

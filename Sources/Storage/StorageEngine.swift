@@ -91,6 +91,23 @@ package final class StorageEngine: Sendable {
         try await commitSchemaChange(.truncateTable(tableID: schema.tableID), undo: { _ in })
     }
 
+    /// Removes the partitions of `name` whose start timestamp `matches` (QuestDB's
+    /// `DROP PARTITION LIST …` and `… WHERE ts < …` resolve to this); returns how many.
+    @discardableResult
+    package func dropPartitions(_ name: String, where matches: (Int64) -> Bool) async throws(StorageError) -> Int {
+        let schema = try catalog.withLock { (catalog) throws(StorageError) -> TableSchema in try catalog.existing(name) }
+        guard schema.partitionBy != .none else {
+            throw StorageError(.notWritable, path: name, "table is not partitioned [table=\(name)]")
+        }
+        // Partitions are those applied so far: wait for everything committed before deciding.
+        await waitUntilApplied(wal.committedTxn)
+        let timestamps = (published.withLock { $0.snapshots[schema.tableID] }?.partitions ?? [])
+            .map(\.timestamp).filter(matches)
+        guard !timestamps.isEmpty else { return 0 }
+        try await commitSchemaChange(.dropPartitions(tableID: schema.tableID, timestamps: timestamps), undo: { _ in })
+        return timestamps.count
+    }
+
     /// Removes a table and its files.
     package func dropTable(_ name: String) async throws(StorageError) {
         let schema = try catalog.withLock { (catalog) throws(StorageError) -> TableSchema in
@@ -119,6 +136,13 @@ package final class StorageEngine: Sendable {
     /// visible to snapshots when applied (`waitUntilApplied`).
     package func commit(_ batch: RowBatch) async throws(StorageError) -> UInt64 {
         try catalog.withLock { (catalog) throws(StorageError) in try catalog.admit(batch) }
+        // Bounded queue between writers and the applier: when apply falls this far behind,
+        // writers wait for it rather than letting the unapplied WAL grow without limit.
+        let behind = wal.nextTxn
+        if behind > appliedTxn + UInt64(configuration.maxApplyLagTxns) {
+            startApplying()
+            await waitUntilApplied(behind - UInt64(configuration.maxApplyLagTxns))
+        }
         var payload: [UInt8] = []
         payload.reserveCapacity(batch.byteCount + 64)
         RowBatchCodec.encode(batch, into: &payload)

@@ -49,6 +49,38 @@ extension TableStore {
         try checkpoint()
     }
 
+    /// Removes the partitions starting at `timestamps`; the others and their rows stay.
+    package func dropPartitions(_ timestamps: [Int64], txn: UInt64) throws(StorageError) {
+        guard txn > state.appliedTxn else { return }
+        let doomed = Set(timestamps)
+        for partition in state.partitions where doomed.contains(partition.timestamp) {
+            obsoleteDirectories.append((ColumnFiles.partitionDirectoryName(partition, by: schema.partitionBy), txn))
+        }
+        closeOpenFiles()
+        state.partitions.removeAll { doomed.contains($0.timestamp) }
+        try recomputeTimestampRange()
+        state.appliedTxn = txn
+        try checkpoint()
+    }
+
+    /// Min and max designated timestamps from the first and last rows of the partitions.
+    private func recomputeTimestampRange() throws(StorageError) {
+        state.minTimestamp = .max
+        state.maxTimestamp = .min
+        guard let designated = schema.designatedTimestamp else { return }
+        let view = snapshot()
+        if let first = view.partitions.first(where: { $0.rowCount > 0 }) {
+            let column = try view.mapColumn(designated, in: first)
+            state.minTimestamp = column.withUnsafeBytes { $0.loadLittleEndian(fromByteOffset: 0, as: Int64.self) }
+        }
+        if let last = view.partitions.last(where: { $0.rowCount > 0 }) {
+            let column = try view.mapColumn(designated, in: last)
+            state.maxTimestamp = column.withUnsafeBytes {
+                $0.loadLittleEndian(fromByteOffset: (last.rowCount - 1) * 8, as: Int64.self)
+            }
+        }
+    }
+
     /// Removes the table's directory: renamed aside first (atomic), then deleted.
     package func drop() throws(StorageError) {
         closeOpenFiles()

@@ -163,3 +163,62 @@ import TestSupport
         #expect(reopened.schema(named: "doomed") == nil)
     }
 }
+
+@Suite struct StorageEnginePartitionTests {
+    @Test func dropPartitionsByPredicateKeepsTheRest() async throws {
+        let directory = TemporaryDirectory()
+        let engine = try StorageEngineSchemaTests.open(directory)
+        let schema = try await StorageEngineSchemaTests.create(engine)
+        try await StorageEngineSchemaTests.commit(engine, schema, 0..<12)  // 4 rows an hour: 3 partitions
+        let dropped = try await engine.dropPartitions("metrics") { $0 < StorageEngineSchemaTests.hour }
+        #expect(dropped == 1)
+        #expect(try StorageEngineSchemaTests.longs(engine, "metrics", column: "value") == (4..<12).map { Int64($0) * 10 + 1 })
+        // Dropping the newest partition moves the table's end back: later rows append again.
+        let last = try await engine.dropPartitions("metrics") { $0 >= 2 * StorageEngineSchemaTests.hour }
+        #expect(last == 1)
+        try await StorageEngineSchemaTests.commit(engine, schema, 8..<9)
+        #expect(try StorageEngineSchemaTests.longs(engine, "metrics", column: "value") == (4..<9).map { Int64($0) * 10 + 1 })
+        #expect(try await engine.dropPartitions("metrics") { _ in false } == 0)
+    }
+
+    @Test func writersWaitForASlowApplierInsteadOfRunningAhead() async throws {
+        let directory = TemporaryDirectory()
+        let layout = DataDirectory(root: directory.path)
+        _ = try layout.open(initialRole: .standalone)
+        let engine = try StorageEngine(layout: layout, configuration: StorageConfiguration(maxApplyLagTxns: 2))
+        let schema = try await StorageEngineSchemaTests.create(engine)
+        for chunk in 0..<30 {
+            let batch = RowBatch(schema: schema)
+            batch.beginRow()
+            batch.setInteger(0, Int64(chunk))
+            batch.setInteger(1, Int64(chunk))
+            try batch.endRow()
+            let txn = try await engine.commit(batch)
+            #expect(engine.appliedTxn + 3 >= txn, "apply fell \(txn - engine.appliedTxn) behind")
+        }
+    }
+}
+
+@Suite struct RowBatchLimitTests {
+    @Test func anOversizedValueFailsItsRowOnly() throws {
+        let schema = TableSchema(
+            tableID: 1, name: "t",
+            columns: [ColumnSchema(id: 1, name: "text", type: .varchar), ColumnSchema(id: 2, name: "n", type: .long)],
+            designatedTimestamp: nil, partitionBy: .none)
+        let batch = RowBatch(schema: schema, maxValueBytes: 8)
+        batch.beginRow()
+        Array("short".utf8).withUnsafeBytes { batch.setBytes(0, $0) }
+        batch.setInteger(1, Int64(1))
+        try batch.endRow()
+        batch.beginRow()
+        Array("much too long".utf8).withUnsafeBytes { batch.setBytes(0, $0) }
+        batch.setInteger(1, Int64(2))
+        let error = #expect(throws: StorageError.self) { try batch.endRow() }
+        #expect(error?.message == "a value of column text exceeds 8 bytes")
+        #expect(batch.rowCount == 1 && batch.column(1).fixed.count == 8)
+        batch.beginRow()
+        batch.setInteger(1, Int64(3))
+        try batch.endRow()
+        #expect(batch.rowCount == 2 && batch.column(0).variableValue(row: 1) == nil)
+    }
+}
