@@ -21,8 +21,10 @@ struct WALState: ~Copyable {
     var syncRounds = 0
     /// Reused encoding buffer: one record at a time, no allocation per append once warm.
     var encodeBuffer: [UInt8] = []
+    let io: StorageIO
 
-    init(nextTxn: UInt64, epoch: UInt64, segments: [WALSegmentInfo]) {
+    init(nextTxn: UInt64, epoch: UInt64, segments: [WALSegmentInfo], io: StorageIO) {
+        self.io = io
         self.nextTxn = nextTxn
         self.epoch = epoch
         self.segments = segments
@@ -47,7 +49,16 @@ struct WALState: ~Copyable {
             kind: kind, txn: txn, epoch: epoch, commitTimeMicros: commitTimeMicros, payload: payload,
             into: &encodeBuffer)
         var segment = current!
-        try writeAll(segment.fd, encodeBuffer, at: segment.size, path: segment.path)
+        do throws(StorageError) {
+            try writeAll(segment.fd, encodeBuffer, at: segment.size, path: segment.path)
+        } catch {
+            // A partial record must not stay behind the last good one. If it cannot be cut
+            // off, the log's end is unknown and it refuses writes from now on.
+            if io.ftruncate(segment.fd, segment.size) != 0 {
+                failure = StorageError(.io, path: segment.path, "cannot cut a failed write off the WAL", errno: errno)
+            }
+            throw error
+        }
         segment.size += encodeBuffer.count
         current = segment
         nextTxn += 1
@@ -135,7 +146,7 @@ struct WALState: ~Copyable {
         var written = 0
         while written < bytes.count {
             let count = bytes.withUnsafeBytes { raw in
-                pwrite(fd, raw.baseAddress! + written, raw.count - written, off_t(offset + written))
+                io.pwrite(fd, UnsafeRawBufferPointer(rebasing: raw[written...]), offset + written)
             }
             if count < 0 {
                 if errno == EINTR { continue }

@@ -23,11 +23,13 @@ package final class WriteAheadLog: Sendable {
     ///
     /// `nextTxnIfEmpty` is where numbering continues when no segment exists (every segment
     /// purged): the caller passes one past the highest txn any table has applied.
-    package init(directory: String, configuration: WALConfiguration, nextTxnIfEmpty: UInt64 = 1) throws(StorageError) {
+    package init(
+        directory: String, configuration: WALConfiguration, nextTxnIfEmpty: UInt64 = 1, io: StorageIO = .system
+    ) throws(StorageError) {
         let recovered = try WALRecovery(directory: directory, maxRecordBytes: configuration.maxRecordBytes)
             .run(segmentSizeBytes: configuration.segmentSizeBytes)
         var initial = WALState(
-            nextTxn: recovered.nextTxn ?? nextTxnIfEmpty, epoch: recovered.lastEpoch, segments: recovered.segments)
+            nextTxn: recovered.nextTxn ?? nextTxnIfEmpty, epoch: recovered.lastEpoch, segments: recovered.segments, io: io)
         if let last = recovered.segments.last {
             let fd = open(last.path, O_WRONLY | O_CLOEXEC)
             if fd < 0 { throw StorageError(.io, path: last.path, "cannot open the last segment for appends", errno: errno) }
@@ -37,7 +39,10 @@ package final class WriteAheadLog: Sendable {
         self.configuration = configuration
         self.state = Mutex(initial)
         self.truncatedBytesAtOpen = recovered.truncatedBytes
+        self.io = io
     }
+
+    private let io: StorageIO
 
     /// Bytes of a torn tail cut off at open (0 for a clean log), for the startup log line.
     package let truncatedBytesAtOpen: Int
@@ -176,12 +181,12 @@ package final class WriteAheadLog: Sendable {
         let job = state.withLock { $0.takeSyncJob() }
         var failure: StorageError?
         for fd in job.sealed {
-            if failure == nil && fdatasync(fd) != 0 {
+            if failure == nil && io.fdatasync(fd) != 0 {
                 failure = StorageError(.io, path: directory, "fdatasync of a sealed WAL segment failed", errno: errno)
             }
             close(fd)
         }
-        if failure == nil, let fd = job.current, fdatasync(fd) != 0 {
+        if failure == nil, let fd = job.current, io.fdatasync(fd) != 0 {
             failure = StorageError(.io, path: job.currentPath ?? directory, "fdatasync of the WAL failed", errno: errno)
         }
         if failure == nil && job.syncDirectory {
