@@ -20,20 +20,26 @@ package enum DurableFile {
             throw StorageError(.io, path: path, "cannot open for reading", errno: error)
         }
         defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw StorageError(.io, path: path, "cannot stat", errno: errno) }
+        let size = Int(info.st_size)
+        if size > maxBytes {
+            throw StorageError(.corrupt, path: path, "file is larger than the \(maxBytes) bytes this format allows")
+        }
+        // Sized once from fstat and read in place: no regrowth (WAL segments are 64 MiB).
+        var bytes = [UInt8](repeating: 0, count: size)
+        var done = 0
+        while done < size {
+            let count = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + done, size - done) }
             if count < 0 {
                 if errno == EINTR { continue }
                 throw StorageError(.io, path: path, "cannot read", errno: errno)
             }
-            if count == 0 { return bytes }
-            if bytes.count + count > maxBytes {
-                throw StorageError(.corrupt, path: path, "file is larger than the \(maxBytes) bytes this format allows")
-            }
-            bytes.append(contentsOf: chunk[0..<count])
+            if count == 0 { break }
+            done += count
         }
+        if done < size { bytes.removeSubrange(done...) }
+        return bytes
     }
 
     /// Replaces `path` with `bytes` so that a crash leaves either the old or the new content.

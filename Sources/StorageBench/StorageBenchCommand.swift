@@ -24,8 +24,12 @@ struct RunBenchmarks: AsyncParsableCommand {
     @Option(help: "Rows for the apply and recovery benchmarks.")
     var rows = 1_000_000
 
+    @Option(help: "Run only these benchmarks (comma-separated: raw, wal, apply, o3, recovery).")
+    var only: String?
+
     func run() async throws {
-        let bench = StorageBenchmarks(root: directory, rows: rows)
+        let selected = only.map { Set($0.split(separator: ",").map(String.init)) }
+        let bench = StorageBenchmarks(root: directory, rows: rows, selected: selected)
         try await bench.runAll()
     }
 }

@@ -9,28 +9,40 @@ import Glibc
 struct StorageBenchmarks {
     let root: String
     let rows: Int
+    /// Benchmarks to run; `nil` for all.
+    let selected: Set<String>?
+
+    private func wants(_ name: String) -> Bool { selected?.contains(name) ?? true }
 
     func runAll() async throws {
         reset(root)
         print("| benchmark | result |")
         print("|---|---|")
-        let raw = try rawDisk()
-        print("| raw disk: 1 MiB writes, one fdatasync at the end | \(mb(raw.buffered)) MB/s |")
-        print("| raw disk: 1 MiB write + fdatasync each | \(mb(raw.synced)) MB/s |")
-        for committers in [1, 8] {
+        let raw = wants("raw") || wants("wal") ? try rawDisk() : (buffered: 1, synced: 1)
+        if wants("raw") {
+            print("| raw disk: 1 MiB writes, one fdatasync at the end | \(mb(raw.buffered)) MB/s |")
+            print("| raw disk: 1 MiB write + fdatasync each | \(mb(raw.synced)) MB/s |")
+        }
+        for committers in [1, 8] where wants("wal") {
             let result = try await walCommits(committers: committers, rowsPerBatch: 1_000, batches: 240)
             print("| WAL sync commits, 1000-row TSBS batches, \(committers) committer(s) | \(mb(result.bytesPerSecond)) MB/s, \(Int(result.rowsPerSecond)) rows/s, \(String(format2(100 * result.bytesPerSecond / raw.synced)))% of raw synced |")
         }
-        for committers in [1, 8] {
+        for committers in [1, 8] where wants("wal") {
             let result = try await walCommits(committers: committers, rowsPerBatch: 1, batches: 2_000)
             print("| WAL sync commits, 1-row batches, \(committers) committer(s) | \(Int(result.commitsPerSecond)) commits/s (\(result.syncRounds) fsyncs for \(result.commits) commits) |")
         }
-        let inOrder = try apply(lateFraction: 0)
-        print("| apply in order, \(rows) TSBS rows, 10000-row batches | \(Int(inOrder.rowsPerSecond)) rows/s, \(format2(inOrder.bytesPerRow)) bytes/row on disk |")
-        let late = try apply(lateFraction: 0.1, rows: min(rows, 200_000))
-        print("| apply with 10 % out-of-order rows, \(min(rows, 200_000)) rows | \(Int(late.rowsPerSecond)) rows/s |")
-        let recovery = try await recoveryTime()
-        print("| recovery (replay) of \(mb(Double(recovery.walBytes))) MB un-checkpointed WAL | \(format2(recovery.seconds)) s, \(format2(recovery.seconds / (Double(recovery.walBytes) / Double(1 << 30)))) s/GiB |")
+        if wants("apply") {
+            let inOrder = try apply(lateFraction: 0)
+            print("| apply in order, \(rows) TSBS rows, 10000-row batches | \(Int(inOrder.rowsPerSecond)) rows/s, \(format2(inOrder.bytesPerRow)) bytes/row on disk |")
+        }
+        if wants("o3") {
+            let late = try apply(lateFraction: 0.1, rows: min(rows, 200_000))
+            print("| apply with 10 % out-of-order rows, \(min(rows, 200_000)) rows | \(Int(late.rowsPerSecond)) rows/s |")
+        }
+        if wants("recovery") {
+            let recovery = try await recoveryTime()
+            print("| recovery (replay) of \(mb(Double(recovery.walBytes))) MB un-checkpointed WAL | \(format2(recovery.seconds)) s, \(format2(recovery.seconds / (Double(recovery.walBytes) / Double(1 << 30)))) s/GiB |")
+        }
     }
 
     // MARK: Raw disk
