@@ -24,7 +24,7 @@ struct RunBenchmarks: AsyncParsableCommand {
     @Option(help: "Rows for the apply and recovery benchmarks.")
     var rows = 1_000_000
 
-    @Option(help: "Run only these benchmarks (comma-separated: raw, wal, apply, o3, recovery).")
+    @Option(help: "Run only these benchmarks (comma-separated: raw, wal, build, apply, o3, recovery).")
     var only: String?
 
     func run() async throws {

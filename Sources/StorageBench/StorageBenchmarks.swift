@@ -31,6 +31,10 @@ struct StorageBenchmarks {
             let result = try await walCommits(committers: committers, rowsPerBatch: 1, batches: 2_000)
             print("| WAL sync commits, 1-row batches, \(committers) committer(s) | \(Int(result.commitsPerSecond)) commits/s (\(result.syncRounds) fsyncs for \(result.commits) commits) |")
         }
+        if wants("build") {
+            let rowsPerSecond = try buildBatches()
+            print("| build row batches, \(rows) TSBS rows (10 symbols + 11 fixed per row), 1 core | \(Int(rowsPerSecond)) rows/s |")
+        }
         if wants("apply") {
             let inOrder = try apply(lateFraction: 0)
             print("| apply in order, \(rows) TSBS rows, 10000-row batches | \(Int(inOrder.rowsPerSecond)) rows/s, \(format2(inOrder.bytesPerRow)) bytes/row on disk |")
@@ -113,6 +117,24 @@ struct StorageBenchmarks {
         return WALResult(
             bytesPerSecond: Double(commits * encoded.count) / seconds, rowsPerSecond: Double(commits * rowsPerBatch) / seconds,
             commitsPerSecond: Double(commits) / seconds, commits: commits, syncRounds: log.syncRounds)
+    }
+
+    // MARK: Building batches
+
+    /// The storage-side cost of ingestion: setting every value of every row in a reused batch.
+    func buildBatches() throws -> Double {
+        var schema = TSBSRows.schema(name: "cpu")
+        schema.tableID = 1
+        var generator = TSBSRows(hosts: 100)
+        let batch = RowBatch(schema: schema, maxBytes: .max)
+        try generator.fill(batch, count: 10_000)  // warm the buffers
+        let start = ContinuousClock.now
+        var remaining = rows
+        while remaining > 0 {
+            try generator.fill(batch, count: min(10_000, remaining))
+            remaining -= 10_000
+        }
+        return Double(rows) / (ContinuousClock.now - start).seconds
     }
 
     // MARK: Apply
