@@ -58,17 +58,16 @@ package final class StorageEngine: Sendable {
 
     /// Creates a table (its id and version are assigned here) and returns once it is applied.
     package func createTable(_ requested: TableSchema) async throws(StorageError) -> TableSchema {
-        let schema = try catalog.withLock { (catalog) throws(StorageError) -> TableSchema in
-            try catalog.reserve(requested)
+        let (schema, position) = try catalog.withLock { (catalog) throws(StorageError) -> (TableSchema, WALPosition) in
+            let schema = try catalog.reserve(requested)
+            do throws(StorageError) {
+                return (schema, try append(.schemaChange, SchemaChange.createTable(schema).encoded()))
+            } catch {
+                catalog.release(schema)
+                throw error
+            }
         }
-        let position: WALPosition
-        do {
-            position = try await wal.commit(kind: .schemaChange, epoch: 0, payload: SchemaChange.createTable(schema).encoded())
-        } catch {
-            catalog.withLock { $0.release(schema) }
-            throw error
-        }
-        startApplying()
+        try await settle(position)
         await waitUntilApplied(position.txn)
         return schema
     }
@@ -78,17 +77,28 @@ package final class StorageEngine: Sendable {
     package func alterTable(
         _ name: String, _ change: (inout TableSchema) throws(SchemaError) -> Void
     ) async throws(StorageError) -> TableSchema {
-        let (old, schema) = try catalog.withLock { (catalog) throws(StorageError) -> (TableSchema, TableSchema) in
-            try catalog.alter(name, change)
+        let (schema, position) = try catalog.withLock { (catalog) throws(StorageError) -> (TableSchema, WALPosition) in
+            let (old, schema) = try catalog.alter(name, change)
+            do throws(StorageError) {
+                return (schema, try append(.schemaChange, SchemaChange.alterTable(schema).encoded()))
+            } catch {
+                catalog.restore(old, replacing: schema)
+                throw error
+            }
         }
-        try await commitSchemaChange(.alterTable(schema), undo: { $0.restore(old, replacing: schema) })
+        try await settle(position)
+        await waitUntilApplied(position.txn)
         return schema
     }
 
     /// Removes every row of a table; its structure stays.
     package func truncateTable(_ name: String) async throws(StorageError) {
-        let schema = try catalog.withLock { (catalog) throws(StorageError) -> TableSchema in try catalog.existing(name) }
-        try await commitSchemaChange(.truncateTable(tableID: schema.tableID), undo: { _ in })
+        let position = try catalog.withLock { (catalog) throws(StorageError) -> WALPosition in
+            let schema = try catalog.existing(name)
+            return try append(.schemaChange, SchemaChange.truncateTable(tableID: schema.tableID).encoded())
+        }
+        try await settle(position)
+        await waitUntilApplied(position.txn)
     }
 
     /// Removes the partitions of `name` whose start timestamp `matches` (QuestDB's
@@ -104,38 +114,33 @@ package final class StorageEngine: Sendable {
         let timestamps = (published.withLock { $0.snapshots[schema.tableID] }?.partitions ?? [])
             .map(\.timestamp).filter(matches)
         guard !timestamps.isEmpty else { return 0 }
-        try await commitSchemaChange(.dropPartitions(tableID: schema.tableID, timestamps: timestamps), undo: { _ in })
+        let position = try catalog.withLock { (catalog) throws(StorageError) -> WALPosition in
+            let current = try catalog.existing(name)
+            guard current.tableID == schema.tableID else {
+                throw StorageError(.notWritable, path: name, "table was replaced while dropping partitions")
+            }
+            return try append(.schemaChange, SchemaChange.dropPartitions(tableID: schema.tableID, timestamps: timestamps).encoded())
+        }
+        try await settle(position)
+        await waitUntilApplied(position.txn)
         return timestamps.count
     }
 
     /// Removes a table and its files.
     package func dropTable(_ name: String) async throws(StorageError) {
-        let schema = try catalog.withLock { (catalog) throws(StorageError) -> TableSchema in
+        let position = try catalog.withLock { (catalog) throws(StorageError) -> WALPosition in
             let schema = try catalog.existing(name)
+            let position = try append(.schemaChange, SchemaChange.dropTable(tableID: schema.tableID).encoded())
             catalog.release(schema)
-            return schema
+            return position
         }
-        try await commitSchemaChange(.dropTable(tableID: schema.tableID), undo: { $0.restore(schema, replacing: nil) })
-    }
-
-    private func commitSchemaChange(
-        _ change: SchemaChange, undo: (inout Catalog) -> Void
-    ) async throws(StorageError) {
-        let position: WALPosition
-        do {
-            position = try await wal.commit(kind: .schemaChange, epoch: 0, payload: change.encoded())
-        } catch {
-            catalog.withLock { undo(&$0) }
-            throw error
-        }
-        startApplying()
+        try await settle(position)
         await waitUntilApplied(position.txn)
     }
 
     /// Commits `batch` as one WAL transaction; returns its txn once committed. Rows become
     /// visible to snapshots when applied (`waitUntilApplied`).
     package func commit(_ batch: RowBatch) async throws(StorageError) -> UInt64 {
-        try catalog.withLock { (catalog) throws(StorageError) in try catalog.admit(batch) }
         // Bounded queue between writers and the applier: when apply falls this far behind,
         // writers wait for it rather than letting the unapplied WAL grow without limit.
         let behind = wal.nextTxn
@@ -146,10 +151,28 @@ package final class StorageEngine: Sendable {
         var payload: [UInt8] = []
         payload.reserveCapacity(batch.byteCount + 64)
         RowBatchCodec.encode(batch, into: &payload)
-        let position = try await wal.commit(kind: .rowBatch, epoch: 0, payload: payload)
+        let position = try catalog.withLock { (catalog) throws(StorageError) -> WALPosition in
+            try catalog.admit(batch)
+            return try append(.rowBatch, payload)
+        }
+        try await settle(position)
         StorageMetrics.committedRows(batch.rowCount)
-        startApplying()
         return position.txn
+    }
+
+    /// Appends a record. Called under the catalog lock, so the WAL's order of schema changes
+    /// and batches is the order the catalog validated them in: a batch admitted against
+    /// schema version v can never land after the change to v + 1.
+    private func append(_ kind: WALRecordKind, _ payload: [UInt8]) throws(StorageError) -> WALPosition {
+        try payload.withUnsafeBytes { raw in
+            Result { () throws(StorageError) in try wal.append(kind: kind, epoch: 0, payload: raw) }
+        }.get()
+    }
+
+    /// Waits until an appended record is committed as the commit mode defines, and wakes the applier.
+    private func settle(_ position: WALPosition) async throws(StorageError) {
+        if wal.configuration.commitMode == .sync { try await wal.waitDurable(position.txn) }
+        startApplying()
     }
 
     // MARK: Reading

@@ -222,3 +222,41 @@ import TestSupport
         #expect(batch.rowCount == 2 && batch.column(0).variableValue(row: 1) == nil)
     }
 }
+
+@Suite struct StorageEngineConcurrencyTests {
+    @Test func batchesRacingASchemaChangeAreEitherAppliedOrRefusedNeverSuspendTheTable() async throws {
+        let directory = TemporaryDirectory()
+        let engine = try StorageEngineSchemaTests.open(directory)
+        let schema = try await StorageEngineSchemaTests.create(engine)
+        let accepted = await withTaskGroup(of: Int.self) { group in
+            for writer in 0..<4 {
+                group.addTask {
+                    var accepted = 0
+                    for index in 0..<25 {
+                        let batch = RowBatch(schema: schema)
+                        batch.beginRow()
+                        batch.setInteger(0, Int64(writer * 1_000 + index))
+                        batch.setInteger(1, Int64(index))
+                        try? batch.endRow()
+                        if (try? await engine.commit(batch)) != nil { accepted += 1 }
+                    }
+                    return accepted
+                }
+            }
+            group.addTask {
+                _ = try? await engine.alterTable("metrics") { schema throws(SchemaError) in
+                    try schema.addColumn(name: "late", type: .double)
+                }
+                return 0
+            }
+            var total = 0
+            for await count in group { total += count }
+            return total
+        }
+        await engine.waitUntilApplied(engine.wal.committedTxn)
+        #expect(engine.suspension(ofTable: "metrics") == nil)
+        #expect(engine.schema(named: "metrics")?.version == 2)
+        #expect(engine.snapshot(ofTable: "metrics")?.rowCount == accepted)
+        #expect(accepted > 0)
+    }
+}
