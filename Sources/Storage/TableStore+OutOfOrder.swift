@@ -84,14 +84,19 @@ extension TableStore {
         let old = state.partitions[index]
         let oldName = ColumnFiles.partitionDirectoryName(old, by: schema.partitionBy)
         let reader = try PartitionReader(store: self, partition: old)
-        let entries = merge(reader, rows, batch)
+        // Rows before the earliest new timestamp are untouched by the merge (and by dedup):
+        // they are copied as they are, and only the tail is merged row by row.
+        let earliest = batch.column(designatedPosition).fixedValue(row: rows[0], as: Int64.self)
+        let prefix = TableSnapshot.lowerBound(earliest, in: reader.timestamps)
+        let entries = merge(reader, rows, batch, from: prefix)
         var replacement = PartitionState(timestamp: old.timestamp, rowCount: 0, version: old.version + 1)
         let name = ColumnFiles.partitionDirectoryName(replacement, by: schema.partitionBy)
         ColumnFiles.removeTree(directory + "/" + name)
         try DurableFile.createDirectory(directory + "/" + name)
         createdPartitionDirectories = true
-        try writeRows(entries, from: batch, existing: reader, partition: name, startRow: 0)
-        replacement.rowCount = UInt64(entries.count)
+        try copyPrefix(rows: prefix, of: reader, into: name)
+        try writeRows(entries, from: batch, existing: reader, partition: name, startRow: prefix)
+        replacement.rowCount = UInt64(prefix + entries.count)
         state.partitions[index] = replacement
         if let files = openFiles.removeValue(forKey: oldName) { for fd in files.values { ColumnFiles.close(fd) } }
         variableDataEnd[oldName] = nil
@@ -100,14 +105,14 @@ extension TableStore {
 
     /// Existing rows and batch rows in timestamp order (existing first on ties); with dedup, an
     /// existing row that a batch row with equal timestamp and keys replaces is left out.
-    private func merge(_ reader: PartitionReader, _ rows: [Int], _ batch: RowBatch) -> [Int] {
+    private func merge(_ reader: PartitionReader, _ rows: [Int], _ batch: RowBatch, from start: Int) -> [Int] {
         let count = reader.rowCount
         let batchTimestamps = batch.column(designatedPosition)
         var entries: [Int] = []
-        entries.reserveCapacity(count + rows.count)
+        entries.reserveCapacity(count - start + rows.count)
         let dedup = !schema.dedupKeys.isEmpty
         reader.timestamps.withUnsafeBytes { existing in
-            var i = 0
+            var i = start
             var j = 0
             while i < count || j < rows.count {
                 let existingTimestamp = i < count ? existing.loadLittleEndian(fromByteOffset: i * 8, as: Int64.self) : .max
@@ -125,6 +130,32 @@ extension TableStore {
             }
         }
         return entries
+    }
+
+    /// Copies the first `rows` rows of every column of `reader`'s partition into `partition`
+    /// as they are: one write per file, straight from the mapping.
+    private func copyPrefix(rows: Int, of reader: PartitionReader, into partition: String) throws(StorageError) {
+        guard rows > 0 else { return }
+        for column in schema.columns {
+            if let variable = reader.variable[column.id] {
+                let dataEnd = variable.offsets.withUnsafeBytes {
+                    Int($0.loadLittleEndian(fromByteOffset: rows * 8, as: UInt64.self) & ~ColumnFiles.nullFlag)
+                }
+                try copy(variable.offsets, bytes: (rows + 1) * 8, to: partition, ColumnFiles.offsetFileName(columnID: column.id))
+                try copy(variable.data, bytes: dataEnd, to: partition, ColumnFiles.dataFileName(columnID: column.id))
+                variableDataEnd[partition, default: [:]][column.id] = UInt64(dataEnd)
+            } else if let mapped = reader.fixed[column.id], let width = column.type.fixedWidthBytes {
+                try copy(mapped, bytes: rows * width, to: partition, ColumnFiles.dataFileName(columnID: column.id))
+            }
+        }
+    }
+
+    private func copy(_ mapped: MappedColumn, bytes: Int, to partition: String, _ file: String) throws(StorageError) {
+        try mapped.withUnsafeBytes { source in
+            Result { () throws(StorageError) in
+                try write(partition, file, UnsafeRawBufferPointer(rebasing: source[0..<bytes]), at: 0)
+            }
+        }.get()
     }
 
     /// Appends chosen batch rows to a partition (out-of-order rows landing after its end, or

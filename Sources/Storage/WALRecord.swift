@@ -2,10 +2,16 @@
 ///
 /// Layout (little-endian), `headerSize` bytes then the payload:
 /// ```
-///  0 magic u32 "SDWR"   4 version u16   6 kind u16   8 payload length u32   12 flags u32
+///  0 magic u32 "SDWR"   4 version u16   6 kind u16   8 payload length u32   12 unsynced depth u32
 /// 16 txn u64           24 epoch u64     32 commit time µs i64               40 CRC32C u32
 /// ```
 /// The CRC covers bytes 0..<40 and the payload, so a flipped txn or length is caught too.
+///
+/// The unsynced depth is how many txns back the last completed fsync was when this record was
+/// appended (`txn - durable txn`, saturating). Recovery uses it to tell a torn tail from
+/// damage: a damaged record followed by valid ones is a torn tail if none of those was written
+/// after the damaged one was already durable (power loss can persist later writes before
+/// earlier unsynced ones), and damage to acknowledged data otherwise.
 package struct WALRecordHeader: Sendable, Equatable {
     package static let magic: UInt32 = 0x5257_4453  // "SDWR" little-endian
     package static let formatVersion: UInt16 = 1
@@ -17,6 +23,11 @@ package struct WALRecordHeader: Sendable, Equatable {
     package var epoch: UInt64
     package var commitTimeMicros: Int64
     package var checksum: UInt32
+    /// `txn` minus the durable txn when the record was appended (saturating at UInt32.max).
+    package var unsyncedDepth: UInt32 = 0
+
+    /// The highest txn known durable when this record was appended.
+    package var durableWhenAppended: UInt64 { txn >= UInt64(unsyncedDepth) ? txn - UInt64(unsyncedDepth) : 0 }
 
     /// Total bytes of the record on disk.
     package var recordSize: Int { WALRecordHeader.size + payloadLength }
@@ -52,14 +63,14 @@ package enum WALRecordCodec {
     /// Appends a whole record (header + payload) to `output`.
     package static func encode(
         kind: WALRecordKind, txn: UInt64, epoch: UInt64, commitTimeMicros: Int64,
-        payload: UnsafeRawBufferPointer, into output: inout [UInt8]
+        payload: UnsafeRawBufferPointer, durableTxn: UInt64 = 0, into output: inout [UInt8]
     ) {
         let start = output.count
         output.appendLittleEndian(WALRecordHeader.magic)
         output.appendLittleEndian(WALRecordHeader.formatVersion)
         output.appendLittleEndian(kind.rawValue)
         output.appendLittleEndian(UInt32(payload.count))
-        output.appendLittleEndian(UInt32(0))
+        output.appendLittleEndian(UInt32(clamping: txn - min(txn, durableTxn)))
         output.appendLittleEndian(txn)
         output.appendLittleEndian(epoch)
         output.appendLittleEndian(commitTimeMicros)
@@ -128,7 +139,8 @@ package enum WALRecordCodec {
             txn: bytes.loadLittleEndian(fromByteOffset: 16, as: UInt64.self),
             epoch: bytes.loadLittleEndian(fromByteOffset: 24, as: UInt64.self),
             commitTimeMicros: bytes.loadLittleEndian(fromByteOffset: 32, as: Int64.self),
-            checksum: bytes.loadLittleEndian(fromByteOffset: 40, as: UInt32.self)))
+            checksum: bytes.loadLittleEndian(fromByteOffset: 40, as: UInt32.self),
+            unsyncedDepth: bytes.loadLittleEndian(fromByteOffset: 12, as: UInt32.self)))
     }
 
     /// Whether the stored CRC covers this header and payload.

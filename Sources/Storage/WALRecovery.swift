@@ -5,8 +5,9 @@ import Glibc
 /// Scans the WAL directory on open: verifies every segment and record, truncates a torn tail
 /// of the last segment, and refuses (with file, offset and txn) damage anywhere else.
 ///
-/// A damaged record in the last segment counts as a torn tail only when no valid record
-/// follows it; otherwise acknowledged transactions would be silently dropped.
+/// A damaged record in the last segment counts as a torn tail unless a valid record after it
+/// was appended when the damaged one was already durable (its unsynced depth says so): then
+/// acknowledged data is damaged, and cutting there would silently drop it.
 package struct WALRecovery {
     package struct Result: Sendable {
         package var segments: [WALSegmentInfo]
@@ -102,8 +103,10 @@ package struct WALRecovery {
                 guard isLast else { throw damage(file.path, offset, expected, "is incomplete but later segments exist") }
             case .failure(.damaged(let reason)):
                 guard isLast else { throw damage(file.path, offset, expected, "is damaged (\(reason))") }
-                if validRecordFollows(bytes, after: offset, txnAtLeast: expected) {
-                    throw damage(file.path, offset, expected, "is damaged (\(reason)) and valid records follow it")
+                if durableRecordFollows(bytes, after: offset, damagedTxn: expected) {
+                    throw damage(
+                        file.path, offset, expected,
+                        "is damaged (\(reason)) although later records were written after it was durable")
                 }
             }
             truncateAt = offset
@@ -120,13 +123,14 @@ package struct WALRecovery {
             "the record at byte \(offset) (txn \(txn) expected) \(what); the log refuses writes until it is repaired")
     }
 
-    /// Whether a whole, valid record with txn ≥ `txnAtLeast` starts anywhere after `offset`.
-    private func validRecordFollows(_ bytes: UnsafeRawBufferPointer, after offset: Int, txnAtLeast: UInt64) -> Bool {
+    /// Whether a valid record after `offset` was appended when `damagedTxn` was already
+    /// durable — proof that the damaged record had been acknowledged.
+    private func durableRecordFollows(_ bytes: UnsafeRawBufferPointer, after offset: Int, damagedTxn: UInt64) -> Bool {
         var candidate = offset + 1
         while candidate + WALRecordHeader.size <= bytes.count {
             if bytes.loadLittleEndian(fromByteOffset: candidate, as: UInt32.self) == WALRecordHeader.magic,
                case .success(let record) = WALRecordCodec.decode(bytes, at: candidate, maxPayloadBytes: maxRecordBytes),
-               record.txn >= txnAtLeast
+               record.txn > damagedTxn, record.durableWhenAppended >= damagedTxn
             {
                 return true
             }

@@ -47,7 +47,7 @@ struct WALState: ~Copyable {
         encodeBuffer.removeAll(keepingCapacity: true)
         WALRecordCodec.encode(
             kind: kind, txn: txn, epoch: epoch, commitTimeMicros: commitTimeMicros, payload: payload,
-            into: &encodeBuffer)
+            durableTxn: durableTxn, into: &encodeBuffer)
         var segment = current!
         do throws(StorageError) {
             try writeAll(segment.fd, encodeBuffer, at: segment.size, path: segment.path)

@@ -50,7 +50,7 @@ import TestSupport
         #expect(total > 20)
         var random = SplitMix(state: 42)
         for cutAfter in 0...total {
-            for image in 0..<3 {
+            for image in 0..<4 {
                 let directory = TemporaryDirectory()
                 let power = PowerLossIO(cutAfter: cutAfter)
                 var acknowledged: [UInt64: [UInt8]] = [:]

@@ -262,3 +262,28 @@ import Glibc
         #expect(reopened.nextTxn == 41)
     }
 }
+
+@Suite struct WALTornTailTests {
+    /// Power loss can persist later unsynced writes before earlier ones: a damaged record
+    /// followed by valid records that were never behind a completed fsync is a torn tail.
+    @Test func unsyncedRecordsAfterADamagedOneAreATornTail() throws {
+        let directory = TemporaryDirectory()
+        var starts: [Int] = []
+        do {
+            let log = try WriteAheadLogTests.open(directory.path, mode: .nosync)
+            for index in 1...5 {
+                starts.append(log.segments.last?.sizeBytes ?? WALSegmentHeader.size)
+                _ = try WriteAheadLogTests.payload(index).withUnsafeBytes { raw in
+                    try Result { () throws(StorageError) in try log.append(kind: .opaque, epoch: 0, payload: raw) }.get()
+                }
+            }
+        }
+        let path = directory.appending(WALSegmentFiles.name(firstTxn: 1))
+        var bytes = try #require(try DurableFile.read(path, maxBytes: 1 << 20))
+        bytes[starts[2] + WALRecordHeader.size + 1] ^= 0x08
+        try DurableFile.replace(path, with: bytes)
+        let log = try WriteAheadLogTests.open(directory.path)
+        #expect(log.nextTxn == 3)
+        #expect(log.truncatedBytesAtOpen == bytes.count - starts[2])
+    }
+}
