@@ -165,14 +165,34 @@ def test_storage_opens_at_startup_and_checkpoints_at_shutdown(node):
     assert "storage checkpointed" in node.log()
 
 
-def test_a_damaged_wal_segment_stops_startup_naming_the_file(tmp_path):
-    segment = tmp_path / "data" / "wal" / "00000000000000000001.wal"
-    segment.parent.mkdir(parents=True)
-    segment.write_bytes(b"this is not a WAL segment header at all" * 4)
+def test_damage_to_acknowledged_wal_records_stops_startup_naming_the_file(tmp_path):
+    # Real WAL content from the storage crash writer (sync commits), then one flipped byte in
+    # the first record: later records prove it had been acknowledged, so this is damage, not a
+    # torn tail, and the node must refuse rather than silently cut acknowledged data.
+    bench = ROOT / ".build" / "release" / "sundial-storage-bench"
+    data = tmp_path / "data"
+    writer = subprocess.Popen([str(bench), "crash-writer", "--data-dir", str(data), "--ack-file", str(tmp_path / "acks")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    segment = sorted((data / "wal").glob("*.wal"))[0]
+    raw = bytearray(segment.read_bytes())
+    raw[32 + 44 + 3] ^= 0x01
+    segment.write_bytes(bytes(raw))
     code, lines = run_to_exit(tmp_path)
     assert code == 1
     assert lines[-1].startswith("sundial: cannot open data directory: ")
-    assert str(segment) in lines[-1] and "not a WAL segment" in lines[-1]
+    assert str(segment) in lines[-1] and "written after it was durable" in lines[-1]
+
+
+def test_a_wal_segment_cut_short_by_power_loss_is_removed_at_startup(make_node, tmp_path):
+    segment = tmp_path / "data" / "wal" / "00000000000000000001.wal"
+    segment.parent.mkdir(parents=True)
+    segment.write_bytes(b"SDWS\x01")  # a segment whose header never fully reached the disk
+    node = make_node(data_dir=tmp_path / "data")
+    assert not segment.exists()
+    assert "wal-torn-bytes-cut=5" in node.log()
 
 
 def test_a_bad_commit_mode_is_a_configuration_error(tmp_path):

@@ -2,19 +2,23 @@
 import Glibc
 #endif
 
-/// Scans the WAL directory on open: verifies every segment and record, truncates a torn tail
-/// of the last segment, and refuses (with file, offset and txn) damage anywhere else.
+/// Scans the WAL directory on open: verifies every segment and record, cuts a torn tail, and
+/// refuses (with file, offset and txn) damage to acknowledged data.
 ///
-/// A damaged record in the last segment counts as a torn tail unless a valid record after it
-/// was appended when the damaged one was already durable (its unsynced depth says so): then
-/// acknowledged data is damaged, and cutting there would silently drop it.
+/// At the first anomaly — an incomplete or damaged record, a segment header that never made
+/// it to disk, or a gap before the next segment — recovery looks for proof that the missing
+/// txn had been durable: a valid later record (in the same or a later segment) appended when
+/// it already was (each record's unsynced depth says so). With proof, acknowledged data is
+/// damaged and the log refuses to open. Without, this is what power loss leaves (later
+/// unsynced writes, even a new segment, can reach the disk before earlier ones); nothing from
+/// there on was ever acknowledged, and it is cut: the segment truncated, later ones removed.
 package struct WALRecovery {
     package struct Result: Sendable {
         package var segments: [WALSegmentInfo]
         /// The txn the next append gets; `nil` when the log holds no record and no segment.
         package var nextTxn: UInt64?
         package var lastEpoch: UInt64
-        /// Bytes cut from the tail of the last segment (a torn write), 0 when clean.
+        /// Bytes cut off as a torn tail (including removed segments), 0 when clean.
         package var truncatedBytes: Int
     }
 
@@ -27,66 +31,89 @@ package struct WALRecovery {
     }
 
     package func run(segmentSizeBytes: Int) throws(StorageError) -> Result {
-        var files = try WALSegmentFiles.list(directory)
+        let files = try WALSegmentFiles.list(directory)
         var result = Result(segments: [], nextTxn: nil, lastEpoch: 0, truncatedBytes: 0)
-        let readCap = segmentSizeBytes + maxRecordBytes + WALRecordHeader.size + WALSegmentHeader.size
-        while let file = files.first {
-            files.removeFirst()
-            let isLast = files.isEmpty
-            guard let bytes = try DurableFile.read(file.path, maxBytes: max(readCap, 1 << 20)) else { continue }
+        let readCap = max(segmentSizeBytes + maxRecordBytes + WALRecordHeader.size + WALSegmentHeader.size, 1 << 20)
+        for (index, file) in files.enumerated() {
+            guard let bytes = try DurableFile.read(file.path, maxBytes: readCap) else { continue }
             let previous = result.segments.last
             let lastEpoch = result.lastEpoch
-            let scanned = try bytes.withUnsafeBytes { raw in
+            let outcome = try bytes.withUnsafeBytes { raw in
                 Swift.Result { () throws(StorageError) in
-                    try scan(raw, file: file, isLast: isLast, previous: previous, lastEpoch: lastEpoch)
+                    try scan(raw, file: file, previous: previous, lastEpoch: lastEpoch)
                 }
             }.get()
-            guard let scanned else {
-                // A segment whose creation was cut short before its header was written.
-                try removeIncompleteSegment(file.path)
-                continue
+            switch outcome {
+            case .clean(let scanned):
+                result.segments.append(scanned.info)
+                result.lastEpoch = scanned.lastEpoch
+                result.nextTxn = scanned.info.lastTxn + 1
+            case .anomaly(let anomaly):
+                let later = Array(files[(index + 1)...])
+                if try durableRecordFollows(anomaly, in: bytes, laterFiles: later, readCap: readCap) {
+                    throw StorageError(
+                        .corrupt, path: file.path,
+                        "the record at byte \(anomaly.offset) (txn \(anomaly.missingTxn) expected) \(anomaly.reason), "
+                            + "although later records were written after it was durable; the log refuses writes until it is repaired")
+                }
+                try cutTornTail(anomaly, file: file, size: bytes.count, later: later, into: &result)
+                return result
             }
-            if let cut = scanned.truncateAt {
-                try truncate(file.path, to: cut)
-                result.truncatedBytes = bytes.count - cut
-            }
-            result.segments.append(scanned.info)
-            result.lastEpoch = scanned.lastEpoch
-            result.nextTxn = scanned.info.lastTxn + 1
         }
         return result
     }
 
+    // MARK: Scanning one segment
+
     private struct ScannedSegment {
         var info: WALSegmentInfo
         var lastEpoch: UInt64
-        var truncateAt: Int?
+    }
+
+    /// Where the log stops being intact.
+    private struct Anomaly {
+        /// The segment's intact part, or `nil` when the whole segment goes (no valid header,
+        /// or a gap before it).
+        var intact: ScannedSegment?
+        var offset: Int
+        var missingTxn: UInt64
+        var reason: String
+    }
+
+    private enum Outcome {
+        case clean(ScannedSegment)
+        case anomaly(Anomaly)
     }
 
     private func scan(
-        _ bytes: UnsafeRawBufferPointer, file: (firstTxn: UInt64, path: String), isLast: Bool,
-        previous: WALSegmentInfo?, lastEpoch: UInt64
-    ) throws(StorageError) -> ScannedSegment? {
+        _ bytes: UnsafeRawBufferPointer, file: (firstTxn: UInt64, path: String), previous: WALSegmentInfo?,
+        lastEpoch: UInt64
+    ) throws(StorageError) -> Outcome {
+        let expectedFirst = previous.map { $0.lastTxn + 1 } ?? file.firstTxn
         let header: WALSegmentHeader
         switch WALSegmentHeader.decode(bytes) {
         case .success(let decoded): header = decoded
         case .failure(let invalid):
-            if isLast && (bytes.count < WALSegmentHeader.size || bytes.allSatisfy { $0 == 0 }) { return nil }
-            throw StorageError(.corrupt, path: file.path, invalid.reason)
+            return .anomaly(Anomaly(intact: nil, offset: 0, missingTxn: expectedFirst, reason: "is in a segment whose header \(invalid.reason)"))
         }
         guard header.firstTxn == file.firstTxn else {
             throw StorageError(.corrupt, path: file.path, "segment header names first txn \(header.firstTxn), the file name \(file.firstTxn)")
         }
         if let previous, header.firstTxn != previous.lastTxn + 1 {
-            throw StorageError(
-                .corrupt, path: file.path,
-                "segment starts at txn \(header.firstTxn) but the previous one ends at txn \(previous.lastTxn): transactions are missing")
+            guard header.firstTxn > previous.lastTxn + 1 else {
+                throw StorageError(
+                    .corrupt, path: file.path,
+                    "segment starts at txn \(header.firstTxn) but the previous one already holds txns to \(previous.lastTxn)")
+            }
+            return .anomaly(Anomaly(
+                intact: nil, offset: 0, missingTxn: previous.lastTxn + 1,
+                reason: "is missing: the segment starts at txn \(header.firstTxn), transactions are missing"))
         }
         var offset = WALSegmentHeader.size
         var expected = header.firstTxn
         var epoch = max(lastEpoch, header.epoch)
-        var truncateAt: Int?
         while offset < bytes.count {
+            let failure: String
             switch WALRecordCodec.decode(bytes, at: offset, maxPayloadBytes: maxRecordBytes) {
             case .success(let record):
                 guard record.txn == expected else {
@@ -99,22 +126,17 @@ package struct WALRecovery {
                 expected += 1
                 offset += record.recordSize
                 continue
-            case .failure(.incomplete), .failure(.zeroes):
-                guard isLast else { throw damage(file.path, offset, expected, "is incomplete but later segments exist") }
-            case .failure(.damaged(let reason)):
-                guard isLast else { throw damage(file.path, offset, expected, "is damaged (\(reason))") }
-                if durableRecordFollows(bytes, after: offset, damagedTxn: expected) {
-                    throw damage(
-                        file.path, offset, expected,
-                        "is damaged (\(reason)) although later records were written after it was durable")
-                }
+            case .failure(.incomplete): failure = "is incomplete"
+            case .failure(.zeroes): failure = "is missing (zeroes)"
+            case .failure(.damaged(let reason)): failure = "is damaged (\(reason))"
             }
-            truncateAt = offset
-            break
+            let intact = ScannedSegment(
+                info: WALSegmentInfo(path: file.path, firstTxn: header.firstTxn, lastTxn: expected - 1, sizeBytes: offset),
+                lastEpoch: epoch)
+            return .anomaly(Anomaly(intact: intact, offset: offset, missingTxn: expected, reason: failure))
         }
-        let info = WALSegmentInfo(
-            path: file.path, firstTxn: header.firstTxn, lastTxn: expected - 1, sizeBytes: truncateAt ?? bytes.count)
-        return ScannedSegment(info: info, lastEpoch: epoch, truncateAt: truncateAt)
+        let info = WALSegmentInfo(path: file.path, firstTxn: header.firstTxn, lastTxn: expected - 1, sizeBytes: bytes.count)
+        return .clean(ScannedSegment(info: info, lastEpoch: epoch))
     }
 
     private func damage(_ path: String, _ offset: Int, _ txn: UInt64, _ what: String) -> StorageError {
@@ -123,20 +145,57 @@ package struct WALRecovery {
             "the record at byte \(offset) (txn \(txn) expected) \(what); the log refuses writes until it is repaired")
     }
 
-    /// Whether a valid record after `offset` was appended when `damagedTxn` was already
-    /// durable — proof that the damaged record had been acknowledged.
-    private func durableRecordFollows(_ bytes: UnsafeRawBufferPointer, after offset: Int, damagedTxn: UInt64) -> Bool {
-        var candidate = offset + 1
+    // MARK: Torn tail or damage
+
+    /// Whether a valid record after the anomaly was appended when the missing txn was durable.
+    private func durableRecordFollows(
+        _ anomaly: Anomaly, in bytes: [UInt8], laterFiles: [(firstTxn: UInt64, path: String)], readCap: Int
+    ) throws(StorageError) -> Bool {
+        let inThisSegment = bytes.withUnsafeBytes { raw in
+            provesDurable(raw, from: anomaly.offset + 1, missingTxn: anomaly.missingTxn)
+        }
+        if inThisSegment { return true }
+        for file in laterFiles {
+            guard let later = try DurableFile.read(file.path, maxBytes: readCap) else { continue }
+            if later.withUnsafeBytes({ provesDurable($0, from: 0, missingTxn: anomaly.missingTxn) }) { return true }
+        }
+        return false
+    }
+
+    private func provesDurable(_ bytes: UnsafeRawBufferPointer, from start: Int, missingTxn: UInt64) -> Bool {
+        var candidate = start
         while candidate + WALRecordHeader.size <= bytes.count {
             if bytes.loadLittleEndian(fromByteOffset: candidate, as: UInt32.self) == WALRecordHeader.magic,
                case .success(let record) = WALRecordCodec.decode(bytes, at: candidate, maxPayloadBytes: maxRecordBytes),
-               record.txn > damagedTxn, record.durableWhenAppended >= damagedTxn
+               record.durableWhenAppended >= missingTxn
             {
                 return true
             }
             candidate += 1
         }
         return false
+    }
+
+    /// Cuts the log at the anomaly: the segment truncated there (or removed), later ones removed.
+    private func cutTornTail(
+        _ anomaly: Anomaly, file: (firstTxn: UInt64, path: String), size: Int,
+        later: [(firstTxn: UInt64, path: String)], into result: inout Result
+    ) throws(StorageError) {
+        if let intact = anomaly.intact {
+            try truncate(file.path, to: anomaly.offset)
+            result.truncatedBytes += size - anomaly.offset
+            result.segments.append(intact.info)
+            result.lastEpoch = intact.lastEpoch
+            result.nextTxn = intact.info.lastTxn + 1
+        } else {
+            result.truncatedBytes += size
+            try remove(file.path)
+        }
+        for segment in later {
+            result.truncatedBytes += ColumnFiles.size(segment.path) ?? 0
+            try remove(segment.path)
+        }
+        try DurableFile.syncDirectory(containing: directory + "/segment")
     }
 
     private func truncate(_ path: String, to length: Int) throws(StorageError) {
@@ -148,8 +207,9 @@ package struct WALRecovery {
         }
     }
 
-    private func removeIncompleteSegment(_ path: String) throws(StorageError) {
-        if unlink(path) != 0 { throw StorageError(.io, path: path, "cannot remove an incomplete segment", errno: errno) }
-        try DurableFile.syncDirectory(containing: path)
+    private func remove(_ path: String) throws(StorageError) {
+        if unlink(path) != 0 && errno != ENOENT {
+            throw StorageError(.io, path: path, "cannot remove a torn WAL segment", errno: errno)
+        }
     }
 }
