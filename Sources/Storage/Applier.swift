@@ -32,6 +32,7 @@ struct Applier: ~Copyable {
                 suspend(record, error)
                 appliedTxn = record.txn
             }
+            sinceCheckpoint += 1
         }
     }
 

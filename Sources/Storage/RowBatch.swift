@@ -154,8 +154,9 @@ package final class RowBatch {
     package func column(_ index: Int) -> ColumnBuffer { columns[index] }
 
     /// Replaces a column's contents wholesale (the WAL decoder fills batches this way).
-    func replaceColumn(_ index: Int, with buffer: ColumnBuffer) {
-        columns[index] = buffer
+    /// Loads a column's contents in place, reusing its buffers' capacity (the WAL decoder).
+    func loadColumn(_ index: Int, fixed: ArraySlice<UInt8>, lengths: ArraySlice<UInt8>, data: ArraySlice<UInt8>) {
+        columns[index].load(fixed: fixed, lengths: lengths, data: data)
     }
 
     func finishDecoded(rowCount: Int) {
@@ -240,11 +241,18 @@ package struct ColumnBuffer: Sendable, Equatable {
         return length < 0 ? nil : data[start..<start + Int(length)]
     }
 
-    static func decoded(type: ColumnType, fixed: [UInt8], lengths: [Int32], data: [UInt8]) -> ColumnBuffer {
-        var buffer = ColumnBuffer(type: type)
-        buffer.fixed = fixed
-        buffer.lengths = lengths
-        buffer.data = data
-        return buffer
+    /// Replaces the contents, keeping capacity: decoding batch after batch allocates nothing
+    /// once the buffers have grown to the largest batch.
+    mutating func load(fixed newFixed: ArraySlice<UInt8>, lengths newLengths: ArraySlice<UInt8>, data newData: ArraySlice<UInt8>) {
+        fixed.removeAll(keepingCapacity: true)
+        fixed.append(contentsOf: newFixed)
+        lengths.removeAll(keepingCapacity: true)
+        let count = newLengths.count / 4
+        if count > 0 {
+            lengths.append(contentsOf: repeatElement(0, count: count))
+            lengths.withUnsafeMutableBytes { $0.copyBytes(from: newLengths) }
+        }
+        data.removeAll(keepingCapacity: true)
+        data.append(contentsOf: newData)
     }
 }

@@ -69,24 +69,24 @@ package enum RowBatchCodec {
             let tag = try reader.read(UInt8.self)
             let parameter = try reader.read(UInt8.self)
             guard ColumnType(tag: tag, parameter: parameter) == column.type else { throw mismatch("type of \(column.name)") }
-            let buffer: ColumnBuffer
             if column.type.isVariableSize || column.type == .symbol {
                 let lengthBytes = try reader.readBytes(rows * 4)
-                var lengths = [Int32](repeating: 0, count: rows)
-                lengths.withUnsafeMutableBytes { $0.copyBytes(from: lengthBytes) }
                 var total = 0
-                for length in lengths {
-                    guard length >= -1 else { throw mismatch("negative length in \(column.name)") }
-                    if length > 0 { total += Int(length) }
+                var valid = true
+                lengthBytes.withUnsafeBytes { raw in
+                    for row in 0..<rows {
+                        let length = raw.loadLittleEndian(fromByteOffset: row * 4, as: Int32.self)
+                        if length < -1 { valid = false }
+                        if length > 0 { total += Int(length) }
+                    }
                 }
+                guard valid else { throw mismatch("negative length in \(column.name)") }
                 guard try reader.read(UInt64.self) == UInt64(total) else { throw mismatch("data length of \(column.name)") }
-                let data = Array(try reader.readBytes(total))
-                buffer = ColumnBuffer.decoded(type: column.type, fixed: [], lengths: lengths, data: data)
+                batch.loadColumn(index, fixed: [], lengths: lengthBytes, data: try reader.readBytes(total))
             } else {
                 let width = column.type.fixedWidthBytes!
-                buffer = ColumnBuffer.decoded(type: column.type, fixed: Array(try reader.readBytes(rows * width)), lengths: [], data: [])
+                batch.loadColumn(index, fixed: try reader.readBytes(rows * width), lengths: [], data: [])
             }
-            batch.replaceColumn(index, with: buffer)
         }
         batch.finishDecoded(rowCount: rows)
     }

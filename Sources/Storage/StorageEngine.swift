@@ -48,6 +48,9 @@ package final class StorageEngine: Sendable {
         var applier = Applier(stores: stores, tablesDirectory: layout.tablesDirectory, damaged: damaged)
         let replayFrom = stores.values.map { $0.state.appliedTxn + 1 }.min() ?? (wal.segments.first?.firstTxn ?? 1)
         try applier.applyCommitted(wal: wal, from: max(replayFrom, wal.segments.first?.firstTxn ?? replayFrom))
+        // Checkpoint before serving: skipping it made recovery ~20 % faster, but a node killed
+        // again before its first regular checkpoint then replays ever more on each restart and
+        // a crash loop never makes progress (the kill -9 test showed exactly that).
         try applier.checkpointAll()
         catalog = Mutex(Catalog(stores: applier.stores, damaged: damaged))
         published = Mutex(Published(snapshots: applier.snapshots(), appliedTxn: wal.committedTxn))
