@@ -23,6 +23,14 @@ struct StorageBenchmarks {
             print("| raw disk: 1 MiB writes, one fdatasync at the end | \(mb(raw.buffered)) MB/s |")
             print("| raw disk: 1 MiB write + fdatasync each | \(mb(raw.synced)) MB/s |")
         }
+        if wants("wal") {
+            // The same-size baseline: one commit's bytes written and fdatasynced, back to back.
+            let payload = try batchPayloadBytes(rows: 1_000)
+            let same = try rawSyncedWrites(chunk: payload, count: 240)
+            print("| raw disk: \(payload)-byte write + fdatasync each (one WAL batch's size) | \(mb(same)) MB/s |")
+            let single = try await walCommits(committers: 1, rowsPerBatch: 1_000, batches: 240)
+            print("| WAL sync commits, 1000-row batches, 1 committer, vs same-size raw writes | \(format2(100 * single.bytesPerSecond / same))% |")
+        }
         for committers in [1, 8] where wants("wal") {
             let result = try await walCommits(committers: committers, rowsPerBatch: 1_000, batches: 240)
             print("| WAL sync commits, 1000-row TSBS batches, \(committers) committer(s) | \(mb(result.bytesPerSecond)) MB/s, \(Int(result.rowsPerSecond)) rows/s, \(String(format2(100 * result.bytesPerSecond / raw.synced)))% of raw synced |")
@@ -72,6 +80,37 @@ struct StorageBenchmarks {
         let synced = (0..<3).map { _ in run(syncEach: true) }.max()!
         unlink(path)
         return (buffered, synced)
+    }
+
+    /// Bytes per second of `count` writes of `chunk` bytes, each followed by fdatasync.
+    func rawSyncedWrites(chunk: Int, count: Int) throws -> Double {
+        let path = root + "/raw-chunks"
+        let bytes = [UInt8](repeating: 0x5A, count: chunk)
+        var best = 0.0
+        for _ in 0..<3 {
+            unlink(path)
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            let start = ContinuousClock.now
+            for index in 0..<count {
+                _ = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(index * chunk)) }
+                fdatasync(fd)
+            }
+            best = max(best, Double(chunk * count) / (ContinuousClock.now - start).seconds)
+            close(fd)
+        }
+        unlink(path)
+        return best
+    }
+
+    func batchPayloadBytes(rows: Int) throws -> Int {
+        var schema = TSBSRows.schema(name: "cpu")
+        schema.tableID = 1
+        var generator = TSBSRows(hosts: 100)
+        let batch = RowBatch(schema: schema)
+        try generator.fill(batch, count: rows)
+        var payload: [UInt8] = []
+        RowBatchCodec.encode(batch, into: &payload)
+        return payload.count + WALRecordHeader.size
     }
 
     // MARK: WAL
