@@ -91,6 +91,7 @@ let package = Package(
             name: "StorageBench",
             dependencies: [
                 "Storage",
+                "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

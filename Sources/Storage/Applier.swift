@@ -25,15 +25,18 @@ struct Applier: ~Copyable {
     mutating func applyCommitted(wal: WriteAheadLog, from txn: UInt64) throws(StorageError) {
         reader = try WALReader(log: wal, from: txn)
         appliedTxn = txn - 1
-        while let record = try reader!.next() {
-            do {
-                try apply(record)
-            } catch {
-                suspend(record, error)
-                appliedTxn = record.txn
-            }
-            sinceCheckpoint += 1
+        while let record = try reader!.next() { applyOrSuspend(record) }
+    }
+
+    /// Applies one record; a failure suspends the table it concerns and the others go on.
+    private mutating func applyOrSuspend(_ record: WALRecord) {
+        do {
+            try apply(record)
+        } catch {
+            suspend(record, error)
+            appliedTxn = record.txn
         }
+        sinceCheckpoint += 1
     }
 
     /// Applies records up to `limit`; a table that fails is suspended, the others go on.
@@ -41,13 +44,7 @@ struct Applier: ~Copyable {
         do {
             if reader == nil { reader = try WALReader(log: wal, from: appliedTxn + 1) }
             while appliedTxn < limit, let record = try reader!.next() {
-                do {
-                    try apply(record)
-                } catch {
-                    suspend(record, error)
-                    appliedTxn = record.txn
-                }
-                sinceCheckpoint += 1
+                applyOrSuspend(record)
                 if sinceCheckpoint >= checkpointEvery { try checkpointAll(wal: wal, hold: hold) }
             }
         } catch {

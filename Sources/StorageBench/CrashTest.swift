@@ -1,4 +1,5 @@
 import Storage
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,5 @@
 import Storage
+import TestSupport
 
 /// TSBS `cpu-only`-like rows (PERFORMANCE §2.1): 10 tags as symbols, 10 LONG fields on a
 /// clamped random walk, a designated timestamp every 10 s per host. Our own generator.
@@ -74,18 +75,5 @@ struct TSBSRows {
             try batch.endRow()
             emitted += 1
         }
-    }
-}
-
-/// A small, fast, seeded generator (SplitMix64).
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

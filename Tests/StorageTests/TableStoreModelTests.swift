@@ -12,17 +12,6 @@ import TestSupport
         var description: String { "(\(ts) \(sym ?? "∅") \(value) \(note ?? "∅"))" }
     }
 
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static func schema(dedup: Bool) -> TableSchema {
         TableSchema(
             tableID: 9, name: "model",
@@ -37,7 +26,7 @@ import TestSupport
 
     static let hour: Int64 = 3_600_000_000
 
-    static func randomBatch(_ random: inout SplitMix, counter: inout Int64, maxTimestamp: Int64) -> [Row] {
+    static func randomBatch(_ random: inout SplitMix64, counter: inout Int64, maxTimestamp: Int64) -> [Row] {
         let count = Int.random(in: 1...40, using: &random)
         let mode = Int.random(in: 0..<3, using: &random)  // 0 in order after the end, 1 anywhere, 2 narrow window (duplicates)
         var rows: [Row] = []
@@ -104,7 +93,7 @@ import TestSupport
     @Test(arguments: [(false, UInt64(1)), (true, 2), (false, 3), (true, 4)])
     func randomBatchesMatchTheModel(dedup: Bool, seed: UInt64) throws {
         let schema = Self.schema(dedup: dedup)
-        var random = SplitMix(state: seed)
+        var random = SplitMix64(seed: seed)
         var counter: Int64 = 0
         var model: [Row] = []
         var checkpointedModel: [Row] = []

@@ -4,17 +4,6 @@ import Testing
 import TestSupport
 
 @Suite struct WALPowerLossTests {
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// Concurrent committers (so group commit rounds cover several records) with large and
     /// small records (so writes span several sectors) over small segments (roll-overs).
     static func workload(_ log: WriteAheadLog) async -> [UInt64: [UInt8]] {
@@ -48,7 +37,7 @@ import TestSupport
         }
         let total = probe.operations
         #expect(total > 20)
-        var random = SplitMix(state: 42)
+        var random = SplitMix64(seed: 42)
         for cutAfter in 0...total {
             for image in 0..<4 {
                 let directory = TemporaryDirectory()
