@@ -89,7 +89,8 @@ extension TableStore {
         let earliest = batch.column(designatedPosition).fixedValue(row: rows[0], as: Int64.self)
         let prefix = TableSnapshot.lowerBound(earliest, in: reader.timestamps)
         let entries = merge(reader, rows, batch, from: prefix)
-        var replacement = PartitionState(timestamp: old.timestamp, rowCount: 0, version: old.version + 1)
+        var replacement = PartitionState(
+            timestamp: old.timestamp, rowCount: 0, version: freeVersion(for: old.timestamp, atLeast: old.version + 1))
         let name = ColumnFiles.partitionDirectoryName(replacement, by: schema.partitionBy)
         ColumnFiles.removeTree(directory + "/" + name)
         try DurableFile.createDirectory(directory + "/" + name)

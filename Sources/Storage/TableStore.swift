@@ -273,7 +273,7 @@ package final class TableStore {
     /// The index of the partition starting at `timestamp`, creating it (and its directory) if new.
     func partitionIndex(for timestamp: Int64) throws(StorageError) -> Int {
         if let index = state.partitions.lastIndex(where: { $0.timestamp == timestamp }) { return index }
-        let partition = PartitionState(timestamp: timestamp, rowCount: 0)
+        let partition = PartitionState(timestamp: timestamp, rowCount: 0, version: freeVersion(for: timestamp, atLeast: 0))
         let path = directory + "/" + ColumnFiles.partitionDirectoryName(partition, by: schema.partitionBy)
         ColumnFiles.removeTree(path)  // leftovers of an append that was never checkpointed
         if mkdir(path, 0o755) != 0 { throw StorageError(.io, path: path, "cannot create partition", errno: errno) }
@@ -282,6 +282,19 @@ package final class TableStore {
         let index = state.partitions.firstIndex { $0.timestamp > timestamp } ?? state.partitions.count
         state.partitions.insert(partition, at: index)
         return index
+    }
+
+    /// The lowest version ≥ `minimum` whose directory is not a replaced version still waiting
+    /// for its readers (after a truncate or drop, the same partition can be created again while
+    /// an old snapshot still reads the previous directory of that name).
+    func freeVersion(for timestamp: Int64, atLeast minimum: UInt32) -> UInt32 {
+        var version = minimum
+        while obsoleteDirectories.contains(where: {
+            $0.name == ColumnFiles.partitionDirectoryName(PartitionState(timestamp: timestamp, rowCount: 0, version: version), by: schema.partitionBy)
+        }) {
+            version += 1
+        }
+        return version
     }
 
     func file(partition: String, name: String) throws(StorageError) -> Int32 {

@@ -165,3 +165,28 @@ enum ColumnFilesProbe {
         return DurableFile.exists(path, isDirectory: &isDirectory)
     }
 }
+
+@Suite struct TableStoreVersionTests {
+    /// After a truncate (or drop partition) the same partition is created again while a reader
+    /// still holds the old directory: the new one must get another name, and neither may be
+    /// removed from under its users.
+    @Test func aRecreatedPartitionNeverReusesADirectoryAReaderStillNeeds() throws {
+        let directory = TemporaryDirectory()
+        let store = try TableStore.create(in: directory.path, schema: TableStoreTests.schema, txn: 1)
+        try store.apply(try TableStoreTests.batch([10, 20]), txn: 2)
+        try store.checkpoint()
+        let old = store.snapshot()
+        try store.truncate(txn: 3)
+        try store.apply(try TableStoreTests.batch([30]), txn: 4)
+        try store.checkpoint()
+        #expect(store.snapshot().partitions.map(\.directoryName) == ["1970-01-01.1"])
+        #expect(try TableStoreTests.timestamps(old) == [10, 20])
+        _ = consume old
+        try store.apply(try TableStoreTests.batch([40]), txn: 5)
+        try store.checkpoint()
+        #expect(try TableStoreTests.timestamps(store.snapshot()) == [30, 40])
+        #expect(!ColumnFilesProbe.exists(store.directory + "/1970-01-01"))
+        let reopened = try TableStore(directory: store.directory)
+        #expect(try TableStoreTests.timestamps(reopened.snapshot()) == [30, 40])
+    }
+}
