@@ -42,6 +42,15 @@ def test_metrics_are_prometheus_text_with_process_metrics(node):
     assert types["sundial_http_refused_connections_total"] == "counter"
 
 
+def test_storage_metrics_are_published_from_startup(node):
+    samples, types = parse_prometheus(requests.get(f"{node.health_url}/metrics").text)
+    assert samples["sundial_wal_next_txn"] == 1
+    assert samples["sundial_storage_applied_txn"] == 0
+    assert samples["questdb_suspended_tables"] == 0
+    assert types["questdb_wal_written_rows_total"] == "counter"
+    assert types["questdb_wal_apply_written_rows_total"] == "counter"
+
+
 def test_metrics_count_connections_and_rejections(node):
     rawhttp.exchange(node.http_port, b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n")
     with rawhttp.connect(node.http_port) as held:

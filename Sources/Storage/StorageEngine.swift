@@ -55,6 +55,7 @@ package final class StorageEngine: Sendable {
         catalog = Mutex(Catalog(stores: applier.stores, damaged: damaged))
         published = Mutex(Published(snapshots: applier.snapshots(), appliedTxn: wal.committedTxn))
         self.applier = Mutex(applier)
+        StorageMetrics.opened(wal: wal, suspendedTables: damaged.count)
     }
 
     // MARK: Writing

@@ -19,6 +19,14 @@ enum StorageMetrics {
     static let walSyncRounds = Gauge(label: "sundial_wal_sync_rounds")
     static let walBytesPurged = Counter(label: "sundial_wal_purged_bytes_total")
 
+    /// Publishes every storage metric at open, so dashboards see them before the first write.
+    static func opened(wal: WriteAheadLog, suspendedTables: Int) {
+        committedRowsTotal.increment(by: 0)
+        appliedRowsTotal.increment(by: 0)
+        walBytesPurged.increment(by: 0)
+        record(wal: wal, appliedTxn: wal.committedTxn, suspendedTables: suspendedTables)
+    }
+
     static func committedRows(_ count: Int) {
         committedRowsTotal.increment(by: count)
     }
