@@ -11,6 +11,8 @@ struct Applier: ~Copyable {
     private(set) var appliedTxn: UInt64 = 0
     /// The lowest checkpointed txn across tables at the previous checkpoint.
     private var previousFloor: UInt64 = 0
+    /// Tables whose contents or existence changed since the last `takeChangedSnapshots`.
+    private var changed: Set<UInt32> = []
 
     init(stores: [UInt32: TableStore], tablesDirectory: String, damaged: [DamagedTable] = []) {
         self.stores = stores
@@ -54,6 +56,7 @@ struct Applier: ~Copyable {
     }
 
     private mutating func apply(_ record: WALRecord) throws(StorageError) {
+        if let id = Applier.tableID(of: record) { changed.insert(id) }
         defer {
             appliedTxn = record.txn
             StorageMetrics.applied(committedAtMicros: record.header.commitTimeMicros)
@@ -100,12 +103,7 @@ struct Applier: ~Copyable {
     }
 
     private mutating func suspend(_ record: WALRecord, _ error: any Error) {
-        let id: UInt32
-        if record.header.kind == .schemaChange {
-            id = (try? SchemaChange.decode(record.payload, txn: record.txn))?.tableID ?? 0
-        } else {
-            id = RowBatchCodec.tableID(of: record.payload) ?? 0
-        }
+        let id = Applier.tableID(of: record) ?? 0
         suspended[id] = "apply of txn \(record.txn) failed: \(error)"
     }
 
@@ -126,6 +124,23 @@ struct Applier: ~Copyable {
             if limit > 0 { StorageMetrics.purged(bytes: try wal.purge(through: limit)) }
         }
         previousFloor = floor
+    }
+
+    /// The table a record concerns, if any.
+    private static func tableID(of record: WALRecord) -> UInt32? {
+        switch record.header.kind {
+        case .schemaChange: (try? SchemaChange.decode(record.payload, txn: record.txn))?.tableID
+        case .rowBatch: RowBatchCodec.tableID(of: record.payload)
+        default: nil
+        }
+    }
+
+    /// New snapshots of the tables changed since the last call; `nil` for a dropped table.
+    mutating func takeChangedSnapshots() -> [UInt32: TableSnapshot?] {
+        defer { changed = [] }
+        var result: [UInt32: TableSnapshot?] = [:]
+        for id in changed { result[id] = .some(stores[id]?.snapshot()) }
+        return result
     }
 
     func snapshots() -> [UInt32: TableSnapshot] {

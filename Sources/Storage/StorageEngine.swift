@@ -230,14 +230,16 @@ package final class StorageEngine: Sendable {
         published.withLock { $0.applyScheduled = false }
         let committed = wal.committedTxn
         let hold = retentionHold.withLock { $0 }
-        let (snapshots, suspended) = applier.withLock { applier in
+        // Only tables this round changed get a new snapshot: with hundreds of tables, a write to
+        // one must not rebuild the views of all.
+        let (changed, suspended) = applier.withLock { applier in
             applier.applyAvailable(
                 wal: wal, upTo: committed, checkpointEvery: configuration.checkpointEveryTxns, hold: hold)
-            return (applier.snapshots(), applier.suspended)
+            return (applier.takeChangedSnapshots(), applier.suspended)
         }
         StorageMetrics.record(wal: wal, appliedTxn: committed, suspendedTables: suspended.count)
         published.withLock { published in
-            published.snapshots = snapshots
+            for (id, snapshot) in changed { published.snapshots[id] = snapshot }
             published.suspended = suspended
             published.appliedTxn = max(published.appliedTxn, committed)
             var waiting: [(UInt64, CheckedContinuation<Void, Never>)] = []
