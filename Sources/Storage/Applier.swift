@@ -14,9 +14,12 @@ struct Applier: ~Copyable {
     /// Tables whose contents or existence changed since the last `takeChangedSnapshots`.
     private var changed: Set<UInt32> = []
 
-    init(stores: [UInt32: TableStore], tablesDirectory: String, damaged: [DamagedTable] = []) {
+    private let io: StorageIO
+
+    init(stores: [UInt32: TableStore], tablesDirectory: String, damaged: [DamagedTable] = [], io: StorageIO = .system) {
         self.stores = stores
         self.tablesDirectory = tablesDirectory
+        self.io = io
         for table in damaged {
             if let id = table.tableID { suspended[id] = "table files are damaged: \(table.reason)" }
         }
@@ -69,7 +72,7 @@ struct Applier: ~Copyable {
             }
             if case .createTable(let schema) = change {
                 guard stores[schema.tableID] == nil else { return }
-                stores[schema.tableID] = try TableStore.create(in: tablesDirectory, schema: schema, txn: record.txn)
+                stores[schema.tableID] = try TableStore.create(in: tablesDirectory, schema: schema, txn: record.txn, io: io)
                 return
             }
             // A table dropped before the last run ended has no store: nothing left to do.

@@ -50,10 +50,12 @@ package enum ColumnFiles {
         return fd
     }
 
-    static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String) throws(StorageError) {
+    static func write(
+        _ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String, io: StorageIO = .system
+    ) throws(StorageError) {
         var done = 0
         while done < bytes.count {
-            let count = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
+            let count = io.pwrite(fd, UnsafeRawBufferPointer(rebasing: bytes[done...]), offset + done)
             if count < 0 {
                 if errno == EINTR { continue }
                 throw StorageError(.io, path: path, "column write failed", errno: errno)
@@ -78,8 +80,8 @@ package enum ColumnFiles {
         _ = Glibc.close(fd)
     }
 
-    static func sync(_ fd: Int32, path: String) throws(StorageError) {
-        if fdatasync(fd) != 0 { throw StorageError(.io, path: path, "fdatasync of column file failed", errno: errno) }
+    static func sync(_ fd: Int32, path: String, io: StorageIO = .system) throws(StorageError) {
+        if io.fdatasync(fd) != 0 { throw StorageError(.io, path: path, "fdatasync of column file failed", errno: errno) }
     }
 
     /// Removes a directory tree (a partition left by an interrupted write).

@@ -6,6 +6,8 @@ package struct StorageConfiguration: Sendable {
     package var checkpointEveryTxns: Int
     /// Commits wait once this many committed transactions are not applied yet.
     package var maxApplyLagTxns: Int
+    /// The storage write path's system calls; tests inject faults and power loss here.
+    package var io: StorageIO = .system
 
     package init(wal: WALConfiguration = WALConfiguration(), checkpointEveryTxns: Int = 256, maxApplyLagTxns: Int = 4_096) {
         self.wal = wal

@@ -31,7 +31,7 @@ package final class StorageEngine: Sendable {
                 continue
             }
             do {
-                let store = try TableStore(directory: layout.tablesDirectory + "/" + entry)
+                let store = try TableStore(directory: layout.tablesDirectory + "/" + entry, io: configuration.io)
                 stores[store.schema.tableID] = store
             } catch {
                 // One damaged table must not take the node down: it is reported and refuses
@@ -42,10 +42,11 @@ package final class StorageEngine: Sendable {
         self.damagedTables = damaged
         let highestApplied = stores.values.map(\.state.appliedTxn).max() ?? 0
         wal = try WriteAheadLog(
-            directory: layout.walDirectory, configuration: configuration.wal, nextTxnIfEmpty: highestApplied + 1)
+            directory: layout.walDirectory, configuration: configuration.wal, nextTxnIfEmpty: highestApplied + 1,
+            io: configuration.io)
         tablesDirectory = layout.tablesDirectory
         self.configuration = configuration
-        var applier = Applier(stores: stores, tablesDirectory: layout.tablesDirectory, damaged: damaged)
+        var applier = Applier(stores: stores, tablesDirectory: layout.tablesDirectory, damaged: damaged, io: configuration.io)
         let replayFrom = stores.values.map { $0.state.appliedTxn + 1 }.min() ?? (wal.segments.first?.firstTxn ?? 1)
         try applier.applyCommitted(wal: wal, from: max(replayFrom, wal.segments.first?.firstTxn ?? replayFrom))
         // Checkpoint before serving: skipping it made recovery ~20 % faster, but a node killed

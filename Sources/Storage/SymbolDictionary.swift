@@ -16,10 +16,12 @@ struct SymbolDictionary {
     private var fileSize = 0
     private var fd: Int32 = -1
     private(set) var dirty = false
+    private let io: StorageIO
 
     /// Opens the dictionary, keeping exactly `count` entries.
-    init(path: String, count: UInt32) throws(StorageError) {
+    init(path: String, count: UInt32, io: StorageIO = .system) throws(StorageError) {
         self.path = path
+        self.io = io
         let bytes = try DurableFile.read(path, maxBytes: 1 << 31) ?? []
         var offset = 0
         while values.count < Int(count) {
@@ -56,7 +58,7 @@ struct SymbolDictionary {
         entry.appendLittleEndian(UInt32(value.count))
         entry.append(contentsOf: value)
         try entry.withUnsafeBytes { bytes in
-            Result { () throws(StorageError) in try ColumnFiles.write(fd, bytes, at: fileSize, path: path) }
+            Result { () throws(StorageError) in try ColumnFiles.write(fd, bytes, at: fileSize, path: path, io: io) }
         }.get()
         fileSize += entry.count
         let key = interner.insert(value)
@@ -69,7 +71,7 @@ struct SymbolDictionary {
 
     mutating func sync() throws(StorageError) {
         guard dirty else { return }
-        try ColumnFiles.sync(fd, path: path)
+        try ColumnFiles.sync(fd, path: path, io: io)
         dirty = false
     }
 }

@@ -21,7 +21,7 @@ extension TableStore {
         }
         for column in newSchema.columns where column.type == .symbol && symbols[column.id] == nil {
             symbols[column.id] = try SymbolDictionary(
-                path: directory + "/" + ColumnFiles.symbolFileName(columnID: column.id), count: 0)
+                path: directory + "/" + ColumnFiles.symbolFileName(columnID: column.id), count: 0, io: io)
         }
         for column in schema.columns where newSchema.column(id: column.id) == nil {
             symbols.removeValue(forKey: column.id)?.close()

@@ -10,6 +10,8 @@ import Glibc
 /// truncates files back to the checkpointed row counts and the WAL replays from there.
 package final class TableStore {
     package let directory: String
+    /// The write-path system calls (injectable for fault and power-loss tests).
+    let io: StorageIO
     package internal(set) var schema: TableSchema
     let txnFile: TableTxnFile
     /// Applied state, ahead of the checkpointed `txnFile.state`.
@@ -43,7 +45,9 @@ package final class TableStore {
     ///
     /// Built under a `.tmp` name and renamed into place, so a crash never leaves a table
     /// directory without its files (open removes `.tmp` leftovers).
-    package static func create(in tablesDirectory: String, schema: TableSchema, txn: UInt64) throws(StorageError) -> TableStore {
+    package static func create(
+        in tablesDirectory: String, schema: TableSchema, txn: UInt64, io: StorageIO = .system
+    ) throws(StorageError) -> TableStore {
         let directory = tablesDirectory + "/" + directoryName(for: schema)
         let building = directory + ".tmp"
         ColumnFiles.removeTree(building)
@@ -57,7 +61,7 @@ package final class TableStore {
             throw StorageError(.io, path: directory, "cannot move the new table into place", errno: errno)
         }
         try DurableFile.syncDirectory(containing: directory)
-        return try TableStore(directory: directory)
+        return try TableStore(directory: directory, io: io)
     }
 
     /// The txn the last checkpoint made durable: the WAL must keep everything after it.
@@ -70,18 +74,19 @@ package final class TableStore {
     }
 
     /// Opens a table and rolls its files back to the checkpointed state.
-    package init(directory: String) throws(StorageError) {
+    package init(directory: String, io: StorageIO = .system) throws(StorageError) {
         self.directory = directory
+        self.io = io
         guard let meta = try DurableFile.read(directory + "/_meta", maxBytes: TableMetaCodec.maxFileBytes) else {
             throw StorageError(.corrupt, path: directory + "/_meta", "table metadata is missing")
         }
         schema = try TableMetaCodec.decode(meta, path: directory + "/_meta")
-        txnFile = try TableTxnFile(path: directory + "/_txn")
+        txnFile = try TableTxnFile(path: directory + "/_txn", io: io)
         state = txnFile.state
         for column in schema.columns where column.type == .symbol {
             symbols[column.id] = try SymbolDictionary(
                 path: directory + "/" + ColumnFiles.symbolFileName(columnID: column.id),
-                count: state.symbolCounts[column.id] ?? 0)
+                count: state.symbolCounts[column.id] ?? 0, io: io)
         }
         try rollBackToCheckpoint()
     }
@@ -267,7 +272,7 @@ package final class TableStore {
 
     func write(_ partition: String, _ file: String, _ bytes: UnsafeRawBufferPointer, at offset: Int) throws(StorageError) {
         try ColumnFiles.write(try self.file(partition: partition, name: file), bytes, at: offset,
-                              path: "\(directory)/\(partition)/\(file)")
+                              path: "\(directory)/\(partition)/\(file)", io: io)
     }
 
     /// The index of the partition starting at `timestamp`, creating it (and its directory) if new.
@@ -311,7 +316,7 @@ package final class TableStore {
         for (id, dictionary) in symbols { state.symbolCounts[id] = UInt32(dictionary.values.count) }
         guard state != txnFile.state || !openFiles.isEmpty else { return }
         for (partition, files) in openFiles {
-            for (name, fd) in files { try ColumnFiles.sync(fd, path: "\(directory)/\(partition)/\(name)") }
+            for (name, fd) in files { try ColumnFiles.sync(fd, path: "\(directory)/\(partition)/\(name)", io: io) }
             try DurableFile.syncDirectory(containing: "\(directory)/\(partition)/x")
         }
         for id in symbols.keys { try symbols[id]!.sync() }

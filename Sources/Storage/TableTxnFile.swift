@@ -54,10 +54,12 @@ package final class TableTxnFile {
     /// Slot holding `state` (0 or 1).
     private var activeSlot: Int
     package private(set) var state: TableTxnState
+    private let io: StorageIO
 
     /// Opens `_txn`, or creates it holding `initial` when it does not exist.
-    package init(path: String, creatingWith initial: TableTxnState? = nil) throws(StorageError) {
+    package init(path: String, creatingWith initial: TableTxnState? = nil, io: StorageIO = .system) throws(StorageError) {
         self.path = path
+        self.io = io
         if let bytes = try DurableFile.read(path, maxBytes: 1 << 30) {
             let (state, slot, capacity) = try TableTxnFile.decode(bytes, path: path)
             self.state = state
@@ -100,11 +102,11 @@ package final class TableTxnFile {
         }
         let target = 1 - activeSlot
         let offset = TableTxnFile.headerSize + target * slotCapacity
-        let written = slot.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) }
+        let written = slot.withUnsafeBytes { io.pwrite(fd, $0, offset) }
         guard written == slot.count else {
             throw StorageError(.io, path: path, "cannot write table state", errno: written < 0 ? errno : EIO)
         }
-        guard fdatasync(fd) == 0 else { throw StorageError(.io, path: path, "fdatasync of table state failed", errno: errno) }
+        guard io.fdatasync(fd) == 0 else { throw StorageError(.io, path: path, "fdatasync of table state failed", errno: errno) }
         activeSlot = target
         state = next
     }
