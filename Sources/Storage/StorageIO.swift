@@ -2,8 +2,9 @@
 import Glibc
 #endif
 
-/// The write-path system calls of the WAL, as values, so a test can make any of them fail
-/// (`TestSupport`'s fault injection) and prove that nothing half-done is ever acknowledged.
+/// The write-path system calls of the WAL and the table files, as values, so a test can make
+/// any of them fail or simulate power loss (`TestSupport`) and prove that nothing half-done is
+/// ever acknowledged.
 ///
 /// Each returns what the system call returns and leaves the error in `errno`.
 package struct StorageIO: Sendable {

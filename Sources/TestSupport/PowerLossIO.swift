@@ -5,16 +5,18 @@ import Synchronization
 import Glibc
 #endif
 
-/// Simulated power loss for the WAL (RELIABILITY §5.2): records every write since each file's
-/// last fdatasync together with the bytes it overwrote, and on `cut` rolls the real files back
-/// to a state a power failure could leave — each unsynced write independently kept, dropped, or
-/// torn at 512-byte granularity (latest writes undone first).
+/// Simulated power loss (RELIABILITY §5.2) for everything Storage writes through `StorageIO`
+/// (WAL segments, column files, symbol dictionaries, `_txn`): records every write since its
+/// file's last fdatasync with the bytes it overwrote, and on `cut` rolls the real files back to
+/// a state a power failure could leave — each unsynced write independently kept, dropped, or
+/// torn at 512-byte granularity (latest writes undone first). Files are tracked by path, so a
+/// write to a file closed since is still undone.
 ///
-/// Directory entries are not simulated here: the WAL fsyncs its directory before acknowledging
-/// anything in a new segment, which `WALFaultTests` and the recovery tests cover.
+/// Directory entries are not simulated: files created or renamed are taken as durable. Storage
+/// fsyncs directories before relying on new entries (checked by review, not by this layer).
 package final class PowerLossIO: Sendable {
     private struct Write {
-        var fd: Int32
+        var path: String
         var offset: Int
         var length: Int
         /// The bytes the write replaced (shorter than `length` where it extended the file).
@@ -48,13 +50,14 @@ package final class PowerLossIO: Sendable {
                     errno = EIO
                     return -1
                 }
+                let path = PowerLossIO.path(of: fd)
                 let size = PowerLossIO.size(fd)
                 var before = [UInt8](repeating: 0, count: max(0, min(bytes.count, size - offset)))
                 if !before.isEmpty { _ = before.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) } }
                 let written = Glibc.pwrite(fd, bytes.baseAddress, bytes.count, off_t(offset))
                 if written > 0 {
                     state.withLock {
-                        $0.unsynced.append(Write(fd: fd, offset: offset, length: written, before: before, sizeBefore: size))
+                        $0.unsynced.append(Write(path: path, offset: offset, length: written, before: before, sizeBefore: size))
                     }
                 }
                 return written
@@ -64,8 +67,9 @@ package final class PowerLossIO: Sendable {
                     errno = EIO
                     return -1
                 }
+                let path = PowerLossIO.path(of: fd)
                 let result = Glibc.fdatasync(fd)
-                if result == 0 { state.withLock { $0.unsynced.removeAll { $0.fd == fd } } }
+                if result == 0 { state.withLock { $0.unsynced.removeAll { $0.path == path } } }
                 return result
             },
             ftruncate: { [self] fd, length in
@@ -115,16 +119,28 @@ package final class PowerLossIO: Sendable {
         let restoreStart = write.offset + kept
         let restoreEnd = write.offset + write.length
         guard restoreStart < restoreEnd else { return }
+        // The file may be closed or gone by now (a removed partition version): reopen by path.
+        let fd = Glibc.open(write.path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { Glibc.close(fd) }
         // Restore the overwritten bytes that existed before, then cut what the write appended.
         let beforeEnd = write.offset + write.before.count
         if restoreStart < beforeEnd {
             write.before[(restoreStart - write.offset)...].withUnsafeBytes {
-                _ = Glibc.pwrite(write.fd, $0.baseAddress, $0.count, off_t(restoreStart))
+                _ = Glibc.pwrite(fd, $0.baseAddress, $0.count, off_t(restoreStart))
             }
         }
-        if restoreEnd > write.sizeBefore && size(write.fd) <= restoreEnd {
-            _ = Glibc.ftruncate(write.fd, off_t(max(write.sizeBefore, restoreStart)))
+        if restoreEnd > write.sizeBefore && size(fd) <= restoreEnd {
+            _ = Glibc.ftruncate(fd, off_t(max(write.sizeBefore, restoreStart)))
         }
+    }
+
+    /// The file behind `fd`, from `/proc/self/fd` (Linux).
+    private static func path(of fd: Int32) -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = readlink("/proc/self/fd/\(fd)", &buffer, buffer.count - 1)
+        guard count > 0 else { return "fd:\(fd)" }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private static func size(_ fd: Int32) -> Int {
