@@ -15,7 +15,8 @@ package final class RowBatch {
     package let maxBytes: Int
     /// Largest single var-size value; a larger one fails its row.
     package let maxValueBytes: Int
-    private var oversizedColumn: Int?
+    /// A value set in the current row that cannot be stored: (column, why). The row fails at `endRow`.
+    private var invalidValue: (column: Int, reason: String)?
     /// Designated timestamps of the batch's rows: the applier takes the in-order fast path
     /// when the batch is ordered and starts at or after the table's max timestamp.
     package private(set) var minTimestamp = Int64.max
@@ -52,7 +53,7 @@ package final class RowBatch {
         rowCount = 0
         byteCount = 0
         inRow = false
-        oversizedColumn = nil
+        invalidValue = nil
         minTimestamp = .max
         maxTimestamp = .min
         isOrderedByTimestamp = true
@@ -72,12 +73,11 @@ package final class RowBatch {
         precondition(inRow, "endRow outside a row")
         inRow = false
         for index in columns.indices where !setInRow[index] { columns[index].appendNull() }
-        if let column = oversizedColumn {
-            oversizedColumn = nil
+        if let invalid = invalidValue {
+            invalidValue = nil
             for index in columns.indices { columns[index].removeLast() }
             throw StorageError(
-                .limitExceeded, path: schema.name,
-                "a value of column \(schema.columns[column].name) exceeds \(maxValueBytes) bytes")
+                .limitExceeded, path: schema.name, "a value of column \(schema.columns[invalid.column].name) \(invalid.reason)")
         }
         let newByteCount = columns.reduce(0) { $0 + $1.byteCount }
         if newByteCount > maxBytes {
@@ -128,9 +128,15 @@ package final class RowBatch {
     package func setBytes(_ column: Int, _ bytes: UnsafeRawBufferPointer) {
         markSet(column)
         precondition(columns[column].type.isVariableSize || columns[column].type == .symbol, "column \(column) is fixed-width")
+        var problem: String?
         if bytes.count > maxValueBytes {
+            problem = "exceeds \(maxValueBytes) bytes"
+        } else if case .doubleArray(let dimensions) = columns[column].type {
+            problem = DoubleArrayValue.validate(bytes, dimensions: dimensions).map { "is not a valid array: \($0)" }
+        }
+        if let problem {
             // Stand in a NULL so the row stays aligned; endRow drops the row and says why.
-            oversizedColumn = column
+            invalidValue = (column, problem)
             columns[column].appendNull()
             return
         }

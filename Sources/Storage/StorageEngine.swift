@@ -301,13 +301,6 @@ struct Catalog: ~Copyable {
         schema.version = 1
         schema.nextColumnID = (schema.columns.map(\.id).max() ?? 0) + 1
         do { try schema.validate() } catch { throw StorageError(.notWritable, path: schema.name, error.message) }
-        for column in schema.columns {
-            if case .doubleArray = column.type {
-                throw StorageError(
-                    .notWritable, path: schema.name,
-                    "column \(column.name): \(column.type) columns are not supported by this version yet")
-            }
-        }
         try refuseDamaged(schema.name)
         guard schemas[NameRules.lookupKey(schema.name)] == nil else {
             throw StorageError(.notWritable, path: schema.name, "table already exists [table=\(schema.name)]")

@@ -50,8 +50,22 @@ package struct TableSnapshot: Sendable {
         let offsets = try MappedColumn(
             path: base + ColumnFiles.offsetFileName(columnID: columnID), length: (partition.rowCount + 1) * 8)
         let end = offsets.withUnsafeBytes { $0.loadLittleEndian(fromByteOffset: partition.rowCount * 8, as: UInt64.self) }
-        let data = try MappedColumn(
-            path: base + ColumnFiles.dataFileName(columnID: columnID), length: Int(end & ~ColumnFiles.nullFlag))
+        let dataPath = base + ColumnFiles.dataFileName(columnID: columnID)
+        let data = try MappedColumn(path: dataPath, length: Int(end & ~ColumnFiles.nullFlag))
+        // Offsets must rise and stay inside the data: a damaged `.i` is an error for the reader,
+        // never an out-of-bounds read (one pass per mapping, at memory speed).
+        let valid = offsets.withUnsafeBytes { bytes -> Bool in
+            var previous: UInt64 = 0
+            for row in 0...partition.rowCount {
+                let offset = bytes.loadLittleEndian(fromByteOffset: row * 8, as: UInt64.self) & ~ColumnFiles.nullFlag
+                if offset < previous || offset > UInt64(data.length) { return false }
+                previous = offset
+            }
+            return true
+        }
+        guard valid else {
+            throw StorageError(.corrupt, path: base + ColumnFiles.offsetFileName(columnID: columnID), "offsets are damaged (not rising within the data)")
+        }
         return VariableColumn(offsets: offsets, data: data)
     }
 

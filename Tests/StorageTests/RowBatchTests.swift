@@ -1,6 +1,7 @@
 // Proves row batches fill NULLs, track timestamp order, enforce their byte limit, and survive the WAL payload codec exactly.
 import Storage
 import Testing
+import TestSupport
 
 @Suite struct RowBatchTests {
     static let schema = TableSchema(
@@ -97,5 +98,48 @@ import Testing
         newer.version += 1
         #expect(throws: StorageError.self) { try RowBatchCodec.decode(payload, schema: newer, into: target) }
         #expect(throws: StorageError.self) { try RowBatchCodec.decode(payload + [0], schema: Self.schema, into: target) }
+    }
+}
+
+@Suite struct DoubleArrayTests {
+    static let schema = TableSchema(
+        tableID: 4, name: "arrays",
+        columns: [ColumnSchema(id: 1, name: "m", type: .doubleArray(dimensions: 2)), ColumnSchema(id: 2, name: "ts", type: .timestamp)],
+        designatedTimestamp: 2, partitionBy: .day)
+
+    @Test func arraysAreStoredAndReadBack() throws {
+        let directory = TemporaryDirectory()
+        let store = try TableStore.create(in: directory.path, schema: Self.schema, txn: 1)
+        let batch = RowBatch(schema: Self.schema)
+        let matrix = DoubleArrayValue.encode(shape: [2, 3], values: [1, 2, 3, 4, 5, .nan])
+        batch.beginRow()
+        matrix.withUnsafeBytes { batch.setBytes(0, $0) }
+        batch.setInteger(1, Int64(1))
+        try batch.endRow()
+        batch.beginRow()
+        batch.setInteger(1, Int64(2))
+        try batch.endRow()
+        try store.apply(batch, txn: 2)
+        let snapshot = store.snapshot()
+        let column = try snapshot.mapVariableColumn(1, in: snapshot.partitions[0])
+        let decoded = column.withValue(row: 0) { $0.flatMap { DoubleArrayValue.decode($0, dimensions: 2) } }
+        #expect(decoded?.shape == [2, 3])
+        #expect(decoded?.values.prefix(5) == [1, 2, 3, 4, 5] && decoded?.values.last?.isNaN == true)
+        #expect(column.withValue(row: 1) { $0 == nil })
+    }
+
+    static let invalid: [[UInt8]] = [
+        [], [1], [2, 1, 0, 0, 0], [3] + [UInt8](repeating: 0, count: 12),
+        Array(DoubleArrayValue.encode(shape: [1, 2], values: [1, 2]).dropLast()),
+    ]
+
+    @Test(arguments: invalid)
+    func invalidEncodingsFailTheRow(bytes: [UInt8]) {
+        let batch = RowBatch(schema: Self.schema)
+        batch.beginRow()
+        bytes.withUnsafeBytes { batch.setBytes(0, $0) }
+        batch.setInteger(1, Int64(1))
+        #expect(throws: StorageError.self) { try batch.endRow() }
+        #expect(batch.rowCount == 0)
     }
 }

@@ -125,9 +125,6 @@ import TestSupport
         let schema = try await engine.createTable(Self.request())
         _ = try await engine.commit(try Self.batch(schema, 10..<20))
         let nextTxn = engine.wal.nextTxn
-        var withArray = Self.request("notes")
-        withArray.columns.append(ColumnSchema(id: 3, name: "matrix", type: .doubleArray(dimensions: 2)))
-        await #expect(throws: StorageError.self) { try await engine.createTable(withArray) }
         var invalid = Self.request("bad/name")
         invalid.partitionBy = .day
         await #expect(throws: StorageError.self) { try await engine.createTable(invalid) }

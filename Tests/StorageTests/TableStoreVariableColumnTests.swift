@@ -92,3 +92,21 @@ import TestSupport
         #expect(again.snapshot().symbols[1]?.values == ["h0", "h1", "h2"])
     }
 }
+
+@Suite struct VariableColumnDamageTests {
+    @Test func damagedOffsetsAreAnErrorNotACrash() throws {
+        let directory = TemporaryDirectory()
+        let store = try TableStore.create(in: directory.path, schema: TableStoreVariableColumnTests.schema, txn: 1)
+        try store.apply(try TableStoreVariableColumnTests.batch(0..<4), txn: 2)
+        try store.checkpoint()
+        let snapshot = store.snapshot()
+        let partition = snapshot.partitions[0]
+        let path = store.directory + "/" + partition.directoryName + "/" + ColumnFiles.offsetFileName(columnID: 2)
+        var bytes = try #require(try DurableFile.read(path, maxBytes: 1 << 20))
+        bytes[8 + 7] = 0x00  // row 0's end offset loses its NULL bit and becomes huge or wrong
+        bytes[8] = 0xFF
+        try DurableFile.replace(path, with: bytes)
+        let error = #expect(throws: StorageError.self) { try snapshot.mapVariableColumn(2, in: partition) }
+        #expect(error?.code == .corrupt && error?.path == path)
+    }
+}
