@@ -98,9 +98,10 @@ package final class TableStore {
 
     // MARK: Applying
 
-    /// Applies `batch` (committed as WAL `txn`): rows in timestamp order at or after the
-    /// table's last timestamp are appended; anything else is refused for now. Symbols are
-    /// interned into the table's dictionaries; var-size values go to `.d` with offsets in `.i`.
+    /// Applies `batch` (committed as WAL `txn`): rows in timestamp order after the table's last
+    /// timestamp are appended; any other rows are merged into their partitions
+    /// (`TableStore+OutOfOrder.swift`). Symbols are interned into the table's dictionaries;
+    /// var-size values go to `.d` with offsets in `.i`.
     package func apply(_ batch: RowBatch, txn: UInt64) throws(StorageError) {
         precondition(txn > state.appliedTxn, "txn \(txn) applied twice to \(schema.name)")
         guard batch.schema.version == schema.version else {
