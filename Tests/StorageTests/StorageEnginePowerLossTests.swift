@@ -4,24 +4,12 @@ import Testing
 import TestSupport
 
 @Suite struct StorageEnginePowerLossTests {
-    struct Row: Equatable, CustomStringConvertible {
-        var ts: Int64
-        var sym: String?
-        var value: Int64
-        var note: String?
-        var description: String { "(\(ts) \(sym ?? "∅") \(value) \(note ?? "∅"))" }
-    }
+    typealias Row = ModelRow
 
     static let hour: Int64 = 3_600_000_000
     static let request = TableSchema(
         tableID: 0, name: "power",
-        columns: [
-            ColumnSchema(id: 1, name: "sym", type: .symbol),
-            ColumnSchema(id: 2, name: "value", type: .long),
-            ColumnSchema(id: 3, name: "note", type: .varchar),
-            ColumnSchema(id: 4, name: "ts", type: .timestamp),
-        ],
-        designatedTimestamp: 4, partitionBy: .hour)
+        columns: ModelRow.columns, designatedTimestamp: 4, partitionBy: .hour)
 
     /// 24 batches: mostly in order, some reaching up to three hours back (partition rewrites).
     static func batches() -> [[Row]] {
@@ -41,9 +29,7 @@ import TestSupport
     }
 
     static func model(_ batches: ArraySlice<[Row]>) -> [Row] {
-        batches.flatMap { $0 }.enumerated()
-            .sorted { $0.element.ts != $1.element.ts ? $0.element.ts < $1.element.ts : $0.offset < $1.offset }
-            .map(\.element)
+        ModelRow.sortedByTime(batches.flatMap { $0 })
     }
 
     static func configuration(_ io: StorageIO) -> StorageConfiguration {
@@ -57,16 +43,7 @@ import TestSupport
         guard let schema = try? await engine.createTable(request) else { return 0 }
         var acknowledged = 0
         for rows in batches {
-            let batch = RowBatch(schema: schema)
-            for row in rows {
-                batch.beginRow()
-                if let sym = row.sym { Array(sym.utf8).withUnsafeBytes { batch.setBytes(0, $0) } }
-                batch.setInteger(1, row.value)
-                if let note = row.note { Array(note.utf8).withUnsafeBytes { batch.setBytes(2, $0) } }
-                batch.setInteger(3, row.ts)
-                try? batch.endRow()
-            }
-            guard let txn = try? await engine.commit(batch) else { break }
+            guard let batch = try? ModelRow.batch(rows, schema: schema), let txn = try? await engine.commit(batch) else { break }
             await engine.waitUntilApplied(txn)
             acknowledged += 1
         }
@@ -74,23 +51,7 @@ import TestSupport
     }
 
     static func read(_ engine: StorageEngine) throws -> [Row] {
-        guard let snapshot = engine.snapshot(ofTable: "power") else { return [] }
-        var rows: [Row] = []
-        for partition in snapshot.partitions {
-            let syms = try snapshot.mapColumn(1, in: partition)
-            let values = try snapshot.mapColumn(2, in: partition)
-            let notes = try snapshot.mapVariableColumn(3, in: partition)
-            let timestamps = try snapshot.mapColumn(4, in: partition)
-            for row in 0..<partition.rowCount {
-                let key = syms.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: row * 4, as: Int32.self) }
-                rows.append(Row(
-                    ts: timestamps.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: row * 8, as: Int64.self) },
-                    sym: snapshot.symbols[1]?.value(key),
-                    value: values.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: row * 8, as: Int64.self) },
-                    note: notes.withValue(row: row) { $0.map { String(decoding: $0, as: UTF8.self) } }))
-            }
-        }
-        return rows
+        try engine.snapshot(ofTable: "power").map(ModelRow.read) ?? []
     }
 
     @Test func everyCutLeavesExactlyACommittedPrefix() async throws {

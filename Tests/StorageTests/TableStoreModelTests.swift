@@ -4,23 +4,12 @@ import Testing
 import TestSupport
 
 @Suite struct TableStoreModelTests {
-    struct Row: Equatable, CustomStringConvertible {
-        var ts: Int64
-        var sym: String?
-        var value: Int64
-        var note: String?
-        var description: String { "(\(ts) \(sym ?? "∅") \(value) \(note ?? "∅"))" }
-    }
+    typealias Row = ModelRow
 
     static func schema(dedup: Bool) -> TableSchema {
         TableSchema(
             tableID: 9, name: "model",
-            columns: [
-                ColumnSchema(id: 1, name: "sym", type: .symbol),
-                ColumnSchema(id: 2, name: "value", type: .long),
-                ColumnSchema(id: 3, name: "note", type: .varchar),
-                ColumnSchema(id: 4, name: "ts", type: .timestamp),
-            ],
+            columns: ModelRow.columns,
             designatedTimestamp: 4, partitionBy: .hour, dedupKeys: dedup ? [4, 1] : [])
     }
 
@@ -48,16 +37,7 @@ import TestSupport
     }
 
     static func batch(_ rows: [Row], schema: TableSchema) throws -> RowBatch {
-        let batch = RowBatch(schema: schema)
-        for row in rows {
-            batch.beginRow()
-            if let sym = row.sym { Array(sym.utf8).withUnsafeBytes { batch.setBytes(0, $0) } }
-            batch.setInteger(1, row.value)
-            if let note = row.note { Array(note.utf8).withUnsafeBytes { batch.setBytes(2, $0) } }
-            batch.setInteger(3, row.ts)
-            try batch.endRow()
-        }
-        return batch
+        try ModelRow.batch(rows, schema: schema)
     }
 
     /// The model: append, replace duplicates (with dedup), then a stable sort by timestamp.
@@ -66,28 +46,11 @@ import TestSupport
             if dedup { model.removeAll { $0.ts == row.ts && $0.sym == row.sym } }
             model.append(row)
         }
-        let indexed = model.enumerated().sorted { $0.element.ts != $1.element.ts ? $0.element.ts < $1.element.ts : $0.offset < $1.offset }
-        model = indexed.map(\.element)
+        model = ModelRow.sortedByTime(model)
     }
 
     static func read(_ snapshot: TableSnapshot) throws -> [Row] {
-        var rows: [Row] = []
-        let symbols = snapshot.symbols[1]
-        for partition in snapshot.partitions {
-            let syms = try snapshot.mapColumn(1, in: partition)
-            let values = try snapshot.mapColumn(2, in: partition)
-            let notes = try snapshot.mapVariableColumn(3, in: partition)
-            let timestamps = try snapshot.mapColumn(4, in: partition)
-            for row in 0..<partition.rowCount {
-                let key = syms.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: row * 4, as: Int32.self) }
-                rows.append(Row(
-                    ts: timestamps.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: row * 8, as: Int64.self) },
-                    sym: symbols?.value(key),
-                    value: values.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: row * 8, as: Int64.self) },
-                    note: notes.withValue(row: row) { $0.map { String(decoding: $0, as: UTF8.self) } }))
-            }
-        }
-        return rows
+        try ModelRow.read(snapshot)
     }
 
     @Test(arguments: [(false, UInt64(1)), (true, 2), (false, 3), (true, 4)])
