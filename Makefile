@@ -29,8 +29,10 @@ $(VENV)/.installed: integration/requirements.txt | deps
 
 release: deps
 	@mkdir -p .build
+	@scripts/release-sources.sh check
 	$(SWIFT) build -c release 2>&1 | tee $(BUILD_LOG).release; test $${PIPESTATUS[0]} -eq 0
 	scripts/check-warnings.sh $(BUILD_LOG).release
+	@scripts/release-sources.sh record
 
 unit: deps
 	@mkdir -p .build
