@@ -1,0 +1,91 @@
+/// The committed catalog: names (case-insensitive) to schemas, and table ids.
+struct Catalog: ~Copyable {
+    var schemas: [String: TableSchema] = [:]
+    var nextTableID: UInt32 = 1
+
+    /// Names of tables that could not be opened: writes to them are refused with the reason.
+    var damaged: [String: String] = [:]
+
+    init(stores: [UInt32: TableStore], damaged damagedTables: [DamagedTable]) {
+        for table in damagedTables {
+            damaged[NameRules.lookupKey(table.name)] = table.reason
+            if let id = table.tableID { nextTableID = max(nextTableID, id + 1) }
+        }
+        for store in stores.values {
+            schemas[NameRules.lookupKey(store.schema.name)] = store.schema
+            nextTableID = max(nextTableID, store.schema.tableID + 1)
+        }
+    }
+
+    mutating func reserve(_ requested: TableSchema) throws(StorageError) -> TableSchema {
+        var schema = requested
+        schema.tableID = nextTableID
+        schema.version = 1
+        schema.nextColumnID = (schema.columns.map(\.id).max() ?? 0) + 1
+        do { try schema.validate() } catch { throw StorageError(.notWritable, path: schema.name, error.message) }
+        try refuseDamaged(schema.name)
+        guard schemas[NameRules.lookupKey(schema.name)] == nil else {
+            throw StorageError(.notWritable, path: schema.name, "table already exists [table=\(schema.name)]")
+        }
+        schemas[NameRules.lookupKey(schema.name)] = schema
+        nextTableID += 1
+        return schema
+    }
+
+    mutating func release(_ schema: TableSchema) {
+        schemas[NameRules.lookupKey(schema.name)] = nil
+    }
+
+    func refuseDamaged(_ name: String) throws(StorageError) {
+        if let reason = damaged[NameRules.lookupKey(name)] {
+            throw StorageError(.notWritable, path: name, "table \(name) is damaged and refuses writes: \(reason)")
+        }
+    }
+
+    func existing(_ name: String) throws(StorageError) -> TableSchema {
+        try refuseDamaged(name)
+        guard let schema = schemas[NameRules.lookupKey(name)] else {
+            throw StorageError(.notWritable, path: name, "table does not exist [table=\(name)]")
+        }
+        return schema
+    }
+
+    /// Applies `change` to a copy of the committed schema; the catalog holds the result.
+    mutating func alter(
+        _ name: String, _ change: (inout TableSchema) throws(SchemaError) -> Void
+    ) throws(StorageError) -> (TableSchema, TableSchema) {
+        let old = try existing(name)
+        var schema = old
+        do {
+            try change(&schema)
+            schema.version = old.version + 1
+            try old.checkEvolution(to: schema)
+        } catch {
+            throw StorageError(.notWritable, path: name, error.message)
+        }
+        let newKey = NameRules.lookupKey(schema.name)
+        if newKey != NameRules.lookupKey(old.name) {
+            try refuseDamaged(schema.name)
+            guard schemas[newKey] == nil else {
+                throw StorageError(.notWritable, path: name, "table already exists [table=\(schema.name)]")
+            }
+        }
+        restore(schema, replacing: old)
+        return (old, schema)
+    }
+
+    /// Puts `schema` in the catalog in place of `replaced` (undo of a failed change, or its effect).
+    mutating func restore(_ schema: TableSchema, replacing replaced: TableSchema?) {
+        if let replaced { schemas[NameRules.lookupKey(replaced.name)] = nil }
+        schemas[NameRules.lookupKey(schema.name)] = schema
+    }
+
+    mutating func admit(_ batch: RowBatch) throws(StorageError) {
+        guard let current = schemas[NameRules.lookupKey(batch.schema.name)], current.tableID == batch.schema.tableID else {
+            throw StorageError(.notWritable, path: batch.schema.name, "table does not exist [table=\(batch.schema.name)]")
+        }
+        guard current.version == batch.schema.version else {
+            throw StorageError(.notWritable, path: batch.schema.name, "table schema changed; rebuild the batch")
+        }
+    }
+}
