@@ -85,7 +85,7 @@ package enum ColumnFiles {
     }
 
     /// Removes a directory tree (a partition left by an interrupted write).
-    static func removeTree(_ path: String) {
+    package static func removeTree(_ path: String) {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
         if (info.st_mode & S_IFMT) == S_IFDIR {
@@ -97,7 +97,7 @@ package enum ColumnFiles {
     }
 
     /// Names in a directory, without `.` and `..`.
-    static func entries(of directory: String) throws(StorageError) -> [String] {
+    package static func entries(of directory: String) throws(StorageError) -> [String] {
         guard let handle = opendir(directory) else {
             throw StorageError(.io, path: directory, "cannot list directory", errno: errno)
         }

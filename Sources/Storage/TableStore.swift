@@ -92,7 +92,7 @@ package final class TableStore {
     }
 
     deinit {
-        closeFiles()
+        closeOpenFiles()
         for dictionary in symbols.values { dictionary.close() }
     }
 
@@ -325,7 +325,7 @@ package final class TableStore {
         try txnFile.write(state)
         state = txnFile.state
         createdPartitionDirectories = false
-        closeFiles()
+        closeOpenFiles()
         removeObsoleteDirectories()
     }
 
@@ -354,10 +354,6 @@ package final class TableStore {
         for entry in try ColumnFiles.entries(of: directory) where !known.contains(entry) && !entry.hasSuffix(".tmp") {
             ColumnFiles.removeTree(directory + "/" + entry)
         }
-    }
-
-    private func closeFiles() {
-        closeOpenFiles()
     }
 
     /// Closes every open column file (after a checkpoint, truncate or drop).

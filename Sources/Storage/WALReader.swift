@@ -39,7 +39,12 @@ package final class WALReader {
         if segment == nil {
             guard try openSegment(containing: nextTxn) else { return nil }
         }
-        while let current = refreshedSegment() {
+        while var current = segment {
+            // The cached segment info is refreshed (a lock and a copy) only when it says the
+            // segment is exhausted: the log may have appended to it since.
+            if !(nextTxn <= current.info.lastTxn && offset < current.info.sizeBytes), let latest = refreshedSegment() {
+                current = latest
+            }
             if nextTxn <= current.info.lastTxn && offset < current.info.sizeBytes {
                 return try readRecord(current)
             }

@@ -74,17 +74,8 @@ package enum WALSegmentFiles {
 
     /// Segment files of `directory`, ordered by first txn.
     package static func list(_ directory: String) throws(StorageError) -> [(firstTxn: UInt64, path: String)] {
-        guard let handle = opendir(directory) else {
-            throw StorageError(.io, path: directory, "cannot list the WAL directory", errno: errno)
-        }
-        defer { closedir(handle) }
-        var segments: [(firstTxn: UInt64, path: String)] = []
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if let first = firstTxn(ofName: name) { segments.append((first, directory + "/" + name)) }
-        }
-        return segments.sorted { $0.firstTxn < $1.firstTxn }
+        try ColumnFiles.entries(of: directory)
+            .compactMap { name in firstTxn(ofName: name).map { ($0, directory + "/" + name) } }
+            .sorted { $0.firstTxn < $1.firstTxn }
     }
 }

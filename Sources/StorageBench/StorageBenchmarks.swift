@@ -242,7 +242,8 @@ struct StorageBenchmarks {
     // MARK: Helpers
 
     private func reset(_ path: String) {
-        _ = system("rm -rf '\(path)' && mkdir -p '\(path)'")
+        ColumnFiles.removeTree(path)
+        try? DurableFile.createDirectory(path)
     }
 
     private func directorySize(_ path: String) -> Int {

@@ -1,3 +1,5 @@
+import Storage
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,31 +16,11 @@ package final class TemporaryDirectory {
     }
 
     deinit {
-        TemporaryDirectory.remove(path)
+        ColumnFiles.removeTree(path)
     }
 
     /// A path inside the directory.
     package func appending(_ name: String) -> String {
         path + "/" + name
-    }
-
-    /// Removes `path` recursively (files, directories; no symlink following).
-    private static func remove(_ path: String) {
-        var info = stat()
-        guard lstat(path, &info) == 0 else { return }
-        if (info.st_mode & S_IFMT) == S_IFDIR {
-            if let directory = opendir(path) {
-                while let entry = readdir(directory) {
-                    let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                        String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-                    }
-                    if name != "." && name != ".." { remove(path + "/" + name) }
-                }
-                closedir(directory)
-            }
-            rmdir(path)
-        } else {
-            unlink(path)
-        }
     }
 }
