@@ -16,7 +16,7 @@ struct Applier: ~Copyable {
 
     private let io: StorageIO
 
-    init(stores: [UInt32: TableStore], tablesDirectory: String, damaged: [DamagedTable] = [], io: StorageIO = .system) {
+    init(stores: [UInt32: TableStore], tablesDirectory: String, damaged: [DamagedTable] = [], io: StorageIO) {
         self.stores = stores
         self.tablesDirectory = tablesDirectory
         self.io = io

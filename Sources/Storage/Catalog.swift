@@ -85,7 +85,7 @@ struct Catalog: ~Copyable {
             throw StorageError(.notWritable, path: batch.schema.name, "table does not exist [table=\(batch.schema.name)]")
         }
         guard current.version == batch.schema.version else {
-            throw StorageError(.notWritable, path: batch.schema.name, "table schema changed; rebuild the batch")
+            throw StorageError(.schemaChanged, path: batch.schema.name, "table schema changed; rebuild the batch")
         }
     }
 }

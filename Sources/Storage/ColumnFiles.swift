@@ -44,14 +44,14 @@ package enum ColumnFiles {
         return partition.version == 0 ? base : "\(base).\(partition.version)"
     }
 
-    static func openForAppend(_ path: String) throws(StorageError) -> Int32 {
-        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+    static func openForAppend(_ path: String, io: StorageIO) throws(StorageError) -> Int32 {
+        let fd = io.create(path, O_WRONLY, 0o644)
         if fd < 0 { throw StorageError(.io, path: path, "cannot open column file", errno: errno) }
         return fd
     }
 
     static func write(
-        _ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String, io: StorageIO = .system
+        _ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String, io: StorageIO
     ) throws(StorageError) {
         var done = 0
         while done < bytes.count {
@@ -80,19 +80,20 @@ package enum ColumnFiles {
         _ = Glibc.close(fd)
     }
 
-    static func sync(_ fd: Int32, path: String, io: StorageIO = .system) throws(StorageError) {
+    static func sync(_ fd: Int32, path: String, io: StorageIO) throws(StorageError) {
         if io.fdatasync(fd) != 0 { throw StorageError(.io, path: path, "fdatasync of column file failed", errno: errno) }
     }
 
-    /// Removes a directory tree (a partition left by an interrupted write).
-    package static func removeTree(_ path: String) {
+    /// Removes a directory tree (a partition left by an interrupted write). Best effort and not
+    /// made durable: whatever reappears after a power loss is removed again on open.
+    package static func removeTree(_ path: String, io: StorageIO = .system) {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
         if (info.st_mode & S_IFMT) == S_IFDIR {
-            for name in (try? entries(of: path)) ?? [] { removeTree(path + "/" + name) }
-            rmdir(path)
+            for name in (try? entries(of: path)) ?? [] { removeTree(path + "/" + name, io: io) }
+            _ = io.rmdir(path)
         } else {
-            unlink(path)
+            _ = io.unlink(path)
         }
     }
 

@@ -30,7 +30,7 @@ package struct DataDirectory: Sendable {
     /// `role` is recorded only when the identity is created; later starts keep the stored one.
     package func open(initialRole role: NodeRole) throws(StorageError) -> OpenDataDirectory {
         for directory in [root, configurationDirectory, nodeDirectory, walDirectory, tablesDirectory] {
-            try DurableFile.createDirectory(directory)
+            try DurableFile.createDirectory(directory, io: .system)
         }
         let lock = try DataDirectoryLock(path: lockPath)
         if let bytes = try DurableFile.read(identityPath, maxBytes: NodeIdentity.maxFileBytes) {
@@ -38,7 +38,7 @@ package struct DataDirectory: Sendable {
             return OpenDataDirectory(layout: self, lock: lock, identity: identity, identityCreated: false)
         }
         let identity = NodeIdentity.generate(role: role)
-        try DurableFile.replace(identityPath, with: identity.encoded())
+        try DurableFile.replace(identityPath, with: identity.encoded(), io: .system)
         return OpenDataDirectory(layout: self, lock: lock, identity: identity, identityCreated: true)
     }
 }

@@ -46,49 +46,46 @@ package enum DurableFile {
     ///
     /// Writes a temporary file beside it, fsyncs it, renames it over the target and fsyncs the
     /// directory so the rename itself is durable (the rename is what a reader sees).
-    package static func replace(_ path: String, with bytes: [UInt8], mode: mode_t = 0o644) throws(StorageError) {
+    package static func replace(_ path: String, with bytes: [UInt8], mode: mode_t = 0o644, io: StorageIO) throws(StorageError) {
         let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        let fd = io.create(temporary, O_WRONLY | O_TRUNC, mode)
         if fd < 0 { throw StorageError(.io, path: temporary, "cannot create", errno: errno) }
         do throws(StorageError) {
-            try writeAll(fd, bytes, path: temporary)
-            if fsync(fd) != 0 { throw StorageError(.io, path: temporary, "fsync failed", errno: errno) }
+            try writeAll(fd, bytes, path: temporary, io: io)
+            if io.fdatasync(fd) != 0 { throw StorageError(.io, path: temporary, "fsync failed", errno: errno) }
         } catch {
             close(fd)
-            unlink(temporary)
+            _ = io.unlink(temporary)
             throw error
         }
         close(fd)
-        if rename(temporary, path) != 0 {
+        if io.rename(temporary, path) != 0 {
             let error = errno
-            unlink(temporary)
+            _ = io.unlink(temporary)
             throw StorageError(.io, path: path, "cannot rename \(temporary) over it", errno: error)
         }
-        try syncDirectory(containing: path)
+        try syncDirectory(containing: path, io: io)
     }
 
     /// Creates `path` (and missing parents) as a directory; fsyncs the parent of each one it creates.
-    package static func createDirectory(_ path: String) throws(StorageError) {
+    package static func createDirectory(_ path: String, io: StorageIO) throws(StorageError) {
         var isDirectory = false
         if exists(path, isDirectory: &isDirectory) {
             if isDirectory { return }
             throw StorageError(.io, path: path, "exists and is not a directory")
         }
         let parent = parentDirectory(of: path)
-        if parent != path { try createDirectory(parent) }
-        if mkdir(path, 0o755) != 0 && errno != EEXIST {
+        if parent != path { try createDirectory(parent, io: io) }
+        if io.mkdir(path, 0o755) != 0 && errno != EEXIST {
             throw StorageError(.io, path: path, "cannot create directory", errno: errno)
         }
-        try syncDirectory(containing: path)
+        try syncDirectory(containing: path, io: io)
     }
 
-    /// Fsyncs the directory that holds `path`, making a create or rename in it durable.
-    package static func syncDirectory(containing path: String) throws(StorageError) {
+    /// Fsyncs the directory that holds `path`, making a create, rename or removal in it durable.
+    package static func syncDirectory(containing path: String, io: StorageIO) throws(StorageError) {
         let directory = parentDirectory(of: path)
-        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd < 0 { throw StorageError(.io, path: directory, "cannot open directory", errno: errno) }
-        defer { close(fd) }
-        if fsync(fd) != 0 { throw StorageError(.io, path: directory, "directory fsync failed", errno: errno) }
+        if io.syncDirectory(directory) != 0 { throw StorageError(.io, path: directory, "directory fsync failed", errno: errno) }
     }
 
     /// Whether `path` exists; `isDirectory` tells its kind.
@@ -108,11 +105,11 @@ package enum DurableFile {
         return String(trimmed[..<slash])
     }
 
-    private static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(StorageError) {
+    private static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String, io: StorageIO) throws(StorageError) {
         var offset = 0
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { raw in
-                write(fd, raw.baseAddress! + offset, raw.count - offset)
+                io.pwrite(fd, UnsafeRawBufferPointer(rebasing: raw[offset...]), offset)
             }
             if written < 0 {
                 if errno == EINTR { continue }

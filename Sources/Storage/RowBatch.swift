@@ -59,12 +59,41 @@ package final class RowBatch {
         isOrderedByTimestamp = true
     }
 
+    /// Takes a newer schema of the same table that only added columns at the end (ILP adds
+    /// columns while a batch is being built; another writer may add some before a commit):
+    /// rows so far keep their values and get NULL in the new columns. False, leaving the batch
+    /// as it was, for any other change.
+    package func extend(to newSchema: TableSchema) -> Bool {
+        precondition(!inRow, "extend inside a row")
+        guard newSchema.tableID == schema.tableID, newSchema.columns.count >= schema.columns.count,
+              Array(newSchema.columns.prefix(schema.columns.count)) == schema.columns,
+              newSchema.designatedTimestamp == schema.designatedTimestamp
+        else { return false }
+        for column in newSchema.columns.dropFirst(schema.columns.count) {
+            var buffer = ColumnBuffer(type: column.type)
+            for _ in 0..<rowCount { buffer.appendNull() }
+            columns.append(buffer)
+        }
+        setInRow = Array(repeating: false, count: newSchema.columns.count)
+        schema = newSchema
+        byteCount = columns.reduce(0) { $0 + $1.byteCount }
+        return true
+    }
+
     // MARK: Building rows
 
     package func beginRow() {
         precondition(!inRow, "beginRow inside a row")
         inRow = true
         for index in setInRow.indices { setInRow[index] = false }
+    }
+
+    /// Abandons the row being built: the batch is as it was before `beginRow`.
+    package func cancelRow() {
+        precondition(inRow, "cancelRow outside a row")
+        inRow = false
+        invalidValue = nil
+        for index in columns.indices where setInRow[index] { columns[index].removeLast() }
     }
 
     /// Finishes the row, filling unset columns with NULL; throws when the batch would exceed
@@ -186,9 +215,12 @@ package struct ColumnBuffer: Sendable, Equatable {
     package private(set) var fixed: [UInt8] = []
     package private(set) var lengths: [Int32] = []
     package private(set) var data: [UInt8] = []
+    /// The NULL value of a fixed-width type, computed once (rows without the column append it).
+    private let null: [UInt8]
 
     init(type: ColumnType) {
         self.type = type
+        self.null = type.nullBytes
     }
 
     /// Whether rows are stored as length + bytes (var-size types and symbols before interning).
@@ -220,7 +252,7 @@ package struct ColumnBuffer: Sendable, Equatable {
         if isLengthPrefixed {
             lengths.append(-1)
         } else {
-            fixed.append(contentsOf: type.nullBytes)
+            fixed.append(contentsOf: null)
         }
     }
 
@@ -231,6 +263,11 @@ package struct ColumnBuffer: Sendable, Equatable {
         } else {
             fixed.removeLast(type.fixedWidthBytes!)
         }
+    }
+
+    /// The fixed-width value of the last row appended.
+    package func lastFixedValue<T: FixedWidthInteger>(as: T.Type) -> T {
+        fixed.withUnsafeBytes { $0.loadLittleEndian(fromByteOffset: fixed.count - MemoryLayout<T>.size, as: T.self) }
     }
 
     /// The fixed-width value of `row`.

@@ -27,7 +27,7 @@ package final class StorageEngine: Sendable {
         for entry in try ColumnFiles.entries(of: layout.tablesDirectory) where entry.contains("~") {
             if entry.hasSuffix(".tmp") || entry.hasSuffix(".dropped") {
                 // A table whose creation was cut short: its create replays from the WAL.
-                ColumnFiles.removeTree(layout.tablesDirectory + "/" + entry)
+                ColumnFiles.removeTree(layout.tablesDirectory + "/" + entry, io: configuration.io)
                 continue
             }
             do {

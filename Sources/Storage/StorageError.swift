@@ -13,6 +13,9 @@ package struct StorageError: Error, Sendable, CustomStringConvertible {
         case limitExceeded
         /// Writes are refused: an earlier fsync failed, or the log is damaged.
         case notWritable
+        /// A batch was built against an older version of its table's schema (`RowBatch.extend`
+        /// may adopt the new one, or the writer rebuilds).
+        case schemaChanged
     }
 
     package var code: Code

@@ -6,25 +6,64 @@ import Glibc
 /// any of them fail or simulate power loss (`TestSupport`) and prove that nothing half-done is
 /// ever acknowledged.
 ///
+/// Data calls (`pwrite`, `fdatasync`, `ftruncate`) and namespace calls (`create`, `mkdir`,
+/// `rename`, `unlink`, `rmdir`, `syncDirectory`) are both here: a directory entry that was
+/// never made durable by a directory fsync can vanish in a power loss just like an unsynced
+/// write, and the simulation needs to see both.
+///
 /// Each returns what the system call returns and leaves the error in `errno`.
 package struct StorageIO: Sendable {
     package var pwrite: @Sendable (_ fd: Int32, _ bytes: UnsafeRawBufferPointer, _ offset: Int) -> Int
     package var fdatasync: @Sendable (_ fd: Int32) -> Int32
     package var ftruncate: @Sendable (_ fd: Int32, _ length: Int) -> Int32
+    /// `open(2)` with `O_CREAT` among `flags`: the one open that can add a directory entry.
+    package var create: @Sendable (_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32
+    package var mkdir: @Sendable (_ path: String, _ mode: mode_t) -> Int32
+    package var rename: @Sendable (_ from: String, _ to: String) -> Int32
+    package var unlink: @Sendable (_ path: String) -> Int32
+    package var rmdir: @Sendable (_ path: String) -> Int32
+    /// Opens the directory and fsyncs it: every entry change in it so far becomes durable.
+    package var syncDirectory: @Sendable (_ directory: String) -> Int32
 
     package init(
         pwrite: @escaping @Sendable (Int32, UnsafeRawBufferPointer, Int) -> Int,
         fdatasync: @escaping @Sendable (Int32) -> Int32,
-        ftruncate: @escaping @Sendable (Int32, Int) -> Int32
+        ftruncate: @escaping @Sendable (Int32, Int) -> Int32,
+        create: @escaping @Sendable (String, Int32, mode_t) -> Int32 = StorageIO.system.create,
+        mkdir: @escaping @Sendable (String, mode_t) -> Int32 = StorageIO.system.mkdir,
+        rename: @escaping @Sendable (String, String) -> Int32 = StorageIO.system.rename,
+        unlink: @escaping @Sendable (String) -> Int32 = StorageIO.system.unlink,
+        rmdir: @escaping @Sendable (String) -> Int32 = StorageIO.system.rmdir,
+        syncDirectory: @escaping @Sendable (String) -> Int32 = StorageIO.system.syncDirectory
     ) {
         self.pwrite = pwrite
         self.fdatasync = fdatasync
         self.ftruncate = ftruncate
+        self.create = create
+        self.mkdir = mkdir
+        self.rename = rename
+        self.unlink = unlink
+        self.rmdir = rmdir
+        self.syncDirectory = syncDirectory
+    }
+
+    private init(system: Void) {
+        pwrite = { fd, bytes, offset in Glibc.pwrite(fd, bytes.baseAddress, bytes.count, off_t(offset)) }
+        fdatasync = { fd in Glibc.fdatasync(fd) }
+        ftruncate = { fd, length in Glibc.ftruncate(fd, off_t(length)) }
+        create = { path, flags, mode in Glibc.open(path, flags | O_CREAT | O_CLOEXEC, mode) }
+        mkdir = { path, mode in Glibc.mkdir(path, mode) }
+        rename = { from, to in Glibc.rename(from, to) }
+        unlink = { path in Glibc.unlink(path) }
+        rmdir = { path in Glibc.rmdir(path) }
+        syncDirectory = { directory in
+            let fd = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard fd >= 0 else { return -1 }
+            defer { Glibc.close(fd) }
+            return Glibc.fsync(fd)
+        }
     }
 
     /// The real system calls.
-    package static let system = StorageIO(
-        pwrite: { fd, bytes, offset in Glibc.pwrite(fd, bytes.baseAddress, bytes.count, off_t(offset)) },
-        fdatasync: { fd in Glibc.fdatasync(fd) },
-        ftruncate: { fd, length in Glibc.ftruncate(fd, off_t(length)) })
+    package static let system = StorageIO(system: ())
 }

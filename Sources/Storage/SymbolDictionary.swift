@@ -19,10 +19,11 @@ struct SymbolDictionary {
     private let io: StorageIO
 
     /// Opens the dictionary, keeping exactly `count` entries.
-    init(path: String, count: UInt32, io: StorageIO = .system) throws(StorageError) {
+    init(path: String, count: UInt32, io: StorageIO) throws(StorageError) {
         self.path = path
         self.io = io
-        let bytes = try DurableFile.read(path, maxBytes: 1 << 31) ?? []
+        let existing = try DurableFile.read(path, maxBytes: 1 << 31)
+        let bytes = existing ?? []
         var offset = 0
         while values.count < Int(count) {
             guard offset + 4 <= bytes.count else {
@@ -38,8 +39,11 @@ struct SymbolDictionary {
             offset += 4 + length
         }
         fileSize = offset
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        fd = io.create(path, O_RDWR, 0o644)
         if fd < 0 { throw StorageError(.io, path: path, "cannot open symbol dictionary", errno: errno) }
+        // A new dictionary's entry must outlive a power loss before `_txn` counts its values:
+        // a column added later gets no new partition directory whose fsync would cover it.
+        if existing == nil { try DurableFile.syncDirectory(containing: path, io: io) }
         if bytes.count > offset { try ColumnFiles.truncate(path, to: offset) }
     }
 

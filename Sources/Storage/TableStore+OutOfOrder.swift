@@ -92,8 +92,8 @@ extension TableStore {
         var replacement = PartitionState(
             timestamp: old.timestamp, rowCount: 0, version: freeVersion(for: old.timestamp, atLeast: old.version + 1))
         let name = ColumnFiles.partitionDirectoryName(replacement, by: schema.partitionBy)
-        ColumnFiles.removeTree(directory + "/" + name)
-        try DurableFile.createDirectory(directory + "/" + name)
+        ColumnFiles.removeTree(directory + "/" + name, io: io)
+        try DurableFile.createDirectory(directory + "/" + name, io: io)
         createdPartitionDirectories = true
         try copyPrefix(rows: prefix, of: reader, into: name)
         try writeRows(entries, from: batch, existing: reader, partition: name, startRow: prefix)
@@ -322,7 +322,7 @@ extension TableStore {
         let checkpointed = txnFile.state.appliedTxn
         obsoleteDirectories.removeAll { directory in
             guard directory.txn <= checkpointed && directory.txn <= oldestReader else { return false }
-            ColumnFiles.removeTree(self.directory + "/" + directory.name)
+            ColumnFiles.removeTree(self.directory + "/" + directory.name, io: io)
             return true
         }
     }

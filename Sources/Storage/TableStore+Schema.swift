@@ -17,7 +17,7 @@ extension TableStore {
                 for column in added { try materializeNulls(column, partition: name, rows: Int(partition.rowCount)) }
             }
             // Column files first (fsynced above), then the schema that names them.
-            try DurableFile.replace(directory + "/_meta", with: TableMetaCodec.encode(newSchema))
+            try DurableFile.replace(directory + "/_meta", with: TableMetaCodec.encode(newSchema), io: io)
         }
         for column in newSchema.columns where column.type == .symbol && symbols[column.id] == nil {
             symbols[column.id] = try SymbolDictionary(
@@ -87,10 +87,10 @@ extension TableStore {
         for dictionary in symbols.values { dictionary.close() }
         symbols = [:]
         let aside = directory + ".dropped"
-        ColumnFiles.removeTree(aside)
-        if rename(directory, aside) != 0 { throw StorageError(.io, path: directory, "cannot drop table", errno: errno) }
-        try DurableFile.syncDirectory(containing: directory)
-        ColumnFiles.removeTree(aside)
+        ColumnFiles.removeTree(aside, io: io)
+        if io.rename(directory, aside) != 0 { throw StorageError(.io, path: directory, "cannot drop table", errno: errno) }
+        try DurableFile.syncDirectory(containing: directory, io: io)
+        ColumnFiles.removeTree(aside, io: io)
     }
 
     /// Writes NULL for `rows` rows of a column added after the partition was written.
@@ -111,6 +111,6 @@ extension TableStore {
     }
 
     private func writeDurably(_ path: String, _ bytes: [UInt8]) throws(StorageError) {
-        try DurableFile.replace(path, with: bytes)
+        try DurableFile.replace(path, with: bytes, io: io)
     }
 }

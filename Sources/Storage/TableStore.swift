@@ -50,17 +50,17 @@ package final class TableStore {
     ) throws(StorageError) -> TableStore {
         let directory = tablesDirectory + "/" + directoryName(for: schema)
         let building = directory + ".tmp"
-        ColumnFiles.removeTree(building)
-        try DurableFile.createDirectory(building)
-        try DurableFile.replace(building + "/_meta", with: TableMetaCodec.encode(schema))
+        ColumnFiles.removeTree(building, io: io)
+        try DurableFile.createDirectory(building, io: io)
+        try DurableFile.replace(building + "/_meta", with: TableMetaCodec.encode(schema), io: io)
         var initial = TableTxnState()
         initial.appliedTxn = txn
         initial.schemaVersion = schema.version
-        _ = try TableTxnFile(path: building + "/_txn", creatingWith: initial)
-        if rename(building, directory) != 0 {
+        _ = try TableTxnFile(path: building + "/_txn", creatingWith: initial, io: io)
+        if io.rename(building, directory) != 0 {
             throw StorageError(.io, path: directory, "cannot move the new table into place", errno: errno)
         }
-        try DurableFile.syncDirectory(containing: directory)
+        try DurableFile.syncDirectory(containing: directory, io: io)
         return try TableStore(directory: directory, io: io)
     }
 
@@ -281,8 +281,8 @@ package final class TableStore {
         if let index = state.partitions.lastIndex(where: { $0.timestamp == timestamp }) { return index }
         let partition = PartitionState(timestamp: timestamp, rowCount: 0, version: freeVersion(for: timestamp, atLeast: 0))
         let path = directory + "/" + ColumnFiles.partitionDirectoryName(partition, by: schema.partitionBy)
-        ColumnFiles.removeTree(path)  // leftovers of an append that was never checkpointed
-        if mkdir(path, 0o755) != 0 { throw StorageError(.io, path: path, "cannot create partition", errno: errno) }
+        ColumnFiles.removeTree(path, io: io)  // leftovers of an append that was never checkpointed
+        if io.mkdir(path, 0o755) != 0 { throw StorageError(.io, path: path, "cannot create partition", errno: errno) }
         createdPartitionDirectories = true
         // Out-of-order rows can open a partition before existing ones: keep timestamp order.
         let index = state.partitions.firstIndex { $0.timestamp > timestamp } ?? state.partitions.count
@@ -305,7 +305,7 @@ package final class TableStore {
 
     func file(partition: String, name: String) throws(StorageError) -> Int32 {
         if let fd = openFiles[partition]?[name] { return fd }
-        let fd = try ColumnFiles.openForAppend("\(directory)/\(partition)/\(name)")
+        let fd = try ColumnFiles.openForAppend("\(directory)/\(partition)/\(name)", io: io)
         openFiles[partition, default: [:]][name] = fd
         return fd
     }
@@ -318,10 +318,10 @@ package final class TableStore {
         guard state != txnFile.state || !openFiles.isEmpty else { return }
         for (partition, files) in openFiles {
             for (name, fd) in files { try ColumnFiles.sync(fd, path: "\(directory)/\(partition)/\(name)", io: io) }
-            try DurableFile.syncDirectory(containing: "\(directory)/\(partition)/x")
+            try DurableFile.syncDirectory(containing: "\(directory)/\(partition)/x", io: io)
         }
         for id in symbols.keys { try symbols[id]!.sync() }
-        if createdPartitionDirectories { try DurableFile.syncDirectory(containing: directory + "/_txn") }
+        if createdPartitionDirectories { try DurableFile.syncDirectory(containing: directory + "/_txn", io: io) }
         try txnFile.write(state)
         state = txnFile.state
         createdPartitionDirectories = false
@@ -352,7 +352,7 @@ package final class TableStore {
             }
         }
         for entry in try ColumnFiles.entries(of: directory) where !known.contains(entry) && !entry.hasSuffix(".tmp") {
-            ColumnFiles.removeTree(directory + "/" + entry)
+            ColumnFiles.removeTree(directory + "/" + entry, io: io)
         }
     }
 

@@ -70,7 +70,7 @@ package final class TableTxnFile {
             var first = initial
             first.sequence = 1
             let capacity = TableTxnFile.capacity(for: first)
-            try DurableFile.replace(path, with: TableTxnFile.image(first, capacity: capacity))
+            try DurableFile.replace(path, with: TableTxnFile.image(first, capacity: capacity), io: io)
             self.state = first
             self.activeSlot = 0
             self.slotCapacity = capacity
@@ -91,7 +91,7 @@ package final class TableTxnFile {
         if slot.count > slotCapacity {
             // Grow: a new file with room to spare, replaced atomically.
             let capacity = TableTxnFile.capacity(for: next)
-            try DurableFile.replace(path, with: TableTxnFile.image(next, capacity: capacity))
+            try DurableFile.replace(path, with: TableTxnFile.image(next, capacity: capacity), io: io)
             close(fd)
             fd = open(path, O_RDWR | O_CLOEXEC)
             if fd < 0 { throw StorageError(.io, path: path, "cannot reopen table state file", errno: errno) }

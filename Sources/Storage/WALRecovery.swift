@@ -24,10 +24,12 @@ package struct WALRecovery {
 
     private let directory: String
     private let maxRecordBytes: Int
+    private let io: StorageIO
 
-    package init(directory: String, maxRecordBytes: Int) {
+    package init(directory: String, maxRecordBytes: Int, io: StorageIO) {
         self.directory = directory
         self.maxRecordBytes = maxRecordBytes
+        self.io = io
     }
 
     package func run(segmentSizeBytes: Int) throws(StorageError) -> Result {
@@ -181,6 +183,12 @@ package struct WALRecovery {
         _ anomaly: Anomaly, file: (firstTxn: UInt64, path: String), size: Int,
         later: [(firstTxn: UInt64, path: String)], into result: inout Result
     ) throws(StorageError) {
+        // Newest first, each removal made durable before the next: whatever a crash in the
+        // middle leaves (or a power loss undoes) is a shorter log this recovery cuts the same way.
+        for segment in later.reversed() {
+            result.truncatedBytes += ColumnFiles.size(segment.path) ?? 0
+            try remove(segment.path)
+        }
         if let intact = anomaly.intact {
             try truncate(file.path, to: anomaly.offset)
             result.truncatedBytes += size - anomaly.offset
@@ -191,25 +199,21 @@ package struct WALRecovery {
             result.truncatedBytes += size
             try remove(file.path)
         }
-        for segment in later {
-            result.truncatedBytes += ColumnFiles.size(segment.path) ?? 0
-            try remove(segment.path)
-        }
-        try DurableFile.syncDirectory(containing: directory + "/segment")
     }
 
     private func truncate(_ path: String, to length: Int) throws(StorageError) {
         let fd = open(path, O_WRONLY | O_CLOEXEC)
         if fd < 0 { throw StorageError(.io, path: path, "cannot open to cut a torn tail", errno: errno) }
         defer { close(fd) }
-        if ftruncate(fd, off_t(length)) != 0 || fsync(fd) != 0 {
+        if io.ftruncate(fd, length) != 0 || io.fdatasync(fd) != 0 {
             throw StorageError(.io, path: path, "cannot cut a torn tail at byte \(length)", errno: errno)
         }
     }
 
     private func remove(_ path: String) throws(StorageError) {
-        if unlink(path) != 0 && errno != ENOENT {
+        if io.unlink(path) != 0 && errno != ENOENT {
             throw StorageError(.io, path: path, "cannot remove a torn WAL segment", errno: errno)
         }
+        try DurableFile.syncDirectory(containing: path, io: io)
     }
 }

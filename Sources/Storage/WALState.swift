@@ -71,14 +71,14 @@ struct WALState: ~Copyable {
     /// Seals the current segment (if any) and creates the next, named by the next txn.
     private mutating func startSegment(directory: String, epoch: UInt64) throws(StorageError) {
         let path = directory + "/" + WALSegmentFiles.name(firstTxn: nextTxn)
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        let fd = io.create(path, O_WRONLY | O_EXCL, 0o644)
         if fd < 0 { throw StorageError(.io, path: path, "cannot create a WAL segment", errno: errno) }
         let header = WALSegmentHeader(firstTxn: nextTxn, epoch: epoch).encoded()
         do throws(StorageError) {
             try writeAll(fd, header, at: 0, path: path)
         } catch {
             close(fd)
-            unlink(path)
+            _ = io.unlink(path)
             throw error
         }
         if let sealed = current { unsyncedSealed.append(sealed.fd) }

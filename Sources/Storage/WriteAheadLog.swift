@@ -26,7 +26,7 @@ package final class WriteAheadLog: Sendable {
     package init(
         directory: String, configuration: WALConfiguration, nextTxnIfEmpty: UInt64 = 1, io: StorageIO = .system
     ) throws(StorageError) {
-        let recovered = try WALRecovery(directory: directory, maxRecordBytes: configuration.maxRecordBytes)
+        let recovered = try WALRecovery(directory: directory, maxRecordBytes: configuration.maxRecordBytes, io: io)
             .run(segmentSizeBytes: configuration.segmentSizeBytes)
         var initial = WALState(
             nextTxn: recovered.nextTxn ?? nextTxnIfEmpty, epoch: recovered.lastEpoch, segments: recovered.segments, io: io)
@@ -158,10 +158,14 @@ package final class WriteAheadLog: Sendable {
             return doomed
         }
         guard !doomed.isEmpty else { return 0 }
-        for segment in doomed where unlink(segment.path) != 0 && errno != ENOENT {
-            throw StorageError(.io, path: segment.path, "cannot remove a purged WAL segment", errno: errno)
+        // Oldest first, each removal durable before the next: a power loss can never leave a
+        // gap in the log (an older segment back without a newer one it preceded).
+        for segment in doomed {
+            if io.unlink(segment.path) != 0 && errno != ENOENT {
+                throw StorageError(.io, path: segment.path, "cannot remove a purged WAL segment", errno: errno)
+            }
+            try DurableFile.syncDirectory(containing: segment.path, io: io)
         }
-        try DurableFile.syncDirectory(containing: directory + "/segment")
         return doomed.reduce(0) { $0 + $1.sizeBytes }
     }
 
@@ -190,7 +194,7 @@ package final class WriteAheadLog: Sendable {
             failure = StorageError(.io, path: job.currentPath ?? directory, "fdatasync of the WAL failed", errno: errno)
         }
         if failure == nil && job.syncDirectory {
-            do { try DurableFile.syncDirectory(containing: directory + "/segment") } catch { failure = error }
+            do { try DurableFile.syncDirectory(containing: directory + "/segment", io: io) } catch { failure = error }
         }
         let (ready, again) = state.withLock { $0.finishSyncRound(upTo: job.target, failure: failure) }
         for waiter in ready { waiter.continuation.resume(returning: waiter.result) }

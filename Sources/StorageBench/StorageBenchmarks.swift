@@ -243,7 +243,7 @@ struct StorageBenchmarks {
 
     private func reset(_ path: String) {
         ColumnFiles.removeTree(path)
-        try? DurableFile.createDirectory(path)
+        try? DurableFile.createDirectory(path, io: .system)
     }
 
     private func directorySize(_ path: String) -> Int {

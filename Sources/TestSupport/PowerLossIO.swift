@@ -6,14 +6,17 @@ import Glibc
 #endif
 
 /// Simulated power loss (RELIABILITY §5.2) for everything Storage writes through `StorageIO`
-/// (WAL segments, column files, symbol dictionaries, `_txn`): records every write since its
-/// file's last fdatasync with the bytes it overwrote, and on `cut` rolls the real files back to
-/// a state a power failure could leave — each unsynced write independently kept, dropped, or
-/// torn at 512-byte granularity (latest writes undone first). Files are tracked by path, so a
-/// write to a file closed since is still undone.
+/// (WAL segments, column files, symbol dictionaries, `_txn`, `_meta`, table and partition
+/// directories). On `cut` it rolls the real files back to a state a power failure could leave:
 ///
-/// Directory entries are not simulated: files created or renamed are taken as durable. Storage
-/// fsyncs directories before relying on new entries (checked by review, not by this layer).
+/// - every write since its file's last fdatasync is independently kept, dropped, or torn at
+///   512-byte granularity (latest writes undone first). Files are tracked by path, so a write
+///   to a file closed since is still undone;
+/// - every directory entry change (create, mkdir, rename, unlink, rmdir) since its directory's
+///   last fsync is independently kept or lost, undone newest first: a lost create or mkdir
+///   removes the entry (with everything under it), a lost rename moves the file back and
+///   restores the entry it replaced, a lost unlink brings the file back. Replaced and removed
+///   files are kept as hard links in a private stash until the cut decides.
 package final class PowerLossIO: Sendable {
     private struct Write {
         var path: String
@@ -25,14 +28,32 @@ package final class PowerLossIO: Sendable {
         var sizeBefore: Int
     }
 
+    private enum EntryChange {
+        case created(String)
+        case madeDirectory(String)
+        /// `replaced` is a stash link to the file `to` named before, if any.
+        case renamed(from: String, to: String, replaced: String?)
+        case removed(String, stash: String)
+        case removedDirectory(String)
+    }
+
+    private struct PendingEntry {
+        /// The directory whose fsync makes the change durable.
+        var directory: String
+        var change: EntryChange
+    }
+
     private struct State {
         var unsynced: [Write] = []
+        var entries: [PendingEntry] = []
+        var stashed = 0
         var operations = 0
         var cutAfter: Int
         var dead = false
     }
 
     private let state: Mutex<State>
+    private let stash = TemporaryDirectory(prefix: "sundial-powerloss-stash")
 
     /// Power fails after `cutAfter` write-path operations: later ones fail with EIO as if the
     /// machine were gone (the process is "dead" from then on).
@@ -78,15 +99,92 @@ package final class PowerLossIO: Sendable {
                     return -1
                 }
                 return Glibc.ftruncate(fd, off_t(length))
+            },
+            create: { [self] path, flags, mode in
+                guard tick() else {
+                    errno = EIO
+                    return -1
+                }
+                let existed = access(path, F_OK) == 0
+                let fd = Glibc.open(path, flags | O_CREAT | O_CLOEXEC, mode)
+                if fd >= 0 && !existed { record(.created(path), in: DurableFile.parentDirectory(of: path)) }
+                return fd
+            },
+            mkdir: { [self] path, mode in
+                guard tick() else {
+                    errno = EIO
+                    return -1
+                }
+                let result = Glibc.mkdir(path, mode)
+                if result == 0 { record(.madeDirectory(path), in: DurableFile.parentDirectory(of: path)) }
+                return result
+            },
+            rename: { [self] from, to in
+                guard tick() else {
+                    errno = EIO
+                    return -1
+                }
+                let replaced = stashLink(to)
+                let result = Glibc.rename(from, to)
+                if result == 0 {
+                    record(.renamed(from: from, to: to, replaced: replaced), in: DurableFile.parentDirectory(of: to))
+                }
+                return result
+            },
+            unlink: { [self] path in
+                guard tick() else {
+                    errno = EIO
+                    return -1
+                }
+                let stashed = stashLink(path)
+                let result = Glibc.unlink(path)
+                if result == 0, let stashed { record(.removed(path, stash: stashed), in: DurableFile.parentDirectory(of: path)) }
+                return result
+            },
+            rmdir: { [self] path in
+                guard tick() else {
+                    errno = EIO
+                    return -1
+                }
+                let result = Glibc.rmdir(path)
+                if result == 0 { record(.removedDirectory(path), in: DurableFile.parentDirectory(of: path)) }
+                return result
+            },
+            syncDirectory: { [self] directory in
+                guard tick() else {
+                    errno = EIO
+                    return -1
+                }
+                let result = StorageIO.system.syncDirectory(directory)
+                if result == 0 { state.withLock { $0.entries.removeAll { $0.directory == directory } } }
+                return result
             })
+    }
+
+    private func record(_ change: EntryChange, in directory: String) {
+        state.withLock { $0.entries.append(PendingEntry(directory: directory, change: change)) }
+    }
+
+    /// A hard link to the regular file at `path` in the stash, or `nil` when there is none.
+    private func stashLink(_ path: String) -> String? {
+        var info = stat()
+        guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        let name = state.withLock { state -> String in
+            state.stashed += 1
+            return stash.appending("\(state.stashed)")
+        }
+        return link(path, name) == 0 ? name : nil
     }
 
     /// Rolls unsynced writes back as a power failure could, choosing with `random`.
     package func cut(using random: inout some RandomNumberGenerator) {
-        let writes = state.withLock { state -> [Write] in
+        let (writes, entries) = state.withLock { state -> ([Write], [PendingEntry]) in
             state.dead = true
-            defer { state.unsynced = [] }
-            return state.unsynced
+            defer {
+                state.unsynced = []
+                state.entries = []
+            }
+            return (state.unsynced, state.entries)
         }
         for write in writes.reversed() {
             switch Int.random(in: 0..<3, using: &random) {
@@ -99,6 +197,25 @@ package final class PowerLossIO: Sendable {
                 let sectors = (write.length + 511) / 512
                 PowerLossIO.undo(write, keepingSectors: Int.random(in: 0..<max(1, sectors), using: &random))
             }
+        }
+        for entry in entries.reversed() where Bool.random(using: &random) {
+            PowerLossIO.undo(entry.change)
+        }
+    }
+
+    /// Puts a directory entry back as it was before `change`, where it still applies.
+    private static func undo(_ change: EntryChange) {
+        switch change {
+        case .created(let path), .madeDirectory(let path):
+            ColumnFiles.removeTree(path)
+        case .renamed(let from, let to, let replaced):
+            guard access(to, F_OK) == 0 else { return }
+            _ = Glibc.rename(to, from)
+            if let replaced { _ = link(replaced, to) }
+        case .removed(let path, let stash):
+            if access(path, F_OK) != 0 { _ = link(stash, path) }
+        case .removedDirectory(let path):
+            _ = Glibc.mkdir(path, 0o755)
         }
     }
 

@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// A fresh directory under the system temp dir, removed when the value is released.
-package final class TemporaryDirectory {
+package final class TemporaryDirectory: Sendable {
     package let path: String
 
     package init(prefix: String = "sundial-test") {

@@ -42,7 +42,7 @@ import TestSupport
         _ = try directory.open(initialRole: .standalone)
         var bytes = try #require(try DurableFile.read(directory.identityPath, maxBytes: 4096))
         bytes[30] ^= 0x01
-        try DurableFile.replace(directory.identityPath, with: bytes)
+        try DurableFile.replace(directory.identityPath, with: bytes, io: .system)
         let error = #expect(throws: StorageError.self) { try directory.open(initialRole: .standalone) }
         #expect(error?.code == .corrupt)
         #expect(error?.path == directory.identityPath)

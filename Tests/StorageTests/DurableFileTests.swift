@@ -7,8 +7,8 @@ import TestSupport
     @Test func replaceWritesTheNewContent() throws {
         let temporary = TemporaryDirectory()
         let path = temporary.appending("file")
-        try DurableFile.replace(path, with: Array("old".utf8))
-        try DurableFile.replace(path, with: Array("new content".utf8))
+        try DurableFile.replace(path, with: Array("old".utf8), io: .system)
+        try DurableFile.replace(path, with: Array("new content".utf8), io: .system)
         #expect(try DurableFile.read(path, maxBytes: 100) == Array("new content".utf8))
         var isDirectory = false
         #expect(!DurableFile.exists(path + ".tmp", isDirectory: &isDirectory))
@@ -22,7 +22,7 @@ import TestSupport
     @Test func readsAreBounded() throws {
         let temporary = TemporaryDirectory()
         let path = temporary.appending("big")
-        try DurableFile.replace(path, with: [UInt8](repeating: 1, count: 100))
+        try DurableFile.replace(path, with: [UInt8](repeating: 1, count: 100), io: .system)
         #expect(throws: StorageError.self) { try DurableFile.read(path, maxBytes: 99) }
     }
 

@@ -189,7 +189,7 @@ import TestSupport
         }
         var bytes = try #require(try DurableFile.read(metaPath, maxBytes: 1 << 20))
         bytes[10] ^= 0x40
-        try DurableFile.replace(metaPath, with: bytes)
+        try DurableFile.replace(metaPath, with: bytes, io: .system)
 
         let engine = try StorageEngineTests.open(directory)
         #expect(engine.damagedTables.map(\.name) == ["broken"])

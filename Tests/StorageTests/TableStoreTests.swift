@@ -153,7 +153,7 @@ import TestSupport
             try store.checkpoint()
         }
         let path = tableDirectory + "/1970-01-01/" + ColumnFiles.dataFileName(columnID: 2)
-        try DurableFile.replace(path, with: [1, 2, 3])
+        try DurableFile.replace(path, with: [1, 2, 3], io: .system)
         let error = #expect(throws: StorageError.self) { try TableStore(directory: tableDirectory) }
         #expect(error?.code == .corrupt && error?.path == path)
     }

@@ -105,7 +105,7 @@ import TestSupport
         var bytes = try #require(try DurableFile.read(path, maxBytes: 1 << 20))
         bytes[8 + 7] = 0x00  // row 0's end offset loses its NULL bit and becomes huge or wrong
         bytes[8] = 0xFF
-        try DurableFile.replace(path, with: bytes)
+        try DurableFile.replace(path, with: bytes, io: .system)
         let error = #expect(throws: StorageError.self) { try snapshot.mapVariableColumn(2, in: partition) }
         #expect(error?.code == .corrupt && error?.path == path)
     }

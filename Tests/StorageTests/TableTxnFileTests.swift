@@ -47,7 +47,7 @@ import TestSupport
         for offset in 16..<(16 + slotBytes) {
             var damaged = bytes
             damaged[offset] ^= 0x20
-            try DurableFile.replace(path, with: damaged)
+            try DurableFile.replace(path, with: damaged, io: .system)
             let file = try TableTxnFile(path: path)
             #expect(file.state.appliedTxn == 1, "damage at byte \(offset)")
         }
@@ -64,13 +64,13 @@ import TestSupport
         for offset in 0..<16 {
             var damaged = bytes
             damaged[offset] ^= 0x01
-            try DurableFile.replace(path, with: damaged)
+            try DurableFile.replace(path, with: damaged, io: .system)
             #expect(throws: StorageError.self, "header byte \(offset)") { try TableTxnFile(path: path) }
         }
         var both = bytes
         both[16 + 10] ^= 0x01
         both[16 + 4096 + 10] ^= 0x01
-        try DurableFile.replace(path, with: both)
+        try DurableFile.replace(path, with: both, io: .system)
         let error = #expect(throws: StorageError.self) { try TableTxnFile(path: path) }
         #expect(error?.code == .corrupt)
     }

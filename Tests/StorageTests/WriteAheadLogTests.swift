@@ -86,7 +86,7 @@ import Glibc
         for cut in lastRecordStart..<full.count {
             let directory = TemporaryDirectory()
             let path = directory.appending(WALSegmentFiles.name(firstTxn: 1))
-            try DurableFile.replace(path, with: Array(full[..<cut]))
+            try DurableFile.replace(path, with: Array(full[..<cut]), io: .system)
             let log = try Self.open(directory.path)
             #expect(log.nextTxn == 5, "cut at \(cut)")
             #expect(log.truncatedBytesAtOpen == cut - lastRecordStart)
@@ -105,7 +105,7 @@ import Glibc
             for index in 1...3 { try await Self.commit(log, index) }
         }
         let bytes = try #require(try DurableFile.read(path, maxBytes: 1 << 20))
-        try DurableFile.replace(path, with: bytes + [UInt8](repeating: 0, count: 4096))
+        try DurableFile.replace(path, with: bytes + [UInt8](repeating: 0, count: 4096), io: .system)
         let log = try Self.open(directory.path)
         #expect(log.nextTxn == 4 && log.truncatedBytesAtOpen == 4096)
     }
@@ -124,7 +124,7 @@ import Glibc
         let path = directory.appending(WALSegmentFiles.name(firstTxn: 1))
         var bytes = try #require(try DurableFile.read(path, maxBytes: 1 << 20))
         bytes[starts[damagedTxn - 1] + WALRecordHeader.size + 2] ^= 0x10
-        try DurableFile.replace(path, with: bytes)
+        try DurableFile.replace(path, with: bytes, io: .system)
         let error = #expect(throws: StorageError.self) { try Self.open(directory.path) }
         #expect(error?.code == .corrupt)
         #expect(error?.path == path)
@@ -140,7 +140,7 @@ import Glibc
         let first = directory.appending(WALSegmentFiles.name(firstTxn: 1))
         var bytes = try #require(try DurableFile.read(first, maxBytes: 1 << 20))
         bytes[bytes.count - 3] ^= 0x01
-        try DurableFile.replace(first, with: bytes)
+        try DurableFile.replace(first, with: bytes, io: .system)
         let error = #expect(throws: StorageError.self) { try Self.open(directory.path, segmentSize: 300) }
         #expect(error?.code == .corrupt && error?.path == first)
     }
@@ -165,7 +165,7 @@ import Glibc
             for index in 1...3 { try await Self.commit(log, index) }
         }
         let stray = directory.appending(WALSegmentFiles.name(firstTxn: 4))
-        try DurableFile.replace(stray, with: [0x53, 0x44])
+        try DurableFile.replace(stray, with: [0x53, 0x44], io: .system)
         let log = try Self.open(directory.path)
         #expect(log.nextTxn == 4 && log.segments.count == 1)
         #expect(Self.fileSize(stray) == -1)
@@ -281,7 +281,7 @@ import Glibc
         let path = directory.appending(WALSegmentFiles.name(firstTxn: 1))
         var bytes = try #require(try DurableFile.read(path, maxBytes: 1 << 20))
         bytes[starts[2] + WALRecordHeader.size + 1] ^= 0x08
-        try DurableFile.replace(path, with: bytes)
+        try DurableFile.replace(path, with: bytes, io: .system)
         let log = try WriteAheadLogTests.open(directory.path)
         #expect(log.nextTxn == 3)
         #expect(log.truncatedBytesAtOpen == bytes.count - starts[2])
