@@ -37,6 +37,12 @@ let package = Package(
             providers: [.apt(["liblz4-dev"])]
         ),
 
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+
         // Hardware CRC-32C (one C function; decision 0006).
         .target(name: "CCRC32C"),
 
@@ -47,6 +53,18 @@ let package = Package(
             swiftSettings: hotPathSettings
         ),
         .target(
+            name: "LineProtocol",
+            dependencies: [
+                "Storage",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: hotPathSettings
+        ),
+        .target(
             name: "Replication",
             dependencies: ["CLZ4"],
             swiftSettings: swiftSettings
@@ -54,6 +72,8 @@ let package = Package(
         .target(
             name: "HTTPAPI",
             dependencies: [
+                "LineProtocol",
+                "CZlib",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -68,6 +88,7 @@ let package = Package(
             dependencies: [
                 "Storage",
                 "HTTPAPI",
+                "LineProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -109,6 +130,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "LineProtocolTests",
+            dependencies: ["LineProtocol", "Storage", "TestSupport"],
+            exclude: ["Interop"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "ReplicationTests",
             dependencies: ["Replication"],
             swiftSettings: swiftSettings
@@ -117,6 +144,7 @@ let package = Package(
             name: "HTTPAPITests",
             dependencies: [
                 "HTTPAPI",
+                "LineProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -11,6 +11,13 @@ package enum MainHTTPRoutes {
         return router
     }
 
+    /// ILP over HTTP on both paths clients use: `/write` (QuestDB clients, InfluxDB v1) and
+    /// `/api/v2/write` (InfluxDB v2 clients, Telegraf).
+    package static func addLineProtocol(_ endpoint: LineHTTPEndpoint, to router: inout HTTPRouter) {
+        router.add(.POST, "/write", endpoint)
+        router.add(.POST, "/api/v2/write", endpoint)
+    }
+
     /// `204 OK` with the InfluxDB version header InfluxDB clients probe for.
     static func ping(version: String) -> HTTPResponse {
         HTTPResponse(status: .noContent, headers: ["x-influxdb-version": version])

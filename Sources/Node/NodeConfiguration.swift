@@ -1,4 +1,5 @@
 import HTTPAPI
+import LineProtocol
 import Logging
 import NIOCore
 import Storage
@@ -11,6 +12,12 @@ package struct NodeConfiguration: Sendable {
     /// The health and metrics server, or `nil` when `http.min.enabled=false`.
     package var health: HTTPServerConfiguration?
     package var storage: StorageConfiguration
+    /// ILP settings over HTTP (`maxLineBytes` from `line.http.max.recv.buffer.size`).
+    package var lineHTTP: LineIngestConfiguration
+    /// ILP settings over TCP (`maxLineBytes` from `line.tcp.max.measurement.size`).
+    package var lineTCPIngest: LineIngestConfiguration
+    /// The ILP over TCP listener, or `nil` when `line.tcp.enabled=false`.
+    package var lineTCP: LineTCPConfiguration?
     package var metricsEnabled: Bool
     package var pingVersion: String
     package var logLevel: Logger.Level
@@ -44,6 +51,28 @@ package struct NodeConfiguration: Sendable {
 
         let commitMode = WALConfiguration.CommitMode(rawValue: try values.choice("cairo.commit.mode")) ?? .sync
         storage = StorageConfiguration(wal: WALConfiguration(commitMode: commitMode))
+        var line = LineIngestConfiguration()
+        line.autoCreateTables = try values.boolean("line.auto.create.new.tables")
+        line.autoCreateColumns = try values.boolean("line.auto.create.new.columns")
+        let partitionBy = try values.choice("line.default.partition.by")
+        line.partitionBy = PartitionBy.allCases.first { "\($0)".lowercased() == partitionBy } ?? .day
+        switch try values.choice("line.integer.default.column.type") {
+        case "int": line.integerColumnType = .int
+        case "short": line.integerColumnType = .short
+        case "byte": line.integerColumnType = .byte
+        default: line.integerColumnType = .long
+        }
+        lineHTTP = line
+        lineHTTP.maxLineBytes = Int(try values.byteSize("line.http.max.recv.buffer.size"))
+        lineTCPIngest = line
+        lineTCPIngest.maxLineBytes = Int(try values.byteSize("line.tcp.max.measurement.size"))
+        let tcpAddress = try values.address("line.tcp.net.bind.to")
+        let tcp = LineTCPConfiguration(
+            host: tcpAddress.host, port: tcpAddress.port,
+            connectionLimit: Int(try values.integer("line.tcp.net.connection.limit")),
+            commitInterval: .milliseconds(try values.milliseconds("line.tcp.commit.interval.default")),
+            maxUncommittedRows: Int(try values.integer("cairo.max.uncommitted.rows")))
+        lineTCP = try values.boolean("line.tcp.enabled") ? tcp : nil
         metricsEnabled = try values.boolean("metrics.enabled")
         pingVersion = values.text("line.http.ping.version")
         logLevel = Logger.Level(rawValue: try values.choice("log.level")) ?? .info

@@ -1,4 +1,5 @@
 import HTTPAPI
+import LineProtocol
 import Logging
 import Metrics
 import NIOCore
@@ -77,8 +78,23 @@ package struct SundialNode {
             let settings = ServerSettings(
                 releaseVersion: SundialVersion.current,
                 acceptingWrites: opened.identity.role.acceptsWrites ? ["http", "tcp", "pgwire"] : [])
-            let router = MainHTTPRoutes.router(settings: settings, pingVersion: configuration.pingVersion)
+            var router = MainHTTPRoutes.router(settings: settings, pingVersion: configuration.pingVersion)
+            let ilp = LineHTTPEndpoint(
+                ingestion: LineIngestion(engine: storage, configuration: configuration.lineHTTP, nowNanos: Self.wallClockNanos),
+                maxBodyBytes: Int(http.maxBodyBytes), logger: Logger(label: "sundial.line.http"))
+            MainHTTPRoutes.addLineProtocol(ilp, to: &router)
             services.append(try await bind(http, router: router, group: mainGroup))
+        }
+        if let tcp = configuration.lineTCP {
+            let server = LineTCPServer(
+                configuration: tcp,
+                ingestion: LineIngestion(engine: storage, configuration: configuration.lineTCPIngest, nowNanos: Self.wallClockNanos),
+                group: mainGroup, logger: Logger(label: "sundial.line.tcp"))
+            let bound = try await server.bind()
+            logger.info("line.tcp server listening", metadata: [
+                "address": "\(tcp.host):\(bound.localAddress?.port ?? tcp.port)", "key": "\(tcp.bindKey)",
+            ])
+            services.append(bound)
         }
         if let health = configuration.health {
             let router = HealthRoutes.router(metricsText: metricsText)
@@ -92,6 +108,14 @@ package struct SundialNode {
         // Requests in flight get a short grace; past this the group cancels what is left.
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(4)
         try await ServiceGroup(configuration: groupConfiguration).run()
+    }
+
+    /// The wall clock in nanoseconds since the epoch: the designated timestamp of ILP rows
+    /// that carry none.
+    @Sendable static func wallClockNanos() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
     }
 
     private func bind(_ configuration: HTTPServerConfiguration, router: HTTPRouter, group: any EventLoopGroup)
@@ -122,3 +146,7 @@ package struct SundialNode {
         }
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif

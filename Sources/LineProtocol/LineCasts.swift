@@ -1,0 +1,213 @@
+import Storage
+
+/// Writing an ILP value into a column of a given type: QuestDB's cast table
+/// (`LineWalAppender`, QUESTDB-COMPAT §1.5), its range checks and its error texts.
+enum LineCasts {
+    /// Why a value could not be written; the caller adds table, column and line.
+    enum Failure: Error {
+        case cast(from: LineValueKind)
+        case outOfBounds(value: String)
+        case invalid(value: String)
+    }
+
+    /// The protocol type name QuestDB's errors use for a value kind.
+    static func protocolTypeName(_ kind: LineValueKind) -> String {
+        switch kind {
+        case .tag: "TAG"
+        case .integer: "INTEGER"
+        case .long256: "LONG256"
+        case .double: "FLOAT"
+        case .boolean: "BOOLEAN"
+        case .string: "STRING"
+        case .timestamp: "TIMESTAMP"
+        case .null: "NULL"
+        case .doubleArray: "ARRAY"
+        }
+    }
+
+    /// The column type a new column gets for a value (QuestDB `DefaultColumnTypes`);
+    /// `nil` when the value cannot define one (NULL).
+    static func newColumnType(for entity: LineEntity, integerType: ColumnType, stringType: ColumnType) -> ColumnType? {
+        switch entity.kind {
+        case .tag: .symbol
+        case .integer: integerType
+        case .long256: .long256
+        case .double: .double
+        case .boolean: .boolean
+        case .string: stringType
+        case .timestamp: entity.unit == .nanos ? .timestampNanos : .timestamp
+        case .null: nil
+        case .doubleArray: entity.dimensions > 0 ? .doubleArray(dimensions: entity.dimensions) : nil
+        }
+    }
+
+    /// Sets column `column` (of `type`) of the batch's current row from `entity`.
+    static func set(
+        _ entity: LineEntity, from buffer: UnsafeRawBufferPointer, column: Int, type: ColumnType,
+        into batch: RowBatch, scratch: inout [UInt8]
+    ) throws(Failure) {
+        switch entity.kind {
+        case .null:
+            return
+        case .tag, .string:
+            try setText(entity, buffer, column, type, batch, &scratch)
+        case .integer:
+            try setInteger(entity.integer, kind: .integer, column, type, batch, &scratch)
+        case .boolean:
+            switch type {
+            case .boolean, .byte: batch.setInteger(column, UInt8(entity.integer))
+            case .short: batch.setInteger(column, Int16(entity.integer))
+            case .int: batch.setInteger(column, Int32(entity.integer))
+            case .long: batch.setInteger(column, entity.integer)
+            case .float: batch.setFloat(column, Float(entity.integer))
+            case .double: batch.setDouble(column, Double(entity.integer))
+            case .symbol: setScratch(entity.integer == 1 ? "true" : "false", column, batch, &scratch)
+            default: throw .cast(from: .boolean)
+            }
+        case .double:
+            switch type {
+            case .double: batch.setDouble(column, entity.double)
+            case .float: batch.setFloat(column, Float(entity.double))
+            default: throw .cast(from: .double)
+            }
+        case .timestamp:
+            let target: LineTimestampUnit
+            switch type {
+            case .timestamp: target = .micros
+            case .timestampNanos: target = .nanos
+            case .date: target = .millis
+            case .symbol:
+                LineText.unescaped(buffer, entity.range, into: &scratch)
+                scratch.withUnsafeBytes { batch.setBytes(column, $0) }
+                return
+            default: throw .cast(from: .timestamp)
+            }
+            guard let value = entity.unit.convert(entity.integer, to: target) else {
+                throw .outOfBounds(value: "\(entity.integer)")
+            }
+            batch.setInteger(column, value)
+        case .long256:
+            switch type {
+            case .long256:
+                let hex = UnsafeRawBufferPointer(rebasing: buffer[entity.range.start..<entity.range.end])
+                guard let words = ColumnValueText.long256(hexDigits: hex) else { throw .invalid(value: LineText.string(buffer, entity.range)) }
+                setLong256(words, column, batch)
+            case .symbol:
+                scratch.removeAll(keepingCapacity: true)
+                scratch.append(contentsOf: "0x".utf8)
+                scratch.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[entity.range.start..<entity.range.end]))
+                scratch.withUnsafeBytes { batch.setBytes(column, $0) }
+            default: throw .cast(from: .long256)
+            }
+        case .doubleArray:
+            guard case .doubleArray(let dimensions) = type else { throw .cast(from: .doubleArray) }
+            if entity.range.isEmpty { return }  // NULL array
+            guard dimensions == entity.dimensions else { throw .cast(from: .doubleArray) }
+            batch.setBytes(column, UnsafeRawBufferPointer(rebasing: buffer[entity.range.start..<entity.range.end]))
+        }
+    }
+
+    private static func setInteger(
+        _ value: Int64, kind: LineValueKind, _ column: Int, _ type: ColumnType, _ batch: RowBatch, _ scratch: inout [UInt8]
+    ) throws(Failure) {
+        switch type {
+        case .long, .timestamp, .timestampNanos, .date:
+            batch.setInteger(column, value)
+        case .int:
+            // Int32.min is INT's NULL: a real value must stay above it.
+            guard value > Int64(Int32.min), value <= Int64(Int32.max) else { throw .outOfBounds(value: "\(value)") }
+            batch.setInteger(column, Int32(value))
+        case .short:
+            guard let narrow = Int16(exactly: value) else { throw .outOfBounds(value: "\(value)") }
+            batch.setInteger(column, narrow)
+        case .byte:
+            guard let narrow = Int8(exactly: value) else { throw .outOfBounds(value: "\(value)") }
+            batch.setInteger(column, narrow)
+        case .double:
+            batch.setDouble(column, Double(value))
+        case .float:
+            batch.setFloat(column, Float(value))
+        case .symbol:
+            scratch.removeAll(keepingCapacity: true)
+            appendDecimal(value, to: &scratch)
+            scratch.withUnsafeBytes { batch.setBytes(column, $0) }
+        default:
+            throw .cast(from: kind)
+        }
+    }
+
+    private static func setText(
+        _ entity: LineEntity, _ buffer: UnsafeRawBufferPointer, _ column: Int, _ type: ColumnType,
+        _ batch: RowBatch, _ scratch: inout [UInt8]
+    ) throws(Failure) {
+        // Most values have no escapes: their bytes go straight from the receive buffer.
+        guard entity.range.escaped else {
+            let text = UnsafeRawBufferPointer(rebasing: buffer[entity.range.start..<entity.range.end])
+            return try setText(text, kind: entity.kind, column, type, batch)
+        }
+        LineText.unescaped(buffer, entity.range, into: &scratch)
+        try scratch.withUnsafeBytes { text in
+            Result { () throws(Failure) in try setText(text, kind: entity.kind, column, type, batch) }
+        }.get()
+    }
+
+    private static func setText(
+        _ text: UnsafeRawBufferPointer, kind: LineValueKind, _ column: Int, _ type: ColumnType, _ batch: RowBatch
+    ) throws(Failure) {
+        func invalid() -> Failure { .invalid(value: String(decoding: text, as: UTF8.self)) }
+        switch type {
+        case .symbol, .varchar, .string:
+            batch.setBytes(column, text)
+        case .char where kind == .string:
+            switch text.count {
+            case 0: batch.setInteger(column, UInt16(0))
+            case 1: batch.setInteger(column, UInt16(text[0]))
+            default: throw .cast(from: .string)
+            }
+        case .uuid where kind == .string:
+            guard let (low, high) = ColumnValueText.uuid(text) else { throw invalid() }
+            withUnsafeBytes(of: (low.littleEndian, high.littleEndian)) { batch.setFixedBytes(column, $0) }
+        case .ipv4 where kind == .string:
+            guard let address = ColumnValueText.ipv4(text) else { throw invalid() }
+            batch.setInteger(column, address)
+        case .long256 where kind == .string:
+            guard text.count > 2, text[0] == UInt8(ascii: "0"), text[1] | 0x20 == UInt8(ascii: "x"),
+                  let words = ColumnValueText.long256(hexDigits: UnsafeRawBufferPointer(rebasing: text[2...]))
+            else { throw invalid() }
+            setLong256(words, column, batch)
+        case .geohash(let bits) where kind == .string:
+            // QuestDB stores NULL for a geohash it cannot read rather than failing the line.
+            guard let value = ColumnValueText.geohash(text, bits: bits) else { return }
+            switch type.fixedWidthBytes {
+            case 1: batch.setInteger(column, UInt8(truncatingIfNeeded: value))
+            case 2: batch.setInteger(column, UInt16(truncatingIfNeeded: value))
+            case 4: batch.setInteger(column, UInt32(truncatingIfNeeded: value))
+            default: batch.setInteger(column, value)
+            }
+        default:
+            throw .cast(from: kind)
+        }
+    }
+
+    private static func setLong256(_ words: (UInt64, UInt64, UInt64, UInt64), _ column: Int, _ batch: RowBatch) {
+        withUnsafeBytes(of: (words.0.littleEndian, words.1.littleEndian, words.2.littleEndian, words.3.littleEndian)) {
+            batch.setFixedBytes(column, $0)
+        }
+    }
+
+    private static func setScratch(_ text: StaticString, _ column: Int, _ batch: RowBatch, _ scratch: inout [UInt8]) {
+        batch.setBytes(column, UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    /// Decimal digits of `value` appended without going through String.
+    static func appendDecimal(_ value: Int64, to bytes: inout [UInt8]) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        let start = bytes.count
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+            magnitude /= 10
+        } while magnitude > 0
+        bytes[start...].reverse()
+    }
+}

@@ -1,0 +1,38 @@
+import Storage
+
+/// Why ILP input was refused, in the terms both transports report: HTTP maps `kind` to a
+/// status and the JSON error shape (QUESTDB-COMPAT §2.1), TCP logs it and disconnects.
+package struct LineIngestError: Error, Sendable, CustomStringConvertible {
+    package enum Kind: Sendable, Equatable {
+        /// The line is malformed or its values do not fit the table (400 `invalid`).
+        case invalidLine
+        /// Bigger than a configured limit (413 `request too large`).
+        case tooLarge
+        /// The table changed under the writer in a way it cannot adapt to (503 `retry operation`).
+        case schemaChanged
+        /// The storage engine failed (500 `internal error`).
+        case storage
+    }
+
+    package var kind: Kind
+    /// 1-based line number in the request or connection, when the error belongs to a line.
+    package var line: Int?
+    package var message: String
+    package var table: String
+
+    package init(_ kind: Kind, line: Int?, table: String, _ message: String) {
+        self.kind = kind
+        self.line = line
+        self.table = table
+        self.message = message
+    }
+
+    package static func parse(_ error: LineParseError, line: Int) -> LineIngestError {
+        LineIngestError(error.code == .lineTooLong ? .tooLarge : .invalidLine, line: line, table: error.table, error.description)
+    }
+
+    package var description: String {
+        if let line { return "error in line \(line): \(message)" }
+        return message
+    }
+}

@@ -1,0 +1,398 @@
+import Storage
+
+/// How ILP turns lines into tables (QUESTDB-COMPAT §1.4–§1.5): the `line.*` settings.
+package struct LineIngestConfiguration: Sendable {
+    package var autoCreateTables = true
+    package var autoCreateColumns = true
+    /// Type of a new column for `123i` (`line.integer.default.column.type`).
+    package var integerColumnType: ColumnType = .long
+    /// Type of a new column for a quoted string.
+    package var stringColumnType: ColumnType = .varchar
+    /// Partitioning of auto-created tables (`line.default.partition.by`).
+    package var partitionBy: PartitionBy = .day
+    /// Longest line accepted.
+    package var maxLineBytes = 1 << 20
+    /// Largest row batch per table before it must be committed (HTTP: the request fails 413).
+    package var maxBatchBytes = 64 << 20
+    /// Largest single string, symbol or array value.
+    package var maxValueBytes = 16 << 20
+
+    package init() {}
+}
+
+/// A structural change a line needs before it can be appended. Schema changes are async WAL
+/// transactions; the caller runs `apply` and then offers the same line again.
+package enum LineSchemaChange: Sendable {
+    case createTable(TableSchema, line: Int)
+    case addColumns(table: String, columns: [(name: String, type: ColumnType)], line: Int)
+}
+
+/// Rows of one ILP stream (an HTTP request or a TCP connection) on their way into tables: one
+/// reusable `RowBatch` per table, column lookups cached by name bytes, casts per column type.
+///
+/// Owned by one task; not Sendable. `append` is synchronous and allocation-free for rows that
+/// match the cached layout; everything async (schema changes, commits) is a separate call.
+package final class LineIngestor {
+    private let engine: StorageEngine
+    package let configuration: LineIngestConfiguration
+    private let nowNanos: @Sendable () -> Int64
+    private var writers: [String: TableWriter] = [:]
+    /// The writer of the previous line, matched by the table name's bytes (streams usually
+    /// repeat one table), so most lines skip the name lookup entirely.
+    private var lastWriter: TableWriter?
+    private var scratch: [UInt8] = []
+    private var lineStamp = 0
+
+    package init(engine: StorageEngine, configuration: LineIngestConfiguration, nowNanos: @escaping @Sendable () -> Int64) {
+        self.engine = engine
+        self.configuration = configuration
+        self.nowNanos = nowNanos
+    }
+
+    /// Rows appended and not yet committed, over all tables.
+    package var pendingRows: Int { writers.values.reduce(0) { $0 + $1.batch.rowCount } }
+
+    // MARK: Appending
+
+    /// Appends the line `parser` holds (parsed from `buffer`). Returns a schema change to apply
+    /// first (then offer the line again), or `nil` once the row is in its table's batch.
+    package func append(
+        _ parser: LineParser, in buffer: UnsafeRawBufferPointer, line: Int, defaultUnit: LineTimestampUnit
+    ) throws(LineIngestError) -> LineSchemaChange? {
+        guard let writer = try writer(for: parser, in: buffer, line: line) else {
+            return try createTable(for: parser, in: buffer, line: line)
+        }
+        lineStamp &+= 1
+        // Resolve every entity to a column first: a line with unknown columns adds them all
+        // before any value is written.
+        var missing: [(name: String, type: ColumnType)] = []
+        for index in 0..<parser.entityCount {
+            let entity = parser.entity(index)
+            let position = writer.column(forEntity: index, name: entity.name, in: buffer)
+            writer.entityColumns[index] = position ?? -1
+            if position == nil, entity.kind != .null {
+                let name = LineText.string(buffer, entity.name)
+                guard !missing.contains(where: { NameRules.lookupKey($0.name) == NameRules.lookupKey(name) }),
+                      let type = LineCasts.newColumnType(
+                        for: entity, integerType: configuration.integerColumnType, stringType: configuration.stringColumnType)
+                else { continue }
+                missing.append((name, type))
+            }
+        }
+        if !missing.isEmpty {
+            // Another stream may have added them since this writer last looked.
+            if let current = engine.schema(named: writer.schema.name), current.version != writer.schema.version,
+               try adopt(current, by: writer, line: line) {
+                return try append(parser, in: buffer, line: line, defaultUnit: defaultUnit)
+            }
+            guard configuration.autoCreateColumns else {
+                throw LineIngestError(.invalidLine, line: line, table: writer.schema.name,
+                                      "table: \(writer.schema.name), column: \(missing[0].name) does not exist, creating new columns is disabled")
+            }
+            for column in missing where !NameRules.isValidColumnName(column.name) {
+                throw LineIngestError(.invalidLine, line: line, table: writer.schema.name,
+                                      "table: \(writer.schema.name); invalid column name: \(column.name)")
+            }
+            return .addColumns(table: writer.schema.name, columns: missing, line: line)
+        }
+        try writeRow(parser, in: buffer, into: writer, line: line, defaultUnit: defaultUnit)
+        return nil
+    }
+
+    private func writeRow(
+        _ parser: LineParser, in buffer: UnsafeRawBufferPointer, into writer: TableWriter, line: Int, defaultUnit: LineTimestampUnit
+    ) throws(LineIngestError) {
+        let batch = writer.batch
+        batch.beginRow()
+        var designatedSet = false
+        for index in 0..<parser.entityCount {
+            let position = writer.entityColumns[index]
+            // A column given twice on one line: the first value counts (QuestDB).
+            guard position >= 0, writer.stamps[position] != lineStamp else { continue }
+            writer.stamps[position] = lineStamp
+            let entity = parser.entity(index)
+            let type = writer.schema.columns[position].type
+            do throws(LineCasts.Failure) {
+                try LineCasts.set(entity, from: buffer, column: position, type: type, into: batch, scratch: &scratch)
+            } catch {
+                batch.cancelRow()
+                throw castError(error, writer: writer, column: position, line: line)
+            }
+            if position == writer.designatedPosition && entity.kind != .null {
+                designatedSet = true
+                let value = batch.column(position).lastFixedValue(as: Int64.self)
+                if value < 0 {
+                    batch.cancelRow()
+                    throw LineIngestError(.invalidLine, line: line, table: writer.schema.name,
+                                          "table: \(writer.schema.name), timestamp: \(value); designated timestamp before 1970-01-01 is not allowed")
+                }
+            }
+        }
+        if let designated = writer.designatedPosition, !designatedSet {
+            let value: Int64
+            if let timestamp = parser.timestamp {
+                let unit = parser.timestampUnit ?? defaultUnit
+                guard timestamp >= 0 else {
+                    batch.cancelRow()
+                    throw LineIngestError(.invalidLine, line: line, table: writer.schema.name,
+                                          "table: \(writer.schema.name), timestamp: \(timestamp); designated timestamp before 1970-01-01 is not allowed")
+                }
+                guard let converted = unit.convert(timestamp, to: writer.designatedUnit) else {
+                    batch.cancelRow()
+                    throw LineIngestError(.invalidLine, line: line, table: writer.schema.name,
+                                          "table: \(writer.schema.name), timestamp: \(timestamp); designated timestamp overflow")
+                }
+                value = converted
+            } else {
+                value = LineTimestampUnit.nanos.convert(nowNanos(), to: writer.designatedUnit) ?? 0
+            }
+            batch.setInteger(designated, value)
+        }
+        do {
+            try batch.endRow()
+        } catch {
+            throw LineIngestError(
+                error.code == .limitExceeded ? .tooLarge : .invalidLine, line: line, table: writer.schema.name, error.message)
+        }
+    }
+
+    private func castError(_ failure: LineCasts.Failure, writer: TableWriter, column: Int, line: Int) -> LineIngestError {
+        let table = writer.schema.name
+        let name = writer.schema.columns[column].name
+        let type = writer.schema.columns[column].type
+        let detail: String
+        switch failure {
+        case .cast(let kind):
+            detail = "cast error from protocol type: \(LineCasts.protocolTypeName(kind)) to column type: \(type)"
+        case .outOfBounds(let value):
+            detail = "line protocol value: \(value) is out bounds of column type: \(type)"
+        case .invalid(let value):
+            detail = "value error: \(value) cannot be converted to column type: \(type)"
+        }
+        return LineIngestError(.invalidLine, line: line, table: table, "table: \(table), column: \(name); \(detail)")
+    }
+
+    // MARK: Tables
+
+    /// The writer of the line's table; `nil` when the table does not exist yet.
+    private func writer(for parser: LineParser, in buffer: UnsafeRawBufferPointer, line: Int) throws(LineIngestError) -> TableWriter? {
+        let range = parser.table
+        if let lastWriter, lastWriter.matches(range, in: buffer) { return lastWriter }
+        let name = LineText.string(buffer, range)
+        let key = NameRules.lookupKey(name)
+        if let writer = writers[key] {
+            writer.rememberName(range, in: buffer)
+            lastWriter = writer
+            return writer
+        }
+        guard let schema = engine.schema(named: name) else { return nil }
+        let writer = TableWriter(schema: schema, configuration: configuration)
+        writer.rememberName(range, in: buffer)
+        writers[key] = writer
+        lastWriter = writer
+        return writer
+    }
+
+    /// The table an unknown name gets from its first line (QUESTDB-COMPAT §1.4).
+    private func createTable(for parser: LineParser, in buffer: UnsafeRawBufferPointer, line: Int) throws(LineIngestError) -> LineSchemaChange {
+        let name = LineText.string(buffer, parser.table)
+        guard configuration.autoCreateTables else {
+            throw LineIngestError(.invalidLine, line: line, table: name, "table does not exist, creating new tables is disabled [table=\(name)]")
+        }
+        guard NameRules.isValidTableName(name) else {
+            throw LineIngestError(.invalidLine, line: line, table: name, "table: \(name); invalid table name")
+        }
+        var columns: [ColumnSchema] = []
+        var designated: UInt32?
+        for index in 0..<parser.entityCount {
+            let entity = parser.entity(index)
+            let column = LineText.string(buffer, entity.name)
+            guard columns.allSatisfy({ NameRules.lookupKey($0.name) != NameRules.lookupKey(column) }),
+                  var type = LineCasts.newColumnType(
+                    for: entity, integerType: configuration.integerColumnType, stringType: configuration.stringColumnType)
+            else { continue }
+            guard NameRules.isValidColumnName(column) else {
+                throw LineIngestError(.invalidLine, line: line, table: name, "table: \(name); invalid column name: \(column)")
+            }
+            // A field called `timestamp` becomes the designated timestamp itself.
+            if NameRules.lookupKey(column) == "timestamp" && !(index < parser.tagCount) {
+                if entity.kind == .integer { type = .timestamp }
+                guard type.canBeDesignatedTimestamp else {
+                    throw LineIngestError(.invalidLine, line: line, table: name,
+                                          "table: \(name), column: \(column); cast error from protocol type: \(LineCasts.protocolTypeName(entity.kind)) to column type: TIMESTAMP")
+                }
+                designated = UInt32(columns.count)
+            }
+            columns.append(ColumnSchema(id: UInt32(columns.count), name: column, type: type))
+        }
+        if designated == nil {
+            designated = UInt32(columns.count)
+            let type: ColumnType = parser.timestamp != nil && parser.timestampUnit == .nanos ? .timestampNanos : .timestamp
+            columns.append(ColumnSchema(id: UInt32(columns.count), name: "timestamp", type: type))
+        }
+        guard columns.count <= TableSchema.maxColumns else {
+            throw LineIngestError(.invalidLine, line: line, table: name, "table: \(name); too many columns (at most \(TableSchema.maxColumns))")
+        }
+        let schema = TableSchema(
+            tableID: 0, name: name, columns: columns, designatedTimestamp: designated, partitionBy: configuration.partitionBy)
+        return .createTable(schema, line: line)
+    }
+
+    /// Runs a schema change `append` asked for. Losing a race to another stream that made the
+    /// same change is fine: the table as it now is gets adopted.
+    package func apply(_ change: LineSchemaChange) async throws(LineIngestError) {
+        switch change {
+        case .createTable(let schema, let line):
+            do {
+                _ = try await engine.createTable(schema)
+            } catch {
+                guard engine.schema(named: schema.name) != nil else {
+                    throw LineIngestError(.storage, line: line, table: schema.name, error.message)
+                }
+            }
+        case .addColumns(let table, let columns, let line):
+            do {
+                _ = try await engine.alterTable(table) { (schema) throws(SchemaError) in
+                    for column in columns where schema.column(named: column.name) == nil {
+                        _ = try schema.addColumn(name: column.name, type: column.type)
+                    }
+                }
+            } catch {
+                guard let current = engine.schema(named: table),
+                      columns.allSatisfy({ current.column(named: $0.name) != nil })
+                else {
+                    let kind: LineIngestError.Kind = error.code == .notWritable ? .invalidLine : .storage
+                    throw LineIngestError(kind, line: line, table: table, error.message)
+                }
+            }
+            // Columns added are committed at once, like QuestDB; the batch takes them too.
+            if let writer = writers[NameRules.lookupKey(table)], let current = engine.schema(named: table) {
+                _ = try adopt(current, by: writer, line: line)
+            }
+        }
+    }
+
+    /// Moves a writer to the table's current schema; false when nothing changed.
+    private func adopt(_ current: TableSchema, by writer: TableWriter, line: Int) throws(LineIngestError) -> Bool {
+        guard current.version != writer.schema.version else { return false }
+        if writer.batch.rowCount == 0 {
+            writer.reset(to: current)
+        } else if writer.batch.extend(to: current) {
+            writer.reset(to: current, keepingRows: true)
+        } else {
+            throw LineIngestError(.schemaChanged, line: line, table: current.name,
+                                  "table: \(current.name); the table was changed while rows were written into it, retry")
+        }
+        return true
+    }
+
+    // MARK: Committing
+
+    /// Commits every table's pending rows, each as one WAL transaction.
+    package func commitAll() async throws(LineIngestError) {
+        for writer in writers.values where writer.batch.rowCount > 0 {
+            try await commit(writer)
+        }
+    }
+
+    /// Commits the tables holding at least `rows` rows or `bytes` bytes.
+    package func commitFull(rows: Int, bytes: Int) async throws(LineIngestError) {
+        for writer in writers.values where writer.batch.rowCount >= rows || writer.batch.byteCount >= bytes {
+            try await commit(writer)
+        }
+    }
+
+    /// Drops every uncommitted row (an HTTP request that failed).
+    package func discardAll() {
+        for writer in writers.values { writer.batch.reset() }
+    }
+
+    private func commit(_ writer: TableWriter) async throws(LineIngestError) {
+        let rows = writer.batch.rowCount
+        for _ in 0..<8 {
+            do {
+                _ = try await engine.commit(writer.batch)
+                writer.batch.reset()
+                LineMetrics.committed(rows: rows)
+                return
+            } catch where error.code == .schemaChanged {
+                // Another writer changed the table since the batch was built.
+                guard let current = engine.schema(named: writer.schema.name) else {
+                    throw LineIngestError(.schemaChanged, line: nil, table: writer.schema.name,
+                                          "table: \(writer.schema.name); the table was dropped while rows were written into it")
+                }
+                _ = try adopt(current, by: writer, line: 0)
+            } catch {
+                throw LineIngestError(.storage, line: nil, table: writer.schema.name,
+                                      "commit error for table: \(writer.schema.name), error: \(error.message)")
+            }
+        }
+        throw LineIngestError(.schemaChanged, line: nil, table: writer.schema.name,
+                              "table: \(writer.schema.name); the table kept changing while rows were committed, retry")
+    }
+}
+
+/// One table's batch and the caches that make appending a row cheap.
+final class TableWriter {
+    private(set) var schema: TableSchema
+    let batch: RowBatch
+    private(set) var designatedPosition: Int?
+    private(set) var designatedUnit: LineTimestampUnit = .micros
+    /// Lower-cased column names → position.
+    private var positions: [String: Int] = [:]
+    /// The column of each entity position of the last line, and the name bytes it had, so a
+    /// stream repeating its layout resolves columns by comparing bytes.
+    private var cachedNames: [[UInt8]] = []
+    private var cachedColumns: [Int] = []
+    /// Columns of the current line (−1: skipped), filled by `LineIngestor.append`.
+    var entityColumns: [Int] = []
+    /// Per column, the stamp of the last line that set it (duplicate fields keep the first).
+    var stamps: [Int] = []
+    private var tableName: [UInt8] = []
+
+    init(schema: TableSchema, configuration: LineIngestConfiguration) {
+        self.schema = schema
+        self.batch = RowBatch(schema: schema, maxBytes: configuration.maxBatchBytes, maxValueBytes: configuration.maxValueBytes)
+        reset(to: schema, keepingRows: true)
+    }
+
+    func reset(to newSchema: TableSchema, keepingRows: Bool = false) {
+        if !keepingRows { batch.reset(schema: newSchema) }
+        schema = newSchema
+        positions = [:]
+        for (position, column) in newSchema.columns.enumerated() { positions[NameRules.lookupKey(column.name)] = position }
+        designatedPosition = newSchema.designatedTimestamp.flatMap { id in newSchema.columns.firstIndex { $0.id == id } }
+        designatedUnit = designatedPosition.map { newSchema.columns[$0].type == .timestampNanos ? .nanos : .micros } ?? .micros
+        cachedNames = []
+        cachedColumns = []
+        stamps = Array(repeating: 0, count: newSchema.columns.count)
+    }
+
+    func matches(_ range: LineRange, in buffer: UnsafeRawBufferPointer) -> Bool {
+        !range.escaped && range.count == tableName.count
+            && tableName.withUnsafeBytes { $0.elementsEqual(UnsafeRawBufferPointer(rebasing: buffer[range.start..<range.end])) }
+    }
+
+    func rememberName(_ range: LineRange, in buffer: UnsafeRawBufferPointer) {
+        tableName = range.escaped ? [] : Array(UnsafeRawBufferPointer(rebasing: buffer[range.start..<range.end]))
+    }
+
+    /// The column position of entity `index` called `name`; `nil` when the table lacks it.
+    func column(forEntity index: Int, name: LineRange, in buffer: UnsafeRawBufferPointer) -> Int? {
+        while entityColumns.count <= index { entityColumns.append(-1) }
+        let bytes = UnsafeRawBufferPointer(rebasing: buffer[name.start..<name.end])
+        if index < cachedNames.count, !name.escaped, cachedNames[index].count == bytes.count,
+           cachedNames[index].withUnsafeBytes({ $0.elementsEqual(bytes) }) {
+            return cachedColumns[index]
+        }
+        let key = NameRules.lookupKey(LineText.string(buffer, name))
+        guard let position = positions[key] else { return nil }
+        while cachedNames.count <= index {
+            cachedNames.append([])
+            cachedColumns.append(-1)
+        }
+        cachedNames[index] = name.escaped ? [] : Array(bytes)
+        cachedColumns[index] = position
+        return position
+    }
+}

@@ -1,0 +1,44 @@
+import Metrics
+
+/// Metric names of ILP ingestion, in one place (STYLE): per transport (`http`, `tcp`).
+package enum LineMetrics {
+    private static let committedRows = Counter(label: "sundial_line_committed_rows_total")
+
+    static func committed(rows: Int) {
+        committedRows.increment(by: rows)
+    }
+
+    /// Counters of one transport.
+    package struct Transport: Sendable {
+        package let receivedBytes: Counter
+        package let receivedLines: Counter
+        package let connections: Meter
+        let name: String
+
+        init(_ name: String) {
+            self.name = name
+            receivedBytes = Counter(label: "sundial_line_received_bytes_total", dimensions: [("transport", name)])
+            receivedLines = Counter(label: "sundial_line_received_lines_total", dimensions: [("transport", name)])
+            connections = Meter(label: "sundial_line_connections", dimensions: [("transport", name)])
+        }
+
+        package func received(bytes: Int) { receivedBytes.increment(by: bytes) }
+        package func parsed(lines: Int) { receivedLines.increment(by: lines) }
+        package func connected() { connections.increment(by: 1) }
+        package func disconnected() { connections.decrement(by: 1) }
+
+        package func error(_ kind: LineIngestError.Kind) {
+            let label: String
+            switch kind {
+            case .invalidLine: label = "invalid"
+            case .tooLarge: label = "too_large"
+            case .schemaChanged: label = "schema_changed"
+            case .storage: label = "storage"
+            }
+            Counter(label: "sundial_line_errors_total", dimensions: [("transport", name), ("kind", label)]).increment()
+        }
+    }
+
+    package static let http = Transport("http")
+    package static let tcp = Transport("tcp")
+}

@@ -1,0 +1,582 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What one call to `LineParser.parse` found.
+package enum LineParseOutcome: Sendable, Equatable {
+    /// A whole line; the parser's properties describe it until the next call. `end` is the
+    /// offset just past its end-of-line byte.
+    case line(end: Int)
+    /// An empty line (a lone `\n` or `\r`), skipped.
+    case emptyLine(end: Int)
+    /// The buffer ends inside the line: call again from the same offset with more bytes.
+    case incomplete
+    case failed(LineParseError)
+}
+
+/// The InfluxDB line protocol as QuestDB reads it (QUESTDB-COMPAT §1.1–§1.3): text values of
+/// protocol v1 and binary values of v2 (`name==<type><payload>`).
+///
+/// Pure and zero-copy: a line is described as ranges into the caller's buffer (names and
+/// values are never copied; numbers are decoded in place), and the entity list is reused, so
+/// a warm parser allocates nothing per line. Resumable at any byte boundary: when the buffer
+/// ends inside a line the answer is `.incomplete` and the caller calls again from the line's
+/// start once more bytes are there (lines are bounded by `maxLineBytes`, so rescanning a
+/// partial line costs at most one extra pass over it).
+package struct LineParser {
+    /// The table name of the last line.
+    package private(set) var table = LineRange(start: 0, end: 0)
+    private var storage: [LineEntity] = []
+    /// Tags then fields of the last line, in line order; the first `tagCount` are tags.
+    package private(set) var entityCount = 0
+    package private(set) var tagCount = 0
+    /// The trailing timestamp of the last line and its suffix unit (`nil`: none given, so
+    /// the transport's default unit applies).
+    package private(set) var timestamp: Int64?
+    package private(set) var timestampUnit: LineTimestampUnit?
+    package let maxLineBytes: Int
+
+    package init(maxLineBytes: Int = 1 << 20) {
+        self.maxLineBytes = maxLineBytes
+        storage.reserveCapacity(64)
+    }
+
+    package func entity(_ index: Int) -> LineEntity { storage[index] }
+
+    /// Parses the line starting at `start`. With `isFinal` the end of the buffer ends the last
+    /// line (HTTP: the body may lack a trailing newline); without, it means "more to come".
+    package mutating func parse(_ buffer: UnsafeRawBufferPointer, from start: Int, isFinal: Bool) -> LineParseOutcome {
+        var cursor = Cursor(buffer: buffer, start: start, isFinal: isFinal, maxLineBytes: maxLineBytes)
+        entityCount = 0
+        tagCount = 0
+        timestamp = nil
+        timestampUnit = nil
+        table = LineRange(start: start, end: start)
+        do throws(Stop) {
+            return try parseLine(&cursor)
+        } catch {
+            switch error {
+            case .incomplete:
+                if buffer.count - start > maxLineBytes {
+                    return .failed(LineParseError(.lineTooLong, value: "\(maxLineBytes)", offset: start))
+                }
+                return .incomplete
+            case .failed(let error):
+                return .failed(error)
+            case .truncated:
+                return .failed(LineParseError(.invalidFieldValue, table: LineText.string(buffer, table), offset: cursor.index))
+            }
+        }
+    }
+
+    // MARK: Grammar
+
+    private mutating func parseLine(_ c: inout Cursor) throws(Stop) -> LineParseOutcome {
+        let first = try c.byte()
+        if first == Byte.newline || first == Byte.carriageReturn {
+            return .emptyLine(end: c.index + 1)
+        }
+        var (name, stop) = try scanName(&c)
+        table = name
+        guard !name.isEmpty else { throw fail(.invalidTableName, c, offset: c.index) }
+        if stop == Byte.comma {
+            // Tags: `,key=value` until a space or the end of the line.
+            repeat {
+                c.index += 1
+                let key: LineRange
+                (key, stop) = try scanName(&c)
+                guard stop == Byte.equals else { throw fail(.missingTagValue, c, name: key) }
+                guard !key.isEmpty else { throw fail(.invalidColumnName, c, name: key) }
+                c.index += 1
+                let value = try scanValue(&c)
+                stop = try c.byte()
+                guard !value.isEmpty else { throw fail(.missingTagValue, c, name: key) }
+                append(LineEntity(name: key, kind: .tag, range: value, integer: 0, double: 0, unit: .nanos, dimensions: 0))
+                tagCount += 1
+            } while stop == Byte.comma
+        }
+        if Byte.isEndOfLine(stop) {
+            guard entityCount > 0 else { throw fail(.noFields, c) }
+            return try finish(&c)
+        }
+        // `stop` is a space: the field set.
+        c.index += 1
+        var fieldCount = 0
+        while true {
+            let at = try c.byte()
+            if Byte.isEndOfLine(at) {
+                guard entityCount > 0 else { throw fail(.noFields, c) }
+                return try finish(&c)
+            }
+            let key: LineRange
+            (key, stop) = try scanName(&c)
+            if stop != Byte.equals {
+                // A lone token right after the tags is the timestamp of a line without fields.
+                if fieldCount == 0 && tagCount > 0 && Byte.isEndOfLine(stop) {
+                    c.index = key.start
+                    return try parseTimestamp(&c)
+                }
+                if fieldCount == 0 && tagCount == 0 { throw fail(.noFields, c) }
+                throw fail(.missingFieldValue, c, name: key)
+            }
+            guard !key.isEmpty else { throw fail(.invalidColumnName, c, name: key) }
+            c.index += 1
+            try parseFieldValue(&c, name: key)
+            fieldCount += 1
+            let separator = try c.byte()
+            if separator == Byte.comma {
+                c.index += 1
+                continue
+            }
+            if Byte.isEndOfLine(separator) { return try finish(&c) }
+            guard separator == Byte.space else { throw fail(.invalidFieldSeparator, c, name: key) }
+            c.index += 1
+            return try parseTimestamp(&c)
+        }
+    }
+
+    /// The trailing timestamp: digits with an optional `n`/`t`/`m` suffix, up to the end of
+    /// the line. An empty token (a trailing space) means no timestamp.
+    private mutating func parseTimestamp(_ c: inout Cursor) throws(Stop) -> LineParseOutcome {
+        let start = c.index
+        while !Byte.isEndOfLine(try c.byte()) { c.index += 1 }
+        let token = LineRange(start: start, end: c.index)
+        guard !token.isEmpty else { return try finish(&c) }
+        guard let (value, unit) = Self.integer(c.buffer, token, allowingSuffixes: true) else {
+            throw fail(.invalidTimestamp, c, value: token)
+        }
+        timestamp = value
+        timestampUnit = unit
+        return try finish(&c)
+    }
+
+    private func finish(_ c: inout Cursor) throws(Stop) -> LineParseOutcome {
+        // `c.index` is at the end-of-line byte (or the virtual one past a final buffer).
+        let end = min(c.index + 1, c.buffer.count)
+        if end - c.start > maxLineBytes {
+            throw .failed(LineParseError(.lineTooLong, value: "\(maxLineBytes)", offset: c.start))
+        }
+        return .line(end: end)
+    }
+
+    private mutating func parseFieldValue(_ c: inout Cursor, name: LineRange) throws(Stop) {
+        var entity = LineEntity.empty
+        entity.name = name
+        let first = try c.byte()
+        switch first {
+        case Byte.quote:
+            c.index += 1
+            let start = c.index
+            var escaped = false
+            while true {
+                let byte = try c.realByte(orFail: fail(.invalidFieldValue, c, name: name, value: LineRange(start: start, end: c.index)))
+                if byte == Byte.backslash {
+                    _ = try c.realByte(at: c.index + 1, orFail: fail(.invalidFieldValue, c, name: name))
+                    escaped = true
+                    c.index += 2
+                } else if byte == Byte.quote {
+                    break
+                } else if byte == Byte.newline {
+                    // An unescaped newline inside quotes: the closing quote is missing.
+                    throw fail(.invalidFieldValue, c, name: name, value: LineRange(start: start, end: c.index))
+                } else {
+                    c.index += 1
+                }
+            }
+            entity.kind = .string
+            entity.range = LineRange(start: start, end: c.index, escaped: escaped)
+            c.index += 1
+            let next = try c.byte()
+            guard next == Byte.comma || next == Byte.space || Byte.isEndOfLine(next) else {
+                throw fail(.invalidFieldSeparator, c, name: name)
+            }
+        case Byte.equals:
+            c.index += 1
+            do {
+                try parseBinaryValue(&c, into: &entity)
+            } catch {
+                // A final buffer that ends inside a binary payload fails the field.
+                if case .truncated = error { throw fail(.invalidFieldValue, c, name: name) }
+                throw error
+            }
+        default:
+            let value = try scanValue(&c)
+            try classify(value, c, into: &entity)
+        }
+        append(entity)
+    }
+
+    /// Protocol v2/v3 binary values (`name==<type byte><payload>`), little-endian.
+    private func parseBinaryValue(_ c: inout Cursor, into entity: inout LineEntity) throws(Stop) {
+        let typeOffset = c.index
+        let type = try c.realByte(orFail: fail(.unsupportedBinaryFormat, c, name: entity.name))
+        c.index += 1
+        switch type {
+        case BinaryType.double:
+            entity.kind = .double
+            entity.double = Double(bitPattern: try c.littleEndian(UInt64.self))
+        case BinaryType.float:
+            entity.kind = .double
+            entity.double = Double(Float(bitPattern: try c.littleEndian(UInt32.self)))
+        case BinaryType.int:
+            entity.kind = .integer
+            let raw = Int32(bitPattern: try c.littleEndian(UInt32.self))
+            entity.integer = raw == Int32.min ? Int64.min : Int64(raw)
+        case BinaryType.long:
+            entity.kind = .integer
+            entity.integer = Int64(bitPattern: try c.littleEndian(UInt64.self))
+        case BinaryType.boolean:
+            entity.kind = .boolean
+            entity.integer = try c.littleEndian(UInt8.self) == 0 ? 0 : 1
+        case BinaryType.timestamp:
+            let unit = try c.littleEndian(UInt8.self)
+            guard let decoded = [1: LineTimestampUnit.nanos, 2: .micros, 3: .millis][unit] else {
+                throw fail(.unsupportedBinaryFormat, c, name: entity.name)
+            }
+            entity.kind = .timestamp
+            entity.unit = decoded
+            entity.integer = Int64(bitPattern: try c.littleEndian(UInt64.self))
+        case BinaryType.array:
+            try parseArray(&c, into: &entity)
+        case BinaryType.decimal:
+            throw fail(.decimalNotSupported, c, name: entity.name)
+        default:
+            throw fail(.unsupportedBinaryFormat, c, name: entity.name, offset: typeOffset)
+        }
+        let next = try c.byte()
+        guard next == Byte.comma || next == Byte.space || Byte.isEndOfLine(next) else {
+            throw fail(.invalidFieldSeparator, c, name: entity.name)
+        }
+    }
+
+    /// `elemType:u8 nDims:u8 shape:nDims×u32 values:8×∏shape`; the stored value starts at nDims.
+    private func parseArray(_ c: inout Cursor, into entity: inout LineEntity) throws(Stop) {
+        let elementType = try c.littleEndian(UInt8.self)
+        let start = c.index
+        let dimensions = Int(try c.littleEndian(UInt8.self))
+        entity.kind = .doubleArray
+        if dimensions == 0 {
+            entity.range = LineRange(start: start, end: start)  // NULL array
+            return
+        }
+        guard elementType == BinaryType.arrayElementDouble else { throw fail(.unsupportedArrayType, c, name: entity.name) }
+        guard dimensions <= 32 else { throw fail(.invalidArray, c, name: entity.name) }
+        var elements = 1
+        for _ in 0..<dimensions {
+            let length = Int(try c.littleEndian(UInt32.self))
+            let (product, overflow) = elements.multipliedReportingOverflow(by: length)
+            // Bounded by the line size long before any real overflow.
+            guard !overflow, product <= maxLineBytes / 8 else { throw fail(.invalidArray, c, name: entity.name) }
+            elements = product
+        }
+        try c.skip(elements * 8)
+        entity.dimensions = dimensions
+        entity.range = LineRange(start: start, end: c.index)
+    }
+
+    /// Types an unquoted text value by its form (QuestDB `ProtoEntity.parse`, §1.2).
+    private func classify(_ value: LineRange, _ c: Cursor, into entity: inout LineEntity) throws(Stop) {
+        let bytes = c.buffer
+        guard !value.isEmpty else {
+            entity.kind = .null
+            return
+        }
+        // Escapes make no sense in a number or a boolean: such a value is invalid.
+        guard !value.escaped else { throw fail(.invalidFieldValue, c, name: entity.name, value: value) }
+        entity.range = value
+        if let boolean = Self.boolean(bytes, value) {
+            entity.kind = .boolean
+            entity.integer = boolean ? 1 : 0
+            return
+        }
+        let last = bytes[value.end - 1] | 0x20
+        if last == UInt8(ascii: "n") && value.count == 3, let nan = Self.double(bytes, value) {
+            // `NaN` ends in the nanosecond suffix's letter.
+            entity.kind = .double
+            entity.double = nan
+            return
+        }
+        switch last {
+        case UInt8(ascii: "i"):
+            let digits = LineRange(start: value.start, end: value.end - 1)
+            if digits.count > 2 && bytes[digits.start] == UInt8(ascii: "0") && bytes[digits.start + 1] | 0x20 == UInt8(ascii: "x") {
+                let hex = LineRange(start: digits.start + 2, end: digits.end)
+                guard hex.count <= 64, (hex.start..<hex.end).allSatisfy({ Byte.isHexDigit(bytes[$0]) }) else {
+                    throw fail(.invalidFieldValue, c, name: entity.name, value: value)
+                }
+                entity.kind = .long256
+                entity.range = hex
+                return
+            }
+            guard bytes[value.end - 1] == UInt8(ascii: "i"), let (integer, _) = Self.integer(bytes, digits, allowingSuffixes: false) else {
+                throw fail(.invalidFieldValue, c, name: entity.name, value: value)
+            }
+            entity.kind = .integer
+            entity.integer = integer
+        case UInt8(ascii: "t"), UInt8(ascii: "n"), UInt8(ascii: "m"):
+            guard let (integer, unit) = Self.integer(bytes, value, allowingSuffixes: true), let unit else {
+                throw fail(.invalidFieldValue, c, name: entity.name, value: value)
+            }
+            entity.kind = .timestamp
+            entity.integer = integer
+            entity.unit = unit
+        case UInt8(ascii: "d") where bytes[value.end - 1] == UInt8(ascii: "d"):
+            throw fail(.decimalNotSupported, c, name: entity.name)
+        default:
+            guard let double = Self.double(bytes, value) else {
+                throw fail(.invalidFieldValue, c, name: entity.name, value: value)
+            }
+            entity.kind = .double
+            entity.double = double
+        }
+    }
+
+    // MARK: Scanning
+
+    /// A table, tag or field name: up to an unescaped `,`, `=`, space or end of line.
+    private func scanName(_ c: inout Cursor) throws(Stop) -> (LineRange, UInt8) {
+        let start = c.index
+        var escaped = false
+        while true {
+            let byte = try c.byte()
+            switch byte {
+            case Byte.backslash:
+                _ = try c.realByte(at: c.index + 1, orFail: fail(.invalidColumnName, c, offset: c.index))
+                escaped = true
+                c.index += 2
+            case Byte.comma, Byte.equals, Byte.space, Byte.newline, Byte.carriageReturn:
+                return (LineRange(start: start, end: c.index, escaped: escaped), byte)
+            case 0:
+                throw fail(start == table.start ? .invalidTableName : .invalidColumnName, c, offset: c.index)
+            default:
+                c.index += 1
+            }
+        }
+    }
+
+    /// A tag value or unquoted field value: up to an unescaped `,`, space or end of line.
+    private func scanValue(_ c: inout Cursor) throws(Stop) -> LineRange {
+        let start = c.index
+        var escaped = false
+        while true {
+            let byte = try c.byte()
+            switch byte {
+            case Byte.backslash:
+                _ = try c.realByte(at: c.index + 1, orFail: fail(.invalidFieldValue, c, offset: c.index))
+                escaped = true
+                c.index += 2
+            case Byte.comma, Byte.space, Byte.newline, Byte.carriageReturn:
+                return LineRange(start: start, end: c.index, escaped: escaped)
+            case 0:
+                throw fail(.invalidFieldValue, c, value: LineRange(start: start, end: c.index), offset: c.index)
+            default:
+                c.index += 1
+            }
+        }
+    }
+
+    private mutating func append(_ entity: LineEntity) {
+        if entityCount < storage.count {
+            storage[entityCount] = entity
+        } else {
+            storage.append(entity)
+        }
+        entityCount += 1
+    }
+
+    // MARK: Values
+
+    /// `t`, `T`, `f`, `F`, `true`, `false` in any case.
+    static func boolean(_ bytes: UnsafeRawBufferPointer, _ range: LineRange) -> Bool? {
+        switch range.count {
+        case 1:
+            switch bytes[range.start] | 0x20 {
+            case UInt8(ascii: "t"): return true
+            case UInt8(ascii: "f"): return false
+            default: return nil
+            }
+        case 4, 5:
+            let word: StaticString = range.count == 4 ? "true" : "false"
+            for index in 0..<range.count where bytes[range.start + index] | 0x20 != word.utf8Start[index] { return nil }
+            return range.count == 4
+        default:
+            return nil
+        }
+    }
+
+    /// A decimal integer with optional sign, and (when allowed) a `n`/`t`/`m` unit suffix.
+    static func integer(
+        _ bytes: UnsafeRawBufferPointer, _ range: LineRange, allowingSuffixes: Bool
+    ) -> (Int64, LineTimestampUnit?)? {
+        guard !range.isEmpty, !range.escaped else { return nil }
+        var end = range.end
+        var unit: LineTimestampUnit?
+        if allowingSuffixes {
+            switch bytes[end - 1] {
+            case UInt8(ascii: "n"): unit = .nanos
+            case UInt8(ascii: "t"): unit = .micros
+            case UInt8(ascii: "m"): unit = .millis
+            default: break
+            }
+            if unit != nil { end -= 1 }
+        }
+        var index = range.start
+        let negative = index < end && bytes[index] == UInt8(ascii: "-")
+        if negative || (index < end && bytes[index] == UInt8(ascii: "+")) { index += 1 }
+        guard index < end else { return nil }
+        var value: Int64 = 0
+        while index < end {
+            let digit = bytes[index] &- UInt8(ascii: "0")
+            guard digit < 10 else { return nil }
+            // Accumulate negatively so Int64.min parses; Int64.min itself is QuestDB's NULL.
+            let (scaled, overflowA) = value.multipliedReportingOverflow(by: 10)
+            let (next, overflowB) = scaled.subtractingReportingOverflow(Int64(digit))
+            guard !overflowA, !overflowB else { return nil }
+            value = next
+            index += 1
+        }
+        if !negative {
+            guard value != Int64.min else { return nil }
+            value = -value
+        }
+        return (value, unit)
+    }
+
+    /// A decimal floating-point number, `NaN`, `Infinity` or `-Infinity` (no hex floats).
+    static func double(_ bytes: UnsafeRawBufferPointer, _ range: LineRange) -> Double? {
+        var index = range.start
+        let end = range.end
+        if bytes[index] == UInt8(ascii: "-") || bytes[index] == UInt8(ascii: "+") { index += 1 }
+        if Self.matches(bytes, index, end, "Infinity") {
+            return bytes[range.start] == UInt8(ascii: "-") ? -.infinity : .infinity
+        }
+        if index == range.start && Self.matches(bytes, index, end, "NaN") { return .nan }
+        // Shape check: digits [. digits] [e [sign] digits], at least one mantissa digit.
+        var mantissaDigits = 0
+        while index < end && Byte.isDigit(bytes[index]) { index += 1; mantissaDigits += 1 }
+        if index < end && bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            while index < end && Byte.isDigit(bytes[index]) { index += 1; mantissaDigits += 1 }
+        }
+        guard mantissaDigits > 0 else { return nil }
+        if index < end && bytes[index] | 0x20 == UInt8(ascii: "e") {
+            index += 1
+            if index < end && (bytes[index] == UInt8(ascii: "-") || bytes[index] == UInt8(ascii: "+")) { index += 1 }
+            var exponentDigits = 0
+            while index < end && Byte.isDigit(bytes[index]) { index += 1; exponentDigits += 1 }
+            guard exponentDigits > 0 else { return nil }
+        }
+        guard index == end else { return nil }
+        // strtod for correct rounding, on a NUL-terminated copy on the stack.
+        let count = range.count
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: count + 1) { scratch -> Double? in
+            for offset in 0..<count { scratch[offset] = CChar(bitPattern: bytes[range.start + offset]) }
+            scratch[count] = 0
+            var parsedEnd: UnsafeMutablePointer<CChar>?
+            let value = strtod(scratch.baseAddress!, &parsedEnd)
+            guard let parsedEnd, parsedEnd - scratch.baseAddress! == count else { return nil }
+            return value
+        }
+    }
+
+    private static func matches(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int, _ word: StaticString) -> Bool {
+        guard end - start == word.utf8CodeUnitCount else { return false }
+        for index in 0..<word.utf8CodeUnitCount where bytes[start + index] != word.utf8Start[index] { return false }
+        return true
+    }
+
+    // MARK: Errors
+
+    private func fail(
+        _ code: LineParseError.Code, _ c: Cursor, name: LineRange? = nil, value: LineRange? = nil, offset: Int? = nil
+    ) -> Stop {
+        .failed(LineParseError(
+            code, table: LineText.string(c.buffer, table), name: name.map { LineText.string(c.buffer, $0) } ?? "",
+            value: value.map { LineText.string(c.buffer, $0) } ?? "", offset: offset ?? c.index))
+    }
+
+    private func fail(_ code: LineParseError.Code, _ c: Cursor, name: LineRange? = nil, offset: Int? = nil) -> Stop {
+        fail(code, c, name: name, value: nil, offset: offset)
+    }
+}
+
+/// A read position in the buffer, aware of where the data ends.
+private struct Cursor {
+    let buffer: UnsafeRawBufferPointer
+    let start: Int
+    let isFinal: Bool
+    let maxLineBytes: Int
+    var index: Int
+
+    init(buffer: UnsafeRawBufferPointer, start: Int, isFinal: Bool, maxLineBytes: Int) {
+        self.buffer = buffer
+        self.start = start
+        self.isFinal = isFinal
+        self.maxLineBytes = maxLineBytes
+        self.index = start
+    }
+
+    /// The byte at the cursor; past the end of a final buffer, a virtual newline.
+    func byte() throws(Stop) -> UInt8 {
+        if index < buffer.count { return buffer[index] }
+        if isFinal && index == buffer.count { return Byte.newline }
+        throw .incomplete
+    }
+
+    /// A byte that must really be there (inside quotes, after a backslash, in a payload).
+    func realByte(at position: Int? = nil, orFail failure: @autoclosure () -> Stop) throws(Stop) -> UInt8 {
+        let position = position ?? index
+        if position < buffer.count { return buffer[position] }
+        if isFinal { throw failure() }
+        throw .incomplete
+    }
+
+    mutating func littleEndian<T: FixedWidthInteger>(_ type: T.Type) throws(Stop) -> T {
+        let size = MemoryLayout<T>.size
+        guard index + size <= buffer.count else { throw isFinal ? .truncated : .incomplete }
+        let value = buffer.loadUnaligned(fromByteOffset: index, as: T.self)
+        index += size
+        return T(littleEndian: value)
+    }
+
+    mutating func skip(_ count: Int) throws(Stop) {
+        guard index + count <= buffer.count else { throw isFinal ? .truncated : .incomplete }
+        index += count
+    }
+}
+
+/// How parsing stops short of a line.
+private enum Stop: Error {
+    case incomplete
+    /// A final buffer ended inside a binary payload.
+    case truncated
+    case failed(LineParseError)
+}
+
+/// Byte constants of the grammar.
+enum Byte {
+    static let newline = UInt8(ascii: "\n")
+    static let carriageReturn = UInt8(ascii: "\r")
+    static let comma = UInt8(ascii: ",")
+    static let equals = UInt8(ascii: "=")
+    static let space = UInt8(ascii: " ")
+    static let quote = UInt8(ascii: "\"")
+    static let backslash = UInt8(ascii: "\\")
+
+    static func isEndOfLine(_ byte: UInt8) -> Bool { byte == newline || byte == carriageReturn }
+    static func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }
+    static func isHexDigit(_ byte: UInt8) -> Bool { isDigit(byte) || (byte | 0x20) &- UInt8(ascii: "a") < 6 }
+}
+
+/// Type bytes of binary values (QuestDB `ColumnType` tags as ILP v2 uses them).
+enum BinaryType {
+    static let float: UInt8 = 2
+    static let int: UInt8 = 3
+    static let boolean: UInt8 = 6
+    static let arrayElementDouble: UInt8 = 10
+    static let timestamp: UInt8 = 13
+    static let array: UInt8 = 14
+    static let long: UInt8 = 15
+    static let double: UInt8 = 16
+    static let decimal: UInt8 = 23
+}

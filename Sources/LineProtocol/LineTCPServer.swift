@@ -1,0 +1,277 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// Settings of the ILP over TCP listener (`line.tcp.*`).
+package struct LineTCPConfiguration: Sendable {
+    package var host: String
+    package var port: Int
+    /// The key that set the address, for bind errors.
+    package var bindKey = "line.tcp.net.bind.to"
+    package var connectionLimit: Int
+    /// Longest a received row waits before it is committed.
+    package var commitInterval: TimeAmount
+    /// Rows of one table that trigger a commit.
+    package var maxUncommittedRows: Int
+    /// How long open connections get to commit and close on shutdown.
+    package var shutdownGrace: TimeAmount = .seconds(2)
+
+    package init(host: String, port: Int, connectionLimit: Int, commitInterval: TimeAmount, maxUncommittedRows: Int) {
+        self.host = host
+        self.port = port
+        self.connectionLimit = connectionLimit
+        self.commitInterval = commitInterval
+        self.maxUncommittedRows = maxUncommittedRows
+    }
+}
+
+/// ILP over TCP (QUESTDB-COMPAT §2.3): a stream of lines, committed per table by row count,
+/// by interval and on disconnect. The server never writes to the socket; any bad line is
+/// logged (rate-limited) and closes the connection, keeping the lines before it.
+package struct LineTCPServer: Sendable {
+    private let configuration: LineTCPConfiguration
+    private let ingestion: LineIngestion
+    private let group: any EventLoopGroup
+    private let logger: Logger
+
+    package init(configuration: LineTCPConfiguration, ingestion: LineIngestion, group: any EventLoopGroup, logger: Logger) {
+        self.configuration = configuration
+        self.ingestion = ingestion
+        self.group = group
+        self.logger = logger
+    }
+
+    package func bind() async throws(LineTCPBindError) -> BoundLineTCPServer {
+        let connections = LineTCPConnections(limit: configuration.connectionLimit)
+        let tick = configuration.commitInterval.nanoseconds / 2
+        do {
+            let channel = try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .bind(host: configuration.host, port: configuration.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(LineTCPTicker(every: .nanoseconds(max(tick, 5_000_000))))
+                        return try NIOAsyncChannel<ByteBuffer, Never>(wrappingChannelSynchronously: channel)
+                    }
+                }
+            return BoundLineTCPServer(
+                channel: channel, configuration: configuration, ingestion: ingestion, connections: connections, logger: logger)
+        } catch {
+            throw LineTCPBindError(key: configuration.bindKey, address: "\(configuration.host):\(configuration.port)", cause: error)
+        }
+    }
+}
+
+/// The TCP listener with its socket open; running it serves connections until shutdown.
+package struct BoundLineTCPServer: Service {
+    private let channel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, Never>, Never>
+    private let configuration: LineTCPConfiguration
+    private let ingestion: LineIngestion
+    private let connections: LineTCPConnections
+    private let logger: Logger
+    private let errorLog = RateLimitedLog(perSecond: 10)
+
+    fileprivate init(
+        channel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, Never>, Never>, configuration: LineTCPConfiguration,
+        ingestion: LineIngestion, connections: LineTCPConnections, logger: Logger
+    ) {
+        self.channel = channel
+        self.configuration = configuration
+        self.ingestion = ingestion
+        self.connections = connections
+        self.logger = logger
+    }
+
+    package var localAddress: SocketAddress? { channel.channel.localAddress }
+
+    package func run() async throws {
+        let listener = channel.channel
+        let connections = self.connections
+        try await withGracefulShutdownHandler {
+            try await channel.executeThenClose { inbound in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await connection in inbound {
+                        group.addTask { await serve(connection) }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            listener.close(promise: nil)
+            // Connections stop reading, commit what they hold and close.
+            connections.closeAllInputs()
+        }
+        logger.info("line.tcp server stopped")
+    }
+
+    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, Never>) async {
+        guard let id = connections.admit(connection.channel) else {
+            logger.warning("ILP over TCP connection refused: connection limit reached",
+                           metadata: ["limit": "\(configuration.connectionLimit)", "peer": "\(connection.channel.remoteAddress.map { "\($0)" } ?? "?")"])
+            try? await connection.channel.close()
+            return
+        }
+        LineMetrics.tcp.connected()
+        defer {
+            connections.remove(id)
+            LineMetrics.tcp.disconnected()
+        }
+        let ingestor = ingestion.makeIngestor()
+        var stream = LineStream(maxLineBytes: ingestion.configuration.maxLineBytes)
+        var received = 0
+        var lastCommit = NIODeadline.now()
+        let interval = configuration.commitInterval
+        let batchBytes = ingestion.configuration.maxBatchBytes / 2
+        do {
+            try await connection.executeThenClose { inbound, _ in
+                do throws(LineIngestError) {
+                    do {
+                        for try await chunk in inbound {
+                            if chunk.readableBytes > 0 {
+                                received += chunk.readableBytes
+                                LineMetrics.tcp.received(bytes: chunk.readableBytes)
+                                stream.feed(chunk)
+                                try await LineIngestion.drain(&stream, into: ingestor, defaultUnit: .nanos)
+                                try await ingestor.commitFull(rows: configuration.maxUncommittedRows, bytes: batchBytes)
+                            }
+                            // An empty buffer is the ticker's (no read is ever empty): commit rows
+                            // that have waited for the interval, even when the client went quiet.
+                            if NIODeadline.now() - lastCommit >= interval {
+                                if ingestor.pendingRows > 0 { try await ingestor.commitAll() }
+                                lastCommit = .now()
+                            }
+                        }
+                    } catch let error as LineIngestError {
+                        throw error
+                    } catch {
+                        // The peer reset the connection: what arrived whole is still committed.
+                        logger.debug("ILP over TCP connection ended", metadata: ["connection": "\(id)", "error": "\(error)"])
+                    }
+                    try await ingestor.commitAll()
+                    LineMetrics.tcp.parsed(lines: stream.linesParsed)
+                } catch {
+                    LineMetrics.tcp.error(error.kind)
+                    errorLog.log(logger, "ILP over TCP line refused, closing the connection", metadata: [
+                        "connection": "\(id)", "peer": "\(connection.channel.remoteAddress.map { "\($0)" } ?? "?")",
+                        "bytes-received": "\(received)", "error": "\(error.description)", "table": "\(error.table)",
+                    ])
+                    // Lines before the bad one are kept (QuestDB's line.tcp.disconnect.on.error).
+                    do {
+                        try await ingestor.commitAll()
+                    } catch {
+                        logger.error("ILP over TCP commit failed", metadata: ["connection": "\(id)", "error": "\(error)"])
+                    }
+                }
+            }
+        } catch {
+            logger.debug("ILP over TCP connection closed with an error", metadata: ["connection": "\(id)", "error": "\(error)"])
+        }
+    }
+}
+
+/// Open connections: the limit, ids for logs, and closing them all on shutdown.
+final class LineTCPConnections: Sendable {
+    private let limit: Int
+    private let state = Mutex<(next: Int, open: [Int: any Channel])>((1, [:]))
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    func admit(_ channel: any Channel) -> Int? {
+        state.withLock { state in
+            guard state.open.count < limit else { return nil }
+            let id = state.next
+            state.next += 1
+            state.open[id] = channel
+            return id
+        }
+    }
+
+    func remove(_ id: Int) {
+        _ = state.withLock { $0.open.removeValue(forKey: id) }
+    }
+
+    func closeAllInputs() {
+        for channel in state.withLock({ Array($0.open.values) }) {
+            channel.close(mode: .input, promise: nil)
+        }
+    }
+}
+
+/// Injects an empty buffer into the inbound stream at a fixed period so a connection's task
+/// wakes up to commit by interval while the client is idle (NIO never reads 0 bytes, so the
+/// empty buffer cannot be confused with data).
+final class LineTCPTicker: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let period: TimeAmount
+
+    init(every period: TimeAmount) {
+        self.period = period
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { task in
+            let context = loopBound.value
+            guard context.channel.isActive else {
+                task.cancel()
+                return
+            }
+            context.fireChannelRead(NIOAny(ByteBuffer()))
+        }
+        context.fireChannelActive()
+    }
+}
+
+/// At most `perSecond` log lines a second; the rest are counted and reported with the next one.
+final class RateLimitedLog: Sendable {
+    private let perSecond: Int
+    private let state = Mutex<(second: Int64, count: Int, suppressed: Int)>((0, 0, 0))
+
+    init(perSecond: Int) {
+        self.perSecond = perSecond
+    }
+
+    func log(_ logger: Logger, _ message: Logger.Message, metadata: Logger.Metadata) {
+        let second = NIODeadline.now().uptimeNanoseconds / 1_000_000_000
+        let (allowed, suppressed) = state.withLock { state -> (Bool, Int) in
+            if Int64(second) != state.second {
+                state.second = Int64(second)
+                state.count = 0
+            }
+            guard state.count < perSecond else {
+                state.suppressed += 1
+                return (false, 0)
+            }
+            state.count += 1
+            defer { state.suppressed = 0 }
+            return (true, state.suppressed)
+        }
+        guard allowed else { return }
+        var metadata = metadata
+        if suppressed > 0 { metadata["suppressed-since-last"] = "\(suppressed)" }
+        logger.error(message, metadata: metadata)
+    }
+}
+
+/// The TCP listener could not open its socket.
+package struct LineTCPBindError: Error, CustomStringConvertible {
+    package var key: String
+    package var address: String
+    package var cause: any Error
+
+    package var description: String {
+        if let io = cause as? IOError, io.errnoCode == EADDRINUSE {
+            return "cannot listen on \(key)=\(address): address already in use"
+        }
+        return "cannot listen on \(key)=\(address): \(cause)"
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

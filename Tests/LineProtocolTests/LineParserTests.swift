@@ -1,0 +1,208 @@
+// The ILP parser, table-driven over QUESTDB-COMPAT §1.1–§1.3: every syntax rule, value type and
+// malformed input, each parsed whole and split at every byte boundary with the same result.
+import LineProtocol
+import NIOCore
+import Testing
+
+/// A parsed line as text, for comparing: `table | kind:name=value ... | ts=…`.
+func describe(_ parser: LineParser, _ buffer: UnsafeRawBufferPointer) -> String {
+    var parts = [LineText.string(buffer, parser.table)]
+    for index in 0..<parser.entityCount {
+        let entity = parser.entity(index)
+        let name = LineText.string(buffer, entity.name)
+        let value: String
+        switch entity.kind {
+        case .tag, .string, .long256: value = LineText.string(buffer, entity.range)
+        case .integer, .boolean: value = "\(entity.integer)"
+        case .double: value = entity.double.isNaN ? "NaN" : "\(entity.double)"
+        case .timestamp: value = "\(entity.integer)\(entity.unit)"
+        case .null: value = ""
+        case .doubleArray: value = "\(entity.dimensions)d/\(entity.range.count)B"
+        }
+        parts.append("\(entity.kind):\(name)=\(value)")
+    }
+    if let timestamp = parser.timestamp { parts.append("ts=\(timestamp)\(parser.timestampUnit.map { "\($0)" } ?? "")") }
+    return parts.joined(separator: " | ")
+}
+
+/// Feeds `input` in chunks cut at `cuts` and collects each line's description, or the error.
+func parseStream(_ input: [UInt8], cuts: [Int] = [], isHTTP: Bool = true, maxLineBytes: Int = 4096) -> [String] {
+    var stream = LineStream(maxLineBytes: maxLineBytes)
+    var lines: [String] = []
+    var start = 0
+    do throws(LineIngestError) {
+        for end in cuts + [input.count] where end >= start {
+            stream.feed(ByteBuffer(bytes: input[start..<end]))
+            start = end
+            _ = try stream.drain { parser, buffer, number in
+                lines.append("\(number): " + describe(parser, buffer))
+                return nil
+            }
+        }
+        if isHTTP {
+            stream.finish()
+            _ = try stream.drain { parser, buffer, number in
+                lines.append("\(number): " + describe(parser, buffer))
+                return nil
+            }
+        }
+    } catch {
+        lines.append("error: \(error)")
+    }
+    return lines
+}
+
+@Suite struct LineParserTests {
+    /// (input, expected lines) — each line `number: table | kind:name=value … | ts=…`.
+    static let accepted: [(String, [String])] = [
+        ("t a=1i\n", ["1: t | integer:a=1"]),
+        ("t a=1i", ["1: t | integer:a=1"]),
+        ("t,s=x a=1i 123\n", ["1: t | tag:s=x | integer:a=1 | ts=123"]),
+        ("t,s=x,u=y a=-5i,b=2.5,c=\"hi\",d=t 1700000000000000000n\n",
+         ["1: t | tag:s=x | tag:u=y | integer:a=-5 | double:b=2.5 | string:c=hi | boolean:d=1 | ts=1700000000000000000nanos"]),
+        ("t a=1.5 10t\nt a=2 20m\r\nt a=3 30n\n", ["1: t | double:a=1.5 | ts=10micros", "2: t | double:a=2.0 | ts=20millis", "3: t | double:a=3.0 | ts=30nanos"]),
+        // Empty lines (and CRLF's LF) are skipped and not counted.
+        ("\n\nt a=1i\r\n\r\nu b=2i\n", ["1: t | integer:a=1", "2: u | integer:b=2"]),
+        // Booleans in every accepted spelling.
+        ("t a=t,b=T,c=true,d=True,e=TRUE,f=f,g=F,h=false,i=FALSE\n",
+         ["1: t | boolean:a=1 | boolean:b=1 | boolean:c=1 | boolean:d=1 | boolean:e=1 | boolean:f=0 | boolean:g=0 | boolean:h=0 | boolean:i=0"]),
+        // Doubles: integers without suffix, exponents, NaN and infinities.
+        ("t a=2,b=-1e-6,c=1E+100,d=NaN,e=Infinity,f=-Infinity,g=.5,h=5.\n",
+         ["1: t | double:a=2.0 | double:b=-1e-06 | double:c=1e+100 | double:d=NaN | double:e=inf | double:f=-inf | double:g=0.5 | double:h=5.0"]),
+        // Integer extremes; LONG256; timestamps as fields.
+        ("t a=9223372036854775807i,b=-9223372036854775807i,c=0x1a2bi,d=5t,e=6n,f=7m\n",
+         ["1: t | integer:a=9223372036854775807 | integer:b=-9223372036854775807 | long256:c=1a2b | timestamp:d=5micros | timestamp:e=6nanos | timestamp:f=7millis"]),
+        // Empty value: NULL, ignored.
+        ("t a=,b=1i\n", ["1: t | null:a= | integer:b=1"]),
+        // Escapes in names and values; a quoted string keeps spaces, commas, = and escaped quotes.
+        (#"my\ table,ta\,g=v\ 1\,2\=3 f\=x="a \"q\" b,c=d \\ e" 1"# + "\n",
+         [#"1: my table | tag:ta,g=v 1,2=3 | string:f=x=a "q" b,c=d \ e | ts=1"#]),
+        // Backslash + newline in a string is a literal newline; `\n` is the letter n.
+        ("t s=\"a\\\nb\\nc\"\n", ["1: t | string:s=a\nbnc"]),
+        // A double quote inside a tag value is literal.
+        ("t,s=a\"b f=1i\n", ["1: t | tag:s=a\"b | integer:f=1"]),
+        // Tags only, with and without a timestamp.
+        ("t,s=x\nt,s=y 42\n", ["1: t | tag:s=x", "2: t | tag:s=y | ts=42"]),
+        // Non-ASCII passes through.
+        ("mesures,lieu=Zürich température=21.5\n", ["1: mesures | tag:lieu=Zürich | double:température=21.5"]),
+        // A trailing space after the fields: no timestamp.
+        ("t a=1i \n", ["1: t | integer:a=1"]),
+        // Duplicate fields are all reported (the ingestor keeps the first).
+        ("t a=1i,a=2i\n", ["1: t | integer:a=1 | integer:a=2"]),
+        // Negative trailing timestamp parses (the ingestor refuses it with QuestDB's message).
+        ("t a=1i -1\n", ["1: t | integer:a=1 | ts=-1"]),
+    ]
+
+    /// (input, expected error text)
+    static let refused: [(String, String)] = [
+        ("t\n", "error in line 1: No fields were provided"),
+        ("t \n", "error in line 1: No fields were provided"),
+        ("t 123\n", "error in line 1: No fields were provided"),
+        ("t a\n", "error in line 1: No fields were provided"),
+        ("t a=1i,b\n", "error in line 1: Could not parse entire line. Field value is missing: b"),
+        ("t a=1i,b 12\n", "error in line 1: Could not parse entire line. Field value is missing: b"),
+        ("t,s a=1i\n", "error in line 1: Could not parse entire line. Symbol value is missing: s"),
+        ("t,s= a=1i\n", "error in line 1: Could not parse entire line. Symbol value is missing: s"),
+        ("t a=1i 12x\n", "error in line 1: Could not parse timestamp: 12x"),
+        ("t a=1i 1 2\n", "error in line 1: Could not parse timestamp: 1 2"),
+        ("t a=1i 99999999999999999999\n", "error in line 1: Could not parse timestamp: 99999999999999999999"),
+        ("t a=abc\n", "error in line 1: Could not parse entire line, field value is invalid. Field: a; value: abc"),
+        ("t a=12x\n", "error in line 1: Could not parse entire line, field value is invalid. Field: a; value: 12x"),
+        ("t a=9223372036854775808i\n", "error in line 1: Could not parse entire line, field value is invalid. Field: a; value: 9223372036854775808i"),
+        ("t a=1.2.3\n", "error in line 1: Could not parse entire line, field value is invalid. Field: a; value: 1.2.3"),
+        ("t a=0x1p3\n", "error in line 1: Could not parse entire line, field value is invalid. Field: a; value: 0x1p3"),
+        ("t a=inf\n", "error in line 1: Could not parse entire line, field value is invalid. Field: a; value: inf"),
+        ("t a=0xzzi\n", "error in line 1: Could not parse entire line, field value is invalid. Field: a; value: 0xzzi"),
+        ("t a=\"open\n", "error in line 1: Could not parse entire line, field value is invalid. Field: a; value: open"),
+        ("t a=\"x\"y\n", "error in line 1: INVALID_FIELD_SEPARATOR"),
+        ("t =1i\n", "error in line 1: table: t; invalid column name: "),
+        ("t,=v a=1i\n", "error in line 1: table: t; invalid column name: "),
+        (",s=v a=1i\n", "error in line 1: INVALID_TABLE_NAME"),
+        (" a=1i\n", "error in line 1: INVALID_TABLE_NAME"),
+        ("t a=1.5d\n", "error in line 1: table: t, column: a; DECIMAL values (protocol v3) are not supported by this server; send the value as a DOUBLE or a string"),
+        ("t a=\u{0}1i\n", "error in line 1: Could not parse entire line, field value is invalid. Field: ; value: "),
+        // The error line number counts only non-empty lines before it.
+        ("t a=1i\n\nt b=2i\nt c=x\n", "error in line 3: Could not parse entire line, field value is invalid. Field: c; value: x"),
+    ]
+
+    @Test(arguments: accepted.indices) func acceptsWholeAndSplitAtEveryByte(_ index: Int) {
+        let (input, expected) = Self.accepted[index]
+        let bytes = Array(input.utf8)
+        #expect(parseStream(bytes) == expected, "\(input.debugDescription)")
+        for cut in 0...bytes.count {
+            #expect(parseStream(bytes, cuts: [cut]) == expected, "\(input.debugDescription) cut at \(cut)")
+        }
+        #expect(parseStream(bytes, cuts: Array(0...bytes.count)) == expected, "\(input.debugDescription) one byte at a time")
+    }
+
+    @Test(arguments: refused.indices) func refusesWholeAndSplitAtEveryByte(_ index: Int) {
+        let (input, expected) = Self.refused[index]
+        let bytes = Array(input.utf8)
+        #expect(parseStream(bytes).last == "error: \(expected)", "\(input.debugDescription)")
+        for cut in 0...bytes.count {
+            #expect(parseStream(bytes, cuts: [cut]).last == "error: \(expected)", "\(input.debugDescription) cut at \(cut)")
+        }
+    }
+
+    @Test func aLineLongerThanTheLimitIsRefusedEvenBeforeItEnds() {
+        let long = Array("t a=\"".utf8) + [UInt8](repeating: UInt8(ascii: "x"), count: 200)
+        let result = parseStream(long, cuts: [50, 100, 150], isHTTP: false, maxLineBytes: 64)
+        #expect(result == ["error: error in line 1: line is longer than the maximum line size of 64 bytes"])
+    }
+
+    @Test func tcpStreamsKeepAnUnterminatedLastLineWaiting() {
+        #expect(parseStream(Array("t a=1i\nt b=2i".utf8), isHTTP: false) == ["1: t | integer:a=1"])
+    }
+}
+
+@Suite struct LineParserBinaryTests {
+    static func double(_ value: Double) -> [UInt8] { [UInt8(ascii: "="), 16] + withUnsafeBytes(of: value.bitPattern.littleEndian) { Array($0) } }
+
+    static func array(shape: [UInt32], values: [Double]) -> [UInt8] {
+        var bytes: [UInt8] = [UInt8(ascii: "="), 14, 10, UInt8(shape.count)]
+        for length in shape { bytes += withUnsafeBytes(of: length.littleEndian) { Array($0) } }
+        for value in values { bytes += withUnsafeBytes(of: value.bitPattern.littleEndian) { Array($0) } }
+        return bytes
+    }
+
+    /// Binary payloads may hold newline, comma, space and quote bytes: 10.0 is 0x…24 40, and
+    /// the bit pattern below has 0x0a, 0x2c, 0x20 and 0x22 in it.
+    static let awkward = Double(bitPattern: 0x4022_202C_0A0A_2C20)
+
+    static let cases: [([UInt8], [String])] = [
+        (Array("t d=".utf8) + double(2.5) + Array(",e=".utf8) + double(awkward) + Array(" 5n\n".utf8),
+         ["1: t | double:d=2.5 | double:e=\(awkward) | ts=5nanos"]),
+        (Array("t a=".utf8) + array(shape: [2, 3], values: [1, 2, 3, 4, 5, 6]) + Array("\n".utf8),
+         ["1: t | doubleArray:a=2d/57B"]),
+        (Array("t a==".utf8) + [14, 10, 0] + Array(",b=1i\n".utf8), ["1: t | doubleArray:a=0d/0B | integer:b=1"]),
+        (Array("t a=".utf8) + array(shape: [0], values: []) + Array("\n".utf8), ["1: t | doubleArray:a=1d/5B"]),
+        (Array("t a==".utf8) + [3, 0xFF, 0xFF, 0xFF, 0x7F] + Array(",b==".utf8) + [6, 1] + Array(",c==".utf8) + [13, 2]
+            + withUnsafeBytes(of: Int64(77).littleEndian) { Array($0) } + Array("\n".utf8),
+         ["1: t | integer:a=2147483647 | boolean:b=1 | timestamp:c=77micros"]),
+    ]
+
+    @Test(arguments: cases.indices) func binaryValuesWholeAndSplitAtEveryByte(_ index: Int) {
+        let (bytes, expected) = Self.cases[index]
+        #expect(parseStream(bytes) == expected)
+        for cut in 0...bytes.count {
+            #expect(parseStream(bytes, cuts: [cut]) == expected, "cut at \(cut)")
+        }
+    }
+
+    @Test func malformedBinaryValuesAreRefused() {
+        let truncated = Array("t d==".utf8) + [16, 1, 2, 3]
+        #expect(parseStream(truncated).last == "error: error in line 1: Could not parse entire line, field value is invalid. Field: d; value: ")
+        let badType = Array("t d==".utf8) + [99, 1, 2]
+        #expect(parseStream(badType).last == "error: error in line 1: UNSUPPORTED_BINARY_FORMAT")
+        let decimal = Array("t d==".utf8) + [23, 3, 1, 5] + Array("\n".utf8)
+        #expect(parseStream(decimal).last?.contains("DECIMAL values (protocol v3) are not supported") == true)
+        let longArrays = Array("t a==".utf8) + [14, 11, 1, 1, 0, 0, 0] + Self.double(1).dropFirst(2) + Array("\n".utf8)
+        #expect(parseStream(longArrays).last == "error: error in line 1: ARRAY_UNSUPPORTED_ELEMENT_TYPE")
+        let tooManyDimensions = Array("t a==".utf8) + [14, 10, 33] + Array("\n".utf8)
+        #expect(parseStream(tooManyDimensions).last == "error: error in line 1: ARRAY_INVALID")
+        let hugeShape = Array("t a==".utf8) + [14, 10, 2, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF] + Array("\n".utf8)
+        #expect(parseStream(hugeShape).last == "error: error in line 1: ARRAY_INVALID")
+        let noSeparator = Array("t d=".utf8) + Self.double(1) + Array("x\n".utf8)
+        #expect(parseStream(noSeparator).last == "error: error in line 1: INVALID_FIELD_SEPARATOR")
+    }
+}
