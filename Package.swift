@@ -103,6 +103,9 @@ let package = Package(
             name: "sundial",
             dependencies: [
                 "Node",
+                "Storage",
+                "HTTPAPI",
+                "LineProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -203,27 +203,46 @@ final class LineTCPConnections: Sendable {
 /// Injects an empty buffer into the inbound stream at a fixed period so a connection's task
 /// wakes up to commit by interval while the client is idle (NIO never reads 0 bytes, so the
 /// empty buffer cannot be confused with data).
-final class LineTCPTicker: ChannelInboundHandler, Sendable {
+final class LineTCPTicker: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
     private let period: TimeAmount
+    private var task: RepeatedTask?
 
     init(every period: TimeAmount) {
         self.period = period
     }
 
+    // An accepted channel may already be active when the handler is added.
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { start(context) }
+    }
+
     func channelActive(context: ChannelHandlerContext) {
-        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { task in
-            let context = loopBound.value
-            guard context.channel.isActive else {
-                task.cancel()
-                return
-            }
-            context.fireChannelRead(NIOAny(ByteBuffer()))
-        }
+        start(context)
         context.fireChannelActive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        task?.cancel()
+        task = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        task?.cancel()
+        task = nil
+        context.fireChannelInactive()
+    }
+
+    private func start(_ context: ChannelHandlerContext) {
+        guard task == nil else { return }
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        task = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
+            // NIOAsyncChannel hands reads over at read-complete: fire both.
+            loopBound.value.fireChannelRead(NIOAny(ByteBuffer()))
+            loopBound.value.fireChannelReadComplete()
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import HTTPAPI
+import LineProtocol
 import Logging
 import Node
 import Storage
@@ -14,7 +15,7 @@ struct SundialCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sundial",
         abstract: "A QuestDB-compatible, replicated time-series database node.",
-        subcommands: [ServeCommand.self, VersionCommand.self])
+        subcommands: [ServeCommand.self, DumpCommand.self, VersionCommand.self])
 }
 
 /// `sundial serve --data-dir DIR [--config FILE]`.
@@ -49,6 +50,8 @@ struct ServeCommand: AsyncParsableCommand {
             fail("cannot open data directory: \(error)", exitCode: 1)
         } catch let error as HTTPServerBindError {
             fail("\(error)", exitCode: 1)
+        } catch let error as LineTCPBindError {
+            fail("\(error)", exitCode: 1)
         }
     }
 
@@ -57,6 +60,66 @@ struct ServeCommand: AsyncParsableCommand {
         let line = Array("sundial: \(message)\n".utf8)
         _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
         Glibc.exit(exitCode)
+    }
+}
+
+/// `sundial dump --data-dir DIR TABLE`: a stopped node's table as JSON (schema and rows), for
+/// inspection and for tests until SQL exists. Replays the WAL like a start does.
+struct DumpCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dump", abstract: "Print a table of a stopped node as JSON.")
+
+    @Option(name: .long, help: "Data directory of a node that is not running.")
+    var dataDir: String = "./sundial-data"
+
+    @Argument(help: "Table name (case-insensitive).")
+    var table: String
+
+    func run() async throws {
+        let layout = DataDirectory(root: dataDir)
+        do {
+            let opened = try layout.open(initialRole: .standalone)
+            let engine = try StorageEngine(layout: layout, configuration: StorageConfiguration())
+            engine.waitForApplier()
+            guard let snapshot = engine.snapshot(ofTable: table) else {
+                printError("sundial: table does not exist [table=\(table)]")
+                Glibc.exit(1)
+            }
+            let columns = snapshot.schema.columns.map {
+                "{\"name\":\(jsonString($0.name)),\"type\":\(jsonString("\($0.type)"))}"
+            }
+            let designated = snapshot.schema.designatedTimestamp.flatMap { id in snapshot.schema.column(id: id)?.name }
+            var out = "{\"table\":\(jsonString(snapshot.schema.name)),\"partitionBy\":\(jsonString("\(snapshot.schema.partitionBy)")),"
+            out += "\"designatedTimestamp\":\(designated.map(jsonString) ?? "null"),\"columns\":[\(columns.joined(separator: ","))],\"rows\":["
+            out += try SnapshotText.rows(snapshot).map { row in
+                "[" + snapshot.schema.columns.map { column in (row[column.name] ?? nil).map(jsonString) ?? "null" }.joined(separator: ",") + "]"
+            }.joined(separator: ",")
+            print(out + "]}")
+            withExtendedLifetime(opened) {}
+        } catch {
+            printError("sundial: cannot dump \(table): \(error)")
+            Glibc.exit(1)
+        }
+    }
+
+    private func jsonString(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\u{0}"..."\u{1F}":
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    private func printError(_ message: String) {
+        let line = Array((message + "\n").utf8)
+        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     }
 }
 
