@@ -20,7 +20,7 @@ from influxdb_client import InfluxDBClient, Point, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 from questdb.ingress import IngressError, Sender, TimestampNanos  # the classic ILP sender API
 
-from conftest import BINARY
+from conftest import BINARY, free_port
 
 BASE_NS = 1_700_000_000_000_000_000
 
@@ -235,3 +235,33 @@ def test_gzip_bodies_larger_than_one_chunk_stream_through(node):
     assert r.status_code == 204, r.text
     rows = dump(node, "big")["rows"]
     assert len(rows) == 50_000 and rows[-1]["v"] == "49999"
+
+
+def test_http_basic_auth(make_node, tmp_path):
+    secret = tmp_path / "password"
+    secret.write_text("quest-pass\n")
+    node = make_node(env={"QDB_HTTP_USER": "admin", "QDB_HTTP_PASSWORD_FILE": str(secret)})
+    # /ping and GET /settings stay open; the official client reads /settings before anything.
+    assert requests.get(f"{node.http_url}/ping", timeout=5).status_code == 204
+    assert requests.get(f"{node.http_url}/settings", timeout=5).status_code == 200
+    denied = requests.post(f"{node.http_url}/write", data=b"secure a=1i\n", timeout=5)
+    assert denied.status_code == 401 and denied.text == "Unauthorized"
+    wrong = requests.post(f"{node.http_url}/write", data=b"secure a=1i\n", auth=("admin", "nope"), timeout=5)
+    assert wrong.status_code == 401
+    with pytest.raises(IngressError):
+        with Sender.from_conf(http_conf(node, username="admin", password="wrong")) as sender:
+            sender.row("secure", columns={"a": 0}, at=TimestampNanos(BASE_NS))
+    with Sender.from_conf(http_conf(node, username="admin", password="quest-pass")) as sender:
+        sender.row("secure", columns={"a": 1}, at=TimestampNanos(BASE_NS))
+    assert [r["a"] for r in dump(node, "secure")["rows"]] == ["1"]
+
+
+def test_half_configured_credentials_stop_startup(make_node):
+    node = make_node(env={"QDB_HTTP_USER": "admin"}, wait=False)
+    assert node.wait_exit() == 2
+    assert "http.user and http.password must be set together" in node.log()
+
+
+def test_open_http_on_a_public_address_is_warned_about(make_node):
+    node = make_node(env={"QDB_HTTP_NET_BIND_TO": f"0.0.0.0:{free_port()}"})
+    assert "HTTP has no authentication" in node.log()

@@ -21,25 +21,37 @@ package struct ClosureEndpoint: HTTPEndpoint {
 /// Maps method and exact path to an endpoint: unknown paths get 404 (or the fallback),
 /// known paths with another method get 405 with `Allow`.
 package struct HTTPRouter: Sendable {
-    private var routes: [String: [(method: HTTPMethod, endpoint: any HTTPEndpoint)]] = [:]
+    private var routes: [String: [(method: HTTPMethod, endpoint: any HTTPEndpoint, open: Bool)]] = [:]
     private var fallback: (any HTTPEndpoint)?
+    /// When set, every route not added as `open` needs these credentials.
+    package var authentication: HTTPBasicAuth?
 
     package init(fallback: (any HTTPEndpoint)? = nil) {
         self.fallback = fallback
     }
 
-    package mutating func add(_ method: HTTPMethod, _ path: String, _ endpoint: some HTTPEndpoint) {
-        routes[path, default: []].append((method, endpoint))
+    /// Adds a route; `open` routes answer without authentication (QuestDB keeps `/ping` and
+    /// `GET /settings` open so clients can probe before they authenticate).
+    package mutating func add(_ method: HTTPMethod, _ path: String, _ endpoint: some HTTPEndpoint, open: Bool = false) {
+        routes[path, default: []].append((method, endpoint, open))
     }
 
     /// The endpoint for a request; `nil` means the router answered itself (see `response(for:)`).
     package func endpoint(for request: HTTPRequest) -> (any HTTPEndpoint)? {
-        guard let candidates = routes[request.path] else { return fallback }
-        return candidates.first { $0.method == request.method }?.endpoint
+        guard let candidates = routes[request.path] else {
+            return authentication.map { $0.admits(request.headers) } == false ? nil : fallback
+        }
+        guard let route = candidates.first(where: { $0.method == request.method }) else { return nil }
+        if !route.open, let authentication, !authentication.admits(request.headers) { return nil }
+        return route.endpoint
     }
 
-    /// The router's own answer when `endpoint(for:)` found nothing: 405 or 404.
+    /// The router's own answer when `endpoint(for:)` found nothing: 401, 405 or 404.
     package func response(for request: HTTPRequest) -> HTTPResponse {
+        if let authentication, !authentication.admits(request.headers) {
+            let open = routes[request.path]?.first { $0.method == request.method }?.open ?? false
+            if !open { return HTTPBasicAuth.unauthorized }
+        }
         if let candidates = routes[request.path] {
             var response = HTTPResponse.text(.methodNotAllowed, "method \(request.method.rawValue) not allowed on \(request.path)\n")
             response.headers.add(name: "allow", value: candidates.map(\.method.rawValue).joined(separator: ", "))

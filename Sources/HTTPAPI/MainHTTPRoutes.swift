@@ -5,9 +5,9 @@ package enum MainHTTPRoutes {
     /// `/ping` and `/settings`, both open even when HTTP authentication is on (QUESTDB-COMPAT §2.1).
     package static func router(settings: ServerSettings, pingVersion: String) -> HTTPRouter {
         var router = HTTPRouter()
-        router.add(.GET, "/ping", ClosureEndpoint { _, _ in ping(version: pingVersion) })
+        router.add(.GET, "/ping", ClosureEndpoint { _, _ in ping(version: pingVersion) }, open: true)
         let settingsJSON = settings.json()
-        router.add(.GET, "/settings", ClosureEndpoint { _, _ in .json(.ok, settingsJSON) })
+        router.add(.GET, "/settings", ClosureEndpoint { _, _ in .json(.ok, settingsJSON) }, open: true)
         return router
     }
 

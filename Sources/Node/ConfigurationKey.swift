@@ -71,6 +71,12 @@ extension ConfigurationKey {
               "Longest pause between two pieces of a request body; longer is 408."),
         .init("http.request.body.max.size", .byteSize(1024...(1 << 40)), default: "1g",
               "Largest request body; a larger Content-Length is 413 before any of the body is read."),
+        .init("http.user", .text, default: "",
+              "HTTP Basic user for every main-server endpoint but /ping and GET /settings; empty: no authentication."),
+        .init("http.password", .text, default: "",
+              "HTTP Basic password (set with http.user)."),
+        .init("http.password.file", .text, default: "",
+              "File holding the HTTP Basic password (instead of http.password; one line, trailing newline ignored)."),
         .init("line.http.ping.version", .text, default: "v2.7.4",
               "Value of the X-Influxdb-Version header on GET /ping."),
 

@@ -105,6 +105,11 @@ package struct ConfigurationValues: Sendable {
         return address
     }
 
+    /// Where the value of `name` came from (`nil`: its default), for errors about pairs of keys.
+    package func source(_ name: String) -> ConfigurationError.Source? {
+        lookup(name).1.source
+    }
+
     package func text(_ name: String) -> String {
         lookup(name).1.text
     }

@@ -12,6 +12,8 @@ package struct NodeConfiguration: Sendable {
     /// The health and metrics server, or `nil` when `http.min.enabled=false`.
     package var health: HTTPServerConfiguration?
     package var storage: StorageConfiguration
+    /// HTTP Basic credentials of the main server, when configured.
+    package var httpAuthentication: (user: String, password: String)?
     /// ILP settings over HTTP (`maxLineBytes` from `line.http.max.recv.buffer.size`).
     package var lineHTTP: LineIngestConfiguration
     /// ILP settings over TCP (`maxLineBytes` from `line.tcp.max.measurement.size`).
@@ -36,6 +38,14 @@ package struct NodeConfiguration: Sendable {
             maxRequestLineBytes: Int(try values.byteSize("http.request.header.buffer.size")),
             maxBodyBytes: try values.byteSize("http.request.body.max.size"))
         self.http = try values.boolean("http.enabled") ? http : nil
+
+        httpAuthentication = try Self.credentials(values)
+        var warnings = values.warnings
+        if self.http != nil && httpAuthentication == nil && !Self.isLoopback(httpAddress.host) {
+            warnings.append(
+                "http.net.bind.to=\(httpAddress.host):\(httpAddress.port) is reachable from other hosts and HTTP has no "
+                    + "authentication: anyone who can connect can write; set http.user and http.password")
+        }
 
         let healthAddress = try values.address("http.min.net.bind.to")
         // The health server shares the main server's header limits and deadlines; it never
@@ -76,7 +86,39 @@ package struct NodeConfiguration: Sendable {
         metricsEnabled = try values.boolean("metrics.enabled")
         pingVersion = values.text("line.http.ping.version")
         logLevel = Logger.Level(rawValue: try values.choice("log.level")) ?? .info
-        warnings = values.warnings
+        self.warnings = warnings
+    }
+
+    /// `http.user` with `http.password` or the file `http.password.file`; both or neither.
+    private static func credentials(_ values: ConfigurationValues) throws(ConfigurationError) -> (user: String, password: String)? {
+        let user = values.text("http.user")
+        var password = values.text("http.password")
+        let file = values.text("http.password.file")
+        if !file.isEmpty {
+            let bytes: [UInt8]?
+            do {
+                bytes = try DurableFile.read(file, maxBytes: 64 * 1024)
+            } catch {
+                throw ConfigurationError(source: .unreadableFile(path: file), key: "http.password.file", error.message)
+            }
+            guard let bytes, let text = String(validating: bytes, as: UTF8.self) else {
+                throw ConfigurationError(source: .unreadableFile(path: file), key: "http.password.file", "no such file, or not UTF-8 text")
+            }
+            password = text
+            while password.last == "\n" || password.last == "\r" { password.removeLast() }
+        }
+        if user.isEmpty && password.isEmpty { return nil }
+        guard !user.isEmpty, !password.isEmpty else {
+            let given = user.isEmpty ? "http.password" : "http.user"
+            throw ConfigurationError(
+                source: values.source(given) ?? values.source("http.password.file") ?? .environment(variable: "QDB_HTTP_USER"),
+                key: given, "http.user and http.password must be set together")
+        }
+        return (user, password)
+    }
+
+    private static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
     /// Reads `server.conf` and the environment.

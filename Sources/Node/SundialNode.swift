@@ -83,6 +83,7 @@ package struct SundialNode {
                 ingestion: LineIngestion(engine: storage, configuration: configuration.lineHTTP, nowNanos: Self.wallClockNanos),
                 maxBodyBytes: Int(http.maxBodyBytes), logger: Logger(label: "sundial.line.http"))
             MainHTTPRoutes.addLineProtocol(ilp, to: &router)
+            router.authentication = configuration.httpAuthentication.map { HTTPBasicAuth(user: $0.user, password: $0.password) }
             services.append(try await bind(http, router: router, group: mainGroup))
         }
         if let tcp = configuration.lineTCP {
