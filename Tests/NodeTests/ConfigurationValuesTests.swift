@@ -19,7 +19,19 @@ import Testing
         #expect(configuration.metricsEnabled)
         #expect(configuration.pingVersion == "v2.7.4")
         #expect(configuration.logLevel == .info)
-        #expect(configuration.warnings.isEmpty)
+        // QuestDB's defaults listen on every address without authentication: said once at start.
+        #expect(configuration.warnings.count == 1)
+        #expect(configuration.warnings.first?.contains("HTTP has no authentication") == true)
+        #expect(configuration.httpAuthentication == nil)
+    }
+
+    @Test func credentialsComeInPairsAndSilenceTheWarning() throws {
+        let configured = try load("http.user=admin\nhttp.password=quest")
+        #expect(configured.httpAuthentication?.user == "admin" && configured.httpAuthentication?.password == "quest")
+        #expect(configured.warnings.isEmpty)
+        #expect(try load("http.net.bind.to=127.0.0.1:9000").warnings.isEmpty)
+        let error = #expect(throws: ConfigurationError.self) { try load("http.user=admin") }
+        #expect(error?.description == "configuration error: /etc/server.conf:1: http.user: http.user and http.password must be set together")
     }
 
     @Test func theFileOverridesDefaultsAndTheEnvironmentOverridesTheFile() throws {
@@ -51,7 +63,7 @@ import Testing
     }
 
     @Test func ignoredQuestDBKeysAndUnknownEnvironmentVariablesOnlyWarn() throws {
-        let configuration = try load("shared.worker.count=4", env: ["QDB_NOT_A_KEY": "1", "PATH": "/bin"])
+        let configuration = try load("shared.worker.count=4\nhttp.net.bind.to=127.0.0.1:9000", env: ["QDB_NOT_A_KEY": "1", "PATH": "/bin"])
         #expect(configuration.warnings.count == 2)
         #expect(configuration.warnings.contains { $0.contains("shared.worker.count") })
         #expect(configuration.warnings.contains { $0.contains("QDB_NOT_A_KEY") })
