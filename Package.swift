@@ -43,6 +43,12 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]
         ),
 
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+
         // Hardware CRC-32C (one C function; decision 0006).
         .target(name: "CCRC32C"),
 
@@ -56,6 +62,7 @@ let package = Package(
             name: "LineProtocol",
             dependencies: [
                 "Storage",
+                "COpenSSL",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

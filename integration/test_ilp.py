@@ -5,6 +5,7 @@ v2 client against /api/v2/write with gzip, and curl with bad bodies.
 Until SQL exists, results are read with `sundial dump` after the node stops (it replays the
 WAL exactly as a restart does).
 """
+import base64
 import gzip
 import json
 import math
@@ -265,3 +266,57 @@ def test_half_configured_credentials_stop_startup(make_node):
 def test_open_http_on_a_public_address_is_warned_about(make_node):
     node = make_node(env={"QDB_HTTP_NET_BIND_TO": f"0.0.0.0:{free_port()}"})
     assert "HTTP has no authentication" in node.log()
+
+
+AUTH_KEY_ID = "testUser1"
+AUTH_D = "5UjEMuA0Pj5pjK8a-fa24dyIf-Es5mYny3oE_Wmus48"
+AUTH_X = "fLKYEaoEb9lrn3nkwLDA-M_xnuFOdSt9y0Z7_vWSHLU"
+AUTH_Y = "Dt5tbS1dEDMSYfym3fgMv0B99szno-dFc1rYF9t0aac"
+
+
+def test_tcp_ecdsa_authentication(make_node, tmp_path):
+    data_dir = tmp_path / "authnode"
+    (data_dir / "conf").mkdir(parents=True)
+    (data_dir / "conf" / "auth.txt").write_text(
+        f"# ILP clients\n{AUTH_KEY_ID} ec-p-256-sha256 {AUTH_X} {AUTH_Y}\n")
+    node = make_node(data_dir=data_dir, env={"QDB_LINE_TCP_AUTH_DB_PATH": "conf/auth.txt"})
+    with Sender.from_conf(tcp_conf(node, username=AUTH_KEY_ID, token=AUTH_D, token_x=AUTH_X, token_y=AUTH_Y)) as sender:
+        sender.row("authed", columns={"v": 1}, at=TimestampNanos(BASE_NS))
+        sender.row("authed", columns={"v": 2}, at=TimestampNanos(BASE_NS + 1))
+    # Without the challenge, ILP bytes are taken as a key id: unknown, disconnected, nothing stored.
+    sock = socket.create_connection(("127.0.0.1", node.ilp_tcp_port))
+    sock.sendall(b"authed v=99i 3\n")
+    sock.settimeout(10)
+    try:
+        assert sock.recv(1) == b""
+    except ConnectionResetError:
+        pass
+    sock.close()
+    # A signature that does not verify: disconnected after the challenge.
+    sock = socket.create_connection(("127.0.0.1", node.ilp_tcp_port))
+    sock.settimeout(10)
+    sock.sendall(f"{AUTH_KEY_ID}\n".encode())
+    challenge = b""
+    while not challenge.endswith(b"\n"):
+        challenge += sock.recv(1024)
+    assert len(challenge) == 513 and all(0x20 <= b <= 0x7E for b in challenge[:-1])
+    sock.sendall(base64.b64encode(bytes(64)) + b"\nauthed v=100i 4\n")
+    try:
+        assert sock.recv(1) == b""
+    except ConnectionResetError:
+        pass
+    sock.close()
+    deadline = time.monotonic() + 5
+    while node.log().count("ILP over TCP authentication failed") < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "reason=signature does not verify for key id testUser1" in node.log()
+    assert [r["v"] for r in dump(node, "authed")["rows"]] == ["1", "2"]
+
+
+def test_a_bad_tcp_key_file_stops_startup(make_node, tmp_path):
+    data_dir = tmp_path / "badauth"
+    (data_dir / "conf").mkdir(parents=True)
+    (data_dir / "conf" / "auth.txt").write_text(f"{AUTH_KEY_ID} ec-p-256-sha256 {AUTH_X}\n")
+    node = make_node(data_dir=data_dir, env={"QDB_LINE_TCP_AUTH_DB_PATH": "conf/auth.txt"}, wait=False)
+    assert node.wait_exit() == 2
+    assert "auth.txt" in node.log() and "line 1: expected" in node.log()

@@ -97,6 +97,7 @@ package struct LineHTTPEndpoint: HTTPEndpoint {
         case .tooLarge: (status, code) = (.payloadTooLarge, "request too large")
         case .schemaChanged: (status, code) = (.serviceUnavailable, "retry operation")
         case .storage: (status, code) = (.internalServerError, "internal error")
+        case .unauthorized: (status, code) = (.forbidden, "unauthorised")
         }
         let message: String
         if let line = failure.line {

@@ -12,6 +12,8 @@ package struct LineIngestError: Error, Sendable, CustomStringConvertible {
         case schemaChanged
         /// The storage engine failed (500 `internal error`).
         case storage
+        /// Authentication failed (TCP: the challenge; HTTP answers 401 before ILP starts).
+        case unauthorized
     }
 
     package var kind: Kind

@@ -34,6 +34,7 @@ package enum LineMetrics {
             case .tooLarge: label = "too_large"
             case .schemaChanged: label = "schema_changed"
             case .storage: label = "storage"
+            case .unauthorized: label = "unauthorized"
             }
             Counter(label: "sundial_line_errors_total", dimensions: [("transport", name), ("kind", label)]).increment()
         }

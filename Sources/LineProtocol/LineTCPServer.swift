@@ -17,6 +17,10 @@ package struct LineTCPConfiguration: Sendable {
     package var maxUncommittedRows: Int
     /// How long open connections get to commit and close on shutdown.
     package var shutdownGrace: TimeAmount = .seconds(2)
+    /// Keys of the ECDSA challenge (`line.tcp.auth.db.path`); `nil`: no authentication.
+    package var authKeys: LineTCPAuthKeys?
+    /// How long a client has to finish the challenge.
+    package var authTimeout: TimeAmount = .seconds(10)
 
     package init(host: String, port: Int, connectionLimit: Int, commitInterval: TimeAmount, maxUncommittedRows: Int) {
         self.host = host
@@ -53,7 +57,7 @@ package struct LineTCPServer: Sendable {
                 .bind(host: configuration.host, port: configuration.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(LineTCPTicker(every: .nanoseconds(max(tick, 5_000_000))))
-                        return try NIOAsyncChannel<ByteBuffer, Never>(wrappingChannelSynchronously: channel)
+                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                     }
                 }
             return BoundLineTCPServer(
@@ -66,7 +70,7 @@ package struct LineTCPServer: Sendable {
 
 /// The TCP listener with its socket open; running it serves connections until shutdown.
 package struct BoundLineTCPServer: Service {
-    private let channel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, Never>, Never>
+    private let channel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
     private let configuration: LineTCPConfiguration
     private let ingestion: LineIngestion
     private let connections: LineTCPConnections
@@ -74,7 +78,7 @@ package struct BoundLineTCPServer: Service {
     private let errorLog = RateLimitedLog(perSecond: 10)
 
     fileprivate init(
-        channel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, Never>, Never>, configuration: LineTCPConfiguration,
+        channel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, configuration: LineTCPConfiguration,
         ingestion: LineIngestion, connections: LineTCPConnections, logger: Logger
     ) {
         self.channel = channel
@@ -105,7 +109,7 @@ package struct BoundLineTCPServer: Service {
         logger.info("line.tcp server stopped")
     }
 
-    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, Never>) async {
+    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
         guard let id = connections.admit(connection.channel) else {
             logger.warning("ILP over TCP connection refused: connection limit reached",
                            metadata: ["limit": "\(configuration.connectionLimit)", "peer": "\(connection.channel.remoteAddress.map { "\($0)" } ?? "?")"])
@@ -119,17 +123,26 @@ package struct BoundLineTCPServer: Service {
         }
         let ingestor = ingestion.makeIngestor()
         var stream = LineStream(maxLineBytes: ingestion.configuration.maxLineBytes)
-        var received = 0
+        var bytesReceived = 0
         var lastCommit = NIODeadline.now()
+        var authenticator = configuration.authKeys.map { LineTCPAuthenticator(keys: $0) }
+        let connected = NIODeadline.now()
         let interval = configuration.commitInterval
         let batchBytes = ingestion.configuration.maxBatchBytes / 2
         do {
-            try await connection.executeThenClose { inbound, _ in
+            try await connection.executeThenClose { inbound, outbound in
                 do throws(LineIngestError) {
                     do {
-                        for try await chunk in inbound {
+                        for try await received in inbound {
+                            var chunk = received
+                            if authenticator != nil {
+                                guard let rest = try await authenticate(&authenticator, chunk, outbound, id: id, since: connected) else {
+                                    return
+                                }
+                                chunk = rest
+                            }
                             if chunk.readableBytes > 0 {
-                                received += chunk.readableBytes
+                                bytesReceived += chunk.readableBytes
                                 LineMetrics.tcp.received(bytes: chunk.readableBytes)
                                 stream.feed(chunk)
                                 try await LineIngestion.drain(&stream, into: ingestor, defaultUnit: .nanos)
@@ -154,7 +167,7 @@ package struct BoundLineTCPServer: Service {
                     LineMetrics.tcp.error(error.kind)
                     errorLog.log(logger, "ILP over TCP line refused, closing the connection", metadata: [
                         "connection": "\(id)", "peer": "\(connection.channel.remoteAddress.map { "\($0)" } ?? "?")",
-                        "bytes-received": "\(received)", "error": "\(error.description)", "table": "\(error.table)",
+                        "bytes-received": "\(bytesReceived)", "error": "\(error.description)", "table": "\(error.table)",
                     ])
                     // Lines before the bad one are kept (QuestDB's line.tcp.disconnect.on.error).
                     do {
@@ -166,6 +179,42 @@ package struct BoundLineTCPServer: Service {
             }
         } catch {
             logger.debug("ILP over TCP connection closed with an error", metadata: ["connection": "\(id)", "error": "\(error)"])
+        }
+    }
+}
+
+extension BoundLineTCPServer {
+    /// Runs the ECDSA challenge with the bytes received so far. Returns the bytes to ingest
+    /// (empty until authenticated, then whatever followed the signature line), or `nil` when
+    /// the connection must close: bad key or signature, or no answer within the timeout.
+    fileprivate func authenticate(
+        _ authenticator: inout LineTCPAuthenticator?, _ chunk: ByteBuffer,
+        _ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, id: Int, since connected: NIODeadline
+    ) async throws -> ByteBuffer? {
+        guard chunk.readableBytes > 0 else {
+            // A tick: give up on clients that never finish the challenge.
+            if NIODeadline.now() - connected > configuration.authTimeout {
+                errorLog.log(logger, "ILP over TCP authentication timed out, closing the connection", metadata: ["connection": "\(id)"])
+                return nil
+            }
+            return ByteBuffer()
+        }
+        switch authenticator?.receive(chunk) {
+        case .needMore, nil:
+            return ByteBuffer()
+        case .send(let bytes):
+            try await outbound.write(ByteBuffer(bytes: bytes))
+            return ByteBuffer()
+        case .authenticated(let keyID, let remaining):
+            logger.debug("ILP over TCP authenticated", metadata: ["connection": "\(id)", "key-id": "\(keyID)"])
+            authenticator = nil
+            return remaining
+        case .reject(let reason):
+            LineMetrics.tcp.error(.unauthorized)
+            errorLog.log(logger, "ILP over TCP authentication failed, closing the connection", metadata: [
+                "connection": "\(id)", "reason": "\(reason)",
+            ])
+            return nil
         }
     }
 }

@@ -100,6 +100,8 @@ extension ConfigurationKey {
               "Longest ILP line over TCP; a longer one closes the connection."),
         .init("line.tcp.commit.interval.default", .milliseconds(10...3_600_000), default: "1000",
               "Longest time rows received over TCP wait before they are committed."),
+        .init("line.tcp.auth.db.path", .text, default: "",
+              "Key file of the ECDSA challenge for ILP over TCP (relative to the data directory); empty: no authentication."),
         .init("cairo.max.uncommitted.rows", .integer(1...100_000_000), default: "500000",
               "Rows of one table received over TCP that trigger a commit."),
 

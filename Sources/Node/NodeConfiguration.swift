@@ -26,7 +26,8 @@ package struct NodeConfiguration: Sendable {
     /// Findings to log once logging is up.
     package var warnings: [String]
 
-    package init(values: ConfigurationValues) throws(ConfigurationError) {
+    /// `root` resolves relative paths in values (`line.tcp.auth.db.path`): the data directory.
+    package init(values: ConfigurationValues, root: String = ".") throws(ConfigurationError) {
         let httpAddress = try values.address("http.net.bind.to")
         let http = HTTPServerConfiguration(
             name: "http", bindKey: "http.net.bind.to", host: httpAddress.host, port: httpAddress.port,
@@ -82,7 +83,9 @@ package struct NodeConfiguration: Sendable {
             connectionLimit: Int(try values.integer("line.tcp.net.connection.limit")),
             commitInterval: .milliseconds(try values.milliseconds("line.tcp.commit.interval.default")),
             maxUncommittedRows: Int(try values.integer("cairo.max.uncommitted.rows")))
-        lineTCP = try values.boolean("line.tcp.enabled") ? tcp : nil
+        var tcpWithAuth = tcp
+        tcpWithAuth.authKeys = try Self.lineAuthKeys(values, root: root)
+        lineTCP = try values.boolean("line.tcp.enabled") ? tcpWithAuth : nil
         metricsEnabled = try values.boolean("metrics.enabled")
         pingVersion = values.text("line.http.ping.version")
         logLevel = Logger.Level(rawValue: try values.choice("log.level")) ?? .info
@@ -117,6 +120,31 @@ package struct NodeConfiguration: Sendable {
         return (user, password)
     }
 
+    /// The ILP/TCP key file, when `line.tcp.auth.db.path` names one (relative to the data directory).
+    private static func lineAuthKeys(_ values: ConfigurationValues, root: String) throws(ConfigurationError) -> LineTCPAuthKeys? {
+        let configured = values.text("line.tcp.auth.db.path")
+        guard !configured.isEmpty else { return nil }
+        let path = configured.hasPrefix("/") ? configured : root + "/" + configured
+        let bytes: [UInt8]?
+        do {
+            bytes = try DurableFile.read(path, maxBytes: 16 << 20)
+        } catch {
+            throw ConfigurationError(source: .unreadableFile(path: path), key: "line.tcp.auth.db.path", error.message)
+        }
+        guard let bytes, let text = String(validating: bytes, as: UTF8.self) else {
+            throw ConfigurationError(source: .unreadableFile(path: path), key: "line.tcp.auth.db.path", "no such file, or not UTF-8 text")
+        }
+        do throws(LineTCPAuthKeysError) {
+            let keys = try LineTCPAuthKeys.parse(text)
+            guard !keys.keys.isEmpty else {
+                throw LineTCPAuthKeysError(line: 0, "holds no key: no client could connect")
+            }
+            return keys
+        } catch {
+            throw ConfigurationError(source: .unreadableFile(path: path), key: "line.tcp.auth.db.path", error.description)
+        }
+    }
+
     private static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
@@ -144,6 +172,6 @@ package struct NodeConfiguration: Sendable {
             }
             return (path, text)
         }
-        return try NodeConfiguration(values: ConfigurationValues(file: file, environment: environment))
+        return try NodeConfiguration(values: ConfigurationValues(file: file, environment: environment), root: dataDirectory.root)
     }
 }
