@@ -121,10 +121,10 @@ package final class LineIngestor {
             if position == writer.designatedPosition && entity.kind != .null {
                 designatedSet = true
                 let value = batch.column(position).lastFixedValue(as: Int64.self)
-                if value < 0 {
+                if let problem = Self.designatedProblem(value, unit: writer.designatedUnit) {
                     batch.cancelRow()
                     throw LineIngestError(.invalidLine, line: line, table: writer.schema.name,
-                                          "table: \(writer.schema.name), timestamp: \(value); designated timestamp before 1970-01-01 is not allowed")
+                                          "table: \(writer.schema.name), timestamp: \(value); \(problem)")
                 }
             }
         }
@@ -132,17 +132,15 @@ package final class LineIngestor {
             let value: Int64
             if let timestamp = parser.timestamp {
                 let unit = parser.timestampUnit ?? defaultUnit
-                guard timestamp >= 0 else {
+                // Judge the sign before converting: −1 ns would truncate to 0 µs.
+                let converted = timestamp < 0 ? -1 : unit.convert(timestamp, to: writer.designatedUnit)
+                let problem = converted.map { Self.designatedProblem($0, unit: writer.designatedUnit) } ?? "designated timestamp overflow"
+                if let problem {
                     batch.cancelRow()
                     throw LineIngestError(.invalidLine, line: line, table: writer.schema.name,
-                                          "table: \(writer.schema.name), timestamp: \(timestamp); designated timestamp before 1970-01-01 is not allowed")
+                                          "table: \(writer.schema.name), timestamp: \(timestamp); \(problem)")
                 }
-                guard let converted = unit.convert(timestamp, to: writer.designatedUnit) else {
-                    batch.cancelRow()
-                    throw LineIngestError(.invalidLine, line: line, table: writer.schema.name,
-                                          "table: \(writer.schema.name), timestamp: \(timestamp); designated timestamp overflow")
-                }
-                value = converted
+                value = converted!
             } else {
                 value = LineTimestampUnit.nanos.convert(nowNanos(), to: writer.designatedUnit) ?? 0
             }
@@ -153,6 +151,20 @@ package final class LineIngestor {
         } catch {
             throw LineIngestError(
                 error.code == .limitExceeded ? .tooLarge : .invalidLine, line: line, table: writer.schema.name, error.message)
+        }
+    }
+
+    /// Designated timestamps QuestDB refuses at ingest (RELIABILITY I17): before the epoch, or
+    /// past the last day its partitions can name — 9999-12-31 in µs, 2261-12-31 in ns.
+    static func designatedProblem(_ value: Int64, unit: LineTimestampUnit) -> String? {
+        if value < 0 { return "designated timestamp before 1970-01-01 is not allowed" }
+        switch unit {
+        case .nanos where value > 9_214_646_399_999_999_999:
+            return "designated timestamp beyond 2261-12-31 is not allowed"
+        case .micros where value > 253_402_300_799_999_999:
+            return "designated timestamp beyond 9999-12-31 is not allowed"
+        default:
+            return nil
         }
     }
 
@@ -273,7 +285,7 @@ package final class LineIngestor {
     }
 
     /// Moves a writer to the table's current schema; false when nothing changed.
-    private func adopt(_ current: TableSchema, by writer: TableWriter, line: Int) throws(LineIngestError) -> Bool {
+    private func adopt(_ current: TableSchema, by writer: TableWriter, line: Int?) throws(LineIngestError) -> Bool {
         guard current.version != writer.schema.version else { return false }
         if writer.batch.rowCount == 0 {
             writer.reset(to: current)
@@ -288,11 +300,28 @@ package final class LineIngestor {
 
     // MARK: Committing
 
-    /// Commits every table's pending rows, each as one WAL transaction.
+    /// Commits every table's pending rows as one WAL transaction: an HTTP request is all or
+    /// nothing even when it writes several tables (QuestDB commits table by table).
     package func commitAll() async throws(LineIngestError) {
-        for writer in writers.values where writer.batch.rowCount > 0 {
-            try await commit(writer)
+        let pending = writers.values.filter { $0.batch.rowCount > 0 }
+        if pending.isEmpty { return }
+        if pending.count == 1 { return try await commit(pending[0]) }
+        let rows = pending.reduce(0) { $0 + $1.batch.rowCount }
+        for _ in 0..<8 {
+            do {
+                _ = try await engine.commit(all: pending.map(\.batch))
+                for writer in pending { writer.batch.reset() }
+                LineMetrics.committed(rows: rows)
+                return
+            } catch where error.code == .schemaChanged {
+                guard let writer = writers[NameRules.lookupKey(error.path)] else { throw storageError(error, table: error.path) }
+                try adoptCurrentSchema(writer)
+            } catch {
+                throw storageError(error, table: pending.map(\.schema.name).joined(separator: ", "))
+            }
         }
+        throw LineIngestError(.schemaChanged, line: nil, table: pending[0].schema.name,
+                              "tables kept changing while rows were committed, retry")
     }
 
     /// Commits the tables holding at least `rows` rows or `bytes` bytes.
@@ -317,18 +346,25 @@ package final class LineIngestor {
                 return
             } catch where error.code == .schemaChanged {
                 // Another writer changed the table since the batch was built.
-                guard let current = engine.schema(named: writer.schema.name) else {
-                    throw LineIngestError(.schemaChanged, line: nil, table: writer.schema.name,
-                                          "table: \(writer.schema.name); the table was dropped while rows were written into it")
-                }
-                _ = try adopt(current, by: writer, line: 0)
+                try adoptCurrentSchema(writer)
             } catch {
-                throw LineIngestError(.storage, line: nil, table: writer.schema.name,
-                                      "commit error for table: \(writer.schema.name), error: \(error.message)")
+                throw storageError(error, table: writer.schema.name)
             }
         }
         throw LineIngestError(.schemaChanged, line: nil, table: writer.schema.name,
                               "table: \(writer.schema.name); the table kept changing while rows were committed, retry")
+    }
+
+    private func adoptCurrentSchema(_ writer: TableWriter) throws(LineIngestError) {
+        guard let current = engine.schema(named: writer.schema.name) else {
+            throw LineIngestError(.schemaChanged, line: nil, table: writer.schema.name,
+                                  "table: \(writer.schema.name); the table was dropped while rows were written into it")
+        }
+        _ = try adopt(current, by: writer, line: nil)
+    }
+
+    private func storageError(_ error: StorageError, table: String) -> LineIngestError {
+        LineIngestError(.storage, line: nil, table: table, "commit error for table: \(table), error: \(error.message)")
     }
 }
 

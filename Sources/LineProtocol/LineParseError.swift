@@ -16,6 +16,7 @@ package struct LineParseError: Error, Sendable, Equatable, CustomStringConvertib
         case unsupportedBinaryFormat = "UNSUPPORTED_BINARY_FORMAT"
         case decimalNotSupported = "DECIMAL_NOT_SUPPORTED"
         case lineTooLong = "LINE_TOO_LONG"
+        case invalidUTF8 = "INVALID_UTF8"
     }
 
     package var code: Code
@@ -49,6 +50,7 @@ package struct LineParseError: Error, Sendable, Equatable, CustomStringConvertib
         case .decimalNotSupported:
             "table: \(table), column: \(name); DECIMAL values (protocol v3) are not supported by this server; send the value as a DOUBLE or a string"
         case .lineTooLong: "line is longer than the maximum line size of \(value) bytes"
+        case .invalidUTF8: "table: \(table); the line is not valid UTF-8 (names and text values must be)"
         default: code.rawValue
         }
     }

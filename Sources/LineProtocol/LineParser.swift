@@ -156,7 +156,25 @@ package struct LineParser {
         if end - c.start > maxLineBytes {
             throw .failed(LineParseError(.lineTooLong, value: "\(maxLineBytes)", offset: c.start))
         }
+        try checkUTF8(c, end: c.index)
         return .line(end: end)
+    }
+
+    /// Names and text values must be UTF-8 (RELIABILITY I6). A pure-ASCII line — nearly all of
+    /// them — costs one pass with no branches taken; binary payloads are exempt.
+    private func checkUTF8(_ c: Cursor, end: Int) throws(Stop) {
+        var high: UInt8 = 0
+        for index in c.start..<end { high |= c.buffer[index] }
+        guard high & 0x80 != 0 else { return }
+        var ranges = [table]
+        for index in 0..<entityCount {
+            let entity = storage[index]
+            ranges.append(entity.name)
+            if entity.kind == .tag || entity.kind == .string { ranges.append(entity.range) }
+        }
+        for range in ranges where !UTF8Check.isValid(c.buffer, range) {
+            throw .failed(LineParseError(.invalidUTF8, table: LineText.string(c.buffer, table), offset: range.start))
+        }
     }
 
     private mutating func parseFieldValue(_ c: inout Cursor, name: LineRange) throws(Stop) {
@@ -551,6 +569,38 @@ private enum Stop: Error {
     /// A final buffer ended inside a binary payload.
     case truncated
     case failed(LineParseError)
+}
+
+/// Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF.
+enum UTF8Check {
+    static func isValid(_ buffer: UnsafeRawBufferPointer, _ range: LineRange) -> Bool {
+        var index = range.start
+        while index < range.end {
+            let lead = buffer[index]
+            if lead < 0x80 {
+                index += 1
+                continue
+            }
+            let count: Int
+            let minimum: UInt32
+            var scalar: UInt32
+            switch lead {
+            case 0xC2...0xDF: (count, minimum, scalar) = (1, 0x80, UInt32(lead & 0x1F))
+            case 0xE0...0xEF: (count, minimum, scalar) = (2, 0x800, UInt32(lead & 0x0F))
+            case 0xF0...0xF4: (count, minimum, scalar) = (3, 0x10000, UInt32(lead & 0x07))
+            default: return false
+            }
+            guard index + count < range.end else { return false }
+            for offset in 1...count {
+                let next = buffer[index + offset]
+                guard next & 0xC0 == 0x80 else { return false }
+                scalar = scalar << 6 | UInt32(next & 0x3F)
+            }
+            guard scalar >= minimum, scalar <= 0x10FFFF, !(0xD800...0xDFFF).contains(scalar) else { return false }
+            index += count + 1
+        }
+        return true
+    }
 }
 
 /// Byte constants of the grammar.

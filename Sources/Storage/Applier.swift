@@ -88,21 +88,42 @@ struct Applier: ~Copyable {
                 suspended[change.tableID] = nil
             }
         case .rowBatch:
-            guard let id = RowBatchCodec.tableID(of: record.payload) else {
-                throw StorageError(.corrupt, path: "wal", "row batch at txn \(record.txn) is malformed")
+            try applyBatch(record.payload, txn: record.txn)
+        case .rowBatchGroup:
+            guard let members = RowBatchCodec.members(ofGroup: record.payload) else {
+                throw StorageError(.corrupt, path: "wal", "row batch group at txn \(record.txn) is malformed")
             }
-            guard suspended[id] == nil else { return }
-            guard let store = stores[id] else {
-                throw StorageError(.corrupt, path: "wal", "row batch at txn \(record.txn) names no known table")
+            // One transaction over several tables: each table applies its part; a table that
+            // fails is suspended alone, like a single-table batch.
+            for member in members {
+                let payload = Array(member)
+                let id = RowBatchCodec.tableID(of: payload)
+                if let id { changed.insert(id) }
+                do {
+                    try applyBatch(payload, txn: record.txn)
+                } catch {
+                    guard let id else { throw error }
+                    suspended[id] = "apply of txn \(record.txn) failed: \(error)"
+                }
             }
-            guard store.state.appliedTxn < record.txn else { return }
-            if batch == nil { batch = RowBatch(schema: store.schema, maxBytes: .max) }
-            try RowBatchCodec.decode(record.payload, schema: store.schema, into: batch!)
-            try store.apply(batch!, txn: record.txn)
-            StorageMetrics.appliedRows(batch!.rowCount)
         default:
             return
         }
+    }
+
+    private mutating func applyBatch(_ payload: [UInt8], txn: UInt64) throws(StorageError) {
+        guard let id = RowBatchCodec.tableID(of: payload) else {
+            throw StorageError(.corrupt, path: "wal", "row batch at txn \(txn) is malformed")
+        }
+        guard suspended[id] == nil else { return }
+        guard let store = stores[id] else {
+            throw StorageError(.corrupt, path: "wal", "row batch at txn \(txn) names no known table")
+        }
+        guard store.state.appliedTxn < txn else { return }
+        if batch == nil { batch = RowBatch(schema: store.schema, maxBytes: .max) }
+        try RowBatchCodec.decode(payload, schema: store.schema, into: batch!)
+        try store.apply(batch!, txn: txn)
+        StorageMetrics.appliedRows(batch!.rowCount)
     }
 
     private mutating func suspend(_ record: WALRecord, _ error: any Error) {

@@ -32,6 +32,38 @@ package enum RowBatchCodec {
         }
     }
 
+    /// Several batches (distinct tables) as one payload: format u8, count u32, then per batch
+    /// its byte length u64 and its `encode` payload.
+    package static func encodeGroup(_ batches: [RowBatch], into output: inout [UInt8]) {
+        output.append(formatVersion)
+        output.appendLittleEndian(UInt32(batches.count))
+        for batch in batches {
+            let lengthAt = output.count
+            output.appendLittleEndian(UInt64(0))
+            encode(batch, into: &output)
+            let length = UInt64(output.count - lengthAt - 8)
+            withUnsafeBytes(of: length.littleEndian) { bytes in
+                for index in 0..<8 { output[lengthAt + index] = bytes[index] }
+            }
+        }
+    }
+
+    /// The member payloads of a group, each checked to lie inside it.
+    package static func members(ofGroup payload: [UInt8]) -> [ArraySlice<UInt8>]? {
+        guard payload.count >= 5, payload[0] == formatVersion else { return nil }
+        let count = Int(payload.withUnsafeBytes { $0.loadLittleEndian(fromByteOffset: 1, as: UInt32.self) })
+        var members: [ArraySlice<UInt8>] = []
+        var offset = 5
+        for _ in 0..<count {
+            guard offset + 8 <= payload.count else { return nil }
+            let length = payload.withUnsafeBytes { $0.loadLittleEndian(fromByteOffset: offset, as: UInt64.self) }
+            guard length <= UInt64(payload.count - offset - 8) else { return nil }
+            members.append(payload[(offset + 8)..<(offset + 8 + Int(length))])
+            offset += 8 + Int(length)
+        }
+        return offset == payload.count ? members : nil
+    }
+
     /// The table a payload belongs to, read without decoding the rest.
     package static func tableID(of payload: [UInt8]) -> UInt32? {
         guard payload.count >= 5, payload[0] == formatVersion else { return nil }

@@ -165,6 +165,33 @@ package final class StorageEngine: Sendable {
         return position.txn
     }
 
+    /// Commits batches of several tables as one WAL transaction: all of them become durable
+    /// and visible together, or none does (an ILP/HTTP request over several tables). A
+    /// `.schemaChanged` error names the stale batch's table in `path`.
+    package func commit(all batches: [RowBatch]) async throws(StorageError) -> UInt64? {
+        let batches = batches.filter { $0.rowCount > 0 }
+        if batches.isEmpty { return nil }
+        if batches.count == 1 { return try await commit(batches[0]) }
+        guard Set(batches.map(\.schema.tableID)).count == batches.count else {
+            throw StorageError(.notWritable, path: batches[0].schema.name, "one transaction holds one batch per table")
+        }
+        let behind = wal.nextTxn
+        if behind > appliedTxn + UInt64(configuration.maxApplyLagTxns) {
+            startApplying()
+            await waitUntilApplied(behind - UInt64(configuration.maxApplyLagTxns))
+        }
+        var payload: [UInt8] = []
+        payload.reserveCapacity(batches.reduce(64) { $0 + $1.byteCount + 64 })
+        RowBatchCodec.encodeGroup(batches, into: &payload)
+        let position = try catalog.withLock { (catalog) throws(StorageError) -> WALPosition in
+            for batch in batches { try catalog.admit(batch) }
+            return try append(.rowBatchGroup, payload)
+        }
+        try await settle(position)
+        StorageMetrics.committedRows(batches.reduce(0) { $0 + $1.rowCount })
+        return position.txn
+    }
+
     /// Appends a record. Called under the catalog lock, so the WAL's order of schema changes
     /// and batches is the order the catalog validated them in: a batch admitted against
     /// schema version v can never land after the change to v + 1.

@@ -44,6 +44,8 @@ package struct WALRecordKind: RawRepresentable, Sendable, Hashable, CustomString
     package static let schemaChange = WALRecordKind(rawValue: 2)
     /// The node moved to a new epoch (promotion); payload empty.
     package static let epochChange = WALRecordKind(rawValue: 3)
+    /// Row batches for several tables committed as one transaction (`RowBatchCodec.encodeGroup`).
+    package static let rowBatchGroup = WALRecordKind(rawValue: 4)
     /// Opaque bytes, for tests and tools.
     package static let opaque = WALRecordKind(rawValue: 0xFFFF)
 
@@ -52,6 +54,7 @@ package struct WALRecordKind: RawRepresentable, Sendable, Hashable, CustomString
         case .rowBatch: "rowBatch"
         case .schemaChange: "schemaChange"
         case .epochChange: "epochChange"
+        case .rowBatchGroup: "rowBatchGroup"
         case .opaque: "opaque"
         default: "kind\(rawValue)"
         }

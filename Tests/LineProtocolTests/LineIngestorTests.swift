@@ -103,6 +103,14 @@ final class IngestFixture {
         #expect(negative?.kind == .invalidLine && negative?.line == 1)
         let overflow = await fixture.ingest("a v=1i 9223372036854775807\n", unit: .seconds)
         #expect(overflow?.message == "table: a, timestamp: 9223372036854775807; designated timestamp overflow")
+        #expect(await fixture.ingest("a v=1i 253402300799999999t\n") == nil)
+        #expect(await fixture.ingest("a v=1i 253402300800000000t\n")?.message
+            == "table: a, timestamp: 253402300800000000; designated timestamp beyond 9999-12-31 is not allowed")
+        #expect(await fixture.ingest("a v=1i,timestamp=-5t\n")?.message
+            == "table: a, timestamp: -5; designated timestamp before 1970-01-01 is not allowed")
+        #expect(await fixture.ingest("n v=1i 9214646399999999999n\n") == nil)
+        #expect(await fixture.ingest("n v=1i 9214646400000000000n\n")?.message
+            == "table: n, timestamp: 9214646400000000000; designated timestamp beyond 2261-12-31 is not allowed")
     }
 
     @Test func newColumnsAreAddedAfterExistingOnesAndMissingOnesAreNull() async throws {
@@ -131,6 +139,19 @@ final class IngestFixture {
         #expect(error?.message == "Could not parse entire line, field value is invalid. Field: a; value: x")
         #expect(try await fixture.rows("t").count == 1)
         #expect(fixture.columns("t") == ["a LONG", "timestamp TIMESTAMP", "b DOUBLE"])
+    }
+
+    @Test func aRequestOverSeveralTablesIsOneTransaction() async throws {
+        let fixture = try IngestFixture()
+        #expect(await fixture.ingest("a x=1i 1000\nb y=2i 1000\n") == nil)
+        let before = fixture.engine.wal.committedTxn
+        #expect(await fixture.ingest("a x=3i 2000\nb y=4i 2000\na x=5i 3000\n") == nil)
+        #expect(fixture.engine.wal.committedTxn == before + 1)
+        #expect(try await fixture.rows("a").map { $0["x"]! } == ["1", "3", "5"])
+        #expect(try await fixture.rows("b").map { $0["y"]! } == ["2", "4"])
+        // A bad line in the second table: nothing of the first is committed either.
+        #expect(await fixture.ingest("a x=6i 4000\nb y=\"s\" 4000\n")?.line == 2)
+        #expect(try await fixture.rows("a").count == 3)
     }
 
     @Test func autoCreateSwitches() async throws {

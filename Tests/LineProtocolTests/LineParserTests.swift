@@ -144,6 +144,21 @@ func parseStream(_ input: [UInt8], cuts: [Int] = [], isHTTP: Bool = true, maxLin
         }
     }
 
+    @Test func invalidUTF8IsRefusedAndValidUTF8SplitAnywhereIsNot() {
+        let invalid: [[UInt8]] = [[0x80], [0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF5, 0x80, 0x80, 0x80], [0xE2, 0x82]]
+        for sequence in invalid {
+            for line in [Array("t,s=".utf8) + sequence + Array(" a=1i\n".utf8), Array("t a=\"".utf8) + sequence + Array("\"\n".utf8),
+                         Array("t".utf8) + sequence + Array(" a=1i\n".utf8), Array("t a".utf8) + sequence + Array("=1i\n".utf8)] {
+                #expect(parseStream(line).last?.hasSuffix("the line is not valid UTF-8 (names and text values must be)") == true, "\(line)")
+            }
+        }
+        // A 4-byte character cut 1+3, 2+2, 3+1 across chunks is still one valid character.
+        let emoji = Array("t s=\"😀\"\n".utf8)
+        for cut in 5...8 {
+            #expect(parseStream(emoji, cuts: [cut]) == ["1: t | string:s=😀"])
+        }
+    }
+
     @Test func aLineLongerThanTheLimitIsRefusedEvenBeforeItEnds() {
         let long = Array("t a=\"".utf8) + [UInt8](repeating: UInt8(ascii: "x"), count: 200)
         let result = parseStream(long, cuts: [50, 100, 150], isHTTP: false, maxLineBytes: 64)
