@@ -122,6 +122,8 @@ let package = Package(
             name: "StorageBench",
             dependencies: [
                 "Storage",
+                "LineProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
                 "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

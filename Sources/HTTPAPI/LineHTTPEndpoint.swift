@@ -48,7 +48,8 @@ package struct LineHTTPEndpoint: HTTPEndpoint {
             return error(.unsupportedMediaType, code: "not supported", message: "unsupported content encoding: \(other)", line: nil)
         }
 
-        let ingestor = ingestion.makeIngestor()
+        let ingestor = ingestion.borrowIngestor()
+        defer { ingestion.recycle(ingestor) }
         var stream = LineStream(maxLineBytes: ingestion.configuration.maxLineBytes)
         do throws(LineIngestError) {
             do {

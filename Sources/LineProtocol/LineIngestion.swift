@@ -1,4 +1,5 @@
 import Storage
+import Synchronization
 
 /// What a transport needs to ingest ILP: the engine and the settings, handed out as one
 /// value so HTTP (in `HTTPAPI`) can make ingestors without importing Storage.
@@ -6,6 +7,7 @@ package struct LineIngestion: Sendable {
     private let engine: StorageEngine
     package let configuration: LineIngestConfiguration
     private let nowNanos: @Sendable () -> Int64
+    private let pool = LineIngestorPool(capacity: 16)
 
     package init(engine: StorageEngine, configuration: LineIngestConfiguration, nowNanos: @escaping @Sendable () -> Int64) {
         self.engine = engine
@@ -18,12 +20,52 @@ package struct LineIngestion: Sendable {
         LineIngestor(engine: engine, configuration: configuration, nowNanos: nowNanos)
     }
 
+    /// An ingestor for one HTTP request, reused from earlier requests when one is free: its
+    /// batches keep their capacity and its column caches stay warm, so a steady stream of
+    /// requests appends without growing buffers. Give it back with `recycle` when done.
+    package func borrowIngestor() -> LineIngestor {
+        if let ingestor = pool.take() {
+            ingestor.refresh()
+            return ingestor
+        }
+        return makeIngestor()
+    }
+
+    /// Returns an ingestor after its request; its batches must be committed or discarded.
+    package func recycle(_ ingestor: LineIngestor) {
+        ingestor.discardAll()
+        // An ingestor that wrote many tables holds many batches' capacity: let it go.
+        if ingestor.tableCount <= 8 { pool.give(ingestor) }
+    }
+
     /// Feeds everything `stream` holds to `ingestor`, running the schema changes lines need.
     package static func drain(_ stream: inout LineStream, into ingestor: LineIngestor, defaultUnit: LineTimestampUnit) async throws(LineIngestError) {
         while let change = try stream.drain({ (parser, buffer, line) throws(LineIngestError) in
             try ingestor.append(parser, in: buffer, line: line, defaultUnit: defaultUnit)
         }) {
             try await ingestor.apply(change)
+        }
+    }
+}
+
+/// Idle ingestors between HTTP requests. Each is used by one request at a time: taken under
+/// the lock, used by that request's task alone, given back under the lock.
+final class LineIngestorPool: @unchecked Sendable {
+    private let lock = Mutex(())
+    private var idle: [LineIngestor] = []
+    private let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    func take() -> LineIngestor? {
+        lock.withLock { _ in idle.popLast() }
+    }
+
+    func give(_ ingestor: LineIngestor) {
+        lock.withLock { _ in
+            if idle.count < capacity { idle.append(ingestor) }
         }
     }
 }

@@ -49,6 +49,9 @@ package final class LineIngestor {
         self.nowNanos = nowNanos
     }
 
+    /// Tables this ingestor holds a batch for.
+    package var tableCount: Int { writers.count }
+
     /// Rows appended and not yet committed, over all tables.
     package var pendingRows: Int { writers.values.reduce(0) { $0 + $1.batch.rowCount } }
 
@@ -331,6 +334,19 @@ package final class LineIngestor {
         }
     }
 
+    /// Makes a reused ingestor current: writers of tables dropped or replaced since are
+    /// forgotten, writers of changed tables take the new schema. Batches are empty here.
+    package func refresh() {
+        lastWriter = nil
+        for (key, writer) in writers {
+            guard let current = engine.schema(named: writer.schema.name), current.tableID == writer.schema.tableID else {
+                writers[key] = nil
+                continue
+            }
+            if current.version != writer.schema.version { writer.reset(to: current) }
+        }
+    }
+
     /// Drops every uncommitted row (an HTTP request that failed).
     package func discardAll() {
         for writer in writers.values { writer.batch.reset() }
@@ -405,8 +421,8 @@ final class TableWriter {
     }
 
     func matches(_ range: LineRange, in buffer: UnsafeRawBufferPointer) -> Bool {
-        !range.escaped && range.count == tableName.count
-            && tableName.withUnsafeBytes { $0.elementsEqual(UnsafeRawBufferPointer(rebasing: buffer[range.start..<range.end])) }
+        !range.escaped && range.count == tableName.count && range.count > 0
+            && tableName.withUnsafeBytes { memcmp($0.baseAddress!, buffer.baseAddress! + range.start, range.count) == 0 }
     }
 
     func rememberName(_ range: LineRange, in buffer: UnsafeRawBufferPointer) {
@@ -417,8 +433,8 @@ final class TableWriter {
     func column(forEntity index: Int, name: LineRange, in buffer: UnsafeRawBufferPointer) -> Int? {
         while entityColumns.count <= index { entityColumns.append(-1) }
         let bytes = UnsafeRawBufferPointer(rebasing: buffer[name.start..<name.end])
-        if index < cachedNames.count, !name.escaped, cachedNames[index].count == bytes.count,
-           cachedNames[index].withUnsafeBytes({ $0.elementsEqual(bytes) }) {
+        if index < cachedNames.count, !name.escaped, !bytes.isEmpty, cachedNames[index].count == bytes.count,
+           cachedNames[index].withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }) {
             return cachedColumns[index]
         }
         let key = NameRules.lookupKey(LineText.string(buffer, name))
@@ -432,3 +448,7 @@ final class TableWriter {
         return position
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif

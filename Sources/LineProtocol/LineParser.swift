@@ -187,6 +187,7 @@ package struct LineParser {
             let start = c.index
             var escaped = false
             while true {
+                c.index = Byte.skipPlain(c.buffer, from: c.index, special: Byte.quotedSpecials)
                 let byte = try c.realByte(orFail: fail(.invalidFieldValue, c, name: name, value: LineRange(start: start, end: c.index)))
                 if byte == Byte.backslash {
                     _ = try c.realByte(at: c.index + 1, orFail: fail(.invalidFieldValue, c, name: name))
@@ -356,6 +357,7 @@ package struct LineParser {
         let start = c.index
         var escaped = false
         while true {
+            c.index = Byte.skipPlain(c.buffer, from: c.index, special: Byte.nameSpecials)
             let byte = try c.byte()
             switch byte {
             case Byte.backslash:
@@ -377,6 +379,7 @@ package struct LineParser {
         let start = c.index
         var escaped = false
         while true {
+            c.index = Byte.skipPlain(c.buffer, from: c.index, special: Byte.valueSpecials)
             let byte = try c.byte()
             switch byte {
             case Byte.backslash:
@@ -614,6 +617,32 @@ enum Byte {
     static let backslash = UInt8(ascii: "\\")
 
     static func isEndOfLine(_ byte: UInt8) -> Bool { byte == newline || byte == carriageReturn }
+
+    /// Bytes below 64 that end or interrupt a token, as bit masks; the backslash (92) is the
+    /// only special byte above 63, checked apart. Names stop at NUL, LF, CR, space, `,`, `=`.
+    static let nameSpecials: UInt64 = 1 << 0 | 1 << 10 | 1 << 13 | 1 << 32 | 1 << 44 | 1 << 61
+    /// Unquoted values stop at NUL, LF, CR, space and `,` (`=` is an ordinary byte there).
+    static let valueSpecials: UInt64 = 1 << 0 | 1 << 10 | 1 << 13 | 1 << 32 | 1 << 44
+    /// Quoted strings stop at LF and `"`.
+    static let quotedSpecials: UInt64 = 1 << 10 | 1 << 34
+
+    /// The first index from `start` holding a special byte (or a backslash), or the end: the
+    /// tight loop every token spends its time in, one compare and shift per byte.
+    @inline(__always)
+    static func skipPlain(_ buffer: UnsafeRawBufferPointer, from start: Int, special: UInt64) -> Int {
+        var index = start
+        let end = buffer.count
+        while index < end {
+            let byte = buffer[index]
+            if byte < 64 {
+                if special >> UInt64(byte) & 1 != 0 { return index }
+            } else if byte == backslash {
+                return index
+            }
+            index += 1
+        }
+        return index
+    }
     static func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }
     static func isHexDigit(_ byte: UInt8) -> Bool { isDigit(byte) || (byte | 0x20) &- UInt8(ascii: "a") < 6 }
 }

@@ -154,6 +154,27 @@ final class IngestFixture {
         #expect(try await fixture.rows("a").count == 3)
     }
 
+    @Test func reusedIngestorsFollowTablesDroppedAndChangedBetweenRequests() async throws {
+        let fixture = try IngestFixture()
+        let ingestion = LineIngestion(engine: fixture.engine, configuration: fixture.configuration, nowNanos: { IngestFixture.now })
+        func request(_ text: String) async throws {
+            let ingestor = ingestion.borrowIngestor()
+            defer { ingestion.recycle(ingestor) }
+            var stream = LineStream(maxLineBytes: 1 << 16)
+            stream.feed(ByteBuffer(string: text))
+            stream.finish()
+            try await LineIngestion.drain(&stream, into: ingestor, defaultUnit: .nanos)
+            try await ingestor.commitAll()
+        }
+        try await request("r a=1i 1000\n")
+        try await fixture.engine.dropTable("r")
+        try await request("r b=2.5 2000\n")
+        #expect(fixture.columns("r") == ["b DOUBLE", "timestamp TIMESTAMP"])
+        _ = try await fixture.engine.alterTable("r") { (schema) throws(SchemaError) in _ = try schema.addColumn(name: "c", type: .long) }
+        try await request("r b=3.5,c=7i 3000\n")
+        #expect(try await fixture.rows("r").map { [$0["b"]!, $0["c"]!] } == [["2.5", nil], ["3.5", "7"]])
+    }
+
     @Test func autoCreateSwitches() async throws {
         let fixture = try IngestFixture()
         fixture.configuration.autoCreateTables = false

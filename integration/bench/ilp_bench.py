@@ -1,0 +1,283 @@
+"""ILP ingestion benchmark (issue 4, PERFORMANCE §6.1), side by side with PostgreSQL COPY.
+
+In one run, on the same TSBS cpu-only rows (tsbs_generate.py):
+  * Sundial over HTTP: 10 k-line requests, committed rows/s (clock stops when every row is
+    applied, i.e. visible to readers) and server CPU-seconds per million rows;
+  * Sundial over TCP: one stream of the whole file, same measures;
+  * PostgreSQL 15 (Debian), started here on loopback: `COPY FROM STDIN` of the same rows as
+    CSV on one connection, rows/s and backend CPU-seconds per million rows;
+  * 1-row HTTP requests: requests/s and p99 acknowledgement latency (sync commit mode).
+Prints a table with the ratios. The loader only streams pre-built bytes so it is not the limit.
+
+    integration/.venv/bin/python integration/bench/ilp_bench.py --rows 10000000
+"""
+import argparse
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import psycopg
+import requests
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from tsbs_generate import generate  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BINARY = pathlib.Path(os.environ.get("SUNDIAL_BINARY", ROOT / ".build" / "release" / "sundial"))
+PG_BIN = pathlib.Path("/usr/lib/postgresql/15/bin")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+class Sundial:
+    def __init__(self, workdir):
+        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="sundial-bench-", dir=workdir))
+        self.http, self.health, self.tcp = free_port(), free_port(), free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("QDB_")}
+        env.update({"QDB_HTTP_NET_BIND_TO": f"127.0.0.1:{self.http}", "QDB_HTTP_MIN_NET_BIND_TO": f"127.0.0.1:{self.health}",
+                    "QDB_LINE_TCP_NET_BIND_TO": f"127.0.0.1:{self.tcp}", "QDB_LOG_LEVEL": "warning"})
+        self.log = open(self.dir / "node.log", "wb")
+        self.process = subprocess.Popen([str(BINARY), "serve", "--data-dir", str(self.dir / "data")],
+                                        stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"http://127.0.0.1:{self.health}/", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, "sundial did not start"
+            time.sleep(0.05)
+
+    def applied_rows(self):
+        for line in requests.get(f"http://127.0.0.1:{self.health}/metrics", timeout=5).text.splitlines():
+            if line.startswith("questdb_wal_apply_written_rows_total "):
+                return int(float(line.split()[1]))
+        return 0
+
+    def wait_applied(self, rows, timeout=600):
+        deadline = time.monotonic() + timeout
+        while self.applied_rows() < rows:
+            assert time.monotonic() < deadline, "rows never became visible"
+            time.sleep(0.01)
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=60)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def http_requests(ilp_path, lines_per_request, port):
+    """The file as ready-to-send HTTP/1.1 requests of `lines_per_request` lines each."""
+    with open(ilp_path, "rb") as f:
+        lines = f.read().split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    out = []
+    for start in range(0, len(lines), lines_per_request):
+        body = b"\n".join(lines[start:start + lines_per_request]) + b"\n"
+        head = (f"POST /write HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        out.append(head + body)
+    return out, len(lines)
+
+
+def read_response(sock, buffer):
+    while b"\r\n\r\n" not in buffer:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed"
+        buffer += chunk
+    head, _, rest = buffer.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(rest) < length:
+        rest += sock.recv(65536)
+    status = int(head.split(b" ", 2)[1])
+    assert status == 204, head + rest[:length]
+    return rest[length:]
+
+
+def send_all_http(port, requests_bytes, connections):
+    def worker(chunk):
+        sock = socket.create_connection(("127.0.0.1", port))
+        buffer = b""
+        for request in chunk:
+            sock.sendall(request)
+            buffer = read_response(sock, buffer)
+        sock.close()
+    threads = [threading.Thread(target=worker, args=(requests_bytes[i::connections],)) for i in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def bench_http(workdir, ilp_path, rows, connections):
+    payload, count = http_requests(ilp_path, 10_000, 0)
+    node = Sundial(workdir)
+    try:
+        payload = [p.replace(b"127.0.0.1:0", f"127.0.0.1:{node.http}".encode(), 1) for p in payload]
+        cpu0 = cpu_seconds(node.process.pid)
+        started = time.monotonic()
+        send_all_http(node.http, payload, connections)
+        node.wait_applied(count)
+        elapsed = time.monotonic() - started
+        cpu = cpu_seconds(node.process.pid) - cpu0
+    finally:
+        node.stop()
+    return count / elapsed, cpu / count * 1e6
+
+
+def bench_tcp(workdir, ilp_path):
+    data = pathlib.Path(ilp_path).read_bytes()
+    count = data.count(b"\n")
+    node = Sundial(workdir)
+    try:
+        cpu0 = cpu_seconds(node.process.pid)
+        started = time.monotonic()
+        sock = socket.create_connection(("127.0.0.1", node.tcp))
+        view = memoryview(data)
+        for offset in range(0, len(data), 1 << 20):
+            sock.sendall(view[offset:offset + (1 << 20)])
+        sock.close()
+        node.wait_applied(count)
+        elapsed = time.monotonic() - started
+        cpu = cpu_seconds(node.process.pid) - cpu0
+    finally:
+        node.stop()
+    return count / elapsed, cpu / count * 1e6
+
+
+def bench_one_row(workdir, connections, seconds=5.0):
+    """1-row requests from `connections` clients at once: each waits for its acknowledgement
+    (a durable commit) before sending the next; concurrent commits share fsyncs."""
+    node = Sundial(workdir)
+    latencies = [[] for _ in range(connections)]
+
+    def client(slot):
+        sock = socket.create_connection(("127.0.0.1", node.http))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        buffer = b""
+        end = time.monotonic() + seconds
+        i = 0
+        while time.monotonic() < end:
+            body = f"one,host=h{slot} v={i}i {1_700_000_000_000_000_000 + i * connections + slot}\n".encode()
+            request = (f"POST /write HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+            t0 = time.perf_counter()
+            sock.sendall(request)
+            buffer = read_response(sock, buffer)
+            latencies[slot].append(time.perf_counter() - t0)
+            i += 1
+        sock.close()
+    try:
+        threads = [threading.Thread(target=client, args=(slot,)) for slot in range(connections)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        node.stop()
+    merged = sorted(x for per in latencies for x in per)
+    return len(merged) / seconds, merged[int(len(merged) * 0.99)] * 1000, merged[len(merged) // 2] * 1000
+
+
+def bench_postgres(workdir, csv_path):
+    base = pathlib.Path(tempfile.mkdtemp(prefix="pg-bench-", dir=workdir))
+    data, sockets = base / "data", base / "sock"
+    sockets.mkdir()
+    user = []
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres")
+        shutil.chown(sockets, "postgres")
+        user = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    subprocess.run(user + [str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
+                   check=True, capture_output=True)
+    server = subprocess.Popen(user + [str(PG_BIN / "postgres"), "-D", str(data), "-p", str(port), "-k", str(sockets),
+                                      "-c", "listen_addresses=127.0.0.1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                conn = psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres", autocommit=True)
+                break
+            except psycopg.OperationalError:
+                assert time.monotonic() < deadline, "postgres did not start"
+                time.sleep(0.1)
+        with conn:
+            columns = ", ".join([f"{t} text" for t in ["hostname", "region", "datacenter", "rack", "os", "arch", "team",
+                                                         "service", "service_version", "service_environment"]]
+                                + [f"{f} bigint" for f in ["usage_user", "usage_system", "usage_idle", "usage_nice",
+                                                            "usage_iowait", "usage_irq", "usage_softirq", "usage_steal",
+                                                            "usage_guest", "usage_guest_nice"]] + ["ts bigint"])
+            conn.execute(f"CREATE TABLE cpu ({columns})")
+            backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+            data_bytes = pathlib.Path(csv_path).read_bytes()
+            header_end = data_bytes.index(b"\n") + 1
+            rows = data_bytes.count(b"\n") - 1
+            cpu0 = cpu_seconds(backend)
+            started = time.monotonic()
+            with conn.cursor() as cur:
+                with cur.copy("COPY cpu FROM STDIN WITH (FORMAT csv)") as copy:
+                    view = memoryview(data_bytes)[header_end:]
+                    for offset in range(0, len(view), 1 << 20):
+                        copy.write(view[offset:offset + (1 << 20)])
+            elapsed = time.monotonic() - started
+            cpu = cpu_seconds(backend) - cpu0
+            assert conn.execute("SELECT count(*) FROM cpu").fetchone()[0] == rows
+    finally:
+        subprocess.run(user + [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True)
+        server.wait(timeout=60)
+        shutil.rmtree(base, ignore_errors=True)
+    return rows / elapsed, cpu / rows * 1e6
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=int(os.environ.get("BENCH_ROWS", 10_000_000)))
+    parser.add_argument("--hosts", type=int, default=1000)
+    parser.add_argument("--data", default="/tmp/sundial-tsbs")
+    parser.add_argument("--workdir", default="/tmp")
+    # One loader connection: requests arrive in time order, as TSBS data is (several
+    # connections interleave requests and make later ones land out of order).
+    parser.add_argument("--http-connections", type=int, default=1)
+    args = parser.parse_args()
+    ilp_path, csv_path = generate(args.hosts, args.rows, args.data)
+    print(f"data: {ilp_path} ({os.path.getsize(ilp_path) / 1e9:.2f} GB), load1 {os.getloadavg()[0]:.2f}", flush=True)
+    http_rate, http_cpu = bench_http(args.workdir, ilp_path, args.rows, args.http_connections)
+    print(f"sundial HTTP  : {http_rate / 1e6:.3f} M rows/s committed, {http_cpu:.3f} µs server CPU/row", flush=True)
+    tcp_rate, tcp_cpu = bench_tcp(args.workdir, ilp_path)
+    print(f"sundial TCP   : {tcp_rate / 1e6:.3f} M rows/s committed, {tcp_cpu:.3f} µs server CPU/row", flush=True)
+    pg_rate, pg_cpu = bench_postgres(args.workdir, csv_path)
+    print(f"postgres COPY : {pg_rate / 1e6:.3f} M rows/s, {pg_cpu:.3f} µs backend CPU/row", flush=True)
+    for clients in (1, 4):
+        one_rate, p99, p50 = bench_one_row(args.workdir, clients)
+        print(f"1-row HTTP x{clients} : {one_rate:.0f} durable requests/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms", flush=True)
+    print(f"ratios        : HTTP/COPY {http_rate / pg_rate:.2f}x, TCP/COPY {tcp_rate / pg_rate:.2f}x, "
+          f"CPU/row HTTP/COPY {http_cpu / pg_cpu:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
