@@ -21,6 +21,9 @@ package struct LineTCPConfiguration: Sendable {
     package var authKeys: LineTCPAuthKeys?
     /// How long a client has to finish the challenge.
     package var authTimeout: TimeAmount = .seconds(10)
+    /// A connection that sends nothing for this long is closed; so is one whose current
+    /// partial line is this old (a trickle must not hold a slot forever). `line.tcp.net.connection.timeout`.
+    package var idleTimeout: TimeAmount = .seconds(300)
 
     package init(host: String, port: Int, connectionLimit: Int, commitInterval: TimeAmount, maxUncommittedRows: Int) {
         self.host = host
@@ -125,6 +128,8 @@ package struct BoundLineTCPServer: Service {
         var stream = LineStream(maxLineBytes: ingestion.configuration.maxLineBytes)
         var bytesReceived = 0
         var lastCommit = NIODeadline.now()
+        var lastData = NIODeadline.now()
+        var partialSince: NIODeadline?
         var authenticator = configuration.authKeys.map { LineTCPAuthenticator(keys: $0) }
         let connected = NIODeadline.now()
         let interval = configuration.commitInterval
@@ -143,10 +148,17 @@ package struct BoundLineTCPServer: Service {
                             }
                             if chunk.readableBytes > 0 {
                                 bytesReceived += chunk.readableBytes
+                                lastData = .now()
                                 LineMetrics.tcp.received(bytes: chunk.readableBytes)
                                 stream.feed(chunk)
                                 try await LineIngestion.drain(&stream, into: ingestor, defaultUnit: .nanos)
                                 try await ingestor.commitFull(rows: configuration.maxUncommittedRows, bytes: batchBytes)
+                                partialSince = stream.hasPartialLine ? (partialSince ?? lastData) : nil
+                            } else if let reason = Self.idleReason(
+                                now: .now(), lastData: lastData, partialSince: partialSince, timeout: configuration.idleTimeout) {
+                                // Rows that arrived whole are kept; a partial line never is.
+                                logger.info("ILP over TCP connection closed: \(reason)", metadata: ["connection": "\(id)"])
+                                break
                             }
                             // An empty buffer is the ticker's (no read is ever empty): commit rows
                             // that have waited for the interval, even when the client went quiet.
@@ -184,6 +196,15 @@ package struct BoundLineTCPServer: Service {
 }
 
 extension BoundLineTCPServer {
+    /// Why an idle or trickling connection should close now, if it should.
+    static func idleReason(now: NIODeadline, lastData: NIODeadline, partialSince: NIODeadline?, timeout: TimeAmount) -> String? {
+        if now - lastData >= timeout { return "idle for \(timeout.nanoseconds / 1_000_000) ms" }
+        if let partialSince, now - partialSince >= timeout {
+            return "a partial line has waited \(timeout.nanoseconds / 1_000_000) ms for its end"
+        }
+        return nil
+    }
+
     /// Runs the ECDSA challenge with the bytes received so far. Returns the bytes to ingest
     /// (empty until authenticated, then whatever followed the signature line), or `nil` when
     /// the connection must close: bad key or signature, or no answer within the timeout.

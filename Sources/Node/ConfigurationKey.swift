@@ -96,6 +96,8 @@ extension ConfigurationKey {
               "Address of the ILP over TCP server."),
         .init("line.tcp.net.connection.limit", .integer(1...100_000), default: "256",
               "Concurrent ILP over TCP connections; more are closed at once."),
+        .init("line.tcp.net.connection.timeout", .milliseconds(100...86_400_000), default: "300000",
+              "An ILP over TCP connection that sends nothing, or holds a partial line, this long is closed."),
         .init("line.tcp.max.measurement.size", .byteSize(256...(1 << 30)), default: "1m",
               "Longest ILP line over TCP; a longer one closes the connection."),
         .init("line.tcp.commit.interval.default", .milliseconds(10...3_600_000), default: "1000",

@@ -85,6 +85,7 @@ package struct NodeConfiguration: Sendable {
             maxUncommittedRows: Int(try values.integer("cairo.max.uncommitted.rows")))
         var tcpWithAuth = tcp
         tcpWithAuth.authKeys = try Self.lineAuthKeys(values, root: root)
+        tcpWithAuth.idleTimeout = .milliseconds(try values.milliseconds("line.tcp.net.connection.timeout"))
         lineTCP = try values.boolean("line.tcp.enabled") ? tcpWithAuth : nil
         metricsEnabled = try values.boolean("metrics.enabled")
         pingVersion = values.text("line.http.ping.version")
