@@ -54,8 +54,13 @@ struct Applier: ~Copyable {
             }
         } catch {
             // The WAL itself failed to read: every table stops until restart.
-            for id in stores.keys where suspended[id] == nil { suspended[id] = "WAL read failed: \(error)" }
+            suspendAll("WAL read failed: \(error)")
         }
+    }
+
+    /// Stops every table until restart (the WAL or a checkpoint failed under all of them).
+    mutating func suspendAll(_ reason: String) {
+        for id in stores.keys where suspended[id] == nil { suspended[id] = reason }
     }
 
     private mutating func apply(_ record: WALRecord) throws(StorageError) {

@@ -32,8 +32,17 @@ package struct WALRecovery {
         self.io = io
     }
 
-    package func run(segmentSizeBytes: Int) throws(StorageError) -> Result {
-        let files = try WALSegmentFiles.list(directory)
+    /// `obsoleteThrough`: every table has checkpointed past this txn, so segments holding
+    /// nothing later are garbage.
+    package func run(segmentSizeBytes: Int, obsoleteThrough: UInt64 = 0) throws(StorageError) -> Result {
+        var files = try WALSegmentFiles.list(directory)
+        // A purge removes old segments with one directory fsync at the end; a power loss before
+        // it can bring back any subset of them, e.g. an older file while a newer one stays gone.
+        // No table needs them: drop them again before judging the log's continuity.
+        while files.count > 1 && files[1].firstTxn <= obsoleteThrough + 1 {
+            _ = io.unlink(files[0].path)
+            files.removeFirst()
+        }
         var result = Result(segments: [], nextTxn: nil, lastEpoch: 0, truncatedBytes: 0)
         let readCap = max(segmentSizeBytes + maxRecordBytes + WALRecordHeader.size + WALSegmentHeader.size, 1 << 20)
         for (index, file) in files.enumerated() {

@@ -24,10 +24,11 @@ package final class WriteAheadLog: Sendable {
     /// `nextTxnIfEmpty` is where numbering continues when no segment exists (every segment
     /// purged): the caller passes one past the highest txn any table has applied.
     package init(
-        directory: String, configuration: WALConfiguration, nextTxnIfEmpty: UInt64 = 1, io: StorageIO = .system
+        directory: String, configuration: WALConfiguration, nextTxnIfEmpty: UInt64 = 1, obsoleteThrough: UInt64 = 0,
+        io: StorageIO = .system
     ) throws(StorageError) {
         let recovered = try WALRecovery(directory: directory, maxRecordBytes: configuration.maxRecordBytes, io: io)
-            .run(segmentSizeBytes: configuration.segmentSizeBytes)
+            .run(segmentSizeBytes: configuration.segmentSizeBytes, obsoleteThrough: obsoleteThrough)
         var initial = WALState(
             nextTxn: recovered.nextTxn ?? nextTxnIfEmpty, epoch: recovered.lastEpoch, segments: recovered.segments, io: io)
         if let last = recovered.segments.last {
@@ -158,14 +159,12 @@ package final class WriteAheadLog: Sendable {
             return doomed
         }
         guard !doomed.isEmpty else { return 0 }
-        // Oldest first, each removal durable before the next: a power loss can never leave a
-        // gap in the log (an older segment back without a newer one it preceded).
-        for segment in doomed {
-            if io.unlink(segment.path) != 0 && errno != ENOENT {
-                throw StorageError(.io, path: segment.path, "cannot remove a purged WAL segment", errno: errno)
-            }
-            try DurableFile.syncDirectory(containing: segment.path, io: io)
+        // One directory fsync for all: if power fails before it, any subset of these files may
+        // come back, and the next open drops them again (`WALRecovery`, `obsoleteThrough`).
+        for segment in doomed where io.unlink(segment.path) != 0 && errno != ENOENT {
+            throw StorageError(.io, path: segment.path, "cannot remove a purged WAL segment", errno: errno)
         }
+        try DurableFile.syncDirectory(containing: directory + "/segment", io: io)
         return doomed.reduce(0) { $0 + $1.sizeBytes }
     }
 

@@ -158,6 +158,25 @@ import Glibc
         #expect(error?.message.contains("transactions are missing") == true)
     }
 
+    @Test func purgedSegmentsThatComeBackAfterAPowerLossAreDroppedAgain() async throws {
+        let directory = TemporaryDirectory()
+        var segments: [WALSegmentInfo] = []
+        do {
+            let log = try Self.open(directory.path, segmentSize: 300)
+            for index in 1...30 { try await Self.commit(log, index) }
+            segments = log.segments
+        }
+        #expect(segments.count >= 4)
+        // A purge of segments 0 and 1 whose directory fsync never happened: 0 came back, 1 did not.
+        #expect(unlink(segments[1].path) == 0)
+        let log = try WriteAheadLog(
+            directory: directory.path, configuration: WALConfiguration(segmentSizeBytes: 300, maxRecordBytes: 1 << 16),
+            obsoleteThrough: segments[1].lastTxn)
+        #expect(log.segments.first?.firstTxn == segments[2].firstTxn)
+        #expect(Self.fileSize(segments[0].path) == -1)
+        #expect(try Self.readAll(log, from: segments[2].firstTxn).count == 30 - Int(segments[2].firstTxn) + 1)
+    }
+
     @Test func anUnfinishedNewSegmentIsRemoved() async throws {
         let directory = TemporaryDirectory()
         do {
