@@ -16,6 +16,8 @@ package struct LineIngestConfiguration: Sendable {
     package var maxBatchBytes = 64 << 20
     /// Largest single string, symbol or array value.
     package var maxValueBytes = 16 << 20
+    /// Most tables one HTTP request or TCP connection may write (each holds a batch in memory).
+    package var maxTablesPerStream = 256
 
     package init() {}
 }
@@ -201,6 +203,7 @@ package final class LineIngestor {
             return writer
         }
         guard let schema = engine.schema(named: name) else { return nil }
+        try checkTableCount(table: name, line: line)
         let writer = TableWriter(schema: schema, configuration: configuration)
         writer.rememberName(range, in: buffer)
         writers[key] = writer
@@ -208,9 +211,19 @@ package final class LineIngestor {
         return writer
     }
 
+    /// Every table a stream writes holds a batch: a stream naming a new table per line must
+    /// not grow memory without bound (RELIABILITY I20).
+    private func checkTableCount(table: String, line: Int) throws(LineIngestError) {
+        guard writers.count < configuration.maxTablesPerStream else {
+            throw LineIngestError(.tooLarge, line: line, table: table,
+                                  "table: \(table); one request or connection may write at most \(configuration.maxTablesPerStream) tables")
+        }
+    }
+
     /// The table an unknown name gets from its first line (QUESTDB-COMPAT §1.4).
     private func createTable(for parser: LineParser, in buffer: UnsafeRawBufferPointer, line: Int) throws(LineIngestError) -> LineSchemaChange {
         let name = LineText.string(buffer, parser.table)
+        try checkTableCount(table: name, line: line)
         guard configuration.autoCreateTables else {
             throw LineIngestError(.invalidLine, line: line, table: name, "table does not exist, creating new tables is disabled [table=\(name)]")
         }

@@ -175,6 +175,15 @@ final class IngestFixture {
         #expect(try await fixture.rows("r").map { [$0["b"]!, $0["c"]!] } == [["2.5", nil], ["3.5", "7"]])
     }
 
+    @Test func aStreamWritesABoundedNumberOfTables() async throws {
+        let fixture = try IngestFixture()
+        fixture.configuration.maxTablesPerStream = 3
+        let error = await fixture.ingest((0..<5).map { "t\($0) v=1i\n" }.joined())
+        #expect(error?.kind == .tooLarge && error?.line == 4)
+        #expect(error?.message == "table: t3; one request or connection may write at most 3 tables")
+        #expect(await fixture.ingest("t0 v=1i\nt1 v=1i\nt2 v=1i\n") == nil)
+    }
+
     @Test func autoCreateSwitches() async throws {
         let fixture = try IngestFixture()
         fixture.configuration.autoCreateTables = false
