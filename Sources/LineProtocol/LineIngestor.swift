@@ -116,7 +116,7 @@ package final class LineIngestor {
             guard position >= 0, writer.stamps[position] != lineStamp else { continue }
             writer.stamps[position] = lineStamp
             let entity = parser.entity(index)
-            let type = writer.schema.columns[position].type
+            let type = writer.columnTypes[position]
             do throws(LineCasts.Failure) {
                 try LineCasts.set(entity, from: buffer, column: position, type: type, into: batch, scratch: &scratch)
             } catch {
@@ -405,6 +405,8 @@ final class TableWriter {
     private(set) var designatedUnit: LineTimestampUnit = .micros
     /// Lower-cased column names → position.
     private var positions: [String: Int] = [:]
+    /// Column types by position, apart from the schema so the row loop copies no names.
+    private(set) var columnTypes: [ColumnType] = []
     /// The column of each entity position of the last line, and the name bytes it had, so a
     /// stream repeating its layout resolves columns by comparing bytes.
     private var cachedNames: [[UInt8]] = []
@@ -424,6 +426,7 @@ final class TableWriter {
     func reset(to newSchema: TableSchema, keepingRows: Bool = false) {
         if !keepingRows { batch.reset(schema: newSchema) }
         schema = newSchema
+        columnTypes = newSchema.columns.map(\.type)
         positions = [:]
         for (position, column) in newSchema.columns.enumerated() { positions[NameRules.lookupKey(column.name)] = position }
         designatedPosition = newSchema.designatedTimestamp.flatMap { id in newSchema.columns.firstIndex { $0.id == id } }

@@ -26,7 +26,9 @@ package enum LineParseOutcome: Sendable, Equatable {
 package struct LineParser {
     /// The table name of the last line.
     package private(set) var table = LineRange(start: 0, end: 0)
-    private var storage: [LineEntity] = []
+    /// Entities of the current line in one buffer that only grows: storing one is a plain
+    /// write, with no copy-on-write check per field.
+    private let storage = LineEntityStorage(capacity: 64)
     /// Tags then fields of the last line, in line order; the first `tagCount` are tags.
     package private(set) var entityCount = 0
     package private(set) var tagCount = 0
@@ -38,10 +40,9 @@ package struct LineParser {
 
     package init(maxLineBytes: Int = 1 << 20) {
         self.maxLineBytes = maxLineBytes
-        storage.reserveCapacity(64)
     }
 
-    package func entity(_ index: Int) -> LineEntity { storage[index] }
+    package func entity(_ index: Int) -> LineEntity { storage.pointer[index] }
 
     /// Parses the line starting at `start`. With `isFinal` the end of the buffer ends the last
     /// line (HTTP: the body may lack a trailing newline); without, it means "more to come".
@@ -168,7 +169,7 @@ package struct LineParser {
         guard high & 0x80 != 0 else { return }
         var ranges = [table]
         for index in 0..<entityCount {
-            let entity = storage[index]
+            let entity = storage.pointer[index]
             ranges.append(entity.name)
             if entity.kind == .tag || entity.kind == .string { ranges.append(entity.range) }
         }
@@ -397,11 +398,8 @@ package struct LineParser {
     }
 
     private mutating func append(_ entity: LineEntity) {
-        if entityCount < storage.count {
-            storage[entityCount] = entity
-        } else {
-            storage.append(entity)
-        }
+        if entityCount == storage.capacity { storage.grow() }
+        storage.pointer[entityCount] = entity
         entityCount += 1
     }
 
@@ -521,6 +519,33 @@ package struct LineParser {
     }
 }
 
+/// The entity buffer of a parser. Shared by copies of the parser value, which is fine: a
+/// stream uses one copy at a time, and every line rewrites the entities it reports.
+final class LineEntityStorage {
+    private(set) var pointer: UnsafeMutablePointer<LineEntity>
+    private(set) var capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        pointer = .allocate(capacity: capacity)
+        pointer.initialize(repeating: .empty, count: capacity)
+    }
+
+    func grow() {
+        let larger = UnsafeMutablePointer<LineEntity>.allocate(capacity: capacity * 2)
+        larger.moveInitialize(from: pointer, count: capacity)
+        (larger + capacity).initialize(repeating: .empty, count: capacity)
+        pointer.deallocate()
+        pointer = larger
+        capacity *= 2
+    }
+
+    deinit {
+        pointer.deinitialize(count: capacity)
+        pointer.deallocate()
+    }
+}
+
 /// A read position in the buffer, aware of where the data ends.
 private struct Cursor {
     let buffer: UnsafeRawBufferPointer
@@ -538,6 +563,7 @@ private struct Cursor {
     }
 
     /// The byte at the cursor; past the end of a final buffer, a virtual newline.
+    @inline(__always)
     func byte() throws(Stop) -> UInt8 {
         if index < buffer.count { return buffer[index] }
         if isFinal && index == buffer.count { return Byte.newline }

@@ -129,7 +129,7 @@ package final class RowBatch {
     /// DATE, TIMESTAMP, TIMESTAMP_NS, IPv4, GEOHASH).
     package func setInteger<T: FixedWidthInteger>(_ column: Int, _ value: T) {
         markSet(column)
-        precondition(columns[column].type.fixedWidthBytes == MemoryLayout<T>.size, "width mismatch for column \(column)")
+        precondition(columns[column].width == MemoryLayout<T>.size, "width mismatch for column \(column)")
         columns[column].appendFixed(value)
     }
 
@@ -148,7 +148,7 @@ package final class RowBatch {
     /// Sets a UUID, LONG256 or other multi-word fixed value from its little-endian bytes.
     package func setFixedBytes(_ column: Int, _ bytes: UnsafeRawBufferPointer) {
         markSet(column)
-        precondition(columns[column].type.fixedWidthBytes == bytes.count, "width mismatch for column \(column)")
+        precondition(columns[column].width == bytes.count, "width mismatch for column \(column)")
         columns[column].appendFixedBytes(bytes)
     }
 
@@ -217,14 +217,19 @@ package struct ColumnBuffer: Sendable, Equatable {
     package private(set) var data: [UInt8] = []
     /// The NULL value of a fixed-width type, computed once (rows without the column append it).
     private let null: [UInt8]
+    /// Bytes per value of a fixed-width type (0 for length-prefixed ones), computed once: every
+    /// set checks it.
+    let width: Int
+    package let isLengthPrefixed: Bool
 
     init(type: ColumnType) {
         self.type = type
         self.null = type.nullBytes
+        self.isLengthPrefixed = type.isVariableSize || type == .symbol
+        self.width = isLengthPrefixed ? 0 : type.fixedWidthBytes ?? 0
     }
 
     /// Whether rows are stored as length + bytes (var-size types and symbols before interning).
-    package var isLengthPrefixed: Bool { type.isVariableSize || type == .symbol }
 
     var byteCount: Int { fixed.count + lengths.count * 4 + data.count }
 
@@ -261,7 +266,7 @@ package struct ColumnBuffer: Sendable, Equatable {
             let length = lengths.removeLast()
             if length > 0 { data.removeLast(Int(length)) }
         } else {
-            fixed.removeLast(type.fixedWidthBytes!)
+            fixed.removeLast(width)
         }
     }
 

@@ -165,6 +165,14 @@ func parseStream(_ input: [UInt8], cuts: [Int] = [], isHTTP: Bool = true, maxLin
         #expect(result == ["error: error in line 1: line is longer than the maximum line size of 64 bytes"])
     }
 
+    @Test func linesWithManyFieldsGrowTheEntityBuffer() {
+        let fields = (0..<300).map { "f\($0)=\($0)i" }.joined(separator: ",")
+        let result = parseStream(Array("wide \(fields)\nnarrow a=1i\n".utf8), cuts: [1000, 2000])
+        #expect(result.count == 2)
+        #expect(result[0].hasSuffix("integer:f298=298 | integer:f299=299"))
+        #expect(result[1] == "2: narrow | integer:a=1")
+    }
+
     @Test func tcpStreamsKeepAnUnterminatedLastLineWaiting() {
         #expect(parseStream(Array("t a=1i\nt b=2i".utf8), isHTTP: false) == ["1: t | integer:a=1"])
     }
