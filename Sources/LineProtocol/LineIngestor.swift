@@ -436,6 +436,23 @@ final class TableWriter {
         stamps = Array(repeating: 0, count: newSchema.columns.count)
     }
 
+    /// Byte equality for short names, eight bytes at a time (cheaper than a memcmp call).
+    @inline(__always)
+    static func equal(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
+        var index = 0
+        while index + 8 <= count {
+            if a.loadUnaligned(fromByteOffset: index, as: UInt64.self) != b.loadUnaligned(fromByteOffset: index, as: UInt64.self) {
+                return false
+            }
+            index += 8
+        }
+        while index < count {
+            if a.load(fromByteOffset: index, as: UInt8.self) != b.load(fromByteOffset: index, as: UInt8.self) { return false }
+            index += 1
+        }
+        return true
+    }
+
     func matches(_ range: LineRange, in buffer: UnsafeRawBufferPointer) -> Bool {
         !range.escaped && range.count == tableName.count && range.count > 0
             && tableName.withUnsafeBytes { memcmp($0.baseAddress!, buffer.baseAddress! + range.start, range.count) == 0 }
@@ -450,7 +467,7 @@ final class TableWriter {
         while entityColumns.count <= index { entityColumns.append(-1) }
         let bytes = UnsafeRawBufferPointer(rebasing: buffer[name.start..<name.end])
         if index < cachedNames.count, !name.escaped, !bytes.isEmpty, cachedNames[index].count == bytes.count,
-           cachedNames[index].withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }) {
+           cachedNames[index].withUnsafeBytes({ Self.equal($0.baseAddress!, bytes.baseAddress!, bytes.count) }) {
             return cachedColumns[index]
         }
         let key = NameRules.lookupKey(LineText.string(buffer, name))

@@ -133,6 +133,24 @@ package final class RowBatch {
         columns[column].appendFixed(value)
     }
 
+    // Concrete entry points for the hot path: a generic call from another module may run
+    // unspecialized (witness-table calls per value); these specialize inside Storage.
+    package func setInteger(_ column: Int, _ value: Int64) { setInteger(column, value, as: Int64.self) }
+    package func setInteger(_ column: Int, _ value: Int32) { setInteger(column, value, as: Int32.self) }
+    package func setInteger(_ column: Int, _ value: Int16) { setInteger(column, value, as: Int16.self) }
+    package func setInteger(_ column: Int, _ value: Int8) { setInteger(column, value, as: Int8.self) }
+    package func setInteger(_ column: Int, _ value: UInt8) { setInteger(column, value, as: UInt8.self) }
+    package func setInteger(_ column: Int, _ value: UInt16) { setInteger(column, value, as: UInt16.self) }
+    package func setInteger(_ column: Int, _ value: UInt32) { setInteger(column, value, as: UInt32.self) }
+    package func setInteger(_ column: Int, _ value: UInt64) { setInteger(column, value, as: UInt64.self) }
+
+    @inline(__always)
+    private func setInteger<T: FixedWidthInteger>(_ column: Int, _ value: T, as: T.Type) {
+        markSet(column)
+        precondition(columns[column].width == MemoryLayout<T>.size, "width mismatch for column \(column)")
+        columns[column].appendFixed(value)
+    }
+
     package func setDouble(_ column: Int, _ value: Double) {
         markSet(column)
         precondition(columns[column].type == .double, "column \(column) is not DOUBLE")
@@ -239,6 +257,7 @@ package struct ColumnBuffer: Sendable, Equatable {
         data.removeAll(keepingCapacity: true)
     }
 
+    @inline(__always)
     mutating func appendFixed<T: FixedWidthInteger>(_ value: T) {
         fixed.appendLittleEndian(value)
     }
