@@ -320,3 +320,17 @@ def test_a_bad_tcp_key_file_stops_startup(make_node, tmp_path):
     node = make_node(data_dir=data_dir, env={"QDB_LINE_TCP_AUTH_DB_PATH": "conf/auth.txt"}, wait=False)
     assert node.wait_exit() == 2
     assert "auth.txt" in node.log() and "line 1: expected" in node.log()
+
+
+def test_chunked_bodies_stream_and_keep_alive_is_reused(node):
+    def body():
+        for i in range(200):
+            # Chunk boundaries fall inside lines and inside a multi-byte character.
+            yield f"chunked,s=é{i % 3} v={i}i {BASE_NS + i}\n".encode()[:7]
+            yield f"chunked,s=é{i % 3} v={i}i {BASE_NS + i}\n".encode()[7:]
+    with requests.Session() as session:
+        for _ in range(2):
+            r = session.post(f"{node.http_url}/write", data=body(), timeout=30)
+            assert r.status_code == 204, r.text
+    rows = dump(node, "chunked")["rows"]
+    assert len(rows) == 400 and {r["s"] for r in rows} == {"é0", "é1", "é2"}

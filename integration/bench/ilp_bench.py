@@ -12,6 +12,7 @@ Prints a table with the ratios. The loader only streams pre-built bytes so it is
     integration/.venv/bin/python integration/bench/ilp_bench.py --rows 10000000
 """
 import argparse
+import multiprocessing
 import os
 import pathlib
 import shutil
@@ -169,36 +170,36 @@ def bench_tcp(workdir, ilp_path):
     return count / elapsed, cpu / count * 1e6
 
 
-def bench_one_row(workdir, connections, seconds=5.0):
-    """1-row requests from `connections` clients at once: each waits for its acknowledgement
-    (a durable commit) before sending the next; concurrent commits share fsyncs."""
-    node = Sundial(workdir)
-    latencies = [[] for _ in range(connections)]
+def one_row_client(port, slot, connections, seconds):
+    """One client process: 1-row requests back to back, each waiting for its acknowledgement."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    latencies = []
+    buffer = b""
+    end = time.monotonic() + seconds
+    i = 0
+    while time.monotonic() < end:
+        body = f"one,host=h{slot} v={i}i {1_700_000_000_000_000_000 + i * connections + slot}\n".encode()
+        request = (f"POST /write HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+        t0 = time.perf_counter()
+        sock.sendall(request)
+        buffer = read_response(sock, buffer)
+        latencies.append(time.perf_counter() - t0)
+        i += 1
+    sock.close()
+    return latencies
 
-    def client(slot):
-        sock = socket.create_connection(("127.0.0.1", node.http))
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        buffer = b""
-        end = time.monotonic() + seconds
-        i = 0
-        while time.monotonic() < end:
-            body = f"one,host=h{slot} v={i}i {1_700_000_000_000_000_000 + i * connections + slot}\n".encode()
-            request = (f"POST /write HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
-            t0 = time.perf_counter()
-            sock.sendall(request)
-            buffer = read_response(sock, buffer)
-            latencies[slot].append(time.perf_counter() - t0)
-            i += 1
-        sock.close()
+
+def bench_one_row(workdir, connections, seconds=5.0):
+    """1-row requests from `connections` client processes at once (processes, so the clients'
+    own interpreter lock does not inflate the latencies); concurrent commits share fsyncs."""
+    node = Sundial(workdir)
     try:
-        threads = [threading.Thread(target=client, args=(slot,)) for slot in range(connections)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        with multiprocessing.get_context("fork").Pool(connections) as pool:
+            results = pool.starmap(one_row_client, [(node.http, slot, connections, seconds) for slot in range(connections)])
     finally:
         node.stop()
-    merged = sorted(x for per in latencies for x in per)
+    merged = sorted(x for per in results for x in per)
     return len(merged) / seconds, merged[int(len(merged) * 0.99)] * 1000, merged[len(merged) // 2] * 1000
 
 
