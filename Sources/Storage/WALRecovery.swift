@@ -35,17 +35,19 @@ package struct WALRecovery {
     /// `obsoleteThrough`: every table has checkpointed past this txn, so segments holding
     /// nothing later are garbage.
     package func run(segmentSizeBytes: Int, obsoleteThrough: UInt64 = 0) throws(StorageError) -> Result {
-        var files = try WALSegmentFiles.list(directory)
-        // A purge removes old segments with one directory fsync at the end; a power loss before
-        // it can bring back any subset of them, e.g. an older file while a newer one stays gone.
-        // No table needs them: drop them again before judging the log's continuity.
-        while files.count > 1 && files[1].firstTxn <= obsoleteThrough + 1 {
-            _ = io.unlink(files[0].path)
-            files.removeFirst()
-        }
+        let files = try WALSegmentFiles.list(directory)
         var result = Result(segments: [], nextTxn: nil, lastEpoch: 0, truncatedBytes: 0)
         let readCap = max(segmentSizeBytes + maxRecordBytes + WALRecordHeader.size + WALSegmentHeader.size, 1 << 20)
         for (index, file) in files.enumerated() {
+            // A purge removes old segments with one directory fsync at the end; a power loss
+            // before it can bring back any subset of them — an older file while a newer one
+            // stays gone. A gap right after segments no table needs any more is that: drop them
+            // again. (Intact or damaged, segments without a gap are judged as usual.)
+            if let previous = result.segments.last, file.firstTxn > previous.lastTxn + 1, previous.lastTxn <= obsoleteThrough {
+                for segment in result.segments { _ = io.unlink(segment.path) }
+                result.segments = []
+                result.nextTxn = nil
+            }
             guard let bytes = try DurableFile.read(file.path, maxBytes: readCap) else { continue }
             let previous = result.segments.last
             let lastEpoch = result.lastEpoch
