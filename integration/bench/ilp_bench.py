@@ -48,12 +48,15 @@ def cpu_seconds(pid):
 
 
 class Sundial:
+    extra_env = {}
+
     def __init__(self, workdir):
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="sundial-bench-", dir=workdir))
         self.http, self.health, self.tcp = free_port(), free_port(), free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("QDB_")}
         env.update({"QDB_HTTP_NET_BIND_TO": f"127.0.0.1:{self.http}", "QDB_HTTP_MIN_NET_BIND_TO": f"127.0.0.1:{self.health}",
                     "QDB_LINE_TCP_NET_BIND_TO": f"127.0.0.1:{self.tcp}", "QDB_LOG_LEVEL": "warning"})
+        env.update(Sundial.extra_env)
         self.log = open(self.dir / "node.log", "wb")
         self.process = subprocess.Popen([str(BINARY), "serve", "--data-dir", str(self.dir / "data")],
                                         stdout=self.log, stderr=subprocess.STDOUT, env=env)
@@ -264,11 +267,18 @@ def main():
     # One loader connection: requests arrive in time order, as TSBS data is (several
     # connections interleave requests and make later ones land out of order).
     parser.add_argument("--http-connections", type=int, default=1)
+    parser.add_argument("--partition-by", help="line.default.partition.by for the Sundial runs (default DAY)")
+    parser.add_argument("--http-only", action="store_true", help="only the HTTP load (e.g. to compare connection counts)")
     args = parser.parse_args()
+    if args.partition_by:
+        Sundial.extra_env["QDB_LINE_DEFAULT_PARTITION_BY"] = args.partition_by
     ilp_path, csv_path = generate(args.hosts, args.rows, args.data)
     print(f"data: {ilp_path} ({os.path.getsize(ilp_path) / 1e9:.2f} GB), load1 {os.getloadavg()[0]:.2f}", flush=True)
     http_rate, http_cpu = bench_http(args.workdir, ilp_path, args.rows, args.http_connections)
-    print(f"sundial HTTP  : {http_rate / 1e6:.3f} M rows/s committed, {http_cpu:.3f} µs server CPU/row", flush=True)
+    print(f"sundial HTTP  : {http_rate / 1e6:.3f} M rows/s committed, {http_cpu:.3f} µs server CPU/row "
+          f"({args.http_connections} connection(s), partition by {args.partition_by or 'DAY'})", flush=True)
+    if args.http_only:
+        return
     tcp_rate, tcp_cpu = bench_tcp(args.workdir, ilp_path)
     print(f"sundial TCP   : {tcp_rate / 1e6:.3f} M rows/s committed, {tcp_cpu:.3f} µs server CPU/row", flush=True)
     pg_rate, pg_cpu = bench_postgres(args.workdir, csv_path)
