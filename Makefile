@@ -36,8 +36,10 @@ release: deps
 
 unit: deps
 	@mkdir -p .build
+	@scripts/release-sources.sh check-debug
 	$(SWIFT) build --build-tests 2>&1 | tee $(BUILD_LOG); test $${PIPESTATUS[0]} -eq 0
 	scripts/check-warnings.sh $(BUILD_LOG)
+	@scripts/release-sources.sh record-debug
 	$(SWIFT) test --skip-build --parallel
 
 integration: release venv

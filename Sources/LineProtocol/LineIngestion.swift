@@ -34,8 +34,9 @@ package struct LineIngestion: Sendable {
     /// Returns an ingestor after its request; its batches must be committed or discarded.
     package func recycle(_ ingestor: LineIngestor) {
         ingestor.discardAll()
-        // An ingestor that wrote many tables holds many batches' capacity: let it go.
-        if ingestor.tableCount <= 8 { pool.give(ingestor) }
+        // An ingestor that wrote many tables, or one huge request, holds much capacity: let it
+        // go rather than keep up to 16 of those (the pool is for the steady stream of requests).
+        if ingestor.tableCount <= 8 && ingestor.retainedBytes <= configuration.maxPooledBatchBytes { pool.give(ingestor) }
     }
 
     /// Feeds everything `stream` holds to `ingestor`, running the schema changes lines need.

@@ -18,6 +18,8 @@ package struct LineIngestConfiguration: Sendable {
     package var maxValueBytes = 16 << 20
     /// Most tables one HTTP request or TCP connection may write (each holds a batch in memory).
     package var maxTablesPerStream = 256
+    /// Largest batch capacity an idle ingestor may keep between HTTP requests (16 are kept).
+    package var maxPooledBatchBytes = 32 << 20
 
     package init() {}
 }
@@ -53,6 +55,9 @@ package final class LineIngestor {
 
     /// Tables this ingestor holds a batch for.
     package var tableCount: Int { writers.count }
+
+    /// Bytes its batches keep allocated while empty.
+    package var retainedBytes: Int { writers.values.reduce(0) { $0 + $1.batch.retainedBytes } }
 
     /// Rows appended and not yet committed, over all tables.
     package var pendingRows: Int { writers.values.reduce(0) { $0 + $1.batch.rowCount } }

@@ -206,6 +206,12 @@ package final class RowBatch {
 
     package func column(_ index: Int) -> ColumnBuffer { columns[index] }
 
+    /// Bytes the batch's buffers hold on to (capacity, not content): what keeping an emptied
+    /// batch for reuse costs.
+    package var retainedBytes: Int {
+        columns.reduce(0) { $0 + $1.fixed.capacity + $1.lengths.capacity * 4 + $1.data.capacity }
+    }
+
     /// Replaces a column's contents wholesale (the WAL decoder fills batches this way).
     /// Loads a column's contents in place, reusing its buffers' capacity (the WAL decoder).
     func loadColumn(_ index: Int, fixed: ArraySlice<UInt8>, lengths: ArraySlice<UInt8>, data: ArraySlice<UInt8>) {

@@ -184,6 +184,28 @@ final class IngestFixture {
         #expect(await fixture.ingest("t0 v=1i\nt1 v=1i\nt2 v=1i\n") == nil)
     }
 
+    @Test func onlyModestIngestorsAreKeptBetweenRequests() async throws {
+        let fixture = try IngestFixture()
+        fixture.configuration.maxPooledBatchBytes = 64 * 1024
+        let ingestion = LineIngestion(engine: fixture.engine, configuration: fixture.configuration, nowNanos: { IngestFixture.now })
+        func request(_ text: String) async throws -> LineIngestor {
+            let ingestor = ingestion.borrowIngestor()
+            defer { ingestion.recycle(ingestor) }
+            var stream = LineStream(maxLineBytes: 1 << 16)
+            stream.feed(ByteBuffer(string: text))
+            stream.finish()
+            try await LineIngestion.drain(&stream, into: ingestor, defaultUnit: .nanos)
+            try await ingestor.commitAll()
+            return ingestor
+        }
+        let small = try await request("p v=1i 1000\n")
+        #expect(try await request("p v=2i 2000\n") === small)
+        let big = (0..<2_000).map { "p v=\($0)i,s=\"\(String(repeating: "x", count: 64))\" \(3000 + $0)\n" }.joined()
+        let large = try await request(big)
+        #expect(large === small && large.retainedBytes > 64 * 1024)
+        #expect(try await request("p v=3i 9000\n") !== large)
+    }
+
     @Test func autoCreateSwitches() async throws {
         let fixture = try IngestFixture()
         fixture.configuration.autoCreateTables = false
