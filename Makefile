@@ -48,7 +48,7 @@ integration: release venv
 # Storage benchmarks (issue 3) and ILP ingestion against PostgreSQL COPY (issue 4); results go
 # to Docs/benchmarks.md by hand, with the command. BENCH_ROWS=1000000 for a quicker ILP run.
 bench: release venv
-	scripts/ensure-bench-packages.sh
+	scripts/ensure-system-packages.sh --bench
 	.build/release/sundial-storage-bench run --directory /tmp/sundial-storage-bench
 	$(PYTHON) integration/bench/tsbs_generate.py --rows $${BENCH_ROWS:-10000000}
 	.build/release/sundial-storage-bench ilp-parse --file /tmp/sundial-tsbs/cpu-1000h-$${BENCH_ROWS:-10000000}r.ilp

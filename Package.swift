@@ -166,7 +166,7 @@ let package = Package(
         .testTarget(
             name: "NodeTests",
             dependencies: [
-                "Node", "Storage", "HTTPAPI", "TestSupport",
+                "Node", "Storage", "HTTPAPI", "LineProtocol", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

@@ -25,6 +25,15 @@ def free_port():
         return probe.getsockname()[1]
 
 
+def closed_by_peer(sock, timeout=10):
+    """Whether the peer closes `sock` (EOF or reset) within `timeout`; it must send nothing."""
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(1) == b""
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+
+
 class Node:
     """One `sundial serve` process."""
 

@@ -13,7 +13,7 @@ import time
 import pytest
 import requests
 
-from conftest import BINARY
+from conftest import BINARY, closed_by_peer
 
 BASE = 1_700_000_000_000_000_000
 
@@ -47,12 +47,7 @@ def tcp_send(node, payload, wait_close=True):
     sock.settimeout(10)
     try:
         sock.sendall(payload)
-        if not wait_close:
-            return False
-        try:
-            return sock.recv(1) == b""
-        except (ConnectionResetError, BrokenPipeError):
-            return True
+        return closed_by_peer(sock) if wait_close else False
     finally:
         sock.close()
 
@@ -243,10 +238,9 @@ def test_tcp_bad_lines_close_and_keep_earlier_lines(node):
 def test_i25_idle_and_trickling_tcp_connections_are_closed(make_node):
     node = make_node(env={"QDB_LINE_TCP_NET_CONNECTION_TIMEOUT": "600", "QDB_LINE_TCP_COMMIT_INTERVAL_DEFAULT": "100"})
     idle = socket.create_connection(("127.0.0.1", node.ilp_tcp_port))
-    idle.settimeout(10)
     idle.sendall(b"idle a=1i 1000\n")
     started = time.monotonic()
-    assert idle.recv(1) == b""
+    assert closed_by_peer(idle)
     assert time.monotonic() - started < 5
     trickle = socket.create_connection(("127.0.0.1", node.ilp_tcp_port))
     trickle.settimeout(0.2)
@@ -266,3 +260,22 @@ def test_i25_idle_and_trickling_tcp_connections_are_closed(make_node):
     assert closed and time.monotonic() - started < 10, "a trickling partial line held the connection"
     canary(node)
     assert [r["a"] for r in dump_rows(node, "idle")] == ["1"]
+
+
+def test_the_tcp_connection_limit_closes_extra_connections_only(make_node):
+    node = make_node(env={"QDB_LINE_TCP_NET_CONNECTION_LIMIT": "2"})
+    held = [socket.create_connection(("127.0.0.1", node.ilp_tcp_port)) for _ in range(2)]
+    for sock in held:
+        sock.sendall(b"limited v=1i 1000\n")
+    time.sleep(0.3)
+    extra = socket.create_connection(("127.0.0.1", node.ilp_tcp_port))
+    assert closed_by_peer(extra)
+    extra.close()
+    assert "connection limit reached" in node.log()
+    for sock in held:
+        sock.close()
+    time.sleep(0.3)
+    # Slots free up again once connections close.
+    assert not tcp_send(node, b"limited v=2i 2000\n", wait_close=False)
+    canary(node)
+    assert [r["v"] for r in dump_rows(node, "limited")] == ["1", "1", "2"]

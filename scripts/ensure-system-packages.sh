@@ -11,6 +11,10 @@ pkg-config --exists libcrypto 2>/dev/null || missing+=(libssl-dev)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+# `--bench`: also the benchmark peers that come from Debian (PostgreSQL 15 for `make bench`).
+if [ "${1:-}" = "--bench" ]; then
+    [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
+fi
 
 if ((${#missing[@]} == 0)); then
     exit 0

@@ -1,6 +1,6 @@
 /// JSON string literals, escaped as RFC 8259 requires (quotes, backslashes, control bytes).
-enum JSONText {
-    static func quoted(_ text: String) -> String {
+package enum JSONText {
+    package static func quoted(_ text: String) -> String {
         var out = "\""
         out.reserveCapacity(text.utf8.count + 2)
         for scalar in text.unicodeScalars {

@@ -61,7 +61,7 @@ enum LineCasts {
             case .long: batch.setInteger(column, entity.integer)
             case .float: batch.setFloat(column, Float(entity.integer))
             case .double: batch.setDouble(column, Double(entity.integer))
-            case .symbol: setScratch(entity.integer == 1 ? "true" : "false", column, batch, &scratch)
+            case .symbol: setStatic(entity.integer == 1 ? "true" : "false", column, batch)
             default: throw .cast(from: .boolean)
             }
         case .double:
@@ -195,7 +195,7 @@ enum LineCasts {
         }
     }
 
-    private static func setScratch(_ text: StaticString, _ column: Int, _ batch: RowBatch, _ scratch: inout [UInt8]) {
+    private static func setStatic(_ text: StaticString, _ column: Int, _ batch: RowBatch) {
         batch.setBytes(column, UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 

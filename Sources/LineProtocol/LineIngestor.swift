@@ -324,31 +324,13 @@ package final class LineIngestor {
     /// Commits every table's pending rows as one WAL transaction: an HTTP request is all or
     /// nothing even when it writes several tables (QuestDB commits table by table).
     package func commitAll() async throws(LineIngestError) {
-        let pending = writers.values.filter { $0.batch.rowCount > 0 }
-        if pending.isEmpty { return }
-        if pending.count == 1 { return try await commit(pending[0]) }
-        let rows = pending.reduce(0) { $0 + $1.batch.rowCount }
-        for _ in 0..<8 {
-            do {
-                _ = try await engine.commit(all: pending.map(\.batch))
-                for writer in pending { writer.batch.reset() }
-                LineMetrics.committed(rows: rows)
-                return
-            } catch where error.code == .schemaChanged {
-                guard let writer = writers[NameRules.lookupKey(error.path)] else { throw storageError(error, table: error.path) }
-                try adoptCurrentSchema(writer)
-            } catch {
-                throw storageError(error, table: pending.map(\.schema.name).joined(separator: ", "))
-            }
-        }
-        throw LineIngestError(.schemaChanged, line: nil, table: pending[0].schema.name,
-                              "tables kept changing while rows were committed, retry")
+        try await commit(writers.values.filter { $0.batch.rowCount > 0 })
     }
 
-    /// Commits the tables holding at least `rows` rows or `bytes` bytes.
+    /// Commits the tables holding at least `rows` rows or `bytes` bytes, each on its own.
     package func commitFull(rows: Int, bytes: Int) async throws(LineIngestError) {
         for writer in writers.values where writer.batch.rowCount >= rows || writer.batch.byteCount >= bytes {
-            try await commit(writer)
+            try await commit([writer])
         }
     }
 
@@ -370,23 +352,26 @@ package final class LineIngestor {
         for writer in writers.values { writer.batch.reset() }
     }
 
-    private func commit(_ writer: TableWriter) async throws(LineIngestError) {
-        let rows = writer.batch.rowCount
+    /// Commits the writers' batches as one transaction. A batch another writer made stale (by
+    /// adding columns) adopts the table's current schema and the commit is tried again.
+    private func commit(_ pending: [TableWriter]) async throws(LineIngestError) {
+        if pending.isEmpty { return }
+        let rows = pending.reduce(0) { $0 + $1.batch.rowCount }
+        let tables = pending.map(\.schema.name).joined(separator: ", ")
         for _ in 0..<8 {
             do {
-                _ = try await engine.commit(writer.batch)
-                writer.batch.reset()
+                _ = try await engine.commit(all: pending.map(\.batch))
+                for writer in pending { writer.batch.reset() }
                 LineMetrics.committed(rows: rows)
                 return
             } catch where error.code == .schemaChanged {
-                // Another writer changed the table since the batch was built.
+                guard let writer = writers[NameRules.lookupKey(error.path)] else { throw storageError(error, table: error.path) }
                 try adoptCurrentSchema(writer)
             } catch {
-                throw storageError(error, table: writer.schema.name)
+                throw storageError(error, table: tables)
             }
         }
-        throw LineIngestError(.schemaChanged, line: nil, table: writer.schema.name,
-                              "table: \(writer.schema.name); the table kept changing while rows were committed, retry")
+        throw LineIngestError(.schemaChanged, line: nil, table: tables, "table: \(tables); the table kept changing while rows were committed, retry")
     }
 
     private func adoptCurrentSchema(_ writer: TableWriter) throws(LineIngestError) {

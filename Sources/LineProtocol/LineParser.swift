@@ -47,7 +47,7 @@ package struct LineParser {
     /// Parses the line starting at `start`. With `isFinal` the end of the buffer ends the last
     /// line (HTTP: the body may lack a trailing newline); without, it means "more to come".
     package mutating func parse(_ buffer: UnsafeRawBufferPointer, from start: Int, isFinal: Bool) -> LineParseOutcome {
-        var cursor = Cursor(buffer: buffer, start: start, isFinal: isFinal, maxLineBytes: maxLineBytes)
+        var cursor = Cursor(buffer: buffer, start: start, isFinal: isFinal)
         entityCount = 0
         tagCount = 0
         timestamp = nil
@@ -355,44 +355,32 @@ package struct LineParser {
 
     /// A table, tag or field name: up to an unescaped `,`, `=`, space or end of line.
     private func scanName(_ c: inout Cursor) throws(Stop) -> (LineRange, UInt8) {
-        let start = c.index
-        var escaped = false
-        while true {
-            c.index = Byte.skipPlain(c.buffer, from: c.index, special: Byte.nameSpecials)
-            let byte = try c.byte()
-            switch byte {
-            case Byte.backslash:
-                _ = try c.realByte(at: c.index + 1, orFail: fail(.invalidColumnName, c, offset: c.index))
-                escaped = true
-                c.index += 2
-            case Byte.comma, Byte.equals, Byte.space, Byte.newline, Byte.carriageReturn:
-                return (LineRange(start: start, end: c.index, escaped: escaped), byte)
-            case 0:
-                throw fail(start == table.start ? .invalidTableName : .invalidColumnName, c, offset: c.index)
-            default:
-                c.index += 1
-            }
-        }
+        try scanToken(&c, special: Byte.nameSpecials, invalid: c.index == table.start ? .invalidTableName : .invalidColumnName)
     }
 
     /// A tag value or unquoted field value: up to an unescaped `,`, space or end of line.
     private func scanValue(_ c: inout Cursor) throws(Stop) -> LineRange {
+        try scanToken(&c, special: Byte.valueSpecials, invalid: .invalidFieldValue).0
+    }
+
+    /// Bytes up to the first unescaped byte of `special`; returns the token and that byte.
+    /// A NUL, or a backslash ending a final buffer, is `invalid`.
+    private func scanToken(_ c: inout Cursor, special: UInt64, invalid: LineParseError.Code) throws(Stop) -> (LineRange, UInt8) {
         let start = c.index
         var escaped = false
         while true {
-            c.index = Byte.skipPlain(c.buffer, from: c.index, special: Byte.valueSpecials)
+            c.index = Byte.skipPlain(c.buffer, from: c.index, special: special)
             let byte = try c.byte()
             switch byte {
             case Byte.backslash:
-                _ = try c.realByte(at: c.index + 1, orFail: fail(.invalidFieldValue, c, offset: c.index))
+                _ = try c.realByte(at: c.index + 1, orFail: fail(invalid, c, offset: c.index))
                 escaped = true
                 c.index += 2
-            case Byte.comma, Byte.space, Byte.newline, Byte.carriageReturn:
-                return LineRange(start: start, end: c.index, escaped: escaped)
             case 0:
-                throw fail(.invalidFieldValue, c, value: LineRange(start: start, end: c.index), offset: c.index)
+                throw fail(invalid, c, value: LineRange(start: start, end: c.index), offset: c.index)
             default:
-                c.index += 1
+                // `skipPlain` stops only at a special byte (or the end: a virtual newline).
+                return (LineRange(start: start, end: c.index, escaped: escaped), byte)
             }
         }
     }
@@ -551,14 +539,12 @@ private struct Cursor {
     let buffer: UnsafeRawBufferPointer
     let start: Int
     let isFinal: Bool
-    let maxLineBytes: Int
     var index: Int
 
-    init(buffer: UnsafeRawBufferPointer, start: Int, isFinal: Bool, maxLineBytes: Int) {
+    init(buffer: UnsafeRawBufferPointer, start: Int, isFinal: Bool) {
         self.buffer = buffer
         self.start = start
         self.isFinal = isFinal
-        self.maxLineBytes = maxLineBytes
         self.index = start
     }
 

@@ -15,8 +15,6 @@ package struct LineTCPConfiguration: Sendable {
     package var commitInterval: TimeAmount
     /// Rows of one table that trigger a commit.
     package var maxUncommittedRows: Int
-    /// How long open connections get to commit and close on shutdown.
-    package var shutdownGrace: TimeAmount = .seconds(2)
     /// Keys of the ECDSA challenge (`line.tcp.auth.db.path`); `nil`: no authentication.
     package var authKeys: LineTCPAuthKeys?
     /// How long a client has to finish the challenge.

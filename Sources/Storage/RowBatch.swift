@@ -128,9 +128,7 @@ package final class RowBatch {
     /// Sets a fixed-width integer-backed column (BOOLEAN as 0/1, BYTE, SHORT, CHAR, INT, LONG,
     /// DATE, TIMESTAMP, TIMESTAMP_NS, IPv4, GEOHASH).
     package func setInteger<T: FixedWidthInteger>(_ column: Int, _ value: T) {
-        markSet(column)
-        precondition(columns[column].width == MemoryLayout<T>.size, "width mismatch for column \(column)")
-        columns[column].appendFixed(value)
+        setInteger(column, value, as: T.self)
     }
 
     // Concrete entry points for the hot path: a generic call from another module may run

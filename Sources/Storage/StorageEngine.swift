@@ -150,13 +150,7 @@ package final class StorageEngine: Sendable {
     /// Commits `batch` as one WAL transaction; returns its txn once committed. Rows become
     /// visible to snapshots when applied (`waitUntilApplied`).
     package func commit(_ batch: RowBatch) async throws(StorageError) -> UInt64 {
-        // Bounded queue between writers and the applier: when apply falls this far behind,
-        // writers wait for it rather than letting the unapplied WAL grow without limit.
-        let behind = wal.nextTxn
-        if behind > appliedTxn + UInt64(configuration.maxApplyLagTxns) {
-            startApplying()
-            await waitUntilApplied(behind - UInt64(configuration.maxApplyLagTxns))
-        }
+        await waitForApplyLag()
         var payload: [UInt8] = []
         payload.reserveCapacity(batch.byteCount + 64)
         RowBatchCodec.encode(batch, into: &payload)
@@ -179,11 +173,7 @@ package final class StorageEngine: Sendable {
         guard Set(batches.map(\.schema.tableID)).count == batches.count else {
             throw StorageError(.notWritable, path: batches[0].schema.name, "one transaction holds one batch per table")
         }
-        let behind = wal.nextTxn
-        if behind > appliedTxn + UInt64(configuration.maxApplyLagTxns) {
-            startApplying()
-            await waitUntilApplied(behind - UInt64(configuration.maxApplyLagTxns))
-        }
+        await waitForApplyLag()
         var payload: [UInt8] = []
         payload.reserveCapacity(batches.reduce(64) { $0 + $1.byteCount + 64 })
         RowBatchCodec.encodeGroup(batches, into: &payload)
@@ -194,6 +184,16 @@ package final class StorageEngine: Sendable {
         try await settle(position)
         StorageMetrics.committedRows(batches.reduce(0) { $0 + $1.rowCount })
         return position.txn
+    }
+
+    /// Bounded queue between writers and the applier: when apply falls this far behind,
+    /// writers wait for it rather than letting the unapplied WAL grow without limit.
+    private func waitForApplyLag() async {
+        let behind = wal.nextTxn
+        if behind > appliedTxn + UInt64(configuration.maxApplyLagTxns) {
+            startApplying()
+            await waitUntilApplied(behind - UInt64(configuration.maxApplyLagTxns))
+        }
     }
 
     /// Appends a record. Called under the catalog lock, so the WAL's order of schema changes

@@ -86,13 +86,13 @@ struct DumpCommand: AsyncParsableCommand {
                 Glibc.exit(1)
             }
             let columns = snapshot.schema.columns.map {
-                "{\"name\":\(jsonString($0.name)),\"type\":\(jsonString("\($0.type)"))}"
+                "{\"name\":\(JSONText.quoted($0.name)),\"type\":\(JSONText.quoted("\($0.type)"))}"
             }
             let designated = snapshot.schema.designatedTimestamp.flatMap { id in snapshot.schema.column(id: id)?.name }
-            var out = "{\"table\":\(jsonString(snapshot.schema.name)),\"partitionBy\":\(jsonString("\(snapshot.schema.partitionBy)")),"
-            out += "\"designatedTimestamp\":\(designated.map(jsonString) ?? "null"),\"columns\":[\(columns.joined(separator: ","))],\"rows\":["
+            var out = "{\"table\":\(JSONText.quoted(snapshot.schema.name)),\"partitionBy\":\(JSONText.quoted("\(snapshot.schema.partitionBy)")),"
+            out += "\"designatedTimestamp\":\(designated.map(JSONText.quoted) ?? "null"),\"columns\":[\(columns.joined(separator: ","))],\"rows\":["
             out += try SnapshotText.rows(snapshot).map { row in
-                "[" + snapshot.schema.columns.map { column in (row[column.name] ?? nil).map(jsonString) ?? "null" }.joined(separator: ",") + "]"
+                "[" + snapshot.schema.columns.map { column in (row[column.name] ?? nil).map(JSONText.quoted) ?? "null" }.joined(separator: ",") + "]"
             }.joined(separator: ",")
             print(out + "]}")
             withExtendedLifetime(opened) {}
@@ -100,21 +100,6 @@ struct DumpCommand: AsyncParsableCommand {
             printError("sundial: cannot dump \(table): \(error)")
             Glibc.exit(1)
         }
-    }
-
-    private func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\u{0}"..."\u{1F}":
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 
     private func printError(_ message: String) {

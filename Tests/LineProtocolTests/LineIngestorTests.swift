@@ -50,6 +50,18 @@ final class IngestFixture {
         }
     }
 
+    /// One HTTP-style request through the ingestor pool; returns the ingestor it used.
+    func pooledRequest(_ ingestion: LineIngestion, _ text: String) async throws -> LineIngestor {
+        let ingestor = ingestion.borrowIngestor()
+        defer { ingestion.recycle(ingestor) }
+        var stream = LineStream(maxLineBytes: 1 << 16)
+        stream.feed(ByteBuffer(string: text))
+        stream.finish()
+        try await LineIngestion.drain(&stream, into: ingestor, defaultUnit: .nanos)
+        try await ingestor.commitAll()
+        return ingestor
+    }
+
     func columns(_ table: String) -> [String] {
         engine.schema(named: table)?.columns.map { "\($0.name) \($0.type)" } ?? []
     }
@@ -157,15 +169,7 @@ final class IngestFixture {
     @Test func reusedIngestorsFollowTablesDroppedAndChangedBetweenRequests() async throws {
         let fixture = try IngestFixture()
         let ingestion = LineIngestion(engine: fixture.engine, configuration: fixture.configuration, nowNanos: { IngestFixture.now })
-        func request(_ text: String) async throws {
-            let ingestor = ingestion.borrowIngestor()
-            defer { ingestion.recycle(ingestor) }
-            var stream = LineStream(maxLineBytes: 1 << 16)
-            stream.feed(ByteBuffer(string: text))
-            stream.finish()
-            try await LineIngestion.drain(&stream, into: ingestor, defaultUnit: .nanos)
-            try await ingestor.commitAll()
-        }
+        func request(_ text: String) async throws { _ = try await fixture.pooledRequest(ingestion, text) }
         try await request("r a=1i 1000\n")
         try await fixture.engine.dropTable("r")
         try await request("r b=2.5 2000\n")
@@ -188,16 +192,7 @@ final class IngestFixture {
         let fixture = try IngestFixture()
         fixture.configuration.maxPooledBatchBytes = 64 * 1024
         let ingestion = LineIngestion(engine: fixture.engine, configuration: fixture.configuration, nowNanos: { IngestFixture.now })
-        func request(_ text: String) async throws -> LineIngestor {
-            let ingestor = ingestion.borrowIngestor()
-            defer { ingestion.recycle(ingestor) }
-            var stream = LineStream(maxLineBytes: 1 << 16)
-            stream.feed(ByteBuffer(string: text))
-            stream.finish()
-            try await LineIngestion.drain(&stream, into: ingestor, defaultUnit: .nanos)
-            try await ingestor.commitAll()
-            return ingestor
-        }
+        func request(_ text: String) async throws -> LineIngestor { try await fixture.pooledRequest(ingestion, text) }
         let small = try await request("p v=1i 1000\n")
         #expect(try await request("p v=2i 2000\n") === small)
         let big = (0..<2_000).map { "p v=\($0)i,s=\"\(String(repeating: "x", count: 64))\" \(3000 + $0)\n" }.joined()

@@ -2,7 +2,9 @@
 import HTTPAPI
 import Logging
 import NIOCore
+import LineProtocol
 import Node
+import Storage
 import Testing
 
 @Suite struct ConfigurationValuesTests {
@@ -23,6 +25,28 @@ import Testing
         #expect(configuration.warnings.count == 1)
         #expect(configuration.warnings.first?.contains("HTTP has no authentication") == true)
         #expect(configuration.httpAuthentication == nil)
+    }
+
+    @Test func lineProtocolKeysReachTheirModules() throws {
+        let defaults = try load(nil)
+        #expect(defaults.lineHTTP.partitionBy == .day && defaults.lineHTTP.integerColumnType == .long)
+        #expect(defaults.lineHTTP.maxLineBytes == 1 << 20 && defaults.lineTCPIngest.maxLineBytes == 1 << 20)
+        #expect(defaults.lineTCP?.port == 9009 && defaults.lineTCP?.authKeys == nil)
+        let configured = try load(
+            "line.default.partition.by=HOUR\nline.integer.default.column.type=INT\nline.auto.create.new.columns=false\n"
+                + "line.http.max.recv.buffer.size=64k\nline.tcp.max.measurement.size=8k\nline.tcp.net.bind.to=127.0.0.1:19009\n"
+                + "line.tcp.commit.interval.default=250\nline.tcp.net.connection.timeout=5000\ncairo.max.uncommitted.rows=1000")
+        #expect(configured.lineHTTP.partitionBy == .hour && configured.lineTCPIngest.partitionBy == .hour)
+        #expect(configured.lineHTTP.integerColumnType == .int && !configured.lineHTTP.autoCreateColumns)
+        #expect(configured.lineHTTP.maxLineBytes == 64 << 10 && configured.lineTCPIngest.maxLineBytes == 8 << 10)
+        #expect(configured.lineTCP?.host == "127.0.0.1" && configured.lineTCP?.port == 19009)
+        #expect(configured.lineTCP?.commitInterval == .milliseconds(250) && configured.lineTCP?.idleTimeout == .seconds(5))
+        #expect(configured.lineTCP?.maxUncommittedRows == 1000)
+        #expect(try load("line.tcp.enabled=false").lineTCP == nil)
+        let error = #expect(throws: ConfigurationError.self) { try load("line.default.partition.by=NONE") }
+        #expect(error?.description.contains("line.default.partition.by") == true)
+        let missing = #expect(throws: ConfigurationError.self) { try load("line.tcp.auth.db.path=/nonexistent/auth.txt") }
+        #expect(missing?.description.contains("/nonexistent/auth.txt") == true)
     }
 
     @Test func credentialsComeInPairsAndSilenceTheWarning() throws {
