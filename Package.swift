@@ -59,6 +59,14 @@ let package = Package(
             swiftSettings: hotPathSettings
         ),
         .target(
+            name: "SQL",
+            dependencies: [
+                "Storage",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: hotPathSettings
+        ),
+        .target(
             name: "LineProtocol",
             dependencies: [
                 "Storage",
@@ -80,6 +88,7 @@ let package = Package(
             name: "HTTPAPI",
             dependencies: [
                 "LineProtocol",
+                "SQL",
                 "CZlib",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -94,6 +103,7 @@ let package = Package(
             name: "Node",
             dependencies: [
                 "Storage",
+                "SQL",
                 "HTTPAPI",
                 "LineProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -145,6 +155,12 @@ let package = Package(
             name: "LineProtocolTests",
             dependencies: ["LineProtocol", "Storage", "TestSupport"],
             exclude: ["Interop"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SQLTests",
+            dependencies: ["SQL", "Storage", "TestSupport"],
+            exclude: ["Cases"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

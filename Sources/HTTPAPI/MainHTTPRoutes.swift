@@ -1,4 +1,5 @@
 import NIOHTTP1
+import SQL
 
 /// The routes of the main HTTP server (9000). Later layers add `/write`, `/exec`, `/exp`, `/imp`.
 package enum MainHTTPRoutes {
@@ -16,6 +17,15 @@ package enum MainHTTPRoutes {
     package static func addLineProtocol(_ endpoint: LineHTTPEndpoint, to router: inout HTTPRouter) {
         router.add(.POST, "/write", endpoint)
         router.add(.POST, "/api/v2/write", endpoint)
+    }
+
+    /// The query endpoints: `/exec` (and its `/api/v1/sql/execute` alias), `/exp`, `/chk`.
+    package static func addQueries(_ engine: SQLEngine, maxResponseRows: Int, to router: inout HTTPRouter) {
+        let exec = ExecEndpoint(engine: engine, maxResponseRows: maxResponseRows)
+        router.add(.GET, "/exec", exec)
+        router.add(.GET, "/api/v1/sql/execute", exec)
+        router.add(.GET, "/exp", ExportEndpoint(engine: engine))
+        router.add(.GET, "/chk", CheckEndpoint(engine: engine))
     }
 
     /// `204 OK` with the InfluxDB version header InfluxDB clients probe for.

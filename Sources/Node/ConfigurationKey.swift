@@ -107,6 +107,16 @@ extension ConfigurationKey {
         .init("cairo.max.uncommitted.rows", .integer(1...100_000_000), default: "500000",
               "Rows of one table received over TCP that trigger a commit."),
 
+        // SQL and REST queries.
+        .init("query.timeout", .milliseconds(1...86_400_000), default: "60000", aliases: ["query.timeout.sec"],
+              "Longest a statement may run; /exec's Statement-Timeout header overrides it per request."),
+        .init("sql.query.memory.limit", .byteSize((1 << 20)...(1 << 40)), default: "1g",
+              "Most memory one query's results and group tables may hold; more fails the query with a clear error."),
+        .init("sql.worker.count", .integer(1...256), default: "2",
+              "Threads that run queries (off the network event loops)."),
+        .init("http.security.max.response.rows", .integer(1...Int64(Int32.max)), default: "2147483647",
+              "Most rows one /exec response carries."),
+
         // Health and metrics server (9003).
         .init("http.min.enabled", .boolean, default: "true", "Run the health and metrics server."),
         .init("http.min.net.bind.to", .address, default: "0.0.0.0:9003", aliases: ["http.min.bind.to"],

@@ -2,6 +2,7 @@ import HTTPAPI
 import LineProtocol
 import Logging
 import NIOCore
+import SQL
 import Storage
 
 /// The node's whole configuration as typed per-module values. Only `Node` reads files and the
@@ -21,6 +22,9 @@ package struct NodeConfiguration: Sendable {
     /// The ILP over TCP listener, or `nil` when `line.tcp.enabled=false`.
     package var lineTCP: LineTCPConfiguration?
     package var metricsEnabled: Bool
+    package var sql: SQLConfiguration
+    /// `http.security.max.response.rows`.
+    package var maxResponseRows: Int
     package var pingVersion: String
     package var logLevel: Logger.Level
     /// Findings to log once logging is up.
@@ -88,6 +92,11 @@ package struct NodeConfiguration: Sendable {
         tcpWithAuth.idleTimeout = .milliseconds(try values.milliseconds("line.tcp.net.connection.timeout"))
         lineTCP = try values.boolean("line.tcp.enabled") ? tcpWithAuth : nil
         metricsEnabled = try values.boolean("metrics.enabled")
+        sql = SQLConfiguration()
+        sql.queryTimeout = .milliseconds(try values.milliseconds("query.timeout"))
+        sql.maxQueryMemoryBytes = Int(try values.byteSize("sql.query.memory.limit"))
+        sql.workerThreads = Int(try values.integer("sql.worker.count"))
+        maxResponseRows = Int(try values.integer("http.security.max.response.rows"))
         pingVersion = values.text("line.http.ping.version")
         logLevel = Logger.Level(rawValue: try values.choice("log.level")) ?? .info
         self.warnings = warnings

@@ -6,6 +6,7 @@ import NIOCore
 import NIOPosix
 import Prometheus
 import ServiceLifecycle
+import SQL
 import Storage
 import UnixSignals
 
@@ -83,6 +84,8 @@ package struct SundialNode {
                 ingestion: LineIngestion(engine: storage, configuration: configuration.lineHTTP, nowNanos: Self.wallClockNanos),
                 maxBodyBytes: Int(http.maxBodyBytes), logger: Logger(label: "sundial.line.http"))
             MainHTTPRoutes.addLineProtocol(ilp, to: &router)
+            let sql = SQLEngine(storage: storage, configuration: configuration.sql, isReadOnly: { !opened.identity.role.acceptsWrites })
+            MainHTTPRoutes.addQueries(sql, maxResponseRows: configuration.maxResponseRows, to: &router)
             router.authentication = configuration.httpAuthentication.map { HTTPBasicAuth(user: $0.user, password: $0.password) }
             services.append(try await bind(http, router: router, group: mainGroup))
         }

@@ -64,7 +64,7 @@ package enum PartitionTime {
 
     // MARK: Civil calendar (proleptic Gregorian; H. Hinnant's days_from_civil / civil_from_days)
 
-    static func days(fromYear year: Int, month: Int, day: Int) -> Int64 {
+    package static func days(fromYear year: Int, month: Int, day: Int) -> Int64 {
         let y = Int64(month <= 2 ? year - 1 : year)
         let era = (y >= 0 ? y : y - 399) / 400
         let yearOfEra = y - era * 400
@@ -74,7 +74,7 @@ package enum PartitionTime {
         return era * 146_097 + dayOfEra - 719_468
     }
 
-    static func civil(fromDays days: Int64) -> (year: Int, month: Int, day: Int) {
+    package static func civil(fromDays days: Int64) -> (year: Int, month: Int, day: Int) {
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let dayOfEra = z - era * 146_097
@@ -88,7 +88,7 @@ package enum PartitionTime {
     }
 
     /// ISO-8601 week-numbering year and week of the day `days` since the epoch.
-    static func isoWeek(ofDays days: Int64) -> (year: Int, week: Int) {
+    package static func isoWeek(ofDays days: Int64) -> (year: Int, week: Int) {
         let weekday = modulo(days + 3, 7)  // 0 = Monday
         let thursday = days - weekday + 3
         let year = civil(fromDays: thursday).year

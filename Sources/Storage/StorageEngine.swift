@@ -218,6 +218,11 @@ package final class StorageEngine: Sendable {
         catalog.withLock { $0.schemas[NameRules.lookupKey(name)] }
     }
 
+    /// Every table's committed schema, ordered by table id (creation order).
+    package var tableSchemas: [TableSchema] {
+        catalog.withLock { $0.schemas.values.sorted { $0.tableID < $1.tableID } }
+    }
+
     /// The latest applied view of a table, by name (case-insensitive).
     package func snapshot(ofTable name: String) -> TableSnapshot? {
         guard let id = schema(named: name)?.tableID else { return nil }

@@ -112,6 +112,9 @@ package struct SymbolTable: Sendable {
     package let values: [String]
     package let keys: [String: Int32]
 
+    /// A dictionary with no values (a column with only NULLs so far).
+    package static let empty = SymbolTable(values: [], keys: [:])
+
     /// The value of `key`, or `nil` for NULL (−1) or an unknown key.
     package func value(_ key: Int32) -> String? {
         key >= 0 && Int(key) < values.count ? values[Int(key)] : nil

@@ -1,0 +1,154 @@
+import NIOHTTP1
+import SQL
+
+/// `GET /exec`: SQL → QuestDB's JSON (QUESTDB-COMPAT §3.1). Statements run on the SQL
+/// engine's workers; the JSON is rendered there too, never on an event loop.
+package struct ExecEndpoint: HTTPEndpoint {
+    private let engine: SQLEngine
+    /// Most rows one response may carry (`http.security.max.response.rows`).
+    private let maxResponseRows: Int
+
+    package init(engine: SQLEngine, maxResponseRows: Int = Int.max) {
+        self.engine = engine
+        self.maxResponseRows = maxResponseRows
+    }
+
+    package func respond(to request: HTTPRequest, body: HTTPRequestBody) async throws -> HTTPResponse {
+        let target = request.target
+        let query = target.parameter("query") ?? ""
+        let version = Int(target.parameter("version") ?? "1") ?? 1
+        if query.allSatisfy(\.isWhitespace) {
+            return .json(.ok, version >= 2
+                ? "{\"notice\":\"empty query\",\"query\":\(JSONText.quoted(query)),\"position\":\"0\"}"
+                : "{\"error\":\"empty query\",\"query\":\(JSONText.quoted(query)),\"position\":0}")
+        }
+        let flag = { (name: String) in target.parameter(name)?.lowercased() == "true" }
+        var json = QueryJSON()
+        json.includeMetadata = !flag("nm")
+        json.quoteLargeNumbers = flag("quoteLargeNum") || target.parameter("src") == "con"
+        let limit = RowLimit(target.parameter("limit"), inclusiveStart: true)
+        let context = engine.makeContext(timeout: StatementTimeout.parse(request.headers))
+        let started = ContinuousClock.now
+        let outcome: SQLOutcome
+        do {
+            outcome = try await engine.execute(query, context: context)
+        } catch {
+            return SQLErrorResponse.response(error, query: query)
+        }
+        let executed = ContinuousClock.now
+        switch outcome {
+        case .ddl: return .json(.ok, "{\"ddl\":\"OK\"}")
+        case .inserted: return .json(.ok, "{\"dml\":\"OK\"}")
+        case .updated(let rows): return .json(.ok, "{\"dml\":\"OK\",\"updated\":\(rows)}")
+        case .rows(let result):
+            var selected = Array(result.columns.indices)
+            if let cols = target.parameter("cols") {
+                selected = []
+                for name in cols.split(separator: ",").map({ String($0).trimmingCharacters(in: " ") }) where !name.isEmpty {
+                    guard let index = result.columns.firstIndex(where: { $0.name.lowercased() == name.lowercased() }) else {
+                        return SQLErrorResponse.response(SQLError(.undefinedColumn, "column not found: '\(name)'", at: 0), query: query)
+                    }
+                    selected.append(index)
+                }
+            }
+            let rows = limit.rows(of: result.rowCount, cap: maxResponseRows)
+            let count = flag("count") ? result.rowCount : rows.count
+            let timings = flag("timings")
+                ? "{\"authentication\":0,\"compiler\":0,\"execute\":\(Self.nanos(executed - started)),\"count\":0}" : nil
+            let explain = flag("explain")
+            let (renderer, columns) = (json, selected)
+            let text = try await engine.offload { () throws(SQLError) in
+                renderer.render(query: query, result: result, columns: columns, rows: rows, count: count, timings: timings, explain: explain)
+            }
+            return .json(.ok, text)
+        }
+    }
+
+    static func nanos(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+    }
+}
+
+/// `GET /exp`: a query's rows as CSV (QUESTDB-COMPAT §3.2).
+package struct ExportEndpoint: HTTPEndpoint {
+    private let engine: SQLEngine
+
+    package init(engine: SQLEngine) { self.engine = engine }
+
+    package func respond(to request: HTTPRequest, body: HTTPRequestBody) async throws -> HTTPResponse {
+        let target = request.target
+        guard let query = target.parameter("query"), !query.allSatisfy(\.isWhitespace) else {
+            return .json(.badRequest, "{\"query\":\"\",\"error\":\"No query text\",\"position\":0}")
+        }
+        let delimiter = target.parameter("delimiter").flatMap { $0.count == 1 ? $0 : nil } ?? ","
+        let statement: SQLStatement
+        do { statement = try SQLParser.parseOne(query) } catch { return SQLErrorResponse.response(error, query: query) }
+        guard case .query = statement else {
+            return .json(.badRequest, "{\"query\":\(JSONText.quoted(query)),\"error\":\"/exp endpoint only accepts SELECT\",\"position\":0}")
+        }
+        let context = engine.makeContext(timeout: target.parameter("timeout").flatMap(Int.init).map { .seconds($0) })
+        let outcome: SQLOutcome
+        do { outcome = try await engine.execute(statement, context: context) } catch { return SQLErrorResponse.response(error, query: query) }
+        guard case .rows(let result) = outcome else { return .json(.ok, "{\"ddl\":\"OK\"}") }
+        let rows = RowLimit(target.parameter("limit"), inclusiveStart: false).rows(of: result.rowCount, cap: Int.max)
+        let header = target.parameter("nm")?.lowercased() != "true"
+        let csv = try await engine.offload { () throws(SQLError) in CSVText.render(result, rows: rows, delimiter: delimiter, header: header) }
+        let fileName = target.parameter("filename") ?? "questdb-query-\(SQLEngine.wallClockMicros() / 1000)"
+        var response = HTTPResponse.text(.ok, csv, contentType: "text/csv; charset=utf-8")
+        response.headers.add(name: "content-disposition", value: "attachment; filename=\"\(fileName.hasSuffix(".csv") ? fileName : fileName + ".csv")\"")
+        return response
+    }
+}
+
+/// `GET /chk?j=table`: whether a table exists (QUESTDB-COMPAT §3.4).
+package struct CheckEndpoint: HTTPEndpoint {
+    private let engine: SQLEngine
+
+    package init(engine: SQLEngine) { self.engine = engine }
+
+    package func respond(to request: HTTPRequest, body: HTTPRequestBody) async throws -> HTTPResponse {
+        guard let name = request.target.parameter("j"), !name.isEmpty else { return .text(.ok, "table name missing") }
+        let status = engine.tableExists(name) ? "Exists" : "Does not exist"
+        if request.target.parameter("f") == "json" { return .json(.ok, "{\"status\":\"\(status)\"}") }
+        return .text(.ok, status)
+    }
+}
+
+/// `limit=N` and `limit=A,B` of `/exec` (rows A…B, 1-based, inclusive) and `/exp` (skip A).
+struct RowLimit {
+    var first: Int?
+    var second: Int?
+    let inclusiveStart: Bool
+
+    init(_ text: String?, inclusiveStart: Bool) {
+        self.inclusiveStart = inclusiveStart
+        guard let text else { return }
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Int(String($0).trimmingCharacters(in: " ")) }
+        first = parts.first.flatMap { $0 }.map { max(0, $0) }
+        if parts.count > 1 { second = parts[1].map { max(0, $0) } }
+    }
+
+    func rows(of total: Int, cap: Int) -> Range<Int> {
+        var range = 0..<total
+        if let first, let second {
+            let start = inclusiveStart ? max(0, first - 1) : first
+            range = min(start, total)..<max(min(start, total), min(second, total))
+        } else if let first {
+            range = 0..<min(first, total)
+        }
+        return range.lowerBound..<min(range.upperBound, range.lowerBound + cap)
+    }
+}
+
+/// The `Statement-Timeout` header (milliseconds) of `/exec`.
+enum StatementTimeout {
+    static func parse(_ headers: HTTPHeaders) -> Duration? {
+        headers.first(name: "statement-timeout").flatMap(Int.init).map { .milliseconds($0) }
+    }
+}
+
+extension String {
+    func trimmingCharacters(in character: Character) -> String {
+        String(drop { $0 == character }.reversed().drop { $0 == character }.reversed())
+    }
+}

@@ -1,0 +1,320 @@
+import Storage
+
+/// GROUP BY (explicit or implicit), SAMPLE BY and LATEST ON: rows are grouped by key atoms in
+/// a hash table, aggregates update per batch, then the select list is evaluated over the
+/// groups (`max(x) - min(x)` works: aggregates and keys become columns of the groups).
+struct AggregatePlan {
+    let executor: QueryExecutor
+    let select: SelectQuery
+    let items: [SelectQuery.Item]
+    let plan: QueryExecutor.SourcePlan
+    let scope: Scope
+    let predicate: BoundExpression?
+
+    private static let keyPrefix = "\u{1}k"
+    private static let aggregatePrefix = "\u{1}a"
+    private static let bucketName = "\u{1}bucket"
+
+    var context: QueryContext { executor.context }
+
+    func run() throws(SQLError) -> (QueryResult, Bool) {
+        if let latestOn = select.latestOn { return (try latest(latestOn), false) }
+        let binder = Binder(scope: scope, context: executor.bindingContext)
+        let sample = select.sampleBy
+        if let sample, scope.timestampIndex == nil {
+            throw SQLError(.syntax, "base query does not provide designated TIMESTAMP column", at: sample.position)
+        }
+        let timestampIndex = scope.timestampIndex
+
+        // Keys: explicit GROUP BY (positions and aliases allowed) or every non-aggregate item.
+        var keyExpressions: [SQLExpression] = []
+        if !select.groupBy.isEmpty {
+            for key in select.groupBy { keyExpressions.append(try resolveGroupKey(key)) }
+        } else {
+            for item in items where !item.expression.containsAggregate {
+                if sample != nil, isTimestampReference(item.expression, binder) { continue }
+                keyExpressions.append(item.expression)
+            }
+        }
+        let keyCanonicals = keyExpressions.map(\.canonical)
+
+        // Aggregate calls of the select list and ORDER BY, each computed once.
+        var aggregateCalls: [SQLExpression] = []
+        var aggregateCanonicals: [String] = []
+        for expression in items.map(\.expression) + select.orderBy.map(\.expression) + (select.having.map { [$0] } ?? []) {
+            expression.visit { node in
+                if case .function(let name, _, _) = node.kind, AggregateKind.isAggregate(name), !aggregateCanonicals.contains(node.canonical) {
+                    aggregateCalls.append(node)
+                    aggregateCanonicals.append(node.canonical)
+                }
+            }
+        }
+
+        let boundKeys = try keyExpressions.map { (e) throws(SQLError) in try binder.bind(e) }
+        var aggregators: [Aggregator] = []
+        var aggregateArguments: [BoundExpression?] = []
+        for call in aggregateCalls {
+            let (aggregator, argument) = try bindAggregate(call, binder)
+            aggregators.append(aggregator)
+            aggregateArguments.append(argument)
+        }
+
+        // Rewrite the select list over the groups' columns.
+        func rewrite(_ expression: SQLExpression) -> SQLExpression {
+            expression.rewritten { node in
+                let canonical = node.canonical
+                if let index = aggregateCanonicals.firstIndex(of: canonical), case .function = node.kind {
+                    return SQLExpression(.column(qualifier: nil, name: Self.aggregatePrefix + String(index)), at: node.position)
+                }
+                if let index = keyCanonicals.firstIndex(of: canonical) {
+                    return SQLExpression(.column(qualifier: nil, name: Self.keyPrefix + String(index)), at: node.position)
+                }
+                if sample != nil, isTimestampReference(node, binder) {
+                    return SQLExpression(.column(qualifier: nil, name: Self.bucketName), at: node.position)
+                }
+                return nil
+            }
+        }
+
+        var needed = Set<Int>()
+        for key in boundKeys { key.collectColumns(into: &needed) }
+        for argument in aggregateArguments { argument?.collectColumns(into: &needed) }
+        predicate?.collectColumns(into: &needed)
+        if let timestampIndex, sample != nil { needed.insert(timestampIndex) }
+
+        var sampling: Sampling?
+        if let sample, let timestampIndex { sampling = try Sampling(sample, timestampIndex: timestampIndex, executor: executor) }
+        var intervals = timestampIndex.flatMap { predicate?.timestampIntervals($0) }
+        if let range = sampling?.rowRange {
+            intervals = intervals.map { BoundExpression.intersect($0, [range]) } ?? [range]
+        }
+        let source = try executor.makeSource(plan, needed: needed, intervals: intervals)
+
+        var table = GroupTable(width: boundKeys.count + (sampling == nil ? 0 : 1))
+        var atomizers = boundKeys.map { KeyAtomizer(type: $0.type) }
+        var samples: [ColumnVector?] = Array(repeating: nil, count: boundKeys.count)
+        while let batch = try source.next() {
+            try context.check()
+            guard var filtered = try QueryExecutor.filter(batch, predicate, firstRow: source.firstRow) else { continue }
+            if let range = sampling?.rowRange, let timestampIndex {
+                let mask = filtered.columns[timestampIndex].integers.map { range.contains($0) }
+                let selected = mask.reduce(0) { $0 + ($1 ? 1 : 0) }
+                if selected == 0 { continue }
+                if selected < filtered.count {
+                    filtered = ColumnBatch(columns: filtered.columns.map { $0.count == 0 ? $0 : $0.filter(mask, selected: selected) }, count: selected)
+                }
+            }
+            let evaluator = ExpressionEvaluator(batch: filtered, firstRow: source.firstRow)
+            var atoms: [[Int64]] = []
+            for (index, key) in boundKeys.enumerated() {
+                let vector = try evaluator.evaluate(key)
+                if samples[index] == nil { samples[index] = vector.slice(0..<0) }
+                atoms.append(atomizers[index].atoms(vector))
+            }
+            if var current = sampling, let timestampIndex {
+                atoms.append(current.buckets(filtered.columns[timestampIndex].integers))
+                sampling = current
+            }
+            let groups = table.groups(atoms, rows: filtered.count)
+            for index in aggregators.indices {
+                let values = try aggregateArguments[index].map { (e) throws(SQLError) in try evaluator.evaluate(e) }
+                aggregators[index].update(groups: groups, groupCount: table.count, values: values)
+            }
+            try context.checkMemory(table.count * (table.width * 8 + aggregators.count * 24 + 16))
+        }
+
+        // A global aggregate over no rows still answers one row (count() = 0).
+        let groupCount = table.width == 0 && table.count == 0 ? 1 : table.count
+        var columns: [ColumnVector] = []
+        var scopeColumns: [Scope.Column] = []
+        for (index, key) in boundKeys.enumerated() {
+            columns.append(atomizers[index].vector(table.atoms(column: index), from: samples[index] ?? ColumnVector.empty(key.type.representation)))
+            scopeColumns.append(.init(name: Self.keyPrefix + String(index), qualifier: nil, type: key.type))
+        }
+        let bucketColumn = sampling == nil ? nil : columns.count
+        if sampling != nil {
+            columns.append(.integer(table.atoms(column: boundKeys.count)))
+            scopeColumns.append(.init(name: Self.bucketName, qualifier: nil, type: .timestamp))
+        }
+        let aggregateStart = columns.count
+        for index in aggregators.indices {
+            columns.append(aggregators[index].result(groupCount: groupCount))
+            scopeColumns.append(.init(name: Self.aggregatePrefix + String(index), qualifier: nil, type: aggregators[index].outputType))
+        }
+        var groups = ColumnBatch(columns: columns, count: groupCount)
+        if let sampling, let bucketColumn {
+            groups = try sampling.complete(
+                groups, bucketColumn: bucketColumn, keyColumns: Array(0..<boundKeys.count),
+                aggregateColumns: Array(aggregateStart..<columns.count), types: scopeColumns.map(\.type), context: context)
+        }
+        return try project(groups, scopeColumns, rewrite, bucketColumn: bucketColumn)
+    }
+
+    /// Evaluates the rewritten select list (and ORDER BY) over the groups.
+    private func project(
+        _ groups: ColumnBatch, _ scopeColumns: [Scope.Column], _ rewrite: (SQLExpression) -> SQLExpression, bucketColumn: Int?
+    ) throws(SQLError) -> (QueryResult, Bool) {
+        let groupScope = Scope(columns: scopeColumns, timestampIndex: bucketColumn)
+        let binder = Binder(scope: groupScope, context: executor.bindingContext)
+        var groups = groups
+        if let having = select.having {
+            let condition = try binder.bindPredicate(rewrite(having))
+            groups = try QueryExecutor.filter(groups, condition, firstRow: 0) ?? groups.slice(0..<0)
+        }
+        let names = QueryExecutor.outputNames(items)
+        var bound: [BoundExpression] = []
+        for item in items {
+            do {
+                bound.append(try binder.bind(rewrite(item.expression)))
+            } catch let error where error.code == .undefinedColumn {
+                throw SQLError(.syntax, "column must appear in GROUP BY clause or be used in an aggregate function", at: item.expression.position)
+            }
+        }
+        var orderKeys: [RowOperations.SortKey] = []
+        var hidden: [BoundExpression] = []
+        for order in select.orderBy {
+            if let index = try executor.outputColumn(order.expression, names: names, count: bound.count) {
+                orderKeys.append(.init(column: index, descending: order.descending))
+            } else {
+                hidden.append(try binder.bind(rewrite(order.expression)))
+                orderKeys.append(.init(column: bound.count + hidden.count - 1, descending: order.descending))
+            }
+        }
+        let evaluator = ExpressionEvaluator(batch: groups)
+        var vectors: [ColumnVector] = []
+        for expression in bound + hidden { vectors.append(try evaluator.evaluate(expression)) }
+        var columns = zip(names, bound).map { QueryResult.Column(name: $0, type: $1.type == .null ? .string : $1.type) }
+        for (index, expression) in hidden.enumerated() { columns.append(.init(name: "\u{1}order\(index)", type: expression.type)) }
+        let timestampIndex = bucketColumn.flatMap { bucket in
+            bound.firstIndex { if case .column(let index, _) = $0 { index == bucket } else { false } }
+        }
+        var result = QueryResult(columns: columns, batch: ColumnBatch(columns: vectors, count: groups.count), timestampIndex: timestampIndex)
+        if !orderKeys.isEmpty {
+            result = try RowOperations.sort(result, orderKeys)
+            if orderKeys.first?.column != timestampIndex || orderKeys.first?.descending == true { result.timestampIndex = nil }
+        }
+        if !hidden.isEmpty {
+            result.columns.removeLast(hidden.count)
+            result.batch.columns.removeLast(hidden.count)
+        }
+        return (result, true)
+    }
+
+    private func isTimestampReference(_ expression: SQLExpression, _ binder: Binder) -> Bool {
+        guard case .column(let qualifier, let name) = expression.kind, let timestampIndex = scope.timestampIndex else { return false }
+        return (try? scope.resolve(qualifier, name, at: 0)) == timestampIndex
+    }
+
+    private func resolveGroupKey(_ key: SQLExpression) throws(SQLError) -> SQLExpression {
+        switch key.kind {
+        case .integer(let text):
+            guard let position = Int(text), position >= 1, position <= items.count else {
+                throw SQLError(.syntax, "GROUP BY position \(text) is not in select list", at: key.position)
+            }
+            return items[position - 1].expression
+        case .column(nil, let name):
+            if (try? scope.resolve(nil, name, at: 0)) == nil,
+               let item = items.first(where: { $0.alias?.lowercased() == name.lowercased() })
+            {
+                return item.expression
+            }
+            return key
+        default:
+            return key
+        }
+    }
+
+    private func bindAggregate(_ call: SQLExpression, _ binder: Binder) throws(SQLError) -> (Aggregator, BoundExpression?) {
+        guard case .function(let name, let arguments, let distinct) = call.kind else { preconditionFailure("not an aggregate call") }
+        let isStar = arguments.count == 1 && { if case .star = arguments[0].kind { return true } else { return false } }()
+        guard let kind = AggregateKind(name: name, argumentCount: isStar ? 0 : arguments.count, distinct: distinct) else {
+            throw SQLError(.undefinedFunction, "unknown function name: \(name)", at: call.position)
+        }
+        for argument in arguments where argument.containsAggregate {
+            throw SQLError(.syntax, "aggregate functions cannot be nested", at: argument.position)
+        }
+        if kind == .countAll { return (Aggregator(kind: .countAll, inputType: .long), nil) }
+        let expected = kind == .stringAgg ? 2 : 1
+        guard arguments.count == expected else {
+            throw SQLError(.syntax, "wrong number of arguments for function `\(name)`; expected: \(expected), provided: \(arguments.count)", at: call.position)
+        }
+        let argument = try binder.bind(arguments[0])
+        guard Aggregator.accepts(kind, argument.type) else {
+            throw SQLError(.typeMismatch, "\(name)() does not accept \(argument.type)", at: arguments[0].position)
+        }
+        var aggregator = Aggregator(kind: kind, inputType: argument.type)
+        if kind == .stringAgg {
+            guard case .text(let separator)? = try binder.bind(arguments[1]).constantValue else {
+                throw SQLError(.invalidValue, "string_agg separator must be a constant string", at: arguments[1].position)
+            }
+            aggregator.separator = separator
+        }
+        return (aggregator, argument)
+    }
+
+    /// LATEST ON ts PARTITION BY keys: the last row (by the designated timestamp) of each key,
+    /// as `last()` of every column grouped by the keys, ordered by timestamp.
+    private func latest(_ latestOn: LatestOn) throws(SQLError) -> QueryResult {
+        let binder = Binder(scope: scope, context: executor.bindingContext)
+        guard let timestampIndex = scope.timestampIndex else {
+            throw SQLError(.syntax, "LATEST ON requires a designated timestamp", at: select.position)
+        }
+        if case .column = latestOn.timestamp.kind {
+            let index = try binder.bind(latestOn.timestamp)
+            guard case .column(timestampIndex, _) = index else {
+                throw SQLError(.syntax, "LATEST ON must name the designated timestamp", at: latestOn.timestamp.position)
+            }
+        }
+        if items.contains(where: { $0.expression.containsAggregate }) {
+            throw SQLError(.unsupported, "aggregates with LATEST ON are not supported; wrap the LATEST ON query in a subquery", at: select.position)
+        }
+        let keys = try latestOn.partitionBy.map { (e) throws(SQLError) in try binder.bind(e) }
+        var needed = Set<Int>([timestampIndex])
+        for item in items { try binder.bind(item.expression).collectColumns(into: &needed) }
+        for key in keys { key.collectColumns(into: &needed) }
+        predicate?.collectColumns(into: &needed)
+        for order in select.orderBy { (try? binder.bind(order.expression))?.collectColumns(into: &needed) }
+        let intervals = predicate?.timestampIntervals(timestampIndex)
+        let source = try executor.makeSource(plan, needed: needed, intervals: intervals)
+        let columns = needed.sorted()
+        var aggregators = columns.map { Aggregator(kind: .last, inputType: scope.columns[$0].type) }
+        var table = GroupTable(width: keys.count)
+        var atomizers = keys.map { KeyAtomizer(type: $0.type) }
+        while let batch = try source.next() {
+            try context.check()
+            guard let filtered = try QueryExecutor.filter(batch, predicate, firstRow: source.firstRow) else { continue }
+            let evaluator = ExpressionEvaluator(batch: filtered, firstRow: source.firstRow)
+            var atoms: [[Int64]] = []
+            for (index, key) in keys.enumerated() { atoms.append(atomizers[index].atoms(try evaluator.evaluate(key))) }
+            let groups = table.groups(atoms, rows: filtered.count)
+            for (position, column) in columns.enumerated() {
+                aggregators[position].update(groups: groups, groupCount: table.count, values: filtered.columns[column])
+            }
+            try context.checkMemory(table.count * (columns.count * 24 + 16))
+        }
+        let groupCount = keys.isEmpty ? min(table.count, 1) : table.count
+        var vectors = scope.columns.map { ColumnVector.nulls($0.type, count: groupCount) }
+        for (position, column) in columns.enumerated() { vectors[column] = aggregators[position].result(groupCount: groupCount) }
+        let latestRows = QueryResult(
+            columns: scope.columns.map { .init(name: $0.name, type: $0.type) }, batch: ColumnBatch(columns: vectors, count: groupCount),
+            timestampIndex: timestampIndex)
+        let ordered = try RowOperations.sort(latestRows, [.init(column: timestampIndex, descending: false)])
+        // The select list over the latest rows, with the source's names and qualifiers.
+        let latestScope = Scope(columns: scope.columns, timestampIndex: timestampIndex)
+        let latestBinder = Binder(scope: latestScope, context: executor.bindingContext)
+        let evaluator = ExpressionEvaluator(batch: ordered.batch)
+        var outputs: [ColumnVector] = []
+        var types: [SQLType] = []
+        var outputTimestamp: Int?
+        for (index, item) in items.enumerated() {
+            let bound = try latestBinder.bind(item.expression)
+            if case .column(timestampIndex, _) = bound { outputTimestamp = outputTimestamp ?? index }
+            outputs.append(try evaluator.evaluate(bound))
+            types.append(bound.type == .null ? .string : bound.type)
+        }
+        let names = QueryExecutor.outputNames(items)
+        return QueryResult(
+            columns: zip(names, types).map { .init(name: $0, type: $1) }, batch: ColumnBatch(columns: outputs, count: ordered.rowCount),
+            timestampIndex: outputTimestamp)
+    }
+}

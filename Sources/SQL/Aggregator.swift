@@ -1,0 +1,209 @@
+import Storage
+
+/// One aggregate over groups: state arrays indexed by group id, updated a batch at a time
+/// with one typed loop per batch.
+struct Aggregator {
+    let kind: AggregateKind
+    let inputType: SQLType
+    let outputType: SQLType
+    /// `string_agg` separator.
+    var separator = ","
+
+    private var counts: [Int64] = []
+    private var integers: [Int64] = []
+    private var reals: [Double] = []
+    private var compensations: [Double] = []
+    private var means: [Double] = []
+    private var texts: [String?] = []
+    private var seen: [Bool] = []
+    private var distinct: [Set<Int64>] = []
+    private var symbolTable: SymbolTable?
+    private var atomizer: KeyAtomizer
+
+    init(kind: AggregateKind, inputType: SQLType) {
+        self.kind = kind
+        self.inputType = inputType
+        self.outputType = Self.outputType(kind, inputType)
+        self.atomizer = KeyAtomizer(type: inputType)
+    }
+
+    static func outputType(_ kind: AggregateKind, _ input: SQLType) -> SQLType {
+        switch kind {
+        case .countAll, .count, .countDistinct: .long
+        case .sum: input.representation == .real ? .double : input == .null ? .double : .long
+        case .kahanSum, .avg, .stddevSample, .stddevPopulation, .varianceSample, .variancePopulation: .double
+        case .min, .max, .first, .last: input == .null ? .string : input
+        case .stringAgg: .string
+        }
+    }
+
+    /// Whether the input type is one this aggregate accepts.
+    static func accepts(_ kind: AggregateKind, _ input: SQLType) -> Bool {
+        switch kind {
+        case .countAll, .count, .countDistinct, .first, .last, .min, .max, .stringAgg: true
+        case .sum, .kahanSum, .avg, .stddevSample, .stddevPopulation, .varianceSample, .variancePopulation:
+            input.isNumeric || input == .null
+        }
+    }
+
+    private mutating func resize(_ groups: Int) {
+        guard counts.count < groups else { return }
+        let extra = groups - counts.count
+        counts.append(contentsOf: repeatElement(0, count: extra))
+        seen.append(contentsOf: repeatElement(false, count: extra))
+        switch kind {
+        case .countAll, .count: break
+        case .countDistinct: distinct.append(contentsOf: repeatElement([], count: extra))
+        case .stringAgg: texts.append(contentsOf: repeatElement(nil, count: extra))
+        case .stddevSample, .stddevPopulation, .varianceSample, .variancePopulation:
+            means.append(contentsOf: repeatElement(0, count: extra))
+            reals.append(contentsOf: repeatElement(0, count: extra))
+        default:
+            switch inputType.representation {
+            case .integer, .boolean: integers.append(contentsOf: repeatElement(0, count: extra))
+            case .real:
+                reals.append(contentsOf: repeatElement(0, count: extra))
+                compensations.append(contentsOf: repeatElement(0, count: extra))
+            case .text:
+                integers.append(contentsOf: repeatElement(-1, count: extra))
+                texts.append(contentsOf: repeatElement(nil, count: extra))
+            }
+            if kind == .kahanSum || kind == .avg {
+                if reals.count < groups { reals.append(contentsOf: repeatElement(0, count: groups - reals.count)) }
+                if compensations.count < groups { compensations.append(contentsOf: repeatElement(0, count: groups - compensations.count)) }
+            }
+        }
+    }
+
+    mutating func update(groups: [Int32], groupCount: Int, values: ColumnVector?) {
+        resize(groupCount)
+        guard let values else {
+            for group in groups { counts[Int(group)] += 1 }
+            return
+        }
+        let nulls = values.nullMask(inputType)
+        switch kind {
+        case .countAll:
+            for group in groups { counts[Int(group)] += 1 }
+        case .count:
+            for (row, group) in groups.enumerated() where !nulls[row] { counts[Int(group)] += 1 }
+        case .countDistinct:
+            let atoms = atomizer.atoms(values)
+            for (row, group) in groups.enumerated() where !nulls[row] { distinct[Int(group)].insert(atoms[row]) }
+        case .sum where inputType.representation == .integer:
+            let input = values.integers
+            for (row, group) in groups.enumerated() where !nulls[row] {
+                integers[Int(group)] &+= input[row]
+                seen[Int(group)] = true
+            }
+        case .sum, .kahanSum, .avg:
+            let input = values.reals
+            for (row, group) in groups.enumerated() where !nulls[row] {
+                let g = Int(group)
+                // Kahan–Neumaier summation keeps long sums of doubles accurate.
+                let value = input[row]
+                let total = reals[g] + value
+                compensations[g] += Swift.abs(reals[g]) >= Swift.abs(value) ? (reals[g] - total) + value : (value - total) + reals[g]
+                reals[g] = total
+                counts[g] += 1
+                seen[g] = true
+            }
+        case .stddevSample, .stddevPopulation, .varianceSample, .variancePopulation:
+            let input = values.reals
+            for (row, group) in groups.enumerated() where !nulls[row] {
+                let g = Int(group)
+                counts[g] += 1
+                let delta = input[row] - means[g]
+                means[g] += delta / Double(counts[g])
+                reals[g] += delta * (input[row] - means[g])
+            }
+        case .min, .max, .first, .last:
+            updateSelection(groups, values, nulls)
+        case .stringAgg:
+            let input = values.asText(inputType)
+            for (row, group) in groups.enumerated() {
+                guard let text = input[row] else { continue }
+                let g = Int(group)
+                texts[g] = texts[g].map { $0 + separator + text } ?? text
+            }
+        }
+    }
+
+    /// min/max/first/last keep one value per group (first/last also keep NULLs, as QuestDB does).
+    private mutating func updateSelection(_ groups: [Int32], _ values: ColumnVector, _ nulls: [Bool]) {
+        let keepsNull = kind == .first || kind == .last
+        switch inputType.representation {
+        case .integer, .boolean:
+            Self.keep(values.integers, groups, nulls, kind: kind, keepsNull: keepsNull, state: &integers, seen: &seen, less: <)
+        case .real:
+            Self.keep(values.reals, groups, nulls, kind: kind, keepsNull: keepsNull, state: &reals, seen: &seen, less: <)
+        case .text:
+            if case .symbol(let keys, let table) = values, kind == .first || kind == .last {
+                symbolTable = table
+                Self.keep(keys.map { Int64($0) }, groups, nulls, kind: kind, keepsNull: true, state: &integers, seen: &seen, less: <)
+                return
+            }
+            // NULLs are skipped for min/max, so compared values are never nil.
+            Self.keep(values.asText(inputType), groups, nulls, kind: kind, keepsNull: keepsNull, state: &texts, seen: &seen) { $0! < $1! }
+        }
+    }
+
+    /// One value per group: the first, the last, the least or the greatest seen.
+    private static func keep<T>(
+        _ input: [T], _ groups: [Int32], _ nulls: [Bool], kind: AggregateKind, keepsNull: Bool, state: inout [T], seen: inout [Bool],
+        less: (T, T) -> Bool
+    ) {
+        for (row, group) in groups.enumerated() {
+            let g = Int(group)
+            if nulls[row] && !keepsNull { continue }
+            if seen[g] {
+                switch kind {
+                case .first: continue
+                case .min: if !less(input[row], state[g]) { continue }
+                case .max: if !less(state[g], input[row]) { continue }
+                default: break
+                }
+            }
+            state[g] = input[row]
+            seen[g] = true
+        }
+    }
+
+    /// The aggregate of every group, in group order.
+    mutating func result(groupCount: Int) -> ColumnVector {
+        resize(groupCount)
+        switch kind {
+        case .countAll, .count: return .integer(Array(counts.prefix(groupCount)))
+        case .countDistinct: return .integer(distinct.prefix(groupCount).map { Int64($0.count) })
+        case .sum where inputType.representation == .integer:
+            return .integer((0..<groupCount).map { seen[$0] ? integers[$0] : Int64.min })
+        case .sum, .kahanSum:
+            return .real((0..<groupCount).map { seen[$0] ? reals[$0] + compensations[$0] : .nan })
+        case .avg:
+            return .real((0..<groupCount).map { counts[$0] > 0 ? (reals[$0] + compensations[$0]) / Double(counts[$0]) : .nan })
+        case .stddevSample, .varianceSample:
+            return .real((0..<groupCount).map { g in
+                guard counts[g] > 1 else { return .nan }
+                let variance = reals[g] / Double(counts[g] - 1)
+                return kind == .stddevSample ? variance.squareRoot() : variance
+            })
+        case .stddevPopulation, .variancePopulation:
+            return .real((0..<groupCount).map { g in
+                guard counts[g] > 0 else { return .nan }
+                let variance = reals[g] / Double(counts[g])
+                return kind == .stddevPopulation ? variance.squareRoot() : variance
+            })
+        case .stringAgg:
+            return .text(Array(texts.prefix(groupCount)))
+        case .min, .max, .first, .last:
+            switch inputType.representation {
+            case .integer: return .integer((0..<groupCount).map { seen[$0] ? integers[$0] : inputType.integerNull })
+            case .boolean: return .boolean((0..<groupCount).map { seen[$0] && integers[$0] != 0 })
+            case .real: return .real((0..<groupCount).map { seen[$0] ? reals[$0] : .nan })
+            case .text:
+                if let symbolTable { return .symbol((0..<groupCount).map { seen[$0] ? Int32(integers[$0]) : -1 }, symbolTable) }
+                return .text(Array(texts.prefix(groupCount)))
+            }
+        }
+    }
+}

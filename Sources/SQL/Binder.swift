@@ -1,0 +1,328 @@
+import Storage
+
+/// Resolves names and types of an expression against a scope, coerces operands, folds
+/// constants and turns timestamp literals into instants. Errors point at the offending node.
+struct Binder {
+    let scope: Scope
+    let context: BindingContext
+
+    func bind(_ expression: SQLExpression) throws(SQLError) -> BoundExpression {
+        let bound = try bindUnfolded(expression)
+        if case .constant = bound { return bound }
+        guard bound.isFoldable else { return bound }
+        return .constant(try ExpressionEvaluator.evaluateConstant(bound), bound.type)
+    }
+
+    /// Binds a predicate: the result must be BOOLEAN.
+    func bindPredicate(_ expression: SQLExpression) throws(SQLError) -> BoundExpression {
+        let bound = try bind(expression)
+        guard bound.type == .boolean || bound.type == .null else {
+            throw SQLError(.typeMismatch, "boolean expression expected", at: expression.position)
+        }
+        return bound
+    }
+
+    private func bindUnfolded(_ expression: SQLExpression) throws(SQLError) -> BoundExpression {
+        let position = expression.position
+        switch expression.kind {
+        case .column(let qualifier, let name):
+            let index = try scope.resolve(qualifier, name, at: position)
+            return .column(index, scope.columns[index].type)
+        case .star:
+            throw SQLError(.syntax, "'*' is not allowed here", at: position)
+        case .null:
+            return .constant(.null, .null)
+        case .boolean(let value):
+            return .constant(.boolean(value), .boolean)
+        case .integer(let text):
+            return try Self.integerLiteral(text, at: position)
+        case .decimal(let text):
+            var digits = text
+            if let last = digits.last, last == "f" || last == "F" || last == "d" || last == "D" { digits.removeLast() }
+            guard let value = Double(digits) else { throw SQLError(.syntax, "invalid number '\(text)'", at: position) }
+            return .constant(.real(value), .double)
+        case .string(let text):
+            return .constant(.text(text), .string)
+        case .parameter(let number):
+            guard number <= context.parameters.count else {
+                throw SQLError(.invalidValue, "no value for bind parameter $\(number)", at: position)
+            }
+            return Self.constant(context.parameters[number - 1])
+        case .unary(let op, let operand):
+            return try unary(op, operand, at: position)
+        case .binary(let op, let left, let right):
+            return try binary(op, left, right, at: position)
+        case .function(let name, let arguments, _):
+            if AggregateKind.isAggregate(name) {
+                throw SQLError(.syntax, "aggregate function \(name)() is not allowed here", at: position)
+            }
+            return try FunctionBinder(binder: self).bind(name, arguments, at: position)
+        case .cast(let value, let typeName):
+            let target = try TypeNames.resolve(typeName)
+            return try coerce(try bind(value), to: .column(target), at: position, explicit: true)
+        case .isNull(let value, let negated):
+            return .isNull(try bind(value), negated: negated)
+        case .inList(let value, let list, let negated):
+            return try inList(value, list, negated: negated, at: position)
+        case .between(let value, let low, let high, let negated):
+            let bound = try bind(value)
+            let lower = try comparison(.greaterOrEqual, bound, try bind(low), at: position, operands: (value.position, low.position))
+            let upper = try comparison(.lessOrEqual, bound, try bind(high), at: position, operands: (value.position, high.position))
+            let both = BoundExpression.and(lower, upper)
+            return negated ? .not(both) : both
+        case .like(let value, let pattern, let insensitive, let negated):
+            let bound = try bind(value)
+            guard bound.type.isText || bound.type == .null else {
+                throw SQLError(.typeMismatch, "LIKE needs a text operand, not \(bound.type)", at: value.position)
+            }
+            guard case .text(let text)? = try bind(pattern).constantValue else {
+                throw SQLError(.unsupported, "LIKE pattern must be a constant string", at: pattern.position)
+            }
+            return .like(bound, LikePattern(text, caseInsensitive: insensitive), negated: negated)
+        case .caseWhen(let operand, let branches, let otherwise):
+            return try caseWhen(operand, branches, otherwise)
+        case .subquery(let query):
+            let result = try runSubquery(query, at: position)
+            guard result.columns.count == 1 else {
+                throw SQLError(.syntax, "scalar subquery must return one column", at: position)
+            }
+            guard result.rowCount <= 1 else {
+                throw SQLError(.invalidValue, "scalar subquery returned more than one row", at: position)
+            }
+            let value = result.rowCount == 0 ? SQLValue.null : result.value(row: 0, column: 0)
+            return .constant(value, result.columns[0].type)
+        }
+    }
+
+    func runSubquery(_ query: SQLQuery, at position: Int) throws(SQLError) -> QueryResult {
+        guard let run = context.runSubquery else { throw SQLError(.unsupported, "subqueries are not allowed here", at: position) }
+        return try run(query, position)
+    }
+
+    static func integerLiteral(_ text: String, at position: Int) throws(SQLError) -> BoundExpression {
+        var digits = Substring(text)
+        var forceLong = false
+        if digits.hasSuffix("L") || digits.hasSuffix("l") {
+            digits = digits.dropLast()
+            forceLong = true
+        }
+        var value: Int64?
+        let negative = digits.hasPrefix("-")
+        let magnitude = negative ? digits.dropFirst() : digits
+        if magnitude.hasPrefix("0x") || magnitude.hasPrefix("0X") {
+            value = UInt64(magnitude.dropFirst(2), radix: 16).map { Int64(bitPattern: $0) }.map { negative ? -$0 : $0 }
+        } else if magnitude.allSatisfy(\.isNumber) {
+            value = Int64(digits)
+        } else if let unit = magnitude.last.flatMap({ TimeUnit(letter: String($0)) }), let count = Int64(digits.dropLast()) {
+            // `1h` as a value: an interval in µs (used by dateadd-like arithmetic).
+            return .constant(.integer(count * (unit.fixedMicros ?? 0)), .long)
+        }
+        guard let value else { throw SQLError(.syntax, "invalid number '\(text)'", at: position) }
+        if !forceLong, value > Int64(Int32.min), value <= Int64(Int32.max) { return .constant(.integer(value), .int) }
+        return .constant(.integer(value), .long)
+    }
+
+    static func constant(_ value: SQLValue) -> BoundExpression {
+        switch value {
+        case .null: .constant(.null, .null)
+        case .boolean: .constant(value, .boolean)
+        case .integer: .constant(value, .long)
+        case .real: .constant(value, .double)
+        case .text: .constant(value, .string)
+        }
+    }
+
+    private func unary(_ op: String, _ operand: SQLExpression, at position: Int) throws(SQLError) -> BoundExpression {
+        let bound = try bind(operand)
+        if op == "not" {
+            guard bound.type == .boolean || bound.type == .null else {
+                throw SQLError(.typeMismatch, "NOT needs a boolean operand, not \(bound.type)", at: operand.position)
+            }
+            return .not(bound)
+        }
+        guard bound.type.isNumeric || bound.type == .null else {
+            throw SQLError(.typeMismatch, "cannot negate \(bound.type)", at: position)
+        }
+        return .negate(bound, bound.type == .null ? .int : bound.type)
+    }
+
+    private func binary(_ op: String, _ left: SQLExpression, _ right: SQLExpression, at position: Int) throws(SQLError)
+        -> BoundExpression
+    {
+        switch op {
+        case "and", "or":
+            let l = try bindPredicate(left), r = try bindPredicate(right)
+            return op == "and" ? .and(l, r) : .or(l, r)
+        case "=": return try comparison(.equal, try bind(left), try bind(right), at: position, operands: (left.position, right.position))
+        case "!=": return try comparison(.notEqual, try bind(left), try bind(right), at: position, operands: (left.position, right.position))
+        case "<": return try comparison(.less, try bind(left), try bind(right), at: position, operands: (left.position, right.position))
+        case "<=": return try comparison(.lessOrEqual, try bind(left), try bind(right), at: position, operands: (left.position, right.position))
+        case ">": return try comparison(.greater, try bind(left), try bind(right), at: position, operands: (left.position, right.position))
+        case ">=": return try comparison(.greaterOrEqual, try bind(left), try bind(right), at: position, operands: (left.position, right.position))
+        case "||": return .concat(try bind(left), try bind(right))
+        case "~", "!~":
+            let value = try bind(left)
+            guard case .text(let pattern)? = try bind(right).constantValue else {
+                throw SQLError(.unsupported, "regular expression must be a constant string", at: right.position)
+            }
+            do {
+                return .regex(value, try Regex(pattern), negated: op == "!~")
+            } catch {
+                throw SQLError(.invalidValue, "invalid regular expression: \(pattern)", at: right.position)
+            }
+        default:
+            let operators: [String: ArithmeticOperator] = ["+": .add, "-": .subtract, "*": .multiply, "/": .divide, "%": .remainder]
+            return try arithmetic(operators[op]!, try bind(left), try bind(right), at: position)
+        }
+    }
+
+    func arithmetic(_ op: ArithmeticOperator, _ left: BoundExpression, _ right: BoundExpression, at position: Int)
+        throws(SQLError) -> BoundExpression
+    {
+        let l = left.type, r = right.type
+        // Timestamp arithmetic: ts ± long → ts, ts − ts → long (µs).
+        if l.isTemporal || r.isTemporal {
+            if l.isTemporal, r.isTemporal, op == .subtract {
+                return .arithmetic(op, left, try coerce(right, to: l, at: position), .long)
+            }
+            let (temporal, other) = l.isTemporal ? (l, r) : (r, l)
+            guard op == .add || (op == .subtract && l.isTemporal), other.isNumeric || other == .null,
+                  other.representation == .integer || other == .null
+            else {
+                throw SQLError(.typeMismatch, "operator not supported for \(l) and \(r)", at: position)
+            }
+            return .arithmetic(op, try coerce(left, to: .long, at: position), try coerce(right, to: .long, at: position), temporal)
+        }
+        guard (l.isNumeric || l == .null), (r.isNumeric || r == .null) else {
+            throw SQLError(.typeMismatch, "operator not supported for \(l) and \(r)", at: position)
+        }
+        let type = Self.numericResult(l, r)
+        return .arithmetic(op, try coerce(left, to: type, at: position), try coerce(right, to: type, at: position), type)
+    }
+
+    static func numericResult(_ l: SQLType, _ r: SQLType) -> SQLType {
+        if l.representation == .real || r.representation == .real { return .double }
+        if l == .long || r == .long { return .long }
+        if l == .null && r == .null { return .int }
+        return .int
+    }
+
+    /// `operands`: positions of the two sides, so a bad constant is reported where it is written.
+    func comparison(
+        _ op: ComparisonOperator, _ left: BoundExpression, _ right: BoundExpression, at position: Int,
+        operands: (Int, Int)? = nil
+    ) throws(SQLError) -> BoundExpression {
+        let type = try Self.commonType(left.type, right.type, at: position)
+        return .comparison(
+            op, try coerce(left, to: type, at: operands?.0 ?? position), try coerce(right, to: type, at: operands?.1 ?? position))
+    }
+
+    /// The type two operands are compared, unioned or chosen between in.
+    static func commonType(_ l: SQLType, _ r: SQLType, at position: Int) throws(SQLError) -> SQLType {
+        if l == r { return l }
+        if l == .null { return r }
+        if r == .null { return l }
+        if l.isText && r.isText { return l == .symbol ? r : l }
+        if l.isTemporal && (r.isText || r.representation == .integer) { return l }
+        if r.isTemporal && (l.isText || l.representation == .integer) { return r }
+        if l.isNumeric && r.isNumeric { return numericResult(l, r) }
+        // Text against any other type is read as that type ('1.2.3.4' = ip, 'true' = flag).
+        if l.isText { return r }
+        if r.isText { return l }
+        if l.isTemporal && r.isTemporal { return .timestamp }
+        throw SQLError(.typeMismatch, "inconvertible types: \(l) and \(r)", at: position)
+    }
+
+    /// `value` as `type`: constants are converted now (a bad one is an error here), others get a cast.
+    func coerce(_ value: BoundExpression, to type: SQLType, at position: Int, explicit: Bool = false) throws(SQLError)
+        -> BoundExpression
+    {
+        if value.type == type { return value }
+        if value.type.isText && type.isText && !explicit { return value }
+        if case .constant(let constant, let from) = value {
+            return .constant(try ValueConversion.convert(constant, from: from, to: type, at: position), type)
+        }
+        return .cast(value, to: type, position: position)
+    }
+
+    private func inList(_ value: SQLExpression, _ list: [SQLExpression], negated: Bool, at position: Int) throws(SQLError)
+        -> BoundExpression
+    {
+        let bound = try bind(value)
+        if list.count == 1, case .subquery(let query) = list[0].kind {
+            let result = try runSubquery(query, at: list[0].position)
+            guard result.columns.count == 1 else { throw SQLError(.syntax, "IN subquery must return one column", at: list[0].position) }
+            let type = try Self.commonType(bound.type, result.columns[0].type, at: position)
+            var values: [SQLValue] = []
+            for row in 0..<result.rowCount {
+                values.append(try ValueConversion.convert(result.value(row: row, column: 0), from: result.columns[0].type, to: type, at: position))
+            }
+            return .inList(try coerce(bound, to: type, at: position), values, negated: negated)
+        }
+        if bound.type.isTemporal {
+            // `ts IN '2024-01'` and `ts IN ('2024-01-01', '2024-02-01;1d')`: periods, not instants.
+            var ranges: [Range<Int64>] = []
+            for item in list {
+                let element = try bind(item)
+                switch element.constantValue {
+                case .text(let text)?:
+                    ranges.append(contentsOf: try IntervalText.parse(text, at: item.position))
+                case .integer(let instant)?:
+                    ranges.append(instant..<(instant + 1))
+                case .null?:
+                    continue
+                default:
+                    throw SQLError(.unsupported, "IN list of a timestamp must hold constants", at: item.position)
+                }
+            }
+            let scale: Int64 = bound.type == .column(.date) ? 1000 : 1
+            let column = scale == 1 ? bound : BoundExpression.cast(bound, to: .timestamp, position: position)
+            return .inIntervals(column, ranges, negated: negated)
+        }
+        var values: [SQLValue] = []
+        var type = bound.type
+        var boundItems: [BoundExpression] = []
+        for item in list {
+            let element = try bind(item)
+            guard element.constantValue != nil else {
+                throw SQLError(.unsupported, "IN list must hold constants", at: item.position)
+            }
+            type = try Self.commonType(type, element.type, at: item.position)
+            boundItems.append(element)
+        }
+        for (item, element) in zip(list, boundItems) {
+            values.append(try ValueConversion.convert(element.constantValue!, from: element.type, to: type, at: item.position))
+        }
+        return .inList(try coerce(bound, to: type, at: position), values, negated: negated)
+    }
+
+    private func caseWhen(_ operand: SQLExpression?, _ branches: [(SQLExpression, SQLExpression)], _ otherwise: SQLExpression?)
+        throws(SQLError) -> BoundExpression
+    {
+        let subject = try operand.map { (e) throws(SQLError) in try bind(e) }
+        var conditions: [BoundExpression] = []
+        var values: [BoundExpression] = []
+        var type = SQLType.null
+        for (condition, value) in branches {
+            if let subject {
+                conditions.append(try comparison(.equal, subject, try bind(condition), at: condition.position))
+            } else {
+                conditions.append(try bindPredicate(condition))
+            }
+            let bound = try bind(value)
+            type = try Self.commonType(type, bound.type, at: value.position)
+            values.append(bound)
+        }
+        var elseValue = BoundExpression.constant(.null, .null)
+        if let otherwise {
+            elseValue = try bind(otherwise)
+            type = try Self.commonType(type, elseValue.type, at: otherwise.position)
+        }
+        if type == .null { type = .string }
+        var pairs: [(BoundExpression, BoundExpression)] = []
+        for (index, value) in values.enumerated() {
+            pairs.append((conditions[index], try coerce(value, to: type, at: branches[index].1.position, explicit: true)))
+        }
+        return .caseWhen(pairs, otherwise: try coerce(elseValue, to: type, at: otherwise?.position ?? 0, explicit: true), type)
+    }
+}

@@ -1,0 +1,185 @@
+import Storage
+
+extension ColumnVector {
+    static func broadcast(_ value: SQLValue, _ type: SQLType, count: Int) -> ColumnVector {
+        switch type.representation {
+        case .boolean:
+            if case .boolean(let flag) = value { return .boolean(Array(repeating: flag, count: count)) }
+            return .boolean(Array(repeating: false, count: count))
+        case .integer:
+            if case .integer(let number) = value { return .integer(Array(repeating: number, count: count)) }
+            return .integer(Array(repeating: type.integerNull, count: count))
+        case .real:
+            if case .real(let number) = value { return .real(Array(repeating: number, count: count)) }
+            if case .integer(let number) = value { return .real(Array(repeating: Double(number), count: count)) }
+            return .real(Array(repeating: .nan, count: count))
+        case .text:
+            if case .text(let text) = value { return .text(Array(repeating: text, count: count)) }
+            return .text(Array(repeating: nil, count: count))
+        }
+    }
+
+    var integers: [Int64] {
+        switch self {
+        case .integer(let values): values
+        case .boolean(let values): values.map { $0 ? 1 : 0 }
+        case .real(let values): values.map { $0.isNaN ? Int64.min : Int64($0) }
+        case .symbol(let keys, _): keys.map { Int64($0) }
+        case .text(let values): values.map { _ in Int64.min }
+        }
+    }
+
+    var reals: [Double] {
+        switch self {
+        case .real(let values): values
+        case .integer(let values): values.map { $0 == Int64.min ? .nan : Double($0) }
+        case .boolean(let values): values.map { $0 ? 1 : 0 }
+        case .symbol, .text: Array(repeating: .nan, count: count)
+        }
+    }
+
+    var booleans: [Bool] {
+        switch self {
+        case .boolean(let values): values
+        case .integer(let values): values.map { $0 != 0 && $0 != Int64.min }
+        default: Array(repeating: false, count: count)
+        }
+    }
+
+    /// Values as text in `type`'s text form (timestamps as ISO, doubles Java-style).
+    package func asText(_ type: SQLType) -> [String?] {
+        switch self {
+        case .integer(let values): values.map { ValueText.integer($0, type) }
+        case .real(let values):
+            values.map { $0.isNaN ? nil : type == .column(.float) ? JavaDoubleText.format(Float($0)) : JavaDoubleText.format($0) }
+        default: asText
+        }
+    }
+
+    /// True where the value is NULL for `type`.
+    func nullMask(_ type: SQLType) -> [Bool] {
+        switch self {
+        case .integer(let values):
+            guard type.integerHasNull else { return Array(repeating: false, count: values.count) }
+            let null = type.integerNull
+            return values.map { $0 == null }
+        case .real(let values): return values.map(\.isNaN)
+        case .boolean(let values): return Array(repeating: false, count: values.count)
+        case .text(let values): return values.map { $0 == nil }
+        case .symbol(let keys, _): return keys.map { $0 < 0 }
+        }
+    }
+
+    /// The value of one row.
+    func value(at row: Int, type: SQLType) -> SQLValue {
+        switch self {
+        case .boolean(let values): return .boolean(values[row])
+        case .integer(let values):
+            return type.integerHasNull && values[row] == type.integerNull ? .null : .integer(values[row])
+        case .real(let values): return values[row].isNaN ? .null : .real(values[row])
+        case .text(let values): return values[row].map(SQLValue.text) ?? .null
+        case .symbol(let keys, let table): return table.value(keys[row]).map(SQLValue.text) ?? .null
+        }
+    }
+
+    /// This vector with `other`'s values where `take` is true.
+    func merging(_ other: ColumnVector, where take: [Bool], type: SQLType) -> ColumnVector {
+        switch (self, other) {
+        case (.boolean(var a), .boolean(let b)):
+            for i in a.indices where take[i] { a[i] = b[i] }
+            return .boolean(a)
+        case (.integer(var a), .integer(let b)):
+            for i in a.indices where take[i] { a[i] = b[i] }
+            return .integer(a)
+        case (.real(var a), .real(let b)):
+            for i in a.indices where take[i] { a[i] = b[i] }
+            return .real(a)
+        default:
+            var a = asText(type)
+            let b = other.asText(type)
+            for i in a.indices where take[i] { a[i] = b[i] }
+            return .text(a)
+        }
+    }
+}
+
+/// Vector casts between types. A value that cannot convert becomes NULL (constants are
+/// converted at bind time, where a bad one is an error with its position).
+enum VectorCast {
+    static func cast(_ vector: ColumnVector, from: SQLType, to: SQLType, at position: Int) throws(SQLError) -> ColumnVector {
+        if from == to { return vector }
+        switch to.representation {
+        case .text:
+            if to == .symbol, case .symbol = vector { return vector }
+            return .text(vector.asText(from))
+        case .real:
+            switch vector {
+            case .integer(let values):
+                let null: Int64? = from.integerHasNull ? from.integerNull : nil
+                return .real(values.map { $0 == null ? .nan : to == .column(.float) ? Double(Float($0)) : Double($0) })
+            case .real(let values):
+                return to == .column(.float) ? .real(values.map { Double(Float($0)) }) : vector
+            default:
+                return .real(perValue(vector, from, to, position).reals)
+            }
+        case .integer:
+            if case .integer(let values) = vector {
+                return .integer(integerToInteger(values, from: from, to: to))
+            }
+            return perValue(vector, from, to, position)
+        case .boolean:
+            if case .integer(let values) = vector { return .boolean(values.map { $0 != 0 && $0 != Int64.min }) }
+            return perValue(vector, from, to, position)
+        }
+    }
+
+    private static func integerToInteger(_ values: [Int64], from: SQLType, to: SQLType) -> [Int64] {
+        let fromNull: Int64? = from.integerHasNull ? from.integerNull : nil
+        let toNull = to.integerNull
+        var scale: (multiply: Int64, divide: Int64) = (1, 1)
+        if from == .column(.date), to == .timestamp { scale = (1000, 1) }
+        if from == .timestamp, to == .column(.date) { scale = (1, 1000) }
+        if from == .column(.timestampNanos), to == .timestamp { scale = (1, 1000) }
+        if from == .timestamp, to == .column(.timestampNanos) { scale = (1000, 1) }
+        let narrow: (Int64) -> Int64 =
+            switch to {
+            case .column(.byte): { Int64(Int8(truncatingIfNeeded: $0)) }
+            case .column(.short): { Int64(Int16(truncatingIfNeeded: $0)) }
+            case .column(.int): { Int64(Int32(truncatingIfNeeded: $0)) }
+            default: { $0 }
+            }
+        return values.map { value in
+            if value == fromNull { return toNull }
+            var result = value &* scale.multiply
+            if scale.divide != 1 { result = TimeArithmetic.floorDivide(value, scale.divide) }
+            return narrow(result)
+        }
+    }
+
+    /// The slow path: each value through `ValueConversion` (text parsing), failures → NULL.
+    private static func perValue(_ vector: ColumnVector, _ from: SQLType, _ to: SQLType, _ position: Int) -> ColumnVector {
+        var values: [SQLValue] = []
+        values.reserveCapacity(vector.count)
+        for row in 0..<vector.count {
+            let value = vector.value(at: row, type: from)
+            values.append((try? ValueConversion.convert(value, from: from.isText ? .string : from, to: to, at: position)) ?? .null)
+        }
+        switch to.representation {
+        case .boolean: return .boolean(values.map { if case .boolean(let flag) = $0 { flag } else { false } })
+        case .integer: return .integer(values.map { if case .integer(let n) = $0 { n } else { to.integerNull } })
+        case .real: return .real(values.map { if case .real(let n) = $0 { n } else { .nan } })
+        case .text: return .text(values.map { if case .text(let t) = $0 { t } else { nil } })
+        }
+    }
+}
+
+extension ColumnVector {
+    /// Text and symbol values of `rows` (nil for NULL); for other representations see `asText`.
+    package func textValues(_ rows: Range<Int>) -> [String?] {
+        switch self {
+        case .text(let values): Array(values[rows])
+        case .symbol(let keys, let table): keys[rows].map { table.value($0) }
+        default: Array(asText[rows])
+        }
+    }
+}

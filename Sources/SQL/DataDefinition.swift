@@ -1,0 +1,271 @@
+import Storage
+
+/// DDL and DML: CREATE TABLE (also AS SELECT), INSERT (VALUES and SELECT), DROP, TRUNCATE,
+/// RENAME, ALTER. Values are converted to the column types with QuestDB's error texts.
+struct DataDefinition {
+    let engine: SQLEngine
+    let executor: QueryExecutor
+
+    var storage: StorageEngine { engine.storage }
+
+    static func storageError(_ error: StorageError, at position: Int? = nil) -> SQLError {
+        if error.message.hasPrefix("table already exists") { return SQLError(.duplicateTable, error.message, at: position) }
+        return SQLError(.storage, error.message, at: position)
+    }
+
+    // MARK: CREATE TABLE
+
+    func create(_ create: CreateTable) async throws(SQLError) {
+        if storage.schema(named: create.name) != nil {
+            if create.ifNotExists { return }
+            throw SQLError(.duplicateTable, "table already exists", at: create.namePosition)
+        }
+        guard NameRules.isValidTableName(create.name) else {
+            throw SQLError(.invalidValue, "invalid table name [table=\(create.name)]", at: create.position)
+        }
+        var source: QueryResult?
+        var columns: [ColumnSchema] = []
+        if let query = create.asQuery {
+            let result = try await engine.offload { () throws(SQLError) in try executor.run(query) }
+            for (index, column) in result.columns.enumerated() {
+                guard case .column(let type) = column.type else {
+                    throw SQLError(.typeMismatch, "column \(column.name) has no type (NULL)", at: create.position)
+                }
+                columns.append(ColumnSchema(id: UInt32(index + 1), name: column.name, type: type))
+            }
+            source = result
+        } else {
+            for (index, column) in create.columns.enumerated() {
+                guard NameRules.isValidColumnName(column.name) else {
+                    throw SQLError(.invalidValue, "invalid column name [name=\(column.name)]", at: column.position)
+                }
+                if columns.contains(where: { $0.name.lowercased() == column.name.lowercased() }) {
+                    throw SQLError(.invalidValue, "Duplicate column [name=\(column.name)]", at: column.position)
+                }
+                columns.append(ColumnSchema(id: UInt32(index + 1), name: column.name, type: try TypeNames.resolve(column.type)))
+            }
+        }
+        var designated: UInt32?
+        if let (name, position) = create.timestamp {
+            guard let column = columns.first(where: { $0.name.lowercased() == name.lowercased() }) else {
+                throw SQLError(.undefinedColumn, "Invalid column: \(name)", at: position)
+            }
+            guard column.type.canBeDesignatedTimestamp else {
+                throw SQLError(.typeMismatch, "TIMESTAMP column expected [actual=\(column.type)]", at: position)
+            }
+            designated = column.id
+        }
+        var partitionBy = PartitionBy.none
+        if let unit = create.partitionBy {
+            guard let parsed = PartitionBy.allCases.first(where: { $0.description == unit }) else {
+                throw SQLError(.syntax, "'NONE', 'HOUR', 'DAY', 'WEEK', 'MONTH' or 'YEAR' expected", at: create.position)
+            }
+            if parsed != .none, designated == nil {
+                throw SQLError(.syntax, "partitioning is possible only on tables with designated timestamps", at: create.position)
+            }
+            partitionBy = parsed
+        }
+        var dedupKeys: [UInt32] = []
+        for (name, position) in create.dedupKeys {
+            guard let column = columns.first(where: { $0.name.lowercased() == name.lowercased() }) else {
+                throw SQLError(.undefinedColumn, "deduplicate key column not found [column=\(name)]", at: position)
+            }
+            dedupKeys.append(column.id)
+        }
+        if !dedupKeys.isEmpty, let designated, !dedupKeys.contains(designated) {
+            throw SQLError(.syntax, "deduplicate key list must include dedicated timestamp column", at: create.position)
+        }
+        let requested = TableSchema(
+            tableID: 0, name: create.name, columns: columns, designatedTimestamp: designated, partitionBy: partitionBy, dedupKeys: dedupKeys)
+        let schema: TableSchema
+        do { schema = try await storage.createTable(requested) } catch { throw Self.storageError(error, at: create.position) }
+        if let source { _ = try await insertRows(source, into: schema, columns: schema.columns.indices.map { $0 }, at: create.position) }
+    }
+
+    // MARK: INSERT
+
+    func insert(_ insert: Insert) async throws(SQLError) -> Int {
+        guard let schema = storage.schema(named: insert.table) else {
+            throw SQLError(.undefinedTable, "table does not exist [table=\(insert.table)]", at: insert.position)
+        }
+        var targets: [Int] = []
+        if let names = insert.columns {
+            for (name, position) in names {
+                guard let index = schema.columns.firstIndex(where: { $0.name.lowercased() == name.lowercased() }) else {
+                    throw SQLError(.undefinedColumn, "Invalid column: \(name)", at: position)
+                }
+                targets.append(index)
+            }
+        } else {
+            targets = Array(schema.columns.indices)
+        }
+        if let query = insert.query {
+            let result = try await engine.offload { () throws(SQLError) in try executor.run(query) }
+            guard result.columns.count == targets.count else {
+                throw SQLError(.syntax, "select clause must provide \(targets.count) columns, not \(result.columns.count)", at: insert.position)
+            }
+            return try await insertRows(result, into: schema, columns: targets, at: insert.position)
+        }
+        let binder = Binder(scope: Scope(columns: [], timestampIndex: nil), context: executor.bindingContext)
+        let batch = RowBatch(schema: schema)
+        for row in insert.rows {
+            guard row.count == targets.count else {
+                throw SQLError(.syntax, "row value count does not match column count [expected=\(targets.count), actual=\(row.count)]", at: row.first?.position ?? insert.position)
+            }
+            var values: [(SQLValue, SQLType, Int)] = []
+            for expression in row {
+                let bound = try binder.bind(expression)
+                guard let value = bound.constantValue else {
+                    throw SQLError(.unsupported, "INSERT VALUES must be constants", at: expression.position)
+                }
+                values.append((value, bound.type, expression.position))
+            }
+            try RowWriter.write(values, into: batch, schema: schema, columns: targets)
+        }
+        try await commit(batch)
+        return insert.rows.count
+    }
+
+    private func commit(_ batch: RowBatch) async throws(SQLError) {
+        guard batch.rowCount > 0 else { return }
+        // Read-your-writes: the statement returns once its rows are visible to queries.
+        let txn: UInt64
+        do { txn = try await storage.commit(batch) } catch { throw Self.storageError(error) }
+        await storage.waitUntilApplied(txn)
+    }
+
+    /// Writes a query result into a table, committing every `insertBatchRows` rows.
+    private func insertRows(_ result: QueryResult, into schema: TableSchema, columns: [Int], at position: Int) async throws(SQLError) -> Int {
+        let batch = RowBatch(schema: schema)
+        for row in 0..<result.rowCount {
+            let values = result.columns.indices.map { (result.value(row: row, column: $0), result.columns[$0].type, position) }
+            try RowWriter.write(values, into: batch, schema: schema, columns: columns)
+            if batch.rowCount >= engine.configuration.insertBatchRows {
+                try await commit(batch)
+                batch.reset()
+            }
+        }
+        try await commit(batch)
+        return result.rowCount
+    }
+
+    // MARK: DROP, TRUNCATE, RENAME, ALTER
+
+    func change(_ statement: SQLStatement) async throws(SQLError) {
+        switch statement {
+        case .dropTable(let name, let ifExists, let position):
+            guard storage.schema(named: name) != nil else {
+                if ifExists { return }
+                throw SQLError(.undefinedTable, "table does not exist [table=\(name)]", at: position)
+            }
+            do { try await storage.dropTable(name) } catch { throw Self.storageError(error, at: position) }
+        case .truncateTable(let name, let position):
+            try requireTable(name, at: position)
+            do { try await storage.truncateTable(name) } catch { throw Self.storageError(error, at: position) }
+        case .renameTable(let from, let to, let position):
+            try requireTable(from, at: position)
+            if storage.schema(named: to) != nil { throw SQLError(.duplicateTable, "table already exists [table=\(to)]", at: position) }
+            guard NameRules.isValidTableName(to) else { throw SQLError(.invalidValue, "invalid table name [table=\(to)]", at: position) }
+            try await alter(from, at: position) { (schema) throws(SchemaError) in schema.name = to }
+        case .alterTable(let name, let change, let position):
+            try requireTable(name, at: position)
+            try await alter(name, change, at: position)
+        default:
+            preconditionFailure("not a change statement")
+        }
+    }
+
+    private func requireTable(_ name: String, at position: Int) throws(SQLError) {
+        guard storage.schema(named: name) != nil else {
+            throw SQLError(.undefinedTable, "table does not exist [table=\(name)]", at: position)
+        }
+    }
+
+    private func alter(_ name: String, at position: Int, _ change: (inout TableSchema) throws(SchemaError) -> Void) async throws(SQLError) {
+        do {
+            _ = try await storage.alterTable(name, change)
+        } catch {
+            throw SQLError(.invalidValue, error.message, at: position)
+        }
+    }
+
+    private func alter(_ name: String, _ change: AlterTable, at position: Int) async throws(SQLError) {
+        switch change {
+        case .noOp:
+            return
+        case .addColumns(let columns, let ifNotExists):
+            var resolved: [(String, ColumnType)] = []
+            let schema = storage.schema(named: name)!
+            for column in columns {
+                if schema.column(named: column.name) != nil {
+                    if ifNotExists { continue }
+                    throw SQLError(.invalidValue, "column '\(column.name)' already exists", at: column.position)
+                }
+                guard NameRules.isValidColumnName(column.name) else {
+                    throw SQLError(.invalidValue, "invalid column name [name=\(column.name)]", at: column.position)
+                }
+                resolved.append((column.name, try TypeNames.resolve(column.type)))
+            }
+            if resolved.isEmpty { return }
+            try await alter(name, at: position) { (schema) throws(SchemaError) in
+                for (columnName, type) in resolved { _ = try schema.addColumn(name: columnName, type: type) }
+            }
+        case .dropColumns(let columns):
+            let schema = storage.schema(named: name)!
+            for (column, columnPosition) in columns {
+                guard let found = schema.column(named: column) else {
+                    throw SQLError(.undefinedColumn, "column '\(column)' does not exist in table '\(name)'", at: columnPosition)
+                }
+                if found.id == schema.designatedTimestamp {
+                    throw SQLError(.invalidValue, "cannot remove designated timestamp column", at: columnPosition)
+                }
+            }
+            try await alter(name, at: position) { (schema) throws(SchemaError) in
+                for (column, _) in columns { try schema.dropColumn(named: column) }
+            }
+        case .renameColumn(let from, let to, let columnPosition):
+            let schema = storage.schema(named: name)!
+            guard schema.column(named: from) != nil else {
+                throw SQLError(.undefinedColumn, "column '\(from)' does not exist in table '\(name)'", at: columnPosition)
+            }
+            try await alter(name, at: columnPosition) { (schema) throws(SchemaError) in try schema.renameColumn(from, to: to) }
+        case .dropPartitionList(let values):
+            let schema = storage.schema(named: name)!
+            guard schema.partitionBy != .none else {
+                throw SQLError(.invalidValue, "table is not partitioned", at: position)
+            }
+            var starts = Set<Int64>()
+            for value in values {
+                let binder = Binder(scope: Scope(columns: [], timestampIndex: nil), context: executor.bindingContext)
+                guard case .text(let text)? = try binder.bind(value).constantValue, let period = TimestampText.parse(text) else {
+                    throw SQLError(.invalidValue, "partition name expected, such as '2024-01-01'", at: value.position)
+                }
+                starts.insert(PartitionTime.floor(period.start, by: schema.partitionBy))
+            }
+            do { _ = try await storage.dropPartitions(name) { starts.contains($0) } } catch { throw Self.storageError(error, at: position) }
+        case .dropPartitionWhere(let condition):
+            let schema = storage.schema(named: name)!
+            guard let snapshot = storage.snapshot(ofTable: name), let timestampID = schema.designatedTimestamp,
+                  schema.partitionBy != .none, let timestampIndex = schema.columns.firstIndex(where: { $0.id == timestampID })
+            else {
+                throw SQLError(.invalidValue, "table is not partitioned", at: position)
+            }
+            // A partition goes when the condition holds for its whole time range.
+            let scope = Scope(columns: schema.columns.map { .init(name: $0.name, qualifier: nil, type: .column($0.type)) }, timestampIndex: timestampIndex)
+            let predicate = try Binder(scope: scope, context: executor.bindingContext).bindPredicate(condition)
+            var needed = Set<Int>()
+            predicate.collectColumns(into: &needed)
+            guard needed == [timestampIndex] else {
+                throw SQLError(.unsupported, "DROP PARTITION WHERE may only use the designated timestamp", at: condition.position)
+            }
+            var starts = Set<Int64>()
+            for partition in snapshot.partitions {
+                let end = PartitionTime.next(after: partition.timestamp, by: schema.partitionBy) - 1
+                let probe = ColumnBatch(columns: Array(repeating: .integer([partition.timestamp, end]), count: schema.columns.count), count: 2)
+                let holds = try ExpressionEvaluator(batch: probe).evaluate(predicate).booleans
+                if holds.allSatisfy({ $0 }) { starts.insert(partition.timestamp) }
+            }
+            do { _ = try await storage.dropPartitions(name) { starts.contains($0) } } catch { throw Self.storageError(error, at: position) }
+        }
+    }
+}

@@ -1,0 +1,190 @@
+import Storage
+
+/// Resolves a scalar function call: checks arity and argument types, coerces arguments and
+/// decides the result type. Units and lists that must be constants are read here.
+struct FunctionBinder {
+    let binder: Binder
+
+    func bind(_ name: String, _ arguments: [SQLExpression], at position: Int) throws(SQLError) -> BoundExpression {
+        var bound: [BoundExpression] = []
+        for argument in arguments { bound.append(try binder.bind(argument)) }
+        func arity(_ counts: ClosedRange<Int>) throws(SQLError) {
+            guard counts.contains(bound.count) else {
+                let expected = counts.lowerBound == counts.upperBound ? "\(counts.lowerBound)" : "\(counts.lowerBound)…\(counts.upperBound)"
+                throw SQLError(.syntax, "wrong number of arguments for function `\(name)`; expected: \(expected), provided: \(bound.count)", at: position)
+            }
+        }
+        func argument(_ index: Int, as type: SQLType) throws(SQLError) -> BoundExpression {
+            try binder.coerce(bound[index], to: type, at: arguments[index].position)
+        }
+        func numeric(_ index: Int) throws(SQLError) -> BoundExpression {
+            guard bound[index].type.isNumeric || bound[index].type == .null else {
+                throw SQLError(.typeMismatch, "numeric argument expected, not \(bound[index].type)", at: arguments[index].position)
+            }
+            return bound[index]
+        }
+        func text(_ index: Int) throws(SQLError) -> BoundExpression {
+            bound[index].type.isText ? bound[index] : .cast(bound[index], to: .string, position: arguments[index].position)
+        }
+        func constantText(_ index: Int) throws(SQLError) -> String {
+            guard case .text(let text)? = bound[index].constantValue else {
+                throw SQLError(.invalidValue, "constant string expected", at: arguments[index].position)
+            }
+            return text
+        }
+        func constantInteger(_ index: Int) throws(SQLError) -> Int64 {
+            switch bound[index].constantValue {
+            case .integer(let number)?: return number
+            case .real(let number)? where number.rounded() == number: return Int64(number)
+            default: throw SQLError(.invalidValue, "constant integer expected", at: arguments[index].position)
+            }
+        }
+        func timestamp(_ index: Int) throws(SQLError) -> BoundExpression {
+            let type = bound[index].type
+            if type == .timestamp { return bound[index] }
+            return try argument(index, as: .timestamp)
+        }
+        func make(_ function: ScalarFunction, _ args: [BoundExpression], _ type: SQLType) -> BoundExpression {
+            .function(function, args, type)
+        }
+
+        switch name {
+        case "abs":
+            try arity(1...1)
+            let value = try numeric(0)
+            return make(.abs, [value], value.type == .null ? .double : value.type)
+        case "round":
+            try arity(1...2)
+            let digits = bound.count == 2 ? Int(try constantInteger(1)) : 0
+            return make(.round(digits: digits), [try argument(0, as: .double)], .double)
+        case "floor", "ceil", "ceiling", "sqrt", "ln", "log", "log10", "exp", "sign":
+            try arity(1...1)
+            _ = try numeric(0)
+            let functions: [String: ScalarFunction] = [
+                "floor": .floor, "ceil": .ceil, "ceiling": .ceil, "sqrt": .sqrt, "ln": .ln, "log": .log10, "log10": .log10,
+                "exp": .exp, "sign": .sign,
+            ]
+            return make(functions[name]!, [try argument(0, as: .double)], .double)
+        case "power", "pow":
+            try arity(2...2)
+            return make(.power, [try argument(0, as: .double), try argument(1, as: .double)], .double)
+        case "length", "char_length":
+            try arity(1...1)
+            return make(.length, [try text(0)], .int)
+        case "upper", "lower", "trim":
+            try arity(1...1)
+            return make(name == "upper" ? .upper : name == "lower" ? .lower : .trim, [try text(0)], .string)
+        case "substring", "substr":
+            try arity(2...3)
+            var args = [try text(0), try argument(1, as: .long)]
+            args.append(bound.count == 3 ? try argument(2, as: .long) : .constant(.integer(Int64.max), .long))
+            return make(.substring, args, .string)
+        case "replace":
+            try arity(3...3)
+            return make(.replace, [try text(0), try text(1), try text(2)], .string)
+        case "left", "right":
+            try arity(2...2)
+            return make(name == "left" ? .left : .right, [try text(0), try argument(1, as: .long)], .string)
+        case "strpos", "position":
+            try arity(2...2)
+            return make(.position, [try text(0), try text(1)], .int)
+        case "starts_with":
+            try arity(2...2)
+            return make(.startsWith, [try text(0), try text(1)], .boolean)
+        case "concat":
+            return make(.concat, try (0..<bound.count).map { (i) throws(SQLError) in try text(i) }, .string)
+        case "coalesce", "greatest", "least":
+            guard !bound.isEmpty else { throw SQLError(.syntax, "\(name) needs at least one argument", at: position) }
+            var type = SQLType.null
+            for (index, value) in bound.enumerated() { type = try Binder.commonType(type, value.type, at: arguments[index].position) }
+            let args = try (0..<bound.count).map { (i) throws(SQLError) in try argument(i, as: type) }
+            let function: ScalarFunction = name == "coalesce" ? .coalesce : name == "greatest" ? .greatest : .least
+            return make(function, args, type)
+        case "nullif":
+            try arity(2...2)
+            let type = try Binder.commonType(bound[0].type, bound[1].type, at: position)
+            return make(.nullif, [try argument(0, as: type), try argument(1, as: type)], type)
+        case "now", "systimestamp", "sysdate", "current_timestamp":
+            try arity(0...0)
+            return .constant(.integer(binder.context.now), .timestamp)
+        case "today":
+            try arity(0...1)
+            return .constant(.integer(TimeArithmetic.floor(binder.context.now, .day, count: 1)), .timestamp)
+        case "timestamp_floor", "timestamp_ceil", "date_trunc":
+            try arity(2...2)
+            let unitText = try constantText(0)
+            let (unit, count) = try Self.floorUnit(unitText, truncName: name == "date_trunc", at: arguments[0].position)
+            let function: ScalarFunction = name == "timestamp_ceil" ? .timestampCeil(unit, count: count) : .timestampFloor(unit, count: count)
+            return make(function, [try timestamp(1)], .timestamp)
+        case "dateadd":
+            try arity(3...3)
+            let unit = try Self.unit(try constantText(0), at: arguments[0].position)
+            return make(.dateadd(unit), [try argument(1, as: .long), try timestamp(2)], .timestamp)
+        case "datediff":
+            try arity(3...3)
+            let unit = try Self.unit(try constantText(0), at: arguments[0].position)
+            return make(.datediff(unit), [try timestamp(1), try timestamp(2)], .long)
+        case "year", "month", "day", "hour", "minute", "second", "millis", "micros", "day_of_week", "day_of_year",
+             "week_of_year", "extract_dow":
+            try arity(1...1)
+            let functions: [String: ScalarFunction] = [
+                "year": .year, "month": .month, "day": .day, "hour": .hour, "minute": .minute, "second": .second,
+                "millis": .millis, "micros": .micros, "day_of_week": .dayOfWeek, "day_of_year": .dayOfYear,
+                "week_of_year": .weekOfYear, "extract_dow": .dayOfWeek,
+            ]
+            return make(functions[name]!, [try timestamp(0)], .int)
+        case "to_timestamp", "to_date":
+            try arity(1...2)
+            if bound.count == 2 { _ = try constantText(1) }
+            let type: SQLType = name == "to_date" ? .column(.date) : .timestamp
+            return make(name == "to_date" ? .toDate : .toTimestamp, [try text(0)], type)
+        case "rnd_double":
+            try arity(0...1)
+            return make(.randomDouble, [], .double)
+        case "rnd_int", "rnd_long":
+            try arity(0...3)
+            let low = bound.count >= 2 ? try constantInteger(0) : (name == "rnd_int" ? Int64(Int32.min) + 1 : Int64.min + 1)
+            let high = bound.count >= 2 ? try constantInteger(1) : (name == "rnd_int" ? Int64(Int32.max) : Int64.max)
+            guard low <= high else { throw SQLError(.invalidValue, "invalid range", at: position) }
+            return make(name == "rnd_int" ? .randomInt(low, high) : .randomLong(low, high), [], name == "rnd_int" ? .int : .long)
+        case "rnd_boolean":
+            try arity(0...0)
+            return make(.randomBoolean, [], .boolean)
+        case "rnd_symbol", "rnd_str", "rnd_varchar":
+            guard !bound.isEmpty else { throw SQLError(.syntax, "\(name) needs a list of values", at: position) }
+            let values = try (0..<bound.count).map { (i) throws(SQLError) in try constantText(i) }
+            return make(.randomChoice(values), [], name == "rnd_symbol" ? .symbol : name == "rnd_varchar" ? .varchar : .string)
+        case "rnd_timestamp":
+            try arity(3...3)
+            return make(.randomTimestamp(try constantInteger(0), try constantInteger(1)), [], .timestamp)
+        case "timestamp_sequence":
+            try arity(2...2)
+            return make(.timestampSequence, [try timestamp(0), try argument(1, as: .long)], .timestamp)
+        default:
+            throw SQLError(.undefinedFunction, "unknown function name: \(name)(\(bound.map(\.type.description).joined(separator: ",")))", at: position)
+        }
+    }
+
+    /// `'h'`, `'15m'` (timestamp_floor) or `'hour'` (date_trunc) → unit and multiple.
+    static func floorUnit(_ text: String, truncName: Bool, at position: Int) throws(SQLError) -> (TimeUnit, Int64) {
+        if truncName {
+            let names: [String: TimeUnit] = [
+                "microseconds": .microsecond, "milliseconds": .millisecond, "second": .second, "minute": .minute,
+                "hour": .hour, "day": .day, "week": .week, "month": .month, "year": .year,
+            ]
+            guard let unit = names[text.lowercased()] else { throw SQLError(.invalidValue, "invalid unit '\(text)'", at: position) }
+            return (unit, 1)
+        }
+        let digits = text.prefix { $0.isNumber }
+        let count = digits.isEmpty ? 1 : Int64(digits) ?? 0
+        guard count > 0, let unit = TimeUnit(letter: String(text.dropFirst(digits.count))) else {
+            throw SQLError(.invalidValue, "invalid unit '\(text)'", at: position)
+        }
+        return (unit, count)
+    }
+
+    static func unit(_ text: String, at position: Int) throws(SQLError) -> TimeUnit {
+        guard let unit = TimeUnit(letter: text) else { throw SQLError(.invalidValue, "invalid time unit '\(text)'", at: position) }
+        return unit
+    }
+}

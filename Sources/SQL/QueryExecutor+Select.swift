@@ -1,0 +1,214 @@
+import Storage
+
+extension QueryExecutor {
+    /// One SELECT: source → filter → (latest | aggregate | project) → distinct → order → limit.
+    func runSelect(_ select: SelectQuery) throws(SQLError) -> QueryResult {
+        let plan = try sourcePlan(select.from)
+        let scope = plan.scope
+        let items = try expandStars(select.items, scope)
+        let binder = Binder(scope: scope, context: bindingContext)
+        var predicate = try select.whereClause.map { (e) throws(SQLError) in try binder.bindPredicate(e) }
+        if case .constant(.boolean(true), _)? = predicate { predicate = nil }
+
+        let aggregating = select.sampleBy != nil || !select.groupBy.isEmpty || items.contains { $0.expression.containsAggregate }
+            || select.latestOn != nil
+        var result: QueryResult
+        var orderHandled = false
+        if aggregating {
+            (result, orderHandled) = try AggregatePlan(executor: self, select: select, items: items, plan: plan, scope: scope, predicate: predicate).run()
+        } else {
+            (result, orderHandled) = try projection(select, items, plan, scope, binder, predicate)
+        }
+        if select.distinct { result = RowOperations.distinct(result) }
+        if !orderHandled, !select.orderBy.isEmpty {
+            result = try RowOperations.sort(result, try outputOrder(select.orderBy, result, at: select.position))
+        }
+        if let limit = select.limit { result = try applyLimit(limit, result) }
+        return result
+    }
+
+    /// `*` and `t.*` replaced by the columns they name.
+    func expandStars(_ items: [SelectQuery.Item], _ scope: Scope) throws(SQLError) -> [SelectQuery.Item] {
+        var expanded: [SelectQuery.Item] = []
+        for item in items {
+            guard case .star(let qualifier) = item.expression.kind else {
+                expanded.append(item)
+                continue
+            }
+            var any = false
+            for column in scope.columns where qualifier == nil || column.qualifier?.lowercased() == qualifier?.lowercased() {
+                any = true
+                expanded.append(.init(
+                    expression: SQLExpression(.column(qualifier: column.qualifier, name: column.name), at: item.expression.position),
+                    alias: nil))
+            }
+            if !any, qualifier != nil {
+                throw SQLError(.undefinedTable, "Invalid table name or alias: \(qualifier!)", at: item.expression.position)
+            }
+        }
+        return expanded
+    }
+
+    /// Output names: aliases, else QuestDB's defaults, made unique with a numeric suffix.
+    static func outputNames(_ items: [SelectQuery.Item]) -> [String] {
+        var used = Set<String>()
+        return items.map { item in
+            let base = item.alias ?? item.expression.defaultName
+            var name = base
+            var suffix = 1
+            while used.contains(name.lowercased()) {
+                name = "\(base)\(suffix)"
+                suffix += 1
+            }
+            used.insert(name.lowercased())
+            return name
+        }
+    }
+
+    /// The plain (non-aggregating) path: streams batches, stopping early when a LIMIT without
+    /// ORDER BY has enough rows. ORDER BY keys that are not output columns ride along hidden.
+    private func projection(
+        _ select: SelectQuery, _ items: [SelectQuery.Item], _ plan: SourcePlan, _ scope: Scope, _ binder: Binder,
+        _ predicate: BoundExpression?
+    ) throws(SQLError) -> (QueryResult, Bool) {
+        var bound: [BoundExpression] = []
+        for item in items { bound.append(try binder.bind(item.expression)) }
+        let names = Self.outputNames(items)
+        // ORDER BY keys: output columns by name or position, else hidden columns over the source.
+        var orderKeys: [(column: Int, descending: Bool)] = []
+        var hidden: [BoundExpression] = []
+        for order in select.orderBy {
+            if let index = try outputColumn(order.expression, names: names, count: bound.count) {
+                orderKeys.append((index, order.descending))
+            } else {
+                hidden.append(try binder.bind(order.expression))
+                orderKeys.append((bound.count + hidden.count - 1, order.descending))
+            }
+        }
+        let all = bound + hidden
+        var needed = Set<Int>()
+        for expression in all { expression.collectColumns(into: &needed) }
+        predicate?.collectColumns(into: &needed)
+        let intervals = scope.timestampIndex.flatMap { predicate?.timestampIntervals($0) }
+        let source = try makeSource(plan, needed: needed, intervals: intervals)
+
+        let stopAfter = select.orderBy.isEmpty && !select.distinct ? try earlyStop(select.limit) : nil
+        var output: [ColumnVector]? = nil
+        var rows = 0
+        var bytes = 0
+        while let batch = try source.next() {
+            try context.check()
+            guard let filtered = try Self.filter(batch, predicate, firstRow: source.firstRow) else { continue }
+            let evaluator = ExpressionEvaluator(batch: filtered, firstRow: source.firstRow)
+            var vectors: [ColumnVector] = []
+            for expression in all { vectors.append(try evaluator.evaluate(expression)) }
+            if output == nil {
+                output = vectors
+            } else {
+                for index in vectors.indices { output![index].append(vectors[index]) }
+            }
+            rows += filtered.count
+            bytes += vectors.reduce(0) { $0 + $1.approximateBytes }
+            try context.checkMemory(bytes)
+            if let stopAfter, rows >= stopAfter { break }
+        }
+        let types = all.map { $0.type == .null ? SQLType.string : $0.type }
+        let vectors = output ?? types.map { ColumnVector.empty($0.representation) }
+        var columns = zip(names, types).map { QueryResult.Column(name: $0, type: $1) }
+        for index in hidden.indices { columns.append(.init(name: "\u{1}order\(index)", type: types[bound.count + index])) }
+        var timestampIndex = scope.timestampIndex.flatMap { ts in
+            bound.firstIndex { if case .column(let index, _) = $0 { index == ts } else { false } }
+        }
+        var result = QueryResult(columns: columns, batch: ColumnBatch(columns: vectors, count: rows), timestampIndex: timestampIndex)
+        if !orderKeys.isEmpty {
+            result = try RowOperations.sort(result, orderKeys.map { .init(column: $0.column, descending: $0.descending) })
+            if !(orderKeys.first.map { $0.column == timestampIndex && !$0.descending } ?? false) { timestampIndex = nil }
+            result.timestampIndex = timestampIndex
+        }
+        if !hidden.isEmpty {
+            result.columns.removeLast(hidden.count)
+            result.batch.columns.removeLast(hidden.count)
+        }
+        return (result, true)
+    }
+
+    /// Rows that pass `predicate` (nil when none does).
+    static func filter(_ batch: ColumnBatch, _ predicate: BoundExpression?, firstRow: Int64) throws(SQLError) -> ColumnBatch? {
+        guard let predicate else { return batch }
+        let mask = try ExpressionEvaluator(batch: batch, firstRow: firstRow).evaluate(predicate).booleans
+        let selected = mask.reduce(0) { $0 + ($1 ? 1 : 0) }
+        if selected == 0 { return nil }
+        if selected == batch.count { return batch }
+        return ColumnBatch(columns: batch.columns.map { $0.count == 0 ? $0 : $0.filter(mask, selected: selected) }, count: selected)
+    }
+
+    /// How many rows a LIMIT without ORDER BY needs from the start (nil: it needs them all).
+    private func earlyStop(_ limit: Limit?) throws(SQLError) -> Int? {
+        guard let limit else { return nil }
+        let (first, second) = try limitValues(limit)
+        if let second { return first >= 0 && second >= 0 ? Int(max(first, second)) : nil }
+        return first >= 0 ? Int(first) : nil
+    }
+
+    func limitValues(_ limit: Limit) throws(SQLError) -> (Int64, Int64?) {
+        let binder = Binder(scope: Scope(columns: [], timestampIndex: nil), context: bindingContext)
+        func value(_ expression: SQLExpression) throws(SQLError) -> Int64 {
+            guard case .integer(let number)? = try binder.bind(expression).constantValue else {
+                throw SQLError(.syntax, "LIMIT expects a constant integer", at: expression.position)
+            }
+            return number
+        }
+        return (try value(limit.first), try limit.second.map { (e) throws(SQLError) in try value(e) })
+    }
+
+    /// QuestDB's LIMIT forms: `n` first n, `-n` last n, `m, n` rows m+1…n, `-m, -n` from the end.
+    func applyLimit(_ limit: Limit, _ result: QueryResult) throws(SQLError) -> QueryResult {
+        let count = Int64(result.rowCount)
+        let (first, second) = try limitValues(limit)
+        var range: Range<Int64>
+        if let second {
+            if first < 0 || second < 0 {
+                let low = first < 0 ? count + first : first
+                let high = second < 0 ? count + second : second
+                range = max(0, low)..<max(max(0, low), min(count, high))
+            } else {
+                range = min(first, count)..<max(min(first, count), min(second, count))
+            }
+        } else if first < 0 {
+            range = max(0, count + first)..<count
+        } else {
+            range = 0..<min(first, count)
+        }
+        if range == 0..<count { return result }
+        var limited = result
+        limited.batch = result.batch.slice(Int(range.lowerBound)..<Int(range.upperBound))
+        return limited
+    }
+
+    /// An ORDER BY item that names an output column (alias, name or 1-based position).
+    func outputColumn(_ expression: SQLExpression, names: [String], count: Int) throws(SQLError) -> Int? {
+        switch expression.kind {
+        case .integer(let text):
+            guard let position = Int(text), position >= 1, position <= count else {
+                throw SQLError(.syntax, "ORDER BY position \(text) is not in select list", at: expression.position)
+            }
+            return position - 1
+        case .column(nil, let name):
+            return names.firstIndex { $0.lowercased() == name.lowercased() }
+        default:
+            return nil
+        }
+    }
+
+    /// ORDER BY over a finished result (after aggregation): output columns only.
+    func outputOrder(_ orderBy: [OrderItem], _ result: QueryResult, at position: Int) throws(SQLError) -> [RowOperations.SortKey] {
+        var keys: [RowOperations.SortKey] = []
+        for order in orderBy {
+            guard let index = try outputColumn(order.expression, names: result.columns.map(\.name), count: result.columns.count) else {
+                throw SQLError(.undefinedColumn, "Invalid column: \(order.expression.canonical)", at: order.expression.position)
+            }
+            keys.append(.init(column: index, descending: order.descending))
+        }
+        return keys
+    }
+}

@@ -1,0 +1,150 @@
+import Storage
+
+/// Runs queries: resolves FROM sources, set operations and `WITH` names, and hands each
+/// SELECT to the projection or aggregation path. Synchronous and CPU-bound: callers run it
+/// off the network event loops.
+struct QueryExecutor {
+    let engine: StorageEngine
+    let context: QueryContext
+    let now: Int64
+    var parameters: [SQLValue] = []
+    /// `WITH` names visible to the query being run, by lower-cased name.
+    var namedResults: [String: QueryResult] = [:]
+    var depth = 0
+
+    /// Rows per batch in scans and pipelines.
+    static let batchRows = 4096
+
+    var bindingContext: BindingContext {
+        var binding = BindingContext(now: now, parameters: parameters)
+        let executor = self
+        binding.runSubquery = { (query: SQLQuery, _: Int) throws(SQLError) -> QueryResult in try executor.run(query) }
+        return binding
+    }
+
+    func run(_ query: SQLQuery) throws(SQLError) -> QueryResult {
+        guard depth < 64 else { throw SQLError(.limitExceeded, "subqueries are nested too deeply") }
+        var inner = self
+        inner.depth += 1
+        switch query {
+        case .select(let select):
+            return try inner.runSelect(select)
+        case .with(let names, let body):
+            for (name, subquery) in names {
+                inner.namedResults[name.lowercased()] = try inner.run(subquery)
+            }
+            return try inner.run(body)
+        case .setOperation(let op, let left, let right, let position):
+            return try inner.setOperation(op, try inner.run(left), try inner.run(right), at: position)
+        }
+    }
+
+    // MARK: Sources
+
+    /// Where a SELECT's rows come from, before the columns it needs are known.
+    enum SourcePlan {
+        case table(TableSnapshot, qualifier: String)
+        case materialized(QueryResult, qualifier: String?)
+        case longSequence(Int64, qualifier: String?)
+        case single
+
+        var scope: Scope {
+            switch self {
+            case .table(let snapshot, let qualifier):
+                let schema = snapshot.schema
+                let columns = schema.columns.map { Scope.Column(name: $0.name, qualifier: qualifier, type: .column($0.type)) }
+                let timestamp = schema.designatedTimestamp.flatMap { id in schema.columns.firstIndex { $0.id == id } }
+                return Scope(columns: columns, timestampIndex: timestamp)
+            case .materialized(let result, let qualifier):
+                return Scope(
+                    columns: result.columns.map { Scope.Column(name: $0.name, qualifier: qualifier, type: $0.type) },
+                    timestampIndex: result.timestampIndex)
+            case .longSequence(_, let qualifier):
+                return Scope(columns: [Scope.Column(name: "x", qualifier: qualifier, type: .long)], timestampIndex: nil)
+            case .single:
+                return Scope(columns: [], timestampIndex: nil)
+            }
+        }
+    }
+
+    func sourcePlan(_ from: FromSource?) throws(SQLError) -> SourcePlan {
+        guard let from else { return .single }
+        switch from {
+        case .table(let name, let alias, let position):
+            if let named = namedResults[name.lowercased()] { return .materialized(named, qualifier: alias ?? name) }
+            guard let snapshot = engine.snapshot(ofTable: name) else {
+                if let reason = engine.suspension(ofTable: name) {
+                    throw SQLError(.storage, "table is suspended [table=\(name), reason=\(reason)]", at: position)
+                }
+                throw SQLError(.undefinedTable, "table does not exist [table=\(name)]", at: position)
+            }
+            return .table(snapshot, qualifier: alias ?? snapshot.schema.name)
+        case .subquery(let query, let alias, _):
+            return .materialized(try run(query), qualifier: alias)
+        case .function(let name, let arguments, let alias, let position):
+            let binder = Binder(scope: Scope(columns: [], timestampIndex: nil), context: bindingContext)
+            var values: [SQLValue] = []
+            for argument in arguments {
+                guard let value = try binder.bind(argument).constantValue else {
+                    throw SQLError(.invalidValue, "constant argument expected", at: argument.position)
+                }
+                values.append(value)
+            }
+            if name == "long_sequence" {
+                guard values.count >= 1, case .integer(let count) = values[0] else {
+                    throw SQLError(.syntax, "long_sequence(count) expects a LONG count", at: position)
+                }
+                return .longSequence(count, qualifier: alias)
+            }
+            return .materialized(try CatalogViews(engine: engine).function(name, values, at: position), qualifier: alias)
+        }
+    }
+
+    func makeSource(_ plan: SourcePlan, needed: Set<Int>, intervals: [Range<Int64>]?) throws(SQLError) -> any RowSource {
+        switch plan {
+        case .table(let snapshot, _):
+            let prunable = snapshot.schema.designatedTimestamp.flatMap { snapshot.schema.column(id: $0) }?.type == .timestamp
+            return try TableScan(
+                snapshot: snapshot, needed: needed.sorted(), intervals: prunable ? intervals : nil, batchRows: Self.batchRows)
+        case .materialized(let result, _):
+            return MaterializedSource(result.batch, batchRows: Self.batchRows)
+        case .longSequence(let count, _):
+            return LongSequenceSource(count: count)
+        case .single:
+            return SingleRowSource()
+        }
+    }
+
+    // MARK: Set operations
+
+    private func setOperation(_ op: SetOperator, _ left: QueryResult, _ right: QueryResult, at position: Int) throws(SQLError)
+        -> QueryResult
+    {
+        guard left.columns.count == right.columns.count else {
+            throw SQLError(.syntax, "queries have different number of columns", at: position)
+        }
+        var columns = left.columns
+        var leftVectors = left.batch.columns
+        var rightVectors = right.batch.columns
+        for index in columns.indices {
+            let type = try Binder.commonType(left.columns[index].type, right.columns[index].type, at: position)
+            let resolved = type == .null ? SQLType.string : type
+            columns[index].type = resolved
+            leftVectors[index] = try VectorCast.cast(leftVectors[index], from: left.columns[index].type, to: resolved, at: position)
+            rightVectors[index] = try VectorCast.cast(rightVectors[index], from: right.columns[index].type, to: resolved, at: position)
+        }
+        switch op {
+        case .unionAll, .union:
+            var combined = leftVectors
+            for index in combined.indices { combined[index].append(rightVectors[index]) }
+            let batch = ColumnBatch(columns: combined, count: left.rowCount + right.rowCount)
+            try context.checkMemory(batch.columns.reduce(0) { $0 + $1.approximateBytes })
+            let result = QueryResult(columns: columns, batch: batch, timestampIndex: nil)
+            return op == .union ? RowOperations.distinct(result) : result
+        case .except, .intersect:
+            let leftResult = QueryResult(columns: columns, batch: ColumnBatch(columns: leftVectors, count: left.rowCount), timestampIndex: nil)
+            let rightResult = QueryResult(columns: columns, batch: ColumnBatch(columns: rightVectors, count: right.rowCount), timestampIndex: nil)
+            return RowOperations.distinct(RowOperations.membership(leftResult, rightResult, keep: op == .intersect))
+        }
+    }
+}

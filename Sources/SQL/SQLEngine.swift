@@ -1,0 +1,117 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+import NIOPosix
+import Storage
+
+/// Settings of the SQL engine (`query.timeout`, the per-query memory cap, worker threads).
+package struct SQLConfiguration: Sendable {
+    package var queryTimeout: Duration = .seconds(60)
+    package var maxQueryMemoryBytes = 1 << 30
+    package var workerThreads = 2
+    /// Rows per commit for INSERT … SELECT and CREATE TABLE AS.
+    package var insertBatchRows = 100_000
+
+    package init() {}
+}
+
+/// Runs SQL statements against the storage engine: the one entry point PG wire and REST share.
+/// Queries run on a small pool of worker threads, never on network event loops.
+package final class SQLEngine: Sendable {
+    package let storage: StorageEngine
+    package let configuration: SQLConfiguration
+    private let workers: NIOThreadPool
+    /// Whether writes are refused (a replica or fenced node); asked per statement.
+    private let isReadOnly: @Sendable () -> Bool
+    private let clock: @Sendable () -> Int64
+
+    package init(
+        storage: StorageEngine, configuration: SQLConfiguration = SQLConfiguration(),
+        isReadOnly: @escaping @Sendable () -> Bool = { false },
+        nowMicros: @escaping @Sendable () -> Int64 = SQLEngine.wallClockMicros
+    ) {
+        self.storage = storage
+        self.configuration = configuration
+        self.isReadOnly = isReadOnly
+        self.clock = nowMicros
+        self.workers = NIOThreadPool(numberOfThreads: max(1, configuration.workerThreads))
+        workers.start()
+    }
+
+    deinit {
+        workers.shutdownGracefully { _ in }
+    }
+
+    package static func wallClockMicros() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1_000_000 + Int64(spec.tv_nsec) / 1000
+    }
+
+    /// A context with the configured timeout (or `timeout` when the client sent one).
+    package func makeContext(timeout: Duration? = nil) -> QueryContext {
+        QueryContext(timeout: timeout ?? configuration.queryTimeout, maxResultBytes: configuration.maxQueryMemoryBytes)
+    }
+
+    /// Parses `sql` (one or more statements) and runs each in order; returns the last outcome.
+    package func execute(_ sql: String, parameters: [SQLValue] = [], context: QueryContext? = nil) async throws(SQLError) -> SQLOutcome {
+        let context = context ?? makeContext()
+        let statements = try await offload { () throws(SQLError) in try SQLParser.parse(sql) }
+        guard !statements.isEmpty else { throw SQLError(.syntax, "empty query", at: 0) }
+        var outcome = SQLOutcome.ddl
+        for statement in statements {
+            outcome = try await execute(statement, parameters: parameters, context: context)
+        }
+        return outcome
+    }
+
+    /// Runs one parsed statement.
+    package func execute(_ statement: SQLStatement, parameters: [SQLValue] = [], context: QueryContext) async throws(SQLError) -> SQLOutcome {
+        if statement.isWrite, isReadOnly() {
+            throw SQLError(.readOnly, "cannot execute \(statement.verb) in a read-only transaction")
+        }
+        let executor = QueryExecutor(engine: storage, context: context, now: clock(), parameters: parameters)
+        switch statement {
+        case .query(let query):
+            return .rows(try await offload { () throws(SQLError) in try executor.run(query) })
+        case .explain(let query):
+            return .rows(try await offload { () throws(SQLError) in try Explain(executor: executor).plan(query) })
+        case .showTables:
+            return .rows(CatalogViews(engine: storage).showTables())
+        case .showColumns(let table, let position):
+            return .rows(try CatalogViews(engine: storage).columns(of: table, at: position))
+        case .showCreateTable(let table, let position):
+            return .rows(try CatalogViews(engine: storage).showCreate(table, at: position))
+        case .noOp:
+            return .ddl
+        case .createTable(let create):
+            try await DataDefinition(engine: self, executor: executor).create(create)
+            return .ddl
+        case .insert(let insert):
+            return .inserted(rows: try await DataDefinition(engine: self, executor: executor).insert(insert))
+        case .dropTable, .truncateTable, .renameTable, .alterTable:
+            try await DataDefinition(engine: self, executor: executor).change(statement)
+            return .ddl
+        }
+    }
+
+    /// Runs CPU-bound work on the query workers.
+    package func offload<T: Sendable>(_ body: @escaping @Sendable () throws(SQLError) -> T) async throws(SQLError) -> T {
+        let result: Result<T, SQLError>
+        do {
+            result = try await workers.runIfActive { () -> Result<T, SQLError> in
+                do throws(SQLError) { return .success(try body()) } catch { return .failure(error) }
+            }
+        } catch {
+            throw SQLError(.cancelled, "the server is shutting down")
+        }
+        return try result.get()
+    }
+}
+
+extension SQLEngine {
+    /// Whether a table of that name exists (case-insensitive).
+    package func tableExists(_ name: String) -> Bool { storage.schema(named: name) != nil }
+}

@@ -1,0 +1,141 @@
+import Storage
+
+extension SQLParser {
+    /// `CREATE TABLE [IF NOT EXISTS] t (col type, …) | AS (query) [TIMESTAMP(c)] [PARTITION BY u]
+    /// [TTL n u] [WAL | BYPASS WAL] [WITH …] [DEDUP UPSERT KEYS(…)]`
+    mutating func createTable() throws(SQLError) -> SQLStatement {
+        let position = advance().position
+        _ = accept("atomic")
+        try expect("table")
+        var ifNotExists = false
+        if accept("if") {
+            try expect("not")
+            try expect("exists")
+            ifNotExists = true
+        }
+        let (name, namePosition) = try name(allowString: true, what: "table name")
+        var create = CreateTable(
+            name: name, ifNotExists: ifNotExists, columns: [], asQuery: nil, timestamp: nil, partitionBy: nil,
+            dedupKeys: [], position: position, namePosition: namePosition)
+        if accept("as") {
+            try expect(symbol: "(")
+            create.asQuery = try query()
+            try expect(symbol: ")")
+        } else {
+            try expect(symbol: "(")
+            repeat { create.columns.append(try columnDefinition()) } while accept(symbol: ",")
+            try expect(symbol: ")")
+        }
+        while accept(symbol: ",") {
+            // `, INDEX(col …)` and `, CAST(col AS type)` after AS SELECT: indexes are accepted as hints.
+            while current.kind != .end, !current.isSymbol(")") { index += 1 }
+            try expect(symbol: ")")
+        }
+        if accept("timestamp") {
+            try expect(symbol: "(")
+            create.timestamp = try self.name(what: "timestamp column name")
+            try expect(symbol: ")")
+        }
+        if accept("partition") {
+            try expect("by")
+            create.partitionBy = try self.name(what: "partition unit").0.uppercased()
+        }
+        if accept("ttl") {
+            index += 1
+            if current.kind == .word { index += 1 }
+        }
+        if accept("bypass") {
+            try expect("wal")
+        } else {
+            _ = accept("wal")
+        }
+        if accept("with") {
+            // `WITH maxUncommittedRows=…, o3MaxLag=…`: tuning parameters, accepted.
+            while current.kind != .end, !current.isSymbol(";"), !current.isWord("dedup"), !current.isWord("in") { index += 1 }
+        }
+        if accept("in") {
+            try expect("volume")
+            index += 1
+        }
+        if accept("dedup") {
+            _ = accept("enable")
+            try expect("upsert")
+            try expect("keys")
+            try expect(symbol: "(")
+            repeat { create.dedupKeys.append(try self.name(what: "column name")) } while accept(symbol: ",")
+            try expect(symbol: ")")
+        }
+        if accept("owned") {
+            try expect("by")
+            index += 1
+        }
+        return .createTable(create)
+    }
+
+    mutating func columnDefinition() throws(SQLError) -> CreateTable.Column {
+        let (name, position) = try name(what: "column name")
+        let type = try typeName()
+        // Column options accepted as hints: CAPACITY n, CACHE/NOCACHE, INDEX [CAPACITY n].
+        while true {
+            if accept("capacity") {
+                index += 1
+            } else if accept("cache") || accept("nocache") {
+                continue
+            } else if accept("index") {
+                continue
+            } else {
+                break
+            }
+        }
+        return CreateTable.Column(name: name, type: type, position: position)
+    }
+
+    mutating func alterTable() throws(SQLError) -> SQLStatement {
+        let position = advance().position
+        try expect("table")
+        let (table, _) = try name(allowString: true, what: "table name")
+        if accept("add") {
+            _ = accept("column")
+            var ifNotExists = false
+            if accept("if") {
+                try expect("not")
+                try expect("exists")
+                ifNotExists = true
+            }
+            var columns: [CreateTable.Column] = []
+            repeat { columns.append(try columnDefinition()) } while accept(symbol: ",")
+            return .alterTable(name: table, .addColumns(columns, ifNotExists: ifNotExists), position: position)
+        }
+        if accept("drop") {
+            if accept("partition") {
+                if accept("list") {
+                    var values: [SQLExpression] = []
+                    repeat { values.append(try expression()) } while accept(symbol: ",")
+                    return .alterTable(name: table, .dropPartitionList(values), position: position)
+                }
+                try expect("where")
+                return .alterTable(name: table, .dropPartitionWhere(try expression()), position: position)
+            }
+            _ = accept("column")
+            var names: [(String, Int)] = []
+            repeat { names.append(try name(what: "column name")) } while accept(symbol: ",")
+            return .alterTable(name: table, .dropColumns(names), position: position)
+        }
+        if accept("rename") {
+            _ = accept("column")
+            let (from, columnPosition) = try name(what: "column name")
+            try expect("to")
+            let (to, _) = try name(what: "new column name")
+            return .alterTable(name: table, .renameColumn(from: from, to: to, position: columnPosition), position: position)
+        }
+        for word in ["set", "resume", "alter"] where current.isWord(word) {
+            // Tuning (`SET PARAM`), `RESUME WAL` and index changes have nothing to do here.
+            while current.kind != .end, !current.isSymbol(";") { index += 1 }
+            return .alterTable(name: table, .noOp, position: position)
+        }
+        if current.kind == .word {
+            throw SQLError(.unsupported, "ALTER TABLE \(current.text.uppercased()) is not supported", at: current.position)
+        }
+        throw unexpected()
+    }
+}

@@ -1,0 +1,248 @@
+import Storage
+
+extension SQLParser {
+    /// Precedence, lowest first: OR, AND, NOT, comparison / IS / IN / BETWEEN / LIKE / `~`,
+    /// `||`, `+ -`, `* / %`, unary `-`, `::`, primary.
+    mutating func expression() throws(SQLError) -> SQLExpression {
+        try enter()
+        defer { depth -= 1 }
+        return try disjunction()
+    }
+
+    private mutating func disjunction() throws(SQLError) -> SQLExpression {
+        var left = try conjunction()
+        while current.isWord("or") {
+            let position = advance().position
+            left = SQLExpression(.binary("or", left, try conjunction()), at: position)
+        }
+        return left
+    }
+
+    private mutating func conjunction() throws(SQLError) -> SQLExpression {
+        var left = try negation()
+        while current.isWord("and") {
+            let position = advance().position
+            left = SQLExpression(.binary("and", left, try negation()), at: position)
+        }
+        return left
+    }
+
+    private mutating func negation() throws(SQLError) -> SQLExpression {
+        if current.isWord("not") {
+            let position = advance().position
+            try enter()
+            defer { depth -= 1 }
+            return SQLExpression(.unary("not", try negation()), at: position)
+        }
+        return try comparison()
+    }
+
+    private mutating func comparison() throws(SQLError) -> SQLExpression {
+        var left = try concatenation()
+        while true {
+            let token = current
+            if token.kind == .symbol, ["=", "!=", "<>", "<", "<=", ">", ">=", "~", "!~"].contains(token.text) {
+                index += 1
+                let op = token.text == "<>" ? "!=" : token.text
+                left = SQLExpression(.binary(op, left, try concatenation()), at: token.position)
+                continue
+            }
+            if token.isWord("is") {
+                index += 1
+                let negated = accept("not")
+                try expect("null")
+                left = SQLExpression(.isNull(left, negated: negated), at: token.position)
+                continue
+            }
+            let negated = token.isWord("not") && (next.isWord("in") || next.isWord("between") || next.isWord("like") || next.isWord("ilike"))
+            if negated { index += 1 }
+            let position = current.position
+            if accept("in") {
+                if current.isSymbol("("), !next.isWord("select") {
+                    index += 1
+                    var list: [SQLExpression] = []
+                    repeat { list.append(try expression()) } while accept(symbol: ",")
+                    try expect(symbol: ")")
+                    left = SQLExpression(.inList(left, list, negated: negated), at: position)
+                } else {
+                    // `ts IN '2024-01'` (an interval) or `x IN (SELECT …)`.
+                    left = SQLExpression(.inList(left, [try concatenation()], negated: negated), at: position)
+                }
+            } else if accept("between") {
+                let low = try concatenation()
+                try expect("and")
+                let high = try concatenation()
+                left = SQLExpression(.between(left, low, high, negated: negated), at: position)
+            } else if current.isWord("like") || current.isWord("ilike") {
+                let insensitive = advance().isWord("ilike")
+                left = SQLExpression(.like(left, try concatenation(), caseInsensitive: insensitive, negated: negated), at: position)
+            } else {
+                if negated { throw unexpected() }
+                return left
+            }
+        }
+    }
+
+    private mutating func concatenation() throws(SQLError) -> SQLExpression {
+        var left = try additive()
+        while current.isSymbol("||") {
+            let position = advance().position
+            left = SQLExpression(.binary("||", left, try additive()), at: position)
+        }
+        return left
+    }
+
+    private mutating func additive() throws(SQLError) -> SQLExpression {
+        var left = try multiplicative()
+        while current.isSymbol("+") || current.isSymbol("-") {
+            let token = advance()
+            left = SQLExpression(.binary(token.text, left, try multiplicative()), at: token.position)
+        }
+        return left
+    }
+
+    private mutating func multiplicative() throws(SQLError) -> SQLExpression {
+        var left = try unary()
+        while current.isSymbol("*") || current.isSymbol("/") || current.isSymbol("%") {
+            let token = advance()
+            left = SQLExpression(.binary(token.text, left, try unary()), at: token.position)
+        }
+        return left
+    }
+
+    private mutating func unary() throws(SQLError) -> SQLExpression {
+        if current.isSymbol("-") || current.isSymbol("+") {
+            let token = advance()
+            try enter()
+            defer { depth -= 1 }
+            let operand = try unary()
+            if token.text == "+" { return operand }
+            // Fold `-literal` so that `-9223372036854775808` and `LIMIT -5` stay literals.
+            switch operand.kind {
+            case .integer(let digits): return SQLExpression(.integer("-" + digits), at: token.position)
+            case .decimal(let digits): return SQLExpression(.decimal("-" + digits), at: token.position)
+            default: return SQLExpression(.unary("-", operand), at: token.position)
+            }
+        }
+        return try castChain()
+    }
+
+    private mutating func castChain() throws(SQLError) -> SQLExpression {
+        var value = try primary()
+        while current.isSymbol("::") {
+            let position = advance().position
+            value = SQLExpression(.cast(value, try typeName()), at: position)
+        }
+        return value
+    }
+
+    private mutating func primary() throws(SQLError) -> SQLExpression {
+        let token = current
+        switch token.kind {
+        case .integer:
+            index += 1
+            return SQLExpression(.integer(token.text), at: token.position)
+        case .decimal:
+            index += 1
+            return SQLExpression(.decimal(token.text), at: token.position)
+        case .string:
+            index += 1
+            return SQLExpression(.string(token.text), at: token.position)
+        case .quotedIdentifier:
+            index += 1
+            return try qualified(token)
+        case .symbol:
+            if accept(symbol: "(") {
+                if current.isWord("select") || current.isWord("with") {
+                    let inner = try query()
+                    try expect(symbol: ")")
+                    return SQLExpression(.subquery(inner), at: token.position)
+                }
+                let inner = try expression()
+                try expect(symbol: ")")
+                return inner
+            }
+            if accept(symbol: "*") { return SQLExpression(.star(qualifier: nil), at: token.position) }
+            throw unexpected()
+        case .end:
+            throw unexpected()
+        case .word:
+            return try word(token)
+        }
+    }
+
+    private mutating func word(_ token: SQLToken) throws(SQLError) -> SQLExpression {
+        let lower = token.text.lowercased()
+        index += 1
+        switch lower {
+        case "null": return SQLExpression(.null, at: token.position)
+        case "true": return SQLExpression(.boolean(true), at: token.position)
+        case "false": return SQLExpression(.boolean(false), at: token.position)
+        case "case": return try caseExpression(at: token.position)
+        case "cast" where current.isSymbol("("):
+            index += 1
+            let value = try expression()
+            try expect("as")
+            let type = try typeName()
+            try expect(symbol: ")")
+            return SQLExpression(.cast(value, type), at: token.position)
+        default: break
+        }
+        if lower.hasPrefix("$"), let number = Int(lower.dropFirst()), number > 0 {
+            parameterCount = max(parameterCount, number)
+            return SQLExpression(.parameter(number), at: token.position)
+        }
+        if current.isSymbol("(") { return try functionCall(lower, at: token.position) }
+        if SQLParser.reserved.contains(lower), !["timestamp", "left", "right"].contains(lower) { throw unexpectedWord(token) }
+        // Typed literals: `timestamp '2024-01-01'`, `date '…'`.
+        if current.kind == .string, ["timestamp", "date", "uuid", "ipv4", "long256", "varchar", "interval"].contains(lower) {
+            let literal = advance()
+            let type = ColumnTypeName(name: lower, parameter: nil, arrayDimensions: 0, position: token.position)
+            return SQLExpression(.cast(SQLExpression(.string(literal.text), at: literal.position), type), at: token.position)
+        }
+        return try qualified(token)
+    }
+
+    private func unexpectedWord(_ token: SQLToken) -> SQLError {
+        .syntax("unexpected token [\(token.text)]", at: token.position)
+    }
+
+    /// `name`, `t.name` or `t.*` after the first name was read.
+    private mutating func qualified(_ first: SQLToken) throws(SQLError) -> SQLExpression {
+        guard current.isSymbol(".") else { return SQLExpression(.column(qualifier: nil, name: first.text), at: first.position) }
+        index += 1
+        if accept(symbol: "*") { return SQLExpression(.star(qualifier: first.text), at: first.position) }
+        let (name, _) = try name(what: "column name")
+        return SQLExpression(.column(qualifier: first.text, name: name), at: first.position)
+    }
+
+    private mutating func functionCall(_ name: String, at position: Int) throws(SQLError) -> SQLExpression {
+        index += 1
+        var arguments: [SQLExpression] = []
+        var distinct = false
+        if !current.isSymbol(")") {
+            distinct = accept("distinct")
+            repeat { arguments.append(try expression()) } while accept(symbol: ",")
+        }
+        try expect(symbol: ")")
+        if current.isWord("over") {
+            throw SQLError(.unsupported, "window functions are not supported yet", at: current.position)
+        }
+        return SQLExpression(.function(name: name, arguments: arguments, distinct: distinct), at: position)
+    }
+
+    private mutating func caseExpression(at position: Int) throws(SQLError) -> SQLExpression {
+        var operand: SQLExpression?
+        if !current.isWord("when") { operand = try expression() }
+        var branches: [(SQLExpression, SQLExpression)] = []
+        while accept("when") {
+            let condition = try expression()
+            try expect("then")
+            branches.append((condition, try expression()))
+        }
+        guard !branches.isEmpty else { throw SQLError.syntax("'when' expected", at: current.position) }
+        let otherwise = accept("else") ? try expression() : nil
+        try expect("end")
+        return SQLExpression(.caseWhen(operand: operand, branches: branches, otherwise: otherwise), at: position)
+    }
+}

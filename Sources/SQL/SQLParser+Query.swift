@@ -1,0 +1,221 @@
+import Storage
+
+extension SQLParser {
+    /// `[WITH …] select-core [set-op select-core]…`
+    mutating func query() throws(SQLError) -> SQLQuery {
+        try enter()
+        defer { depth -= 1 }
+        if accept("with") {
+            var names: [(String, SQLQuery)] = []
+            repeat {
+                let (name, _) = try name(what: "name of WITH query")
+                try expect("as")
+                try expect(symbol: "(")
+                names.append((name, try query()))
+                try expect(symbol: ")")
+            } while accept(symbol: ",")
+            return .with(names, try query())
+        }
+        var left = try queryTerm()
+        while true {
+            let position = current.position
+            let op: SetOperator
+            if accept("union") {
+                op = accept("all") ? .unionAll : .union
+            } else if accept("except") {
+                op = .except
+            } else if accept("intersect") {
+                op = .intersect
+            } else {
+                return left
+            }
+            left = .setOperation(op, left, try queryTerm(), position: position)
+        }
+    }
+
+    private mutating func queryTerm() throws(SQLError) -> SQLQuery {
+        if accept(symbol: "(") {
+            let inner = try query()
+            try expect(symbol: ")")
+            return inner
+        }
+        return .select(try select())
+    }
+
+    private mutating func select() throws(SQLError) -> SelectQuery {
+        var select = SelectQuery()
+        select.position = current.position
+        try expect("select")
+        select.distinct = accept("distinct")
+        repeat {
+            let expression = try expression()
+            var alias: String?
+            if accept("as") {
+                alias = try name(allowString: true, what: "alias").0
+            } else if current.kind == .quotedIdentifier || (current.kind == .word && !Self.reserved.contains(current.text.lowercased())) {
+                alias = advance().text
+            }
+            select.items.append(.init(expression: expression, alias: alias))
+        } while accept(symbol: ",")
+        if accept("from") { select.from = try fromSource() }
+        if accept("where") { select.whereClause = try expression() }
+        if current.isWord("latest"), next.isWord("on") || next.isWord("by") {
+            select.latestOn = try latestOn()
+            if accept("where") { select.whereClause = try expression() }
+        }
+        if accept("sample") {
+            try expect("by")
+            select.sampleBy = try sampleBy()
+        }
+        if accept("group") {
+            try expect("by")
+            repeat { select.groupBy.append(try expression()) } while accept(symbol: ",")
+            if accept("having") { select.having = try expression() }
+        }
+        if accept("order") {
+            try expect("by")
+            select.orderBy = try orderItems()
+        }
+        if accept("limit") {
+            let first = try expression()
+            select.limit = Limit(first: first, second: accept(symbol: ",") ? try expression() : nil)
+        }
+        return select
+    }
+
+    mutating func orderItems() throws(SQLError) -> [OrderItem] {
+        var items: [OrderItem] = []
+        repeat {
+            let expression = try expression()
+            var descending = false
+            if accept("desc") { descending = true } else { _ = accept("asc") }
+            items.append(OrderItem(expression: expression, descending: descending))
+        } while accept(symbol: ",")
+        return items
+    }
+
+    private mutating func fromSource() throws(SQLError) -> FromSource {
+        let position = current.position
+        var source: FromSource
+        if accept(symbol: "(") {
+            let inner = try query()
+            try expect(symbol: ")")
+            source = .subquery(inner, alias: nil, position: position)
+        } else if current.kind == .word, next.isSymbol("(") {
+            let name = advance().text
+            index += 1
+            var arguments: [SQLExpression] = []
+            if !current.isSymbol(")") {
+                repeat { arguments.append(try expression()) } while accept(symbol: ",")
+            }
+            try expect(symbol: ")")
+            source = .function(name: name.lowercased(), arguments: arguments, alias: nil, position: position)
+        } else {
+            let (name, _) = try self.name(allowString: true, what: "table name")
+            source = .table(name: name, alias: nil, position: position)
+        }
+        let alias = try optionalAlias()
+        switch source {
+        case .table(let name, _, let position): source = .table(name: name, alias: alias, position: position)
+        case .subquery(let query, _, let position): source = .subquery(query, alias: alias, position: position)
+        case .function(let name, let arguments, _, let position):
+            source = .function(name: name, arguments: arguments, alias: alias, position: position)
+        }
+        if current.isWord("join") || current.isWord("inner") || current.isWord("left") || current.isWord("cross")
+            || current.isWord("asof") || current.isWord("lt") || current.isWord("splice") || current.isSymbol(",")
+        {
+            throw SQLError(.unsupported, "joins are not supported yet", at: current.position)
+        }
+        return source
+    }
+
+    private mutating func optionalAlias() throws(SQLError) -> String? {
+        if accept("as") { return try name(what: "alias").0 }
+        if current.kind == .quotedIdentifier || (current.kind == .word && !Self.reserved.contains(current.text.lowercased())) {
+            return advance().text
+        }
+        return nil
+    }
+
+    private mutating func latestOn() throws(SQLError) -> LatestOn {
+        index += 1
+        if accept("by") {
+            // The old form `LATEST BY col`: the designated timestamp is implied.
+            var keys: [SQLExpression] = []
+            repeat { keys.append(try expression()) } while accept(symbol: ",")
+            return LatestOn(timestamp: SQLExpression(.star(qualifier: nil), at: current.position), partitionBy: keys)
+        }
+        try expect("on")
+        let timestamp = try expression()
+        try expect("partition")
+        try expect("by")
+        var keys: [SQLExpression] = []
+        repeat { keys.append(try expression()) } while accept(symbol: ",")
+        return LatestOn(timestamp: timestamp, partitionBy: keys)
+    }
+
+    private mutating func sampleBy() throws(SQLError) -> SampleBy {
+        let token = current
+        guard token.kind == .integer || token.kind == .word else {
+            throw SQLError.syntax("sample interval expected (such as 1h)", at: token.position)
+        }
+        index += 1
+        let digits = token.text.prefix { $0.isNumber }
+        let letters = String(token.text.dropFirst(digits.count))
+        guard let unit = TimeUnit(letter: letters), unit != .nanosecond || true else {
+            throw SQLError.syntax("invalid sample interval '\(token.text)': a number and one of n U T s m h d w M y", at: token.position)
+        }
+        let count = digits.isEmpty ? 1 : Int64(digits) ?? 0
+        guard count > 0 else { throw SQLError.syntax("sample interval must be positive", at: token.position) }
+        var sample = SampleBy(count: count, unit: unit, position: token.position)
+        if accept("from") {
+            sample.from = try expression()
+            if accept("to") { sample.to = try expression() }
+        } else if accept("to") {
+            sample.to = try expression()
+        }
+        if accept("fill") {
+            try expect(symbol: "(")
+            repeat {
+                if accept("none") {
+                    sample.fill.append(.none)
+                } else if accept("null") {
+                    sample.fill.append(.null)
+                } else if accept("prev") {
+                    sample.fill.append(.previous)
+                } else if accept("linear") {
+                    sample.fill.append(.linear)
+                } else {
+                    sample.fill.append(.value(try expression()))
+                }
+            } while accept(symbol: ",")
+            try expect(symbol: ")")
+        }
+        if accept("align") {
+            try expect("to")
+            if accept("first") {
+                try expect("observation")
+                sample.alignment = .firstObservation
+            } else {
+                try expect("calendar")
+                var timeZone: String?
+                var offset: String?
+                if accept("time") {
+                    try expect("zone")
+                    timeZone = try stringLiteral(what: "time zone")
+                }
+                if accept("with") {
+                    try expect("offset")
+                    offset = try stringLiteral(what: "offset")
+                }
+                sample.alignment = .calendar(timeZone: timeZone, offset: offset)
+            }
+        }
+        return sample
+    }
+
+    mutating func stringLiteral(what: String) throws(SQLError) -> String {
+        guard current.kind == .string else { throw SQLError.syntax("\(what) expected as a quoted string", at: current.position) }
+        return advance().text
+    }
+}

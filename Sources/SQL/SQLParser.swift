@@ -1,0 +1,230 @@
+import Storage
+
+/// Recursive-descent parser for QuestDB's SQL dialect. Pure: text in, statements or an
+/// error with the position of the offending token out. Nesting is limited so a hostile
+/// statement cannot exhaust the stack.
+package struct SQLParser {
+    /// Deepest nesting of expressions and subqueries accepted.
+    package static let maxDepth = 200
+
+    var tokens: [SQLToken]
+    var index = 0
+    var depth = 0
+    var parameterCount = 0
+
+    init(_ sql: String) throws(SQLError) {
+        tokens = try SQLLexer.tokens(sql)
+    }
+
+    /// Every statement of `sql`, split at top-level `;` (empty statements skipped).
+    package static func parse(_ sql: String) throws(SQLError) -> [SQLStatement] {
+        var parser = try SQLParser(sql)
+        var statements: [SQLStatement] = []
+        while true {
+            while parser.accept(symbol: ";") {}
+            if parser.current.kind == .end { return statements }
+            statements.append(try parser.statement())
+            if parser.current.kind != .end, !parser.current.isSymbol(";") {
+                throw parser.unexpected()
+            }
+        }
+    }
+
+    /// Exactly one statement (a trailing `;` allowed).
+    package static func parseOne(_ sql: String) throws(SQLError) -> SQLStatement {
+        let statements = try parse(sql)
+        guard let first = statements.first else { throw SQLError(.syntax, "empty query", at: 0) }
+        return first
+    }
+
+    // MARK: Token helpers
+
+    var current: SQLToken { tokens[index] }
+    var next: SQLToken { tokens[min(index + 1, tokens.count - 1)] }
+
+    mutating func advance() -> SQLToken {
+        let token = tokens[index]
+        if index < tokens.count - 1 { index += 1 }
+        return token
+    }
+
+    mutating func accept(_ keyword: String) -> Bool {
+        guard current.isWord(keyword) else { return false }
+        index += 1
+        return true
+    }
+
+    mutating func accept(symbol: String) -> Bool {
+        guard current.isSymbol(symbol) else { return false }
+        index += 1
+        return true
+    }
+
+    mutating func expect(_ keyword: String) throws(SQLError) {
+        guard accept(keyword) else { throw SQLError.syntax("'\(keyword)' expected", at: current.position) }
+    }
+
+    mutating func expect(symbol: String) throws(SQLError) {
+        guard accept(symbol: symbol) else { throw SQLError.syntax("'\(symbol)' expected", at: current.position) }
+    }
+
+    func unexpected() -> SQLError {
+        switch current.kind {
+        case .end: .syntax("unexpected end of statement", at: current.position)
+        case .string: .syntax("unexpected string '\(current.text)'", at: current.position)
+        default: .syntax("unexpected token [\(current.text)]", at: current.position)
+        }
+    }
+
+    mutating func enter() throws(SQLError) {
+        depth += 1
+        guard depth <= SQLParser.maxDepth else {
+            throw SQLError(.limitExceeded, "statement nesting is too deep (more than \(SQLParser.maxDepth) levels)", at: current.position)
+        }
+    }
+
+    /// Words that end an expression or clause, so they are never taken as an alias.
+    static let reserved: Set<String> = [
+        "from", "where", "group", "order", "limit", "sample", "latest", "union", "except", "intersect",
+        "join", "on", "and", "or", "not", "as", "asc", "desc", "by", "fill", "align", "inner", "left", "right",
+        "cross", "asof", "lt", "splice", "then", "when", "else", "end", "in", "between", "like", "ilike", "is",
+        "select", "with", "having", "partition", "timestamp", "tolerance", "outer", "case", "to", "values",
+    ]
+
+    /// A name: a bare word, a `"quoted identifier"` or (for tables) a `'quoted name'`.
+    mutating func name(allowString: Bool = false, what: String) throws(SQLError) -> (String, Int) {
+        let token = current
+        switch token.kind {
+        case .word, .quotedIdentifier:
+            index += 1
+            return (token.text, token.position)
+        case .string where allowString:
+            index += 1
+            return (token.text, token.position)
+        default:
+            throw SQLError.syntax("\(what) expected", at: token.position)
+        }
+    }
+
+    // MARK: Statements
+
+    mutating func statement() throws(SQLError) -> SQLStatement {
+        let token = current
+        if token.isWord("select") || token.isWord("with") || token.isSymbol("(") {
+            return .query(try query())
+        }
+        if token.isWord("create") { return try createTable() }
+        if token.isWord("insert") { return try insert() }
+        if token.isWord("drop") { return try drop() }
+        if token.isWord("truncate") {
+            index += 1
+            _ = accept("table")
+            let (name, position) = try name(allowString: true, what: "table name")
+            return .truncateTable(name: name, position: position)
+        }
+        if token.isWord("rename") {
+            index += 1
+            try expect("table")
+            let (from, position) = try name(allowString: true, what: "table name")
+            try expect("to")
+            let (to, _) = try name(allowString: true, what: "new table name")
+            return .renameTable(from: from, to: to, position: position)
+        }
+        if token.isWord("alter") { return try alterTable() }
+        if token.isWord("show") { return try show() }
+        if token.isWord("explain") {
+            index += 1
+            return .explain(try query())
+        }
+        for word in ["set", "begin", "commit", "rollback", "end", "vacuum", "discard", "reset", "checkpoint"] where token.isWord(word) {
+            // Session and maintenance statements with no effect here: skip to the end of the statement.
+            while current.kind != .end, !current.isSymbol(";") { index += 1 }
+            return .noOp
+        }
+        throw unexpected()
+    }
+
+    mutating func show() throws(SQLError) -> SQLStatement {
+        index += 1
+        if accept("tables") { return .showTables }
+        if accept("columns") {
+            try expect("from")
+            let (table, position) = try name(allowString: true, what: "table name")
+            return .showColumns(table: table, position: position)
+        }
+        if accept("create") {
+            try expect("table")
+            let (table, position) = try name(allowString: true, what: "table name")
+            return .showCreateTable(table: table, position: position)
+        }
+        // SHOW of a session parameter (`SHOW transaction_isolation`): nothing to show here yet.
+        while current.kind != .end, !current.isSymbol(";") { index += 1 }
+        return .noOp
+    }
+
+    mutating func drop() throws(SQLError) -> SQLStatement {
+        index += 1
+        try expect("table")
+        var ifExists = false
+        if accept("if") {
+            try expect("exists")
+            ifExists = true
+        }
+        let (name, position) = try name(allowString: true, what: "table name")
+        return .dropTable(name: name, ifExists: ifExists, position: position)
+    }
+
+    mutating func insert() throws(SQLError) -> SQLStatement {
+        let position = advance().position
+        if accept("atomic") {}
+        try expect("into")
+        let (table, tablePosition) = try name(allowString: true, what: "table name")
+        var columns: [(String, Int)]?
+        if current.isSymbol("("), !next.isWord("select"), !next.isWord("with") {
+            index += 1
+            var names: [(String, Int)] = []
+            repeat { names.append(try name(what: "column name")) } while accept(symbol: ",")
+            try expect(symbol: ")")
+            columns = names
+        }
+        if accept("values") {
+            var rows: [[SQLExpression]] = []
+            repeat {
+                try expect(symbol: "(")
+                var row: [SQLExpression] = []
+                repeat { row.append(try expression()) } while accept(symbol: ",")
+                try expect(symbol: ")")
+                rows.append(row)
+            } while accept(symbol: ",")
+            return .insert(Insert(table: table, columns: columns, rows: rows, query: nil, position: tablePosition))
+        }
+        if current.isWord("select") || current.isWord("with") || current.isSymbol("(") {
+            return .insert(Insert(table: table, columns: columns, rows: [], query: try query(), position: tablePosition))
+        }
+        _ = position
+        throw SQLError.syntax("'values' or 'select' expected", at: current.position)
+    }
+
+    // MARK: Types
+
+    mutating func typeName() throws(SQLError) -> ColumnTypeName {
+        let (word, position) = try name(what: "column type")
+        var type = ColumnTypeName(name: word.lowercased(), parameter: nil, arrayDimensions: 0, position: position)
+        if type.name == "double", current.isWord("precision") { index += 1 }
+        if current.isSymbol("(") {
+            index += 1
+            var parameter = ""
+            while !current.isSymbol(")") {
+                guard current.kind != .end else { throw SQLError.syntax("')' expected", at: current.position) }
+                parameter += advance().text
+            }
+            index += 1
+            type.parameter = parameter
+        }
+        while current.isSymbol("["), next.isSymbol("]") {
+            index += 2
+            type.arrayDimensions += 1
+        }
+        return type
+    }
+}

@@ -1,0 +1,235 @@
+import Storage
+
+/// The parsed form of statements, before names and types are resolved. Every node keeps the
+/// character position errors point at.
+package indirect enum SQLStatement: Sendable {
+    case query(SQLQuery)
+    case createTable(CreateTable)
+    case insert(Insert)
+    case dropTable(name: String, ifExists: Bool, position: Int)
+    case truncateTable(name: String, position: Int)
+    case renameTable(from: String, to: String, position: Int)
+    case alterTable(name: String, AlterTable, position: Int)
+    case showTables
+    case showColumns(table: String, position: Int)
+    case showCreateTable(table: String, position: Int)
+    case explain(SQLQuery)
+    /// `SET`, `BEGIN`, `COMMIT`, `ROLLBACK` and the like: accepted, nothing to do.
+    case noOp
+
+    /// Whether the statement changes data or structure (refused on a read-only node).
+    package var isWrite: Bool {
+        switch self {
+        case .query, .showTables, .showColumns, .showCreateTable, .explain, .noOp: false
+        case .createTable, .insert, .dropTable, .truncateTable, .renameTable, .alterTable: true
+        }
+    }
+
+    /// The statement's leading verb, for messages such as "cannot execute INSERT …".
+    package var verb: String {
+        switch self {
+        case .query, .explain: "SELECT"
+        case .createTable: "CREATE TABLE"
+        case .insert: "INSERT"
+        case .dropTable: "DROP TABLE"
+        case .truncateTable: "TRUNCATE"
+        case .renameTable: "RENAME TABLE"
+        case .alterTable: "ALTER TABLE"
+        case .showTables, .showColumns, .showCreateTable: "SHOW"
+        case .noOp: "SET"
+        }
+    }
+}
+
+/// A query: a SELECT, or set operations over queries, with optional `WITH` names.
+package indirect enum SQLQuery: Sendable {
+    case select(SelectQuery)
+    case setOperation(SetOperator, SQLQuery, SQLQuery, position: Int)
+    case with([(name: String, query: SQLQuery)], SQLQuery)
+}
+
+package enum SetOperator: Sendable {
+    case union, unionAll, except, intersect
+}
+
+package struct SelectQuery: Sendable {
+    package struct Item: Sendable {
+        var expression: SQLExpression
+        var alias: String?
+    }
+
+    var distinct = false
+    var items: [Item] = []
+    var from: FromSource?
+    var whereClause: SQLExpression?
+    var latestOn: LatestOn?
+    var sampleBy: SampleBy?
+    var groupBy: [SQLExpression] = []
+    var having: SQLExpression?
+    var orderBy: [OrderItem] = []
+    var limit: Limit?
+    var position = 0
+}
+
+package indirect enum FromSource: Sendable {
+    case table(name: String, alias: String?, position: Int)
+    case subquery(SQLQuery, alias: String?, position: Int)
+    case function(name: String, arguments: [SQLExpression], alias: String?, position: Int)
+}
+
+package struct LatestOn: Sendable {
+    var timestamp: SQLExpression
+    var partitionBy: [SQLExpression]
+}
+
+package struct SampleBy: Sendable {
+    package enum Fill: Sendable, Equatable {
+        case none, null, previous, linear
+        case value(SQLExpression)
+
+        package static func == (lhs: Fill, rhs: Fill) -> Bool {
+            switch (lhs, rhs) {
+            case (.none, .none), (.null, .null), (.previous, .previous), (.linear, .linear): true
+            default: false
+            }
+        }
+    }
+
+    package enum Alignment: Sendable {
+        case calendar(timeZone: String?, offset: String?)
+        case firstObservation
+    }
+
+    var count: Int64
+    var unit: TimeUnit
+    var from: SQLExpression?
+    var to: SQLExpression?
+    var fill: [Fill] = []
+    var alignment: Alignment = .calendar(timeZone: nil, offset: nil)
+    var position: Int
+}
+
+/// Units of `SAMPLE BY`, `dateadd` and interval modifiers.
+package enum TimeUnit: Sendable, Equatable {
+    case nanosecond, microsecond, millisecond, second, minute, hour, day, week, month, year
+
+    init?(letter: String) {
+        switch letter {
+        case "n": self = .nanosecond
+        case "U", "u": self = .microsecond
+        case "T": self = .millisecond
+        case "s": self = .second
+        case "m": self = .minute
+        case "h": self = .hour
+        case "d": self = .day
+        case "w": self = .week
+        case "M": self = .month
+        case "y": self = .year
+        default: return nil
+        }
+    }
+
+    /// Fixed length in µs; `nil` for months and years, whose length varies.
+    var fixedMicros: Int64? {
+        switch self {
+        case .nanosecond: 0
+        case .microsecond: 1
+        case .millisecond: 1000
+        case .second: 1_000_000
+        case .minute: 60_000_000
+        case .hour: 3_600_000_000
+        case .day: 86_400_000_000
+        case .week: 604_800_000_000
+        case .month, .year: nil
+        }
+    }
+}
+
+package struct OrderItem: Sendable {
+    var expression: SQLExpression
+    var descending: Bool
+}
+
+/// QuestDB's `LIMIT n`, `LIMIT -n` (last n) and `LIMIT m, n` (rows m+1 … n).
+package struct Limit: Sendable {
+    var first: SQLExpression
+    var second: SQLExpression?
+}
+
+package struct CreateTable: Sendable {
+    package struct Column: Sendable {
+        var name: String
+        var type: ColumnTypeName
+        var position: Int
+    }
+
+    var name: String
+    var ifNotExists: Bool
+    var columns: [Column]
+    var asQuery: SQLQuery?
+    var timestamp: (name: String, position: Int)?
+    var partitionBy: String?
+    var dedupKeys: [(name: String, position: Int)]
+    var position: Int
+    var namePosition: Int
+}
+
+/// A type as written in DDL or a cast, resolved later.
+package struct ColumnTypeName: Sendable {
+    var name: String
+    /// `geohash(5c)`, `decimal(p, s)`: the text between the parentheses.
+    var parameter: String?
+    var arrayDimensions: Int
+    var position: Int
+}
+
+package struct Insert: Sendable {
+    var table: String
+    var columns: [(name: String, position: Int)]?
+    var rows: [[SQLExpression]]
+    var query: SQLQuery?
+    var position: Int
+}
+
+package enum AlterTable: Sendable {
+    case addColumns([CreateTable.Column], ifNotExists: Bool)
+    case dropColumns([(name: String, position: Int)])
+    case renameColumn(from: String, to: String, position: Int)
+    case dropPartitionList([SQLExpression])
+    case dropPartitionWhere(SQLExpression)
+    /// Accepted for compatibility; no effect (`SET PARAM`, `SET TYPE`, `RESUME WAL`, indexes).
+    case noOp
+}
+
+/// An expression as written.
+package struct SQLExpression: Sendable {
+    package indirect enum Kind: Sendable {
+        case column(qualifier: String?, name: String)
+        case star(qualifier: String?)
+        case null
+        case boolean(Bool)
+        case integer(String)
+        case decimal(String)
+        case string(String)
+        /// `$1`, `?`: a bind parameter (1-based).
+        case parameter(Int)
+        case unary(String, SQLExpression)
+        case binary(String, SQLExpression, SQLExpression)
+        case function(name: String, arguments: [SQLExpression], distinct: Bool)
+        case cast(SQLExpression, ColumnTypeName)
+        case isNull(SQLExpression, negated: Bool)
+        case inList(SQLExpression, [SQLExpression], negated: Bool)
+        case between(SQLExpression, SQLExpression, SQLExpression, negated: Bool)
+        case like(SQLExpression, SQLExpression, caseInsensitive: Bool, negated: Bool)
+        case caseWhen(operand: SQLExpression?, branches: [(SQLExpression, SQLExpression)], otherwise: SQLExpression?)
+        case subquery(SQLQuery)
+    }
+
+    var kind: Kind
+    var position: Int
+
+    init(_ kind: Kind, at position: Int) {
+        self.kind = kind
+        self.position = position
+    }
+}

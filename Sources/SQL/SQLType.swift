@@ -1,0 +1,108 @@
+import Storage
+
+/// The type of a value in SQL: a column type, or the type of a bare `NULL`.
+package enum SQLType: Sendable, Equatable, CustomStringConvertible {
+    case null
+    case column(ColumnType)
+
+    static let boolean = SQLType.column(.boolean)
+    static let int = SQLType.column(.int)
+    static let long = SQLType.column(.long)
+    static let double = SQLType.column(.double)
+    static let timestamp = SQLType.column(.timestamp)
+    static let string = SQLType.column(.string)
+    static let varchar = SQLType.column(.varchar)
+    static let symbol = SQLType.column(.symbol)
+
+    /// QuestDB's name (a NULL-typed column reports `STRING`, as QuestDB does).
+    package var description: String {
+        switch self {
+        case .null: return "STRING"
+        case .column(let type):
+            if case .doubleArray = type { return "ARRAY" }
+            return type.description
+        }
+    }
+
+    /// How values of the type are held in a `ColumnVector`.
+    var representation: Representation {
+        switch self {
+        case .null: .text
+        case .column(let type):
+            switch type {
+            case .boolean: .boolean
+            case .byte, .short, .char, .int, .long, .date, .timestamp, .timestampNanos, .ipv4, .geohash: .integer
+            case .float, .double: .real
+            case .symbol, .varchar, .string, .uuid, .long256, .binary, .doubleArray: .text
+            }
+        }
+    }
+
+    enum Representation: Equatable {
+        case boolean, integer, real, text
+    }
+
+    var isNumeric: Bool {
+        switch self {
+        case .column(.byte), .column(.short), .column(.int), .column(.long), .column(.float), .column(.double): true
+        default: false
+        }
+    }
+
+    var isTemporal: Bool {
+        self == .timestamp || self == .column(.date) || self == .column(.timestampNanos)
+    }
+
+    var isText: Bool {
+        self == .string || self == .varchar || self == .symbol
+    }
+
+    /// The sentinel an integer-represented value uses for NULL. BYTE, SHORT, CHAR and
+    /// BOOLEAN have none in QuestDB (their "null" is 0).
+    var integerNull: Int64 {
+        switch self {
+        case .column(.ipv4): 0
+        case .column(.geohash): -1
+        default: Int64.min
+        }
+    }
+
+    /// Whether integer values of this type can be NULL.
+    var integerHasNull: Bool {
+        switch self {
+        case .column(.byte), .column(.short), .column(.char), .column(.boolean): false
+        default: true
+        }
+    }
+}
+
+extension SQLType {
+    /// How text protocols lay a value out: protocols switch on this instead of column types.
+    package enum WireKind: Sendable, Equatable {
+        case boolean, byte, short, int, long, float, double, char
+        /// Quoted text in JSON and CSV: strings, symbols, timestamps, UUIDs, IPv4, …
+        case text
+        case array(dimensions: Int)
+        case binary
+    }
+
+    package var wireKind: WireKind {
+        switch self {
+        case .null: return .text
+        case .column(let type):
+            switch type {
+            case .boolean: return .boolean
+            case .byte: return .byte
+            case .short: return .short
+            case .int: return .int
+            case .long: return .long
+            case .float: return .float
+            case .double: return .double
+            case .char: return .char
+            case .doubleArray(let dimensions): return .array(dimensions: dimensions)
+            case .binary: return .binary
+            default: return .text
+            }
+        }
+    }
+}

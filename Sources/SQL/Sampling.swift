@@ -1,0 +1,206 @@
+import Storage
+
+/// SAMPLE BY: bucket boundaries (calendar-aligned by default, or from FROM / the first
+/// observation, shifted by WITH OFFSET), the FROM/TO row range, and filling of empty buckets.
+struct Sampling {
+    let unit: TimeUnit
+    let count: Int64
+    let from: Int64?
+    let to: Int64?
+    let fills: [SampleBy.Fill]
+    let fillValues: [SQLValue?]
+    private var origin: Int64?
+    private let position: Int
+
+    init(_ sample: SampleBy, timestampIndex: Int, executor: QueryExecutor) throws(SQLError) {
+        unit = sample.unit
+        count = sample.count
+        position = sample.position
+        guard unit != .nanosecond else { throw SQLError(.unsupported, "nanosecond sampling needs a TIMESTAMP_NS table", at: sample.position) }
+        let binder = Binder(scope: Scope(columns: [], timestampIndex: nil), context: executor.bindingContext)
+        func instant(_ expression: SQLExpression?) throws(SQLError) -> Int64? {
+            guard let expression else { return nil }
+            let bound = try binder.coerce(try binder.bind(expression), to: .timestamp, at: expression.position)
+            guard case .integer(let value)? = bound.constantValue else {
+                throw SQLError(.invalidValue, "FROM and TO must be constant timestamps", at: expression.position)
+            }
+            return value
+        }
+        from = try instant(sample.from)
+        to = try instant(sample.to)
+        fills = sample.fill
+        fillValues = try sample.fill.map { (fill) throws(SQLError) -> SQLValue? in
+            if case .value(let expression) = fill { return try binder.bind(expression).constantValue }
+            return nil
+        }
+        switch sample.alignment {
+        case .firstObservation:
+            origin = from
+        case .calendar(let timeZone, let offset):
+            if let timeZone, !["utc", "z", "gmt", "etc/utc", "+00:00"].contains(timeZone.lowercased()) {
+                throw SQLError(.unsupported, "time zone '\(timeZone)' is not supported yet; use UTC", at: sample.position)
+            }
+            var base = from ?? 0
+            if let offset {
+                guard let shift = Self.offset(offset) else {
+                    throw SQLError(.invalidValue, "invalid offset '\(offset)': expected [+-]hh:mm", at: sample.position)
+                }
+                base += shift
+            }
+            origin = base
+        }
+    }
+
+    /// `[+-]hh:mm` → µs.
+    static func offset(_ text: String) -> Int64? {
+        var rest = Substring(text)
+        var sign: Int64 = 1
+        if rest.hasPrefix("-") { sign = -1; rest = rest.dropFirst() } else if rest.hasPrefix("+") { rest = rest.dropFirst() }
+        let parts = rest.split(separator: ":")
+        guard parts.count == 2, let hours = Int64(parts[0]), let minutes = Int64(parts[1]), minutes < 60 else { return nil }
+        return sign * (hours * 60 + minutes) * 60_000_000
+    }
+
+    /// Rows outside [FROM, TO) are not sampled.
+    var rowRange: Range<Int64>? {
+        guard from != nil || to != nil else { return nil }
+        return (from ?? Int64.min)..<(to ?? Int64.max)
+    }
+
+    /// Bucket start of each timestamp.
+    mutating func buckets(_ timestamps: [Int64]) -> [Int64] {
+        if origin == nil { origin = timestamps.first { $0 != Int64.min } ?? 0 }
+        let origin = origin!
+        switch unit {
+        case .month, .year:
+            return timestamps.map { TimeArithmetic.floor($0, unit, count: count, origin: origin) }
+        default:
+            let step = count * unit.fixedMicros!
+            return timestamps.map { $0 == Int64.min ? $0 : origin &+ TimeArithmetic.floorDivide($0 &- origin, step) &* step }
+        }
+    }
+
+    private func next(_ bucket: Int64) -> Int64 { TimeArithmetic.add(unit, count, to: bucket) }
+
+    /// Groups ordered by bucket (then key order of first appearance), with empty buckets
+    /// filled as FILL asks.
+    func complete(
+        _ groups: ColumnBatch, bucketColumn: Int, keyColumns: [Int], aggregateColumns: [Int], types: [SQLType], context: QueryContext
+    ) throws(SQLError) -> ColumnBatch {
+        let buckets = groups.columns[bucketColumn].integers
+        var order = Array(0..<groups.count)
+        order.sort { buckets[$0] != buckets[$1] ? buckets[$0] < buckets[$1] : $0 < $1 }
+        let sorted = groups.gather(order)
+        let filling = fills.contains { $0 != .none }
+        guard filling, !(sorted.count == 0 && (from == nil || to == nil)) else { return sorted }
+
+        // Key combinations in order of first appearance.
+        var atomizers = keyColumns.map { KeyAtomizer(type: types[$0]) }
+        var table = GroupTable(width: keyColumns.count)
+        let combos = table.groups(keyColumns.enumerated().map { atomizers[$0.offset].atoms(sorted.columns[$0.element]) }, rows: sorted.count)
+        let comboCount = max(table.count, keyColumns.isEmpty ? 1 : 0)
+        var representative = [Int](repeating: -1, count: comboCount)
+        for (row, combo) in combos.enumerated() where representative[Int(combo)] < 0 { representative[Int(combo)] = row }
+
+        let sortedBuckets = sorted.columns[bucketColumn].integers
+        let first = from ?? sortedBuckets.first ?? 0
+        let last = to ?? (sortedBuckets.last.map { next($0) } ?? first)
+        var existing: [Int64: [Int32: Int]] = [:]
+        for row in 0..<sorted.count { existing[sortedBuckets[row], default: [:]][combos.isEmpty ? 0 : combos[row]] = row }
+
+        // Per output row: (bucket, combo, source row or −1).
+        var plan: [(bucket: Int64, combo: Int, row: Int)] = []
+        var bucket = first
+        while bucket < last {
+            for combo in 0..<comboCount {
+                plan.append((bucket, combo, existing[bucket]?[Int32(combo)] ?? -1))
+            }
+            try context.checkMemory(plan.count * 64)
+            bucket = next(bucket)
+        }
+        if plan.isEmpty { return sorted }
+
+        var cells: [[SQLValue]] = Array(repeating: [], count: sorted.columns.count)
+        for column in sorted.columns.indices { cells[column].reserveCapacity(plan.count) }
+        var previous: [[SQLValue]] = Array(repeating: Array(repeating: .null, count: aggregateColumns.count), count: comboCount)
+        for (index, entry) in plan.enumerated() {
+            for column in sorted.columns.indices {
+                let type = types[column]
+                if column == bucketColumn {
+                    cells[column].append(.integer(entry.bucket))
+                } else if keyColumns.contains(column) {
+                    let row = entry.row >= 0 ? entry.row : representative[entry.combo]
+                    cells[column].append(row >= 0 ? sorted.columns[column].value(at: row, type: type) : .null)
+                } else if let a = aggregateColumns.firstIndex(of: column) {
+                    let value: SQLValue
+                    if entry.row >= 0 {
+                        value = sorted.columns[column].value(at: entry.row, type: type)
+                    } else {
+                        value = try fill(a, entry: index, plan: plan, previous: previous[entry.combo][a], column: sorted.columns[column], type: type)
+                    }
+                    previous[entry.combo][a] = value
+                    cells[column].append(value)
+                }
+            }
+        }
+        let vectors = cells.enumerated().map { ColumnVector.from($0.element, type: types[$0.offset]) }
+        return ColumnBatch(columns: vectors, count: plan.count)
+    }
+
+    private func fill(
+        _ aggregate: Int, entry: Int, plan: [(bucket: Int64, combo: Int, row: Int)], previous: SQLValue, column: ColumnVector, type: SQLType
+    ) throws(SQLError) -> SQLValue {
+        let mode = aggregate < fills.count ? fills[aggregate] : fills.last ?? .none
+        switch mode {
+        case .none, .null: return .null
+        case .previous: return previous
+        case .value:
+            let value = aggregate < fillValues.count ? fillValues[aggregate] : fillValues.last ?? nil
+            return try ValueConversion.convert(value ?? .null, from: Binder.constant(value ?? .null).type, to: type, at: position)
+        case .linear:
+            // Interpolate between the nearest filled-in neighbours of the same key.
+            let combo = plan[entry].combo
+            var before: (Int64, Double)?
+            var after: (Int64, Double)?
+            for index in stride(from: entry - 1, through: 0, by: -1) where plan[index].combo == combo && plan[index].row >= 0 {
+                if case .real(let v) = column.value(at: plan[index].row, type: .double).asReal { before = (plan[index].bucket, v); break }
+            }
+            for index in (entry + 1)..<plan.count where plan[index].combo == combo && plan[index].row >= 0 {
+                if case .real(let v) = column.value(at: plan[index].row, type: .double).asReal { after = (plan[index].bucket, v); break }
+            }
+            guard let (x0, y0) = before, let (x1, y1) = after, x1 != x0 else { return .null }
+            let y = y0 + (y1 - y0) * Double(plan[entry].bucket - x0) / Double(x1 - x0)
+            return type.representation == .integer ? .integer(Int64(y.rounded())) : .real(y)
+        }
+    }
+}
+
+extension SQLValue {
+    /// The value as a REAL (numbers only).
+    var asReal: SQLValue {
+        switch self {
+        case .integer(let number): .real(Double(number))
+        case .real: self
+        default: .null
+        }
+    }
+}
+
+extension ColumnVector {
+    /// A vector of `type` from single values.
+    static func from(_ values: [SQLValue], type: SQLType) -> ColumnVector {
+        switch type.representation {
+        case .boolean: return .boolean(values.map { if case .boolean(let flag) = $0 { flag } else { false } })
+        case .integer: return .integer(values.map { if case .integer(let number) = $0 { number } else { type.integerNull } })
+        case .real:
+            return .real(values.map { value in
+                switch value {
+                case .real(let number): number
+                case .integer(let number): Double(number)
+                default: .nan
+                }
+            })
+        case .text: return .text(values.map { if case .text(let text) = $0 { text } else { nil } })
+        }
+    }
+}

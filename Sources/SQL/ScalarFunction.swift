@@ -1,0 +1,63 @@
+import Storage
+
+/// The scalar functions of the dialect. Parameters fixed at bind time (units, lists) are
+/// payloads, so evaluation never re-parses them.
+enum ScalarFunction: Sendable {
+    case abs, round(digits: Int), floor, ceil, sqrt, power, ln, log10, exp, sign
+    case length, upper, lower, trim, substring, replace, left, right, position, startsWith
+    case concat, coalesce, nullif, greatest, least
+    case now, today
+    case timestampFloor(TimeUnit, count: Int64), timestampCeil(TimeUnit, count: Int64)
+    case dateadd(TimeUnit), datediff(TimeUnit)
+    case year, month, day, hour, minute, second, millis, micros, dayOfWeek, dayOfYear, weekOfYear
+    case toTimestamp, toDate
+    case randomDouble, randomInt(Int64, Int64), randomLong(Int64, Int64), randomBoolean, randomChoice([String]),
+         randomTimestamp(Int64, Int64)
+    /// `timestamp_sequence(start, step)`: start + step × row number.
+    case timestampSequence
+    /// `x` of `long_sequence`-like row numbering (row number from 1).
+    case rowNumber
+
+    /// Whether each call may give a different value (never folded to a constant).
+    var isVolatile: Bool {
+        switch self {
+        case .randomDouble, .randomInt, .randomLong, .randomBoolean, .randomChoice, .randomTimestamp, .timestampSequence,
+             .rowNumber:
+            true
+        default: false
+        }
+    }
+}
+
+/// Aggregate functions, by name as written.
+enum AggregateKind: Sendable, Equatable {
+    case countAll, count, countDistinct, sum, kahanSum, avg, min, max, first, last
+    case stddevSample, stddevPopulation, varianceSample, variancePopulation
+    case stringAgg
+
+    init?(name: String, argumentCount: Int, distinct: Bool) {
+        switch name {
+        case "count" where argumentCount == 0: self = .countAll
+        case "count" where distinct: self = .countDistinct
+        case "count": self = .count
+        case "count_distinct": self = .countDistinct
+        case "sum": self = .sum
+        case "ksum", "nsum": self = .kahanSum
+        case "avg": self = .avg
+        case "min": self = .min
+        case "max": self = .max
+        case "first", "first_value": self = .first
+        case "last", "last_value": self = .last
+        case "stddev", "stddev_samp": self = .stddevSample
+        case "stddev_pop": self = .stddevPopulation
+        case "variance", "var_samp": self = .varianceSample
+        case "var_pop": self = .variancePopulation
+        case "string_agg": self = .stringAgg
+        default: return nil
+        }
+    }
+
+    static func isAggregate(_ name: String) -> Bool {
+        AggregateKind(name: name, argumentCount: 1, distinct: false) != nil
+    }
+}

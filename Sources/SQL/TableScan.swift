@@ -1,0 +1,222 @@
+import Storage
+
+/// Reads a table snapshot a batch at a time: only the partitions that overlap the query's
+/// timestamp intervals, only the rows inside them (binary search on the designated
+/// timestamp), only the columns the query uses.
+final class TableScan: RowSource {
+    private let snapshot: TableSnapshot
+    /// Schema column index per scope position, for the columns the query reads.
+    private let needed: [Int]
+    private let batchRows: Int
+    private var work: [(partition: TableSnapshot.Partition, rows: Range<Int>)] = []
+    private var workIndex = 0
+    private var mapped: [Int: MappedSource] = [:]
+    private var mappedPartition = -1
+    private var position = 0
+    private(set) var firstRow: Int64 = 0
+    private var produced: Int64 = 0
+
+    enum MappedSource {
+        case fixed(MappedColumn)
+        case variable(VariableColumn)
+    }
+
+    /// `intervals`: sorted, non-overlapping µs ranges of the designated timestamp, or nil for all rows.
+    init(snapshot: TableSnapshot, needed: [Int], intervals: [Range<Int64>]?, batchRows: Int = 4096) throws(SQLError) {
+        self.snapshot = snapshot
+        self.needed = needed
+        self.batchRows = batchRows
+        try plan(intervals)
+    }
+
+    /// Row ranges per partition: partitions outside every interval are skipped unopened.
+    private func plan(_ intervals: [Range<Int64>]?) throws(SQLError) {
+        guard let intervals, let timestampID = snapshot.schema.designatedTimestamp else {
+            work = snapshot.partitions.filter { $0.rowCount > 0 }.map { ($0, 0..<$0.rowCount) }
+            return
+        }
+        for interval in intervals where !interval.isEmpty {
+            for partition in snapshot.partitions(overlapping: interval.lowerBound, interval.upperBound) where partition.rowCount > 0 {
+                let timestamps: MappedColumn
+                do { timestamps = try snapshot.mapColumn(timestampID, in: partition) } catch { throw Self.storageError(error) }
+                let low = TableSnapshot.lowerBound(interval.lowerBound, in: timestamps)
+                let high = interval.upperBound == Int64.max ? partition.rowCount : TableSnapshot.lowerBound(interval.upperBound, in: timestamps)
+                if low < high { work.append((partition, low..<high)) }
+            }
+        }
+    }
+
+    static func storageError(_ error: StorageError) -> SQLError {
+        SQLError(.storage, "could not read table data: \(error)")
+    }
+
+    func next() throws(SQLError) -> ColumnBatch? {
+        while workIndex < work.count {
+            let (partition, rows) = work[workIndex]
+            if position < rows.lowerBound { position = rows.lowerBound }
+            if position >= rows.upperBound {
+                workIndex += 1
+                position = 0
+                continue
+            }
+            if mappedPartition != workIndex { try map(partition) }
+            let end = min(rows.upperBound, position + batchRows)
+            let range = position..<end
+            position = end
+            var columns = [ColumnVector](repeating: .boolean([]), count: snapshot.schema.columns.count)
+            for index in needed {
+                columns[index] = read(index, range)
+            }
+            firstRow = produced
+            produced += Int64(range.count)
+            return ColumnBatch(columns: columns, count: range.count)
+        }
+        return nil
+    }
+
+    private func map(_ partition: TableSnapshot.Partition) throws(SQLError) {
+        mapped.removeAll(keepingCapacity: true)
+        do {
+            for index in needed {
+                let column = snapshot.schema.columns[index]
+                mapped[index] = column.type.isVariableSize
+                    ? .variable(try snapshot.mapVariableColumn(column.id, in: partition))
+                    : .fixed(try snapshot.mapColumn(column.id, in: partition))
+            }
+        } catch {
+            throw Self.storageError(error)
+        }
+        mappedPartition = workIndex
+    }
+
+    private func read(_ index: Int, _ rows: Range<Int>) -> ColumnVector {
+        let column = snapshot.schema.columns[index]
+        switch mapped[index]! {
+        case .fixed(let data):
+            return data.withUnsafeBytes { bytes in
+                ColumnReader.fixed(bytes, type: column.type, rows: rows, symbols: snapshot.symbols[column.id])
+            }
+        case .variable(let data):
+            return ColumnReader.variable(data, type: column.type, rows: rows)
+        }
+    }
+}
+
+/// Turns stored column bytes into vectors (widening to the vector representation).
+enum ColumnReader {
+    static func fixed(_ bytes: UnsafeRawBufferPointer, type: ColumnType, rows: Range<Int>, symbols: SymbolTable?) -> ColumnVector {
+        func load<T: FixedWidthInteger>(_: T.Type, _ transform: (T) -> Int64) -> [Int64] {
+            let width = MemoryLayout<T>.size
+            var out = [Int64](repeating: 0, count: rows.count)
+            out.withUnsafeMutableBufferPointer { target in
+                var offset = rows.lowerBound * width
+                for i in 0..<rows.count {
+                    target[i] = transform(T(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: T.self)))
+                    offset += width
+                }
+            }
+            return out
+        }
+        switch type {
+        case .boolean:
+            return .boolean(rows.map { bytes[$0] != 0 })
+        case .byte: return .integer(load(Int8.self) { Int64($0) })
+        case .short: return .integer(load(Int16.self) { Int64($0) })
+        case .char: return .integer(load(UInt16.self) { Int64($0) })
+        case .int: return .integer(load(Int32.self) { $0 == Int32.min ? Int64.min : Int64($0) })
+        case .ipv4: return .integer(load(UInt32.self) { Int64($0) })
+        case .long, .date, .timestamp, .timestampNanos: return .integer(load(Int64.self) { $0 })
+        case .geohash:
+            switch type.fixedWidthBytes! {
+            case 1: return .integer(load(Int8.self) { Int64($0) })
+            case 2: return .integer(load(Int16.self) { Int64($0) })
+            case 4: return .integer(load(Int32.self) { Int64($0) })
+            default: return .integer(load(Int64.self) { $0 })
+            }
+        case .float:
+            return .real(rows.map { Double(Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)))) })
+        case .double:
+            var out = [Double](repeating: 0, count: rows.count)
+            out.withUnsafeMutableBufferPointer { target in
+                for i in 0..<rows.count {
+                    target[i] = Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: (rows.lowerBound + i) * 8, as: UInt64.self)))
+                }
+            }
+            return .real(out)
+        case .symbol:
+            let keys = rows.map { Int32(littleEndian: bytes.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self)) }
+            return .symbol(keys, symbols ?? SymbolTable.empty)
+        case .uuid:
+            return .text(rows.map { row in
+                let low = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: row * 16, as: UInt64.self))
+                let high = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: row * 16 + 8, as: UInt64.self))
+                if low == UInt64(bitPattern: Int64.min) && high == UInt64(bitPattern: Int64.min) { return nil }
+                return uuidText(high: high, low: low)
+            })
+        case .long256:
+            return .text(rows.map { row in
+                var words: [UInt64] = []
+                for w in 0..<4 { words.append(UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: row * 32 + w * 8, as: UInt64.self))) }
+                if words.allSatisfy({ $0 == UInt64(bitPattern: Int64.min) }) { return nil }
+                var hex = ""
+                for word in words.reversed() {
+                    let digits = String(word, radix: 16)
+                    hex += hex.isEmpty ? digits : String(repeating: "0", count: 16 - digits.count) + digits
+                }
+                return "0x" + (hex.drop { $0 == "0" }.isEmpty ? "0" : String(hex.drop { $0 == "0" }))
+            })
+        case .varchar, .string, .binary, .doubleArray:
+            return .text([])
+        }
+    }
+
+    static func uuidText(high: UInt64, low: UInt64) -> String {
+        func hex(_ value: UInt64, _ digits: Int) -> String {
+            let text = String(value, radix: 16)
+            return String(repeating: "0", count: digits - text.count) + text
+        }
+        let h = hex(high, 16), l = hex(low, 16)
+        return "\(h.prefix(8))-\(h.dropFirst(8).prefix(4))-\(h.dropFirst(12))-\(l.prefix(4))-\(l.dropFirst(4))"
+    }
+
+    static func variable(_ column: VariableColumn, type: ColumnType, rows: Range<Int>) -> ColumnVector {
+        switch type {
+        case .doubleArray(let dimensions):
+            return .text(rows.map { row in
+                column.withValue(row: row) { bytes -> String? in
+                    guard let bytes, let (shape, values) = DoubleArrayValue.decode(bytes, dimensions: dimensions) else { return nil }
+                    return ArrayText.json(shape: shape, values: values)
+                }
+            })
+        case .binary:
+            return .text(rows.map { row in column.withValue(row: row) { $0 == nil ? nil : "" } })
+        default:
+            return .text(rows.map { row in column.withValue(row: row) { $0.map { String(decoding: $0, as: UTF8.self) } } })
+        }
+    }
+}
+
+/// DOUBLE[] values as nested JSON arrays (`[[1.0,2.0],[3.0,4.0]]`), which `/exec` sends and
+/// casts to text show.
+enum ArrayText {
+    static func json(shape: [Int], values: [Double]) -> String {
+        var text = ""
+        var index = 0
+        func emit(_ dimension: Int) {
+            text += "["
+            for element in 0..<(shape.isEmpty ? 0 : shape[dimension]) {
+                if element > 0 { text += "," }
+                if dimension == shape.count - 1 {
+                    let value = values[index]
+                    index += 1
+                    text += value.isNaN ? "null" : JavaDoubleText.format(value)
+                } else {
+                    emit(dimension + 1)
+                }
+            }
+            text += "]"
+        }
+        emit(0)
+        return text
+    }
+}

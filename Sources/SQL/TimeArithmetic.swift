@@ -1,0 +1,60 @@
+import Storage
+
+/// Calendar arithmetic on µs timestamps (UTC): adding units, flooring to unit multiples,
+/// and fields. Months and years follow the calendar; other units are fixed lengths.
+enum TimeArithmetic {
+    static let microsPerDay: Int64 = 86_400_000_000
+
+    static func add(_ unit: TimeUnit, _ count: Int64, to instant: Int64) -> Int64 {
+        guard instant != Int64.min else { return instant }
+        switch unit {
+        case .nanosecond: return instant &+ count / 1000
+        case .month, .year:
+            let months = unit == .year ? count * 12 : count
+            let (days, within) = split(instant)
+            let date = PartitionTime.civil(fromDays: days)
+            let total = Int64(date.year) * 12 + Int64(date.month - 1) + months
+            let year = Int(floorDivide(total, 12))
+            let month = Int(total - Int64(year) * 12) + 1
+            let day = min(date.day, TimestampText.daysIn(month: month, year: year))
+            return PartitionTime.days(fromYear: year, month: month, day: day) * microsPerDay + within
+        default:
+            return instant &+ count &* unit.fixedMicros!
+        }
+    }
+
+    /// Start of the `count`-unit bucket holding `instant`, buckets aligned at `origin`.
+    static func floor(_ instant: Int64, _ unit: TimeUnit, count: Int64, origin: Int64 = 0) -> Int64 {
+        guard instant != Int64.min else { return instant }
+        switch unit {
+        case .month, .year:
+            let months = unit == .year ? count * 12 : count
+            let index = monthIndex(instant) - monthIndex(origin)
+            let bucket = floorDivide(index, months) * months
+            return add(.month, bucket, to: monthStart(origin))
+        default:
+            let step = max(1, count * (unit.fixedMicros ?? 1))
+            return origin + floorDivide(instant - origin, step) * step
+        }
+    }
+
+    static func monthIndex(_ instant: Int64) -> Int64 {
+        let date = PartitionTime.civil(fromDays: split(instant).days)
+        return Int64(date.year) * 12 + Int64(date.month - 1)
+    }
+
+    static func monthStart(_ instant: Int64) -> Int64 {
+        let date = PartitionTime.civil(fromDays: split(instant).days)
+        return PartitionTime.days(fromYear: date.year, month: date.month, day: 1) * microsPerDay
+    }
+
+    static func split(_ instant: Int64) -> (days: Int64, within: Int64) {
+        let days = floorDivide(instant, microsPerDay)
+        return (days, instant - days * microsPerDay)
+    }
+
+    static func floorDivide(_ value: Int64, _ divisor: Int64) -> Int64 {
+        let quotient = value / divisor
+        return (value % divisor != 0 && (value < 0) != (divisor < 0)) ? quotient - 1 : quotient
+    }
+}

@@ -1,0 +1,46 @@
+import Storage
+
+/// Type names of DDL and casts (`int`, `bigint`, `geohash(5c)`, `double[][]`) → column types.
+enum TypeNames {
+    static func resolve(_ name: ColumnTypeName) throws(SQLError) -> ColumnType {
+        if name.arrayDimensions > 0 {
+            guard name.name == "double" else {
+                throw SQLError(.unsupported, "only DOUBLE arrays are supported", at: name.position)
+            }
+            return .doubleArray(dimensions: name.arrayDimensions)
+        }
+        switch name.name {
+        case "boolean", "bool": return .boolean
+        case "byte", "tinyint": return .byte
+        case "short", "smallint": return .short
+        case "char": return .char
+        case "int", "integer", "int4": return .int
+        case "long", "bigint", "int8": return .long
+        case "float", "real", "float4": return .float
+        case "double", "float8": return .double
+        case "date": return .date
+        case "timestamp": return .timestamp
+        case "timestamp_ns": return .timestampNanos
+        case "symbol": return .symbol
+        case "varchar": return .varchar
+        case "string", "text": return .string
+        case "uuid": return .uuid
+        case "ipv4": return .ipv4
+        case "long256": return .long256
+        case "binary": return .binary
+        case "geohash":
+            guard let parameter = name.parameter, let unit = parameter.last, let count = Int(parameter.dropLast()) else {
+                throw SQLError(.syntax, "geohash precision expected, such as geohash(5c) or geohash(20b)", at: name.position)
+            }
+            let bits = unit == "c" ? count * 5 : unit == "b" ? count : 0
+            guard (1...60).contains(bits) else {
+                throw SQLError(.invalidValue, "geohash precision must be 1…60 bits (1…12 chars)", at: name.position)
+            }
+            return .geohash(bits: bits)
+        case "decimal", "numeric":
+            throw SQLError(.unsupported, "DECIMAL is not supported yet", at: name.position)
+        default:
+            throw SQLError(.syntax, "unsupported column type: \(name.name)", at: name.position)
+        }
+    }
+}

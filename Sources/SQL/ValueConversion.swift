@@ -1,0 +1,153 @@
+import Storage
+
+/// Converts single values between types (constants, bind parameters, INSERT values) with
+/// QuestDB's error text for values that do not fit: "inconvertible value: `abc` [STRING -> INT]".
+enum ValueConversion {
+    static func convert(_ value: SQLValue, from: SQLType, to: SQLType, at position: Int) throws(SQLError) -> SQLValue {
+        if value == .null || from == to { return value }
+        func fail() -> SQLError {
+            let text = ValueText.render(value, from) ?? "null"
+            return SQLError(.invalidValue, "inconvertible value: `\(text)` [\(from) -> \(to)]", at: position)
+        }
+        switch to.representation {
+        case .boolean:
+            switch value {
+            case .boolean: return value
+            case .integer(let number): return .boolean(number != 0)
+            case .text(let text) where text.lowercased() == "true": return .boolean(true)
+            case .text(let text) where text.lowercased() == "false": return .boolean(false)
+            default: throw fail()
+            }
+        case .real:
+            switch value {
+            case .real(let number): return .real(to == .column(.float) ? Double(Float(number)) : number)
+            case .integer(let number): return from.integerHasNull && number == from.integerNull ? .null : .real(Double(number))
+            case .boolean(let flag): return .real(flag ? 1 : 0)
+            case .text(let text):
+                guard let number = Double(text.trimmingCharacters(in: " ")) else { throw fail() }
+                return .real(number)
+            case .null: return .null
+            }
+        case .integer:
+            return try toInteger(value, from: from, to: to, fail: fail)
+        case .text:
+            if case .column(.uuid) = to {
+                guard case .text(let text) = value, text.utf8.count == 36,
+                      text.utf8.withContiguousStorageIfAvailable({ ColumnValueText.uuid(UnsafeRawBufferPointer($0)) }) != nil
+                else { throw fail() }
+                return .text(text.lowercased())
+            }
+            return ValueText.render(value, from).map(SQLValue.text) ?? .null
+        }
+    }
+
+    private static func toInteger(_ value: SQLValue, from: SQLType, to: SQLType, fail: () -> SQLError) throws(SQLError) -> SQLValue {
+        var number: Int64
+        switch value {
+        case .null: return .null
+        case .boolean(let flag): number = flag ? 1 : 0
+        case .integer(let n):
+            if from.integerHasNull && n == from.integerNull { return .integer(to.integerNull) }
+            number = n
+            if from == .column(.date) && (to == .timestamp) { number = n * 1000 }
+            if from == .timestamp && to == .column(.date) { number = TimeArithmetic.floorDivide(n, 1000) }
+            if from == .column(.timestampNanos) && to == .timestamp { number = TimeArithmetic.floorDivide(n, 1000) }
+            if from == .timestamp && to == .column(.timestampNanos) { number = n * 1000 }
+        case .real(let r):
+            if r.isNaN { return .integer(to.integerNull) }
+            guard r.isFinite, r >= -9.2e18, r <= 9.2e18 else { throw fail() }
+            number = Int64(r.rounded(.towardZero))
+        case .text(let text):
+            switch to {
+            case .timestamp, .column(.date), .column(.timestampNanos):
+                if let period = TimestampText.parse(text) {
+                    number = to == .column(.date) ? TimeArithmetic.floorDivide(period.start, 1000)
+                        : to == .column(.timestampNanos) ? period.start * 1000 : period.start
+                } else if let raw = Int64(text) {
+                    number = raw
+                } else {
+                    throw fail()
+                }
+            case .column(.ipv4):
+                guard let address = Array(text.utf8).withUnsafeBytes({ ColumnValueText.ipv4($0) }) else { throw fail() }
+                return .integer(Int64(address))
+            case .column(.char):
+                guard text.unicodeScalars.count == 1, let scalar = text.unicodeScalars.first, scalar.value <= 0xFFFF else {
+                    throw fail()
+                }
+                return .integer(Int64(scalar.value))
+            default:
+                guard let parsed = Int64(text.trimmingCharacters(in: " ")) else { throw fail() }
+                number = parsed
+            }
+        }
+        let range: ClosedRange<Int64>? =
+            switch to {
+            case .column(.byte): Int64(Int8.min)...Int64(Int8.max)
+            case .column(.short): Int64(Int16.min)...Int64(Int16.max)
+            case .column(.int): Int64(Int32.min) + 1...Int64(Int32.max)
+            case .column(.char): 0...Int64(UInt16.max)
+            case .column(.ipv4): 0...Int64(UInt32.max)
+            default: nil
+            }
+        if let range, !range.contains(number) { throw fail() }
+        return .integer(number)
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: Character) -> String {
+        String(drop { $0 == set }.reversed().drop { $0 == set }.reversed())
+    }
+}
+
+/// Text forms of values as QuestDB prints them in casts and CSV: ISO timestamps, Java-style
+/// doubles, dotted IPv4, characters.
+package enum ValueText {
+    static func render(_ value: SQLValue, _ type: SQLType) -> String? {
+        switch value {
+        case .null: return nil
+        case .boolean(let flag): return flag ? "true" : "false"
+        case .real(let number):
+            if number.isNaN { return nil }
+            return type == .column(.float) ? JavaDoubleText.format(Float(number)) : JavaDoubleText.format(number)
+        case .text(let text): return text
+        case .integer(let number): return integer(number, type)
+        }
+    }
+
+    /// An integer-represented value of `type` as text; nil for its NULL.
+    package static func integer(_ number: Int64, _ type: SQLType) -> String? {
+        if type.integerHasNull && number == type.integerNull { return nil }
+        switch type {
+        case .timestamp: return TimestampText.micros(number)
+        case .column(.date): return TimestampText.millis(number)
+        case .column(.timestampNanos): return TimestampText.nanos(number)
+        case .column(.char): return Unicode.Scalar(UInt32(truncatingIfNeeded: number)).map { String(Character($0)) } ?? ""
+        case .column(.ipv4):
+            let address = UInt32(truncatingIfNeeded: number)
+            return "\(address >> 24).\(address >> 16 & 0xFF).\(address >> 8 & 0xFF).\(address & 0xFF)"
+        case .column(.boolean): return number != 0 ? "true" : "false"
+        case .column(.geohash(let bits)): return GeohashText.format(number, bits: bits)
+        default: return String(number)
+        }
+    }
+}
+
+/// Geohash values as text: base-32 characters for whole-character precisions, else bits.
+enum GeohashText {
+    static let alphabet = Array("0123456789bcdefghjkmnpqrstuvwxyz")
+
+    static func format(_ value: Int64, bits: Int) -> String {
+        if bits % 5 == 0 {
+            var text = ""
+            for index in stride(from: bits / 5 - 1, through: 0, by: -1) {
+                text.append(alphabet[Int((value >> (index * 5)) & 31)])
+            }
+            return text
+        }
+        var text = ""
+        for index in stride(from: bits - 1, through: 0, by: -1) { text.append((value >> index) & 1 == 1 ? "1" : "0") }
+        return text
+    }
+}
