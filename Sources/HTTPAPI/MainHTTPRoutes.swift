@@ -19,13 +19,16 @@ package enum MainHTTPRoutes {
         router.add(.POST, "/api/v2/write", endpoint)
     }
 
-    /// The query endpoints: `/exec` (and its `/api/v1/sql/execute` alias), `/exp`, `/chk`.
+    /// The query endpoints: `/exec` (and its `/api/v1/sql/execute` alias), `/exp`, `/chk`, `/imp`.
     package static func addQueries(_ engine: SQLEngine, maxResponseRows: Int, to router: inout HTTPRouter) {
         let exec = ExecEndpoint(engine: engine, maxResponseRows: maxResponseRows)
         router.add(.GET, "/exec", exec)
         router.add(.GET, "/api/v1/sql/execute", exec)
         router.add(.GET, "/exp", ExportEndpoint(engine: engine))
         router.add(.GET, "/chk", CheckEndpoint(engine: engine))
+        let importer = ImportEndpoint(engine: engine)
+        router.add(.POST, "/imp", importer)
+        router.add(.PUT, "/imp", importer)
     }
 
     /// `204 OK` with the InfluxDB version header InfluxDB clients probe for.

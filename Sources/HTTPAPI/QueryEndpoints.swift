@@ -136,7 +136,7 @@ struct RowLimit {
         } else if let first {
             range = 0..<min(first, total)
         }
-        return range.lowerBound..<min(range.upperBound, range.lowerBound + cap)
+        return range.count <= cap ? range : range.lowerBound..<(range.lowerBound + cap)
     }
 }
 

@@ -1,0 +1,192 @@
+"""REST SQL with real clients (`requests`, `curl`): /exec's exact JSON (key order, value
+encodings per type, count/limit/nm/timings/cols/quoteLargeNum), DDL and DML replies, errors
+with positions, /exp CSV, /chk, and bad input that must leave the server healthy.
+"""
+import json
+import subprocess
+import time
+
+import numpy as np
+import pytest
+import requests
+from questdb.ingress import Sender, TimestampNanos
+
+
+def exec_sql(node, query, **params):
+    return requests.get(f"{node.http_url}/exec", params={"query": query, **params}, timeout=30)
+
+
+def ok(node, query, **params):
+    response = exec_sql(node, query, **params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.fixture
+def node(make_node):
+    return make_node()
+
+
+def test_select_json_is_byte_for_byte_questdb_shape(node):
+    assert ok(node, "create table t (ts timestamp, sym symbol, v double) timestamp(ts) partition by day") == {"ddl": "OK"}
+    assert ok(node, "insert into t values ('2024-01-01T00:00:00Z', 'a', 1500.0), ('2024-01-01T00:00:01Z', null, 0.0001)") == {"dml": "OK"}
+    response = exec_sql(node, "select * from t")
+    assert response.headers["content-type"] == "application/json; charset=utf-8"
+    assert response.text == (
+        '{"query":"select * from t","columns":[{"name":"ts","type":"TIMESTAMP"},{"name":"sym","type":"SYMBOL"},'
+        '{"name":"v","type":"DOUBLE"}],"timestamp":0,"dataset":[["2024-01-01T00:00:00.000000Z","a",1500.0],'
+        '["2024-01-01T00:00:01.000000Z",null,1.0E-4]],"count":2}')
+
+
+def test_every_type_encodes_as_questdb_does(node):
+    ok(node, "create table all_types (b boolean, by byte, sh short, ch char, i int, l long, f float, d double, "
+             "dt date, ts timestamp, s string, vc varchar, sy symbol, u uuid, ip ipv4, l256 long256)")
+    ok(node, "insert into all_types values (true, 7, -3, 'x', 42, 9007199254740993, 1.5, 1.0E7, "
+             "'2024-10-02T00:00:00.000Z', '2024-01-01T10:00:00.123456Z', 'quote\"and\\back', 'ünï', 'sym', "
+             "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '1.2.3.4', '0x1f')")
+    ok(node, "insert into all_types (b) values (false)")
+    body = ok(node, "select * from all_types")
+    assert [c["type"] for c in body["columns"]] == [
+        "BOOLEAN", "BYTE", "SHORT", "CHAR", "INT", "LONG", "FLOAT", "DOUBLE", "DATE", "TIMESTAMP", "STRING", "VARCHAR",
+        "SYMBOL", "UUID", "IPv4", "LONG256"]
+    assert body["dataset"][0] == [
+        True, 7, -3, "x", 42, 9007199254740993, 1.5, 1.0E7, "2024-10-02T00:00:00.000Z", "2024-01-01T10:00:00.123456Z",
+        'quote"and\\back', "ünï", "sym", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "1.2.3.4", "0x1f"]
+    # NULLs: BYTE, SHORT and BOOLEAN have none (0/false); CHAR's zero is "".
+    assert body["dataset"][1] == [False, 0, 0, "", None, None, None, None, None, None, None, None, None, None, None, None]
+    raw = exec_sql(node, "select d, f from all_types limit 1").text
+    assert '"dataset":[[1.0E7,1.5]]' in raw
+    quoted = ok(node, "select l from all_types limit 1", quoteLargeNum="true")
+    assert quoted["dataset"] == [["9007199254740993"]]
+
+
+def test_arrays_from_ilp_v2_read_back_as_nested_json(node):
+    with Sender.from_conf(f"http::addr=127.0.0.1:{node.http_port};protocol_version=2;") as sender:
+        sender.row("arr", columns={"m": np.array([[1.0, 2.0], [3.0, 4.5]])}, at=TimestampNanos(1_700_000_000_000_000_000))
+    body = ok(node, "select m from arr")
+    assert body["columns"] == [{"name": "m", "type": "ARRAY", "dim": 2, "elemType": "DOUBLE"}]
+    assert body["dataset"] == [[[[1.0, 2.0], [3.0, 4.5]]]]
+
+
+def test_ilp_rows_become_queryable(node):
+    with Sender.from_conf(f"http::addr=127.0.0.1:{node.http_port};") as sender:
+        for i in range(100):
+            sender.row("cpu", symbols={"host": f"h{i % 4}"}, columns={"usage": float(i)},
+                       at=TimestampNanos(1_700_000_000_000_000_000 + i * 1_000_000_000))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        body = ok(node, "select host, count(), sum(usage) from cpu order by host")
+        if sum(row[1] for row in body["dataset"]) == 100:
+            break
+        time.sleep(0.05)
+    assert body["dataset"] == [["h0", 25, 1200.0], ["h1", 25, 1225.0], ["h2", 25, 1250.0], ["h3", 25, 1275.0]]
+
+
+def test_limit_count_nm_cols_timings_explain(node):
+    ok(node, "create table n as (select x, x * 10 as y from long_sequence(10))")
+    assert ok(node, "select x from n", limit="3")["dataset"] == [[1], [2], [3]]
+    limited = ok(node, "select x from n", limit="4,6", count="true")
+    assert limited["dataset"] == [[4], [5], [6]] and limited["count"] == 10
+    assert ok(node, "select x from n", limit="4,6")["count"] == 3
+    no_meta = ok(node, "select x from n", nm="true", limit="1")
+    assert list(no_meta.keys()) == ["dataset", "count"]
+    assert ok(node, "select x, y from n", cols="y", limit="1")["dataset"] == [[10]]
+    bad_col = exec_sql(node, "select x from n", cols="nope")
+    assert bad_col.status_code == 400 and "column not found: 'nope'" in bad_col.json()["error"]
+    timed = ok(node, "select x from n", timings="true", explain="true", limit="1")
+    assert list(timed.keys()) == ["query", "columns", "timestamp", "dataset", "count", "timings", "explain"]
+    assert set(timed["timings"].keys()) == {"authentication", "compiler", "execute", "count"}
+    assert timed["explain"] == {"jitCompiled": False}
+
+
+def test_errors_carry_position_and_message(node):
+    ok(node, "create table e (ts timestamp, x int) timestamp(ts) partition by day")
+    cases = [
+        ("select * from nope", 14, "table does not exist [table=nope]"),
+        ("select nope from e", 7, "Invalid column: nope"),
+        ("select * from e where x = 'abc", 26, "unclosed quoted string"),
+        ("insert into e values ('2024-01-01', 'abc')", 36, "inconvertible value: `abc` [STRING -> INT]"),
+        ("select x from e where ts > 'not-a-date'", 27, "inconvertible value"),
+    ]
+    for query, position, message in cases:
+        response = exec_sql(node, query)
+        assert response.status_code == 400, response.text
+        body = response.json()
+        assert list(body.keys()) == ["query", "error", "position"]
+        assert body["query"] == query and body["position"] == position and message in body["error"], body
+
+
+def test_empty_query_and_post_method(node):
+    assert ok(node, "") == {"error": "empty query", "query": "", "position": 0}
+    assert ok(node, "", version="2") == {"notice": "empty query", "query": "", "position": "0"}
+    assert requests.post(f"{node.http_url}/exec", params={"query": "select 1"}, timeout=5).status_code == 405
+
+
+def test_dml_and_ddl_replies(node):
+    assert ok(node, "create table d (a int)") == {"ddl": "OK"}
+    assert ok(node, "insert into d values (1), (2)") == {"dml": "OK"}
+    assert ok(node, "insert into d select x::int from long_sequence(3)") == {"dml": "OK"}
+    assert ok(node, "select count() from d")["dataset"] == [[5]]
+    assert ok(node, "truncate table d") == {"ddl": "OK"}
+    assert ok(node, "drop table d") == {"ddl": "OK"}
+    assert ok(node, "select count() from tables()")["dataset"] == [[0]]
+
+
+def test_exp_csv_quoting_nulls_and_limit(node):
+    ok(node, "create table x (ts timestamp, s string, n long, d double, b boolean) timestamp(ts) partition by day")
+    ok(node, "insert into x values ('2024-01-01', 'a,\"b\"\nc', 1, 1.5, true), ('2024-01-02', null, null, null, false)")
+    response = requests.get(f"{node.http_url}/exp", params={"query": "select * from x"}, timeout=10)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert response.headers["content-disposition"].startswith('attachment; filename="questdb-query-')
+    assert response.text == (
+        '"ts","s","n","d","b"\r\n'
+        '"2024-01-01T00:00:00.000000Z","a,""b""\nc",1,1.5,true\r\n'
+        '"2024-01-02T00:00:00.000000Z",,,,false\r\n')
+    skipped = requests.get(f"{node.http_url}/exp", params={"query": "select n from x", "limit": "1,2"}, timeout=10)
+    assert skipped.text == '"n"\r\n\r\n'
+    ddl = requests.get(f"{node.http_url}/exp", params={"query": "drop table x"}, timeout=10)
+    assert ddl.status_code == 400 and ddl.json()["error"] == "/exp endpoint only accepts SELECT"
+    assert requests.get(f"{node.http_url}/exp", timeout=10).status_code == 400
+
+
+def test_chk(node):
+    ok(node, "create table present (a int)")
+    assert requests.get(f"{node.http_url}/chk", params={"j": "present"}, timeout=5).text == "Exists"
+    assert requests.get(f"{node.http_url}/chk", params={"j": "absent"}, timeout=5).text == "Does not exist"
+    assert requests.get(f"{node.http_url}/chk", params={"j": "present", "f": "json"}, timeout=5).json() == {"status": "Exists"}
+    assert requests.get(f"{node.http_url}/chk", timeout=5).text == "table name missing"
+
+
+def test_curl_reads_json(node):
+    ok(node, "create table c (a int)")
+    ok(node, "insert into c values (5)")
+    out = subprocess.run(["curl", "-sS", "-G", f"{node.http_url}/exec", "--data-urlencode", "query=select a from c"],
+                         capture_output=True, text=True, timeout=30)
+    assert json.loads(out.stdout)["dataset"] == [[5]]
+
+
+@pytest.mark.parametrize("query,fragment", [
+    ("select 'unterminated", "unclosed quoted string"),
+    ("select " + "(" * 500 + "1" + ")" * 500, "nesting is too deep"),
+    ("select cast('abc' as int)", "inconvertible value"),
+    ("select * from e where", "unexpected end of statement"),
+    ("select sum(x, x) from long_sequence(2)", "wrong number of arguments"),
+    ("create table bad (a blob)", "unsupported column type"),
+    ("select x from long_sequence(1) sample by 1h", "designated TIMESTAMP"),
+])
+def test_bad_queries_get_clear_errors_and_the_server_stays_healthy(node, query, fragment):
+    response = exec_sql(node, query)
+    assert response.status_code == 400, response.text
+    assert fragment in response.json()["error"]
+    assert ok(node, "select 1 + 1")["dataset"] == [[2]]
+
+
+def test_division_by_zero_is_null_not_an_error(node):
+    assert ok(node, "select 1 / 0, 1.0 / 0, 0.0 / 0")["dataset"] == [[None, None, None]]
+
+
+def test_a_huge_query_is_refused_by_the_request_limit(node):
+    response = exec_sql(node, "select " + "+".join(["1"] * 40000))
+    assert response.status_code in (414, 431)
+    assert ok(node, "select 2")["dataset"] == [[2]]
