@@ -79,7 +79,7 @@ package enum TimestampText {
                                     if fractionDigits <= 6 { micros = micros * 10 + Int64(digit) }
                                 }
                                 guard fractionDigits > 0 else { return nil }
-                                for _ in fractionDigits..<6 where fractionDigits < 6 { micros *= 10 }
+                                if fractionDigits < 6 { for _ in fractionDigits..<6 { micros *= 10 } }
                                 fractionMicros = micros
                                 precision = .microsecond
                             }

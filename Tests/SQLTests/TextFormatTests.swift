@@ -1,0 +1,92 @@
+// Pure text pieces of the SQL layer: Java-style doubles, ISO timestamps and periods, interval
+// strings, LIKE patterns, date patterns, the lexer's tokens and positions.
+@testable import SQL
+import Testing
+
+@Test(arguments: [
+    (1500.0, "1500.0"), (0.001, "0.001"), (1.0E7, "1.0E7"), (1.0E-4, "1.0E-4"), (123456.789, "123456.789"),
+    (-2.5, "-2.5"), (0.0, "0.0"), (9999999.0, "9999999.0"), (1.2345678E10, "1.2345678E10"),
+    (Double.greatestFiniteMagnitude, "1.7976931348623157E308"), (0.1 + 0.2, "0.30000000000000004"), (100.0, "100.0"),
+])
+func doublesFormatLikeJava(value: Double, text: String) {
+    #expect(JavaDoubleText.format(value) == text)
+}
+
+@Test func floatsUseTheirOwnShortestDigits() {
+    #expect(JavaDoubleText.format(Float(0.1)) == "0.1")
+    #expect(JavaDoubleText.format(Float(1.5)) == "1.5")
+    #expect(JavaDoubleText.format(Float(3.0e10)) == "3.0E10")
+}
+
+@Test(arguments: [
+    ("2024", "2024-01-01T00:00:00.000000Z", "2025-01-01T00:00:00.000000Z"),
+    ("2024-02", "2024-02-01T00:00:00.000000Z", "2024-03-01T00:00:00.000000Z"),
+    ("2024-02-29", "2024-02-29T00:00:00.000000Z", "2024-03-01T00:00:00.000000Z"),
+    ("2024-02-29T23", "2024-02-29T23:00:00.000000Z", "2024-03-01T00:00:00.000000Z"),
+    ("2024-02-29 23:59", "2024-02-29T23:59:00.000000Z", "2024-03-01T00:00:00.000000Z"),
+    ("2024-02-29T23:59:59", "2024-02-29T23:59:59.000000Z", "2024-03-01T00:00:00.000000Z"),
+    ("2024-02-29T23:59:59.5Z", "2024-02-29T23:59:59.500000Z", "2024-02-29T23:59:59.500001Z"),
+    ("2024-02-29T23:59:59.123456789Z", "2024-02-29T23:59:59.123456Z", "2024-02-29T23:59:59.123457Z"),
+    ("2024-01-01T01:00:00+01:00", "2024-01-01T00:00:00.000000Z", "2024-01-01T00:00:01.000000Z"),
+    ("1969-12-31T23:59:59.999999Z", "1969-12-31T23:59:59.999999Z", "1970-01-01T00:00:00.000000Z"),
+])
+func isoTextsNameTheirPeriods(text: String, start: String, end: String) throws {
+    let period = try #require(TimestampText.parse(text))
+    #expect(TimestampText.micros(period.start) == start)
+    #expect(TimestampText.micros(period.end) == end)
+}
+
+@Test(arguments: ["", "24", "2024-13", "2023-02-29", "2024-01-01T24", "2024-01-01T10:60", "2024-01-01X", "2024-01-01T10:00:00.", "abcd"])
+func badIsoTextsAreRefused(text: String) {
+    #expect(TimestampText.parse(text) == nil)
+}
+
+@Test func datesAndNanosFormatWithTheirPrecision() {
+    #expect(TimestampText.millis(1_727_827_200_000) == "2024-10-02T00:00:00.000Z")
+    #expect(TimestampText.nanos(1_000_000_001) == "1970-01-01T00:00:01.000000001Z")
+    #expect(TimestampText.micros(-1) == "1969-12-31T23:59:59.999999Z")
+}
+
+@Test func intervalModifiersExtendAndRepeat() throws {
+    let day: Int64 = 86_400_000_000
+    let start = TimestampText.parse("2024-01-01")!.start
+    #expect(try IntervalText.parse("2024-01-01;1h", at: 0) == [start..<(start + day + 3_600_000_000)])
+    #expect(try IntervalText.parse("2024-01-01;1d;1d;3", at: 0).count == 3)
+    #expect(try IntervalText.parse("2024-01-31;0d;1M;2", at: 0)[1].lowerBound == TimestampText.parse("2024-02-29")!.start)
+    #expect(throws: SQLError.self) { try IntervalText.parse("2024-01-01;xh", at: 5) }
+}
+
+@Test(arguments: [
+    ("a%", "abc", true), ("a%", "bac", false), ("%c", "abc", true), ("a_c", "abc", true), ("a_c", "ac", false),
+    ("%b%", "abc", true), ("", "", true), ("%", "", true), ("a\\%", "a%", true), ("a\\%", "ab", false),
+    ("%a%a%a%a%a%a%a%b", String(repeating: "a", count: 200), false),
+])
+func likePatterns(pattern: String, text: String, matches: Bool) {
+    #expect(LikePattern(pattern, caseInsensitive: false).matches(text) == matches)
+}
+
+@Test func ilikeIgnoresCase() {
+    #expect(LikePattern("HeLLo%", caseInsensitive: true).matches("hello world"))
+}
+
+@Test func datePatternsReadQuestDBFormats() {
+    #expect(DatePattern("yyyy-MM-dd - HH:mm:ss").parse("2024-03-05 - 10:11:12") == TimestampText.parse("2024-03-05T10:11:12Z")!.start)
+    #expect(DatePattern("dd/MM/yyyy").parse("05/03/2024") == TimestampText.parse("2024-03-05")!.start)
+    #expect(DatePattern("yyyy-MM-dd'T'HH:mm:ss.SSS").parse("2024-03-05T10:11:12.345") == TimestampText.parse("2024-03-05T10:11:12.345Z")!.start)
+    #expect(DatePattern("yyyy-MM-dd").parse("2024-02-30") == nil)
+    #expect(DatePattern("yyyy-MM-dd").parse("2024-02-01x") == nil)
+}
+
+@Test func tokensCarryPositions() throws {
+    let tokens = try SQLLexer.tokens("select \"Quoted\"\"Id\", 'it''s', 1.5e3, 10L, x::int -- comment\n/* c */ from t")
+    #expect(tokens.map(\.kind) == [.word, .quotedIdentifier, .symbol, .string, .symbol, .decimal, .symbol, .integer, .symbol, .word, .symbol, .word, .word, .word, .end])
+    #expect(tokens[1].text == "Quoted\"Id" && tokens[1].position == 7)
+    #expect(tokens[3].text == "it's" && tokens[3].position == 21)
+    #expect(tokens[12].position == 68)
+}
+
+@Test func lexerErrorsPointAtTheProblem() {
+    #expect(throws: SQLError(.syntax, "unclosed quoted string", at: 7)) { try SQLLexer.tokens("select 'abc") }
+    #expect(throws: SQLError(.syntax, "unterminated comment", at: 9)) { try SQLLexer.tokens("select 1 /* x") }
+    #expect(throws: SQLError(.syntax, "unexpected character '#'", at: 7)) { try SQLLexer.tokens("select #") }
+}
