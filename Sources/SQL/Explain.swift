@@ -22,6 +22,9 @@ struct Explain {
                 try describe(subquery, depth: depth + 1, into: &lines)
             }
             try describe(body, depth: depth, into: &lines)
+        case .ordered(let inner, let order, _, _):
+            lines.append(indent + "Sort keys: [" + order.map { $0.expression.canonical }.joined(separator: ", ") + "]")
+            try describe(inner, depth: depth + 1, into: &lines)
         case .setOperation(let op, let left, let right, _):
             lines.append(indent + "Set operation: \(op)")
             try describe(left, depth: depth + 1, into: &lines)

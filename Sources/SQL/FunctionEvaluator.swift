@@ -27,7 +27,7 @@ struct FunctionEvaluator {
         case .sqrt: return .real(values[0].reals.map { $0 < 0 ? .nan : $0.squareRoot() })
         case .sign: return .real(values[0].reals.map { $0.isNaN ? .nan : $0 > 0 ? 1 : $0 < 0 ? -1 : 0 })
         case .ln: return .real(values[0].reals.map { Self.naturalLog($0) })
-        case .log10: return .real(values[0].reals.map { Self.naturalLog($0) / Self.naturalLog(10) })
+        case .log10: return .real(values[0].reals.map { $0 < 0 ? .nan : log10($0) })
         case .exp: return .real(values[0].reals.map { Self.exponential($0) })
         case .power:
             return .real(zip(values[0].reals, values[1].reals).map { Self.power($0, $1) })

@@ -36,6 +36,11 @@ struct QueryExecutor {
             return try inner.run(body)
         case .setOperation(let op, let left, let right, let position):
             return try inner.setOperation(op, try inner.run(left), try inner.run(right), at: position)
+        case .ordered(let query, let order, let limit, let position):
+            var result = try inner.run(query)
+            if !order.isEmpty { result = try RowOperations.sort(result, try inner.outputOrder(order, result, at: position)) }
+            if let limit { result = try inner.applyLimit(limit, result) }
+            return result
         }
     }
 

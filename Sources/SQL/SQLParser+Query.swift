@@ -17,6 +17,7 @@ extension SQLParser {
             return .with(names, try query())
         }
         var left = try queryTerm()
+        var trailing: ([OrderItem], Limit?, Int)?
         while true {
             let position = current.position
             let op: SetOperator
@@ -27,10 +28,21 @@ extension SQLParser {
             } else if accept("intersect") {
                 op = .intersect
             } else {
-                return left
+                break
             }
-            left = .setOperation(op, left, try queryTerm(), position: position)
+            var right = try queryTerm()
+            // `… UNION SELECT … ORDER BY x LIMIT n`: the clauses belong to the whole result.
+            if case .select(var select) = right, !select.orderBy.isEmpty || select.limit != nil {
+                trailing = (select.orderBy, select.limit, position)
+                select.orderBy = []
+                select.limit = nil
+                right = .select(select)
+            }
+            left = .setOperation(op, left, right, position: position)
+            if trailing != nil { break }
         }
+        if let (order, limit, position) = trailing { return .ordered(left, order, limit, position: position) }
+        return left
     }
 
     private mutating func queryTerm() throws(SQLError) -> SQLQuery {

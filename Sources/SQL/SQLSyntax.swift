@@ -46,6 +46,8 @@ package indirect enum SQLQuery: Sendable {
     case select(SelectQuery)
     case setOperation(SetOperator, SQLQuery, SQLQuery, position: Int)
     case with([(name: String, query: SQLQuery)], SQLQuery)
+    /// ORDER BY / LIMIT written after a set operation: they apply to its whole result.
+    case ordered(SQLQuery, [OrderItem], Limit?, position: Int)
 }
 
 package enum SetOperator: Sendable {

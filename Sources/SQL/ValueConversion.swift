@@ -71,6 +71,9 @@ enum ValueConversion {
             case .column(.ipv4):
                 guard let address = Array(text.utf8).withUnsafeBytes({ ColumnValueText.ipv4($0) }) else { throw fail() }
                 return .integer(Int64(address))
+            case .column(.geohash(let bits)):
+                guard let hash = Array(text.utf8).withUnsafeBytes({ ColumnValueText.geohash($0, bits: bits) }) else { throw fail() }
+                return .integer(Int64(bitPattern: hash))
             case .column(.char):
                 guard text.unicodeScalars.count == 1, let scalar = text.unicodeScalars.first, scalar.value <= 0xFFFF else {
                     throw fail()
@@ -123,7 +126,9 @@ package enum ValueText {
         case .timestamp: return TimestampText.micros(number)
         case .column(.date): return TimestampText.millis(number)
         case .column(.timestampNanos): return TimestampText.nanos(number)
-        case .column(.char): return Unicode.Scalar(UInt32(truncatingIfNeeded: number)).map { String(Character($0)) } ?? ""
+        case .column(.char):
+            // CHAR has no NULL: its zero value prints as empty text.
+            return number == 0 ? "" : Unicode.Scalar(UInt32(truncatingIfNeeded: number)).map { String(Character($0)) } ?? ""
         case .column(.ipv4):
             let address = UInt32(truncatingIfNeeded: number)
             return "\(address >> 24).\(address >> 16 & 0xFF).\(address >> 8 & 0xFF).\(address & 0xFF)"
