@@ -88,14 +88,14 @@ struct AggregatePlan {
         if let range = sampling?.rowRange {
             intervals = intervals.map { BoundExpression.intersect($0, [range]) } ?? [range]
         }
-        let source = try executor.makeSource(plan, needed: needed, intervals: intervals)
+        let (source, remaining) = try executor.makeSource(plan, needed: needed, intervals: intervals, predicate: predicate)
 
         var table = GroupTable(width: boundKeys.count + (sampling == nil ? 0 : 1))
         var atomizers = boundKeys.map { KeyAtomizer(type: $0.type) }
         var samples: [ColumnVector?] = Array(repeating: nil, count: boundKeys.count)
         while let batch = try source.next() {
             try context.check()
-            guard var filtered = try QueryExecutor.filter(batch, predicate, firstRow: source.firstRow) else { continue }
+            guard var filtered = try QueryExecutor.filter(batch, remaining, firstRow: source.firstRow) else { continue }
             if let range = sampling?.rowRange, let timestampIndex {
                 let mask = filtered.columns[timestampIndex].integers.map { range.contains($0) }
                 let selected = mask.reduce(0) { $0 + ($1 ? 1 : 0) }
@@ -275,14 +275,19 @@ struct AggregatePlan {
         predicate?.collectColumns(into: &needed)
         for order in select.orderBy { (try? binder.bind(order.expression))?.collectColumns(into: &needed) }
         let intervals = predicate?.timestampIntervals(timestampIndex)
-        let source = try executor.makeSource(plan, needed: needed, intervals: intervals)
+        if keys.count == 1, case .column(let keyIndex, .symbol) = keys[0], case .table(let snapshot, _) = plan {
+            let rows = try latestBySymbol(
+                keyIndex: keyIndex, snapshot: snapshot, needed: needed, intervals: intervals, timestampIndex: timestampIndex)
+            return try projectLatest(rows, timestampIndex: timestampIndex)
+        }
+        let (source, remaining) = try executor.makeSource(plan, needed: needed, intervals: intervals, predicate: predicate)
         let columns = needed.sorted()
         var aggregators = columns.map { Aggregator(kind: .last, inputType: scope.columns[$0].type) }
         var table = GroupTable(width: keys.count)
         var atomizers = keys.map { KeyAtomizer(type: $0.type) }
         while let batch = try source.next() {
             try context.check()
-            guard let filtered = try QueryExecutor.filter(batch, predicate, firstRow: source.firstRow) else { continue }
+            guard let filtered = try QueryExecutor.filter(batch, remaining, firstRow: source.firstRow) else { continue }
             let evaluator = ExpressionEvaluator(batch: filtered, firstRow: source.firstRow)
             var atoms: [[Int64]] = []
             for (index, key) in keys.enumerated() { atoms.append(atomizers[index].atoms(try evaluator.evaluate(key))) }
@@ -295,9 +300,56 @@ struct AggregatePlan {
         let groupCount = keys.isEmpty ? min(table.count, 1) : table.count
         var vectors = scope.columns.map { ColumnVector.nulls($0.type, count: groupCount) }
         for (position, column) in columns.enumerated() { vectors[column] = aggregators[position].result(groupCount: groupCount) }
+        return try projectLatest(ColumnBatch(columns: vectors, count: groupCount), timestampIndex: timestampIndex)
+    }
+
+    /// The latest row of each key of one SYMBOL column: a backward scan, newest partition first,
+    /// that stops once every key of the dictionary has been seen — then only the key column is
+    /// read further back, in case a NULL key is older (its row is then read alone).
+    private func latestBySymbol(
+        keyIndex: Int, snapshot: TableSnapshot, needed: Set<Int>, intervals: [Range<Int64>]?, timestampIndex: Int
+    ) throws(SQLError) -> ColumnBatch {
+        let (source, remaining) = try executor.makeSource(plan, needed: needed, intervals: intervals, predicate: predicate, reverse: true)
+        guard let scan = source as? TableScan else { preconditionFailure("a table plan gives a table scan") }
+        let keyCount = snapshot.symbols[snapshot.schema.columns[keyIndex].id]?.values.count ?? 0
+        var seen = [Bool](repeating: false, count: keyCount + 1)
+        var found = 0
+        var nullSeen = false
+        var picked: [ColumnBatch] = []
+        while let batch = try scan.next() {
+            try context.check()
+            guard let filtered = try QueryExecutor.filter(batch, remaining, firstRow: scan.firstRow) else { continue }
+            guard case .symbol(let keys, _) = filtered.columns[keyIndex] else { continue }
+            var rows: [Int] = []
+            for row in stride(from: keys.count - 1, through: 0, by: -1) {
+                let slot = Int(keys[row]) + 1
+                guard slot < seen.count, !seen[slot] else { continue }
+                seen[slot] = true
+                if slot == 0 { nullSeen = true } else { found += 1 }
+                rows.append(row)
+            }
+            if !rows.isEmpty {
+                // In key-only mode the batch lacks the other columns: read the row alone.
+                picked.append(scan.keyOnlyColumn == nil ? filtered.gather(rows) : scan.readRows(rows.map { scan.lastRows[$0] }))
+            }
+            if found == keyCount {
+                if nullSeen { break }
+                scan.keyOnlyColumn = keyIndex
+            }
+        }
+        var all = picked.first ?? ColumnBatch(columns: scope.columns.map { ColumnVector.empty($0.type.representation) }, count: 0)
+        for batch in picked.dropFirst() {
+            for index in all.columns.indices where needed.contains(index) { all.columns[index].append(batch.columns[index]) }
+            all.count += batch.count
+        }
+        for index in all.columns.indices where !needed.contains(index) { all.columns[index] = ColumnVector.nulls(scope.columns[index].type, count: all.count) }
+        return all
+    }
+
+    /// The select list over the latest rows (ordered by timestamp), with the source's names.
+    private func projectLatest(_ rows: ColumnBatch, timestampIndex: Int) throws(SQLError) -> QueryResult {
         let latestRows = QueryResult(
-            columns: scope.columns.map { .init(name: $0.name, type: $0.type) }, batch: ColumnBatch(columns: vectors, count: groupCount),
-            timestampIndex: timestampIndex)
+            columns: scope.columns.map { .init(name: $0.name, type: $0.type) }, batch: rows, timestampIndex: timestampIndex)
         let ordered = try RowOperations.sort(latestRows, [.init(column: timestampIndex, descending: false)])
         // The select list over the latest rows, with the source's names and qualifiers.
         let latestScope = Scope(columns: scope.columns, timestampIndex: timestampIndex)

@@ -77,10 +77,15 @@ struct Aggregator {
 
     mutating func update(groups: [Int32], groupCount: Int, values: ColumnVector?) {
         resize(groupCount)
-        guard let values else {
-            for group in groups { counts[Int(group)] += 1 }
+        guard let values, kind != .countAll else {
+            if groupCount == 1 {
+                counts[0] += Int64(groups.count)
+            } else {
+                counts.withUnsafeMutableBufferPointer { c in for group in groups { c[Int(group)] += 1 } }
+            }
             return
         }
+        if updateFast(groups, values) { return }
         let nulls = values.nullMask(inputType)
         switch kind {
         case .countAll:
@@ -96,11 +101,27 @@ struct Aggregator {
                 integers[Int(group)] &+= input[row]
                 seen[Int(group)] = true
             }
-        case .sum, .kahanSum, .avg:
+        case .avg where inputType.representation == .integer:
+            // Integer inputs sum exactly in 64 bits; the division happens once per group.
+            let input = values.integers
+            for (row, group) in groups.enumerated() where !nulls[row] {
+                let g = Int(group)
+                integers[g] &+= input[row]
+                counts[g] += 1
+            }
+        case .sum, .avg:
             let input = values.reals
             for (row, group) in groups.enumerated() where !nulls[row] {
                 let g = Int(group)
-                // Kahan–Neumaier summation keeps long sums of doubles accurate.
+                reals[g] += input[row]
+                counts[g] += 1
+                seen[g] = true
+            }
+        case .kahanSum:
+            let input = values.reals
+            for (row, group) in groups.enumerated() where !nulls[row] {
+                let g = Int(group)
+                // Kahan–Neumaier summation (QuestDB's ksum) keeps long sums of doubles accurate.
                 let value = input[row]
                 let total = reals[g] + value
                 compensations[g] += Swift.abs(reals[g]) >= Swift.abs(value) ? (reals[g] - total) + value : (value - total) + reals[g]
@@ -126,6 +147,99 @@ struct Aggregator {
                 let g = Int(group)
                 texts[g] = texts[g].map { $0 + separator + text } ?? text
             }
+        }
+    }
+
+    /// Tight loops over raw buffers for the hot aggregates (sum, avg, min, max, count of numbers);
+    /// NULL is checked inline against the type's sentinel. False when another path must run.
+    private mutating func updateFast(_ groups: [Int32], _ values: ColumnVector) -> Bool {
+        switch values {
+        case .integer(let input) where inputType.isNumeric || inputType.isTemporal:
+            let null = inputType.integerHasNull ? inputType.integerNull : nil
+            switch kind {
+            case .count:
+                counts.withUnsafeMutableBufferPointer { c in
+                    for (row, group) in groups.enumerated() where input[row] != null { c[Int(group)] += 1 }
+                }
+            case .sum, .avg:
+                guard kind == .avg || inputType.representation == .integer else { return false }
+                input.withUnsafeBufferPointer { v in
+                    integers.withUnsafeMutableBufferPointer { sums in
+                        counts.withUnsafeMutableBufferPointer { c in
+                            seen.withUnsafeMutableBufferPointer { s in
+                                for (row, group) in groups.enumerated() where v[row] != null {
+                                    let g = Int(group)
+                                    sums[g] &+= v[row]
+                                    c[g] += 1
+                                    s[g] = true
+                                }
+                            }
+                        }
+                    }
+                }
+            case .min, .max:
+                let isMax = kind == .max
+                input.withUnsafeBufferPointer { v in
+                    integers.withUnsafeMutableBufferPointer { state in
+                        seen.withUnsafeMutableBufferPointer { s in
+                            for (row, group) in groups.enumerated() where v[row] != null {
+                                let g = Int(group)
+                                let value = v[row]
+                                if !s[g] || (isMax ? value > state[g] : value < state[g]) {
+                                    state[g] = value
+                                    s[g] = true
+                                }
+                            }
+                        }
+                    }
+                }
+            default:
+                return false
+            }
+            return true
+        case .real(let input):
+            switch kind {
+            case .count:
+                counts.withUnsafeMutableBufferPointer { c in
+                    for (row, group) in groups.enumerated() where !input[row].isNaN { c[Int(group)] += 1 }
+                }
+            case .sum, .avg:
+                input.withUnsafeBufferPointer { v in
+                    reals.withUnsafeMutableBufferPointer { sums in
+                        counts.withUnsafeMutableBufferPointer { c in
+                            seen.withUnsafeMutableBufferPointer { s in
+                                for (row, group) in groups.enumerated() where !v[row].isNaN {
+                                    let g = Int(group)
+                                    sums[g] += v[row]
+                                    c[g] += 1
+                                    s[g] = true
+                                }
+                            }
+                        }
+                    }
+                }
+            case .min, .max:
+                let isMax = kind == .max
+                input.withUnsafeBufferPointer { v in
+                    reals.withUnsafeMutableBufferPointer { state in
+                        seen.withUnsafeMutableBufferPointer { s in
+                            for (row, group) in groups.enumerated() where !v[row].isNaN {
+                                let g = Int(group)
+                                let value = v[row]
+                                if !s[g] || (isMax ? value > state[g] : value < state[g]) {
+                                    state[g] = value
+                                    s[g] = true
+                                }
+                            }
+                        }
+                    }
+                }
+            default:
+                return false
+            }
+            return true
+        default:
+            return false
         }
     }
 
@@ -177,10 +291,14 @@ struct Aggregator {
         case .countDistinct: return .integer(distinct.prefix(groupCount).map { Int64($0.count) })
         case .sum where inputType.representation == .integer:
             return .integer((0..<groupCount).map { seen[$0] ? integers[$0] : Int64.min })
-        case .sum, .kahanSum:
+        case .sum:
+            return .real((0..<groupCount).map { seen[$0] ? reals[$0] : .nan })
+        case .kahanSum:
             return .real((0..<groupCount).map { seen[$0] ? reals[$0] + compensations[$0] : .nan })
+        case .avg where inputType.representation == .integer:
+            return .real((0..<groupCount).map { counts[$0] > 0 ? Double(integers[$0]) / Double(counts[$0]) : .nan })
         case .avg:
-            return .real((0..<groupCount).map { counts[$0] > 0 ? (reals[$0] + compensations[$0]) / Double(counts[$0]) : .nan })
+            return .real((0..<groupCount).map { counts[$0] > 0 ? reals[$0] / Double(counts[$0]) : .nan })
         case .stddevSample, .varianceSample:
             return .real((0..<groupCount).map { g in
                 guard counts[g] > 1 else { return .nan }

@@ -212,9 +212,34 @@ struct Binder {
         _ op: ComparisonOperator, _ left: BoundExpression, _ right: BoundExpression, at position: Int,
         operands: (Int, Int)? = nil
     ) throws(SQLError) -> BoundExpression {
+        if let integral = Self.integralComparison(op, left, right) { return integral }
         let type = try Self.commonType(left.type, right.type, at: position)
         return .comparison(
             op, try coerce(left, to: type, at: operands?.0 ?? position), try coerce(right, to: type, at: operands?.1 ?? position))
+    }
+
+    /// `integer_column op 90.5` compared as integers (`> 90`, `>= 91`, …), so the column is not
+    /// converted to doubles row by row. Nil when the rewrite does not apply.
+    private static func integralComparison(_ op: ComparisonOperator, _ left: BoundExpression, _ right: BoundExpression)
+        -> BoundExpression?
+    {
+        guard left.type.isNumeric, left.type.representation == .integer, case .constant(.real(let constant), _) = right,
+              constant.isFinite, constant > -9.0e18, constant < 9.0e18
+        else { return nil }
+        let integral = constant.rounded(.towardZero) == constant
+        let floor = Int64(constant.rounded(.down)), ceiling = Int64(constant.rounded(.up))
+        let never = BoundExpression.constant(.boolean(false), .boolean)
+        func compare(_ op: ComparisonOperator, _ value: Int64) -> BoundExpression {
+            .comparison(op, .cast(left, to: .long, position: 0), .constant(.integer(value), .long))
+        }
+        switch op {
+        case .greater: return compare(.greater, floor)
+        case .greaterOrEqual: return compare(.greaterOrEqual, ceiling)
+        case .less: return compare(.less, ceiling)
+        case .lessOrEqual: return compare(.lessOrEqual, floor)
+        case .equal: return integral ? compare(.equal, floor) : never
+        case .notEqual: return integral ? compare(.notEqual, floor) : nil
+        }
     }
 
     /// The type two operands are compared, unioned or chosen between in.

@@ -144,11 +144,12 @@ package struct ColumnBatch: Sendable {
         self.count = count
     }
 
+    /// Columns a scan did not read are empty placeholders: they stay empty.
     func gather(_ indices: [Int]) -> ColumnBatch {
-        ColumnBatch(columns: columns.map { $0.gather(indices) }, count: indices.count)
+        ColumnBatch(columns: columns.map { $0.count == 0 && count > 0 ? $0 : $0.gather(indices) }, count: indices.count)
     }
 
     func slice(_ range: Range<Int>) -> ColumnBatch {
-        ColumnBatch(columns: columns.map { $0.slice(range) }, count: range.count)
+        ColumnBatch(columns: columns.map { $0.count == 0 && count > 0 ? $0 : $0.slice(range) }, count: range.count)
     }
 }

@@ -116,6 +116,7 @@ struct ExpressionEvaluator {
     private func compare(_ op: ComparisonOperator, _ left: BoundExpression, _ right: BoundExpression) throws(SQLError)
         -> ColumnVector
     {
+        if case .constant(let value, _) = right, let fast = try compareToConstant(op, left, value) { return .boolean(fast) }
         let l = try evaluate(left), r = try evaluate(right)
         let type = left.type == .null ? right.type : left.type
         switch type.representation {
@@ -147,6 +148,49 @@ struct ExpressionEvaluator {
                     return Self.ordered(op, x, y)
                 })
             }
+        }
+    }
+
+    /// `column op constant` without broadcasting the constant: a scalar loop, and for symbols
+    /// one dictionary lookup then key comparisons. Nil when no fast path applies.
+    private func compareToConstant(_ op: ComparisonOperator, _ left: BoundExpression, _ value: SQLValue) throws(SQLError) -> [Bool]? {
+        let type = left.type
+        switch (type.representation, value) {
+        case (.integer, .integer(let constant)):
+            guard case .integer(let values) = try evaluate(left) else { return nil }
+            let null = type.integerHasNull ? type.integerNull : nil
+            if op == .equal { return values.map { $0 == constant } }
+            if op == .notEqual { return values.map { $0 != constant } }
+            if constant == null { return Array(repeating: false, count: values.count) }
+            var out = [Bool](repeating: false, count: values.count)
+            values.withUnsafeBufferPointer { v in
+                out.withUnsafeMutableBufferPointer { o in
+                    switch op {
+                    case .less: for i in v.indices { o[i] = v[i] < constant && v[i] != null }
+                    case .lessOrEqual: for i in v.indices { o[i] = v[i] <= constant && v[i] != null }
+                    case .greater: for i in v.indices { o[i] = v[i] > constant }
+                    case .greaterOrEqual: for i in v.indices { o[i] = v[i] >= constant }
+                    case .equal, .notEqual: break
+                    }
+                }
+            }
+            return out
+        case (.real, .real(let constant)):
+            guard case .real(let values) = try evaluate(left) else { return nil }
+            switch op {
+            case .less: return values.map { $0 < constant }
+            case .lessOrEqual: return values.map { $0 <= constant }
+            case .greater: return values.map { $0 > constant }
+            case .greaterOrEqual: return values.map { $0 >= constant }
+            case .equal: return values.map { $0 == constant }
+            case .notEqual: return values.map { $0 != constant }
+            }
+        case (.text, .text(let constant)) where op == .equal || op == .notEqual:
+            guard case .symbol(let keys, let table) = try evaluate(left) else { return nil }
+            let key = table.keys[constant] ?? -2
+            return op == .equal ? keys.map { $0 == key } : keys.map { $0 != key }
+        default:
+            return nil
         }
     }
 
@@ -200,6 +244,12 @@ struct ExpressionEvaluator {
             return .boolean(vector.booleans.map { set.contains($0) != negated })
         case .text:
             let set = Set(values.map { value -> String? in if case .text(let text) = value { return text } else { return nil } })
+            if case .symbol(let keys, let table) = vector {
+                // Keys of the listed values, looked up once per batch.
+                var wanted = Set(set.compactMap { $0.flatMap { table.keys[$0] } })
+                if set.contains(nil) { wanted.insert(-1) }
+                return .boolean(keys.map { wanted.contains($0) != negated })
+            }
             return .boolean(vector.asText(operand.type).map { set.contains($0) != negated })
         }
     }

@@ -18,17 +18,74 @@ struct GroupTable {
         mask = size - 1
     }
 
+    /// Direct maps for keys whose last atom is small (symbol keys, small integers): per value of
+    /// the leading atoms (none for one-column keys), an array from the small atom to group id.
+    private var dense: [Int64: [Int32]] = [:]
+    static let denseLimit: Int64 = 1 << 16
+    static let maxDenseMaps = 4096
+
     /// Group ids for each row of `atoms` (one array per key column, all of `rows` length).
+    ///
+    /// Fast paths: rows whose key equals the previous row's reuse its group (time buckets over
+    /// time-ordered data), and a small last atom indexes a direct map instead of hashing.
     mutating func groups(_ atoms: [[Int64]], rows: Int) -> [Int32] {
         var out = [Int32](repeating: 0, count: rows)
         if width == 0 {
             if count == 0 { count = 1 }
             return out
         }
+        if width <= 2 {
+            groupsDense(atoms, rows: rows, into: &out)
+            return out
+        }
         for row in 0..<rows {
             out[row] = group(atoms, row)
         }
         return out
+    }
+
+    /// One or two key columns: the leading atom (if any) selects a direct map over the last one
+    /// when that is small; otherwise the hash table.
+    private mutating func groupsDense(_ atoms: [[Int64]], rows: Int, into out: inout [Int32]) {
+        let last = atoms[width - 1]
+        let leading: [Int64]? = width == 2 ? atoms[0] : nil
+        var currentLead = Int64.min
+        var map: [Int32] = []
+        var haveMap = false
+        var previousRow = -1
+        for row in 0..<rows {
+            let small = last[row]
+            let lead = leading?[row] ?? 0
+            if previousRow >= 0, last[previousRow] == small, (leading?[previousRow] ?? 0) == lead {
+                out[row] = out[previousRow]
+                continue
+            }
+            previousRow = row
+            guard small >= -1, small < Self.denseLimit else {
+                out[row] = group(atoms, row)
+                continue
+            }
+            if !haveMap || lead != currentLead {
+                // Bounded: past this many leading values the hash table serves the rest.
+                if dense[lead] == nil, dense.count + (haveMap ? 1 : 0) >= Self.maxDenseMaps {
+                    out[row] = group(atoms, row)
+                    continue
+                }
+                if haveMap { dense[currentLead] = map }
+                currentLead = lead
+                map = dense.removeValue(forKey: lead) ?? []
+                haveMap = true
+            }
+            let slot = Int(small + 1)
+            if slot >= map.count { map.append(contentsOf: repeatElement(-1, count: slot + 1 - map.count)) }
+            var id = map[slot]
+            if id < 0 {
+                id = group(atoms, row)
+                map[slot] = id
+            }
+            out[row] = id
+        }
+        if haveMap { dense[currentLead] = map }
     }
 
     private mutating func group(_ atoms: [[Int64]], _ row: Int) -> Int32 {

@@ -90,7 +90,7 @@ extension QueryExecutor {
         for expression in all { expression.collectColumns(into: &needed) }
         predicate?.collectColumns(into: &needed)
         let intervals = scope.timestampIndex.flatMap { predicate?.timestampIntervals($0) }
-        let source = try makeSource(plan, needed: needed, intervals: intervals)
+        let (source, remaining) = try makeSource(plan, needed: needed, intervals: intervals, predicate: predicate)
 
         let stopAfter = select.orderBy.isEmpty && !select.distinct ? try earlyStop(select.limit) : nil
         var output: [ColumnVector]? = nil
@@ -98,7 +98,7 @@ extension QueryExecutor {
         var bytes = 0
         while let batch = try source.next() {
             try context.check()
-            guard let filtered = try Self.filter(batch, predicate, firstRow: source.firstRow) else { continue }
+            guard let filtered = try Self.filter(batch, remaining, firstRow: source.firstRow) else { continue }
             let evaluator = ExpressionEvaluator(batch: filtered, firstRow: source.firstRow)
             var vectors: [ColumnVector] = []
             for expression in all { vectors.append(try evaluator.evaluate(expression)) }

@@ -105,18 +105,33 @@ struct QueryExecutor {
         }
     }
 
-    func makeSource(_ plan: SourcePlan, needed: Set<Int>, intervals: [Range<Int64>]?) throws(SQLError) -> any RowSource {
+    /// The row source for `plan`, and the part of `predicate` the caller must still apply.
+    /// Table scans take the whole predicate: they evaluate it on its own columns first and read
+    /// the other columns only for matching rows, and drop the timestamp conditions their
+    /// intervals already guarantee.
+    func makeSource(_ plan: SourcePlan, needed: Set<Int>, intervals: [Range<Int64>]?, predicate: BoundExpression?, reverse: Bool = false)
+        throws(SQLError) -> (source: any RowSource, remaining: BoundExpression?)
+    {
         switch plan {
         case .table(let snapshot, _):
-            let prunable = snapshot.schema.designatedTimestamp.flatMap { snapshot.schema.column(id: $0) }?.type == .timestamp
-            return try TableScan(
-                snapshot: snapshot, needed: needed.sorted(), intervals: prunable ? intervals : nil, batchRows: Self.batchRows)
+            let timestampIndex = plan.scope.timestampIndex
+            let prunable = timestampIndex.map { snapshot.schema.columns[$0].type == .timestamp } ?? false
+            var scanPredicate = predicate
+            if prunable, let timestampIndex, let intervals, let bound = predicate,
+               bound.timestampIntervals(timestampIndex) == intervals
+            {
+                scanPredicate = bound.removingTimestampConjuncts(timestampIndex)
+            }
+            let scan = try TableScan(
+                snapshot: snapshot, needed: needed.sorted(), intervals: prunable ? intervals : nil, predicate: scanPredicate,
+                reverse: reverse, batchRows: Self.batchRows)
+            return (scan, nil)
         case .materialized(let result, _):
-            return MaterializedSource(result.batch, batchRows: Self.batchRows)
+            return (MaterializedSource(result.batch, batchRows: Self.batchRows), predicate)
         case .longSequence(let count, _):
-            return LongSequenceSource(count: count)
+            return (LongSequenceSource(count: count), predicate)
         case .single:
-            return SingleRowSource()
+            return (SingleRowSource(), predicate)
         }
     }
 

@@ -147,6 +147,21 @@ extension BoundExpression {
         }
     }
 
+    /// The predicate without the conjuncts `timestampIntervals` read (a scan limited to those
+    /// intervals already guarantees them); nil when nothing is left.
+    func removingTimestampConjuncts(_ timestampIndex: Int) -> BoundExpression? {
+        if case .and(let l, let r) = self {
+            switch (l.removingTimestampConjuncts(timestampIndex), r.removingTimestampConjuncts(timestampIndex)) {
+            case (nil, nil): return nil
+            case (let a?, nil): return a
+            case (nil, let b?): return b
+            case (let a?, let b?): return .and(a, b)
+            }
+        }
+        if case .comparison(.notEqual, _, _) = self { return self }
+        return timestampIntervals(timestampIndex) == nil ? self : nil
+    }
+
     private static func range(_ op: ComparisonOperator, _ value: Int64) -> [Range<Int64>]? {
         switch op {
         case .equal: return [value..<(value &+ 1)]

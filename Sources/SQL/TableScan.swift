@@ -2,19 +2,29 @@ import Storage
 
 /// Reads a table snapshot a batch at a time: only the partitions that overlap the query's
 /// timestamp intervals, only the rows inside them (binary search on the designated
-/// timestamp), only the columns the query uses.
+/// timestamp), only the columns the query uses. With a predicate it reads the predicate's
+/// columns first and the others only for the rows that pass (late materialisation).
+/// `reverse` walks partitions and batches newest first (LATEST ON).
 final class TableScan: RowSource {
     private let snapshot: TableSnapshot
-    /// Schema column index per scope position, for the columns the query reads.
-    private let needed: [Int]
+    /// Schema column indexes the query reads, split by whether the predicate needs them.
+    private let predicateColumns: [Int]
+    private let otherColumns: [Int]
+    private let predicate: BoundExpression?
+    private let reverse: Bool
     private let batchRows: Int
     private var work: [(partition: TableSnapshot.Partition, rows: Range<Int>)] = []
     private var workIndex = 0
     private var mapped: [Int: MappedSource] = [:]
     private var mappedPartition = -1
-    private var position = 0
+    /// Next row to read (forward) or end of the rows left (reverse) in the current work item.
+    private var position: Int?
     private(set) var firstRow: Int64 = 0
     private var produced: Int64 = 0
+    /// When set, batches carry only the predicate's columns and this one (a cheap key scan).
+    var keyOnlyColumn: Int?
+    /// Rows (within the current partition) of the last batch returned.
+    private(set) var lastRows: [Int] = []
 
     enum MappedSource {
         case fixed(MappedColumn)
@@ -22,11 +32,20 @@ final class TableScan: RowSource {
     }
 
     /// `intervals`: sorted, non-overlapping µs ranges of the designated timestamp, or nil for all rows.
-    init(snapshot: TableSnapshot, needed: [Int], intervals: [Range<Int64>]?, batchRows: Int = 4096) throws(SQLError) {
+    init(
+        snapshot: TableSnapshot, needed: [Int], intervals: [Range<Int64>]?, predicate: BoundExpression? = nil,
+        reverse: Bool = false, batchRows: Int = 4096
+    ) throws(SQLError) {
         self.snapshot = snapshot
-        self.needed = needed
+        var used = Set<Int>()
+        predicate?.collectColumns(into: &used)
+        self.predicateColumns = used.sorted()
+        self.otherColumns = needed.filter { !used.contains($0) }
+        self.predicate = predicate
+        self.reverse = reverse
         self.batchRows = batchRows
         try plan(intervals)
+        if reverse { work.reverse() }
     }
 
     /// Row ranges per partition: partitions outside every interval are skipped unopened.
@@ -53,31 +72,73 @@ final class TableScan: RowSource {
     func next() throws(SQLError) -> ColumnBatch? {
         while workIndex < work.count {
             let (partition, rows) = work[workIndex]
-            if position < rows.lowerBound { position = rows.lowerBound }
-            if position >= rows.upperBound {
-                workIndex += 1
-                position = 0
-                continue
+            let range: Range<Int>
+            if reverse {
+                let end = position ?? rows.upperBound
+                guard end > rows.lowerBound else {
+                    advance()
+                    continue
+                }
+                range = max(rows.lowerBound, end - batchRows)..<end
+                position = range.lowerBound
+            } else {
+                let start = position ?? rows.lowerBound
+                guard start < rows.upperBound else {
+                    advance()
+                    continue
+                }
+                range = start..<min(rows.upperBound, start + batchRows)
+                position = range.upperBound
             }
             if mappedPartition != workIndex { try map(partition) }
-            let end = min(rows.upperBound, position + batchRows)
-            let range = position..<end
-            position = end
-            var columns = [ColumnVector](repeating: .boolean([]), count: snapshot.schema.columns.count)
-            for index in needed {
-                columns[index] = read(index, range)
-            }
             firstRow = produced
             produced += Int64(range.count)
-            return ColumnBatch(columns: columns, count: range.count)
+            if let batch = try read(range) { return batch }
         }
         return nil
+    }
+
+    private func advance() {
+        workIndex += 1
+        position = nil
+    }
+
+    /// The batch for `range`: predicate columns first; the rest only for passing rows.
+    private func read(_ range: Range<Int>) throws(SQLError) -> ColumnBatch? {
+        var columns = [ColumnVector](repeating: .boolean([]), count: snapshot.schema.columns.count)
+        let otherColumns = keyOnlyColumn.map { key in self.otherColumns.filter { $0 == key } } ?? self.otherColumns
+        for index in predicateColumns { columns[index] = read(index, range) }
+        guard let predicate else {
+            for index in otherColumns { columns[index] = read(index, range) }
+            lastRows = Array(range)
+            return ColumnBatch(columns: columns, count: range.count)
+        }
+        let mask = try ExpressionEvaluator(batch: ColumnBatch(columns: columns, count: range.count), firstRow: firstRow)
+            .evaluate(predicate).booleans
+        var selected: [Int] = []
+        for (offset, keep) in mask.enumerated() where keep { selected.append(range.lowerBound + offset) }
+        if selected.isEmpty { return nil }
+        lastRows = selected
+        if selected.count == range.count {
+            for index in otherColumns { columns[index] = read(index, range) }
+            return ColumnBatch(columns: columns, count: range.count)
+        }
+        for index in predicateColumns { columns[index] = columns[index].filter(mask, selected: selected.count) }
+        for index in otherColumns { columns[index] = read(index, selected) }
+        return ColumnBatch(columns: columns, count: selected.count)
+    }
+
+    /// Every column the query reads, at `rows` of the partition of the last batch.
+    func readRows(_ rows: [Int]) -> ColumnBatch {
+        var columns = [ColumnVector](repeating: .boolean([]), count: snapshot.schema.columns.count)
+        for index in predicateColumns + otherColumns { columns[index] = read(index, rows) }
+        return ColumnBatch(columns: columns, count: rows.count)
     }
 
     private func map(_ partition: TableSnapshot.Partition) throws(SQLError) {
         mapped.removeAll(keepingCapacity: true)
         do {
-            for index in needed {
+            for index in predicateColumns + otherColumns {
                 let column = snapshot.schema.columns[index]
                 mapped[index] = column.type.isVariableSize
                     ? .variable(try snapshot.mapVariableColumn(column.id, in: partition))
@@ -89,7 +150,7 @@ final class TableScan: RowSource {
         mappedPartition = workIndex
     }
 
-    private func read(_ index: Int, _ rows: Range<Int>) -> ColumnVector {
+    private func read<R: Collection<Int>>(_ index: Int, _ rows: R) -> ColumnVector {
         let column = snapshot.schema.columns[index]
         switch mapped[index]! {
         case .fixed(let data):
@@ -104,15 +165,15 @@ final class TableScan: RowSource {
 
 /// Turns stored column bytes into vectors (widening to the vector representation).
 enum ColumnReader {
-    static func fixed(_ bytes: UnsafeRawBufferPointer, type: ColumnType, rows: Range<Int>, symbols: SymbolTable?) -> ColumnVector {
+    static func fixed<R: Collection<Int>>(_ bytes: UnsafeRawBufferPointer, type: ColumnType, rows: R, symbols: SymbolTable?) -> ColumnVector {
         func load<T: FixedWidthInteger>(_: T.Type, _ transform: (T) -> Int64) -> [Int64] {
             let width = MemoryLayout<T>.size
             var out = [Int64](repeating: 0, count: rows.count)
             out.withUnsafeMutableBufferPointer { target in
-                var offset = rows.lowerBound * width
-                for i in 0..<rows.count {
-                    target[i] = transform(T(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: T.self)))
-                    offset += width
+                var i = 0
+                for row in rows {
+                    target[i] = transform(T(littleEndian: bytes.loadUnaligned(fromByteOffset: row * width, as: T.self)))
+                    i += 1
                 }
             }
             return out
@@ -138,8 +199,10 @@ enum ColumnReader {
         case .double:
             var out = [Double](repeating: 0, count: rows.count)
             out.withUnsafeMutableBufferPointer { target in
-                for i in 0..<rows.count {
-                    target[i] = Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: (rows.lowerBound + i) * 8, as: UInt64.self)))
+                var i = 0
+                for row in rows {
+                    target[i] = Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: row * 8, as: UInt64.self)))
+                    i += 1
                 }
             }
             return .real(out)
@@ -179,7 +242,7 @@ enum ColumnReader {
         return "\(h.prefix(8))-\(h.dropFirst(8).prefix(4))-\(h.dropFirst(12))-\(l.prefix(4))-\(l.dropFirst(4))"
     }
 
-    static func variable(_ column: VariableColumn, type: ColumnType, rows: Range<Int>) -> ColumnVector {
+    static func variable<R: Collection<Int>>(_ column: VariableColumn, type: ColumnType, rows: R) -> ColumnVector {
         switch type {
         case .doubleArray(let dimensions):
             return .text(rows.map { row in

@@ -1,0 +1,217 @@
+"""Query latency on the TSBS cpu-only data (PERFORMANCE §3.4, §6.2, §7): Sundial vs DuckDB
+(PyPI, 2 threads) and PostgreSQL 15 (without and with the (hostname, ts) index), loaded with
+the same rows in one run. Each query: 1 warm-up, then the median of 5, timed by the client.
+
+Sundial is loaded over ILP/HTTP (the rows of the ILP benchmark) and queried over /exec; its
+QuestDB forms (SAMPLE BY, LATEST ON) are timed too. Prints one table and the ratios.
+
+    python query_bench.py --rows 10000000
+"""
+import argparse
+import math
+import os
+import pathlib
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import duckdb
+import psycopg
+import requests
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from ilp_bench import PG_BIN, Sundial, free_port, http_requests, send_all_http  # noqa: E402
+
+FIELDS = ["usage_user", "usage_system", "usage_idle", "usage_nice", "usage_iowait", "usage_irq",
+          "usage_softirq", "usage_steal", "usage_guest", "usage_guest_nice"]
+TAGS = ["hostname", "region", "datacenter", "rack", "os", "arch", "team", "service", "service_version",
+        "service_environment"]
+HOSTS8 = "'host_1','host_77','host_150','host_222','host_333','host_444','host_555','host_999'"
+MAX5 = ", ".join(f"max({f})" for f in FIELDS[:5])
+MAX10 = ", ".join(f"max({f})" for f in FIELDS)
+AVG10 = ", ".join(f"avg({f})" for f in FIELDS)
+
+# PERFORMANCE §7, PostgreSQL syntax (DuckDB and Sundial accept it).
+QUERIES = {
+    "Q1": "SELECT date_trunc('minute', ts) AS minute, max(usage_user) FROM cpu WHERE hostname = 'host_1' "
+          "AND ts >= '2016-01-01 12:00:00' AND ts < '2016-01-01 13:00:00' GROUP BY 1 ORDER BY 1",
+    "Q2": "SELECT date_trunc('hour', ts) AS hour, max(usage_user) FROM cpu WHERE hostname = 'host_1' "
+          "AND ts BETWEEN '2016-01-01 06:00:00' AND '2016-01-01 18:00:00' GROUP BY 1 ORDER BY 1",
+    "Q3": f"SELECT date_trunc('minute', ts) AS minute, {MAX5} FROM cpu WHERE hostname IN ({HOSTS8}) "
+          "AND ts >= '2016-01-01 12:00:00' AND ts < '2016-01-01 13:00:00' GROUP BY 1 ORDER BY 1",
+    "Q4": f"SELECT date_trunc('hour', ts) AS hour, {MAX10} FROM cpu WHERE hostname IN ({HOSTS8}) "
+          "AND ts >= '2016-01-01 08:00:00' AND ts < '2016-01-01 16:00:00' GROUP BY 1 ORDER BY 1",
+    "Q5": "SELECT date_trunc('hour', ts) AS hour, hostname, avg(usage_user) FROM cpu "
+          "WHERE ts >= '2016-01-01 06:00:00' AND ts < '2016-01-01 18:00:00' GROUP BY 1, 2 ORDER BY 1, 2",
+    "Q6": f"SELECT date_trunc('hour', ts) AS hour, hostname, {AVG10} FROM cpu "
+          "WHERE ts >= '2016-01-01 06:00:00' AND ts < '2016-01-01 18:00:00' GROUP BY 1, 2 ORDER BY 1, 2",
+    "Q7": "SELECT count(*) FROM cpu WHERE usage_user > 90.0 AND ts >= '2016-01-01 06:00:00' AND ts < '2016-01-01 18:00:00'",
+    "Q8": "SELECT DISTINCT ON (hostname) * FROM cpu ORDER BY hostname, ts DESC",
+    "Q9": "SELECT date_trunc('minute', ts) AS minute, max(usage_user) FROM cpu WHERE ts < '2016-01-01 18:00:00' "
+          "GROUP BY 1 ORDER BY 1 DESC LIMIT 5",
+    "Q10": "SELECT hostname, avg(usage_user) FROM cpu GROUP BY hostname",
+}
+# Where a peer or Sundial needs another form of the same question.
+DUCKDB_FORMS = {"Q8": "SELECT hostname, arg_max(ts, ts), arg_max(usage_user, ts) FROM cpu GROUP BY hostname"}
+PG_BEST_FORMS = {
+    "Q8": "SELECT h.hostname, l.* FROM hosts h CROSS JOIN LATERAL "
+          "(SELECT * FROM cpu c WHERE c.hostname = h.hostname ORDER BY ts DESC LIMIT 1) l",
+}
+SUNDIAL_FORMS = {"Q8": "SELECT * FROM cpu LATEST ON ts PARTITION BY hostname"}
+SUNDIAL_NATIVE = {
+    "Q1 SAMPLE BY": "SELECT ts, max(usage_user) FROM cpu WHERE hostname = 'host_1' "
+                    "AND ts >= '2016-01-01T12:00:00' AND ts < '2016-01-01T13:00:00' SAMPLE BY 1m",
+    "Q5 SAMPLE BY": "SELECT ts, hostname, avg(usage_user) FROM cpu WHERE ts IN '2016-01-01T06;12h' SAMPLE BY 1h",
+    "Q9 SAMPLE BY": "SELECT ts, max(usage_user) FROM cpu WHERE ts < '2016-01-01T18:00:00' SAMPLE BY 1m ORDER BY ts DESC LIMIT 5",
+}
+
+
+def timed(run, repeats=5):
+    run()  # warm-up
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def sundial_times(workdir, ilp_path, rows):
+    node = Sundial(workdir)
+    try:
+        payload, _ = http_requests(ilp_path, 10_000, node.http)
+        send_all_http(node.http, payload, 1)
+        del payload
+        node.wait_applied(rows)
+        url = f"http://127.0.0.1:{node.http}/exec"
+        session = requests.Session()
+
+        def run(query):
+            def call():
+                response = session.get(url, params={"query": query}, timeout=600)
+                assert response.status_code == 200, response.text[:300]
+            return call
+
+        # ILP names the designated timestamp `timestamp`; the peers' tables call it `ts`.
+        renamed = session.get(url, params={"query": "alter table cpu rename column timestamp to ts"})
+        assert renamed.status_code == 200, renamed.text
+        count = session.get(url, params={"query": "select count() from cpu"}).json()["dataset"][0][0]
+        assert count == rows, count
+        times = {name: timed(run(SUNDIAL_FORMS.get(name, query))) for name, query in QUERIES.items()}
+        times.update({name: timed(run(query)) for name, query in SUNDIAL_NATIVE.items()})
+        times["SELECT 1"] = timed(run("SELECT 1"))
+        return times
+    finally:
+        node.stop()
+
+
+def duckdb_times(csv_path):
+    con = duckdb.connect()
+    con.execute("SET threads=2")
+    columns = ", ".join([f"{t} VARCHAR" for t in TAGS] + [f"{f} DOUBLE" for f in FIELDS] + ["micros BIGINT"])
+    con.execute(f"CREATE TABLE raw ({columns})")
+    con.execute(f"INSERT INTO raw SELECT * FROM read_csv('{csv_path}', header=true, "
+                f"columns={{{', '.join(repr(c.split()[0]) + ': ' + repr(c.split()[1]) for c in columns.split(', '))}}})")
+    con.execute(f"CREATE TABLE cpu AS SELECT make_timestamp(micros) AS ts, {', '.join(TAGS + FIELDS)} FROM raw")
+    con.execute("DROP TABLE raw")
+    return {name: timed(lambda q=DUCKDB_FORMS.get(name, query): con.execute(q).fetchall())
+            for name, query in QUERIES.items()}
+
+
+def postgres_times(workdir, csv_path):
+    base = pathlib.Path(tempfile.mkdtemp(prefix="pg-query-", dir=workdir))
+    data, sockets = base / "data", base / "sock"
+    sockets.mkdir()
+    user = []
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres")
+        shutil.chown(sockets, "postgres")
+        user = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    subprocess.run(user + [str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"], check=True,
+                   capture_output=True)
+    server = subprocess.Popen(user + [str(PG_BIN / "postgres"), "-D", str(data), "-p", str(port), "-k", str(sockets),
+                                      "-c", "listen_addresses=127.0.0.1", "-c", "work_mem=256MB",
+                                      "-c", "shared_buffers=2GB", "-c", "max_wal_size=20GB"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                conn = psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres", autocommit=True)
+                break
+            except psycopg.OperationalError:
+                assert time.monotonic() < deadline, "postgres did not start"
+                time.sleep(0.1)
+        with conn:
+            columns = ", ".join([f"{t} text" for t in TAGS] + [f"{f} double precision" for f in FIELDS] + ["micros bigint"])
+            conn.execute(f"CREATE UNLOGGED TABLE raw ({columns})")
+            with conn.cursor() as cur, open(csv_path, "rb") as f:
+                f.readline()
+                with cur.copy("COPY raw FROM STDIN WITH (FORMAT csv)") as copy:
+                    while chunk := f.read(1 << 20):
+                        copy.write(chunk)
+            conn.execute(f"CREATE TABLE cpu AS SELECT to_timestamp(micros / 1000000.0) AT TIME ZONE 'UTC' AS ts, "
+                         f"{', '.join(TAGS + FIELDS)} FROM raw")
+            conn.execute("DROP TABLE raw")
+            conn.execute("CREATE TABLE hosts AS SELECT DISTINCT hostname FROM cpu")
+            conn.execute("VACUUM ANALYZE cpu")
+
+            def run(query):
+                return lambda: conn.execute(query).fetchall()
+
+            plain = {name: timed(run(query)) for name, query in QUERIES.items()}
+            conn.execute("CREATE INDEX ON cpu (hostname, ts DESC)")
+            conn.execute("CREATE INDEX ON cpu (ts DESC)")
+            conn.execute("ANALYZE cpu")
+            indexed = {name: timed(run(PG_BEST_FORMS.get(name, query))) for name, query in QUERIES.items()}
+        return plain, indexed
+    finally:
+        subprocess.run(user + [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True)
+        server.wait(timeout=60)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def geometric_mean(values):
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=int(os.environ.get("BENCH_ROWS", 10_000_000)))
+    parser.add_argument("--hosts", type=int, default=1000)
+    parser.add_argument("--data", default="/tmp/sundial-tsbs")
+    parser.add_argument("--workdir", default="/tmp")
+    parser.add_argument("--skip-postgres", action="store_true")
+    args = parser.parse_args()
+    stem = pathlib.Path(args.data) / f"cpu-{args.hosts}h-{args.rows}r"
+    ilp, csv = stem.with_suffix(".ilp"), stem.with_suffix(".csv")
+
+    sundial = sundial_times(args.workdir, ilp, args.rows)
+    duck = duckdb_times(csv)
+    pg_plain, pg_index = ({}, {}) if args.skip_postgres else postgres_times(args.workdir, csv)
+
+    print(f"\nQuery latency, ms (median of 5 after 1 warm-up), {args.rows:,} rows, Sundial over /exec")
+    print(f"{'query':<14}{'Sundial':>10}{'DuckDB-2t':>11}{'PG':>10}{'PG+index':>10}{'S/Duck':>9}{'S/PGbest':>10}")
+    duck_ratios, pg_ratios = [], []
+    for name in QUERIES:
+        s, d = sundial[name], duck[name]
+        best = min(pg_plain.get(name, math.inf), pg_index.get(name, math.inf))
+        duck_ratios.append(s / d)
+        if best < math.inf:
+            pg_ratios.append(s / best)
+        print(f"{name:<14}{s:>10.2f}{d:>11.2f}{pg_plain.get(name, math.nan):>10.2f}{pg_index.get(name, math.nan):>10.2f}"
+              f"{s / d:>9.2f}{(s / best if best < math.inf else math.nan):>10.3f}")
+    for name in SUNDIAL_NATIVE:
+        print(f"{name:<14}{sundial[name]:>10.2f}")
+    print(f"{'SELECT 1':<14}{sundial['SELECT 1']:>10.2f}")
+    print(f"\ngeometric mean Sundial/DuckDB: {geometric_mean(duck_ratios):.2f} (goal <= 1.0)")
+    if pg_ratios:
+        print(f"geometric mean Sundial/best PostgreSQL: {geometric_mean(pg_ratios):.3f} (goal <= 0.15)")
+
+
+if __name__ == "__main__":
+    main()
