@@ -88,40 +88,27 @@ struct AggregatePlan {
         if let range = sampling?.rowRange {
             intervals = intervals.map { BoundExpression.intersect($0, [range]) } ?? [range]
         }
-        let (source, remaining) = try executor.makeSource(plan, needed: needed, intervals: intervals, predicate: predicate)
-
-        var table = GroupTable(width: boundKeys.count + (sampling == nil ? 0 : 1))
-        var atomizers = boundKeys.map { KeyAtomizer(type: $0.type) }
-        var samples: [ColumnVector?] = Array(repeating: nil, count: boundKeys.count)
-        while let batch = try source.next() {
-            try context.check()
-            guard var filtered = try QueryExecutor.filter(batch, remaining, firstRow: source.firstRow) else { continue }
-            if let range = sampling?.rowRange, let timestampIndex {
-                let mask = filtered.columns[timestampIndex].integers.map { range.contains($0) }
-                let selected = mask.reduce(0) { $0 + ($1 ? 1 : 0) }
-                if selected == 0 { continue }
-                if selected < filtered.count {
-                    filtered = ColumnBatch(columns: filtered.columns.map { $0.count == 0 ? $0 : $0.filter(mask, selected: selected) }, count: selected)
-                }
-            }
-            let evaluator = ExpressionEvaluator(batch: filtered, firstRow: source.firstRow)
-            var atoms: [[Int64]] = []
-            for (index, key) in boundKeys.enumerated() {
-                let vector = try evaluator.evaluate(key)
-                if samples[index] == nil { samples[index] = vector.slice(0..<0) }
-                atoms.append(atomizers[index].atoms(vector))
-            }
-            if var current = sampling, let timestampIndex {
-                atoms.append(current.buckets(filtered.columns[timestampIndex].integers))
-                sampling = current
-            }
-            let groups = table.groups(atoms, rows: filtered.count)
-            for index in aggregators.indices {
-                let values = try aggregateArguments[index].map { (e) throws(SQLError) in try evaluator.evaluate(e) }
-                aggregators[index].update(groups: groups, groupCount: table.count, values: values)
-            }
-            try context.checkMemory(table.count * (table.width * 8 + aggregators.count * 24 + 16))
+        let initial = Accumulation(
+            table: GroupTable(width: boundKeys.count + (sampling == nil ? 0 : 1)),
+            atomizers: boundKeys.map { KeyAtomizer(type: $0.type) }, samples: Array(repeating: nil, count: boundKeys.count),
+            aggregators: aggregators, sampling: sampling)
+        let work = Accumulator(
+            keys: boundKeys, arguments: aggregateArguments, timestampIndex: timestampIndex, context: context)
+        var state: Accumulation
+        let threadSafe = !(predicate?.usesRegex ?? false) && !boundKeys.contains(where: \.usesRegex)
+            && !aggregateArguments.contains { $0?.usesRegex ?? false }
+        if let scans = try parallelScans(needed: needed, intervals: intervals, eligible: initial.isMergeable && threadSafe) {
+            state = try work.runParallel(scans, initial: initial)
+        } else {
+            let (source, remaining) = try executor.makeSource(plan, needed: needed, intervals: intervals, predicate: predicate)
+            state = initial
+            try work.run(source, remaining: remaining, into: &state)
         }
+        let table = state.table
+        let atomizers = state.atomizers
+        let samples = state.samples
+        sampling = state.sampling
+        aggregators = state.aggregators
 
         // A global aggregate over no rows still answers one row (count() = 0).
         let groupCount = table.width == 0 && table.count == 0 ? 1 : table.count
@@ -148,6 +135,23 @@ struct AggregatePlan {
                 aggregateColumns: Array(aggregateStart..<columns.count), types: scopeColumns.map(\.type), context: context)
         }
         return try project(groups, scopeColumns, rewrite, bucketColumn: bucketColumn)
+    }
+
+    /// Table scans split in two contiguous halves of rows when the query is big enough to pay
+    /// for a second thread and its aggregates can be merged; nil to run on this thread alone.
+    private func parallelScans(needed: Set<Int>, intervals: [Range<Int64>]?, eligible: Bool) throws(SQLError) -> [TableScan]? {
+        guard eligible, executor.parallelism > 1, case .table(let snapshot, _) = plan else { return nil }
+        let timestampIndex = scope.timestampIndex
+        let prunable = timestampIndex.map { snapshot.schema.columns[$0].type == .timestamp } ?? false
+        var scanPredicate = predicate
+        if prunable, let timestampIndex, let intervals, let bound = predicate, bound.timestampIntervals(timestampIndex) == intervals {
+            scanPredicate = bound.removingTimestampConjuncts(timestampIndex)
+        }
+        let work = try TableScan.plan(snapshot, intervals: prunable ? intervals : nil)
+        guard work.reduce(0, { $0 + $1.rows.count }) >= executor.parallelMinRows else { return nil }
+        return TableScan.split(work, parts: executor.parallelism).map { part in
+            TableScan(snapshot: snapshot, needed: needed.sorted(), work: part, predicate: scanPredicate, batchRows: QueryExecutor.batchRows)
+        }
     }
 
     /// Evaluates the rewritten select list (and ORDER BY) over the groups.

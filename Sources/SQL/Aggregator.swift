@@ -283,6 +283,76 @@ struct Aggregator {
         }
     }
 
+    /// Whether states of two scans can be merged (distinct sets and string concatenation
+    /// depend on one scan's order and dictionaries).
+    var isMergeable: Bool { kind != .countDistinct && kind != .stringAgg }
+
+    /// Adds the states of `other` — an aggregate over rows after this one's — with its group
+    /// `g` going to `mapping[g]` here.
+    mutating func merge(_ other: Aggregator, mapping: [Int32], groupCount: Int) {
+        precondition(isMergeable, "merge of \(kind)")
+        resize(groupCount)
+        for (source, target) in mapping.enumerated() where source < other.counts.count {
+            let g = Int(target)
+            counts[g] += other.counts[source]
+            switch kind {
+            case .countAll, .count, .countDistinct, .stringAgg:
+                break
+            case .sum, .avg, .kahanSum:
+                if inputType.representation == .integer && kind != .kahanSum {
+                    integers[g] &+= other.integers[source]
+                } else {
+                    reals[g] += other.reals[source]
+                    if kind == .kahanSum { compensations[g] += other.compensations[source] }
+                }
+                seen[g] = seen[g] || other.seen[source]
+            case .stddevSample, .stddevPopulation, .varianceSample, .variancePopulation:
+                // Chan et al.: combine counts, means and sums of squared deviations.
+                let n1 = Double(counts[g] - other.counts[source]), n2 = Double(other.counts[source])
+                guard n2 > 0 else { continue }
+                let delta = other.means[source] - means[g]
+                let n = n1 + n2
+                reals[g] += other.reals[source] + delta * delta * n1 * n2 / n
+                means[g] += delta * n2 / n
+            case .min, .max, .first, .last:
+                guard other.seen[source] else { continue }
+                let take: Bool
+                switch kind {
+                case .first: take = !seen[g]
+                case .last: take = true
+                default: take = !seen[g] || betterSelection(other, source, than: g)
+                }
+                guard take else { continue }
+                switch inputType.representation {
+                case .integer, .boolean: integers[g] = other.integers[source]
+                case .real: reals[g] = other.reals[source]
+                case .text:
+                    if let table = other.symbolTable {
+                        symbolTable = table
+                        integers[g] = other.integers[source]
+                    } else {
+                        texts[g] = other.texts[source]
+                    }
+                }
+                seen[g] = true
+            }
+        }
+    }
+
+    /// Whether `other`'s value of group `source` beats this one's of `g` for min/max.
+    private func betterSelection(_ other: Aggregator, _ source: Int, than g: Int) -> Bool {
+        let isMax = kind == .max
+        switch inputType.representation {
+        case .integer, .boolean:
+            return isMax ? other.integers[source] > integers[g] : other.integers[source] < integers[g]
+        case .real:
+            return isMax ? other.reals[source] > reals[g] : other.reals[source] < reals[g]
+        case .text:
+            guard let mine = texts[g], let theirs = other.texts[source] else { return texts[g] == nil }
+            return isMax ? theirs > mine : theirs < mine
+        }
+    }
+
     /// The aggregate of every group, in group order.
     mutating func result(groupCount: Int) -> ColumnVector {
         resize(groupCount)

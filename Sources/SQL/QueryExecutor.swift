@@ -14,6 +14,10 @@ struct QueryExecutor {
 
     /// Rows per batch in scans and pipelines.
     static let batchRows = 4096
+    /// Threads one aggregation may scan with.
+    var parallelism = 1
+    /// Fewest rows worth a second scanning thread.
+    var parallelMinRows = 262_144
 
     var bindingContext: BindingContext {
         var binding = BindingContext(now: now, parameters: parameters)

@@ -11,6 +11,10 @@ package struct SQLConfiguration: Sendable {
     package var queryTimeout: Duration = .seconds(60)
     package var maxQueryMemoryBytes = 1 << 30
     package var workerThreads = 2
+    /// Threads one large aggregation scans with (its rows split in consecutive halves).
+    package var scanThreads = 2
+    /// Fewest rows an aggregation must scan before it uses `scanThreads`.
+    package var parallelScanMinRows = 262_144
     /// Rows per commit for INSERT … SELECT and CREATE TABLE AS.
     package var insertBatchRows = 100_000
 
@@ -72,7 +76,10 @@ package final class SQLEngine: Sendable {
         if statement.isWrite, isReadOnly() {
             throw SQLError(.readOnly, "cannot execute \(statement.verb) in a read-only transaction")
         }
-        let executor = QueryExecutor(engine: storage, context: context, now: clock(), parameters: parameters)
+        var setup = QueryExecutor(engine: storage, context: context, now: clock(), parameters: parameters)
+        setup.parallelism = configuration.scanThreads
+        setup.parallelMinRows = configuration.parallelScanMinRows
+        let executor = setup
         switch statement {
         case .query(let query):
             return .rows(try await offload { () throws(SQLError) in try executor.run(query) })

@@ -94,6 +94,24 @@ extension SQLExpression {
 }
 
 extension BoundExpression {
+    /// Whether a regular expression is evaluated anywhere (such expressions stay on one thread).
+    var usesRegex: Bool {
+        switch self {
+        case .regex: return true
+        case .column, .constant: return false
+        case .negate(let e, _), .not(let e), .isNull(let e, _), .inList(let e, _, _), .inIntervals(let e, _, _),
+             .like(let e, _, _), .cast(let e, _, _):
+            return e.usesRegex
+        case .arithmetic(_, let l, let r, _), .concat(let l, let r), .comparison(_, let l, let r), .and(let l, let r),
+             .or(let l, let r):
+            return l.usesRegex || r.usesRegex
+        case .caseWhen(let branches, let otherwise, _):
+            return otherwise.usesRegex || branches.contains { $0.0.usesRegex || $0.1.usesRegex }
+        case .function(_, let arguments, _):
+            return arguments.contains(where: \.usesRegex)
+        }
+    }
+
     /// Column positions the expression reads.
     func collectColumns(into columns: inout Set<Int>) {
         switch self {

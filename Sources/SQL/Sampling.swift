@@ -61,6 +61,10 @@ struct Sampling {
         return sign * (hours * 60 + minutes) * 60_000_000
     }
 
+    /// Whether buckets are known before any row is seen (not ALIGN TO FIRST OBSERVATION
+    /// without FROM), so scans over parts of the rows agree on them.
+    var originIsFixed: Bool { origin != nil }
+
     /// Rows outside [FROM, TO) are not sampled.
     var rowRange: Range<Int64>? {
         guard from != nil || to != nil else { return nil }

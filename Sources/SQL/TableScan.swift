@@ -13,7 +13,7 @@ final class TableScan: RowSource {
     private let predicate: BoundExpression?
     private let reverse: Bool
     private let batchRows: Int
-    private var work: [(partition: TableSnapshot.Partition, rows: Range<Int>)] = []
+    private var work: [WorkItem] = []
     private var workIndex = 0
     private var mapped: [Int: MappedSource] = [:]
     private var mappedPartition = -1
@@ -44,25 +44,65 @@ final class TableScan: RowSource {
         self.predicate = predicate
         self.reverse = reverse
         self.batchRows = batchRows
-        try plan(intervals)
+        work = try Self.plan(snapshot, intervals: intervals)
         if reverse { work.reverse() }
     }
 
+    /// A scan over given row ranges (one part of a split scan).
+    init(snapshot: TableSnapshot, needed: [Int], work: [WorkItem], predicate: BoundExpression?, batchRows: Int) {
+        self.snapshot = snapshot
+        var used = Set<Int>()
+        predicate?.collectColumns(into: &used)
+        self.predicateColumns = used.sorted()
+        self.otherColumns = needed.filter { !used.contains($0) }
+        self.predicate = predicate
+        self.reverse = false
+        self.batchRows = batchRows
+        self.work = work
+    }
+
+    typealias WorkItem = (partition: TableSnapshot.Partition, rows: Range<Int>)
+
     /// Row ranges per partition: partitions outside every interval are skipped unopened.
-    private func plan(_ intervals: [Range<Int64>]?) throws(SQLError) {
+    static func plan(_ snapshot: TableSnapshot, intervals: [Range<Int64>]?) throws(SQLError) -> [WorkItem] {
         guard let intervals, let timestampID = snapshot.schema.designatedTimestamp else {
-            work = snapshot.partitions.filter { $0.rowCount > 0 }.map { ($0, 0..<$0.rowCount) }
-            return
+            return snapshot.partitions.filter { $0.rowCount > 0 }.map { ($0, 0..<$0.rowCount) }
         }
+        var work: [WorkItem] = []
         for interval in intervals where !interval.isEmpty {
             for partition in snapshot.partitions(overlapping: interval.lowerBound, interval.upperBound) where partition.rowCount > 0 {
                 let timestamps: MappedColumn
-                do { timestamps = try snapshot.mapColumn(timestampID, in: partition) } catch { throw Self.storageError(error) }
+                do { timestamps = try snapshot.mapColumn(timestampID, in: partition) } catch { throw storageError(error) }
                 let low = TableSnapshot.lowerBound(interval.lowerBound, in: timestamps)
                 let high = interval.upperBound == Int64.max ? partition.rowCount : TableSnapshot.lowerBound(interval.upperBound, in: timestamps)
                 if low < high { work.append((partition, low..<high)) }
             }
         }
+        return work
+    }
+
+    /// `work` cut into `parts` consecutive pieces of about equal row counts (in row order, so
+    /// first()/last() merge by piece order).
+    static func split(_ work: [WorkItem], parts: Int) -> [[WorkItem]] {
+        let total = work.reduce(0) { $0 + $1.rows.count }
+        let share = (total + parts - 1) / max(parts, 1)
+        var pieces: [[WorkItem]] = [[]]
+        var filled = 0
+        for item in work {
+            var rows = item.rows
+            while !rows.isEmpty {
+                let room = share - filled
+                let take = min(room, rows.count)
+                pieces[pieces.count - 1].append((item.partition, rows.lowerBound..<(rows.lowerBound + take)))
+                rows = (rows.lowerBound + take)..<rows.upperBound
+                filled += take
+                if filled >= share, pieces.count < parts {
+                    pieces.append([])
+                    filled = 0
+                }
+            }
+        }
+        return pieces.filter { !$0.isEmpty }
     }
 
     static func storageError(_ error: StorageError) -> SQLError {

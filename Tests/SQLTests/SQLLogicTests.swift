@@ -100,12 +100,15 @@ final class LogicFixture {
     /// `now()` is fixed so that cases using it are repeatable.
     static let now: Int64 = 1_700_000_000_000_000
 
-    init() throws {
+    /// `parallel`: every aggregation over a table splits its scan in two (exercising the merge).
+    init(parallel: Bool) throws {
         let layout = DataDirectory(root: directory.path)
         opened = try layout.open(initialRole: .standalone)
         storage = try StorageEngine(layout: layout, configuration: StorageConfiguration())
         var configuration = SQLConfiguration()
         configuration.maxQueryMemoryBytes = 256 << 20
+        configuration.scanThreads = parallel ? 2 : 1
+        configuration.parallelScanMinRows = 1
         sql = SQLEngine(storage: storage, configuration: configuration, nowMicros: { LogicFixture.now })
     }
 
@@ -155,9 +158,9 @@ final class LogicFixture {
     }
 }
 
-@Test(arguments: LogicFile.names)
-func sqlLogic(file: String) async throws {
-    let fixture = try LogicFixture()
+@Test(arguments: LogicFile.names, [false, true])
+func sqlLogic(file: String, parallel: Bool) async throws {
+    let fixture = try LogicFixture(parallel: parallel)
     let records = try LogicFile.records(file)
     #expect(!records.isEmpty, "\(file) has no records")
     for record in records { await fixture.run(record, file: file) }
