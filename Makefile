@@ -53,6 +53,7 @@ bench: release venv
 	$(PYTHON) integration/bench/tsbs_generate.py --rows $${BENCH_ROWS:-10000000}
 	.build/release/sundial-storage-bench ilp-parse --file /tmp/sundial-tsbs/cpu-1000h-$${BENCH_ROWS:-10000000}r.ilp
 	$(PYTHON) integration/bench/ilp_bench.py --rows $${BENCH_ROWS:-10000000}
+	$(PYTHON) integration/bench/query_bench.py --rows $${BENCH_ROWS:-10000000}
 
 clean:
 	rm -rf .build $(VENV)

@@ -114,6 +114,8 @@ extension ConfigurationKey {
               "Most memory one query's results and group tables may hold; more fails the query with a clear error."),
         .init("sql.worker.count", .integer(1...256), default: "2",
               "Threads that run queries (off the network event loops)."),
+        .init("sql.symbol.postings.cache.size", .byteSize(0...(1 << 40)), default: "256m",
+              "Memory for in-memory symbol indexes (row lists per key) built when queries filter by a symbol; 0 turns them off."),
         .init("http.security.max.response.rows", .integer(1...Int64(Int32.max)), default: "2147483647",
               "Most rows one /exec response carries."),
 

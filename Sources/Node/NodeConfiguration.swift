@@ -96,6 +96,7 @@ package struct NodeConfiguration: Sendable {
         sql.queryTimeout = .milliseconds(try values.milliseconds("query.timeout"))
         sql.maxQueryMemoryBytes = Int(try values.byteSize("sql.query.memory.limit"))
         sql.workerThreads = Int(try values.integer("sql.worker.count"))
+        sql.symbolPostingsCacheBytes = Int(try values.byteSize("sql.symbol.postings.cache.size"))
         maxResponseRows = Int(try values.integer("http.security.max.response.rows"))
         pingVersion = values.text("line.http.ping.version")
         logLevel = Logger.Level(rawValue: try values.choice("log.level")) ?? .info

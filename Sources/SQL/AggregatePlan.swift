@@ -150,7 +150,9 @@ struct AggregatePlan {
         let work = try TableScan.plan(snapshot, intervals: prunable ? intervals : nil)
         guard work.reduce(0, { $0 + $1.rows.count }) >= executor.parallelMinRows else { return nil }
         return TableScan.split(work, parts: executor.parallelism).map { part in
-            TableScan(snapshot: snapshot, needed: needed.sorted(), work: part, predicate: scanPredicate, batchRows: QueryExecutor.batchRows)
+            TableScan(
+                snapshot: snapshot, needed: needed.sorted(), work: part, predicate: scanPredicate, batchRows: QueryExecutor.batchRows,
+                postings: executor.postings)
         }
     }
 
@@ -338,6 +340,11 @@ struct AggregatePlan {
             }
             if found == keyCount {
                 if nullSeen { break }
+                if remaining == nil, !scan.hasPredicate {
+                    // Only an older NULL key can still matter: search the raw key column for it.
+                    if let row = try scan.newestNullSymbolRow(column: keyIndex) { picked.append(row) }
+                    break
+                }
                 scan.keyOnlyColumn = keyIndex
             }
         }

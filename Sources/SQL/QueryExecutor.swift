@@ -18,6 +18,8 @@ struct QueryExecutor {
     var parallelism = 1
     /// Fewest rows worth a second scanning thread.
     var parallelMinRows = 262_144
+    /// In-memory symbol postings shared by queries (nil: scans read symbol columns whole).
+    var postings: SymbolPostingsCache?
 
     var bindingContext: BindingContext {
         var binding = BindingContext(now: now, parameters: parameters)
@@ -128,7 +130,7 @@ struct QueryExecutor {
             }
             let scan = try TableScan(
                 snapshot: snapshot, needed: needed.sorted(), intervals: prunable ? intervals : nil, predicate: scanPredicate,
-                reverse: reverse, batchRows: Self.batchRows)
+                reverse: reverse, batchRows: Self.batchRows, postings: postings)
             return (scan, nil)
         case .materialized(let result, _):
             return (MaterializedSource(result.batch, batchRows: Self.batchRows), predicate)

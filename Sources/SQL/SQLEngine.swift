@@ -13,6 +13,8 @@ package struct SQLConfiguration: Sendable {
     package var workerThreads = 2
     /// Threads one large aggregation scans with (its rows split in consecutive halves).
     package var scanThreads = 2
+    /// Memory for the in-memory symbol postings (index) of partitions queries filter by symbol.
+    package var symbolPostingsCacheBytes = 256 << 20
     /// Fewest rows an aggregation must scan before it uses `scanThreads`.
     package var parallelScanMinRows = 262_144
     /// Rows per commit for INSERT … SELECT and CREATE TABLE AS.
@@ -30,6 +32,7 @@ package final class SQLEngine: Sendable {
     /// Whether writes are refused (a replica or fenced node); asked per statement.
     private let isReadOnly: @Sendable () -> Bool
     private let clock: @Sendable () -> Int64
+    private let postings: SymbolPostingsCache
 
     package init(
         storage: StorageEngine, configuration: SQLConfiguration = SQLConfiguration(),
@@ -40,6 +43,7 @@ package final class SQLEngine: Sendable {
         self.configuration = configuration
         self.isReadOnly = isReadOnly
         self.clock = nowMicros
+        self.postings = SymbolPostingsCache(maxBytes: configuration.symbolPostingsCacheBytes)
         self.workers = NIOThreadPool(numberOfThreads: max(1, configuration.workerThreads))
         workers.start()
     }
@@ -79,6 +83,7 @@ package final class SQLEngine: Sendable {
         var setup = QueryExecutor(engine: storage, context: context, now: clock(), parameters: parameters)
         setup.parallelism = configuration.scanThreads
         setup.parallelMinRows = configuration.parallelScanMinRows
+        setup.postings = configuration.symbolPostingsCacheBytes > 0 ? postings : nil
         let executor = setup
         switch statement {
         case .query(let query):

@@ -21,6 +21,13 @@ final class TableScan: RowSource {
     private var position: Int?
     private(set) var firstRow: Int64 = 0
     private var produced: Int64 = 0
+    /// A `symbol = 'v'` / `symbol IN (…)` condition of the predicate served from postings.
+    private var indexed: (column: Int, keys: [Int32])?
+    private let postingsCache: SymbolPostingsCache?
+    private var postings: SymbolPostings?
+
+    /// Whether rows are filtered by a predicate inside the scan.
+    var hasPredicate: Bool { predicate != nil }
     /// When set, batches carry only the predicate's columns and this one (a cheap key scan).
     var keyOnlyColumn: Int?
     /// Rows (within the current partition) of the last batch returned.
@@ -34,9 +41,10 @@ final class TableScan: RowSource {
     /// `intervals`: sorted, non-overlapping µs ranges of the designated timestamp, or nil for all rows.
     init(
         snapshot: TableSnapshot, needed: [Int], intervals: [Range<Int64>]?, predicate: BoundExpression? = nil,
-        reverse: Bool = false, batchRows: Int = 4096
+        reverse: Bool = false, batchRows: Int = 4096, postings: SymbolPostingsCache? = nil
     ) throws(SQLError) {
         self.snapshot = snapshot
+        self.postingsCache = postings
         var used = Set<Int>()
         predicate?.collectColumns(into: &used)
         self.predicateColumns = used.sorted()
@@ -46,11 +54,13 @@ final class TableScan: RowSource {
         self.batchRows = batchRows
         work = try Self.plan(snapshot, intervals: intervals)
         if reverse { work.reverse() }
+        if !reverse, postings != nil { indexed = Self.indexedCondition(predicate, snapshot) }
     }
 
     /// A scan over given row ranges (one part of a split scan).
-    init(snapshot: TableSnapshot, needed: [Int], work: [WorkItem], predicate: BoundExpression?, batchRows: Int) {
+    init(snapshot: TableSnapshot, needed: [Int], work: [WorkItem], predicate: BoundExpression?, batchRows: Int, postings: SymbolPostingsCache? = nil) {
         self.snapshot = snapshot
+        self.postingsCache = postings
         var used = Set<Int>()
         predicate?.collectColumns(into: &used)
         self.predicateColumns = used.sorted()
@@ -59,6 +69,33 @@ final class TableScan: RowSource {
         self.reverse = false
         self.batchRows = batchRows
         self.work = work
+        if postings != nil { indexed = Self.indexedCondition(predicate, snapshot) }
+    }
+
+    /// The first AND-ed `symbol = 'constant'` or `symbol IN ('a', …)` of the predicate, as keys.
+    static func indexedCondition(_ predicate: BoundExpression?, _ snapshot: TableSnapshot) -> (column: Int, keys: [Int32])? {
+        guard let predicate else { return nil }
+        func keys(_ column: Int, _ values: [SQLValue]) -> (column: Int, keys: [Int32]) {
+            let dictionary = snapshot.symbols[snapshot.schema.columns[column].id]
+            let keys = values.compactMap { value -> Int32? in
+                switch value {
+                case .null: return -1
+                case .text(let text): return dictionary?.keys[text]
+                default: return nil
+                }
+            }
+            return (column, Array(Set(keys)).sorted())
+        }
+        switch predicate {
+        case .and(let l, let r):
+            return indexedCondition(l, snapshot) ?? indexedCondition(r, snapshot)
+        case .comparison(.equal, .column(let column, .symbol), .constant(let value, _)):
+            return keys(column, [value])
+        case .inList(.column(let column, .symbol), let values, negated: false):
+            return keys(column, values)
+        default:
+            return nil
+        }
     }
 
     typealias WorkItem = (partition: TableSnapshot.Partition, rows: Range<Int>)
@@ -127,7 +164,8 @@ final class TableScan: RowSource {
                     advance()
                     continue
                 }
-                range = start..<min(rows.upperBound, start + batchRows)
+                // Postings make a range cost its matching rows only: take big ranges.
+                range = start..<min(rows.upperBound, start + (indexed == nil ? batchRows : batchRows * 64))
                 position = range.upperBound
             }
             if mappedPartition != workIndex { try map(partition) }
@@ -147,6 +185,7 @@ final class TableScan: RowSource {
     private func read(_ range: Range<Int>) throws(SQLError) -> ColumnBatch? {
         var columns = [ColumnVector](repeating: .boolean([]), count: snapshot.schema.columns.count)
         let otherColumns = keyOnlyColumn.map { key in self.otherColumns.filter { $0 == key } } ?? self.otherColumns
+        if let indexed, let postings { return try readIndexed(range, indexed, postings, columns: &columns, otherColumns: otherColumns) }
         for index in predicateColumns { columns[index] = read(index, range) }
         guard let predicate else {
             for index in otherColumns { columns[index] = read(index, range) }
@@ -164,6 +203,57 @@ final class TableScan: RowSource {
             return ColumnBatch(columns: columns, count: range.count)
         }
         for index in predicateColumns { columns[index] = columns[index].filter(mask, selected: selected.count) }
+        for index in otherColumns { columns[index] = read(index, selected) }
+        return ColumnBatch(columns: columns, count: selected.count)
+    }
+
+    /// The newest row with a NULL (−1) key in SYMBOL column `column` among the rows not yet
+    /// scanned (backward scans without a predicate): raw memory is searched without building
+    /// batches. Returns that row's batch, or nil when there is none.
+    func newestNullSymbolRow(column: Int) throws(SQLError) -> ColumnBatch? {
+        precondition(reverse && predicate == nil, "only for backward scans without a predicate")
+        while workIndex < work.count {
+            let (partition, rows) = work[workIndex]
+            let end = position ?? rows.upperBound
+            if mappedPartition != workIndex { try map(partition) }
+            guard case .fixed(let data)? = mapped[column] else { return nil }
+            let found: Int? = data.withUnsafeBytes { bytes in
+                var row = end - 1
+                while row >= rows.lowerBound {
+                    if bytes.loadUnaligned(fromByteOffset: row * 4, as: Int32.self) == -1 { return row }
+                    row -= 1
+                }
+                return nil
+            }
+            if let found { return readRows([found]) }
+            advance()
+        }
+        return nil
+    }
+
+    /// The rows of the indexed keys in `range`, then the rest of the predicate on those rows
+    /// only, then the other columns for the rows that pass.
+    private func readIndexed(
+        _ range: Range<Int>, _ indexed: (column: Int, keys: [Int32]), _ postings: SymbolPostings, columns: inout [ColumnVector],
+        otherColumns: [Int]
+    ) throws(SQLError) -> ColumnBatch? {
+        var candidates: [Int] = []
+        for key in indexed.keys { candidates.append(contentsOf: postings.rows(of: key, in: range).lazy.map { Int($0) }) }
+        if candidates.isEmpty { return nil }
+        if indexed.keys.count > 1 { candidates.sort() }
+        for index in predicateColumns { columns[index] = read(index, candidates) }
+        var selected = candidates
+        if let predicate {
+            let mask = try ExpressionEvaluator(batch: ColumnBatch(columns: columns, count: candidates.count), firstRow: firstRow)
+                .evaluate(predicate).booleans
+            let passing = mask.reduce(0) { $0 + ($1 ? 1 : 0) }
+            if passing == 0 { return nil }
+            if passing < candidates.count {
+                selected = zip(candidates, mask).filter(\.1).map(\.0)
+                for index in predicateColumns { columns[index] = columns[index].filter(mask, selected: passing) }
+            }
+        }
+        lastRows = selected
         for index in otherColumns { columns[index] = read(index, selected) }
         return ColumnBatch(columns: columns, count: selected.count)
     }
@@ -188,6 +278,10 @@ final class TableScan: RowSource {
             throw Self.storageError(error)
         }
         mappedPartition = workIndex
+        postings = nil
+        if let indexed, let postingsCache, case .fixed(let keys)? = mapped[indexed.column] {
+            postings = postingsCache.postings(snapshot, partition, columnID: snapshot.schema.columns[indexed.column].id, keys: keys)
+        }
     }
 
     private func read<R: Collection<Int>>(_ index: Int, _ rows: R) -> ColumnVector {

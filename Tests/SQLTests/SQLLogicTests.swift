@@ -100,7 +100,8 @@ final class LogicFixture {
     /// `now()` is fixed so that cases using it are repeatable.
     static let now: Int64 = 1_700_000_000_000_000
 
-    /// `parallel`: every aggregation over a table splits its scan in two (exercising the merge).
+    /// `parallel`: every aggregation over a table splits its scan in two (exercising the merge)
+    /// and symbol filters use postings; otherwise one thread and plain column scans.
     init(parallel: Bool) throws {
         let layout = DataDirectory(root: directory.path)
         opened = try layout.open(initialRole: .standalone)
@@ -109,6 +110,7 @@ final class LogicFixture {
         configuration.maxQueryMemoryBytes = 256 << 20
         configuration.scanThreads = parallel ? 2 : 1
         configuration.parallelScanMinRows = 1
+        configuration.symbolPostingsCacheBytes = parallel ? 64 << 20 : 0
         sql = SQLEngine(storage: storage, configuration: configuration, nowMicros: { LogicFixture.now })
     }
 
