@@ -322,6 +322,9 @@ struct AggregatePlan {
         var found = 0
         var nullSeen = false
         var picked: [ColumnBatch] = []
+        if remaining == nil, let fromPostings = try scan.latestPerKey(column: keyIndex, keyCount: keyCount) {
+            picked = fromPostings  // the scan is then exhausted: the loop below does not run
+        }
         while let batch = try scan.next() {
             try context.check()
             guard let filtered = try QueryExecutor.filter(batch, remaining, firstRow: scan.firstRow) else { continue }

@@ -207,6 +207,34 @@ final class TableScan: RowSource {
         return ColumnBatch(columns: columns, count: selected.count)
     }
 
+    /// LATEST ON by a SYMBOL column from postings: for partitions newest first, the last row of
+    /// each key not seen yet (NULL included, exactly), until every key has one. Nil when the
+    /// scan has no postings cache or filters rows (the batch path handles those).
+    func latestPerKey(column: Int, keyCount: Int) throws(SQLError) -> [ColumnBatch]? {
+        guard reverse, predicate == nil, let postingsCache else { return nil }
+        var seen = [Bool](repeating: false, count: keyCount + 1)
+        var missing = keyCount + 1
+        var batches: [ColumnBatch] = []
+        for (index, item) in work.enumerated() {
+            workIndex = index
+            position = nil
+            try map(item.partition)
+            guard case .fixed(let keys)? = mapped[column] else { return nil }
+            let postings = postingsCache.postings(snapshot, item.partition, columnID: snapshot.schema.columns[column].id, keys: keys)
+            var rows: [Int] = []
+            for slot in 0...keyCount where !seen[slot] {
+                guard let last = postings.rows(of: Int32(slot - 1), in: item.rows).last else { continue }
+                rows.append(Int(last))
+                seen[slot] = true
+                missing -= 1
+            }
+            if !rows.isEmpty { batches.append(readRows(rows.sorted())) }
+            if missing == 0 { break }
+        }
+        workIndex = work.count
+        return batches
+    }
+
     /// The newest row with a NULL (−1) key in SYMBOL column `column` among the rows not yet
     /// scanned (backward scans without a predicate): raw memory is searched without building
     /// batches. Returns that row's batch, or nil when there is none.
