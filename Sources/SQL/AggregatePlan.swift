@@ -88,6 +88,15 @@ struct AggregatePlan {
         if let range = sampling?.rowRange {
             intervals = intervals.map { BoundExpression.intersect($0, [range]) } ?? [range]
         }
+        // `count()` of a whole table: the snapshot knows its row count.
+        if boundKeys.isEmpty, sampling == nil, predicate == nil, !aggregators.isEmpty,
+           aggregators.allSatisfy({ $0.kind == .countAll }), case .table(let snapshot, _) = plan
+        {
+            for index in aggregators.indices { aggregators[index].addCount(Int64(snapshot.rowCount)) }
+            let columns = aggregators.indices.map { aggregators[$0].result(groupCount: 1) }
+            let scopeColumns = aggregators.indices.map { Scope.Column(name: Self.aggregatePrefix + String($0), qualifier: nil, type: .long) }
+            return try project(ColumnBatch(columns: columns, count: 1), scopeColumns, rewrite, bucketColumn: nil)
+        }
         let initial = Accumulation(
             table: GroupTable(width: boundKeys.count + (sampling == nil ? 0 : 1)),
             atomizers: boundKeys.map { KeyAtomizer(type: $0.type) }, samples: Array(repeating: nil, count: boundKeys.count),
@@ -147,6 +156,8 @@ struct AggregatePlan {
         if prunable, let timestampIndex, let intervals, let bound = predicate, bound.timestampIntervals(timestampIndex) == intervals {
             scanPredicate = bound.removingTimestampConjuncts(timestampIndex)
         }
+        // Few rows come out of postings whatever the range: one thread is cheaper.
+        if executor.postings != nil, TableScan.indexedCondition(scanPredicate, snapshot) != nil { return nil }
         let work = try TableScan.plan(snapshot, intervals: prunable ? intervals : nil)
         guard work.reduce(0, { $0 + $1.rows.count }) >= executor.parallelMinRows else { return nil }
         return TableScan.split(work, parts: executor.parallelism).map { part in

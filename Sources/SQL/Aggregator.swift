@@ -283,6 +283,12 @@ struct Aggregator {
         }
     }
 
+    /// Adds `count` rows to a one-group `count(*)`.
+    mutating func addCount(_ count: Int64) {
+        resize(1)
+        counts[0] += count
+    }
+
     /// Whether states of two scans can be merged (distinct sets and string concatenation
     /// depend on one scan's order and dictionaries).
     var isMergeable: Bool { kind != .countDistinct && kind != .stringAgg }
