@@ -29,38 +29,40 @@ package struct ExecEndpoint: HTTPEndpoint {
         let limit = RowLimit(target.parameter("limit"), inclusiveStart: true)
         let context = engine.makeContext(timeout: StatementTimeout.parse(request.headers))
         let started = ContinuousClock.now
-        let outcome: SQLOutcome
+        let selectedNames = target.parameter("cols").map { cols in
+            cols.split(separator: ",").map { String($0).trimmingCharacters(in: " ") }.filter { !$0.isEmpty }
+        }
+        let counting = flag("count"), timed = flag("timings"), explain = flag("explain")
+        let (renderer, maxRows) = (json, maxResponseRows)
+        let rendered: SQLEngine.Rendered<Result<String, SQLError>>
         do {
-            outcome = try await engine.execute(query, context: context)
+            rendered = try await engine.execute(query, context: context) { result in
+                var selected = Array(result.columns.indices)
+                if let selectedNames {
+                    selected = []
+                    for name in selectedNames {
+                        guard let index = result.columns.firstIndex(where: { $0.name.lowercased() == name.lowercased() }) else {
+                            return .failure(SQLError(.undefinedColumn, "column not found: '\(name)'", at: 0))
+                        }
+                        selected.append(index)
+                    }
+                }
+                let rows = limit.rows(of: result.rowCount, cap: maxRows)
+                let count = counting ? result.rowCount : rows.count
+                let timings = timed
+                    ? "{\"authentication\":0,\"compiler\":0,\"execute\":\(Self.nanos(ContinuousClock.now - started)),\"count\":0}" : nil
+                return .success(renderer.render(
+                    query: query, result: result, columns: selected, rows: rows, count: count, timings: timings, explain: explain))
+            }
         } catch {
             return SQLErrorResponse.response(error, query: query)
         }
-        let executed = ContinuousClock.now
-        switch outcome {
-        case .ddl: return .json(.ok, "{\"ddl\":\"OK\"}")
-        case .inserted: return .json(.ok, "{\"dml\":\"OK\"}")
-        case .updated(let rows): return .json(.ok, "{\"dml\":\"OK\",\"updated\":\(rows)}")
-        case .rows(let result):
-            var selected = Array(result.columns.indices)
-            if let cols = target.parameter("cols") {
-                selected = []
-                for name in cols.split(separator: ",").map({ String($0).trimmingCharacters(in: " ") }) where !name.isEmpty {
-                    guard let index = result.columns.firstIndex(where: { $0.name.lowercased() == name.lowercased() }) else {
-                        return SQLErrorResponse.response(SQLError(.undefinedColumn, "column not found: '\(name)'", at: 0), query: query)
-                    }
-                    selected.append(index)
-                }
-            }
-            let rows = limit.rows(of: result.rowCount, cap: maxResponseRows)
-            let count = flag("count") ? result.rowCount : rows.count
-            let timings = flag("timings")
-                ? "{\"authentication\":0,\"compiler\":0,\"execute\":\(Self.nanos(executed - started)),\"count\":0}" : nil
-            let explain = flag("explain")
-            let (renderer, columns) = (json, selected)
-            let text = try await engine.offload { () throws(SQLError) in
-                renderer.render(query: query, result: result, columns: columns, rows: rows, count: count, timings: timings, explain: explain)
-            }
-            return .json(.ok, text)
+        switch rendered {
+        case .rows(.success(let text)): return .json(.ok, text)
+        case .rows(.failure(let error)): return SQLErrorResponse.response(error, query: query)
+        case .outcome(.ddl), .outcome(.rows): return .json(.ok, "{\"ddl\":\"OK\"}")
+        case .outcome(.inserted): return .json(.ok, "{\"dml\":\"OK\"}")
+        case .outcome(.updated(let rows)): return .json(.ok, "{\"dml\":\"OK\",\"updated\":\(rows)}")
         }
     }
 

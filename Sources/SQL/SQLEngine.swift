@@ -75,16 +75,53 @@ package final class SQLEngine: Sendable {
         return outcome
     }
 
+    /// A statement's answer when the caller renders rows itself: rendered on the worker that
+    /// ran the query (one thread hop for a SELECT), or the outcome of any other statement.
+    package enum Rendered<T: Sendable>: Sendable {
+        case rows(T)
+        case outcome(SQLOutcome)
+    }
+
+    /// Like `execute`, but a single SELECT is parsed, run and passed to `render` in one go on a
+    /// worker thread, so REST answers a query with one hand-off instead of three.
+    package func execute<T: Sendable>(
+        _ sql: String, context: QueryContext? = nil, render: @escaping @Sendable (QueryResult) -> T
+    ) async throws(SQLError) -> Rendered<T> {
+        let context = context ?? makeContext()
+        let readOnly = isReadOnly()
+        let executor = makeExecutor(context, parameters: [])
+        // Either the rendered rows of a lone SELECT, or the statements to run one by one.
+        let step = try await offload { () throws(SQLError) -> (T?, [SQLStatement]) in
+            let statements = try SQLParser.parse(sql)
+            guard statements.count == 1, case .query(let query) = statements[0] else { return (nil, statements) }
+            return (render(try executor.run(query)), [])
+        }
+        switch step {
+        case (let value?, _):
+            return .rows(value)
+        case (nil, let statements):
+            guard !statements.isEmpty else { throw SQLError(.syntax, "empty query", at: 0) }
+            var outcome = SQLOutcome.ddl
+            for statement in statements {
+                if statement.isWrite, readOnly {
+                    throw SQLError(.readOnly, "cannot execute \(statement.verb) in a read-only transaction")
+                }
+                outcome = try await execute(statement, context: context)
+            }
+            if case .rows(let result) = outcome {
+                let rendered = try await offload { () throws(SQLError) in render(result) }
+                return .rows(rendered)
+            }
+            return .outcome(outcome)
+        }
+    }
+
     /// Runs one parsed statement.
     package func execute(_ statement: SQLStatement, parameters: [SQLValue] = [], context: QueryContext) async throws(SQLError) -> SQLOutcome {
         if statement.isWrite, isReadOnly() {
             throw SQLError(.readOnly, "cannot execute \(statement.verb) in a read-only transaction")
         }
-        var setup = QueryExecutor(engine: storage, context: context, now: clock(), parameters: parameters)
-        setup.parallelism = configuration.scanThreads
-        setup.parallelMinRows = configuration.parallelScanMinRows
-        setup.postings = configuration.symbolPostingsCacheBytes > 0 ? postings : nil
-        let executor = setup
+        let executor = makeExecutor(context, parameters: parameters)
         switch statement {
         case .query(let query):
             return .rows(try await offload { () throws(SQLError) in try executor.run(query) })
@@ -107,6 +144,14 @@ package final class SQLEngine: Sendable {
             try await DataDefinition(engine: self, executor: executor).change(statement)
             return .ddl
         }
+    }
+
+    private func makeExecutor(_ context: QueryContext, parameters: [SQLValue]) -> QueryExecutor {
+        var executor = QueryExecutor(engine: storage, context: context, now: clock(), parameters: parameters)
+        executor.parallelism = configuration.scanThreads
+        executor.parallelMinRows = configuration.parallelScanMinRows
+        executor.postings = configuration.symbolPostingsCacheBytes > 0 ? postings : nil
+        return executor
     }
 
     /// Runs CPU-bound work on the query workers.

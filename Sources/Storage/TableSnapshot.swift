@@ -12,6 +12,9 @@ package struct TableSnapshot: Sendable {
     package let appliedTxn: UInt64
     /// Dictionaries of the SYMBOL columns as of the snapshot, by column id.
     package let symbols: [UInt32: SymbolTable]
+    /// Column mappings made for this snapshot, shared by every reader of it: re-mapping per
+    /// query would fault every touched page in again. They go away with the snapshot.
+    let mappings = SnapshotMappings()
 
     /// One partition as of the snapshot.
     package struct Partition: Sendable, Equatable {
@@ -38,7 +41,8 @@ package struct TableSnapshot: Sendable {
             throw StorageError(.corrupt, path: directory, "column \(columnID) is not a fixed-width column of \(schema.name)")
         }
         let path = "\(directory)/\(partition.directoryName)/\(ColumnFiles.dataFileName(columnID: columnID))"
-        return try MappedColumn(path: path, length: partition.rowCount * width)
+        let length = partition.rowCount * width
+        return try mappings.fixed(path, length) { () throws(StorageError) in try MappedColumn(path: path, length: length) }
     }
 
     /// The offsets and data of var-size column `columnID` in `partition`, mapped read-only.
@@ -46,6 +50,11 @@ package struct TableSnapshot: Sendable {
         guard let column = schema.column(id: columnID), column.type.isVariableSize else {
             throw StorageError(.corrupt, path: directory, "column \(columnID) is not a var-size column of \(schema.name)")
         }
+        let key = "\(directory)/\(partition.directoryName)/\(ColumnFiles.offsetFileName(columnID: columnID))#\(partition.rowCount)"
+        return try mappings.variable(key) { () throws(StorageError) in try mapVariableColumnUncached(columnID, in: partition) }
+    }
+
+    private func mapVariableColumnUncached(_ columnID: UInt32, in partition: Partition) throws(StorageError) -> VariableColumn {
         let base = "\(directory)/\(partition.directoryName)/"
         let offsets = try MappedColumn(
             path: base + ColumnFiles.offsetFileName(columnID: columnID), length: (partition.rowCount + 1) * 8)
@@ -83,6 +92,34 @@ package struct TableSnapshot: Sendable {
                 }
             }
             return low
+        }
+    }
+}
+
+/// The mappings of one snapshot, by file and length. Validated var-size columns are kept too,
+/// so their offset check runs once per snapshot, not once per query.
+final class SnapshotMappings: Sendable {
+    private let fixedColumns = Mutex<[String: MappedColumn]>([:])
+    private let variableColumns = Mutex<[String: VariableColumn]>([:])
+
+    func fixed(_ path: String, _ length: Int, _ make: () throws(StorageError) -> MappedColumn) throws(StorageError) -> MappedColumn {
+        let key = "\(path)#\(length)"
+        if let hit = fixedColumns.withLock({ $0[key] }) { return hit }
+        let made = try make()
+        return fixedColumns.withLock { columns in
+            if let raced = columns[key] { return raced }
+            columns[key] = made
+            return made
+        }
+    }
+
+    func variable(_ key: String, _ make: () throws(StorageError) -> VariableColumn) throws(StorageError) -> VariableColumn {
+        if let hit = variableColumns.withLock({ $0[key] }) { return hit }
+        let made = try make()
+        return variableColumns.withLock { columns in
+            if let raced = columns[key] { return raced }
+            columns[key] = made
+            return made
         }
     }
 }
