@@ -157,89 +157,68 @@ struct Aggregator {
         case .integer(let input) where inputType.isNumeric || inputType.isTemporal:
             let null = inputType.integerHasNull ? inputType.integerNull : nil
             switch kind {
-            case .count:
-                counts.withUnsafeMutableBufferPointer { c in
-                    for (row, group) in groups.enumerated() where input[row] != null { c[Int(group)] += 1 }
-                }
+            case .count: Self.countLoop(input, groups, isNull: { $0 == null }, counts: &counts)
             case .sum, .avg:
-                guard kind == .avg || inputType.representation == .integer else { return false }
-                input.withUnsafeBufferPointer { v in
-                    integers.withUnsafeMutableBufferPointer { sums in
-                        counts.withUnsafeMutableBufferPointer { c in
-                            seen.withUnsafeMutableBufferPointer { s in
-                                for (row, group) in groups.enumerated() where v[row] != null {
-                                    let g = Int(group)
-                                    sums[g] &+= v[row]
-                                    c[g] += 1
-                                    s[g] = true
-                                }
-                            }
-                        }
-                    }
-                }
-            case .min, .max:
-                let isMax = kind == .max
-                input.withUnsafeBufferPointer { v in
-                    integers.withUnsafeMutableBufferPointer { state in
-                        seen.withUnsafeMutableBufferPointer { s in
-                            for (row, group) in groups.enumerated() where v[row] != null {
-                                let g = Int(group)
-                                let value = v[row]
-                                if !s[g] || (isMax ? value > state[g] : value < state[g]) {
-                                    state[g] = value
-                                    s[g] = true
-                                }
-                            }
-                        }
-                    }
-                }
-            default:
-                return false
+                Self.sumLoop(input, groups, isNull: { $0 == null }, sums: &integers, counts: &counts, seen: &seen, add: { $0 &+ $1 })
+            case .min, .max: Self.extremeLoop(input, groups, isNull: { $0 == null }, isMax: kind == .max, state: &integers, seen: &seen)
+            default: return false
             }
             return true
         case .real(let input):
             switch kind {
-            case .count:
-                counts.withUnsafeMutableBufferPointer { c in
-                    for (row, group) in groups.enumerated() where !input[row].isNaN { c[Int(group)] += 1 }
-                }
-            case .sum, .avg:
-                input.withUnsafeBufferPointer { v in
-                    reals.withUnsafeMutableBufferPointer { sums in
-                        counts.withUnsafeMutableBufferPointer { c in
-                            seen.withUnsafeMutableBufferPointer { s in
-                                for (row, group) in groups.enumerated() where !v[row].isNaN {
-                                    let g = Int(group)
-                                    sums[g] += v[row]
-                                    c[g] += 1
-                                    s[g] = true
-                                }
-                            }
-                        }
-                    }
-                }
-            case .min, .max:
-                let isMax = kind == .max
-                input.withUnsafeBufferPointer { v in
-                    reals.withUnsafeMutableBufferPointer { state in
-                        seen.withUnsafeMutableBufferPointer { s in
-                            for (row, group) in groups.enumerated() where !v[row].isNaN {
-                                let g = Int(group)
-                                let value = v[row]
-                                if !s[g] || (isMax ? value > state[g] : value < state[g]) {
-                                    state[g] = value
-                                    s[g] = true
-                                }
-                            }
-                        }
-                    }
-                }
-            default:
-                return false
+            case .count: Self.countLoop(input, groups, isNull: { $0.isNaN }, counts: &counts)
+            case .sum, .avg: Self.sumLoop(input, groups, isNull: { $0.isNaN }, sums: &reals, counts: &counts, seen: &seen, add: { $0 + $1 })
+            case .min, .max: Self.extremeLoop(input, groups, isNull: { $0.isNaN }, isMax: kind == .max, state: &reals, seen: &seen)
+            default: return false
             }
             return true
         default:
             return false
+        }
+    }
+
+    private static func countLoop<T>(_ input: [T], _ groups: [Int32], isNull: (T) -> Bool, counts: inout [Int64]) {
+        counts.withUnsafeMutableBufferPointer { c in
+            for (row, group) in groups.enumerated() where !isNull(input[row]) { c[Int(group)] += 1 }
+        }
+    }
+
+    private static func sumLoop<T>(
+        _ input: [T], _ groups: [Int32], isNull: (T) -> Bool, sums: inout [T], counts: inout [Int64], seen: inout [Bool],
+        add: (T, T) -> T
+    ) {
+        input.withUnsafeBufferPointer { v in
+            sums.withUnsafeMutableBufferPointer { s in
+                counts.withUnsafeMutableBufferPointer { c in
+                    seen.withUnsafeMutableBufferPointer { flags in
+                        for (row, group) in groups.enumerated() where !isNull(v[row]) {
+                            let g = Int(group)
+                            s[g] = add(s[g], v[row])
+                            c[g] += 1
+                            flags[g] = true
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static func extremeLoop<T: Comparable>(
+        _ input: [T], _ groups: [Int32], isNull: (T) -> Bool, isMax: Bool, state: inout [T], seen: inout [Bool]
+    ) {
+        input.withUnsafeBufferPointer { v in
+            state.withUnsafeMutableBufferPointer { current in
+                seen.withUnsafeMutableBufferPointer { flags in
+                    for (row, group) in groups.enumerated() where !isNull(v[row]) {
+                        let g = Int(group)
+                        let value = v[row]
+                        if !flags[g] || (isMax ? value > current[g] : value < current[g]) {
+                            current[g] = value
+                            flags[g] = true
+                        }
+                    }
+                }
+            }
         }
     }
 

@@ -39,10 +39,22 @@ final class TableScan: RowSource {
     }
 
     /// `intervals`: sorted, non-overlapping µs ranges of the designated timestamp, or nil for all rows.
-    init(
+    convenience init(
         snapshot: TableSnapshot, needed: [Int], intervals: [Range<Int64>]?, predicate: BoundExpression? = nil,
         reverse: Bool = false, batchRows: Int = 4096, postings: SymbolPostingsCache? = nil
     ) throws(SQLError) {
+        let work = try Self.plan(snapshot, intervals: intervals)
+        self.init(
+            snapshot: snapshot, needed: needed, work: reverse ? work.reversed() : work, predicate: predicate, reverse: reverse,
+            batchRows: batchRows, postings: postings)
+    }
+
+    /// A scan over given row ranges (also one part of a split scan); `reverse` walks `work` as
+    /// given (newest first) and each range backwards.
+    init(
+        snapshot: TableSnapshot, needed: [Int], work: [WorkItem], predicate: BoundExpression?, reverse: Bool = false,
+        batchRows: Int, postings: SymbolPostingsCache? = nil
+    ) {
         self.snapshot = snapshot
         self.postingsCache = postings
         var used = Set<Int>()
@@ -52,24 +64,8 @@ final class TableScan: RowSource {
         self.predicate = predicate
         self.reverse = reverse
         self.batchRows = batchRows
-        work = try Self.plan(snapshot, intervals: intervals)
-        if reverse { work.reverse() }
-        if !reverse, postings != nil { indexed = Self.indexedCondition(predicate, snapshot) }
-    }
-
-    /// A scan over given row ranges (one part of a split scan).
-    init(snapshot: TableSnapshot, needed: [Int], work: [WorkItem], predicate: BoundExpression?, batchRows: Int, postings: SymbolPostingsCache? = nil) {
-        self.snapshot = snapshot
-        self.postingsCache = postings
-        var used = Set<Int>()
-        predicate?.collectColumns(into: &used)
-        self.predicateColumns = used.sorted()
-        self.otherColumns = needed.filter { !used.contains($0) }
-        self.predicate = predicate
-        self.reverse = false
-        self.batchRows = batchRows
         self.work = work
-        if postings != nil { indexed = Self.indexedCondition(predicate, snapshot) }
+        if !reverse, postings != nil { indexed = Self.indexedCondition(predicate, snapshot) }
     }
 
     /// The first AND-ed `symbol = 'constant'` or `symbol IN ('a', …)` of the predicate, as keys.

@@ -24,15 +24,15 @@ import tempfile
 import threading
 import time
 
-import psycopg
 import requests
 
+
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from postgres_peer import postgres  # noqa: E402
 from tsbs_generate import generate  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BINARY = pathlib.Path(os.environ.get("SUNDIAL_BINARY", ROOT / ".build" / "release" / "sundial"))
-PG_BIN = pathlib.Path("/usr/lib/postgresql/15/bin")
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -207,54 +207,27 @@ def bench_one_row(workdir, connections, seconds=5.0):
 
 
 def bench_postgres(workdir, csv_path):
-    base = pathlib.Path(tempfile.mkdtemp(prefix="pg-bench-", dir=workdir))
-    data, sockets = base / "data", base / "sock"
-    sockets.mkdir()
-    user = []
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres")
-        shutil.chown(sockets, "postgres")
-        user = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
-    subprocess.run(user + [str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
-                   check=True, capture_output=True)
-    server = subprocess.Popen(user + [str(PG_BIN / "postgres"), "-D", str(data), "-p", str(port), "-k", str(sockets),
-                                      "-c", "listen_addresses=127.0.0.1"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                conn = psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres", autocommit=True)
-                break
-            except psycopg.OperationalError:
-                assert time.monotonic() < deadline, "postgres did not start"
-                time.sleep(0.1)
-        with conn:
-            columns = ", ".join([f"{t} text" for t in ["hostname", "region", "datacenter", "rack", "os", "arch", "team",
-                                                         "service", "service_version", "service_environment"]]
-                                + [f"{f} bigint" for f in ["usage_user", "usage_system", "usage_idle", "usage_nice",
-                                                            "usage_iowait", "usage_irq", "usage_softirq", "usage_steal",
-                                                            "usage_guest", "usage_guest_nice"]] + ["ts bigint"])
-            conn.execute(f"CREATE TABLE cpu ({columns})")
-            backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
-            data_bytes = pathlib.Path(csv_path).read_bytes()
-            header_end = data_bytes.index(b"\n") + 1
-            rows = data_bytes.count(b"\n") - 1
-            cpu0 = cpu_seconds(backend)
-            started = time.monotonic()
-            with conn.cursor() as cur:
-                with cur.copy("COPY cpu FROM STDIN WITH (FORMAT csv)") as copy:
-                    view = memoryview(data_bytes)[header_end:]
-                    for offset in range(0, len(view), 1 << 20):
-                        copy.write(view[offset:offset + (1 << 20)])
-            elapsed = time.monotonic() - started
-            cpu = cpu_seconds(backend) - cpu0
-            assert conn.execute("SELECT count(*) FROM cpu").fetchone()[0] == rows
-    finally:
-        subprocess.run(user + [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True)
-        server.wait(timeout=60)
-        shutil.rmtree(base, ignore_errors=True)
+    with postgres(workdir) as conn:
+        columns = ", ".join([f"{t} text" for t in ["hostname", "region", "datacenter", "rack", "os", "arch", "team",
+                                                     "service", "service_version", "service_environment"]]
+                            + [f"{f} bigint" for f in ["usage_user", "usage_system", "usage_idle", "usage_nice",
+                                                        "usage_iowait", "usage_irq", "usage_softirq", "usage_steal",
+                                                        "usage_guest", "usage_guest_nice"]] + ["ts bigint"])
+        conn.execute(f"CREATE TABLE cpu ({columns})")
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        data_bytes = pathlib.Path(csv_path).read_bytes()
+        header_end = data_bytes.index(b"\n") + 1
+        rows = data_bytes.count(b"\n") - 1
+        cpu0 = cpu_seconds(backend)
+        started = time.monotonic()
+        with conn.cursor() as cur:
+            with cur.copy("COPY cpu FROM STDIN WITH (FORMAT csv)") as copy:
+                view = memoryview(data_bytes)[header_end:]
+                for offset in range(0, len(view), 1 << 20):
+                    copy.write(view[offset:offset + (1 << 20)])
+        elapsed = time.monotonic() - started
+        cpu = cpu_seconds(backend) - cpu0
+        assert conn.execute("SELECT count(*) FROM cpu").fetchone()[0] == rows
     return rows / elapsed, cpu / rows * 1e6
 
 

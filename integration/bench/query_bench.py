@@ -11,19 +11,16 @@ import argparse
 import math
 import os
 import pathlib
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
 import duckdb
-import psycopg
 import requests
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from ilp_bench import PG_BIN, Sundial, free_port, http_requests, send_all_http  # noqa: E402
+from ilp_bench import Sundial, http_requests, send_all_http  # noqa: E402
+from postgres_peer import postgres  # noqa: E402
 
 FIELDS = ["usage_user", "usage_system", "usage_idle", "usage_nice", "usage_iowait", "usage_irq",
           "usage_softirq", "usage_steal", "usage_guest", "usage_guest_nice"]
@@ -122,57 +119,29 @@ def duckdb_times(csv_path):
 
 
 def postgres_times(workdir, csv_path):
-    base = pathlib.Path(tempfile.mkdtemp(prefix="pg-query-", dir=workdir))
-    data, sockets = base / "data", base / "sock"
-    sockets.mkdir()
-    user = []
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres")
-        shutil.chown(sockets, "postgres")
-        user = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
-    subprocess.run(user + [str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"], check=True,
-                   capture_output=True)
-    server = subprocess.Popen(user + [str(PG_BIN / "postgres"), "-D", str(data), "-p", str(port), "-k", str(sockets),
-                                      "-c", "listen_addresses=127.0.0.1", "-c", "work_mem=256MB",
-                                      "-c", "shared_buffers=2GB", "-c", "max_wal_size=20GB"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                conn = psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres", autocommit=True)
-                break
-            except psycopg.OperationalError:
-                assert time.monotonic() < deadline, "postgres did not start"
-                time.sleep(0.1)
-        with conn:
-            columns = ", ".join([f"{t} text" for t in TAGS] + [f"{f} double precision" for f in FIELDS] + ["micros bigint"])
-            conn.execute(f"CREATE UNLOGGED TABLE raw ({columns})")
-            with conn.cursor() as cur, open(csv_path, "rb") as f:
-                f.readline()
-                with cur.copy("COPY raw FROM STDIN WITH (FORMAT csv)") as copy:
-                    while chunk := f.read(1 << 20):
-                        copy.write(chunk)
-            conn.execute(f"CREATE TABLE cpu AS SELECT to_timestamp(micros / 1000000.0) AT TIME ZONE 'UTC' AS ts, "
-                         f"{', '.join(TAGS + FIELDS)} FROM raw")
-            conn.execute("DROP TABLE raw")
-            conn.execute("CREATE TABLE hosts AS SELECT DISTINCT hostname FROM cpu")
-            conn.execute("VACUUM ANALYZE cpu")
+    with postgres(workdir, ["work_mem=256MB", "shared_buffers=2GB", "max_wal_size=20GB"]) as conn:
+        columns = ", ".join([f"{t} text" for t in TAGS] + [f"{f} double precision" for f in FIELDS] + ["micros bigint"])
+        conn.execute(f"CREATE UNLOGGED TABLE raw ({columns})")
+        with conn.cursor() as cur, open(csv_path, "rb") as f:
+            f.readline()
+            with cur.copy("COPY raw FROM STDIN WITH (FORMAT csv)") as copy:
+                while chunk := f.read(1 << 20):
+                    copy.write(chunk)
+        conn.execute(f"CREATE TABLE cpu AS SELECT to_timestamp(micros / 1000000.0) AT TIME ZONE 'UTC' AS ts, "
+                     f"{', '.join(TAGS + FIELDS)} FROM raw")
+        conn.execute("DROP TABLE raw")
+        conn.execute("CREATE TABLE hosts AS SELECT DISTINCT hostname FROM cpu")
+        conn.execute("VACUUM ANALYZE cpu")
 
-            def run(query):
-                return lambda: conn.execute(query).fetchall()
+        def run(query):
+            return lambda: conn.execute(query).fetchall()
 
-            plain = {name: timed(run(query)) for name, query in QUERIES.items()}
-            conn.execute("CREATE INDEX ON cpu (hostname, ts DESC)")
-            conn.execute("CREATE INDEX ON cpu (ts DESC)")
-            conn.execute("ANALYZE cpu")
-            indexed = {name: timed(run(PG_BEST_FORMS.get(name, query))) for name, query in QUERIES.items()}
-        return plain, indexed
-    finally:
-        subprocess.run(user + [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True)
-        server.wait(timeout=60)
-        shutil.rmtree(base, ignore_errors=True)
+        plain = {name: timed(run(query)) for name, query in QUERIES.items()}
+        conn.execute("CREATE INDEX ON cpu (hostname, ts DESC)")
+        conn.execute("CREATE INDEX ON cpu (ts DESC)")
+        conn.execute("ANALYZE cpu")
+        indexed = {name: timed(run(PG_BEST_FORMS.get(name, query))) for name, query in QUERIES.items()}
+    return plain, indexed
 
 
 def geometric_mean(values):
