@@ -183,3 +183,17 @@ extension ColumnVector {
         }
     }
 }
+
+extension ColumnVector {
+    /// The rows at `indices`, with −1 giving the NULL of `type` (outer joins).
+    func gather(nullable indices: [Int], type: SQLType) -> ColumnVector {
+        guard indices.contains(-1) else { return gather(indices) }
+        switch self {
+        case .boolean(let values): return .boolean(indices.map { $0 < 0 ? false : values[$0] })
+        case .integer(let values): return .integer(indices.map { $0 < 0 ? type.integerNull : values[$0] })
+        case .real(let values): return .real(indices.map { $0 < 0 ? .nan : values[$0] })
+        case .text(let values): return .text(indices.map { $0 < 0 ? nil : values[$0] })
+        case .symbol(let keys, let table): return .symbol(indices.map { $0 < 0 ? -1 : keys[$0] }, table)
+        }
+    }
+}

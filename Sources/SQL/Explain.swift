@@ -60,6 +60,7 @@ struct Explain {
                     add("Frame forward scan on: \(snapshot.schema.name)")
                 }
             case .materialized: add("Materialized subquery")
+            case .joined: add("Hash or time-series join of materialised inputs")
             case .longSequence(let count, _): add("long_sequence count: \(count)")
             case .single: add("VirtualRecord")
             }

@@ -56,6 +56,8 @@ struct QueryExecutor {
     enum SourcePlan {
         case table(TableSnapshot, qualifier: String)
         case materialized(QueryResult, qualifier: String?)
+        /// A join's rows: each column keeps its side's qualifier.
+        case joined(QueryResult, qualifiers: [String?])
         case longSequence(Int64, qualifier: String?)
         case single
 
@@ -69,6 +71,10 @@ struct QueryExecutor {
             case .materialized(let result, let qualifier):
                 return Scope(
                     columns: result.columns.map { Scope.Column(name: $0.name, qualifier: qualifier, type: $0.type) },
+                    timestampIndex: result.timestampIndex)
+            case .joined(let result, let qualifiers):
+                return Scope(
+                    columns: result.columns.enumerated().map { Scope.Column(name: $1.name, qualifier: qualifiers[$0], type: $1.type) },
                     timestampIndex: result.timestampIndex)
             case .longSequence(_, let qualifier):
                 return Scope(columns: [Scope.Column(name: "x", qualifier: qualifier, type: .long)], timestampIndex: nil)
@@ -92,6 +98,9 @@ struct QueryExecutor {
             return .table(snapshot, qualifier: alias ?? snapshot.schema.name)
         case .subquery(let query, let alias, _):
             return .materialized(try run(query), qualifier: alias)
+        case .join(let join):
+            let (result, qualifiers) = try JoinExecutor(executor: self).run(join)
+            return .joined(result, qualifiers: qualifiers)
         case .function(let name, let arguments, let alias, let position):
             let binder = Binder(scope: Scope(columns: [], timestampIndex: nil), context: bindingContext)
             var values: [SQLValue] = []
@@ -132,13 +141,44 @@ struct QueryExecutor {
                 snapshot: snapshot, needed: needed.sorted(), intervals: prunable ? intervals : nil, predicate: scanPredicate,
                 reverse: reverse, batchRows: Self.batchRows, postings: postings)
             return (scan, nil)
-        case .materialized(let result, _):
+        case .materialized(let result, _), .joined(let result, _):
             return (MaterializedSource(result.batch, batchRows: Self.batchRows), predicate)
         case .longSequence(let count, _):
             return (LongSequenceSource(count: count), predicate)
         case .single:
             return (SingleRowSource(), predicate)
         }
+    }
+
+    /// A FROM source's rows in memory, with each column's qualifier (the inputs of a join).
+    func materialize(_ from: FromSource) throws(SQLError) -> (QueryResult, [String?]) {
+        let plan = try sourcePlan(from)
+        switch plan {
+        case .joined(let result, let qualifiers): return (result, qualifiers)
+        case .materialized(let result, let qualifier): return (result, result.columns.map { _ in qualifier })
+        default: break
+        }
+        let scope = plan.scope
+        let (source, _) = try makeSource(plan, needed: Set(scope.columns.indices), intervals: nil, predicate: nil)
+        var vectors: [ColumnVector]?
+        var rows = 0
+        var bytes = 0
+        while let batch = try source.next() {
+            try context.check()
+            if vectors == nil {
+                vectors = batch.columns
+            } else {
+                for index in batch.columns.indices { vectors![index].append(batch.columns[index]) }
+            }
+            rows += batch.count
+            bytes += batch.columns.reduce(0) { $0 + $1.approximateBytes }
+            try context.checkMemory(bytes)
+        }
+        let columns = scope.columns.map { QueryResult.Column(name: $0.name, type: $0.type) }
+        let result = QueryResult(
+            columns: columns, batch: ColumnBatch(columns: vectors ?? scope.columns.map { ColumnVector.empty($0.type.representation) }, count: rows),
+            timestampIndex: scope.timestampIndex)
+        return (result, scope.columns.map(\.qualifier))
     }
 
     // MARK: Set operations

@@ -106,7 +106,75 @@ extension SQLParser {
         return items
     }
 
+    /// A FROM clause: one source, then any number of joins (left-deep).
     private mutating func fromSource() throws(SQLError) -> FromSource {
+        var source = try singleSource()
+        while true {
+            let position = current.position
+            let kind: Join.Kind
+            if accept(symbol: ",") {
+                kind = .cross
+            } else if accept("cross") {
+                try expect("join")
+                kind = .cross
+            } else if accept("inner") {
+                try expect("join")
+                kind = .inner
+            } else if accept("join") {
+                kind = .inner
+            } else if accept("left") {
+                _ = accept("outer")
+                try expect("join")
+                kind = .left
+            } else if accept("asof") {
+                try expect("join")
+                kind = .asOf
+            } else if current.isWord("lt"), next.isWord("join") {
+                index += 2
+                kind = .lessThan
+            } else if current.isWord("splice"), next.isWord("join") {
+                throw SQLError(.unsupported, "SPLICE JOIN is not supported yet", at: position)
+            } else if current.isWord("right") || current.isWord("full") {
+                throw SQLError(.unsupported, "\(current.text.uppercased()) JOIN is not supported (QuestDB has none either)", at: position)
+            } else {
+                return source
+            }
+            var join = Join(left: source, kind: kind, right: try singleSource(), condition: nil, position: position)
+            if kind != .cross, accept("on") {
+                if let names = try sharedColumnList() { join.sharedColumns = names } else { join.condition = try expression() }
+            }
+            if (kind == .inner || kind == .left), join.condition == nil, join.sharedColumns.isEmpty {
+                throw SQLError.syntax("'on' expected", at: current.position)
+            }
+            if kind == .asOf || kind == .lessThan, accept("tolerance") {
+                let token = current
+                guard token.kind == .integer, let unit = TimeUnit(letter: String(token.text.drop { $0.isNumber })),
+                      let count = Int64(token.text.prefix { $0.isNumber }), let micros = unit.fixedMicros
+                else { throw SQLError.syntax("tolerance expected, such as 50T or 1h", at: token.position) }
+                index += 1
+                join.toleranceMicros = count * max(micros, 1)
+            }
+            source = .join(join)
+        }
+    }
+
+    /// `(a, b)` after ON: the columns both sides share (QuestDB's ASOF shorthand).
+    private mutating func sharedColumnList() throws(SQLError) -> [String]? {
+        guard current.isSymbol("(") else { return nil }
+        var probe = index + 1
+        var names: [String] = []
+        while probe < tokens.count, tokens[probe].kind == .word || tokens[probe].kind == .quotedIdentifier {
+            names.append(tokens[probe].text)
+            probe += 1
+            if tokens[probe].isSymbol(",") { probe += 1 } else { break }
+        }
+        guard !names.isEmpty, tokens[probe].isSymbol(")"), !tokens[probe - 1].isSymbol(",") else { return nil }
+        // `ON (a = b)` is a condition, not a list: the token after the name must end the list.
+        index = probe + 1
+        return names
+    }
+
+    private mutating func singleSource() throws(SQLError) -> FromSource {
         let position = current.position
         var source: FromSource
         if accept(symbol: "(") {
@@ -132,11 +200,7 @@ extension SQLParser {
         case .subquery(let query, _, let position): source = .subquery(query, alias: alias, position: position)
         case .function(let name, let arguments, _, let position):
             source = .function(name: name, arguments: arguments, alias: alias, position: position)
-        }
-        if current.isWord("join") || current.isWord("inner") || current.isWord("left") || current.isWord("cross")
-            || current.isWord("asof") || current.isWord("lt") || current.isWord("splice") || current.isSymbol(",")
-        {
-            throw SQLError(.unsupported, "joins are not supported yet", at: current.position)
+        case .join: break
         }
         return source
     }

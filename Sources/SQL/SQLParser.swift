@@ -88,7 +88,7 @@ package struct SQLParser {
         "from", "where", "group", "order", "limit", "sample", "latest", "union", "except", "intersect",
         "join", "on", "and", "or", "not", "as", "asc", "desc", "by", "fill", "align", "inner", "left", "right",
         "cross", "asof", "lt", "splice", "then", "when", "else", "end", "in", "between", "like", "ilike", "is",
-        "select", "with", "having", "partition", "timestamp", "tolerance", "outer", "case", "to", "values",
+        "select", "with", "having", "partition", "timestamp", "tolerance", "outer", "case", "to", "values", "full",
     ]
 
     /// A name: a bare word, a `"quoted identifier"` or (for tables) a `'quoted name'`.

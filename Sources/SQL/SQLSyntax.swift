@@ -77,6 +77,25 @@ package indirect enum FromSource: Sendable {
     case table(name: String, alias: String?, position: Int)
     case subquery(SQLQuery, alias: String?, position: Int)
     case function(name: String, arguments: [SQLExpression], alias: String?, position: Int)
+    case join(Join)
+}
+
+/// `left <kind> JOIN right [ON …] [TOLERANCE …]`.
+package struct Join: Sendable {
+    package enum Kind: Sendable, Equatable {
+        case inner, left, cross, asOf, lessThan
+    }
+
+    var left: FromSource
+    var kind: Kind
+    var right: FromSource
+    /// The ON condition; `ON (a, b)` becomes `left.a = right.a AND left.b = right.b` when bound.
+    var condition: SQLExpression?
+    /// Column names of `ON (a, b)`.
+    var sharedColumns: [String] = []
+    /// ASOF/LT: the most the right row may lag the left one, in µs.
+    var toleranceMicros: Int64?
+    var position: Int
 }
 
 package struct LatestOn: Sendable {
