@@ -190,3 +190,30 @@ def test_a_huge_query_is_refused_by_the_request_limit(node):
     response = exec_sql(node, "select " + "+".join(["1"] * 40000))
     assert response.status_code in (414, 431)
     assert ok(node, "select 2")["dataset"] == [[2]]
+
+
+def test_statement_timeout_aborts_a_long_query(node):
+    response = requests.get(f"{node.http_url}/exec", params={"query": "select sum(x) from long_sequence(100000000000)"},
+                            headers={"Statement-Timeout": "200"}, timeout=60)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "timeout, query aborted"
+    assert ok(node, "select 3")["dataset"] == [[3]]
+
+
+def test_query_memory_limit_gives_a_clear_error(make_node):
+    node = make_node(env={"QDB_SQL_QUERY_MEMORY_LIMIT": "8m"})
+    response = exec_sql(node, "select x, x * 2 from long_sequence(10000000)")
+    assert response.status_code == 400, response.text[:300]
+    assert "query memory limit exceeded" in response.json()["error"]
+    assert ok(node, "select x from long_sequence(10000000) limit 2")["dataset"] == [[1], [2]]
+    assert ok(node, "select count() from long_sequence(10000000)")["dataset"] == [[10000000]]
+
+
+def test_joins_over_rest(node):
+    ok(node, "create table q (ts timestamp, s symbol, bid double) timestamp(ts) partition by day")
+    ok(node, "create table t (ts timestamp, s symbol, px double) timestamp(ts) partition by day")
+    ok(node, "insert into q values ('2024-01-01T00:00:00Z', 'a', 1.0), ('2024-01-01T00:00:02Z', 'a', 2.0)")
+    ok(node, "insert into t values ('2024-01-01T00:00:01Z', 'a', 1.5), ('2024-01-01T00:00:03Z', 'a', 2.5)")
+    body = ok(node, "select t.ts, t.px, q.bid from t asof join q on (s)")
+    assert body["timestamp"] == 0
+    assert body["dataset"] == [["2024-01-01T00:00:01.000000Z", 1.5, 1.0], ["2024-01-01T00:00:03.000000Z", 2.5, 2.0]]
