@@ -81,6 +81,8 @@ struct Binder {
             return .like(bound, LikePattern(text, caseInsensitive: insensitive), negated: negated)
         case .caseWhen(let operand, let branches, let otherwise):
             return try caseWhen(operand, branches, otherwise)
+        case .window:
+            throw SQLError(.syntax, "window functions are only allowed in the select list", at: position)
         case .subquery(let query):
             let result = try runSubquery(query, at: position)
             guard result.columns.count == 1 else {

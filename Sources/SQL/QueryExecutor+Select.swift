@@ -14,7 +14,12 @@ extension QueryExecutor {
             || select.latestOn != nil
         var result: QueryResult
         var orderHandled = false
-        if aggregating {
+        if items.contains(where: { $0.expression.containsWindow }) {
+            if aggregating {
+                throw SQLError(.unsupported, "window functions over GROUP BY or SAMPLE BY are not supported yet; use a subquery", at: select.position)
+            }
+            (result, orderHandled) = (try windowProjection(select, items, plan, scope, binder, predicate), true)
+        } else if aggregating {
             (result, orderHandled) = try AggregatePlan(executor: self, select: select, items: items, plan: plan, scope: scope, predicate: predicate).run()
         } else {
             (result, orderHandled) = try projection(select, items, plan, scope, binder, predicate)

@@ -1,11 +1,25 @@
 import Storage
 
 extension SQLExpression {
-    /// Whether an aggregate function is called anywhere in the expression.
+    /// Whether an aggregate function is called anywhere in the expression (window calls such
+    /// as `sum(x) OVER (…)` are not aggregates).
     var containsAggregate: Bool {
         var found = false
-        visit { if case .function(let name, _, _) = $0.kind, AggregateKind.isAggregate(name) { found = true } }
+        visitOutsideWindows { if case .function(let name, _, _) = $0.kind, AggregateKind.isAggregate(name) { found = true } }
         return found
+    }
+
+    /// Whether a window function is called anywhere in the expression.
+    var containsWindow: Bool {
+        var found = false
+        visit { if case .window = $0.kind { found = true } }
+        return found
+    }
+
+    private func visitOutsideWindows(_ body: (SQLExpression) -> Void) {
+        body(self)
+        if case .window = kind { return }
+        for child in children { child.visitOutsideWindows(body) }
     }
 
     /// Calls `body` for this node and every node below it (not into subqueries).
@@ -20,6 +34,7 @@ extension SQLExpression {
         case .unary(_, let e), .cast(let e, _), .isNull(let e, _): [e]
         case .binary(_, let l, let r), .like(let l, let r, _, _): [l, r]
         case .function(_, let arguments, _): arguments
+        case .window(_, let arguments, let partitionBy, let orderBy, _): arguments + partitionBy + orderBy.map(\.expression)
         case .inList(let e, let list, _): [e] + list
         case .between(let e, let l, let h, _): [e, l, h]
         case .caseWhen(let operand, let branches, let otherwise):
@@ -53,6 +68,10 @@ extension SQLExpression {
             return "case \(operand?.canonical ?? "") " + branches.map { "when \($0.0.canonical) then \($0.1.canonical)" }.joined(separator: " ")
                 + " else \(otherwise?.canonical ?? "null") end"
         case .subquery: return "(subquery@\(position))"
+        case .window(let name, let arguments, let partitionBy, let orderBy, let frame):
+            return name + "(" + arguments.map(\.canonical).joined(separator: ",") + ") over (partition by "
+                + partitionBy.map(\.canonical).joined(separator: ",") + " order by "
+                + orderBy.map { $0.expression.canonical + ($0.descending ? " desc" : "") }.joined(separator: ",") + " \(String(describing: frame)))"
         }
     }
 
@@ -63,7 +82,7 @@ extension SQLExpression {
         func r(_ e: SQLExpression) -> SQLExpression { e.rewritten(replace) }
         let newKind: Kind
         switch kind {
-        case .column, .star, .null, .boolean, .integer, .decimal, .string, .parameter, .subquery: return self
+        case .column, .star, .null, .boolean, .integer, .decimal, .string, .parameter, .subquery, .window: return self
         case .unary(let op, let e): newKind = .unary(op, r(e))
         case .cast(let e, let type): newKind = .cast(r(e), type)
         case .isNull(let e, let negated): newKind = .isNull(r(e), negated: negated)
@@ -82,7 +101,7 @@ extension SQLExpression {
     var defaultName: String {
         switch kind {
         case .column(_, let name): name
-        case .function(let name, _, _): name
+        case .function(let name, _, _), .window(let name, _, _, _, _): name
         case .cast: "cast"
         case .integer(let text), .decimal(let text): text
         case .string(let text): text

@@ -225,10 +225,61 @@ extension SQLParser {
             repeat { arguments.append(try expression()) } while accept(symbol: ",")
         }
         try expect(symbol: ")")
-        if current.isWord("over") {
-            throw SQLError(.unsupported, "window functions are not supported yet", at: current.position)
-        }
+        if accept("over") { return try window(name, arguments, at: position) }
         return SQLExpression(.function(name: name, arguments: arguments, distinct: distinct), at: position)
+    }
+
+    /// `OVER ( [PARTITION BY …] [ORDER BY …] [ROWS|RANGE BETWEEN … AND …] )`.
+    private mutating func window(_ name: String, _ arguments: [SQLExpression], at position: Int) throws(SQLError) -> SQLExpression {
+        try expect(symbol: "(")
+        var partitionBy: [SQLExpression] = []
+        var orderBy: [OrderItem] = []
+        var frame: WindowFrame?
+        if accept("partition") {
+            try expect("by")
+            repeat { partitionBy.append(try expression()) } while accept(symbol: ",")
+        }
+        if accept("order") {
+            try expect("by")
+            orderBy = try orderItems()
+        }
+        if current.isWord("rows") || current.isWord("range") {
+            let isRange = advance().isWord("range")
+            if accept("between") {
+                let start = try frameBound()
+                try expect("and")
+                frame = WindowFrame(start: start, end: try frameBound())
+            } else {
+                frame = WindowFrame(start: try frameBound(), end: .currentRow)
+            }
+            if isRange, frame != WindowFrame(start: .unboundedPreceding, end: .currentRow),
+               frame != WindowFrame(start: .unboundedPreceding, end: .unboundedFollowing)
+            {
+                throw SQLError(.unsupported, "RANGE frames other than UNBOUNDED PRECEDING are not supported yet; use ROWS", at: position)
+            }
+        }
+        try expect(symbol: ")")
+        return SQLExpression(.window(name: name, arguments: arguments, partitionBy: partitionBy, orderBy: orderBy, frame: frame), at: position)
+    }
+
+    private mutating func frameBound() throws(SQLError) -> WindowFrame.Bound {
+        if accept("unbounded") {
+            if accept("preceding") { return .unboundedPreceding }
+            try expect("following")
+            return .unboundedFollowing
+        }
+        if accept("current") {
+            try expect("row")
+            return .currentRow
+        }
+        let token = current
+        guard token.kind == .integer, let count = Int(token.text), count >= 0 else {
+            throw SQLError.syntax("frame bound expected: UNBOUNDED PRECEDING, n PRECEDING, CURRENT ROW, n FOLLOWING", at: token.position)
+        }
+        index += 1
+        if accept("preceding") { return .preceding(count) }
+        try expect("following")
+        return .following(count)
     }
 
     private mutating func caseExpression(at position: Int) throws(SQLError) -> SQLExpression {

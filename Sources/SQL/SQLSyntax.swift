@@ -166,6 +166,20 @@ package enum TimeUnit: Sendable, Equatable {
     }
 }
 
+/// `ROWS BETWEEN start AND end` of a window.
+package struct WindowFrame: Sendable, Equatable {
+    package enum Bound: Sendable, Equatable {
+        case unboundedPreceding
+        case preceding(Int)
+        case currentRow
+        case following(Int)
+        case unboundedFollowing
+    }
+
+    var start: Bound
+    var end: Bound
+}
+
 package struct OrderItem: Sendable {
     var expression: SQLExpression
     var descending: Bool
@@ -244,6 +258,8 @@ package struct SQLExpression: Sendable {
         case like(SQLExpression, SQLExpression, caseInsensitive: Bool, negated: Bool)
         case caseWhen(operand: SQLExpression?, branches: [(SQLExpression, SQLExpression)], otherwise: SQLExpression?)
         case subquery(SQLQuery)
+        /// `f(args) OVER (PARTITION BY … ORDER BY … [ROWS BETWEEN … AND …])`.
+        case window(name: String, arguments: [SQLExpression], partitionBy: [SQLExpression], orderBy: [OrderItem], frame: WindowFrame?)
     }
 
     var kind: Kind

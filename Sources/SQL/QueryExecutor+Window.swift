@@ -1,0 +1,129 @@
+import Storage
+
+extension QueryExecutor {
+    /// A select list with window functions: the filtered rows are materialised, each window
+    /// call becomes a column computed over them, and the select list is evaluated on top.
+    func windowProjection(
+        _ select: SelectQuery, _ items: [SelectQuery.Item], _ plan: SourcePlan, _ scope: Scope, _ binder: Binder,
+        _ predicate: BoundExpression?
+    ) throws(SQLError) -> QueryResult {
+        var calls: [SQLExpression] = []
+        var canonicals: [String] = []
+        for expression in items.map(\.expression) + select.orderBy.map(\.expression) {
+            expression.visit { node in
+                if case .window = node.kind, !canonicals.contains(node.canonical) {
+                    calls.append(node)
+                    canonicals.append(node.canonical)
+                }
+            }
+        }
+        let functions = try calls.map { (call) throws(SQLError) in try bindWindow(call, binder) }
+        func rewrite(_ expression: SQLExpression) -> SQLExpression {
+            expression.rewritten { node in
+                guard case .window = node.kind, let index = canonicals.firstIndex(of: node.canonical) else { return nil }
+                return SQLExpression(.column(qualifier: nil, name: "\u{1}w\(index)"), at: node.position)
+            }
+        }
+        // Every source column the query can touch is read (window queries are usually narrow).
+        let needed = Set(scope.columns.indices)
+        let intervals = scope.timestampIndex.flatMap { predicate?.timestampIntervals($0) }
+        let (source, remaining) = try makeSource(plan, needed: needed, intervals: intervals, predicate: predicate)
+        var vectors: [ColumnVector]?
+        var rows = 0
+        var bytes = 0
+        while let batch = try source.next() {
+            try context.check()
+            guard let filtered = try Self.filter(batch, remaining, firstRow: source.firstRow) else { continue }
+            if vectors == nil {
+                vectors = filtered.columns
+            } else {
+                for index in filtered.columns.indices { vectors![index].append(filtered.columns[index]) }
+            }
+            rows += filtered.count
+            bytes += filtered.columns.reduce(0) { $0 + $1.approximateBytes }
+            try context.checkMemory(bytes)
+        }
+        var batch = ColumnBatch(columns: vectors ?? scope.columns.map { ColumnVector.empty($0.type.representation) }, count: rows)
+        var extended = scope
+        for (index, function) in functions.enumerated() {
+            batch.columns.append(try function.evaluate(batch))
+            extended.columns.append(.init(name: "\u{1}w\(index)", qualifier: nil, type: function.type))
+        }
+        let outerBinder = Binder(scope: extended, context: bindingContext)
+        var bound: [BoundExpression] = []
+        for item in items { bound.append(try outerBinder.bind(rewrite(item.expression))) }
+        let names = Self.outputNames(items)
+        var keys: [RowOperations.SortKey] = []
+        var hidden: [BoundExpression] = []
+        for order in select.orderBy {
+            if let index = try outputColumn(order.expression, names: names, count: bound.count) {
+                keys.append(.init(column: index, descending: order.descending))
+            } else {
+                hidden.append(try outerBinder.bind(rewrite(order.expression)))
+                keys.append(.init(column: bound.count + hidden.count - 1, descending: order.descending))
+            }
+        }
+        let evaluator = ExpressionEvaluator(batch: batch)
+        var outputs: [ColumnVector] = []
+        for expression in bound + hidden { outputs.append(try evaluator.evaluate(expression)) }
+        var columns = zip(names, bound).map { QueryResult.Column(name: $0, type: $1.type == .null ? .string : $1.type) }
+        for (index, expression) in hidden.enumerated() { columns.append(.init(name: "\u{1}order\(index)", type: expression.type)) }
+        let timestampIndex = scope.timestampIndex.flatMap { ts in
+            bound.firstIndex { if case .column(let index, _) = $0 { index == ts } else { false } }
+        }
+        var result = QueryResult(columns: columns, batch: ColumnBatch(columns: outputs, count: rows), timestampIndex: timestampIndex)
+        if !keys.isEmpty {
+            result = try RowOperations.sort(result, keys)
+            if keys.first?.column != timestampIndex || keys.first?.descending == true { result.timestampIndex = nil }
+        }
+        if !hidden.isEmpty {
+            result.columns.removeLast(hidden.count)
+            result.batch.columns.removeLast(hidden.count)
+        }
+        return result
+    }
+
+    private func bindWindow(_ call: SQLExpression, _ binder: Binder) throws(SQLError) -> WindowFunction {
+        guard case .window(let name, let arguments, let partitionBy, let orderBy, let frame) = call.kind else {
+            preconditionFailure("not a window call")
+        }
+        guard let kind = WindowFunction.kind(name) else {
+            throw SQLError(.undefinedFunction, "\(name) is not a window function", at: call.position)
+        }
+        let isStar = arguments.count == 1 && { if case .star = arguments[0].kind { return true } else { return false } }()
+        var argument: BoundExpression?
+        var offset = 1
+        var defaultValue: BoundExpression?
+        switch kind {
+        case .rowNumber, .rank, .denseRank:
+            guard arguments.isEmpty else { throw SQLError(.syntax, "\(name)() takes no arguments", at: call.position) }
+        case .count where arguments.isEmpty || isStar:
+            break
+        case .lag, .lead:
+            guard (1...3).contains(arguments.count) else {
+                throw SQLError(.syntax, "\(name)(value[, offset[, default]]) expects 1 to 3 arguments", at: call.position)
+            }
+            argument = try binder.bind(arguments[0])
+            if arguments.count >= 2 {
+                guard case .integer(let n)? = try binder.bind(arguments[1]).constantValue, n >= 0 else {
+                    throw SQLError(.invalidValue, "\(name) offset must be a non-negative constant", at: arguments[1].position)
+                }
+                offset = Int(n)
+            }
+            if arguments.count == 3, let type = argument?.type {
+                defaultValue = try binder.coerce(try binder.bind(arguments[2]), to: type, at: arguments[2].position)
+            }
+        default:
+            guard arguments.count == 1 else { throw SQLError(.syntax, "\(name)() expects one argument", at: call.position) }
+            argument = try binder.bind(arguments[0])
+            if [.sum, .avg].contains(kind), let type = argument?.type, !type.isNumeric {
+                throw SQLError(.typeMismatch, "\(name)() does not accept \(type)", at: arguments[0].position)
+            }
+        }
+        var orders: [(BoundExpression, descending: Bool)] = []
+        for order in orderBy { orders.append((try binder.bind(order.expression), order.descending)) }
+        return WindowFunction(
+            kind: kind, argument: argument, offset: offset, defaultValue: defaultValue,
+            partitionBy: try partitionBy.map { (e) throws(SQLError) in try binder.bind(e) }, orderBy: orders, frame: frame)
+    }
+}
