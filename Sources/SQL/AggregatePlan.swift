@@ -187,15 +187,8 @@ struct AggregatePlan {
                 throw SQLError(.syntax, "column must appear in GROUP BY clause or be used in an aggregate function", at: item.expression.position)
             }
         }
-        var orderKeys: [RowOperations.SortKey] = []
-        var hidden: [BoundExpression] = []
-        for order in select.orderBy {
-            if let index = try executor.outputColumn(order.expression, names: names, count: bound.count) {
-                orderKeys.append(.init(column: index, descending: order.descending))
-            } else {
-                hidden.append(try binder.bind(rewrite(order.expression)))
-                orderKeys.append(.init(column: bound.count + hidden.count - 1, descending: order.descending))
-            }
+        let (orderKeys, hidden) = try executor.orderPlan(select.orderBy, names: names, listCount: bound.count) { (e) throws(SQLError) in
+            try binder.bind(rewrite(e))
         }
         let evaluator = ExpressionEvaluator(batch: groups)
         var vectors: [ColumnVector] = []
@@ -205,16 +198,8 @@ struct AggregatePlan {
         let timestampIndex = bucketColumn.flatMap { bucket in
             bound.firstIndex { if case .column(let index, _) = $0 { index == bucket } else { false } }
         }
-        var result = QueryResult(columns: columns, batch: ColumnBatch(columns: vectors, count: groups.count), timestampIndex: timestampIndex)
-        if !orderKeys.isEmpty {
-            result = try RowOperations.sort(result, orderKeys)
-            if orderKeys.first?.column != timestampIndex || orderKeys.first?.descending == true { result.timestampIndex = nil }
-        }
-        if !hidden.isEmpty {
-            result.columns.removeLast(hidden.count)
-            result.batch.columns.removeLast(hidden.count)
-        }
-        return (result, true)
+        let result = QueryResult(columns: columns, batch: ColumnBatch(columns: vectors, count: groups.count), timestampIndex: timestampIndex)
+        return (try QueryExecutor.finish(result, keys: orderKeys, hiddenCount: hidden.count), true)
     }
 
     private func isTimestampReference(_ expression: SQLExpression, _ binder: Binder) -> Bool {

@@ -79,16 +79,8 @@ extension QueryExecutor {
         var bound: [BoundExpression] = []
         for item in items { bound.append(try binder.bind(item.expression)) }
         let names = Self.outputNames(items)
-        // ORDER BY keys: output columns by name or position, else hidden columns over the source.
-        var orderKeys: [(column: Int, descending: Bool)] = []
-        var hidden: [BoundExpression] = []
-        for order in select.orderBy {
-            if let index = try outputColumn(order.expression, names: names, count: bound.count) {
-                orderKeys.append((index, order.descending))
-            } else {
-                hidden.append(try binder.bind(order.expression))
-                orderKeys.append((bound.count + hidden.count - 1, order.descending))
-            }
+        let (keys, hidden) = try orderPlan(select.orderBy, names: names, listCount: bound.count) { (e) throws(SQLError) in
+            try binder.bind(e)
         }
         let all = bound + hidden
         var needed = Set<Int>()
@@ -121,20 +113,64 @@ extension QueryExecutor {
         let vectors = output ?? types.map { ColumnVector.empty($0.representation) }
         var columns = zip(names, types).map { QueryResult.Column(name: $0, type: $1) }
         for index in hidden.indices { columns.append(.init(name: "\u{1}order\(index)", type: types[bound.count + index])) }
-        var timestampIndex = scope.timestampIndex.flatMap { ts in
+        let timestampIndex = scope.timestampIndex.flatMap { ts in
             bound.firstIndex { if case .column(let index, _) = $0 { index == ts } else { false } }
         }
-        var result = QueryResult(columns: columns, batch: ColumnBatch(columns: vectors, count: rows), timestampIndex: timestampIndex)
-        if !orderKeys.isEmpty {
-            result = try RowOperations.sort(result, orderKeys.map { .init(column: $0.column, descending: $0.descending) })
-            if !(orderKeys.first.map { $0.column == timestampIndex && !$0.descending } ?? false) { timestampIndex = nil }
-            result.timestampIndex = timestampIndex
+        let result = QueryResult(columns: columns, batch: ColumnBatch(columns: vectors, count: rows), timestampIndex: timestampIndex)
+        return (try Self.finish(result, keys: keys, hiddenCount: hidden.count), true)
+    }
+
+    /// ORDER BY over a select list: output columns by name or position, else expressions bound
+    /// by `bind` that ride along after the list as hidden columns.
+    func orderPlan(
+        _ orderBy: [OrderItem], names: [String], listCount: Int, bind: (SQLExpression) throws(SQLError) -> BoundExpression
+    ) throws(SQLError) -> (keys: [RowOperations.SortKey], hidden: [BoundExpression]) {
+        var keys: [RowOperations.SortKey] = []
+        var hidden: [BoundExpression] = []
+        for order in orderBy {
+            if let index = try outputColumn(order.expression, names: names, count: listCount) {
+                keys.append(.init(column: index, descending: order.descending))
+            } else {
+                hidden.append(try bind(order.expression))
+                keys.append(.init(column: listCount + hidden.count - 1, descending: order.descending))
+            }
         }
-        if !hidden.isEmpty {
-            result.columns.removeLast(hidden.count)
-            result.batch.columns.removeLast(hidden.count)
+        return (keys, hidden)
+    }
+
+    /// Sorts by `keys` and drops `hiddenCount` trailing columns; the designated timestamp
+    /// survives only an ascending sort by itself.
+    static func finish(_ result: QueryResult, keys: [RowOperations.SortKey], hiddenCount: Int) throws(SQLError) -> QueryResult {
+        var result = result
+        if !keys.isEmpty {
+            result = try RowOperations.sort(result, keys)
+            if keys.first?.column != result.timestampIndex || keys.first?.descending == true { result.timestampIndex = nil }
         }
-        return (result, true)
+        if hiddenCount > 0 {
+            result.columns.removeLast(hiddenCount)
+            result.batch.columns.removeLast(hiddenCount)
+        }
+        return result
+    }
+
+    /// Every batch of `source` that passes `remaining`, appended (bounded by the memory cap).
+    func collect(_ source: any RowSource, remaining: BoundExpression?, empty: [ColumnVector]) throws(SQLError) -> ColumnBatch {
+        var vectors: [ColumnVector]?
+        var rows = 0
+        var bytes = 0
+        while let batch = try source.next() {
+            try context.check()
+            guard let filtered = try Self.filter(batch, remaining, firstRow: source.firstRow) else { continue }
+            if vectors == nil {
+                vectors = filtered.columns
+            } else {
+                for index in filtered.columns.indices { vectors![index].append(filtered.columns[index]) }
+            }
+            rows += filtered.count
+            bytes += filtered.columns.reduce(0) { $0 + $1.approximateBytes }
+            try context.checkMemory(bytes)
+        }
+        return ColumnBatch(columns: vectors ?? empty, count: rows)
     }
 
     /// Rows that pass `predicate` (nil when none does).

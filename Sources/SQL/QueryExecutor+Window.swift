@@ -28,22 +28,8 @@ extension QueryExecutor {
         let needed = Set(scope.columns.indices)
         let intervals = scope.timestampIndex.flatMap { predicate?.timestampIntervals($0) }
         let (source, remaining) = try makeSource(plan, needed: needed, intervals: intervals, predicate: predicate)
-        var vectors: [ColumnVector]?
-        var rows = 0
-        var bytes = 0
-        while let batch = try source.next() {
-            try context.check()
-            guard let filtered = try Self.filter(batch, remaining, firstRow: source.firstRow) else { continue }
-            if vectors == nil {
-                vectors = filtered.columns
-            } else {
-                for index in filtered.columns.indices { vectors![index].append(filtered.columns[index]) }
-            }
-            rows += filtered.count
-            bytes += filtered.columns.reduce(0) { $0 + $1.approximateBytes }
-            try context.checkMemory(bytes)
-        }
-        var batch = ColumnBatch(columns: vectors ?? scope.columns.map { ColumnVector.empty($0.type.representation) }, count: rows)
+        var batch = try collect(source, remaining: remaining, empty: scope.columns.map { ColumnVector.empty($0.type.representation) })
+        let rows = batch.count
         var extended = scope
         for (index, function) in functions.enumerated() {
             batch.columns.append(try function.evaluate(batch))
@@ -53,15 +39,8 @@ extension QueryExecutor {
         var bound: [BoundExpression] = []
         for item in items { bound.append(try outerBinder.bind(rewrite(item.expression))) }
         let names = Self.outputNames(items)
-        var keys: [RowOperations.SortKey] = []
-        var hidden: [BoundExpression] = []
-        for order in select.orderBy {
-            if let index = try outputColumn(order.expression, names: names, count: bound.count) {
-                keys.append(.init(column: index, descending: order.descending))
-            } else {
-                hidden.append(try outerBinder.bind(rewrite(order.expression)))
-                keys.append(.init(column: bound.count + hidden.count - 1, descending: order.descending))
-            }
+        let (keys, hidden) = try orderPlan(select.orderBy, names: names, listCount: bound.count) { (e) throws(SQLError) in
+            try outerBinder.bind(rewrite(e))
         }
         let evaluator = ExpressionEvaluator(batch: batch)
         var outputs: [ColumnVector] = []
@@ -71,16 +50,8 @@ extension QueryExecutor {
         let timestampIndex = scope.timestampIndex.flatMap { ts in
             bound.firstIndex { if case .column(let index, _) = $0 { index == ts } else { false } }
         }
-        var result = QueryResult(columns: columns, batch: ColumnBatch(columns: outputs, count: rows), timestampIndex: timestampIndex)
-        if !keys.isEmpty {
-            result = try RowOperations.sort(result, keys)
-            if keys.first?.column != timestampIndex || keys.first?.descending == true { result.timestampIndex = nil }
-        }
-        if !hidden.isEmpty {
-            result.columns.removeLast(hidden.count)
-            result.batch.columns.removeLast(hidden.count)
-        }
-        return result
+        let result = QueryResult(columns: columns, batch: ColumnBatch(columns: outputs, count: rows), timestampIndex: timestampIndex)
+        return try Self.finish(result, keys: keys, hiddenCount: hidden.count)
     }
 
     private func bindWindow(_ call: SQLExpression, _ binder: Binder) throws(SQLError) -> WindowFunction {

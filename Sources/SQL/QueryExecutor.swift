@@ -160,24 +160,9 @@ struct QueryExecutor {
         }
         let scope = plan.scope
         let (source, _) = try makeSource(plan, needed: Set(scope.columns.indices), intervals: nil, predicate: nil)
-        var vectors: [ColumnVector]?
-        var rows = 0
-        var bytes = 0
-        while let batch = try source.next() {
-            try context.check()
-            if vectors == nil {
-                vectors = batch.columns
-            } else {
-                for index in batch.columns.indices { vectors![index].append(batch.columns[index]) }
-            }
-            rows += batch.count
-            bytes += batch.columns.reduce(0) { $0 + $1.approximateBytes }
-            try context.checkMemory(bytes)
-        }
+        let batch = try collect(source, remaining: nil, empty: scope.columns.map { ColumnVector.empty($0.type.representation) })
         let columns = scope.columns.map { QueryResult.Column(name: $0.name, type: $0.type) }
-        let result = QueryResult(
-            columns: columns, batch: ColumnBatch(columns: vectors ?? scope.columns.map { ColumnVector.empty($0.type.representation) }, count: rows),
-            timestampIndex: scope.timestampIndex)
+        let result = QueryResult(columns: columns, batch: batch, timestampIndex: scope.timestampIndex)
         return (result, scope.columns.map(\.qualifier))
     }
 
