@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
 import Synchronization
 
 /// A consistent, immutable view of one table for readers: the partitions and row counts of
@@ -12,9 +17,9 @@ package struct TableSnapshot: Sendable {
     package let appliedTxn: UInt64
     /// Dictionaries of the SYMBOL columns as of the snapshot, by column id.
     package let symbols: [UInt32: SymbolTable]
-    /// Column mappings made for this snapshot, shared by every reader of it: re-mapping per
-    /// query would fault every touched page in again. They go away with the snapshot.
-    let mappings = SnapshotMappings()
+    /// Column mappings shared by every snapshot and query: re-mapping per query (or per
+    /// snapshot, which changes with every applied commit) faults every touched page in again.
+    var mappings: ColumnMappings { ColumnMappings.shared }
 
     /// One partition as of the snapshot.
     package struct Partition: Sendable, Equatable {
@@ -42,7 +47,11 @@ package struct TableSnapshot: Sendable {
         }
         let path = "\(directory)/\(partition.directoryName)/\(ColumnFiles.dataFileName(columnID: columnID))"
         let length = partition.rowCount * width
-        return try mappings.fixed(path, length) { () throws(StorageError) in try MappedColumn(path: path, length: length) }
+        // The file's identity, not just its name: a dropped and re-created partition or table
+        // reuses names. While a mapping is cached its inode stays allocated, so no new file
+        // can share it.
+        guard let identity = ColumnMappings.identity(path) else { return try MappedColumn(path: path, length: length) }
+        return try mappings.fixed(identity, length) { () throws(StorageError) in try MappedColumn(path: path, length: length) }
     }
 
     /// The offsets and data of var-size column `columnID` in `partition`, mapped read-only.
@@ -50,8 +59,13 @@ package struct TableSnapshot: Sendable {
         guard let column = schema.column(id: columnID), column.type.isVariableSize else {
             throw StorageError(.corrupt, path: directory, "column \(columnID) is not a var-size column of \(schema.name)")
         }
-        let key = "\(directory)/\(partition.directoryName)/\(ColumnFiles.offsetFileName(columnID: columnID))#\(partition.rowCount)"
-        return try mappings.variable(key) { () throws(StorageError) in try mapVariableColumnUncached(columnID, in: partition) }
+        let base = "\(directory)/\(partition.directoryName)/"
+        guard let offsets = ColumnMappings.identity(base + ColumnFiles.offsetFileName(columnID: columnID)),
+              let data = ColumnMappings.identity(base + ColumnFiles.dataFileName(columnID: columnID))
+        else { return try mapVariableColumnUncached(columnID, in: partition) }
+        return try mappings.variable("\(offsets)+\(data)#\(partition.rowCount)") { () throws(StorageError) in
+            try mapVariableColumnUncached(columnID, in: partition)
+        }
     }
 
     private func mapVariableColumnUncached(_ columnID: UInt32, in partition: Partition) throws(StorageError) -> VariableColumn {
@@ -96,29 +110,71 @@ package struct TableSnapshot: Sendable {
     }
 }
 
-/// The mappings of one snapshot, by file and length. Validated var-size columns are kept too,
-/// so their offset check runs once per snapshot, not once per query.
-final class SnapshotMappings: Sendable {
-    private let fixedColumns = Mutex<[String: MappedColumn]>([:])
-    private let variableColumns = Mutex<[String: VariableColumn]>([:])
+/// Column mappings by file and length, least recently used dropped past a count. A snapshot
+/// maps a prefix of a file (its committed rows), so the key names the file *and* the length;
+/// partition rewrites write new directories, so a mapping never shows rows it should not.
+/// Validated var-size columns are kept too (their offset check runs once, not per query).
+/// An evicted or superseded mapping of a deleted file holds its disk blocks until it goes.
+final class ColumnMappings: Sendable {
+    static let shared = ColumnMappings(capacity: 4096)
+
+    private struct State {
+        var fixed: [String: (MappedColumn, UInt64)] = [:]
+        var variable: [String: (VariableColumn, UInt64)] = [:]
+        var clock: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+    private let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    /// `device:inode` of a file, or nil when it cannot be read.
+    static func identity(_ path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return "\(info.st_dev):\(info.st_ino)"
+    }
 
     func fixed(_ path: String, _ length: Int, _ make: () throws(StorageError) -> MappedColumn) throws(StorageError) -> MappedColumn {
         let key = "\(path)#\(length)"
-        if let hit = fixedColumns.withLock({ $0[key] }) { return hit }
+        if let hit = state.withLock({ state -> MappedColumn? in
+            state.clock += 1
+            guard let (column, _) = state.fixed[key] else { return nil }
+            state.fixed[key] = (column, state.clock)
+            return column
+        }) {
+            return hit
+        }
         let made = try make()
-        return fixedColumns.withLock { columns in
-            if let raced = columns[key] { return raced }
-            columns[key] = made
+        return state.withLock { state in
+            if let (raced, _) = state.fixed[key] { return raced }
+            state.clock += 1
+            state.fixed[key] = (made, state.clock)
+            if state.fixed.count > capacity, let oldest = state.fixed.min(by: { $0.value.1 < $1.value.1 }) {
+                state.fixed[oldest.key] = nil
+            }
             return made
         }
     }
 
     func variable(_ key: String, _ make: () throws(StorageError) -> VariableColumn) throws(StorageError) -> VariableColumn {
-        if let hit = variableColumns.withLock({ $0[key] }) { return hit }
+        if let hit = state.withLock({ state -> VariableColumn? in
+            state.clock += 1
+            guard let (column, _) = state.variable[key] else { return nil }
+            state.variable[key] = (column, state.clock)
+            return column
+        }) {
+            return hit
+        }
         let made = try make()
-        return variableColumns.withLock { columns in
-            if let raced = columns[key] { return raced }
-            columns[key] = made
+        return state.withLock { state in
+            if let (raced, _) = state.variable[key] { return raced }
+            state.clock += 1
+            state.variable[key] = (made, state.clock)
+            if state.variable.count > capacity, let oldest = state.variable.min(by: { $0.value.1 < $1.value.1 }) {
+                state.variable[oldest.key] = nil
+            }
             return made
         }
     }

@@ -13,6 +13,7 @@ import os
 import pathlib
 import statistics
 import sys
+import threading
 import time
 
 import duckdb
@@ -76,7 +77,59 @@ def timed(run, repeats=5):
     return statistics.median(samples)
 
 
-def sundial_times(workdir, ilp_path, rows):
+class BackgroundIngest:
+    """ILP/HTTP writes at a fixed rate while queries run: the 1 M-row file shifted two days
+    later (new partitions, as live data arrives), sent in 10 000-line requests."""
+
+    def __init__(self, port, ilp_path, rows_per_second):
+        with open(ilp_path, "rb") as f:
+            lines = f.read().split(b"\n")
+        shift = 2 * 86_400 * 1_000_000_000
+        shifted = []
+        for line in lines:
+            if line:
+                head, _, stamp = line.rpartition(b" ")
+                shifted.append(head + b" " + str(int(stamp) + shift).encode())
+        self.requests = []
+        for start in range(0, len(shifted), 10_000):
+            body = b"\n".join(shifted[start:start + 10_000]) + b"\n"
+            self.requests.append((f"POST /write HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {len(body)}\r\n\r\n"
+                                  .encode() + body, min(10_000, len(shifted) - start)))
+        self.port, self.rate = port, rows_per_second
+        self.sent = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        import socket
+        from ilp_bench import read_response
+        sock = socket.create_connection(("127.0.0.1", self.port))
+        buffer = b""
+        started = time.monotonic()
+        index = 0
+        while not self.stopping.is_set():
+            request, count = self.requests[index % len(self.requests)]
+            sock.sendall(request)
+            buffer = read_response(sock, buffer)
+            self.sent += count
+            index += 1
+            ahead = self.sent / self.rate - (time.monotonic() - started)
+            if ahead > 0:
+                time.sleep(ahead)
+        sock.close()
+
+    def __enter__(self):
+        self.started = time.monotonic()
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.thread.join()
+        self.achieved = self.sent / (time.monotonic() - self.started)
+
+
+def sundial_times(workdir, ilp_path, rows, ingest_rate=None, ingest_file=None):
     node = Sundial(workdir)
     try:
         payload, _ = http_requests(ilp_path, 10_000, node.http)
@@ -100,6 +153,11 @@ def sundial_times(workdir, ilp_path, rows):
         times = {name: timed(run(SUNDIAL_FORMS.get(name, query))) for name, query in QUERIES.items()}
         times.update({name: timed(run(query)) for name, query in SUNDIAL_NATIVE.items()})
         times["SELECT 1"] = timed(run("SELECT 1"))
+        if ingest_rate:
+            with BackgroundIngest(node.http, ingest_file, ingest_rate) as ingest:
+                loaded = {name: timed(run(SUNDIAL_FORMS.get(name, query))) for name, query in QUERIES.items()}
+            times["under ingest"] = loaded
+            times["ingest rate"] = ingest.achieved
         return times
     finally:
         node.stop()
@@ -155,11 +213,14 @@ def main():
     parser.add_argument("--data", default="/tmp/sundial-tsbs")
     parser.add_argument("--workdir", default="/tmp")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--ingest-rate", type=float, default=300_000,
+                        help="rows/s of ILP sent while the queries are timed again (0: skip); about half the measured ILP rate")
     args = parser.parse_args()
     stem = pathlib.Path(args.data) / f"cpu-{args.hosts}h-{args.rows}r"
     ilp, csv = stem.with_suffix(".ilp"), stem.with_suffix(".csv")
 
-    sundial = sundial_times(args.workdir, ilp, args.rows)
+    ingest_file = pathlib.Path(args.data) / f"cpu-{args.hosts}h-1000000r.ilp"
+    sundial = sundial_times(args.workdir, ilp, args.rows, args.ingest_rate if ingest_file.exists() else None, ingest_file)
     duck = duckdb_times(csv)
     pg_plain, pg_index = ({}, {}) if args.skip_postgres else postgres_times(args.workdir, csv)
 
@@ -177,6 +238,12 @@ def main():
     for name in SUNDIAL_NATIVE:
         print(f"{name:<14}{sundial[name]:>10.2f}")
     print(f"{'SELECT 1':<14}{sundial['SELECT 1']:>10.2f}")
+    if "under ingest" in sundial:
+        loaded = sundial["under ingest"]
+        print(f"\nWhile ILP ingests at {sundial['ingest rate']:,.0f} rows/s (same queries, ms, and loaded/idle):")
+        for name in QUERIES:
+            print(f"{name:<14}{loaded[name]:>10.2f}{loaded[name] / sundial[name]:>9.2f}")
+        print(f"worst loaded/idle: {max(loaded[n] / sundial[n] for n in QUERIES):.2f} (goal <= 2.0)")
     print(f"\ngeometric mean Sundial/DuckDB: {geometric_mean(duck_ratios):.2f} (goal <= 1.0)")
     if pg_ratios:
         print(f"geometric mean Sundial/best PostgreSQL: {geometric_mean(pg_ratios):.3f} (goal <= 0.15)")
