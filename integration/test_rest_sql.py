@@ -217,3 +217,9 @@ def test_joins_over_rest(node):
     body = ok(node, "select t.ts, t.px, q.bid from t asof join q on (s)")
     assert body["timestamp"] == 0
     assert body["dataset"] == [["2024-01-01T00:00:01.000000Z", 1.5, 1.0], ["2024-01-01T00:00:03.000000Z", 2.5, 2.0]]
+
+
+def test_query_text_that_is_not_utf8(node):
+    response = requests.get(f"{node.http_url}/exec?query=select%20%27%ff%27", timeout=10)
+    assert response.status_code == 400
+    assert response.json()["error"] == "Bad UTF8 encoding in query text"

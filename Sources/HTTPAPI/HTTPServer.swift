@@ -159,6 +159,10 @@ package struct BoundHTTPServer: Service {
         -> HTTPResponse
     {
         guard let target = HTTPRequestTarget(head.uri) else {
+            // QuestDB's answer for a query that is not UTF-8; other paths get plain text.
+            if head.uri.hasPrefix("/exec") || head.uri.hasPrefix("/api/v1/sql/execute") || head.uri.hasPrefix("/exp") {
+                return .json(.badRequest, "{\"query\":\"\",\"error\":\"Bad UTF8 encoding in query text\",\"position\":0}")
+            }
             return .text(.badRequest, "malformed request target\n")
         }
         let request = HTTPRequest(head: head, target: target, remoteAddress: remote)

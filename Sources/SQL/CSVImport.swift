@@ -69,6 +69,7 @@ package final class CSVImport {
     private var lastTxn: UInt64 = 0
     private var report: CSVImportReport
     private static let sampleRecords = 200
+    static let commitBytes = 48 << 20
 
     /// The table being written: its schema and, per CSV field, the table column it goes to.
     private struct Target {
@@ -84,7 +85,10 @@ package final class CSVImport {
     }
 
     package func feed(_ bytes: [UInt8]) async throws(SQLError) {
+        var bytes = bytes
         if reader == nil {
+            // A UTF-8 byte order mark (spreadsheet exports) is not part of the first name.
+            if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
             reader = CSVRecordReader(delimiter: options.delimiter ?? Self.detectDelimiter(bytes))
         }
         let records: [[String?]]
@@ -310,7 +314,9 @@ package final class CSVImport {
             return
         }
         report.rowsImported += 1
-        if batch.rowCount >= engine.configuration.insertBatchRows { try await flush() }
+        // One transaction for everything that fits a batch: an import up to ~48 MiB of row data
+        // is all or nothing (a dropped connection commits nothing); larger ones commit per batch.
+        if batch.byteCount >= Self.commitBytes { try await flush() }
     }
 
     /// Counts a bad value; true when the row must be skipped; throws in `abort` mode.
