@@ -117,7 +117,9 @@ struct Binder {
             value = Int64(digits)
         } else if let unit = magnitude.last.flatMap({ TimeUnit(letter: String($0)) }), let count = Int64(digits.dropLast()) {
             // `1h` as a value: an interval in µs (used by dateadd-like arithmetic).
-            return .constant(.integer(count * (unit.fixedMicros ?? 0)), .long)
+            let (micros, overflow) = count.multipliedReportingOverflow(by: unit.fixedMicros ?? 0)
+            guard !overflow else { throw SQLError(.invalidValue, "interval '\(text)' is too large", at: position) }
+            return .constant(.integer(micros), .long)
         }
         guard let value else { throw SQLError(.syntax, "invalid number '\(text)'", at: position) }
         if !forceLong, value > Int64(Int32.min), value <= Int64(Int32.max) { return .constant(.integer(value), .int) }

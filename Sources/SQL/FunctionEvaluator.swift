@@ -86,7 +86,7 @@ struct FunctionEvaluator {
         case .timestampFloor(let unit, let count):
             if let micros = unit.fixedMicros, micros > 0 {
                 // Fixed-length units: one division per row, no calendar.
-                let step = micros * count
+                let step = micros &* count
                 return .integer(values[0].integers.map { $0 == Int64.min ? $0 : TimeArithmetic.floorDivide($0, step) * step })
             }
             return .integer(values[0].integers.map { TimeArithmetic.floor($0, unit, count: count) })

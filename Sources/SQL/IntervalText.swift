@@ -15,7 +15,9 @@ enum IntervalText {
             end = try shift(end, by: parts[1], text, at: position)
             // A negative duration moves the start back instead (`'2024-01-02;-1d'`).
             if end < start {
-                start = end - (period.end - period.start)
+                let (moved, overflow) = end.subtractingReportingOverflow(period.end - period.start)
+                guard !overflow else { throw SQLError(.invalidValue, "Invalid interval [str=\(text)]: out of range", at: position) }
+                start = moved
                 end = period.end
                 start = min(start, end - 1)
             }
@@ -41,7 +43,12 @@ enum IntervalText {
         else {
             throw SQLError(.invalidValue, "Invalid interval [str=\(text)]: bad duration '\(duration)'", at: position)
         }
-        return TimeArithmetic.add(unit, count, to: instant)
+        let shifted = TimeArithmetic.add(unit, count, to: instant)
+        // Past the calendar (or wrapped around): a clear error, not a wrapped instant.
+        guard shifted != Int64.min, (count >= 0) == (shifted >= instant) || count == 0 else {
+            throw SQLError(.invalidValue, "Invalid interval [str=\(text)]: duration '\(duration)' is out of range", at: position)
+        }
+        return shifted
     }
 }
 

@@ -152,7 +152,9 @@ extension SQLParser {
                       let count = Int64(token.text.prefix { $0.isNumber }), let micros = unit.fixedMicros
                 else { throw SQLError.syntax("tolerance expected, such as 50T or 1h", at: token.position) }
                 index += 1
-                join.toleranceMicros = count * max(micros, 1)
+                let (tolerance, overflow) = count.multipliedReportingOverflow(by: max(micros, 1))
+                guard !overflow else { throw SQLError.syntax("tolerance is too large", at: token.position) }
+                join.toleranceMicros = tolerance
             }
             source = .join(join)
         }
@@ -242,7 +244,9 @@ extension SQLParser {
             throw SQLError.syntax("invalid sample interval '\(token.text)': a number and one of n U T s m h d w M y", at: token.position)
         }
         let count = digits.isEmpty ? 1 : Int64(digits) ?? 0
-        guard count > 0 else { throw SQLError.syntax("sample interval must be positive", at: token.position) }
+        guard count > 0, count <= 1_000_000_000 else {
+            throw SQLError.syntax("sample interval must be from 1 to 1000000000 units", at: token.position)
+        }
         var sample = SampleBy(count: count, unit: unit, position: token.position)
         if accept("from") {
             sample.from = try expression()

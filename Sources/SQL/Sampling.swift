@@ -17,6 +17,9 @@ struct Sampling {
         count = sample.count
         position = sample.position
         guard unit != .nanosecond else { throw SQLError(.unsupported, "nanosecond sampling needs a TIMESTAMP_NS table", at: sample.position) }
+        if let micros = unit.fixedMicros, count.multipliedReportingOverflow(by: micros).overflow {
+            throw SQLError(.invalidValue, "sample interval is too large", at: sample.position)
+        }
         let binder = Binder(scope: Scope(columns: [], timestampIndex: nil), context: executor.bindingContext)
         func instant(_ expression: SQLExpression?) throws(SQLError) -> Int64? {
             guard let expression else { return nil }
@@ -79,7 +82,7 @@ struct Sampling {
         case .month, .year:
             return timestamps.map { TimeArithmetic.floor($0, unit, count: count, origin: origin) }
         default:
-            let step = count * unit.fixedMicros!
+            let step = count &* unit.fixedMicros!
             return timestamps.map { $0 == Int64.min ? $0 : origin &+ TimeArithmetic.floorDivide($0 &- origin, step) &* step }
         }
     }

@@ -5,12 +5,17 @@ import Storage
 enum TimeArithmetic {
     static let microsPerDay: Int64 = 86_400_000_000
 
+    /// Beyond this many months either way an addition gives NULL (no calendar date fits).
+    static let maxMonths: Int64 = 12 * 300_000
+
     static func add(_ unit: TimeUnit, _ count: Int64, to instant: Int64) -> Int64 {
         guard instant != Int64.min else { return instant }
         switch unit {
         case .nanosecond: return instant &+ count / 1000
         case .month, .year:
+            guard abs(count) <= maxMonths else { return Int64.min }
             let months = unit == .year ? count * 12 : count
+            guard abs(months) <= maxMonths else { return Int64.min }
             let (days, within) = split(instant)
             let date = PartitionTime.civil(fromDays: days)
             let total = Int64(date.year) * 12 + Int64(date.month - 1) + months
@@ -19,7 +24,9 @@ enum TimeArithmetic {
             let day = min(date.day, TimestampText.daysIn(month: month, year: year))
             return PartitionTime.days(fromYear: year, month: month, day: day) * microsPerDay + within
         default:
-            return instant &+ count &* unit.fixedMicros!
+            let (product, overflow) = count.multipliedReportingOverflow(by: unit.fixedMicros!)
+            let (sum, carry) = instant.addingReportingOverflow(product)
+            return overflow || carry ? Int64.min : sum
         }
     }
 
@@ -28,12 +35,13 @@ enum TimeArithmetic {
         guard instant != Int64.min else { return instant }
         switch unit {
         case .month, .year:
-            let months = unit == .year ? count * 12 : count
+            let months = max(1, min(unit == .year ? count &* 12 : count, maxMonths))
             let index = monthIndex(instant) - monthIndex(origin)
             let bucket = floorDivide(index, months) * months
             return add(.month, bucket, to: monthStart(origin))
         default:
-            let step = max(1, count * (unit.fixedMicros ?? 1))
+            let (product, overflow) = count.multipliedReportingOverflow(by: unit.fixedMicros ?? 1)
+            let step = overflow ? Int64.max : max(1, product)
             return origin + floorDivide(instant - origin, step) * step
         }
     }
