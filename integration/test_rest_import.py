@@ -156,7 +156,7 @@ def peak_rss_bytes(node):
 
 def test_a_large_import_streams_in_bounded_memory(node):
     line = b"2024-01-01T00:00:00.000000Z,some-host-name-here,12345.678,987654321\n"
-    size = 96 << 20
+    size = 160 << 20
     count = size // len(line)
 
     def body():
@@ -175,7 +175,8 @@ def test_a_large_import_streams_in_bounded_memory(node):
                              headers={"content-type": "multipart/form-data; boundary=bound"}, timeout=600)
     assert response.status_code == 200 and response.json()["rowsImported"] == count, response.text[:500]
     growth = peak_rss_bytes(node) - before
-    assert growth < size, f"peak RSS grew by {growth >> 20} MiB importing {size >> 20} MiB"
+    # Rows commit every ~16 MiB: memory is bounded by that batch (and its WAL record), not the file.
+    assert growth < 128 << 20, f"peak RSS grew by {growth >> 20} MiB importing {size >> 20} MiB"
     assert rows(node, "select count() from 'big.csv'")["dataset"] == [[count]]
 
 

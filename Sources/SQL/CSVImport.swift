@@ -69,7 +69,7 @@ package final class CSVImport {
     private var lastTxn: UInt64 = 0
     private var report: CSVImportReport
     private static let sampleRecords = 200
-    static let commitBytes = 48 << 20
+    static let commitBytes = 16 << 20
 
     /// The table being written: its schema and, per CSV field, the table column it goes to.
     private struct Target {
@@ -314,8 +314,9 @@ package final class CSVImport {
             return
         }
         report.rowsImported += 1
-        // One transaction for everything that fits a batch: an import up to ~48 MiB of row data
-        // is all or nothing (a dropped connection commits nothing); larger ones commit per batch.
+        // One transaction for everything that fits a batch: an import up to ~16 MiB of row data
+        // is all or nothing (a dropped connection commits nothing); larger ones commit per batch,
+        // which bounds memory whatever the file size.
         if batch.byteCount >= Self.commitBytes { try await flush() }
     }
 
