@@ -23,6 +23,16 @@ struct DataDefinition {
         guard NameRules.isValidTableName(create.name) else {
             throw SQLError(.invalidValue, "invalid table name [table=\(create.name)]", at: create.position)
         }
+        if let (name, position) = create.like {
+            guard let model = storage.schema(named: name) else {
+                throw SQLError(.undefinedTable, "table does not exist [table=\(name)]", at: position)
+            }
+            let copy = TableSchema(
+                tableID: 0, name: create.name, columns: model.columns, designatedTimestamp: model.designatedTimestamp,
+                partitionBy: model.partitionBy, dedupKeys: model.dedupKeys)
+            do { _ = try await storage.createTable(copy) } catch { throw Self.storageError(error, at: create.position) }
+            return
+        }
         var source: QueryResult?
         var columns: [ColumnSchema] = []
         if let query = create.asQuery {

@@ -23,7 +23,11 @@ extension SQLParser {
             try expect(symbol: ")")
         } else {
             try expect(symbol: "(")
-            repeat { create.columns.append(try columnDefinition()) } while accept(symbol: ",")
+            if accept("like") {
+                create.like = try self.name(allowString: true, what: "table name")
+            } else {
+                repeat { create.columns.append(try columnDefinition()) } while accept(symbol: ",")
+            }
             try expect(symbol: ")")
         }
         while accept(symbol: ",") {

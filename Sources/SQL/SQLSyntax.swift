@@ -202,6 +202,8 @@ package struct CreateTable: Sendable {
     var ifNotExists: Bool
     var columns: [Column]
     var asQuery: SQLQuery?
+    /// `CREATE TABLE t (LIKE source)`: the source's structure, no rows.
+    var like: (name: String, position: Int)?
     var timestamp: (name: String, position: Int)?
     var partitionBy: String?
     var dedupKeys: [(name: String, position: Int)]
