@@ -76,6 +76,8 @@ package final class CSVImport {
         var schema: TableSchema
         var columnForField: [Int?]
         var patterns: [Int: DatePattern]
+        /// Index of the designated timestamp among the schema's columns.
+        var timestampColumn: Int?
     }
 
     package init(engine: SQLEngine, options: CSVImportOptions) {
@@ -196,7 +198,9 @@ package final class CSVImport {
         report.partitionBy = schema.partitionBy.description
         report.timestamp = schema.designatedTimestamp.flatMap { schema.column(id: $0)?.name }
         report.columns = schema.columns.map { .init(name: $0.name, type: $0.type.description, size: $0.type.fixedWidthBytes ?? 0, errors: 0) }
-        target = Target(schema: schema, columnForField: columnForField, patterns: patterns)
+        target = Target(
+            schema: schema, columnForField: columnForField, patterns: patterns,
+            timestampColumn: schema.columns.firstIndex { $0.id == schema.designatedTimestamp })
         batch = RowBatch(schema: schema)
         let records = header ? Array(sample.dropFirst()) : sample
         sample = []
@@ -296,7 +300,7 @@ package final class CSVImport {
                     }
                 }
             }
-            if column == target.schema.columns.firstIndex(where: { $0.id == target.schema.designatedTimestamp }), value == .null {
+            if column == target.timestampColumn, value == .null {
                 rejected = true
             }
             values.append((value, .column(type), 0))

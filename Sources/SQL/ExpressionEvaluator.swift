@@ -135,9 +135,6 @@ struct ExpressionEvaluator {
             let a = l.booleans.map { $0 ? 1 : 0 }, b = r.booleans.map { $0 ? 1 : 0 }
             return .boolean(Self.compareOrdered(op, a, b, isNull: { _ in false }))
         case .text:
-            if op == .equal || op == .notEqual, let fast = Self.symbolEquality(l, r, negated: op == .notEqual) {
-                return .boolean(fast)
-            }
             let a = l.asText(left.type), b = r.asText(right.type)
             switch op {
             case .equal: return .boolean(zip(a, b).map { $0 == $1 })
@@ -192,15 +189,6 @@ struct ExpressionEvaluator {
         default:
             return nil
         }
-    }
-
-    /// `symbol = 'constant'`: one dictionary lookup, then key comparisons.
-    private static func symbolEquality(_ l: ColumnVector, _ r: ColumnVector, negated: Bool) -> [Bool]? {
-        guard case .symbol(let keys, let table) = l, case .text(let texts) = r, let first = texts.first,
-              texts.allSatisfy({ $0 == first })
-        else { return nil }
-        let key: Int32 = first.map { table.keys[$0] ?? -2 } ?? -1
-        return keys.map { ($0 == key) != negated }
     }
 
     static func compareOrdered<T: Comparable>(_ op: ComparisonOperator, _ a: [T], _ b: [T], isNull: (T) -> Bool) -> [Bool] {

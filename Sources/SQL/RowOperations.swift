@@ -87,9 +87,9 @@ enum RowOperations {
     static func membership(_ left: QueryResult, _ right: QueryResult, keep: Bool) -> QueryResult {
         var atomizers = left.columns.map { KeyAtomizer(type: $0.type) }
         var table = GroupTable(width: left.columns.count)
-        let rightGroups = table.groups(atoms(right, &atomizers), rows: right.rowCount)
+        // Right rows first: their groups are the ids below `rightCount`.
+        _ = table.groups(atoms(right, &atomizers), rows: right.rowCount)
         let rightCount = Int32(table.count)
-        _ = rightGroups
         let leftGroups = table.groups(atoms(left, &atomizers), rows: left.rowCount)
         let rows = leftGroups.enumerated().filter { ($0.element < rightCount) == keep }.map(\.offset)
         var out = left

@@ -88,7 +88,6 @@ package final class SQLEngine: Sendable {
         _ sql: String, context: QueryContext? = nil, render: @escaping @Sendable (QueryResult) -> T
     ) async throws(SQLError) -> Rendered<T> {
         let context = context ?? makeContext()
-        let readOnly = isReadOnly()
         let executor = makeExecutor(context, parameters: [])
         // Either the rendered rows of a lone SELECT, or the statements to run one by one.
         let step = try await offload { () throws(SQLError) -> (T?, [SQLStatement]) in
@@ -102,12 +101,7 @@ package final class SQLEngine: Sendable {
         case (nil, let statements):
             guard !statements.isEmpty else { throw SQLError(.syntax, "empty query", at: 0) }
             var outcome = SQLOutcome.ddl
-            for statement in statements {
-                if statement.isWrite, readOnly {
-                    throw SQLError(.readOnly, "cannot execute \(statement.verb) in a read-only transaction")
-                }
-                outcome = try await execute(statement, context: context)
-            }
+            for statement in statements { outcome = try await execute(statement, context: context) }
             if case .rows(let result) = outcome {
                 let rendered = try await offload { () throws(SQLError) in render(result) }
                 return .rows(rendered)

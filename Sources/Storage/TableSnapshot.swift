@@ -118,16 +118,13 @@ package struct TableSnapshot: Sendable {
 final class ColumnMappings: Sendable {
     static let shared = ColumnMappings(capacity: 4096)
 
-    private struct State {
-        var fixed: [String: (MappedColumn, UInt64)] = [:]
-        var variable: [String: (VariableColumn, UInt64)] = [:]
-        var clock: UInt64 = 0
+    private let fixedColumns: LeastRecentlyUsed<MappedColumn>
+    private let variableColumns: LeastRecentlyUsed<VariableColumn>
+
+    init(capacity: Int) {
+        fixedColumns = LeastRecentlyUsed(capacity: capacity)
+        variableColumns = LeastRecentlyUsed(capacity: capacity)
     }
-
-    private let state = Mutex(State())
-    private let capacity: Int
-
-    init(capacity: Int) { self.capacity = capacity }
 
     /// `device:inode` of a file, or nil when it cannot be read.
     static func identity(_ path: String) -> String? {
@@ -137,43 +134,42 @@ final class ColumnMappings: Sendable {
     }
 
     func fixed(_ path: String, _ length: Int, _ make: () throws(StorageError) -> MappedColumn) throws(StorageError) -> MappedColumn {
-        let key = "\(path)#\(length)"
-        if let hit = state.withLock({ state -> MappedColumn? in
-            state.clock += 1
-            guard let (column, _) = state.fixed[key] else { return nil }
-            state.fixed[key] = (column, state.clock)
-            return column
-        }) {
-            return hit
-        }
-        let made = try make()
-        return state.withLock { state in
-            if let (raced, _) = state.fixed[key] { return raced }
-            state.clock += 1
-            state.fixed[key] = (made, state.clock)
-            if state.fixed.count > capacity, let oldest = state.fixed.min(by: { $0.value.1 < $1.value.1 }) {
-                state.fixed[oldest.key] = nil
-            }
-            return made
-        }
+        try fixedColumns.value("\(path)#\(length)", make)
     }
 
     func variable(_ key: String, _ make: () throws(StorageError) -> VariableColumn) throws(StorageError) -> VariableColumn {
-        if let hit = state.withLock({ state -> VariableColumn? in
+        try variableColumns.value(key, make)
+    }
+}
+
+/// Values by key, made on a miss (outside the lock) and dropped least recently used past a count.
+private final class LeastRecentlyUsed<Value: Sendable>: Sendable {
+    private struct State {
+        var entries: [String: (value: Value, lastUse: UInt64)] = [:]
+        var clock: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+    private let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    func value(_ key: String, _ make: () throws(StorageError) -> Value) throws(StorageError) -> Value {
+        if let hit = state.withLock({ state -> Value? in
             state.clock += 1
-            guard let (column, _) = state.variable[key] else { return nil }
-            state.variable[key] = (column, state.clock)
-            return column
+            guard let entry = state.entries[key] else { return nil }
+            state.entries[key] = (entry.value, state.clock)
+            return entry.value
         }) {
             return hit
         }
         let made = try make()
         return state.withLock { state in
-            if let (raced, _) = state.variable[key] { return raced }
+            if let raced = state.entries[key] { return raced.value }
             state.clock += 1
-            state.variable[key] = (made, state.clock)
-            if state.variable.count > capacity, let oldest = state.variable.min(by: { $0.value.1 < $1.value.1 }) {
-                state.variable[oldest.key] = nil
+            state.entries[key] = (made, state.clock)
+            if state.entries.count > capacity, let oldest = state.entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
+                state.entries[oldest.key] = nil
             }
             return made
         }

@@ -231,12 +231,17 @@ def bench_postgres(workdir, csv_path):
     return rows / elapsed, cpu / rows * 1e6
 
 
-def main():
-    parser = argparse.ArgumentParser()
+def add_data_arguments(parser):
+    """The data set and scratch options every benchmark over the TSBS files takes."""
     parser.add_argument("--rows", type=int, default=int(os.environ.get("BENCH_ROWS", 10_000_000)))
     parser.add_argument("--hosts", type=int, default=1000)
     parser.add_argument("--data", default="/tmp/sundial-tsbs")
     parser.add_argument("--workdir", default="/tmp")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    add_data_arguments(parser)
     # One loader connection: requests arrive in time order, as TSBS data is (several
     # connections interleave requests and make later ones land out of order).
     parser.add_argument("--http-connections", type=int, default=1)

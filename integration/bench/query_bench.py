@@ -9,7 +9,6 @@ QuestDB forms (SAMPLE BY, LATEST ON) are timed too. Prints one table and the rat
 """
 import argparse
 import math
-import os
 import pathlib
 import statistics
 import sys
@@ -20,7 +19,7 @@ import duckdb
 import requests
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from ilp_bench import Sundial, http_requests, send_all_http  # noqa: E402
+from ilp_bench import Sundial, add_data_arguments, http_requests, send_all_http  # noqa: E402
 from postgres_peer import postgres  # noqa: E402
 
 FIELDS = ["usage_user", "usage_system", "usage_idle", "usage_nice", "usage_iowait", "usage_irq",
@@ -208,10 +207,7 @@ def geometric_mean(values):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=int(os.environ.get("BENCH_ROWS", 10_000_000)))
-    parser.add_argument("--hosts", type=int, default=1000)
-    parser.add_argument("--data", default="/tmp/sundial-tsbs")
-    parser.add_argument("--workdir", default="/tmp")
+    add_data_arguments(parser)
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--ingest-rate", type=float, default=300_000,
                         help="rows/s of ILP sent while the queries are timed again (0: skip); about half the measured ILP rate")
