@@ -80,6 +80,19 @@ let package = Package(
             swiftSettings: hotPathSettings
         ),
         .target(
+            name: "PostgresWire",
+            dependencies: [
+                "SQL",
+                "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Replication",
             dependencies: ["CLZ4"],
             swiftSettings: swiftSettings
@@ -104,6 +117,7 @@ let package = Package(
             dependencies: [
                 "Storage",
                 "SQL",
+                "PostgresWire",
                 "HTTPAPI",
                 "LineProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -120,6 +134,7 @@ let package = Package(
             name: "sundial",
             dependencies: [
                 "Node",
+                "PostgresWire",
                 "Storage",
                 "HTTPAPI",
                 "LineProtocol",
@@ -164,6 +179,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "PostgresWireTests",
+            dependencies: [
+                "PostgresWire", "SQL", "Storage", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "ReplicationTests",
             dependencies: ["Replication"],
             swiftSettings: swiftSettings
@@ -182,7 +205,7 @@ let package = Package(
         .testTarget(
             name: "NodeTests",
             dependencies: [
-                "Node", "Storage", "HTTPAPI", "LineProtocol", "TestSupport",
+                "Node", "Storage", "HTTPAPI", "LineProtocol", "PostgresWire", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

@@ -39,17 +39,19 @@ class Node:
 
     started = 0
 
-    def __init__(self, data_dir, env=None, args=(), http_port=None, health_port=None, ilp_tcp_port=None):
+    def __init__(self, data_dir, env=None, args=(), http_port=None, health_port=None, ilp_tcp_port=None, pg_port=None):
         self.data_dir = pathlib.Path(data_dir)
         self.http_port = http_port or free_port()
         self.health_port = health_port or free_port()
         self.ilp_tcp_port = ilp_tcp_port or free_port()
+        self.pg_port = pg_port or free_port()
         self.args = list(args)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("QDB_")}
         self.env.update({
             "QDB_HTTP_NET_BIND_TO": f"127.0.0.1:{self.http_port}",
             "QDB_HTTP_MIN_NET_BIND_TO": f"127.0.0.1:{self.health_port}",
             "QDB_LINE_TCP_NET_BIND_TO": f"127.0.0.1:{self.ilp_tcp_port}",
+            "QDB_PG_NET_BIND_TO": f"127.0.0.1:{self.pg_port}",
         })
         self.env.update(env or {})
         Node.started += 1
@@ -59,6 +61,10 @@ class Node:
     @property
     def http_url(self):
         return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def pg_dsn(self):
+        return f"host=127.0.0.1 port={self.pg_port} user=admin password=quest dbname=qdb"
 
     @property
     def health_url(self):

@@ -112,6 +112,7 @@ def test_an_explicit_config_file_and_env_overrides(make_node, tmp_path):
 @pytest.mark.parametrize("key, env_name", [
     ("http.net.bind.to", "QDB_HTTP_NET_BIND_TO"),
     ("http.min.net.bind.to", "QDB_HTTP_MIN_NET_BIND_TO"),
+    ("pg.net.bind.to", "QDB_PG_NET_BIND_TO"),
 ])
 def test_a_port_in_use_names_the_key_and_address(tmp_path, key, env_name):
     with socket.socket() as occupier:
@@ -127,6 +128,7 @@ def test_startup_logs_one_line_per_listener(node):
     log = node.log()
     assert f"address=127.0.0.1:{node.http_port} key=http.net.bind.to" in log
     assert f"address=127.0.0.1:{node.health_port} key=http.min.net.bind.to" in log
+    assert f"address=127.0.0.1:{node.pg_port} auth=password key=pg.net.bind.to" in log
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

@@ -8,7 +8,7 @@ enum SQLErrorResponse {
         var body = "{\"query\":" + JSONText.quoted(query) + ",\"error\":" + JSONText.quoted(error.message)
         let status: HTTPResponseStatus
         switch error.code {
-        case .syntax, .undefinedTable, .undefinedColumn, .undefinedFunction, .duplicateTable, .typeMismatch, .invalidValue,
+        case .syntax, .undefinedTable, .undefinedColumn, .undefinedFunction, .undefinedObject, .duplicateTable, .typeMismatch, .invalidValue,
              .unsupported, .limitExceeded, .timeout, .cancelled:
             status = .badRequest
             body += ",\"position\":\(error.position ?? 0)"

@@ -107,7 +107,29 @@ extension ConfigurationKey {
         .init("cairo.max.uncommitted.rows", .integer(1...100_000_000), default: "500000",
               "Rows of one table received over TCP that trigger a commit."),
 
-        // SQL and REST queries.
+        // PostgreSQL wire protocol (8812).
+        .init("pg.enabled", .boolean, default: "true", "Run the PostgreSQL wire protocol server."),
+        .init("pg.net.bind.to", .address, default: "0.0.0.0:8812", "Address the PostgreSQL wire protocol server listens on."),
+        .init("pg.net.connection.limit", .integer(1...100_000), default: "64",
+              "Most PG wire connections at once, counting those still authenticating; more are refused with 53300."),
+        .init("pg.net.connection.timeout", .milliseconds(0...86_400_000), default: "300000",
+              "A PG wire connection idle this long (no message, no running statement) is closed; 0 never."),
+        .init("pg.authentication.timeout", .milliseconds(100...600_000), default: "60000",
+              "Start-up and authentication of a PG wire connection must finish within this."),
+        .init("pg.recv.buffer.size", .byteSize((64 << 10)...(1 << 30)), default: "1m",
+              "Largest PG wire message accepted; a longer one closes the connection."),
+        .init("pg.user", .text, default: "admin", "PG wire user name."),
+        .init("pg.password", .text, default: "quest", "PG wire password of pg.user."),
+        .init("pg.readonly.user.enabled", .boolean, default: "false", "Also accept the read-only user pg.readonly.user."),
+        .init("pg.readonly.user", .text, default: "user", "PG wire read-only user name (writes fail with 25006)."),
+        .init("pg.readonly.password", .text, default: "quest", "Password of pg.readonly.user."),
+        .init("pg.auth.method", .choice(["password", "scram-sha-256"]), default: "password",
+              "How PG wire clients authenticate: cleartext password (QuestDB's way) or SCRAM-SHA-256."),
+
+        // Replication (issue 7 builds the channel; the role already makes a node read-only).
+        .init("replication.role", .choice(["none", "primary", "replica"]), default: "none",
+              "The node's cluster role: none (standalone), primary, or replica (read-only: writes fail with 25006 / 421)."),
+
         .init("query.timeout", .milliseconds(1...86_400_000), default: "60000", aliases: ["query.timeout.sec"],
               "Longest a statement may run; /exec's Statement-Timeout header overrides it per request."),
         .init("sql.query.memory.limit", .byteSize((1 << 20)...(1 << 40)), default: "1g",

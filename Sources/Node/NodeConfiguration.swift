@@ -2,6 +2,7 @@ import HTTPAPI
 import LineProtocol
 import Logging
 import NIOCore
+import PostgresWire
 import SQL
 import Storage
 
@@ -22,6 +23,10 @@ package struct NodeConfiguration: Sendable {
     /// The ILP over TCP listener, or `nil` when `line.tcp.enabled=false`.
     package var lineTCP: LineTCPConfiguration?
     package var metricsEnabled: Bool
+    /// The PG wire listener, or `nil` when `pg.enabled=false`.
+    package var pg: PGServerConfiguration?
+    /// `replication.role`: a replica refuses writes on every protocol.
+    package var role: NodeRole
     package var sql: SQLConfiguration
     /// `http.security.max.response.rows`.
     package var maxResponseRows: Int
@@ -98,9 +103,38 @@ package struct NodeConfiguration: Sendable {
         sql.workerThreads = Int(try values.integer("sql.worker.count"))
         sql.symbolPostingsCacheBytes = Int(try values.byteSize("sql.symbol.postings.cache.size"))
         maxResponseRows = Int(try values.integer("http.security.max.response.rows"))
+        pg = try values.boolean("pg.enabled") ? try Self.pgConfiguration(values, warnings: &warnings) : nil
+        role = ["primary": .primary, "replica": .replica][try values.choice("replication.role")] ?? .standalone
         pingVersion = values.text("line.http.ping.version")
         logLevel = Logger.Level(rawValue: try values.choice("log.level")) ?? .info
         self.warnings = warnings
+    }
+
+    private static func pgConfiguration(_ values: ConfigurationValues, warnings: inout [String]) throws(ConfigurationError)
+        -> PGServerConfiguration
+    {
+        var pg = PGServerConfiguration()
+        let address = try values.address("pg.net.bind.to")
+        pg.host = address.host
+        pg.port = address.port
+        pg.connectionLimit = Int(try values.integer("pg.net.connection.limit"))
+        pg.idleTimeout = .milliseconds(try values.milliseconds("pg.net.connection.timeout"))
+        pg.authenticationTimeout = .milliseconds(try values.milliseconds("pg.authentication.timeout"))
+        pg.maxMessageBytes = Int(try values.byteSize("pg.recv.buffer.size"))
+        pg.authMethod = PGAuthMethod(rawValue: try values.choice("pg.auth.method")) ?? .cleartext
+        let user = values.text("pg.user"), password = values.text("pg.password")
+        pg.credentials = [PGCredential(user: user, password: password, readOnly: false)]
+        if try values.boolean("pg.readonly.user.enabled") {
+            pg.credentials.append(PGCredential(user: values.text("pg.readonly.user"), password: values.text("pg.readonly.password"), readOnly: true))
+        }
+        if !isLoopback(address.host) && (password == "quest" || pg.authMethod == .cleartext) {
+            var findings: [String] = []
+            if password == "quest" { findings.append("pg.password is the default 'quest'") }
+            if pg.authMethod == .cleartext { findings.append("clients send it in clear text (pg.auth.method=password; prefer scram-sha-256)") }
+            warnings.append(
+                "pg.net.bind.to=\(address.host):\(address.port) is reachable from other hosts and " + findings.joined(separator: " and "))
+        }
+        return pg
     }
 
     /// `http.user` with `http.password` or the file `http.password.file`; both or neither.

@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import NIOCore
 import NIOPosix
+import PostgresWire
 import Prometheus
 import ServiceLifecycle
 import SQL
@@ -75,16 +76,18 @@ package struct SundialNode {
     ) async throws {
         // First in, last out: storage checkpoints after every listener has stopped.
         var services: [any Service] = [StorageService(engine: storage, logger: logger)]
+        // The configured role wins over the stored one until replication manages roles (issue 7).
+        let role = configuration.role == .standalone ? opened.identity.role : configuration.role
+        let sql = SQLEngine(storage: storage, configuration: configuration.sql, isReadOnly: { !role.acceptsWrites })
         if let http = configuration.http {
             let settings = ServerSettings(
                 releaseVersion: SundialVersion.current,
-                acceptingWrites: opened.identity.role.acceptsWrites ? ["http", "tcp", "pgwire"] : [])
+                acceptingWrites: role.acceptsWrites ? ["http", "tcp", "pgwire"] : [])
             var router = MainHTTPRoutes.router(settings: settings, pingVersion: configuration.pingVersion)
             let ilp = LineHTTPEndpoint(
                 ingestion: LineIngestion(engine: storage, configuration: configuration.lineHTTP, nowNanos: Self.wallClockNanos),
                 maxBodyBytes: Int(http.maxBodyBytes), logger: Logger(label: "sundial.line.http"))
             MainHTTPRoutes.addLineProtocol(ilp, to: &router)
-            let sql = SQLEngine(storage: storage, configuration: configuration.sql, isReadOnly: { !opened.identity.role.acceptsWrites })
             MainHTTPRoutes.addQueries(sql, maxResponseRows: configuration.maxResponseRows, to: &router)
             router.authentication = configuration.httpAuthentication.map { HTTPBasicAuth(user: $0.user, password: $0.password) }
             services.append(try await bind(http, router: router, group: mainGroup))
@@ -97,6 +100,15 @@ package struct SundialNode {
             let bound = try await server.bind()
             logger.info("line.tcp server listening", metadata: [
                 "address": "\(tcp.host):\(bound.localAddress?.port ?? tcp.port)", "key": "\(tcp.bindKey)",
+            ])
+            services.append(bound)
+        }
+        if var pg = configuration.pg {
+            pg.releaseVersion = SundialVersion.current
+            let bound = try await PGServer(configuration: pg, engine: sql, group: mainGroup, logger: Logger(label: "sundial.pg")).bind()
+            logger.info("pg wire server listening", metadata: [
+                "address": "\(pg.host):\(bound.localAddress?.port ?? pg.port)", "key": "\(pg.bindKey)",
+                "auth": "\(pg.authMethod.rawValue)",
             ])
             services.append(bound)
         }

@@ -26,7 +26,15 @@ struct Binder {
         let position = expression.position
         switch expression.kind {
         case .column(let qualifier, let name):
-            let index = try scope.resolve(qualifier, name, at: position)
+            let index: Int
+            do {
+                index = try scope.resolve(qualifier, name, at: position)
+            } catch {
+                // SQL's parenthesis-free functions, when no column has the name.
+                let lower = name.lowercased()
+                guard qualifier == nil, FunctionBinder.bareFunctions.contains(lower) else { throw error }
+                return try FunctionBinder(binder: self).bind(lower, [], at: position)
+            }
             return .column(index, scope.columns[index].type)
         case .star:
             throw SQLError(.syntax, "'*' is not allowed here", at: position)
@@ -44,10 +52,17 @@ struct Binder {
         case .string(let text):
             return .constant(.text(text), .string)
         case .parameter(let number):
+            let declared = number <= context.parameterTypes.count ? context.parameterTypes[number - 1] : nil
+            if let inference = context.inference {
+                inference.used(number)
+                return .constant(.null, declared ?? inference.types[number] ?? .null)
+            }
             guard number <= context.parameters.count else {
                 throw SQLError(.invalidValue, "no value for bind parameter $\(number)", at: position)
             }
-            return Self.constant(context.parameters[number - 1])
+            let value = Self.constant(context.parameters[number - 1])
+            guard let declared, declared != value.type else { return value }
+            return try coerce(value, to: declared, at: position, explicit: true)
         case .unary(let op, let operand):
             return try unary(op, operand, at: position)
         case .binary(let op, let left, let right):
@@ -59,6 +74,7 @@ struct Binder {
             return try FunctionBinder(binder: self).bind(name, arguments, at: position)
         case .cast(let value, let typeName):
             let target = try TypeNames.resolve(typeName)
+            context.inference?.note(value, as: .column(target))
             return try coerce(try bind(value), to: .column(target), at: position, explicit: true)
         case .isNull(let value, let negated):
             return .isNull(try bind(value), negated: negated)
@@ -66,6 +82,8 @@ struct Binder {
             return try inList(value, list, negated: negated, at: position)
         case .between(let value, let low, let high, let negated):
             let bound = try bind(value)
+            context.inference?.note(low, as: bound.type)
+            context.inference?.note(high, as: bound.type)
             let lower = try comparison(.greaterOrEqual, bound, try bind(low), at: position, operands: (value.position, low.position))
             let upper = try comparison(.lessOrEqual, bound, try bind(high), at: position, operands: (value.position, high.position))
             let both = BoundExpression.and(lower, upper)
@@ -75,7 +93,9 @@ struct Binder {
             guard bound.type.isText || bound.type == .null else {
                 throw SQLError(.typeMismatch, "LIKE needs a text operand, not \(bound.type)", at: value.position)
             }
+            context.inference?.note(pattern, as: .string)
             guard case .text(let text)? = try bind(pattern).constantValue else {
+                if context.inference != nil { return .constant(.null, .boolean) }
                 throw SQLError(.unsupported, "LIKE pattern must be a constant string", at: pattern.position)
             }
             return .like(bound, LikePattern(text, caseInsensitive: insensitive), negated: negated)
@@ -157,16 +177,11 @@ struct Binder {
         case "and", "or":
             let l = try bindPredicate(left), r = try bindPredicate(right)
             return op == "and" ? .and(l, r) : .or(l, r)
-        case "=": return try comparison(.equal, try bind(left), try bind(right), at: position, operands: (left.position, right.position))
-        case "!=": return try comparison(.notEqual, try bind(left), try bind(right), at: position, operands: (left.position, right.position))
-        case "<": return try comparison(.less, try bind(left), try bind(right), at: position, operands: (left.position, right.position))
-        case "<=": return try comparison(.lessOrEqual, try bind(left), try bind(right), at: position, operands: (left.position, right.position))
-        case ">": return try comparison(.greater, try bind(left), try bind(right), at: position, operands: (left.position, right.position))
-        case ">=": return try comparison(.greaterOrEqual, try bind(left), try bind(right), at: position, operands: (left.position, right.position))
-        case "||": return .concat(try bind(left), try bind(right))
         case "~", "!~":
+            context.inference?.note(right, as: .string)
             let value = try bind(left)
             guard case .text(let pattern)? = try bind(right).constantValue else {
+                if context.inference != nil { return .constant(.null, .boolean) }
                 throw SQLError(.unsupported, "regular expression must be a constant string", at: right.position)
             }
             do {
@@ -175,9 +190,35 @@ struct Binder {
                 throw SQLError(.invalidValue, "invalid regular expression: \(pattern)", at: right.position)
             }
         default:
-            let operators: [String: ArithmeticOperator] = ["+": .add, "-": .subtract, "*": .multiply, "/": .divide, "%": .remainder]
-            return try arithmetic(operators[op]!, try bind(left), try bind(right), at: position)
+            break
         }
+        let pair = try bindOperands(left, right)
+        switch op {
+        case "=": return try comparison(.equal, pair.0, pair.1, at: position, operands: (left.position, right.position))
+        case "!=": return try comparison(.notEqual, pair.0, pair.1, at: position, operands: (left.position, right.position))
+        case "<": return try comparison(.less, pair.0, pair.1, at: position, operands: (left.position, right.position))
+        case "<=": return try comparison(.lessOrEqual, pair.0, pair.1, at: position, operands: (left.position, right.position))
+        case ">": return try comparison(.greater, pair.0, pair.1, at: position, operands: (left.position, right.position))
+        case ">=": return try comparison(.greaterOrEqual, pair.0, pair.1, at: position, operands: (left.position, right.position))
+        case "||": return .concat(pair.0, pair.1)
+        default:
+            let operators: [String: ArithmeticOperator] = ["+": .add, "-": .subtract, "*": .multiply, "/": .divide, "%": .remainder]
+            return try arithmetic(operators[op]!, pair.0, pair.1, at: position)
+        }
+    }
+
+    /// Binds both operands of a binary operator; while describing, a parameter on one side
+    /// takes the other side's type.
+    private func bindOperands(_ left: SQLExpression, _ right: SQLExpression) throws(SQLError) -> (BoundExpression, BoundExpression) {
+        guard let inference = context.inference else { return (try bind(left), try bind(right)) }
+        if case .parameter = left.kind {
+            let r = try bind(right)
+            inference.note(left, as: r.type)
+            return (try bind(left), r)
+        }
+        let l = try bind(left)
+        inference.note(right, as: l.type)
+        return (l, try bind(right))
     }
 
     func arithmetic(_ op: ArithmeticOperator, _ left: BoundExpression, _ right: BoundExpression, at position: Int)
@@ -278,6 +319,7 @@ struct Binder {
         -> BoundExpression
     {
         let bound = try bind(value)
+        for item in list { context.inference?.note(item, as: bound.type) }
         if list.count == 1, case .subquery(let query) = list[0].kind {
             let result = try runSubquery(query, at: list[0].position)
             guard result.columns.count == 1 else { throw SQLError(.syntax, "IN subquery must return one column", at: list[0].position) }

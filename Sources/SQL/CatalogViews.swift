@@ -26,11 +26,8 @@ struct CatalogViews {
         }
     }
 
-    private static func build(_ columns: [(String, SQLType)], _ rows: [[SQLValue]]) -> QueryResult {
-        let vectors = columns.indices.map { index in ColumnVector.from(rows.map { $0[index] }, type: columns[index].1) }
-        return QueryResult(
-            columns: columns.map { .init(name: $0.0, type: $0.1) }, batch: ColumnBatch(columns: vectors, count: rows.count),
-            timestampIndex: nil)
+    static func build(_ columns: [(String, SQLType)], _ rows: [[SQLValue]]) -> QueryResult {
+        QueryResult(columns: columns, rows: rows)
     }
 
     func tables() -> QueryResult {

@@ -160,10 +160,46 @@ struct FunctionBinder {
         case "timestamp_sequence":
             try arity(2...2)
             return make(.timestampSequence, [try timestamp(0), try argument(1, as: .long)], .timestamp)
+        // Session and server information PostgreSQL tools ask for (QUESTDB-COMPAT §5.4).
+        case "version":
+            try arity(0...0)
+            return .constant(.text(Self.versionText), .string)
+        case "current_database", "current_catalog":
+            try arity(0...0)
+            return .constant(.text("qdb"), .string)
+        case "current_schema":
+            try arity(0...0)
+            return .constant(.text("public"), .string)
+        case "current_user", "session_user", "user", "getpgusername":
+            try arity(0...0)
+            return .constant(.text(binder.context.user), .string)
+        case "pg_is_in_recovery":
+            try arity(0...0)
+            return .constant(.boolean(binder.context.readOnly), .boolean)
+        case "current_setting":
+            try arity(1...2)
+            let setting = try constantText(0).lowercased()
+            guard let value = SessionSettings.value(of: setting, readOnly: binder.context.readOnly) else {
+                if bound.count == 2, case .boolean(true)? = bound[1].constantValue { return .constant(.null, .string) }
+                throw SQLError(.undefinedObject, "unrecognized configuration parameter \"\(setting)\"", at: arguments[0].position)
+            }
+            return .constant(.text(value), .string)
+        case "pg_backend_pid":
+            try arity(0...0)
+            return .constant(.integer(0), .int)
+        case "txid_current":
+            try arity(0...0)
+            return .constant(.integer(binder.context.now), .long)
         default:
             throw SQLError(.undefinedFunction, "unknown function name: \(name)(\(bound.map(\.type.description).joined(separator: ",")))", at: position)
         }
     }
+
+    /// Functions SQL lets a statement name without parentheses (`SELECT current_user`).
+    static let bareFunctions: Set<String> = ["current_user", "session_user", "user", "current_schema", "current_catalog"]
+
+    /// What `version()` answers: PostgreSQL's form first, which drivers parse for a version.
+    static let versionText = "PostgreSQL 12.3 on x86_64-pc-linux-gnu, compiled by Sundial (QuestDB-compatible), 64-bit"
 
     /// `'h'`, `'15m'` (timestamp_floor) or `'hour'` (date_trunc) → unit and multiple.
     static func floorUnit(_ text: String, truncName: Bool, at position: Int) throws(SQLError) -> (TimeUnit, Int64) {

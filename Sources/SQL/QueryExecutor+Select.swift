@@ -194,7 +194,10 @@ extension QueryExecutor {
     func limitValues(_ limit: Limit) throws(SQLError) -> (Int64, Int64?) {
         let binder = Binder(scope: Scope(columns: [], timestampIndex: nil), context: bindingContext)
         func value(_ expression: SQLExpression) throws(SQLError) -> Int64 {
+            binder.context.inference?.note(expression, as: .long)
             guard case .integer(let number)? = try binder.bind(expression).constantValue else {
+                // Described without values: any limit gives the same columns.
+                if binder.context.inference != nil { return Int64(Int32.max) }
                 throw SQLError(.syntax, "LIMIT expects a constant integer", at: expression.position)
             }
             return number

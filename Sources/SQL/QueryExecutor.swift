@@ -8,6 +8,10 @@ struct QueryExecutor {
     let context: QueryContext
     let now: Int64
     var parameters: [SQLValue] = []
+    var parameterTypes: [SQLType?] = []
+    var readOnly = false
+    /// Set when the statement is only described: tables read as empty, parameters are inferred.
+    var inference: ParameterInference?
     /// `WITH` names visible to the query being run, by lower-cased name.
     var namedResults: [String: QueryResult] = [:]
     var depth = 0
@@ -23,6 +27,9 @@ struct QueryExecutor {
 
     var bindingContext: BindingContext {
         var binding = BindingContext(now: now, parameters: parameters)
+        binding.parameterTypes = parameterTypes
+        binding.readOnly = readOnly
+        binding.inference = inference
         let executor = self
         binding.runSubquery = { (query: SQLQuery, _: Int) throws(SQLError) -> QueryResult in try executor.run(query) }
         return binding
@@ -95,7 +102,15 @@ struct QueryExecutor {
                 }
                 throw SQLError(.undefinedTable, "table does not exist [table=\(name)]", at: position)
             }
-            return .table(snapshot, qualifier: alias ?? snapshot.schema.name)
+            let plan = SourcePlan.table(snapshot, qualifier: alias ?? snapshot.schema.name)
+            guard inference == nil else {
+                // Described, not run: the table's columns with no rows.
+                let scope = plan.scope
+                return .materialized(
+                    .empty(scope.columns.map { QueryResult.Column(name: $0.name, type: $0.type) }, timestampIndex: scope.timestampIndex),
+                    qualifier: alias ?? snapshot.schema.name)
+            }
+            return plan
         case .subquery(let query, let alias, _):
             return .materialized(try run(query), qualifier: alias)
         case .join(let join):
@@ -114,7 +129,7 @@ struct QueryExecutor {
                 guard values.count >= 1, case .integer(let count) = values[0] else {
                     throw SQLError(.syntax, "long_sequence(count) expects a LONG count", at: position)
                 }
-                return .longSequence(count, qualifier: alias)
+                return .longSequence(inference == nil ? count : 0, qualifier: alias)
             }
             return .materialized(try CatalogViews(engine: engine).function(name, values, at: position), qualifier: alias)
         }

@@ -16,6 +16,32 @@ package struct QueryResult: Sendable {
 
     package var rowCount: Int { batch.count }
 
+    package init(columns: [Column], batch: ColumnBatch, timestampIndex: Int?) {
+        self.columns = columns
+        self.batch = batch
+        self.timestampIndex = timestampIndex
+    }
+
+    /// A small result from row values (catalog views, settings).
+    package init(columns: [(String, SQLType)], rows: [[SQLValue]]) {
+        let vectors = columns.indices.map { index in ColumnVector.from(rows.map { $0[index] }, type: columns[index].1) }
+        self.init(
+            columns: columns.map { Column(name: $0.0, type: $0.1) }, batch: ColumnBatch(columns: vectors, count: rows.count),
+            timestampIndex: nil)
+    }
+
+    /// One text value in one column (`SHOW name`).
+    package static func single(column: String, text: String) -> QueryResult {
+        QueryResult(columns: [(column, .string)], rows: [[.text(text)]])
+    }
+
+    /// No rows, with `columns`' names and types (what a statement will return, for Describe).
+    package static func empty(_ columns: [Column], timestampIndex: Int? = nil) -> QueryResult {
+        QueryResult(
+            columns: columns, batch: ColumnBatch(columns: columns.map { .empty($0.type.representation) }, count: 0),
+            timestampIndex: timestampIndex)
+    }
+
     package func value(row: Int, column: Int) -> SQLValue {
         batch.columns[column].value(at: row, type: columns[column].type)
     }

@@ -23,6 +23,12 @@ package struct SQLConfiguration: Sendable {
     package init() {}
 }
 
+/// What Describe reports about a statement (see `SQLEngine.describe`).
+package struct StatementDescription: Sendable {
+    package var parameterTypes: [SQLType?]
+    package var columns: [QueryResult.Column]?
+}
+
 /// Runs SQL statements against the storage engine: the one entry point PG wire and REST share.
 /// Queries run on a small pool of worker threads, never on network event loops.
 package final class SQLEngine: Sendable {
@@ -110,12 +116,15 @@ package final class SQLEngine: Sendable {
         }
     }
 
-    /// Runs one parsed statement.
-    package func execute(_ statement: SQLStatement, parameters: [SQLValue] = [], context: QueryContext) async throws(SQLError) -> SQLOutcome {
+    /// Runs one parsed statement. `parameterTypes` are the declared types of the parameters
+    /// (nil entries: the value's own type).
+    package func execute(
+        _ statement: SQLStatement, parameters: [SQLValue] = [], parameterTypes: [SQLType?] = [], context: QueryContext
+    ) async throws(SQLError) -> SQLOutcome {
         if statement.isWrite, isReadOnly() {
             throw SQLError(.readOnly, "cannot execute \(statement.verb) in a read-only transaction")
         }
-        let executor = makeExecutor(context, parameters: parameters)
+        let executor = makeExecutor(context, parameters: parameters, parameterTypes: parameterTypes)
         switch statement {
         case .query(let query):
             return .rows(try await offload { () throws(SQLError) in try executor.run(query) })
@@ -127,7 +136,12 @@ package final class SQLEngine: Sendable {
             return .rows(try CatalogViews(engine: storage).columns(of: table, at: position))
         case .showCreateTable(let table, let position):
             return .rows(try CatalogViews(engine: storage).showCreate(table, at: position))
-        case .noOp:
+        case .session(.show(let name)):
+            guard let value = SessionSettings.value(of: name, readOnly: isReadOnly()) else {
+                throw SQLError(.undefinedObject, "unrecognized configuration parameter \"\(name)\"")
+            }
+            return .rows(QueryResult.single(column: SessionSettings.columnName(of: name), text: value))
+        case .session:
             return .ddl
         case .createTable(let create):
             try await DataDefinition(engine: self, executor: executor).create(create)
@@ -140,8 +154,53 @@ package final class SQLEngine: Sendable {
         }
     }
 
-    private func makeExecutor(_ context: QueryContext, parameters: [SQLValue]) -> QueryExecutor {
+    /// What a statement takes and returns, without running it: the types of its parameters
+    /// (declared ones kept, the others inferred from their use, nil when nothing tells) and
+    /// its result columns (nil when it returns no rows). Tables read as empty.
+    package func describe(_ statement: SQLStatement, parameterTypes declared: [SQLType?], parameterCount: Int) async throws(SQLError)
+        -> StatementDescription
+    {
+        let inference = ParameterInference()
+        let executor = makeExecutor(makeContext(), parameters: [], parameterTypes: declared, inference: inference)
+        var columns: [QueryResult.Column]?
+        switch statement {
+        case .query(let query), .explain(let query):
+            let result = try await offload { () throws(SQLError) in
+                if case .explain = statement { return try Explain(executor: executor).plan(query) }
+                return try executor.run(query)
+            }
+            columns = result.columns
+        case .insert(let insert):
+            if let query = insert.query {
+                _ = try await offload { () throws(SQLError) in try executor.run(query) }
+            } else if let schema = storage.schema(named: insert.table) {
+                let targets = insert.columns.map { names in names.map { schema.column(named: $0.name)?.type } }
+                    ?? schema.columns.map { Optional($0.type) }
+                for row in insert.rows {
+                    for (expression, type) in zip(row, targets) {
+                        if let type { inference.note(expression, as: .column(type)) }
+                    }
+                }
+            }
+        case .showTables, .showColumns, .showCreateTable, .session(.show):
+            if case .rows(let result) = try await execute(statement, context: makeContext()) { columns = result.columns }
+        case .createTable, .dropTable, .truncateTable, .renameTable, .alterTable, .session:
+            break
+        }
+        let count = max(parameterCount, declared.count)
+        let types = (0..<count).map { index in
+            (index < declared.count ? declared[index] : nil) ?? inference.types[index + 1]
+        }
+        return StatementDescription(parameterTypes: types, columns: columns)
+    }
+
+    private func makeExecutor(
+        _ context: QueryContext, parameters: [SQLValue], parameterTypes: [SQLType?] = [], inference: ParameterInference? = nil
+    ) -> QueryExecutor {
         var executor = QueryExecutor(engine: storage, context: context, now: clock(), parameters: parameters)
+        executor.parameterTypes = parameterTypes
+        executor.inference = inference
+        executor.readOnly = isReadOnly()
         executor.parallelism = configuration.scanThreads
         executor.parallelMinRows = configuration.parallelScanMinRows
         executor.postings = configuration.symbolPostingsCacheBytes > 0 ? postings : nil
@@ -163,6 +222,9 @@ package final class SQLEngine: Sendable {
 }
 
 extension SQLEngine {
+    /// Whether the node refuses writes now (a replica or fenced node).
+    package var readOnly: Bool { isReadOnly() }
+
     /// Whether a table of that name exists (case-insensitive).
     package func tableExists(_ name: String) -> Bool { storage.schema(named: name) != nil }
 }

@@ -9,6 +9,8 @@ package struct SQLError: Error, Sendable, CustomStringConvertible, Equatable {
         case undefinedTable
         case undefinedColumn
         case undefinedFunction
+        /// A setting or other named object that does not exist.
+        case undefinedObject
         case duplicateTable
         case typeMismatch
         /// A value cannot be converted or is out of its type's range.

@@ -213,6 +213,10 @@ extension SQLParser {
         index += 1
         if accept(symbol: "*") { return SQLExpression(.star(qualifier: first.text), at: first.position) }
         let (name, _) = try name(what: "column name")
+        // `pg_catalog.version()`: functions of the schemas PostgreSQL tools qualify with.
+        if current.isSymbol("("), ["pg_catalog", "public", "information_schema"].contains(first.text.lowercased()) {
+            return try functionCall(name.lowercased(), at: first.position)
+        }
         return SQLExpression(.column(qualifier: first.text, name: name), at: first.position)
     }
 

@@ -18,11 +18,16 @@ package struct SQLParser {
 
     /// Every statement of `sql`, split at top-level `;` (empty statements skipped).
     package static func parse(_ sql: String) throws(SQLError) -> [SQLStatement] {
+        try parseCountingParameters(sql).0
+    }
+
+    /// Every statement of `sql` and the highest bind parameter number (`$n`) any of them uses.
+    package static func parseCountingParameters(_ sql: String) throws(SQLError) -> ([SQLStatement], parameterCount: Int) {
         var parser = try SQLParser(sql)
         var statements: [SQLStatement] = []
         while true {
             while parser.accept(symbol: ";") {}
-            if parser.current.kind == .end { return statements }
+            if parser.current.kind == .end { return (statements, parser.parameterCount) }
             statements.append(try parser.statement())
             if parser.current.kind != .end, !parser.current.isSymbol(";") {
                 throw parser.unexpected()
@@ -136,11 +141,7 @@ package struct SQLParser {
             index += 1
             return .explain(try query())
         }
-        for word in ["set", "begin", "commit", "rollback", "end", "vacuum", "discard", "reset", "checkpoint"] where token.isWord(word) {
-            // Session and maintenance statements with no effect here: skip to the end of the statement.
-            while current.kind != .end, !current.isSymbol(";") { index += 1 }
-            return .noOp
-        }
+        if let command = try sessionCommand() { return .session(command) }
         throw unexpected()
     }
 
@@ -157,9 +158,83 @@ package struct SQLParser {
             let (table, position) = try name(allowString: true, what: "table name")
             return .showCreateTable(table: table, position: position)
         }
-        // SHOW of a session parameter (`SHOW transaction_isolation`): nothing to show here yet.
-        while current.kind != .end, !current.isSymbol(";") { index += 1 }
-        return .noOp
+        return .session(.show(name: settingName(restOfStatement())))
+    }
+
+    /// PostgreSQL's name of a setting written as words (`TRANSACTION ISOLATION LEVEL`, `TIME ZONE`).
+    private func settingName(_ words: [SQLToken]) -> String {
+        let name = words.map { $0.text.lowercased() }.joined(separator: " ")
+        switch name {
+        case "transaction isolation level": return "transaction_isolation"
+        case "time zone": return "timezone"
+        case "session authorization": return "session_authorization"
+        default: return name
+        }
+    }
+
+    /// The tokens up to the end of the statement.
+    private mutating func restOfStatement() -> [SQLToken] {
+        var tokens: [SQLToken] = []
+        while current.kind != .end, !current.isSymbol(";") { tokens.append(advance()) }
+        return tokens
+    }
+
+    /// Session, transaction and maintenance statements (QUESTDB-COMPAT §5.4); nil for others.
+    mutating func sessionCommand() throws(SQLError) -> SessionCommand? {
+        let token = current
+        guard token.kind == .word else { return nil }
+        switch token.text.lowercased() {
+        case "set":
+            index += 1
+            _ = accept("session") || accept("local")
+            if accept("time") {
+                try expect("zone")
+                return .set(name: "timezone", value: restOfStatement().map(\.text).joined(separator: " "))
+            }
+            var nameTokens: [SQLToken] = []
+            while current.kind != .end, !current.isSymbol(";"), !current.isSymbol("="), !current.isWord("to") {
+                nameTokens.append(advance())
+            }
+            guard !nameTokens.isEmpty else { throw SQLError.syntax("setting name expected", at: current.position) }
+            guard accept(symbol: "=") || accept("to") else {
+                // `SET TRANSACTION …`, `SET SESSION CHARACTERISTICS …`: nothing to remember.
+                return .set(name: nameTokens.map { $0.text.lowercased() }.joined(separator: " "), value: "")
+            }
+            let value = restOfStatement().map(\.text).joined(separator: " ")
+            return .set(name: nameTokens.map { $0.text.lowercased() }.joined(separator: "."), value: value)
+        case "reset":
+            index += 1
+            let words = restOfStatement()
+            return .reset(name: words.count == 1 && words[0].isWord("all") ? nil : settingName(words))
+        case "begin", "start":
+            index += 1
+            _ = restOfStatement()
+            return .begin
+        case "commit", "end":
+            index += 1
+            _ = restOfStatement()
+            return .commit
+        case "rollback", "abort":
+            index += 1
+            _ = restOfStatement()
+            return .rollback
+        case "discard":
+            index += 1
+            _ = restOfStatement()
+            return .discard
+        case "deallocate":
+            index += 1
+            _ = accept("prepare")
+            let words = restOfStatement()
+            return .deallocate(name: words.count == 1 && !words[0].isWord("all") ? words[0].text : nil)
+        case "vacuum", "checkpoint", "close", "unlisten", "listen":
+            index += 1
+            _ = restOfStatement()
+            let tag = ["close": "CLOSE CURSOR", "listen": "LISTEN", "unlisten": "UNLISTEN"][token.text.lowercased()] ?? token.text.uppercased()
+            return .other(tag: tag)
+        default:
+            return nil
+        }
     }
 
     mutating func drop() throws(SQLError) -> SQLStatement {

@@ -14,13 +14,14 @@ package indirect enum SQLStatement: Sendable {
     case showColumns(table: String, position: Int)
     case showCreateTable(table: String, position: Int)
     case explain(SQLQuery)
-    /// `SET`, `BEGIN`, `COMMIT`, `ROLLBACK` and the like: accepted, nothing to do.
-    case noOp
+    /// `SET`, `SHOW name`, `BEGIN`, `COMMIT`, `ROLLBACK` and the like: session statements the
+    /// protocol layer answers (REST accepts them and does nothing).
+    case session(SessionCommand)
 
     /// Whether the statement changes data or structure (refused on a read-only node).
     package var isWrite: Bool {
         switch self {
-        case .query, .showTables, .showColumns, .showCreateTable, .explain, .noOp: false
+        case .query, .showTables, .showColumns, .showCreateTable, .explain, .session: false
         case .createTable, .insert, .dropTable, .truncateTable, .renameTable, .alterTable: true
         }
     }
@@ -36,7 +37,39 @@ package indirect enum SQLStatement: Sendable {
         case .renameTable: "RENAME TABLE"
         case .alterTable: "ALTER TABLE"
         case .showTables, .showColumns, .showCreateTable: "SHOW"
-        case .noOp: "SET"
+        case .session(let command): command.tag
+        }
+    }
+}
+
+/// A session or transaction statement. Settings are per connection, so the protocol that owns
+/// the connection applies them; the engine only answers `SHOW` of the fixed ones.
+package enum SessionCommand: Sendable, Equatable {
+    /// `SET [SESSION|LOCAL] name {=|TO} value`, `SET TIME ZONE value`: name lower-cased.
+    case set(name: String, value: String)
+    /// `SHOW name` (`SHOW TRANSACTION ISOLATION LEVEL` is `transaction_isolation`).
+    case show(name: String)
+    /// `RESET name`, `RESET ALL` (nil).
+    case reset(name: String?)
+    case begin, commit, rollback
+    case discard
+    /// `DEALLOCATE [PREPARE] name|ALL` (nil: all).
+    case deallocate(name: String?)
+    /// `VACUUM`, `CHECKPOINT`, `CLOSE`, `UNLISTEN`: accepted, nothing to do.
+    case other(tag: String)
+
+    /// PostgreSQL's CommandComplete tag for the statement.
+    package var tag: String {
+        switch self {
+        case .set: "SET"
+        case .show: "SHOW"
+        case .reset: "RESET"
+        case .begin: "BEGIN"
+        case .commit: "COMMIT"
+        case .rollback: "ROLLBACK"
+        case .discard: "DISCARD ALL"
+        case .deallocate: "DEALLOCATE"
+        case .other(let tag): tag
         }
     }
 }
@@ -209,6 +242,9 @@ package struct CreateTable: Sendable {
     var dedupKeys: [(name: String, position: Int)]
     var position: Int
     var namePosition: Int
+
+    /// `CREATE TABLE … AS (SELECT …)`.
+    package var isAsSelect: Bool { asQuery != nil }
 }
 
 /// A type as written in DDL or a cast, resolved later.
@@ -226,6 +262,9 @@ package struct Insert: Sendable {
     var rows: [[SQLExpression]]
     var query: SQLQuery?
     var position: Int
+
+    /// Rows of `INSERT … VALUES`; nil for `INSERT … SELECT`.
+    package var valuesRowCount: Int? { query == nil ? rows.count : nil }
 }
 
 package enum AlterTable: Sendable {

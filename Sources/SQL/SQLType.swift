@@ -5,14 +5,33 @@ package enum SQLType: Sendable, Equatable, CustomStringConvertible {
     case null
     case column(ColumnType)
 
-    static let boolean = SQLType.column(.boolean)
-    static let int = SQLType.column(.int)
-    static let long = SQLType.column(.long)
-    static let double = SQLType.column(.double)
-    static let timestamp = SQLType.column(.timestamp)
-    static let string = SQLType.column(.string)
-    static let varchar = SQLType.column(.varchar)
-    static let symbol = SQLType.column(.symbol)
+    package static let boolean = SQLType.column(.boolean)
+    package static let short = SQLType.column(.short)
+    package static let int = SQLType.column(.int)
+    package static let long = SQLType.column(.long)
+    package static let float = SQLType.column(.float)
+    package static let double = SQLType.column(.double)
+    package static let timestamp = SQLType.column(.timestamp)
+    package static let date = SQLType.column(.date)
+    package static let string = SQLType.column(.string)
+    package static let varchar = SQLType.column(.varchar)
+    package static let symbol = SQLType.column(.symbol)
+    package static let uuid = SQLType.column(.uuid)
+    package static let binary = SQLType.column(.binary)
+    package static func doubleArray(dimensions: Int) -> SQLType { .column(.doubleArray(dimensions: dimensions)) }
+
+    /// For an integer-backed time type, its ticks per second (DATE ms, TIMESTAMP µs,
+    /// TIMESTAMP_NS ns); nil for other types. Binary protocols convert instants with it.
+    package var ticksPerSecond: Int64? {
+        switch self {
+        case .column(.date): 1_000
+        case .column(.timestamp): 1_000_000
+        case .column(.timestampNanos): 1_000_000_000
+        default: nil
+        }
+    }
+
+    package var isUUID: Bool { self == .uuid }
 
     /// QuestDB's name (a NULL-typed column reports `STRING`, as QuestDB does).
     package var description: String {

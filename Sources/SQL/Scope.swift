@@ -37,5 +37,29 @@ struct BindingContext {
     /// `now()` for the whole statement, µs.
     var now: Int64
     var parameters: [SQLValue] = []
+    /// The session's user (`current_user`) and whether the node refuses writes (`pg_is_in_recovery()`).
+    var user = "admin"
+    var readOnly = false
+    /// Declared types of the parameters (from the client, or inferred when it was described);
+    /// nil entries take the value's own type.
+    var parameterTypes: [SQLType?] = []
+    /// Set while describing a statement without values: parameters bind as typed NULLs and
+    /// take the type of what they are compared with, assigned to or cast to.
+    var inference: ParameterInference?
     var runSubquery: ((SQLQuery, Int) throws(SQLError) -> QueryResult)?
+}
+
+/// The types bind parameters get from their context while a statement is described
+/// (`WHERE price > $1` makes `$1` a DOUBLE when `price` is one). First use wins.
+final class ParameterInference: @unchecked Sendable {  // used by one statement's thread at a time
+    private(set) var types: [Int: SQLType] = [:]
+    private(set) var highest = 0
+
+    /// `expression` is used where a `type` is expected: a parameter without a type takes it.
+    func note(_ expression: SQLExpression, as type: SQLType) {
+        guard case .parameter(let number) = expression.kind, type != .null, types[number] == nil else { return }
+        types[number] = type
+    }
+
+    func used(_ number: Int) { highest = max(highest, number) }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import HTTPAPI
 import LineProtocol
+import PostgresWire
 import Logging
 import Node
 import Storage
@@ -51,6 +52,8 @@ struct ServeCommand: AsyncParsableCommand {
         } catch let error as HTTPServerBindError {
             fail("\(error)", exitCode: 1)
         } catch let error as LineTCPBindError {
+            fail("\(error)", exitCode: 1)
+        } catch let error as PGBindError {
             fail("\(error)", exitCode: 1)
         }
     }

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import LineProtocol
 import Node
+import PostgresWire
 import Storage
 import Testing
 
@@ -21,9 +22,13 @@ import Testing
         #expect(configuration.metricsEnabled)
         #expect(configuration.pingVersion == "v2.7.4")
         #expect(configuration.logLevel == .info)
-        // QuestDB's defaults listen on every address without authentication: said once at start.
-        #expect(configuration.warnings.count == 1)
+        // QuestDB's defaults listen on every address without authentication: said once at start,
+        // once for HTTP and once for PG wire's default password.
+        #expect(configuration.warnings.count == 2)
         #expect(configuration.warnings.first?.contains("HTTP has no authentication") == true)
+        #expect(configuration.warnings.last?.contains("pg.password is the default") == true)
+        #expect(configuration.pg?.port == 8812 && configuration.pg?.connectionLimit == 64 && configuration.pg?.authMethod == .cleartext)
+        #expect(configuration.pg?.credentials.map(\.user) == ["admin"] && configuration.role == .standalone)
         #expect(configuration.httpAuthentication == nil)
     }
 
@@ -49,11 +54,22 @@ import Testing
         #expect(missing?.description.contains("/nonexistent/auth.txt") == true)
     }
 
+    @Test func pgWireKeysReachTheServer() throws {
+        let configured = try load(
+            "pg.net.bind.to=127.0.0.1:18812\npg.net.connection.limit=5\npg.readonly.user.enabled=true\npg.auth.method=scram-sha-256\n"
+                + "pg.recv.buffer.size=128k\npg.authentication.timeout=5s\nreplication.role=replica")
+        #expect(configured.pg?.host == "127.0.0.1" && configured.pg?.port == 18812 && configured.pg?.connectionLimit == 5)
+        #expect(configured.pg?.credentials.map(\.user) == ["admin", "user"] && configured.pg?.credentials.map(\.readOnly) == [false, true])
+        #expect(configured.pg?.authMethod == .scramSHA256 && configured.pg?.maxMessageBytes == 128 << 10)
+        #expect(configured.pg?.authenticationTimeout == .seconds(5) && configured.role == .replica)
+        #expect(try load("pg.enabled=false").pg == nil)
+    }
+
     @Test func credentialsComeInPairsAndSilenceTheWarning() throws {
-        let configured = try load("http.user=admin\nhttp.password=quest")
+        let configured = try load("http.user=admin\nhttp.password=quest\npg.password=secret\npg.auth.method=scram-sha-256")
         #expect(configured.httpAuthentication?.user == "admin" && configured.httpAuthentication?.password == "quest")
         #expect(configured.warnings.isEmpty)
-        #expect(try load("http.net.bind.to=127.0.0.1:9000").warnings.isEmpty)
+        #expect(try load("http.net.bind.to=127.0.0.1:9000\npg.net.bind.to=127.0.0.1:8812").warnings.isEmpty)
         let error = #expect(throws: ConfigurationError.self) { try load("http.user=admin") }
         #expect(error?.description == "configuration error: /etc/server.conf:1: http.user: http.user and http.password must be set together")
     }
@@ -87,7 +103,7 @@ import Testing
     }
 
     @Test func ignoredQuestDBKeysAndUnknownEnvironmentVariablesOnlyWarn() throws {
-        let configuration = try load("shared.worker.count=4\nhttp.net.bind.to=127.0.0.1:9000", env: ["QDB_NOT_A_KEY": "1", "PATH": "/bin"])
+        let configuration = try load("shared.worker.count=4\nhttp.net.bind.to=127.0.0.1:9000\npg.enabled=false", env: ["QDB_NOT_A_KEY": "1", "PATH": "/bin"])
         #expect(configuration.warnings.count == 2)
         #expect(configuration.warnings.contains { $0.contains("shared.worker.count") })
         #expect(configuration.warnings.contains { $0.contains("QDB_NOT_A_KEY") })

@@ -1,0 +1,399 @@
+import NIOCore
+import SQL
+
+/// Settings of the PG wire server that sessions need.
+package struct PGSessionLimits: Sendable {
+    /// Named prepared statements and portals one connection may hold.
+    package var maxNamedStatements = 10_000
+    /// Output buffered before it is written to the socket while rows stream.
+    package var flushBytes = 256 << 10
+
+    package init() {}
+}
+
+/// A prepared statement: its SQL parsed once, its parameter types fixed (declared by the
+/// client or inferred) and its result columns known.
+struct PGPreparedStatement {
+    var statement: SQLStatement?
+    var parameterOIDs: [Int32]
+    var columns: [QueryResult.Column]?
+}
+
+/// A bound statement ready to run, and its rows once it has run.
+struct PGPortal {
+    var prepared: PGPreparedStatement
+    var parameters: [SQLValue]
+    var resultFormats: [PGFormat]
+    var result: QueryResult?
+    var sentRows = 0
+    var finished = false
+}
+
+/// What runs a connection's statements: prepared statements and portals, session settings,
+/// the transaction's buffered writes. Messages in, backend messages appended to `out`.
+/// Used by one connection task at a time.
+package final class PGSession {
+    private let engine: SQLEngine
+    private let limits: PGSessionLimits
+    package var user = "admin"
+    package var readOnlyUser = false
+    /// Per-session `statement_timeout` in ms (0: the server's `query.timeout`).
+    package var statementTimeoutMillis: Int64 = 0
+    private var settings: [String: String] = [:]
+    private var statements: [String: PGPreparedStatement] = [:]
+    private var portals: [String: PGPortal] = [:]
+    /// INSERTs of an open transaction, run at COMMIT (QuestDB buffers them the same way).
+    private var pendingWrites: [(SQLStatement, [SQLValue], [SQLType?])] = []
+    package private(set) var machine = PGConnectionStateMachine()
+    /// The running statement's context, for CancelRequest.
+    package let running: RunningQuery
+
+    package var out = ByteBuffer()
+
+    package init(engine: SQLEngine, limits: PGSessionLimits, running: RunningQuery) {
+        self.engine = engine
+        self.limits = limits
+        self.running = running
+    }
+
+    /// Whether the node refuses writes (a replica): reported as `in_hot_standby`.
+    package var engineReadOnly: Bool { engine.readOnly }
+
+    package var stateMachine: PGConnectionStateMachine {
+        get { machine }
+        set { machine = newValue }
+    }
+
+    /// Applies start-up parameters (`options=-c statement_timeout=…`).
+    package func applyStartupParameters(_ parameters: [String: String]) {
+        guard let options = parameters["options"] else { return }
+        let words = options.split(separator: " ")
+        for (index, word) in words.enumerated() {
+            var setting = Substring(word)
+            if setting == "-c", index + 1 < words.count { setting = words[index + 1] } else if setting.hasPrefix("-c") { setting = setting.dropFirst(2) } else { continue }
+            let parts = setting.split(separator: "=", maxSplits: 1)
+            if parts.count == 2 { set(String(parts[0]).lowercased(), String(parts[1])) }
+        }
+    }
+
+    private func set(_ name: String, _ value: String) {
+        if name == "statement_timeout" {
+            statementTimeoutMillis = Self.parseMillis(value) ?? statementTimeoutMillis
+        }
+        settings[name] = value
+    }
+
+    static func parseMillis(_ text: String) -> Int64? {
+        let trimmed = text.trimmingSpaces.filter { $0 != "'" }
+        if let value = Int64(trimmed) { return value }
+        for (suffix, factor) in [("ms", Int64(1)), ("s", 1000), ("min", 60_000), ("h", 3_600_000)] where trimmed.hasSuffix(suffix) {
+            if let value = Int64(trimmed.dropLast(suffix.count).trimmingCharacters(inSet: " ")) { return value * factor }
+        }
+        return nil
+    }
+
+    private func makeContext() -> QueryContext {
+        let context = engine.makeContext(timeout: statementTimeoutMillis > 0 ? .milliseconds(statementTimeoutMillis) : nil)
+        running.set(context)
+        return context
+    }
+
+    // MARK: Simple query
+
+    /// `Q`: each statement in turn, stopping at the first error; then ReadyForQuery.
+    package func simpleQuery(_ sql: String, flush: (inout ByteBuffer) async throws -> Void) async throws {
+        do throws(SQLError) {
+            let (parsed, _) = try SQLParser.parseCountingParameters(sql)
+            if parsed.isEmpty { PGBackendMessage.emptyQueryResponse.write(into: &out) }
+            for statement in parsed {
+                var portal = PGPortal(
+                    prepared: PGPreparedStatement(statement: statement, parameterOIDs: [], columns: nil), parameters: [], resultFormats: [])
+                try await run(&portal, describe: true, maxRows: 0, flush: flush)
+            }
+        } catch {
+            fail(PGErrorMapping.fields(error), extendedProtocol: false)
+        }
+        PGBackendMessage.readyForQuery(machine.transaction).write(into: &out)
+    }
+
+    // MARK: Extended query
+
+    package func parse(name: String, query: String, parameterTypes: [Int32]) async {
+        do throws(SQLError) {
+            guard name.isEmpty || statements[name] != nil || statements.count < limits.maxNamedStatements else {
+                throw SQLError(.limitExceeded, "too many prepared statements (limit \(limits.maxNamedStatements))")
+            }
+            let (parsed, count) = try SQLParser.parseCountingParameters(query)
+            guard parsed.count <= 1 else {
+                throw SQLError(.syntax, "cannot insert multiple commands into a prepared statement")
+            }
+            var prepared = PGPreparedStatement(statement: parsed.first, parameterOIDs: parameterTypes, columns: nil)
+            if let statement = parsed.first {
+                let declared = parameterTypes.map { $0 == 0 ? nil : PGType.sqlType(ofParameter: $0) }
+                let description = try await engine.describe(statement, parameterTypes: declared, parameterCount: count)
+                prepared.parameterOIDs = description.parameterTypes.enumerated().map { index, type in
+                    index < parameterTypes.count && parameterTypes[index] != 0 ? parameterTypes[index] : type.map { PGType($0).oid } ?? PGType.varchar.oid
+                }
+                prepared.columns = description.columns
+            }
+            statements[name] = prepared
+            PGBackendMessage.parseComplete.write(into: &out)
+        } catch {
+            fail(PGErrorMapping.fields(error), extendedProtocol: true)
+        }
+    }
+
+    package func bind(_ bind: PGBind) {
+        guard let prepared = statements[bind.statement] else {
+            return fail(PGErrorFields(sqlState: "26000", message: Self.missingStatement(bind.statement)), extendedProtocol: true)
+        }
+        guard bind.parameters.count == prepared.parameterOIDs.count else {
+            return fail(PGErrorFields(
+                sqlState: "08P01",
+                message: "bind message supplies \(bind.parameters.count) parameters, but prepared statement \"\(bind.statement)\" requires \(prepared.parameterOIDs.count)"),
+                extendedProtocol: true)
+        }
+        guard bind.parameterFormats.count <= 1 || bind.parameterFormats.count == bind.parameters.count else {
+            return fail(PGErrorFields(
+                sqlState: "08P01",
+                message: "bind message has \(bind.parameterFormats.count) parameter formats but \(bind.parameters.count) parameters"),
+                extendedProtocol: true)
+        }
+        guard bind.portal.isEmpty || portals[bind.portal] != nil || portals.count < limits.maxNamedStatements else {
+            return fail(PGErrorFields(sqlState: "54000", message: "too many portals (limit \(limits.maxNamedStatements))"), extendedProtocol: true)
+        }
+        var values: [SQLValue] = []
+        values.reserveCapacity(bind.parameters.count)
+        do throws(PGProtocolError) {
+            for (index, bytes) in bind.parameters.enumerated() {
+                let format = bind.parameterFormats.isEmpty ? .text : bind.parameterFormats.count == 1 ? bind.parameterFormats[0] : bind.parameterFormats[index]
+                values.append(try PGParameters.decode(bytes, oid: prepared.parameterOIDs[index], format: format, index: index))
+            }
+        } catch {
+            return fail(PGErrorMapping.fields(error), extendedProtocol: true)
+        }
+        portals[bind.portal] = PGPortal(prepared: prepared, parameters: values, resultFormats: bind.resultFormats)
+        PGBackendMessage.bindComplete.write(into: &out)
+    }
+
+    package func describe(_ target: PGTarget, name: String) {
+        switch target {
+        case .statement:
+            guard let prepared = statements[name] else {
+                return fail(PGErrorFields(sqlState: "26000", message: Self.missingStatement(name)), extendedProtocol: true)
+            }
+            PGBackendMessage.parameterDescription(prepared.parameterOIDs).write(into: &out)
+            writeDescription(prepared.columns, formats: [])
+        case .portal:
+            guard let portal = portals[name] else {
+                return fail(PGErrorFields(sqlState: "34000", message: "portal \"\(name)\" does not exist"), extendedProtocol: true)
+            }
+            writeDescription(portal.prepared.columns, formats: portal.resultFormats)
+        }
+    }
+
+    private func writeDescription(_ columns: [QueryResult.Column]?, formats: [PGFormat]) {
+        guard let columns else { return PGBackendMessage.noData.write(into: &out) }
+        PGBackendMessage.rowDescription(PGRowWriter(columns: columns, formats: formats).description(of: columns)).write(into: &out)
+    }
+
+    package func execute(portal name: String, maxRows: Int, flush: (inout ByteBuffer) async throws -> Void) async throws {
+        guard var portal = portals[name] else {
+            return fail(PGErrorFields(sqlState: "34000", message: "portal \"\(name)\" does not exist"), extendedProtocol: true)
+        }
+        do throws(SQLError) {
+            try await run(&portal, describe: false, maxRows: maxRows, flush: flush)
+            portals[name] = portal
+        } catch {
+            portals[name] = nil
+            fail(PGErrorMapping.fields(error), extendedProtocol: true)
+        }
+    }
+
+    package func close(_ target: PGTarget, name: String) {
+        switch target {
+        case .statement: statements[name] = nil
+        case .portal: portals[name] = nil
+        }
+        PGBackendMessage.closeComplete.write(into: &out)
+    }
+
+    /// Sync: the unnamed portal ends; outside a transaction block writes are already committed.
+    package func sync() {
+        portals[""] = nil
+        PGBackendMessage.readyForQuery(machine.transaction).write(into: &out)
+    }
+
+    package func fail(_ fields: PGErrorFields, extendedProtocol: Bool) {
+        PGMetrics.error(fields.sqlState)
+        PGBackendMessage.error(fields).write(into: &out)
+        machine.failed(extendedProtocol: extendedProtocol)
+    }
+
+    private static func missingStatement(_ name: String) -> String {
+        name.isEmpty ? "unnamed prepared statement does not exist" : "prepared statement \"\(name)\" does not exist"
+    }
+
+    // MARK: Running statements
+
+    /// Runs (or resumes) a portal: RowDescription when `describe` (simple query), rows up to
+    /// `maxRows` (0: all) then PortalSuspended or CommandComplete.
+    private func run(
+        _ portal: inout PGPortal, describe: Bool, maxRows: Int, flush: (inout ByteBuffer) async throws -> Void
+    ) async throws(SQLError) {
+        guard let statement = portal.prepared.statement else {
+            PGBackendMessage.emptyQueryResponse.write(into: &out)
+            return
+        }
+        if machine.transaction == .failed, !Self.endsTransaction(statement) {
+            throw SQLError(.invalidValue, "current transaction is aborted, commands ignored until end of transaction block")
+        }
+        if portal.result == nil, !portal.finished {
+            if statement.isWrite, readOnlyUser {
+                throw SQLError(.readOnly, "cannot execute \(statement.verb) in a read-only transaction")
+            }
+            if case .session(let command) = statement {
+                try await session(command, portal: &portal, describe: describe)
+                return
+            }
+            let types = portal.prepared.parameterOIDs.map(PGType.sqlType(ofParameter:))
+            if machine.transaction == .inTransaction, case .insert(let insert) = statement, let rowCount = insert.valuesRowCount {
+                if engine.readOnly { throw SQLError(.readOnly, "cannot execute INSERT in a read-only transaction") }
+                pendingWrites.append((statement, portal.parameters, types))
+                PGBackendMessage.commandComplete("INSERT 0 \(rowCount)").write(into: &out)
+                portal.finished = true
+                return
+            }
+            let outcome = try await engine.execute(statement, parameters: portal.parameters, parameterTypes: types, context: makeContext())
+            running.clear()
+            switch outcome {
+            case .rows(let result):
+                portal.result = result
+            case .inserted(let rows):
+                PGBackendMessage.commandComplete("INSERT 0 \(rows)").write(into: &out)
+                portal.finished = true
+                return
+            case .updated(let rows):
+                PGBackendMessage.commandComplete("UPDATE \(rows)").write(into: &out)
+                portal.finished = true
+                return
+            case .ddl:
+                PGBackendMessage.commandComplete(Self.tag(statement)).write(into: &out)
+                portal.finished = true
+                return
+            }
+        }
+        guard let result = portal.result else {
+            // Executed again after it completed: nothing more (PostgreSQL answers the same way).
+            PGBackendMessage.commandComplete(Self.tag(statement) + (statement.returnsRows ? " 0" : "")).write(into: &out)
+            return
+        }
+        let writer = PGRowWriter(columns: result.columns, formats: portal.resultFormats)
+        if describe { PGBackendMessage.rowDescription(writer.description(of: result.columns)).write(into: &out) }
+        let end = maxRows > 0 ? min(result.rowCount, portal.sentRows + maxRows) : result.rowCount
+        var row = portal.sentRows
+        while row < end {
+            let next = min(end, row + PGRowWriter.rowsPerPass)
+            writer.write(result, rows: row..<next, into: &out)
+            row = next
+            if out.readableBytes >= limits.flushBytes {
+                do { try await flush(&out) } catch { throw SQLError(.cancelled, "connection closed") }
+            }
+        }
+        portal.sentRows = end
+        if end < result.rowCount {
+            PGBackendMessage.portalSuspended.write(into: &out)
+        } else {
+            PGBackendMessage.commandComplete("SELECT \(result.rowCount)").write(into: &out)
+            portal.result = nil
+            portal.finished = true
+        }
+    }
+
+    private static func endsTransaction(_ statement: SQLStatement) -> Bool {
+        if case .session(let command) = statement, command == .rollback || command == .commit { return true }
+        return false
+    }
+
+    private func session(_ command: SessionCommand, portal: inout PGPortal, describe: Bool) async throws(SQLError) {
+        portal.finished = true
+        switch command {
+        case .set(let name, let value):
+            set(name, value)
+        case .reset(let name):
+            if let name { settings[name] = nil } else { settings.removeAll() }
+            if name == nil || name == "statement_timeout" { statementTimeoutMillis = 0 }
+        case .show(let name):
+            let value = settings[name] ?? SessionSettings.value(of: name, readOnly: engine.readOnly || readOnlyUser)
+            guard let value else { throw SQLError(.undefinedObject, "unrecognized configuration parameter \"\(name)\"") }
+            portal.result = QueryResult.single(column: SessionSettings.columnName(of: name), text: value)
+            portal.finished = false
+            let result = portal.result!
+            let writer = PGRowWriter(columns: result.columns, formats: portal.resultFormats)
+            if describe { PGBackendMessage.rowDescription(writer.description(of: result.columns)).write(into: &out) }
+            writer.write(result, rows: 0..<1, into: &out)
+            PGBackendMessage.commandComplete("SHOW").write(into: &out)
+            portal.result = nil
+            portal.finished = true
+            return
+        case .begin:
+            if machine.transaction != .idle {
+                PGBackendMessage.notice(PGErrorFields(severity: "WARNING", sqlState: "25001", message: "there is already a transaction in progress"))
+                    .write(into: &out)
+            }
+            machine.begin()
+        case .commit:
+            let failed = machine.transaction == .failed
+            let writes = pendingWrites
+            pendingWrites = []
+            machine.endTransaction()
+            if failed {
+                PGBackendMessage.commandComplete("ROLLBACK").write(into: &out)
+                return
+            }
+            for (statement, parameters, types) in writes {
+                _ = try await engine.execute(statement, parameters: parameters, parameterTypes: types, context: makeContext())
+            }
+            running.clear()
+        case .rollback:
+            pendingWrites = []
+            machine.endTransaction()
+        case .discard:
+            settings.removeAll()
+            statementTimeoutMillis = 0
+        case .deallocate(let name):
+            if let name { statements[name] = nil } else { statements.removeAll() }
+        case .other:
+            break
+        }
+        PGBackendMessage.commandComplete(command.tag).write(into: &out)
+    }
+
+    /// PostgreSQL's CommandComplete tag for a statement that returns no rows.
+    static func tag(_ statement: SQLStatement) -> String {
+        switch statement {
+        case .createTable(let create): create.isAsSelect ? "SELECT 0" : "CREATE TABLE"
+        case .truncateTable: "TRUNCATE TABLE"
+        case .renameTable: "ALTER TABLE"
+        default: statement.verb
+        }
+    }
+}
+
+extension SQLStatement {
+    var returnsRows: Bool {
+        switch self {
+        case .query, .explain, .showTables, .showColumns, .showCreateTable: true
+        default: false
+        }
+    }
+}
+
+extension Substring {
+    func trimmingCharacters(inSet character: Character) -> Substring {
+        var text = self
+        while text.first == character { text.removeFirst() }
+        while text.last == character { text.removeLast() }
+        return text
+    }
+}

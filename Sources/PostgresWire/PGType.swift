@@ -1,0 +1,105 @@
+import SQL
+
+/// A PostgreSQL type as RowDescription and ParameterDescription report it (QUESTDB-COMPAT §5.3).
+package struct PGType: Sendable, Equatable {
+    package var oid: Int32
+    package var size: Int16
+    package var modifier: Int32 = -1
+
+    package static let bool = PGType(oid: 16, size: 1)
+    package static let bytea = PGType(oid: 17, size: -1)
+    package static let int8 = PGType(oid: 20, size: 8)
+    package static let int2 = PGType(oid: 21, size: 2)
+    package static let int4 = PGType(oid: 23, size: 4)
+    package static let text = PGType(oid: 25, size: -1)
+    package static let float4 = PGType(oid: 700, size: 4)
+    package static let float8 = PGType(oid: 701, size: 8)
+    package static let unknown = PGType(oid: 705, size: -2)
+    package static let bpchar = PGType(oid: 1042, size: -1, modifier: 5)
+    package static let varchar = PGType(oid: 1043, size: -1)
+    package static let date = PGType(oid: 1082, size: 4)
+    package static let timestamp = PGType(oid: 1114, size: 8)
+    package static let timestamptz = PGType(oid: 1184, size: 8)
+    package static let numeric = PGType(oid: 1700, size: -1)
+    package static let uuid = PGType(oid: 2950, size: 16)
+    package static let float8Array = PGType(oid: 1022, size: -1)
+    package static let int8Array = PGType(oid: 1016, size: -1)
+    package static let varcharArray = PGType(oid: 1015, size: -1)
+    package static let textArray = PGType(oid: 1009, size: -1)
+
+    /// The type QuestDB reports for a column of `type`: symbols, IPv4, LONG256 and geohashes
+    /// as varchar, every time type as `timestamp` (without time zone).
+    package init(_ type: SQLType) {
+        switch PGValueKind(type) {
+        case .boolean: self = .bool
+        case .int2: self = .int2
+        case .int4: self = .int4
+        case .int8: self = .int8
+        case .float4: self = .float4
+        case .float8: self = .float8
+        case .char: self = .bpchar
+        case .time: self = .timestamp
+        case .uuid: self = .uuid
+        case .bytea: self = .bytea
+        case .doubleArray: self = .float8Array
+        case .varchar: self = .varchar
+        }
+    }
+
+    init(oid: Int32, size: Int16, modifier: Int32 = -1) {
+        self.oid = oid
+        self.size = size
+        self.modifier = modifier
+    }
+
+    /// The SQL type a parameter declared with `oid` has; nil for text types (their value is
+    /// read as whatever its use needs) and for OIDs Sundial does not know.
+    package static func sqlType(ofParameter oid: Int32) -> SQLType? {
+        switch oid {
+        case 16: .boolean
+        case 21: .short
+        case 23: .int
+        case 20: .long
+        case 700: .float
+        case 701, 1700: .double
+        case 1114, 1184, 1082: .timestamp
+        case 2950: .uuid
+        case 1022: .doubleArray(dimensions: 1)
+        default: nil
+        }
+    }
+}
+
+/// How values of a SQL type are laid out on the wire: one case per PostgreSQL encoding.
+package enum PGValueKind: Sendable, Equatable {
+    case boolean, int2, int4, int8, float4, float8, char
+    /// An instant held in ticks of `perSecond` since the Unix epoch.
+    case time(perSecond: Int64)
+    case uuid, bytea
+    case doubleArray(dimensions: Int)
+    /// Text: strings, symbols, IPv4, LONG256, geohashes, NULL-typed columns.
+    case varchar
+
+    package init(_ type: SQLType) {
+        if let ticks = type.ticksPerSecond {
+            self = .time(perSecond: ticks)
+            return
+        }
+        if type.isUUID {
+            self = .uuid
+            return
+        }
+        switch type.wireKind {
+        case .boolean: self = .boolean
+        case .byte, .short: self = .int2
+        case .int: self = .int4
+        case .long: self = .int8
+        case .float: self = .float4
+        case .double: self = .float8
+        case .char: self = .char
+        case .binary: self = .bytea
+        case .array(let dimensions): self = .doubleArray(dimensions: dimensions)
+        case .text: self = .varchar
+        }
+    }
+}
