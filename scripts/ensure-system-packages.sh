@@ -11,10 +11,9 @@ pkg-config --exists libcrypto 2>/dev/null || missing+=(libssl-dev)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
-# `--bench`: also the benchmark peers that come from Debian (PostgreSQL 15 for `make bench`).
-if [ "${1:-}" = "--bench" ]; then
-    [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
-fi
+# PostgreSQL 15: `psql` drives PG wire tests, and its server is the oracle the bad-input tests
+# compare Sundial's answers with; `make bench` runs it as the peer.
+[ -x /usr/lib/postgresql/15/bin/postgres ] && command -v psql >/dev/null 2>&1 || missing+=(postgresql-15 postgresql-client-15)
 
 if ((${#missing[@]} == 0)); then
     exit 0

@@ -9,7 +9,7 @@ enum SQLErrorResponse {
         let status: HTTPResponseStatus
         switch error.code {
         case .syntax, .undefinedTable, .undefinedColumn, .undefinedFunction, .undefinedObject, .duplicateTable, .typeMismatch, .invalidValue,
-             .unsupported, .limitExceeded, .timeout, .cancelled:
+             .unsupported, .limitExceeded, .timeout, .cancelled, .transactionAborted:
             status = .badRequest
             body += ",\"position\":\(error.position ?? 0)"
         case .readOnly:

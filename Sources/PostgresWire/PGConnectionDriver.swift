@@ -47,10 +47,10 @@ struct PGConnectionDriver {
                     guard try await handle(message, flush: flush) else { return false }
                 case .failure(let error):
                     PGMetrics.error(error.sqlState)
-                    session.fail(PGErrorMapping.fields(error), extendedProtocol: !error.fatal)
+                    session.fail(PGErrorMapping.fields(error), extendedProtocol: !error.fatal && !error.simpleQuery)
                     if error.fatal || session.machine.phase != .ready { return false }
                     // A malformed Query still ends with ReadyForQuery (PostgreSQL does the same).
-                    if !session.machine.skippingToSync { PGBackendMessage.readyForQuery(session.machine.transaction).write(into: &session.out) }
+                    if error.simpleQuery { PGBackendMessage.readyForQuery(session.machine.transaction).write(into: &session.out) }
                 }
             }
         } catch let error as PGFramingError {
@@ -169,9 +169,12 @@ struct PGConnectionDriver {
             session.close(target, name: name)
         case .flush:
             try await flush(&session.out)
-        case .unsupported(let type):
-            let name = type == UInt8(ascii: "F") ? "function call" : "COPY"
-            session.fail(PGErrorFields(sqlState: "0A000", message: "\(name) is not supported"), extendedProtocol: true)
+        case .unsupported(let type) where type == UInt8(ascii: "F"):
+            session.fail(PGErrorFields(sqlState: "0A000", message: "the function call protocol is not supported"), extendedProtocol: true)
+        case .unsupported:
+            // CopyData/CopyDone/CopyFail outside COPY are ignored, as PostgreSQL does: a client
+            // may still be sending them after a failed COPY.
+            break
         case .sync, .terminate, .authenticationResponse:
             break
         }

@@ -38,6 +38,8 @@ package struct PGConnectionStateMachine {
             return tlsAvailable ? .startTLS : .refuseEncryption
         case .gssEncRequest:
             return .refuseEncryption
+        case .unsupportedVersion(let major, let minor):
+            return fail(PGProtocolError("0A000", "unsupported frontend protocol \(major).\(minor): server supports 3.0 to 3.0", fatal: true))
         case .cancel(let processID, let secret):
             phase = .closed
             return .cancel(processID: processID, secret: secret)

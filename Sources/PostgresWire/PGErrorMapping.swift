@@ -24,6 +24,7 @@ package enum PGErrorMapping {
         case .limitExceeded: error.message.contains("memory") ? "53200" : "54000"
         case .timeout, .cancelled: "57014"
         case .readOnly: "25006"
+        case .transactionAborted: "25P02"
         case .storage: "58030"
         }
     }

@@ -8,6 +8,8 @@ package enum PGStartupRequest: Sendable, Equatable {
     case sslRequest
     case gssEncRequest
     case cancel(processID: Int32, secret: Int32)
+    /// A protocol version other than 3.x: refused with FATAL 0A000.
+    case unsupportedVersion(major: Int, minor: Int)
 
     static let sslCode: Int32 = 80_877_103
     static let gssEncCode: Int32 = 80_877_104
@@ -63,6 +65,8 @@ package struct PGProtocolError: Error, Sendable, Equatable {
     package var sqlState: String
     package var message: String
     package var fatal: Bool
+    /// The failed message was a simple Query: ReadyForQuery follows the error at once.
+    package var simpleQuery = false
 
     package init(_ sqlState: String, _ message: String, fatal: Bool) {
         self.sqlState = sqlState
@@ -125,9 +129,7 @@ package struct PGMessageDecoder {
             break
         }
         let major = Int(code >> 16), minor = Int(code & 0xFFFF)
-        guard major == 3 else {
-            throw PGFramingError(reason: "unsupported frontend protocol \(major).\(minor): server supports 3.0 to 3.0")
-        }
+        guard major == 3 else { return .unsupportedVersion(major: major, minor: minor) }
         var parameters: [String: String] = [:]
         var options: [String] = []
         while packet.readableBytes > 1 {
@@ -143,8 +145,14 @@ package struct PGMessageDecoder {
     /// (bad length) throws; a message whose body is malformed comes back as `.failure` so the
     /// connection can answer it and go on.
     package mutating func next() throws(PGFramingError) -> Result<PGFrontendMessage, PGProtocolError>? {
+        guard let type = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return nil }
+        // An unknown type is refused before its length is read (a second start-up packet reads
+        // as type 0, as PostgreSQL reports it).
+        guard Self.knownTypes.contains(type) else {
+            buffer.moveReaderIndex(to: buffer.writerIndex)
+            return .failure(.violation("invalid frontend message type \(type)", fatal: true))
+        }
         guard buffer.readableBytes >= 5 else { return nil }
-        let type = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self)!
         let length = Int(buffer.getInteger(at: buffer.readerIndex + 1, as: Int32.self)!)
         guard length >= 4 else { throw PGFramingError(reason: "invalid message length \(length)") }
         guard length <= maxMessageBytes else {
@@ -156,9 +164,13 @@ package struct PGMessageDecoder {
         do throws(PGProtocolError) {
             return .success(try Self.decode(type: type, body: &body))
         } catch {
-            return .failure(error)
+            var failure = error
+            failure.simpleQuery = type == UInt8(ascii: "Q")
+            return .failure(failure)
         }
     }
+
+    private static let knownTypes = Set("QPBDECSHXpdcfF".utf8)
 
     static func decode(type: UInt8, body: inout ByteBuffer) throws(PGProtocolError) -> PGFrontendMessage {
         switch type {

@@ -38,7 +38,9 @@ package enum PGParameters {
     }
 
     private static func binary(_ bytes: [UInt8], oid: Int32, index: Int) throws(PGProtocolError) -> SQLValue {
+        // Too few bytes is a short message, too many a bad format (PostgreSQL's two answers).
         func width(_ expected: Int) throws(PGProtocolError) {
+            guard bytes.count >= expected else { throw .violation("insufficient data left in message") }
             guard bytes.count == expected else {
                 throw PGProtocolError("22P03", "incorrect binary data format in bind parameter \(index + 1)", fatal: false)
             }

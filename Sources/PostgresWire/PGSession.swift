@@ -102,6 +102,12 @@ package final class PGSession {
 
     /// `Q`: each statement in turn, stopping at the first error; then ReadyForQuery.
     package func simpleQuery(_ sql: String, flush: (inout ByteBuffer) async throws -> Void) async throws {
+        if PGCatalogShortcuts.isAlwaysEmpty(sql) {
+            PGBackendMessage.rowDescription([]).write(into: &out)
+            PGBackendMessage.commandComplete("SELECT 0").write(into: &out)
+            PGBackendMessage.readyForQuery(machine.transaction).write(into: &out)
+            return
+        }
         do throws(SQLError) {
             let (parsed, _) = try SQLParser.parseCountingParameters(sql)
             if parsed.isEmpty { PGBackendMessage.emptyQueryResponse.write(into: &out) }
@@ -122,6 +128,12 @@ package final class PGSession {
         do throws(SQLError) {
             guard name.isEmpty || statements[name] != nil || statements.count < limits.maxNamedStatements else {
                 throw SQLError(.limitExceeded, "too many prepared statements (limit \(limits.maxNamedStatements))")
+            }
+            if PGCatalogShortcuts.isAlwaysEmpty(query) {
+                let empty = try SQLParser.parseOne("select 1 from long_sequence(0)")
+                statements[name] = PGPreparedStatement(statement: empty, parameterOIDs: parameterTypes, columns: [])
+                PGBackendMessage.parseComplete.write(into: &out)
+                return
             }
             let (parsed, count) = try SQLParser.parseCountingParameters(query)
             guard parsed.count <= 1 else {
@@ -246,7 +258,7 @@ package final class PGSession {
             return
         }
         if machine.transaction == .failed, !Self.endsTransaction(statement) {
-            throw SQLError(.invalidValue, "current transaction is aborted, commands ignored until end of transaction block")
+            throw SQLError(.transactionAborted, "current transaction is aborted, commands ignored until end of transaction block")
         }
         if portal.result == nil, !portal.finished {
             if statement.isWrite, readOnlyUser {
@@ -291,6 +303,7 @@ package final class PGSession {
         let writer = PGRowWriter(columns: result.columns, formats: portal.resultFormats)
         if describe { PGBackendMessage.rowDescription(writer.description(of: result.columns)).write(into: &out) }
         let end = maxRows > 0 ? min(result.rowCount, portal.sentRows + maxRows) : result.rowCount
+        let firstRow = portal.sentRows
         var row = portal.sentRows
         while row < end {
             let next = min(end, row + PGRowWriter.rowsPerPass)
@@ -304,7 +317,8 @@ package final class PGSession {
         if end < result.rowCount {
             PGBackendMessage.portalSuspended.write(into: &out)
         } else {
-            PGBackendMessage.commandComplete("SELECT \(result.rowCount)").write(into: &out)
+            // PostgreSQL counts the rows of this Execute, not of the whole portal.
+            PGBackendMessage.commandComplete("SELECT \(end - firstRow)").write(into: &out)
             portal.result = nil
             portal.finished = true
         }

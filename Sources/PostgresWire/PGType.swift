@@ -30,20 +30,8 @@ package struct PGType: Sendable, Equatable {
     /// The type QuestDB reports for a column of `type`: symbols, IPv4, LONG256 and geohashes
     /// as varchar, every time type as `timestamp` (without time zone).
     package init(_ type: SQLType) {
-        switch PGValueKind(type) {
-        case .boolean: self = .bool
-        case .int2: self = .int2
-        case .int4: self = .int4
-        case .int8: self = .int8
-        case .float4: self = .float4
-        case .float8: self = .float8
-        case .char: self = .bpchar
-        case .time: self = .timestamp
-        case .uuid: self = .uuid
-        case .bytea: self = .bytea
-        case .doubleArray: self = .float8Array
-        case .varchar: self = .varchar
-        }
+        let oid = PostgresTypes.oid(of: type)
+        self.init(oid: Int32(oid), size: Int16(PostgresTypes.length(of: oid)), modifier: oid == 1042 ? 5 : -1)
     }
 
     init(oid: Int32, size: Int16, modifier: Int32 = -1) {

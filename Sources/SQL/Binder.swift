@@ -30,6 +30,12 @@ struct Binder {
             do {
                 index = try scope.resolve(qualifier, name, at: position)
             } catch {
+                // A column of the enclosing row (correlated subquery).
+                if let (column, value) = context.outer.first(where: { column, _ in
+                    column.name.lowercased() == name.lowercased() && (qualifier == nil || column.qualifier?.lowercased() == qualifier?.lowercased())
+                }) {
+                    return .constant(value, column.type)
+                }
                 // SQL's parenthesis-free functions, when no column has the name.
                 let lower = name.lowercased()
                 guard qualifier == nil, FunctionBinder.bareFunctions.contains(lower) else { throw error }
@@ -104,7 +110,13 @@ struct Binder {
         case .window:
             throw SQLError(.syntax, "window functions are only allowed in the select list", at: position)
         case .subquery(let query):
-            let result = try runSubquery(query, at: position)
+            let result: QueryResult
+            do {
+                result = try runSubquery(query, at: position)
+            } catch {
+                guard error.code == .undefinedColumn, let correlate = context.runCorrelated, !scope.columns.isEmpty else { throw error }
+                return try correlated(query, correlate, at: position)
+            }
             guard result.columns.count == 1 else {
                 throw SQLError(.syntax, "scalar subquery must return one column", at: position)
             }
@@ -114,6 +126,25 @@ struct Binder {
             let value = result.rowCount == 0 ? SQLValue.null : result.value(row: 0, column: 0)
             return .constant(value, result.columns[0].type)
         }
+    }
+
+    /// A scalar subquery that names columns of this scope: its type from one run with NULLs,
+    /// then one run per row.
+    private func correlated(
+        _ query: SQLQuery, _ correlate: @escaping (SQLQuery, [Scope.Column], [SQLValue]) throws(SQLError) -> QueryResult, at position: Int
+    ) throws(SQLError) -> BoundExpression {
+        let columns = scope.columns
+        let probe = try correlate(query, columns, columns.map { _ in .null })
+        guard probe.columns.count == 1 else { throw SQLError(.syntax, "scalar subquery must return one column", at: position) }
+        let type = probe.columns[0].type
+        let run = { (values: [SQLValue]) throws(SQLError) -> SQLValue in
+            let result = try correlate(query, columns, values)
+            guard result.rowCount <= 1 else {
+                throw SQLError(.invalidValue, "scalar subquery returned more than one row", at: position)
+            }
+            return result.rowCount == 0 ? .null : result.value(row: 0, column: 0)
+        }
+        return .correlated(CorrelatedSubquery(inputs: columns.enumerated().map { ($0, $1.type) }, run: run), type)
     }
 
     func runSubquery(_ query: SQLQuery, at position: Int) throws(SQLError) -> QueryResult {

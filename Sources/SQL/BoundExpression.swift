@@ -9,6 +9,13 @@ package enum SQLValue: Sendable, Equatable {
     case text(String)
 }
 
+/// A correlated scalar subquery: the enclosing row's columns `inputs` (position, type) go in,
+/// one value comes out. Catalog queries of psql and ORMs use these; they run per row.
+struct CorrelatedSubquery {
+    let inputs: [(Int, SQLType)]
+    let run: ([SQLValue]) throws(SQLError) -> SQLValue
+}
+
 /// An expression with names resolved to column positions and every node typed. Evaluated a
 /// batch at a time: one `switch` per node per batch, then a typed loop over the rows.
 indirect enum BoundExpression {
@@ -32,11 +39,13 @@ indirect enum BoundExpression {
     case caseWhen([(BoundExpression, BoundExpression)], otherwise: BoundExpression, SQLType)
     case cast(BoundExpression, to: SQLType, position: Int)
     case function(ScalarFunction, [BoundExpression], SQLType)
+    /// A scalar subquery that reads columns of the enclosing row: run once per row.
+    case correlated(CorrelatedSubquery, SQLType)
 
     var type: SQLType {
         switch self {
         case .column(_, let type), .constant(_, let type), .negate(_, let type), .arithmetic(_, _, _, let type),
-             .caseWhen(_, _, let type), .function(_, _, let type):
+             .caseWhen(_, _, let type), .function(_, _, let type), .correlated(_, let type):
             type
         case .cast(_, let type, _): type
         case .concat: .string
@@ -53,7 +62,7 @@ indirect enum BoundExpression {
     /// Whether the expression reads no column and calls nothing volatile (so it can be folded).
     var isFoldable: Bool {
         switch self {
-        case .column: false
+        case .column, .correlated: false
         case .constant: true
         case .function(let function, let arguments, _): !function.isVolatile && arguments.allSatisfy(\.isFoldable)
         case .negate(let e, _), .not(let e), .isNull(let e, _), .inList(let e, _, _), .inIntervals(let e, _, _),

@@ -61,6 +61,13 @@ struct ExpressionEvaluator {
             return try VectorCast.cast(try evaluate(operand), from: operand.type, to: type, at: position)
         case .function(let function, let arguments, let type):
             return try FunctionEvaluator(evaluator: self).evaluate(function, arguments, type)
+        case .correlated(let subquery, let type):
+            var values: [SQLValue] = []
+            values.reserveCapacity(count)
+            for row in 0..<count {
+                values.append(try subquery.run(subquery.inputs.map { batch.columns[$0.0].value(at: row, type: $0.1) }))
+            }
+            return ColumnVector.from(values, type: type)
         }
     }
 

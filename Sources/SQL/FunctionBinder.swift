@@ -184,6 +184,27 @@ struct FunctionBinder {
                 throw SQLError(.undefinedObject, "unrecognized configuration parameter \"\(setting)\"", at: arguments[0].position)
             }
             return .constant(.text(value), .string)
+        // Catalog helpers psql and ORMs call; every table is visible and owned by the one user.
+        case "pg_table_is_visible", "has_table_privilege", "has_schema_privilege", "has_database_privilege":
+            return .constant(.boolean(true), .boolean)
+        case "pg_get_userbyid":
+            try arity(1...1)
+            return .constant(.text(binder.context.user), .string)
+        case "pg_encoding_to_char":
+            try arity(1...1)
+            return .constant(.text("UTF8"), .string)
+        case "pg_get_expr", "pg_get_indexdef", "pg_get_constraintdef", "obj_description", "col_description", "shobj_description",
+             "pg_get_partkeydef", "pg_get_viewdef":
+            return .constant(.null, .string)
+        case "format_type":
+            try arity(1...2)
+            guard case .integer(let oid)? = bound[0].constantValue else {
+                return make(.formatType, [try argument(0, as: .long)], .string)
+            }
+            return .constant(PostgresCatalog.typeName(oid: oid).map(SQLValue.text) ?? .null, .string)
+        case "array_to_string":
+            try arity(2...3)
+            return try text(0)
         case "pg_backend_pid":
             try arity(0...0)
             return .constant(.integer(0), .int)

@@ -34,6 +34,7 @@ struct FunctionEvaluator {
         case .length:
             return .integer(values[0].asText(arguments[0].type).map { $0.map { Int64($0.count) } ?? Int64(Int32.min) })
         case .upper: return .text(values[0].asText(arguments[0].type).map { $0?.uppercased() })
+        case .formatType: return .text(values[0].integers.map { PostgresCatalog.typeName(oid: $0) })
         case .lower: return .text(values[0].asText(arguments[0].type).map { $0?.lowercased() })
         case .trim: return .text(values[0].asText(arguments[0].type).map { $0?.trimmingCharacters(in: " ") })
         case .substring:

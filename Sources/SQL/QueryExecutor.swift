@@ -10,6 +10,8 @@ struct QueryExecutor {
     var parameters: [SQLValue] = []
     var parameterTypes: [SQLType?] = []
     var readOnly = false
+    /// The enclosing row's columns while a correlated subquery runs.
+    var outer: [(Scope.Column, SQLValue)] = []
     /// Set when the statement is only described: tables read as empty, parameters are inferred.
     var inference: ParameterInference?
     /// `WITH` names visible to the query being run, by lower-cased name.
@@ -32,6 +34,12 @@ struct QueryExecutor {
         binding.inference = inference
         let executor = self
         binding.runSubquery = { (query: SQLQuery, _: Int) throws(SQLError) -> QueryResult in try executor.run(query) }
+        binding.outer = outer
+        binding.runCorrelated = { (query: SQLQuery, columns: [Scope.Column], values: [SQLValue]) throws(SQLError) -> QueryResult in
+            var inner = executor
+            inner.outer = Array(zip(columns, values)) + executor.outer
+            return try inner.run(query)
+        }
         return binding
     }
 
@@ -97,6 +105,10 @@ struct QueryExecutor {
         case .table(let name, let alias, let position):
             if let named = namedResults[name.lowercased()] { return .materialized(named, qualifier: alias ?? name) }
             guard let snapshot = engine.snapshot(ofTable: name) else {
+                if PostgresCatalog.isRelation(name) {
+                    let qualifier = alias ?? String(name.split(separator: ".").last ?? Substring(name))
+                    return .materialized(PostgresCatalog(engine: engine).relation(name), qualifier: qualifier)
+                }
                 if let reason = engine.suspension(ofTable: name) {
                     throw SQLError(.storage, "table is suspended [table=\(name), reason=\(reason)]", at: position)
                 }

@@ -22,6 +22,8 @@ package struct SQLError: Error, Sendable, CustomStringConvertible, Equatable {
         case cancelled
         /// A write on a read-only node.
         case readOnly
+        /// A statement inside a transaction that already failed (until ROLLBACK).
+        case transactionAborted
         /// Storage refused or failed (I/O, damaged table, not writable).
         case storage
     }

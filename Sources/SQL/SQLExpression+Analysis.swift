@@ -116,7 +116,7 @@ extension BoundExpression {
     /// Whether a regular expression is evaluated anywhere (such expressions stay on one thread).
     var usesRegex: Bool {
         switch self {
-        case .regex: return true
+        case .regex, .correlated: return true  // per-row subqueries also stay on one thread
         case .column, .constant: return false
         case .negate(let e, _), .not(let e), .isNull(let e, _), .inList(let e, _, _), .inIntervals(let e, _, _),
              .like(let e, _, _), .cast(let e, _, _):
@@ -151,6 +151,8 @@ extension BoundExpression {
             otherwise.collectColumns(into: &columns)
         case .function(_, let arguments, _):
             for argument in arguments { argument.collectColumns(into: &columns) }
+        case .correlated(let subquery, _):
+            for (index, _) in subquery.inputs { columns.insert(index) }
         }
     }
 

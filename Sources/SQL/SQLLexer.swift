@@ -54,7 +54,12 @@ enum SQLLexer {
                 continue
             }
             let start = index
-            if scalar == "'" || scalar == "\"" {
+            if scalar == "E" || scalar == "e", index + 1 < scalars.count, scalars[index + 1] == "'" {
+                // PostgreSQL's escape string `E'…\n…'` (psql sends them in catalog queries).
+                index += 1
+                let text = try quoted(scalars, &index, quote: "'")
+                tokens.append(SQLToken(kind: .string, text: unescape(text), position: start))
+            } else if scalar == "'" || scalar == "\"" {
                 let text = try quoted(scalars, &index, quote: scalar)
                 tokens.append(SQLToken(kind: scalar == "'" ? .string : .quotedIdentifier, text: text, position: start))
             } else if isDigit(scalar) || (scalar == "." && index + 1 < scalars.count && isDigit(scalars[index + 1])) {
@@ -90,6 +95,30 @@ enum SQLLexer {
             }
             text.append(scalar)
         }
+    }
+
+    /// The backslash escapes of an `E'…'` string: `\n`, `\t`, `\r`, `\b`, `\f`, `\\`, `\'`.
+    private static func unescape(_ text: String) -> String {
+        var out = ""
+        var escaped = false
+        for character in text {
+            if escaped {
+                switch character {
+                case "n": out.append("\n")
+                case "t": out.append("\t")
+                case "r": out.append("\r")
+                case "b": out.append("\u{8}")
+                case "f": out.append("\u{C}")
+                default: out.append(character)
+                }
+                escaped = false
+            } else if character == "\\" {
+                escaped = true
+            } else {
+                out.append(character)
+            }
+        }
+        return out
     }
 
     private static func number(_ scalars: [Unicode.Scalar], _ index: inout Int) -> SQLToken {

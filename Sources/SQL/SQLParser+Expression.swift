@@ -45,6 +45,22 @@ extension SQLParser {
                 index += 1
                 let op = token.text == "<>" ? "!=" : token.text
                 left = SQLExpression(.binary(op, left, try concatenation()), at: token.position)
+                skipCollate()
+                continue
+            }
+            if token.isWord("operator"), next.isSymbol("(") {
+                // `OPERATOR(pg_catalog.~)`: an operator named with its schema (psql's catalog queries).
+                index += 2
+                if current.kind == .word, next.isSymbol(".") { index += 2 }
+                let symbol = current
+                guard symbol.kind == .symbol, ["=", "!=", "<>", "<", "<=", ">", ">=", "~", "!~"].contains(symbol.text) else {
+                    throw SQLError.syntax("operator expected", at: symbol.position)
+                }
+                index += 1
+                try expect(symbol: ")")
+                let op = symbol.text == "<>" ? "!=" : symbol.text
+                left = SQLExpression(.binary(op, left, try concatenation()), at: token.position)
+                skipCollate()
                 continue
             }
             if token.isWord("is") {
@@ -207,6 +223,14 @@ extension SQLParser {
         .syntax("unexpected token [\(token.text)]", at: token.position)
     }
 
+    /// `COLLATE name` after an operand: collations do not change comparisons here.
+    private mutating func skipCollate() {
+        guard current.isWord("collate") else { return }
+        index += 1
+        _ = advance()
+        while current.isSymbol("."), next.kind == .word || next.kind == .quotedIdentifier { index += 2 }
+    }
+
     /// `name`, `t.name` or `t.*` after the first name was read.
     private mutating func qualified(_ first: SQLToken) throws(SQLError) -> SQLExpression {
         guard current.isSymbol(".") else { return SQLExpression(.column(qualifier: nil, name: first.text), at: first.position) }
@@ -214,8 +238,15 @@ extension SQLParser {
         if accept(symbol: "*") { return SQLExpression(.star(qualifier: first.text), at: first.position) }
         let (name, _) = try name(what: "column name")
         // `pg_catalog.version()`: functions of the schemas PostgreSQL tools qualify with.
-        if current.isSymbol("("), ["pg_catalog", "public", "information_schema"].contains(first.text.lowercased()) {
+        if current.isSymbol("("), SQLParser.catalogSchemas.contains(first.text.lowercased()) {
             return try functionCall(name.lowercased(), at: first.position)
+        }
+        // `pg_catalog.pg_class.relname`: schema, table, column.
+        if current.isSymbol("."), SQLParser.catalogSchemas.contains(first.text.lowercased()) {
+            index += 1
+            if accept(symbol: "*") { return SQLExpression(.star(qualifier: name), at: first.position) }
+            let (column, _) = try self.name(what: "column name")
+            return SQLExpression(.column(qualifier: name, name: column), at: first.position)
         }
         return SQLExpression(.column(qualifier: first.text, name: name), at: first.position)
     }

@@ -183,6 +183,18 @@ extension SQLParser {
             let inner = try query()
             try expect(symbol: ")")
             source = .subquery(inner, alias: nil, position: position)
+        } else if current.kind == .word, SQLParser.catalogSchemas.contains(current.text.lowercased()), next.isSymbol("."),
+                  tokens.count > index + 2, tokens[index + 2].kind == .word || tokens[index + 2].kind == .quotedIdentifier
+        {
+            // `pg_catalog.pg_class`, `information_schema.tables`, `public.t`.
+            let schema = advance().text.lowercased()
+            index += 1
+            let (name, _) = try self.name(what: "table name")
+            if current.isSymbol("(") {
+                index += 1
+                try expect(symbol: ")")
+            }
+            source = .table(name: schema == "information_schema" ? "information_schema." + name.lowercased() : name, alias: nil, position: position)
         } else if current.kind == .word, next.isSymbol("(") {
             let name = advance().text
             index += 1

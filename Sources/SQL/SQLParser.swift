@@ -4,6 +4,9 @@ import Storage
 /// error with the position of the offending token out. Nesting is limited so a hostile
 /// statement cannot exhaust the stack.
 package struct SQLParser {
+    /// Schemas PostgreSQL tools qualify names with; every table lives in `public`.
+    static let catalogSchemas: Set<String> = ["pg_catalog", "information_schema", "public"]
+
     /// Deepest nesting of expressions and subqueries accepted.
     package static let maxDepth = 200
 
@@ -283,7 +286,13 @@ package struct SQLParser {
     // MARK: Types
 
     mutating func typeName() throws(SQLError) -> ColumnTypeName {
-        let (word, position) = try name(what: "column type")
+        var (word, position) = try name(what: "column type")
+        // `pg_catalog.text`, `pg_catalog.regtype`: types named with their schema.
+        if Self.catalogSchemas.contains(word.lowercased()), current.isSymbol("."), next.kind == .word || next.kind == .quotedIdentifier {
+            index += 1
+            word = try name(what: "column type").0
+        }
+        if word.lowercased() == "character", current.isWord("varying") { index += 1; word = "varchar" }
         var type = ColumnTypeName(name: word.lowercased(), parameter: nil, arrayDimensions: 0, position: position)
         if type.name == "double", current.isWord("precision") { index += 1 }
         if current.isSymbol("(") {

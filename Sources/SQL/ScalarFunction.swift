@@ -6,6 +6,8 @@ enum ScalarFunction: Sendable {
     case abs, round(digits: Int), floor, ceil, sqrt, power, ln, log10, exp, sign
     case length, upper, lower, trim, substring, replace, left, right, position, startsWith
     case concat, coalesce, nullif, greatest, least
+    /// `format_type(oid, typmod)` of a column of OIDs: PostgreSQL's type name.
+    case formatType
     case now, today
     case timestampFloor(TimeUnit, count: Int64), timestampCeil(TimeUnit, count: Int64)
     case dateadd(TimeUnit), datediff(TimeUnit)

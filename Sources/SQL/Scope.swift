@@ -47,6 +47,10 @@ struct BindingContext {
     /// take the type of what they are compared with, assigned to or cast to.
     var inference: ParameterInference?
     var runSubquery: ((SQLQuery, Int) throws(SQLError) -> QueryResult)?
+    /// Runs a subquery with the enclosing row's columns visible as constants.
+    var runCorrelated: ((SQLQuery, [Scope.Column], [SQLValue]) throws(SQLError) -> QueryResult)?
+    /// Columns of the enclosing rows of a correlated subquery, with this row's values.
+    var outer: [(Scope.Column, SQLValue)] = []
 }
 
 /// The types bind parameters get from their context while a statement is described

@@ -14,7 +14,7 @@ enum TypeNames {
         case "byte", "tinyint": return .byte
         case "short", "smallint": return .short
         case "char": return .char
-        case "int", "integer", "int4": return .int
+        case "int", "integer", "int4", "oid", "regproc", "regclass", "regtype", "regnamespace", "xid": return .int
         case "long", "bigint", "int8": return .long
         case "float", "real", "float4": return .float
         case "double", "float8": return .double
@@ -22,7 +22,7 @@ enum TypeNames {
         case "timestamp": return .timestamp
         case "timestamp_ns": return .timestampNanos
         case "symbol": return .symbol
-        case "varchar": return .varchar
+        case "varchar", "name", "bpchar": return .varchar
         case "string", "text": return .string
         case "uuid": return .uuid
         case "ipv4": return .ipv4

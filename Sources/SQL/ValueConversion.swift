@@ -75,6 +75,8 @@ enum ValueConversion {
                 guard let hash = Array(text.utf8).withUnsafeBytes({ ColumnValueText.geohash($0, bits: bits) }) else { throw fail() }
                 return .integer(Int64(bitPattern: hash))
             case .column(.char):
+                // The empty string is CHAR's zero value (its "null"), as `''::char` in PostgreSQL.
+                if text.isEmpty { return .integer(0) }
                 guard text.unicodeScalars.count == 1, let scalar = text.unicodeScalars.first, scalar.value <= 0xFFFF else {
                     throw fail()
                 }
