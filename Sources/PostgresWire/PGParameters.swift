@@ -86,7 +86,7 @@ package enum PGParameters {
                 throw PGProtocolError("22021", "invalid byte sequence for encoding \"UTF8\" in bind parameter \(index + 1)", fatal: false)
             }
             return .text(text)
-        case 1022, 1016, 1015, 1009:
+        case 1022, 1016, 1015, 1009, 1028, 1007:
             return .text(try array(bytes, index: index))
         default:
             throw PGProtocolError("0A000", "binary format of type oid \(oid) is not supported (bind parameter \(index + 1))", fatal: false)
@@ -150,6 +150,10 @@ package enum PGParameters {
             case 20:
                 guard length == 8 else { throw bad }
                 items.append(String(Int64(bitPattern: item.reduce(0) { $0 << 8 | UInt64($1) })))
+            case 23, 26:
+                guard length == 4 else { throw bad }
+                let word = item.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                items.append(element == 26 ? String(word) : String(Int32(bitPattern: word)))
             default:
                 items.append("\"" + String(decoding: item, as: UTF8.self) + "\"")
             }

@@ -15,6 +15,8 @@ package struct PGSessionLimits: Sendable {
 /// client or inferred) and its result columns known.
 struct PGPreparedStatement {
     var statement: SQLStatement?
+    /// Answered by the session itself instead of the SQL engine.
+    var introspection = false
     var parameterOIDs: [Int32]
     var columns: [QueryResult.Column]?
 }
@@ -129,6 +131,13 @@ package final class PGSession {
             guard name.isEmpty || statements[name] != nil || statements.count < limits.maxNamedStatements else {
                 throw SQLError(.limitExceeded, "too many prepared statements (limit \(limits.maxNamedStatements))")
             }
+            if PGTypeIntrospection.matches(query) {
+                var prepared = PGPreparedStatement(statement: nil, parameterOIDs: PGTypeIntrospection.parameterOIDs, columns: nil)
+                prepared.introspection = true
+                statements[name] = prepared
+                PGBackendMessage.parseComplete.write(into: &out)
+                return
+            }
             if PGCatalogShortcuts.isAlwaysEmpty(query) {
                 let empty = try SQLParser.parseOne("select 1 from long_sequence(0)")
                 statements[name] = PGPreparedStatement(statement: empty, parameterOIDs: parameterTypes, columns: [])
@@ -140,7 +149,11 @@ package final class PGSession {
                 throw SQLError(.syntax, "cannot insert multiple commands into a prepared statement")
             }
             var prepared = PGPreparedStatement(statement: parsed.first, parameterOIDs: parameterTypes, columns: nil)
-            if let statement = parsed.first {
+            if case .session(.fetch(let cursor, _))? = parsed.first {
+                // A FETCH returns its cursor's columns, which only this session knows.
+                guard let declared = portals[cursor]?.result else { throw SQLError(.undefinedObject, "cursor \"\(cursor)\" does not exist") }
+                prepared.columns = declared.columns
+            } else if let statement = parsed.first {
                 let declared = parameterTypes.map { $0 == 0 ? nil : PGType.sqlType(ofParameter: $0) }
                 let description = try await engine.describe(statement, parameterTypes: declared, parameterCount: count)
                 prepared.parameterOIDs = description.parameterTypes.enumerated().map { index, type in
@@ -195,13 +208,20 @@ package final class PGSession {
                 return fail(PGErrorFields(sqlState: "26000", message: Self.missingStatement(name)), extendedProtocol: true)
             }
             PGBackendMessage.parameterDescription(prepared.parameterOIDs).write(into: &out)
-            writeDescription(prepared.columns, formats: [])
+            writeDescription(prepared, formats: [])
         case .portal:
             guard let portal = portals[name] else {
                 return fail(PGErrorFields(sqlState: "34000", message: "portal \"\(name)\" does not exist"), extendedProtocol: true)
             }
-            writeDescription(portal.prepared.columns, formats: portal.resultFormats)
+            writeDescription(portal.prepared, formats: portal.resultFormats)
         }
+    }
+
+    private func writeDescription(_ prepared: PGPreparedStatement, formats: [PGFormat]) {
+        if prepared.introspection {
+            return PGBackendMessage.rowDescription(PGTypeIntrospection.description(formats: formats)).write(into: &out)
+        }
+        writeDescription(prepared.columns, formats: formats)
     }
 
     private func writeDescription(_ columns: [QueryResult.Column]?, formats: [PGFormat]) {
@@ -253,6 +273,12 @@ package final class PGSession {
     private func run(
         _ portal: inout PGPortal, describe: Bool, maxRows: Int, flush: (inout ByteBuffer) async throws -> Void
     ) async throws(SQLError) {
+        if portal.prepared.introspection {
+            let requested = portal.parameters.first.map(PGTypeIntrospection.requestedOIDs) ?? []
+            let count = PGTypeIntrospection.write(requested: requested, formats: portal.resultFormats, into: &out)
+            PGBackendMessage.commandComplete("SELECT \(count)").write(into: &out)
+            return
+        }
         guard let statement = portal.prepared.statement else {
             PGBackendMessage.emptyQueryResponse.write(into: &out)
             return
@@ -278,6 +304,19 @@ package final class PGSession {
             }
             let outcome = try await engine.execute(statement, parameters: portal.parameters, parameterTypes: types, context: makeContext())
             running.clear()
+            if case .declareCursor(let name, _) = statement, case .rows(let result) = outcome {
+                // A cursor is a named portal (PostgreSQL's model): FETCH, Describe and Execute all reach it.
+                guard portals.count < limits.maxNamedStatements else {
+                    throw SQLError(.limitExceeded, "too many portals (limit \(limits.maxNamedStatements))")
+                }
+                guard portals[name] == nil else { throw SQLError(.duplicateTable, "cursor \"\(name)\" already exists") }
+                portals[name] = PGPortal(
+                    prepared: PGPreparedStatement(statement: statement, parameterOIDs: [], columns: result.columns), parameters: [],
+                    resultFormats: [], result: result)
+                PGBackendMessage.commandComplete("DECLARE CURSOR").write(into: &out)
+                portal.finished = true
+                return
+            }
             switch outcome {
             case .rows(let result):
                 portal.result = result
@@ -377,6 +416,23 @@ package final class PGSession {
             statementTimeoutMillis = 0
         case .deallocate(let name):
             if let name { statements[name] = nil } else { statements.removeAll() }
+        case .fetch(let name, let count):
+            guard let cursor = portals[name], let result = cursor.result else {
+                throw SQLError(.undefinedObject, "cursor \"\(name)\" does not exist")
+            }
+            let end = count.map { min(result.rowCount, cursor.sentRows + $0) } ?? result.rowCount
+            let writer = PGRowWriter(columns: result.columns, formats: portal.resultFormats)
+            if describe { PGBackendMessage.rowDescription(writer.description(of: result.columns)).write(into: &out) }
+            writer.write(result, rows: cursor.sentRows..<end, into: &out)
+            portals[name]?.sentRows = end
+            PGBackendMessage.commandComplete("FETCH \(end - cursor.sentRows)").write(into: &out)
+            return
+        case .closeCursor(let name):
+            if let name {
+                guard portals.removeValue(forKey: name) != nil else { throw SQLError(.undefinedObject, "cursor \"\(name)\" does not exist") }
+            } else {
+                portals = portals.filter { $0.key.isEmpty }
+            }
         case .other:
             break
         }

@@ -4,7 +4,7 @@ import Storage
 /// on connect and for reflection (QUESTDB-COMPAT §5.4), as tables computed from the storage
 /// catalog. Everything lives in the `public` schema of database `qdb`; a table's OID is its
 /// table id plus `tableOIDBase`, its columns are numbered from 1.
-struct PostgresCatalog {
+package struct PostgresCatalog {
     let engine: StorageEngine
 
     static let tableOIDBase: Int64 = 100_000
@@ -121,6 +121,11 @@ struct PostgresCatalog {
         (1000, "_bool", -1, "A", 16, 0), (1016, "_int8", -1, "A", 20, 0), (1007, "_int4", -1, "A", 23, 0),
         (1009, "_text", -1, "A", 25, 0), (1022, "_float8", -1, "A", 701, 0), (1015, "_varchar", -1, "A", 1043, 0),
     ]
+
+    /// The type list as records, for protocol code that answers type lookups itself.
+    package static var types: [(oid: Int64, name: String, element: Int64)] {
+        typeList.map { ($0.0, $0.1, $0.4) }
+    }
 
     /// PostgreSQL's name of a type OID (`format_type`).
     static func typeName(oid: Int64) -> String? {

@@ -138,6 +138,7 @@ struct QueryExecutor {
                 values.append(value)
             }
             if name == "long_sequence" {
+                if inference != nil, values.first == .null { return .longSequence(0, qualifier: alias) }
                 guard values.count >= 1, case .integer(let count) = values[0] else {
                     throw SQLError(.syntax, "long_sequence(count) expects a LONG count", at: position)
                 }

@@ -77,9 +77,57 @@ enum RowWriter {
             case .symbol, .varchar, .string:
                 var copy = text
                 copy.withUTF8 { batch.setBytes(column, UnsafeRawBufferPointer($0)) }
+            case .doubleArray(let dimensions):
+                guard let (shape, values) = ArrayText.parse(text), shape.count == dimensions else {
+                    throw SQLError(.invalidValue, "inconvertible value: `\(text)` [STRING -> DOUBLE[\(String(repeating: "[]", count: dimensions - 1))]", at: position)
+                }
+                DoubleArrayValue.encode(shape: shape, values: values).withUnsafeBytes { batch.setBytes(column, $0) }
             default:
                 throw SQLError(.unsupported, "cannot insert text into a \(type) column", at: position)
             }
         }
+    }
+}
+
+extension ArrayText {
+    /// Array text (`[1.5,2.5]`, `[[1,2],[3,4]]`, PostgreSQL's `{…}` too) → shape and row-major values.
+    static func parse(_ text: String) -> (shape: [Int], values: [Double])? {
+        var shape: [Int] = []
+        var values: [Double] = []
+        var counts: [Int] = []
+        var token = ""
+        var depth = 0
+        var closedAny = false
+        func flush() -> Bool {
+            guard !token.isEmpty else { return true }
+            guard let value = Double(token) ?? (token.lowercased() == "null" ? Double.nan : nil), depth > 0 else { return false }
+            values.append(value)
+            counts[depth - 1] += 1
+            token = ""
+            return true
+        }
+        for character in text {
+            switch character {
+            case "[", "{":
+                guard token.isEmpty else { return nil }
+                if depth > 0 { counts[depth - 1] += 1 }
+                depth += 1
+                if counts.count < depth { counts.append(0) } else { counts[depth - 1] = 0 }
+            case "]", "}":
+                guard depth > 0, flush() else { return nil }
+                if shape.count < depth { shape.append(contentsOf: repeatElement(-1, count: depth - shape.count)) }
+                if shape[depth - 1] == -1 { shape[depth - 1] = counts[depth - 1] } else if shape[depth - 1] != counts[depth - 1] { return nil }
+                depth -= 1
+                closedAny = true
+            case ",":
+                guard flush() else { return nil }
+            case " ", "\n", "\t":
+                continue
+            default:
+                token.append(character)
+            }
+        }
+        guard depth == 0, closedAny, token.isEmpty, shape.allSatisfy({ $0 >= 0 }) else { return nil }
+        return (shape, values)
     }
 }

@@ -126,7 +126,7 @@ package final class SQLEngine: Sendable {
         }
         let executor = makeExecutor(context, parameters: parameters, parameterTypes: parameterTypes)
         switch statement {
-        case .query(let query):
+        case .query(let query), .declareCursor(_, let query):
             return .rows(try await offload { () throws(SQLError) in try executor.run(query) })
         case .explain(let query):
             return .rows(try await offload { () throws(SQLError) in try Explain(executor: executor).plan(query) })
@@ -184,6 +184,9 @@ package final class SQLEngine: Sendable {
             }
         case .showTables, .showColumns, .showCreateTable, .session(.show):
             if case .rows(let result) = try await execute(statement, context: makeContext()) { columns = result.columns }
+        case .declareCursor(_, let query):
+            // The cursor's rows come with FETCH; DECLARE itself returns none.
+            _ = try await offload { () throws(SQLError) in try executor.run(query) }
         case .createTable, .dropTable, .truncateTable, .renameTable, .alterTable, .session:
             break
         }

@@ -144,6 +144,7 @@ package struct SQLParser {
             index += 1
             return .explain(try query())
         }
+        if token.isWord("declare") { return try declareCursor() }
         if let command = try sessionCommand() { return .session(command) }
         throw unexpected()
     }
@@ -162,6 +163,26 @@ package struct SQLParser {
             return .showCreateTable(table: table, position: position)
         }
         return .session(.show(name: settingName(restOfStatement())))
+    }
+
+    /// `DECLARE name [BINARY] [ASENSITIVE|INSENSITIVE] [NO SCROLL] CURSOR [WITH[OUT] HOLD] FOR query`.
+    mutating func declareCursor() throws(SQLError) -> SQLStatement {
+        index += 1
+        let (name, _) = try self.name(what: "cursor name")
+        while !current.isWord("cursor") {
+            if current.isWord("scroll") {
+                throw SQLError(.unsupported, "cursors are forward-only: SCROLL is not supported", at: current.position)
+            }
+            guard current.kind == .word, ["binary", "insensitive", "asensitive", "no"].contains(current.text.lowercased()) else {
+                throw SQLError.syntax("'cursor' expected", at: current.position)
+            }
+            index += 1
+            if current.isWord("scroll") { index += 1 }
+        }
+        index += 1
+        if accept("with") || accept("without") { try expect("hold") }
+        try expect("for")
+        return .declareCursor(name: name, query: try query())
     }
 
     /// PostgreSQL's name of a setting written as words (`TRANSACTION ISOLATION LEVEL`, `TIME ZONE`).
@@ -230,10 +251,30 @@ package struct SQLParser {
             _ = accept("prepare")
             let words = restOfStatement()
             return .deallocate(name: words.count == 1 && !words[0].isWord("all") ? words[0].text : nil)
-        case "vacuum", "checkpoint", "close", "unlisten", "listen":
+        case "close":
+            index += 1
+            let words = restOfStatement()
+            return .closeCursor(words.count == 1 && !words[0].isWord("all") ? words[0].text : nil)
+        case "fetch":
+            index += 1
+            var count: Int? = 1
+            if accept("forward") || accept("next") {
+                if current.kind == .integer { count = Int(advance().text) } else if accept("all") { count = nil }
+            } else if current.kind == .integer {
+                count = Int(advance().text)
+            } else if accept("all") {
+                count = nil
+            } else if current.isWord("backward") || current.isWord("prior") || current.isWord("absolute") || current.isWord("relative")
+                        || current.isWord("last") || current.isWord("first") {
+                throw SQLError(.unsupported, "cursors are forward-only: FETCH \(current.text.uppercased()) is not supported", at: current.position)
+            }
+            _ = accept("from") || accept("in")
+            let (cursor, _) = try name(what: "cursor name")
+            return .fetch(cursor: cursor, count: count)
+        case "vacuum", "checkpoint", "unlisten", "listen":
             index += 1
             _ = restOfStatement()
-            let tag = ["close": "CLOSE CURSOR", "listen": "LISTEN", "unlisten": "UNLISTEN"][token.text.lowercased()] ?? token.text.uppercased()
+            let tag = ["listen": "LISTEN", "unlisten": "UNLISTEN"][token.text.lowercased()] ?? token.text.uppercased()
             return .other(tag: tag)
         default:
             return nil

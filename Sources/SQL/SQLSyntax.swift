@@ -14,6 +14,8 @@ package indirect enum SQLStatement: Sendable {
     case showColumns(table: String, position: Int)
     case showCreateTable(table: String, position: Int)
     case explain(SQLQuery)
+    /// `DECLARE name CURSOR FOR query`: the protocol layer keeps the cursor (PG wire).
+    case declareCursor(name: String, query: SQLQuery)
     /// `SET`, `SHOW name`, `BEGIN`, `COMMIT`, `ROLLBACK` and the like: session statements the
     /// protocol layer answers (REST accepts them and does nothing).
     case session(SessionCommand)
@@ -21,7 +23,7 @@ package indirect enum SQLStatement: Sendable {
     /// Whether the statement changes data or structure (refused on a read-only node).
     package var isWrite: Bool {
         switch self {
-        case .query, .showTables, .showColumns, .showCreateTable, .explain, .session: false
+        case .query, .showTables, .showColumns, .showCreateTable, .explain, .session, .declareCursor: false
         case .createTable, .insert, .dropTable, .truncateTable, .renameTable, .alterTable: true
         }
     }
@@ -38,6 +40,7 @@ package indirect enum SQLStatement: Sendable {
         case .alterTable: "ALTER TABLE"
         case .showTables, .showColumns, .showCreateTable: "SHOW"
         case .session(let command): command.tag
+        case .declareCursor: "DECLARE CURSOR"
         }
     }
 }
@@ -55,6 +58,10 @@ package enum SessionCommand: Sendable, Equatable {
     case discard
     /// `DEALLOCATE [PREPARE] name|ALL` (nil: all).
     case deallocate(name: String?)
+    /// `FETCH [FORWARD|NEXT] [count|ALL] [FROM|IN] cursor` (nil count: all).
+    case fetch(cursor: String, count: Int?)
+    /// `CLOSE cursor|ALL` (nil: all).
+    case closeCursor(String?)
     /// `VACUUM`, `CHECKPOINT`, `CLOSE`, `UNLISTEN`: accepted, nothing to do.
     case other(tag: String)
 
@@ -69,6 +76,8 @@ package enum SessionCommand: Sendable, Equatable {
         case .rollback: "ROLLBACK"
         case .discard: "DISCARD ALL"
         case .deallocate: "DEALLOCATE"
+        case .fetch: "FETCH"
+        case .closeCursor: "CLOSE CURSOR"
         case .other(let tag): tag
         }
     }

@@ -1,0 +1,265 @@
+"""PG wire behaviour with real clients: psql scripted (`\\dt`, `\\d`, `\\l`, errors with their
+position), transactions, server-side cursors, cancel and statement timeouts, every type
+through asyncpg (binary) and psycopg, SCRAM-SHA-256, the read-only user, replica mode, and
+the `questdb_pg_wire_*` metrics.
+"""
+import asyncio
+import datetime
+import os
+import subprocess
+import threading
+import time
+import uuid
+
+import asyncpg
+import pg8000.native
+import psycopg
+import pytest
+import requests
+
+
+@pytest.fixture
+def node(make_node):
+    return make_node()
+
+
+def psql(node, *commands, password="quest", user="admin", extra_env=None):
+    env = {**os.environ, "PGPASSWORD": password, **(extra_env or {})}
+    args = ["psql", "-X", "-h", "127.0.0.1", "-p", str(node.pg_port), "-U", user, "-d", "qdb", "-v", "ON_ERROR_STOP=0"]
+    for command in commands:
+        args += ["-c", command]
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=30)
+
+
+def test_psql_meta_commands_describe_tables(node):
+    result = psql(node, "create table trades (ts timestamp, sym symbol, price double, qty long) timestamp(ts) partition by day")
+    assert result.returncode == 0 and "CREATE TABLE" in result.stdout, result.stderr
+    listed = psql(node, "\\dt")
+    assert listed.returncode == 0, listed.stderr
+    assert "public | trades | table | admin" in listed.stdout
+    described = psql(node, "\\d trades")
+    assert described.returncode == 0, described.stderr
+    lines = [line.split("|") for line in described.stdout.splitlines() if "|" in line]
+    columns = {cells[0].strip(): cells[1].strip() for cells in lines[1:]}
+    assert columns == {"ts": "timestamp without time zone", "sym": "character varying", "price": "double precision", "qty": "bigint"}
+    databases = psql(node, "\\l")
+    assert databases.returncode == 0 and "qdb" in databases.stdout and "UTF8" in databases.stdout, databases.stderr
+
+
+def test_psql_reports_errors_with_position_and_sqlstate(node):
+    result = psql(node, "\\set VERBOSITY verbose", "select nope from long_sequence(1)")
+    assert "ERROR:  42703: Invalid column: nope" in result.stderr
+    assert "LINE 1: select nope from long_sequence(1)" in result.stderr
+    assert "               ^" in result.stderr  # under `nope`
+    missing = psql(node, "select * from missing_table")
+    assert 'table does not exist [table=missing_table]' in missing.stderr
+
+
+def test_psql_multi_statement_query_and_copy_is_refused(node):
+    result = psql(node, "select 1 as a; select 2 as b")
+    assert result.returncode == 0
+    assert "a" in result.stdout and "b" in result.stdout
+
+
+def test_transactions_buffer_inserts_until_commit(node):
+    with psycopg.connect(node.pg_dsn) as conn:  # not autocommit: psycopg opens a transaction
+        conn.execute("create table tx (ts timestamp, v long) timestamp(ts) partition by day")
+        conn.commit()
+        conn.execute("insert into tx values ('2024-01-01', 1)")
+        conn.execute("insert into tx values ('2024-01-02', 2)")
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        with psycopg.connect(node.pg_dsn, autocommit=True) as other:
+            assert other.execute("select count(*) from tx").fetchone() == (0,)
+        conn.commit()
+        assert conn.execute("select count(*) from tx").fetchone() == (2,)
+        conn.execute("insert into tx values ('2024-01-03', 3)")
+        conn.rollback()
+        assert conn.execute("select sum(v) from tx").fetchone() == (3,)
+
+
+def test_a_failed_transaction_refuses_statements_until_rollback(node):
+    with psycopg.connect(node.pg_dsn) as conn:
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            conn.execute("select * from nope")
+        with pytest.raises(psycopg.errors.InFailedSqlTransaction):
+            conn.execute("select 1")
+        conn.rollback()
+        assert conn.execute("select 1").fetchone() == (1,)
+
+
+def test_psycopg_server_side_cursor_fetches_in_batches(node):
+    with psycopg.connect(node.pg_dsn) as conn:
+        with conn.cursor(name="big") as cursor:
+            cursor.itersize = 1000
+            cursor.execute("select x, x * 2 as y from long_sequence(%s)", [25000])
+            total = 0
+            count = 0
+            for x, y in cursor:
+                assert y == 2 * x
+                total += x
+                count += 1
+        assert count == 25000 and total == 25000 * 25001 // 2
+
+
+def test_psycopg_executemany_and_binary_results(node):
+    with psycopg.connect(node.pg_dsn, autocommit=True) as conn:
+        conn.execute("create table em (ts timestamp, s symbol, v double) timestamp(ts) partition by day")
+        rows = [(datetime.datetime(2024, 1, 1) + datetime.timedelta(seconds=i), f"s{i % 3}", i / 2) for i in range(200)]
+        with conn.cursor() as cursor:
+            cursor.executemany("insert into em values (%s, %s, %s)", rows)
+        with conn.cursor(binary=True) as cursor:
+            cursor.execute("select ts, s, v from em order by ts")
+            assert cursor.fetchall() == rows
+
+
+def test_asyncpg_fetches_every_type_in_binary(node):
+    async def go():
+        conn = await asyncpg.connect(host="127.0.0.1", port=node.pg_port, user="admin", password="quest", database="qdb")
+        try:
+            await conn.execute(
+                "create table types (b boolean, by byte, sh short, i int, l long, f float, d double, s string, v varchar, "
+                "sy symbol, c char, u uuid, ip ipv4, l256 long256, g geohash(4c), dt date, bin binary, arr double[], "
+                "ts timestamp) timestamp(ts) partition by day")
+            await conn.execute(
+                "insert into types values (true, 1, 2, 3, 4, 5.5, 6.25, 'str', 'vc', 'sym', 'z', "
+                "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '192.168.0.1', "
+                "'0x01', 'u33d', '2024-02-03T04:05:06.789Z', null, '[1.5, 2.5]'::double[], '2024-02-03T04:05:06.123456Z')")
+            await conn.execute("insert into types (ts) values ('2024-02-04')")
+            statement = await conn.prepare("select * from types order by ts")
+            types = {attribute.name: attribute.type.name for attribute in statement.get_attributes()}
+            assert types == {
+                "b": "bool", "by": "int2", "sh": "int2", "i": "int4", "l": "int8", "f": "float4", "d": "float8",
+                "s": "varchar", "v": "varchar", "sy": "varchar", "c": "bpchar", "u": "uuid", "ip": "varchar",
+                "l256": "varchar", "g": "varchar", "dt": "timestamp", "bin": "bytea", "arr": "float8[]", "ts": "timestamp"}
+            full, empty = await statement.fetch()
+            assert dict(full) == {
+                "b": True, "by": 1, "sh": 2, "i": 3, "l": 4, "f": 5.5, "d": 6.25, "s": "str", "v": "vc", "sy": "sym",
+                "c": "z", "u": uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), "ip": "192.168.0.1",
+                "l256": full["l256"], "g": "u33d", "dt": datetime.datetime(2024, 2, 3, 4, 5, 6, 789000), "bin": None,
+                "arr": [1.5, 2.5], "ts": datetime.datetime(2024, 2, 3, 4, 5, 6, 123456)}
+            assert full["l256"].startswith("0x") and int(full["l256"], 16) == 1
+            assert dict(empty) == {
+                "b": False, "by": 0, "sh": 0, "i": None, "l": None, "f": None, "d": None, "s": None, "v": None,
+                "sy": None, "c": None, "u": None, "ip": None, "l256": None, "g": None, "dt": None, "bin": None,
+                "arr": None, "ts": datetime.datetime(2024, 2, 4)}
+            # Parameters typed by inference from their use, bound in binary.
+            assert await conn.fetchval("select count(*) from types where ts >= $1 and d > $2 and sy = $3",
+                                       datetime.datetime(2024, 1, 1), 1.0, "sym") == 1
+            assert await conn.fetchval("select $1::double[]", [1.0, 2.0]) == [1.0, 2.0]
+        finally:
+            await conn.close()
+    asyncio.run(go())
+
+
+def test_cancel_request_stops_a_running_query(node):
+    with psycopg.connect(node.pg_dsn, autocommit=True) as conn:
+        timer = threading.Timer(0.5, conn.cancel)
+        timer.start()
+        started = time.monotonic()
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            conn.execute("select count(*) from long_sequence(100000000000) where x % 7 = 3")
+        assert time.monotonic() - started < 20
+        assert conn.execute("select 1").fetchone() == (1,)
+
+
+def test_statement_timeout_from_startup_options_and_set(node):
+    with psycopg.connect(node.pg_dsn + " options='-c statement_timeout=300'", autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            conn.execute("select count(*) from long_sequence(100000000000) where x % 7 = 3")
+        conn.execute("set statement_timeout = 0")
+        assert conn.execute("show statement_timeout").fetchone() == ("0",)
+        assert conn.execute("select 1").fetchone() == (1,)
+
+
+def test_set_show_reset_are_per_session(node):
+    with psycopg.connect(node.pg_dsn, autocommit=True) as conn:
+        conn.execute("set application_name = 'probe'")
+        assert conn.execute("show application_name").fetchone() == ("probe",)
+        assert conn.execute("show transaction isolation level").fetchone() == ("read committed",)
+        assert conn.execute("select current_setting('standard_conforming_strings')").fetchone() == ("on",)
+        conn.execute("reset all")
+        assert conn.execute("show application_name").fetchone() == ("QuestDB",)
+        with pytest.raises(psycopg.errors.UndefinedObject):
+            conn.execute("show no_such_setting")
+
+
+@pytest.fixture
+def scram_node(make_node):
+    return make_node(env={"QDB_PG_AUTH_METHOD": "scram-sha-256", "QDB_PG_PASSWORD": "s3cret",
+                          "QDB_PG_READONLY_USER_ENABLED": "true", "QDB_PG_READONLY_PASSWORD": "ro-pass"})
+
+
+def test_scram_sha_256_with_every_client(scram_node):
+    dsn = f"host=127.0.0.1 port={scram_node.pg_port} user=admin password=s3cret dbname=qdb"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        assert conn.execute("select 1").fetchone() == (1,)
+    result = psql(scram_node, "select 42", password="s3cret")
+    assert result.returncode == 0 and "42" in result.stdout, result.stderr
+
+    async def go():
+        conn = await asyncpg.connect(host="127.0.0.1", port=scram_node.pg_port, user="admin", password="s3cret", database="qdb")
+        value = await conn.fetchval("select 7")
+        await conn.close()
+        return value
+    assert asyncio.run(go()) == 7
+    conn = pg8000.native.Connection("admin", host="127.0.0.1", port=scram_node.pg_port, password="s3cret", database="qdb")
+    assert conn.run("select 8") == [[8]]
+    conn.close()
+
+
+def test_scram_wrong_password_fails_with_28p01(scram_node):
+    with pytest.raises(psycopg.OperationalError) as failure:
+        psycopg.connect(f"host=127.0.0.1 port={scram_node.pg_port} user=admin password=nope dbname=qdb")
+    assert 'password authentication failed for user "admin"' in str(failure.value)
+    result = psql(scram_node, "select 1", password="nope")
+    assert result.returncode != 0 and "password authentication failed" in result.stderr
+
+
+def test_read_only_user_reads_but_cannot_write(scram_node):
+    admin = f"host=127.0.0.1 port={scram_node.pg_port} user=admin password=s3cret dbname=qdb"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("create table ro (ts timestamp, v long) timestamp(ts) partition by day")
+        conn.execute("insert into ro values ('2024-01-01', 1)")
+    reader = f"host=127.0.0.1 port={scram_node.pg_port} user=user password=ro-pass dbname=qdb"
+    with psycopg.connect(reader, autocommit=True) as conn:
+        assert conn.info.parameter_status("default_transaction_read_only") == "on"
+        assert conn.execute("select v from ro").fetchall() == [(1,)]
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction) as failure:
+            conn.execute("insert into ro values ('2024-01-02', 2)")
+        assert str(failure.value).startswith("cannot execute INSERT in a read-only transaction")
+
+
+def test_replica_refuses_every_write_with_25006_and_says_so(make_node):
+    node = make_node(env={"QDB_REPLICATION_ROLE": "replica"})
+    with psycopg.connect(node.pg_dsn, autocommit=True) as conn:
+        assert conn.info.parameter_status("in_hot_standby") == "on"
+        assert conn.info.parameter_status("default_transaction_read_only") == "on"
+        assert conn.execute("show default_transaction_read_only").fetchone() == ("on",)
+        assert conn.execute("select pg_is_in_recovery()").fetchone() == (True,)
+        for sql, verb in [("create table r (ts timestamp) timestamp(ts)", "CREATE TABLE"),
+                          ("insert into r values (now())", "INSERT"), ("drop table r", "DROP TABLE"),
+                          ("alter table r add column x int", "ALTER TABLE"), ("truncate table r", "TRUNCATE")]:
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction) as failure:
+                conn.execute(sql)
+            assert str(failure.value) == f"cannot execute {verb} in a read-only transaction"
+        assert conn.execute("select count(*) from long_sequence(10)").fetchone() == (10,)
+    response = requests.get(f"{node.http_url}/exec", params={"query": "create table r (ts timestamp)"})
+    assert response.status_code == 421 and response.headers["X-QuestDB-Role"] == "REPLICA"
+
+
+def test_primary_reports_it_is_not_a_standby(node):
+    with psycopg.connect(node.pg_dsn, autocommit=True) as conn:
+        assert conn.info.parameter_status("in_hot_standby") == "off"
+        assert conn.info.parameter_status("server_version") == "11.3"
+        assert conn.info.parameter_status("TimeZone") == "GMT"
+
+
+def test_pg_wire_metrics(node):
+    with psycopg.connect(node.pg_dsn, autocommit=True) as conn:
+        conn.execute("select 1")
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            conn.execute("select * from nope")
+        text = requests.get(f"{node.health_url}/metrics").text
+        assert "questdb_pg_wire_connections 1" in text
+        assert 'questdb_pg_wire_errors_total{class="42"}' in text
+        assert "questdb_pg_wire_queries_total" in text
