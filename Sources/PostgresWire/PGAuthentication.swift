@@ -13,11 +13,12 @@ package struct PGCredential: Sendable {
     fileprivate var password: [UInt8]
     fileprivate var scram: SCRAMVerifier
 
-    package init(user: String, password: String, readOnly: Bool, iterations: Int = 4096) {
+    /// `salt` is random unless given (tests use RFC 7677's).
+    package init(user: String, password: String, readOnly: Bool, iterations: Int = 4096, salt: [UInt8]? = nil) {
         self.user = user
         self.readOnly = readOnly
         self.password = Array(password.utf8)
-        self.scram = SCRAMVerifier(password: self.password, salt: PGCrypto.randomBytes(16), iterations: iterations)
+        self.scram = SCRAMVerifier(password: self.password, salt: salt ?? PGCrypto.randomBytes(16), iterations: iterations)
     }
 }
 
@@ -60,8 +61,11 @@ package struct PGAuthentication {
     private let method: PGAuthMethod
     private var state: State
     private let verifier: SCRAMVerifier
+    /// The server's part of the SCRAM nonce; random unless given (tests).
+    private let serverNonce: String?
 
-    package init(user: String, credential: PGCredential?, method: PGAuthMethod) {
+    package init(user: String, credential: PGCredential?, method: PGAuthMethod, serverNonce: String? = nil) {
+        self.serverNonce = serverNonce
         self.user = user
         self.credential = credential
         self.method = method
@@ -121,7 +125,7 @@ package struct PGAuthentication {
         guard let clientNonce = Self.attribute("r", in: clientFirstBare), !clientNonce.isEmpty,
               clientNonce.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E && $0 != UInt8(ascii: ",") })
         else { return .failed(Self.malformed) }
-        let nonce = clientNonce + Base64.encode(PGCrypto.randomBytes(18))
+        let nonce = clientNonce + (serverNonce ?? Base64.encode(PGCrypto.randomBytes(18)))
         let serverFirst = "r=\(nonce),s=\(Base64.encode(verifier.salt)),i=\(verifier.iterations)"
         state = .awaitingSASLFinal(
             clientFirstBare: clientFirstBare, serverFirst: serverFirst, nonce: nonce, gs2Header: "\(parts[0]),\(parts[1]),")

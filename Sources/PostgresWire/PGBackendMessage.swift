@@ -5,6 +5,12 @@ package struct PGColumnDescription: Sendable, Equatable {
     package var name: String
     package var type: PGType
     package var format: PGFormat
+
+    package init(name: String, type: PGType, format: PGFormat) {
+        self.name = name
+        self.type = type
+        self.format = format
+    }
 }
 
 /// The fields of an ErrorResponse or NoticeResponse.

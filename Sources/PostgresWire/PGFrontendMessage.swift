@@ -38,6 +38,14 @@ package struct PGBind: Sendable, Equatable {
     package var parameters: [[UInt8]?]
     /// Empty (all text), one (for all) or one per column.
     package var resultFormats: [PGFormat]
+
+    package init(portal: String, statement: String, parameterFormats: [PGFormat], parameters: [[UInt8]?], resultFormats: [PGFormat]) {
+        self.portal = portal
+        self.statement = statement
+        self.parameterFormats = parameterFormats
+        self.parameters = parameters
+        self.resultFormats = resultFormats
+    }
 }
 
 /// A message from the client after start-up. One case per message type the server handles;

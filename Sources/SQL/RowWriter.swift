@@ -79,7 +79,7 @@ enum RowWriter {
                 copy.withUTF8 { batch.setBytes(column, UnsafeRawBufferPointer($0)) }
             case .doubleArray(let dimensions):
                 guard let (shape, values) = ArrayText.parse(text), shape.count == dimensions else {
-                    throw SQLError(.invalidValue, "inconvertible value: `\(text)` [STRING -> DOUBLE[\(String(repeating: "[]", count: dimensions - 1))]", at: position)
+                    throw SQLError(.invalidValue, "inconvertible value: `\(text)` [STRING -> DOUBLE[]\(String(repeating: "[]", count: dimensions - 1))]", at: position)
                 }
                 DoubleArrayValue.encode(shape: shape, values: values).withUnsafeBytes { batch.setBytes(column, $0) }
             default:

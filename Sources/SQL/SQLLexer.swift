@@ -57,8 +57,7 @@ enum SQLLexer {
             if scalar == "E" || scalar == "e", index + 1 < scalars.count, scalars[index + 1] == "'" {
                 // PostgreSQL's escape string `E'…\n…'` (psql sends them in catalog queries).
                 index += 1
-                let text = try quoted(scalars, &index, quote: "'")
-                tokens.append(SQLToken(kind: .string, text: unescape(text), position: start))
+                tokens.append(SQLToken(kind: .string, text: try escapeString(scalars, &index), position: start))
             } else if scalar == "'" || scalar == "\"" {
                 let text = try quoted(scalars, &index, quote: scalar)
                 tokens.append(SQLToken(kind: scalar == "'" ? .string : .quotedIdentifier, text: text, position: start))
@@ -97,28 +96,35 @@ enum SQLLexer {
         }
     }
 
-    /// The backslash escapes of an `E'…'` string: `\n`, `\t`, `\r`, `\b`, `\f`, `\\`, `\'`.
-    private static func unescape(_ text: String) -> String {
-        var out = ""
-        var escaped = false
-        for character in text {
-            if escaped {
-                switch character {
-                case "n": out.append("\n")
-                case "t": out.append("\t")
-                case "r": out.append("\r")
-                case "b": out.append("\u{8}")
-                case "f": out.append("\u{C}")
-                default: out.append(character)
+    /// The body of an `E'…'` string from its opening quote: backslash escapes (`\n`, `\t`,
+    /// `\r`, `\b`, `\f`, `\\`, `\'`) and doubled quotes.
+    private static func escapeString(_ scalars: [Unicode.Scalar], _ index: inout Int) throws(SQLError) -> String {
+        let start = index
+        index += 1
+        var text = String.UnicodeScalarView()
+        while index < scalars.count {
+            let scalar = scalars[index]
+            index += 1
+            if scalar == "\\", index < scalars.count {
+                let escaped = scalars[index]
+                index += 1
+                switch escaped {
+                case "n": text.append("\n")
+                case "t": text.append("\t")
+                case "r": text.append("\r")
+                case "b": text.append("\u{8}")
+                case "f": text.append("\u{C}")
+                default: text.append(escaped)
                 }
-                escaped = false
-            } else if character == "\\" {
-                escaped = true
+            } else if scalar == "'" {
+                guard index < scalars.count, scalars[index] == "'" else { return String(text) }
+                text.append("'")
+                index += 1
             } else {
-                out.append(character)
+                text.append(scalar)
             }
         }
-        return out
+        throw .syntax("unclosed quoted string", at: start)
     }
 
     private static func number(_ scalars: [Unicode.Scalar], _ index: inout Int) -> SQLToken {

@@ -1,0 +1,99 @@
+// Proves value encodings: DataRow text and binary per type (timestamps as µs since 2000,
+// NULLs, arrays, UUIDs) and bind parameter decoding with PostgreSQL's error classes.
+import NIOCore
+import PostgresWire
+import SQL
+import Testing
+
+@Suite struct PGValueTests {
+    /// The cells of the single DataRow `writer` writes for `result`.
+    func cells(_ result: QueryResult, formats: [PGFormat]) -> [[UInt8]?] {
+        var buffer = ByteBuffer()
+        PGRowWriter(columns: result.columns, formats: formats).write(result, rows: 0..<result.rowCount, into: &buffer)
+        #expect(buffer.readInteger(as: UInt8.self) == UInt8(ascii: "D"))
+        let length = Int(buffer.readInteger(as: Int32.self)!)
+        #expect(length == buffer.readableBytes + 4)
+        let count = Int(buffer.readInteger(as: Int16.self)!)
+        return (0..<count).map { _ in
+            let size = Int(buffer.readInteger(as: Int32.self)!)
+            return size < 0 ? nil : buffer.readBytes(length: size)
+        }
+    }
+
+    static let row = QueryResult(
+        columns: [("b", .boolean), ("s", .short), ("i", .int), ("l", .long), ("f", .float), ("d", .double), ("t", .timestamp),
+                  ("dt", .date), ("u", .uuid), ("v", .varchar), ("n", .long), ("nan", .double), ("arr", .doubleArray(dimensions: 2))],
+        rows: [[.boolean(true), .integer(-2), .integer(70_000), .integer(1 << 40), .real(1.5), .real(0.1),
+                .integer(1_696_154_400_000_001), .integer(1_696_154_400_123), .text("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+                .text("vär"), .null, .real(.nan), .text("[[1.0,2.0],[3.0,4.0]]")]])
+
+    @Test func textFormatMatchesQuestDB() {
+        let text = cells(Self.row, formats: []).map { $0.map { String(decoding: $0, as: UTF8.self) } }
+        #expect(text == ["t", "-2", "70000", "1099511627776", "1.5", "0.1", "2023-10-01 10:00:00.000001", "2023-10-01 10:00:00.123",
+                         "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "vär", nil, nil, "{{1.0,2.0},{3.0,4.0}}"])
+    }
+
+    @Test func binaryFormatIsPostgreSQLs() {
+        let binary = cells(Self.row, formats: [.binary])
+        func be<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value.bigEndian) { Array($0) } }
+        #expect(binary[0] == [1])
+        #expect(binary[1] == be(Int16(-2)))
+        #expect(binary[2] == be(Int32(70_000)))
+        #expect(binary[3] == be(Int64(1 << 40)))
+        #expect(binary[4] == be(Float(1.5).bitPattern))
+        #expect(binary[5] == be(Double(0.1).bitPattern))
+        // µs since 2000-01-01.
+        #expect(binary[6] == be(Int64(1_696_154_400_000_001 - 946_684_800_000_000)))
+        #expect(binary[7] == be(Int64(1_696_154_400_123_000 - 946_684_800_000_000)))
+        #expect(binary[8] == [0xA0, 0xEE, 0xBC, 0x99, 0x9C, 0x0B, 0x4E, 0xF8, 0xBB, 0x6D, 0x6B, 0xB9, 0xBD, 0x38, 0x0A, 0x11])
+        #expect(binary[9] == Array("vär".utf8))
+        #expect(binary[10] == nil && binary[11] == nil)
+        let array = binary[12]!
+        // ndim 2, no nulls, float8 elements, dims (2, lb 1) × 2, then 4 × (len 8, value).
+        #expect(Array(array.prefix(28)) == be(Int32(2)) + be(Int32(0)) + be(Int32(701)) + be(Int32(2)) + be(Int32(1)) + be(Int32(2)) + be(Int32(1)))
+        #expect(array.count == 28 + 4 * 12 && Array(array[28..<40]) == be(Int32(8)) + be(Double(1).bitPattern))
+    }
+
+    @Test func timestampsBeforeTheEpochAndDescriptions() {
+        #expect(PGTimestamp.text(-1) == "1969-12-31 23:59:59.999999")
+        #expect(PGTimestamp.text(0) == "1970-01-01 00:00:00.000000")
+        #expect(PGTimestamp.text(951_782_400_000_000) == "2000-02-29 00:00:00.000000")
+        let writer = PGRowWriter(columns: Self.row.columns, formats: [.binary, .text])
+        let description = writer.description(of: Self.row.columns)
+        #expect(description.map(\.type.oid) == [16, 21, 23, 20, 700, 701, 1114, 1114, 2950, 1043, 20, 701, 1022])
+        #expect(description.map(\.format) == [.binary] + Array(repeating: .text, count: 12))
+    }
+
+    @Test func parametersDecodeByTypeAndFormat() throws {
+        func be<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value.bigEndian) { Array($0) } }
+        #expect(try PGParameters.decode(be(Int32(-7)), oid: 23, format: .binary, index: 0) == .integer(-7))
+        #expect(try PGParameters.decode(be(Int16(3)), oid: 21, format: .binary, index: 0) == .integer(3))
+        #expect(try PGParameters.decode(be(Double(2.5).bitPattern), oid: 701, format: .binary, index: 0) == .real(2.5))
+        #expect(try PGParameters.decode(be(Int64(0)), oid: 1114, format: .binary, index: 0) == .integer(946_684_800_000_000))
+        #expect(try PGParameters.decode([1], oid: 16, format: .binary, index: 0) == .boolean(true))
+        #expect(try PGParameters.decode(Array("t".utf8), oid: 16, format: .text, index: 0) == .boolean(true))
+        #expect(try PGParameters.decode(Array(" 42 ".utf8), oid: 20, format: .text, index: 0) == .integer(42))
+        #expect(try PGParameters.decode(Array("x".utf8), oid: 0, format: .text, index: 0) == .text("x"))
+        #expect(try PGParameters.decode(nil, oid: 23, format: .binary, index: 0) == .null)
+        // numeric 12.5: 2 digits, weight 0, positive, scale 1: [12, 5000].
+        #expect(try PGParameters.decode(be(Int16(2)) + be(Int16(0)) + be(Int16(0)) + be(Int16(1)) + be(Int16(12)) + be(Int16(5000)),
+                                        oid: 1700, format: .binary, index: 0) == .real(12.5))
+        let array = be(Int32(1)) + be(Int32(0)) + be(Int32(701)) + be(Int32(2)) + be(Int32(1))
+            + be(Int32(8)) + be(Double(1.5).bitPattern) + be(Int32(8)) + be(Double(-2).bitPattern)
+        #expect(try PGParameters.decode(array, oid: 1022, format: .binary, index: 0) == .text("[1.5,-2.0]"))
+    }
+
+    @Test(arguments: [
+        ([0, 1] as [UInt8], Int32(23), PGFormat.binary, "08P01"), ([0, 0, 0, 0, 1], 23, .binary, "22P03"),
+        (Array("abc".utf8), 23, .text, "22P02"), (Array("maybe".utf8), 16, .text, "22P02"), ([0xFF], 25, .text, "22021"),
+        ([1, 2, 3, 4], 600, .binary, "0A000"),
+    ])
+    func badParametersFailWithPostgreSQLsCodes(_ bytes: [UInt8], _ oid: Int32, _ format: PGFormat, _ state: String) {
+        #expect(throws: PGProtocolError.self) { try PGParameters.decode(bytes, oid: oid, format: format, index: 0) }
+        do {
+            _ = try PGParameters.decode(bytes, oid: oid, format: format, index: 0)
+        } catch {
+            #expect(error.sqlState == state && !error.fatal)
+        }
+    }
+}
