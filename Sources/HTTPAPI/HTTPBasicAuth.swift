@@ -3,8 +3,12 @@ import NIOHTTP1
 /// HTTP Basic authentication as QuestDB OSS does it (`http.user`/`http.password`): every
 /// route but the open ones (`/ping`, `GET /settings`) needs the credentials; anything else is
 /// `401 Unauthorized` with the body `Unauthorized`.
-package struct HTTPBasicAuth: Sendable {
+package struct HTTPBasicAuth: Sendable, CustomStringConvertible, CustomReflectable {
     private let expected: [UInt8]
+
+    /// Never the credentials: service descriptions are logged at debug level.
+    package var description: String { "HTTPBasicAuth(configured)" }
+    package var customMirror: Mirror { Mirror(self, children: []) }
 
     package init(user: String, password: String) {
         expected = Array("Basic ".utf8) + Array(Base64.encode(Array("\(user):\(password)".utf8)).utf8)

@@ -125,6 +125,10 @@ extension ConfigurationKey {
         .init("pg.readonly.password", .text, default: "quest", "Password of pg.readonly.user."),
         .init("pg.auth.method", .choice(["password", "scram-sha-256"]), default: "password",
               "How PG wire clients authenticate: cleartext password (QuestDB's way) or SCRAM-SHA-256."),
+        .init("pg.tls.enabled", .boolean, default: "false", "Answer SSLRequest with TLS (pg.tls.cert.path, pg.tls.private.key.path)."),
+        .init("pg.tls.cert.path", .text, default: "", "PEM certificate chain for PG wire TLS (relative to the data directory)."),
+        .init("pg.tls.private.key.path", .text, default: "", "PEM private key for PG wire TLS (relative to the data directory)."),
+        .init("pg.tls.required", .boolean, default: "false", "Refuse PG wire clients that do not use TLS (FATAL 28000)."),
 
         // Replication (issue 7 builds the channel; the role already makes a node read-only).
         .init("replication.role", .choice(["none", "primary", "replica"]), default: "none",

@@ -2,6 +2,7 @@ import HTTPAPI
 import LineProtocol
 import Logging
 import NIOCore
+import NIOSSL
 import PostgresWire
 import SQL
 import Storage
@@ -103,17 +104,24 @@ package struct NodeConfiguration: Sendable {
         sql.workerThreads = Int(try values.integer("sql.worker.count"))
         sql.symbolPostingsCacheBytes = Int(try values.byteSize("sql.symbol.postings.cache.size"))
         maxResponseRows = Int(try values.integer("http.security.max.response.rows"))
-        pg = try values.boolean("pg.enabled") ? try Self.pgConfiguration(values, warnings: &warnings) : nil
+        pg = try values.boolean("pg.enabled") ? try Self.pgConfiguration(values, root: root, warnings: &warnings) : nil
         role = ["primary": .primary, "replica": .replica][try values.choice("replication.role")] ?? .standalone
         pingVersion = values.text("line.http.ping.version")
         logLevel = Logger.Level(rawValue: try values.choice("log.level")) ?? .info
         self.warnings = warnings
     }
 
-    private static func pgConfiguration(_ values: ConfigurationValues, warnings: inout [String]) throws(ConfigurationError)
+    private static func pgConfiguration(_ values: ConfigurationValues, root: String, warnings: inout [String]) throws(ConfigurationError)
         -> PGServerConfiguration
     {
         var pg = PGServerConfiguration()
+        if try values.boolean("pg.tls.enabled") {
+            pg.tls = try tlsContext(values, root: root, certificateKey: "pg.tls.cert.path", keyKey: "pg.tls.private.key.path")
+        }
+        pg.tlsRequired = try values.boolean("pg.tls.required")
+        if pg.tlsRequired && pg.tls == nil {
+            throw ConfigurationError(source: origin(values, "pg.tls.required"), key: "pg.tls.required", "needs pg.tls.enabled=true")
+        }
         let address = try values.address("pg.net.bind.to")
         pg.host = address.host
         pg.port = address.port
@@ -127,14 +135,54 @@ package struct NodeConfiguration: Sendable {
         if try values.boolean("pg.readonly.user.enabled") {
             pg.credentials.append(PGCredential(user: values.text("pg.readonly.user"), password: values.text("pg.readonly.password"), readOnly: true))
         }
-        if !isLoopback(address.host) && (password == "quest" || pg.authMethod == .cleartext) {
+        let clearOnTheWire = pg.authMethod == .cleartext && !pg.tlsRequired
+        if !isLoopback(address.host) && (password == "quest" || clearOnTheWire) {
             var findings: [String] = []
             if password == "quest" { findings.append("pg.password is the default 'quest'") }
-            if pg.authMethod == .cleartext { findings.append("clients send it in clear text (pg.auth.method=password; prefer scram-sha-256)") }
+            if clearOnTheWire { findings.append("clients may send it in clear text (set pg.auth.method=scram-sha-256 or pg.tls.required=true)") }
             warnings.append(
                 "pg.net.bind.to=\(address.host):\(address.port) is reachable from other hosts and " + findings.joined(separator: " and "))
         }
         return pg
+    }
+
+    /// Where a key's value came from (its environment variable when it was never set).
+    private static func origin(_ values: ConfigurationValues, _ key: String) -> ConfigurationError.Source {
+        values.source(key) ?? .environment(variable: ConfigurationKey.environmentName(of: key))
+    }
+
+    /// A TLS server context from a PEM certificate chain and private key (paths relative to
+    /// the data directory); TLS 1.2 at least.
+    private static func tlsContext(_ values: ConfigurationValues, root: String, certificateKey: String, keyKey: String)
+        throws(ConfigurationError) -> NIOSSLContext
+    {
+        func path(_ key: String) throws(ConfigurationError) -> String {
+            let configured = values.text(key)
+            guard !configured.isEmpty else {
+                throw ConfigurationError(source: origin(values, "pg.tls.enabled"), key: key, "must be set when TLS is enabled")
+            }
+            return configured.hasPrefix("/") ? configured : root + "/" + configured
+        }
+        let certificatePath = try path(certificateKey), keyPath = try path(keyKey)
+        let chain: [NIOSSLCertificate]
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(certificatePath)
+        } catch {
+            throw ConfigurationError(source: .unreadableFile(path: certificatePath), key: certificateKey, "\(certificateKey): not a readable PEM certificate chain (\(error))")
+        }
+        let key: NIOSSLPrivateKey
+        do {
+            key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+        } catch {
+            throw ConfigurationError(source: .unreadableFile(path: keyPath), key: keyKey, "\(keyKey): not a readable PEM private key (\(error))")
+        }
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        tls.minimumTLSVersion = .tlsv12
+        do {
+            return try NIOSSLContext(configuration: tls)
+        } catch {
+            throw ConfigurationError(source: .unreadableFile(path: keyPath), key: keyKey, "\(certificateKey) and \(keyKey) do not make a TLS context (\(error))")
+        }
     }
 
     /// `http.user` with `http.password` or the file `http.password.file`; both or neither.

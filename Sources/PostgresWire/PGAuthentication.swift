@@ -6,8 +6,12 @@ package enum PGAuthMethod: String, Sendable, CaseIterable {
 }
 
 /// One user the server accepts. The SCRAM verifier is derived once, at configuration time,
-/// from the configured password with a random salt.
-package struct PGCredential: Sendable {
+/// from the configured password with a random salt. Printing it never shows the secrets
+/// (service descriptions are logged at debug level).
+package struct PGCredential: Sendable, CustomStringConvertible, CustomReflectable {
+    package var description: String { "PGCredential(user: \(user), readOnly: \(readOnly))" }
+    package var customMirror: Mirror { Mirror(self, children: ["user": user, "readOnly": readOnly]) }
+
     package var user: String
     package var readOnly: Bool
     fileprivate var password: [UInt8]

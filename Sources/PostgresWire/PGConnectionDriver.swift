@@ -16,11 +16,14 @@ struct PGConnectionDriver {
     private var decoder: PGMessageDecoder
     private var authentication: PGAuthentication?
     private var user = ""
+    /// Whether the connection runs over TLS (learnt when the start-up packet arrives).
+    private let encrypted: @Sendable () async -> Bool
 
     init(
         session: PGSession, configuration: PGServerConfiguration, processID: Int32, secret: Int32,
-        registry: PGConnectionRegistry, activity: PGActivity, logger: Logger
+        registry: PGConnectionRegistry, activity: PGActivity, logger: Logger, encrypted: @escaping @Sendable () async -> Bool
     ) {
+        self.encrypted = encrypted
         self.session = session
         self.configuration = configuration
         self.processID = processID
@@ -38,7 +41,8 @@ struct PGConnectionDriver {
             while true {
                 if session.machine.phase == .startup {
                     guard let request = try decoder.nextStartup() else { return true }
-                    guard startup(request) else { return false }
+                    let tlsActive = configuration.tls == nil ? false : await encrypted()
+                    guard startup(request, tlsActive: tlsActive) else { return false }
                     continue
                 }
                 guard let decoded = try decoder.next() else { return true }
@@ -61,8 +65,9 @@ struct PGConnectionDriver {
         }
     }
 
-    private mutating func startup(_ request: PGStartupRequest) -> Bool {
-        switch session.stateMachine.startup(request, tlsAvailable: false, tlsActive: false) {
+    private mutating func startup(_ request: PGStartupRequest, tlsActive: Bool) -> Bool {
+        // SSLRequests never reach here when TLS is configured (PGTLSNegotiation answers them).
+        switch session.stateMachine.startup(request, tlsAvailable: false, tlsActive: tlsActive, tlsRequired: configuration.tlsRequired) {
         case .refuseEncryption:
             session.out.writeInteger(UInt8(ascii: "N"))
             return true

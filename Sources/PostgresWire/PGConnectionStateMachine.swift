@@ -30,7 +30,8 @@ package struct PGConnectionStateMachine {
         case fail(PGProtocolError)
     }
 
-    package mutating func startup(_ request: PGStartupRequest, tlsAvailable: Bool, tlsActive: Bool) -> StartupAction {
+    /// `tlsRequired`: a start-up on a connection without TLS is refused (`pg.tls.required`).
+    package mutating func startup(_ request: PGStartupRequest, tlsAvailable: Bool, tlsActive: Bool, tlsRequired: Bool = false) -> StartupAction {
         precondition(phase == .startup)
         switch request {
         case .sslRequest:
@@ -44,6 +45,9 @@ package struct PGConnectionStateMachine {
             phase = .closed
             return .cancel(processID: processID, secret: secret)
         case .startup(let minor, let parameters, let options):
+            if tlsRequired && !tlsActive {
+                return fail(PGProtocolError("28000", "this server accepts only TLS connections (pg.tls.required=true); use sslmode=require", fatal: true))
+            }
             guard let user = parameters["user"], !user.isEmpty else {
                 return fail(PGProtocolError("28000", "no PostgreSQL user name specified in startup packet", fatal: true))
             }

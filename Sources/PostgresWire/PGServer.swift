@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import SQL
 import ServiceLifecycle
 import Synchronization
@@ -23,6 +24,10 @@ package struct PGServerConfiguration: Sendable {
     package var limits = PGSessionLimits()
     /// The server version reported in ParameterStatus `questdb_version`.
     package var releaseVersion = "0.0.0"
+    /// TLS for clients that ask with SSLRequest (`pg.tls.*`); nil: every SSLRequest gets `N`.
+    package var tls: NIOSSLContext?
+    /// Refuse clients that do not use TLS (`pg.tls.required`).
+    package var tlsRequired = false
 
     package init() {}
 }
@@ -120,9 +125,10 @@ package struct PGServer: Sendable {
                 .serverChannelOption(.backlog, value: 256)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .bind(host: configuration.host, port: configuration.port) { channel in
+                .bind(host: configuration.host, port: configuration.port) { [tls = configuration.tls] channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        if let tls { try channel.pipeline.syncOperations.addHandler(PGTLSNegotiation(context: tls)) }
+                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                     }
                 }
             return BoundPGServer(channel: channel, configuration: configuration, engine: engine, logger: logger)
@@ -196,9 +202,11 @@ package struct BoundPGServer: Service {
         connectionLog[metadataKey: "connection"] = "\(processID)"
         do {
             try await connection.executeThenClose { inbound, outbound in
+                let channel = connection.channel
                 var driver = PGConnectionDriver(
                     session: session, configuration: configuration, processID: processID, secret: secret,
-                    registry: registry, activity: activity, logger: connectionLog)
+                    registry: registry, activity: activity, logger: connectionLog,
+                    encrypted: { (try? await channel.pipeline.containsHandler(type: NIOSSLServerHandler.self).get()) != nil })
                 let flush: (inout ByteBuffer) async throws -> Void = { buffer in
                     guard buffer.readableBytes > 0 else { return }
                     let chunk = buffer
