@@ -162,6 +162,7 @@ struct PGConnectionDriver {
             PGMetrics.query("simple")
             try await session.simpleQuery(sql, flush: flush)
         case .parse(let name, let query, let types):
+            PGMetrics.query("parse")
             await session.parse(name: name, query: query, parameterTypes: types)
         case .bind(let bind):
             session.bind(bind)

@@ -2,13 +2,15 @@ import NIOCore
 import SQL
 
 /// Writes a result's rows as DataRow messages. Each column of a run of rows is encoded in
-/// one typed loop into its own buffer (lengths kept apart, −1 for NULL); the row loop then
-/// only copies bytes. No per-cell dispatch on the column's type.
+/// one typed loop into its own raw buffer (lengths kept apart, −1 for NULL); the row loop then
+/// only copies bytes into the output, sized once per run. No per-cell dispatch on the
+/// column's type, no per-cell allocation; SYMBOL dictionaries are encoded once per writer.
 package struct PGRowWriter {
     package let kinds: [PGValueKind]
     package let formats: [PGFormat]
     /// Rows encoded per pass; bounds the memory a pass holds.
-    static let rowsPerPass = 2048
+    static let rowsPerPass = 4096
+    private let stores: [CellStore]
 
     /// `formats` as Bind gave them: empty (all text), one for all, or one per column.
     package init(columns: [QueryResult.Column], formats: [PGFormat]) {
@@ -16,6 +18,7 @@ package struct PGRowWriter {
         self.formats = columns.indices.map { index in
             formats.isEmpty ? .text : formats.count == 1 ? formats[0] : index < formats.count ? formats[index] : .text
         }
+        stores = columns.map { _ in CellStore() }
     }
 
     /// The RowDescription of `columns` in these formats.
@@ -28,146 +31,249 @@ package struct PGRowWriter {
     /// DataRow messages for `rows` of `result`, appended to `out`.
     package func write(_ result: QueryResult, rows: Range<Int>, into out: inout ByteBuffer) {
         var start = rows.lowerBound
-        var cells = [EncodedCells](repeating: EncodedCells(), count: kinds.count)
+        let columnCount = kinds.count
+        var offsets = [Int](repeating: 0, count: columnCount)
         while start < rows.upperBound {
             let pass = start..<min(rows.upperBound, start + Self.rowsPerPass)
-            for column in kinds.indices {
-                cells[column].reset()
-                encode(result.batch.columns[column], type: result.columns[column].type, column: column, rows: pass, into: &cells[column])
+            var payload = 0
+            for column in 0..<columnCount {
+                let store = stores[column]
+                store.reset()
+                encode(result.batch.columns[column], type: result.columns[column].type, column: column, rows: pass, into: store)
+                payload += store.used
+                offsets[column] = 0
             }
-            for row in 0..<pass.count {
-                out.writeInteger(UInt8(ascii: "D"))
-                let lengthIndex = out.writerIndex
-                out.writeInteger(Int32(0))
-                out.writeInteger(Int16(kinds.count))
-                for column in cells.indices {
-                    let length = cells[column].lengths[row]
-                    out.writeInteger(length)
-                    if length > 0 {
-                        var bytes = cells[column].bytes.readSlice(length: Int(length))!
-                        out.writeBuffer(&bytes)
+            let total = payload + pass.count * (7 + 4 * columnCount)
+            out.reserveCapacity(minimumWritableBytes: total)
+            out.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { buffer in
+                guard let base = buffer.baseAddress else { return 0 }
+                var at = 0
+                for row in 0..<pass.count {
+                    var size = 4 + 2
+                    for column in 0..<columnCount { size += 4 + max(0, Int(stores[column].lengths[row])) }
+                    base.storeBytes(of: UInt8(ascii: "D"), toByteOffset: at, as: UInt8.self)
+                    base.storeBytes(of: Int32(size).bigEndian, toByteOffset: at + 1, as: Int32.self)
+                    base.storeBytes(of: Int16(columnCount).bigEndian, toByteOffset: at + 5, as: Int16.self)
+                    at += 7
+                    for column in 0..<columnCount {
+                        let store = stores[column]
+                        let length = store.lengths[row]
+                        base.storeBytes(of: length.bigEndian, toByteOffset: at, as: Int32.self)
+                        at += 4
+                        if length > 0 {
+                            (base + at).copyMemory(from: store.bytes + offsets[column], byteCount: Int(length))
+                            offsets[column] += Int(length)
+                            at += Int(length)
+                        }
                     }
                 }
-                out.setInteger(Int32(out.writerIndex - lengthIndex), at: lengthIndex)
+                return at
             }
             start = pass.upperBound
         }
     }
 
-    /// The encoded values of one column for one pass.
-    struct EncodedCells {
-        var bytes = ByteBuffer()
-        var lengths: [Int32] = []
-
-        mutating func reset() {
-            bytes.clear()
-            lengths.removeAll(keepingCapacity: true)
-        }
-
-        mutating func null() { lengths.append(-1) }
-
-        mutating func append(_ write: (inout ByteBuffer) -> Void) {
-            let before = bytes.writerIndex
-            write(&bytes)
-            lengths.append(Int32(bytes.writerIndex - before))
-        }
-
-        mutating func appendText(_ text: String) {
-            append { $0.writeString(text) }
-        }
-    }
-
-    private func encode(_ vector: ColumnVector, type: SQLType, column: Int, rows: Range<Int>, into cells: inout EncodedCells) {
+    private func encode(_ vector: ColumnVector, type: SQLType, column: Int, rows: Range<Int>, into cells: CellStore) {
         let binary = formats[column] == .binary
+        // Encoding the whole dictionary once pays off only when the rows outnumber its values
+        // (a point query over 1,000 hosts would otherwise encode all 1,000 names).
+        if kinds[column] == .varchar, let (keys, values) = vector.symbolKeysAndValues, rows.count * 4 >= values.count {
+            let dictionary = cells.dictionary(for: values)
+            dictionary.bytes.withUnsafeBytes { all in
+                for row in rows {
+                    let key = Int(keys[row])
+                    guard key >= 0, key < dictionary.ends.count else { cells.appendNull(); continue }
+                    let from = key == 0 ? 0 : dictionary.ends[key - 1]
+                    cells.append(bytes: UnsafeRawBufferPointer(rebasing: all[from..<dictionary.ends[key]]))
+                }
+            }
+            return
+        }
         switch (vector, kinds[column]) {
         case (.boolean(let values), _):
             for row in rows {
-                let byte = binary ? UInt8(values[row] ? 1 : 0) : UInt8(ascii: values[row] ? "t" : "f")
-                cells.append { $0.writeInteger(byte) }
+                cells.append(integer: binary ? UInt8(values[row] ? 1 : 0) : UInt8(ascii: values[row] ? "t" : "f"))
             }
         case (.integer(let values), .int2):
             for row in rows {
-                let value = values[row]
-                if binary { cells.append { $0.writeInteger(Int16(truncatingIfNeeded: value)) } } else { cells.appendText(String(value)) }
+                if binary { cells.append(integer: Int16(truncatingIfNeeded: values[row])) } else { cells.appendDecimal(values[row]) }
             }
         case (.integer(let values), .int4):
             for row in rows {
                 let value = values[row]
-                if value == Int64.min { cells.null(); continue }
-                if binary { cells.append { $0.writeInteger(Int32(truncatingIfNeeded: value)) } } else { cells.appendText(String(value)) }
+                if value == Int64.min { cells.appendNull(); continue }
+                if binary { cells.append(integer: Int32(truncatingIfNeeded: value)) } else { cells.appendDecimal(value) }
             }
         case (.integer(let values), .int8):
             for row in rows {
                 let value = values[row]
-                if value == Int64.min { cells.null(); continue }
-                if binary { cells.append { $0.writeInteger(value) } } else { cells.appendText(String(value)) }
+                if value == Int64.min { cells.appendNull(); continue }
+                if binary { cells.append(integer: value) } else { cells.appendDecimal(value) }
             }
         case (.integer(let values), .time(let perSecond)):
             for row in rows {
                 let value = values[row]
-                if value == Int64.min { cells.null(); continue }
+                if value == Int64.min { cells.appendNull(); continue }
                 let micros = perSecond == 1_000_000 ? value : perSecond < 1_000_000 ? value &* (1_000_000 / perSecond) : value / (perSecond / 1_000_000)
                 if binary {
-                    cells.append { $0.writeInteger(micros &- PGTimestamp.unixToPostgresMicros) }
+                    cells.append(integer: micros &- PGTimestamp.unixToPostgresMicros)
                 } else {
-                    cells.append { PGTimestamp.writeText(micros, fractionDigits: perSecond == 1_000 ? 3 : 6, into: &$0) }
+                    cells.appendTimestamp(micros, fractionDigits: perSecond == 1_000 ? 3 : 6)
                 }
             }
         case (.real(let values), .float4):
             for row in rows {
                 let value = values[row]
-                if !value.isFinite { cells.null(); continue }
-                if binary {
-                    cells.append { $0.writeInteger(Float(value).bitPattern) }
-                } else {
-                    cells.appendText(JavaDoubleText.format(Float(value)))
-                }
+                if !value.isFinite { cells.appendNull(); continue }
+                if binary { cells.append(integer: Float(value).bitPattern) } else { cells.append(text: JavaDoubleText.format(Float(value))) }
             }
         case (.real(let values), _):
             for row in rows {
                 let value = values[row]
-                if !value.isFinite { cells.null(); continue }
-                if binary { cells.append { $0.writeInteger(value.bitPattern) } } else { cells.appendText(JavaDoubleText.format(value)) }
+                if !value.isFinite { cells.appendNull(); continue }
+                if binary { cells.append(integer: value.bitPattern) } else { cells.append(text: JavaDoubleText.format(value)) }
             }
         case (.integer(let values), _):
             // CHAR, IPv4, geohashes: their text form (CHAR's zero is NULL).
             for row in rows {
-                guard let text = ValueText.integer(values[row], type), !text.isEmpty else { cells.null(); continue }
-                cells.appendText(text)
+                guard let text = ValueText.integer(values[row], type), !text.isEmpty else { cells.appendNull(); continue }
+                cells.append(text: text)
             }
         case (_, .uuid):
             for text in vector.textValues(rows) {
-                guard let text else { cells.null(); continue }
+                guard let text else { cells.appendNull(); continue }
                 if binary, let bytes = PGUUID.bytes(text) {
-                    cells.append { $0.writeBytes(bytes) }
+                    bytes.withUnsafeBytes { cells.append(bytes: $0) }
                 } else {
-                    cells.appendText(text)
+                    cells.append(text: text)
                 }
             }
         case (_, .doubleArray):
             for text in vector.textValues(rows) {
-                guard let text else { cells.null(); continue }
+                guard let text else { cells.appendNull(); continue }
                 if binary {
-                    cells.append { PGArray.writeBinaryDoubles(fromJSON: text, into: &$0) }
+                    var buffer = ByteBuffer()
+                    PGArray.writeBinaryDoubles(fromJSON: text, into: &buffer)
+                    buffer.withUnsafeReadableBytes { cells.append(bytes: $0) }
                 } else {
-                    cells.appendText(PGArray.text(fromJSON: text))
+                    cells.append(text: PGArray.text(fromJSON: text))
                 }
             }
         case (_, .bytea):
             for text in vector.textValues(rows) {
-                guard let text else { cells.null(); continue }
+                guard let text else { cells.appendNull(); continue }
                 if binary {
-                    cells.append { $0.writeString(text) }
+                    cells.append(text: text)
                 } else {
-                    cells.append { PGBytea.writeHex(Array(text.utf8), into: &$0) }
+                    var buffer = ByteBuffer()
+                    PGBytea.writeHex(Array(text.utf8), into: &buffer)
+                    buffer.withUnsafeReadableBytes { cells.append(bytes: $0) }
                 }
             }
         default:
             for text in vector.textValues(rows) {
-                guard let text else { cells.null(); continue }
-                cells.appendText(text)
+                guard let text else { cells.appendNull(); continue }
+                cells.append(text: text)
             }
         }
+    }
+}
+
+/// One column's encoded cells for a pass: raw bytes and a length per row (−1: NULL). Reused
+/// from pass to pass; grows, never shrinks.
+final class CellStore {
+    private(set) var bytes: UnsafeMutableRawPointer
+    private var capacity: Int
+    private(set) var used = 0
+    private(set) var lengths: [Int32] = []
+    /// The UTF-8 of a SYMBOL dictionary's values, end offsets by key (built once per writer).
+    private var cachedDictionary: (count: Int, bytes: [UInt8], ends: [Int])?
+
+    init() {
+        capacity = 64 << 10
+        bytes = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
+        lengths.reserveCapacity(PGRowWriter.rowsPerPass)
+    }
+
+    deinit { bytes.deallocate() }
+
+    func reset() {
+        used = 0
+        lengths.removeAll(keepingCapacity: true)
+    }
+
+    private func reserve(_ count: Int) {
+        guard used + count > capacity else { return }
+        var grown = capacity * 2
+        while grown < used + count { grown *= 2 }
+        let larger = UnsafeMutableRawPointer.allocate(byteCount: grown, alignment: 8)
+        larger.copyMemory(from: bytes, byteCount: used)
+        bytes.deallocate()
+        bytes = larger
+        capacity = grown
+    }
+
+    func appendNull() { lengths.append(-1) }
+
+    func append<T: FixedWidthInteger>(integer value: T) {
+        reserve(MemoryLayout<T>.size)
+        bytes.storeBytes(of: value.bigEndian, toByteOffset: used, as: T.self)
+        used += MemoryLayout<T>.size
+        lengths.append(Int32(MemoryLayout<T>.size))
+    }
+
+    func append(bytes source: UnsafeRawBufferPointer) {
+        reserve(source.count)
+        if let address = source.baseAddress { (bytes + used).copyMemory(from: address, byteCount: source.count) }
+        used += source.count
+        lengths.append(Int32(source.count))
+    }
+
+    func append(text: String) {
+        var text = text
+        text.withUTF8 { append(bytes: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// An integer in decimal, written straight into the buffer.
+    func appendDecimal(_ value: Int64) {
+        reserve(20)
+        var magnitude = value.magnitude
+        var digits = 0
+        var scratch = magnitude
+        repeat {
+            digits += 1
+            scratch /= 10
+        } while scratch > 0
+        let length = digits + (value < 0 ? 1 : 0)
+        var at = used + length - 1
+        repeat {
+            bytes.storeBytes(of: UInt8(48 + magnitude % 10), toByteOffset: at, as: UInt8.self)
+            magnitude /= 10
+            at -= 1
+        } while magnitude > 0
+        if value < 0 { bytes.storeBytes(of: UInt8(ascii: "-"), toByteOffset: used, as: UInt8.self) }
+        used += length
+        lengths.append(Int32(length))
+    }
+
+    func appendTimestamp(_ micros: Int64, fractionDigits: Int) {
+        var buffer = ByteBuffer()
+        PGTimestamp.writeText(micros, fractionDigits: fractionDigits, into: &buffer)
+        buffer.withUnsafeReadableBytes { append(bytes: $0) }
+    }
+
+    /// A result's column has one dictionary, so the first one seen is kept for the writer's life.
+    func dictionary(for values: [String]) -> (bytes: [UInt8], ends: [Int]) {
+        if let cached = cachedDictionary, cached.count == values.count { return (cached.bytes, cached.ends) }
+        var bytes: [UInt8] = []
+        var ends: [Int] = []
+        ends.reserveCapacity(values.count)
+        for value in values {
+            bytes.append(contentsOf: value.utf8)
+            ends.append(bytes.count)
+        }
+        cachedDictionary = (values.count, bytes, ends)
+        return (bytes, ends)
     }
 }
 

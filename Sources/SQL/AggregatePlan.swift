@@ -313,7 +313,16 @@ struct AggregatePlan {
     ) throws(SQLError) -> ColumnBatch {
         let (source, remaining) = try executor.makeSource(plan, needed: needed, intervals: intervals, predicate: predicate, reverse: true)
         guard let scan = source as? TableScan else { preconditionFailure("a table plan gives a table scan") }
-        let keyCount = snapshot.symbols[snapshot.schema.columns[keyIndex].id]?.values.count ?? 0
+        let dictionary = snapshot.symbols[snapshot.schema.columns[keyIndex].id] ?? .empty
+        let keyCount = dictionary.values.count
+        // `WHERE key = 'a'` / `key IN (…)`: only those keys can appear, so the scan stops
+        // once each has been seen (the latest row of one host reads one batch, not the table).
+        var wanted = keyCount
+        var nullPossible = true
+        if let allowed = predicate.flatMap({ Self.allowedSymbols($0, column: keyIndex) }) {
+            wanted = Set(allowed).filter { dictionary.keys[$0] != nil }.count
+            nullPossible = false
+        }
         var seen = [Bool](repeating: false, count: keyCount + 1)
         var found = 0
         var nullSeen = false
@@ -321,7 +330,7 @@ struct AggregatePlan {
         if remaining == nil, let fromPostings = try scan.latestPerKey(column: keyIndex, keyCount: keyCount) {
             picked = fromPostings  // the scan is then exhausted: the loop below does not run
         }
-        while let batch = try scan.next() {
+        while nullPossible || found < wanted, let batch = try scan.next() {
             try context.check()
             guard let filtered = try QueryExecutor.filter(batch, remaining, firstRow: scan.firstRow) else { continue }
             guard case .symbol(let keys, _) = filtered.columns[keyIndex] else { continue }
@@ -354,6 +363,27 @@ struct AggregatePlan {
         }
         for index in all.columns.indices where !needed.contains(index) { all.columns[index] = ColumnVector.nulls(scope.columns[index].type, count: all.count) }
         return all
+    }
+
+    /// The symbol values a predicate lets column `column` take (`= 'a'`, `IN ('a', 'b')`, in any
+    /// AND-ed term), or nil when it does not restrict the column to constants.
+    static func allowedSymbols(_ predicate: BoundExpression, column: Int) -> [String]? {
+        switch predicate {
+        case .and(let left, let right):
+            return allowedSymbols(left, column: column) ?? allowedSymbols(right, column: column)
+        case .comparison(.equal, .column(column, _), .constant(.text(let value), _)),
+             .comparison(.equal, .constant(.text(let value), _), .column(column, _)):
+            return [value]
+        case .inList(.column(column, _), let values, negated: false):
+            var texts: [String] = []
+            for value in values {
+                guard case .text(let text) = value else { return nil }
+                texts.append(text)
+            }
+            return texts
+        default:
+            return nil
+        }
     }
 
     /// The select list over the latest rows (ordered by timestamp), with the source's names.

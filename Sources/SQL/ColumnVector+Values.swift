@@ -197,3 +197,12 @@ extension ColumnVector {
         }
     }
 }
+
+extension ColumnVector {
+    /// A SYMBOL vector's keys and its dictionary's values (key k is `values[k]`, −1 is NULL),
+    /// for protocols that encode each distinct value once; nil for other vectors.
+    package var symbolKeysAndValues: (keys: [Int32], values: [String])? {
+        if case .symbol(let keys, let table) = self { return (keys, table.values) }
+        return nil
+    }
+}

@@ -9,17 +9,32 @@ struct Scope: Sendable {
         var type: SQLType
     }
 
-    var columns: [Column]
+    var columns: [Column] { didSet { byName = Self.index(columns) } }
     /// Index of the designated timestamp among `columns`.
     var timestampIndex: Int?
+    /// Column positions by lower-cased name: a reference is one lookup, not a pass over all
+    /// columns (`SELECT *` binds every column of the scope).
+    private var byName: [String: [Int]]
+
+    init(columns: [Column], timestampIndex: Int?) {
+        self.columns = columns
+        self.timestampIndex = timestampIndex
+        byName = Self.index(columns)
+    }
+
+    private static func index(_ columns: [Column]) -> [String: [Int]] {
+        var names: [String: [Int]] = [:]
+        names.reserveCapacity(columns.count)
+        for (position, column) in columns.enumerated() { names[column.name.lowercased(), default: []].append(position) }
+        return names
+    }
 
     /// The position of the column `name` (case-insensitive), checking the qualifier when given.
     func resolve(_ qualifier: String?, _ name: String, at position: Int) throws(SQLError) -> Int {
-        let lower = name.lowercased()
-        let qualifierLower = qualifier?.lowercased()
         var found: Int?
-        for (index, column) in columns.enumerated() where column.name.lowercased() == lower {
-            if let qualifierLower, column.qualifier?.lowercased() != qualifierLower { continue }
+        for index in byName[name.lowercased()] ?? [] {
+            let column = columns[index]
+            if let qualifier, !(column.qualifier.map { Self.sameName($0, qualifier) } ?? false) { continue }
             if found != nil { throw SQLError(.undefinedColumn, "Ambiguous column [name=\(name)]", at: position) }
             found = index
         }
@@ -28,6 +43,24 @@ struct Scope: Sendable {
             throw SQLError(.undefinedColumn, "Invalid column: \(full)", at: position)
         }
         return found
+    }
+}
+
+extension Scope {
+    /// Case-insensitive name equality without allocating (names are matched per column per
+    /// reference, so `lowercased()` here showed up in point-query profiles).
+    static func sameName(_ a: String, _ b: String) -> Bool {
+        var left = a.utf8.makeIterator(), right = b.utf8.makeIterator()
+        while true {
+            switch (left.next(), right.next()) {
+            case (nil, nil): return true
+            case (let x?, let y?):
+                if x == y { continue }
+                if x >= 0x80 || y >= 0x80 { return a.lowercased() == b.lowercased() }
+                if x | 0x20 != y | 0x20 || !((x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A) { return false }
+            default: return false
+            }
+        }
     }
 }
 

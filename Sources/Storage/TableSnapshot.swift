@@ -17,6 +17,9 @@ package struct TableSnapshot: Sendable {
     package let appliedTxn: UInt64
     /// Dictionaries of the SYMBOL columns as of the snapshot, by column id.
     package let symbols: [UInt32: SymbolTable]
+    /// File identities looked up for this snapshot: one `stat` per file per snapshot instead
+    /// of one per column per query (a point query maps every column it returns).
+    let identities = FileIdentities()
     /// Column mappings shared by every snapshot and query: re-mapping per query (or per
     /// snapshot, which changes with every applied commit) faults every touched page in again.
     var mappings: ColumnMappings { ColumnMappings.shared }
@@ -50,7 +53,7 @@ package struct TableSnapshot: Sendable {
         // The file's identity, not just its name: a dropped and re-created partition or table
         // reuses names. While a mapping is cached its inode stays allocated, so no new file
         // can share it.
-        guard let identity = ColumnMappings.identity(path) else { return try MappedColumn(path: path, length: length) }
+        guard let identity = identities.identity(path) else { return try MappedColumn(path: path, length: length) }
         return try mappings.fixed(identity, length) { () throws(StorageError) in try MappedColumn(path: path, length: length) }
     }
 
@@ -60,8 +63,8 @@ package struct TableSnapshot: Sendable {
             throw StorageError(.corrupt, path: directory, "column \(columnID) is not a var-size column of \(schema.name)")
         }
         let base = "\(directory)/\(partition.directoryName)/"
-        guard let offsets = ColumnMappings.identity(base + ColumnFiles.offsetFileName(columnID: columnID)),
-              let data = ColumnMappings.identity(base + ColumnFiles.dataFileName(columnID: columnID))
+        guard let offsets = identities.identity(base + ColumnFiles.offsetFileName(columnID: columnID)),
+              let data = identities.identity(base + ColumnFiles.dataFileName(columnID: columnID))
         else { return try mapVariableColumnUncached(columnID, in: partition) }
         return try mappings.variable("\(offsets)+\(data)#\(partition.rowCount)") { () throws(StorageError) in
             try mapVariableColumnUncached(columnID, in: partition)
@@ -139,6 +142,19 @@ final class ColumnMappings: Sendable {
 
     func variable(_ key: String, _ make: () throws(StorageError) -> VariableColumn) throws(StorageError) -> VariableColumn {
         try variableColumns.value(key, make)
+    }
+}
+
+/// `device:inode` of files by path, remembered for the life of one snapshot (its files do not
+/// change under it: replaced partition versions stay while it holds its lease).
+final class FileIdentities: Sendable {
+    private let known = Mutex<[String: String]>([:])
+
+    func identity(_ path: String) -> String? {
+        if let found = known.withLock({ $0[path] }) { return found }
+        guard let identity = ColumnMappings.identity(path) else { return nil }
+        known.withLock { $0[path] = identity }
+        return identity
     }
 }
 

@@ -52,10 +52,11 @@ class Sundial:
 
     def __init__(self, workdir):
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="sundial-bench-", dir=workdir))
-        self.http, self.health, self.tcp = free_port(), free_port(), free_port()
+        self.http, self.health, self.tcp, self.pg = free_port(), free_port(), free_port(), free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("QDB_")}
         env.update({"QDB_HTTP_NET_BIND_TO": f"127.0.0.1:{self.http}", "QDB_HTTP_MIN_NET_BIND_TO": f"127.0.0.1:{self.health}",
-                    "QDB_LINE_TCP_NET_BIND_TO": f"127.0.0.1:{self.tcp}", "QDB_LOG_LEVEL": "warning"})
+                    "QDB_LINE_TCP_NET_BIND_TO": f"127.0.0.1:{self.tcp}", "QDB_PG_NET_BIND_TO": f"127.0.0.1:{self.pg}",
+                    "QDB_LOG_LEVEL": "warning"})
         env.update(Sundial.extra_env)
         self.log = open(self.dir / "node.log", "wb")
         self.process = subprocess.Popen([str(BINARY), "serve", "--data-dir", str(self.dir / "data")],

@@ -1,0 +1,174 @@
+"""PG wire throughput (issue 6): Sundial vs PostgreSQL 15 on the same TSBS cpu rows, one run.
+
+1. Point query — the latest row of one host — from asyncpg with 8 concurrent connections, for
+   a fixed time each: "unprepared" (literal SQL, statement cache off: Parse, Bind, Execute per
+   query) and "prepared" (one prepared statement per connection, `$1` bound each time).
+   Queries/s. PostgreSQL gets its best plan: an index on (hostname, ts DESC).
+2. Result streaming: all rows of `cpu` in binary (Execute without a row limit) read by a raw
+   protocol client that counts rows and bytes without decoding them, so the server is what is
+   measured. MB/s and rows/s.
+
+    python pgwire_bench.py --rows 10000000
+"""
+import argparse
+import asyncio
+import pathlib
+import random
+import socket
+import struct
+import sys
+import time
+
+import asyncpg
+import requests
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+sys.path.insert(0, str(pathlib.Path(__file__).parent.parent))
+from ilp_bench import Sundial, add_data_arguments, http_requests, send_all_http  # noqa: E402
+from postgres_peer import postgres  # noqa: E402
+import pgwire_probe as pg  # noqa: E402
+from query_bench import FIELDS, TAGS  # noqa: E402
+
+CONNECTIONS = 8
+SECONDS = 5.0
+
+
+async def point_queries(connect, literal, prepared_sql, hosts, prepared):
+    """Queries/s over CONNECTIONS connections for SECONDS."""
+    async def worker(conn, deadline, counts):
+        statement = await conn.prepare(prepared_sql) if prepared else None
+        done = 0
+        while time.monotonic() < deadline:
+            host = random.choice(hosts)
+            rows = await statement.fetch(host) if prepared else await conn.fetch(literal.format(host=host))
+            assert len(rows) == 1, rows
+            done += 1
+        counts.append(done)
+    connections = [await connect() for _ in range(CONNECTIONS)]
+    try:
+        for conn in connections:  # warm-up
+            await conn.fetch(literal.format(host=hosts[0]))
+        counts = []
+        started = time.monotonic()
+        await asyncio.gather(*(worker(conn, started + SECONDS, counts) for conn in connections))
+        return sum(counts) / (time.monotonic() - started)
+    finally:
+        for conn in connections:
+            await conn.close()
+
+
+def stream(port, user, database, password, sql):
+    """(rows, bytes, seconds) of reading every row of `sql` in binary."""
+    probe = pg.Probe(port, timeout=600)
+    probe.send(pg.startup_packet(user=user, database=database))
+    while True:
+        kind, body = probe.read_message()
+        if kind == "R" and struct.unpack("!i", body[:4])[0] == 3:
+            probe.send(pg.message("p", pg.cstring(password)))
+        if kind == "Z":
+            break
+    sock = probe.sock
+    started = time.monotonic()
+    sock.sendall(pg.parse(sql) + pg.bind(result_formats=[1]) + pg.execute() + pg.SYNC)
+    rows = total = 0
+    buffer = bytearray()
+    finished = False
+    while not finished:
+        chunk = sock.recv(1 << 20)
+        assert chunk, "connection closed"
+        total += len(chunk)
+        buffer += chunk
+        offset = 0
+        while len(buffer) - offset >= 5:
+            kind = buffer[offset]
+            (length,) = struct.unpack_from("!i", buffer, offset + 1)
+            if len(buffer) - offset < 1 + length:
+                break
+            if kind == 0x44:
+                rows += 1
+            elif kind == 0x45:
+                raise AssertionError(bytes(buffer[offset:offset + 1 + length]))
+            elif kind == 0x5A:
+                finished = True
+            offset += 1 + length
+        del buffer[:offset]
+    seconds = time.monotonic() - started
+    probe.close()
+    return rows, total, seconds
+
+
+def measure(port, user, database, password, literal, prepared_sql, hosts, stream_sql):
+    def connector(**options):
+        async def connect():
+            return await asyncpg.connect(host="127.0.0.1", port=port, user=user, password=password, database=database, **options)
+        return connect
+    # Unprepared: no statement cache, so every query is Parse + Bind + Execute of literal SQL.
+    unprepared = asyncio.run(point_queries(connector(statement_cache_size=0), literal, prepared_sql, hosts, prepared=False))
+    # Prepared: asyncpg's default cache keeps the statement; each query is Bind + Execute.
+    prepared = asyncio.run(point_queries(connector(), literal, prepared_sql, hosts, prepared=True))
+    stream(port, user, database, password, stream_sql.replace("*", "ts", 1) + " LIMIT 1000")  # warm-up
+    rows, size, seconds = stream(port, user, database, password, stream_sql)
+    return {"unprepared": unprepared, "prepared": prepared, "rows": rows, "bytes": size, "seconds": seconds}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    add_data_arguments(parser)
+    args = parser.parse_args()
+    stem = pathlib.Path(args.data) / f"cpu-{args.hosts}h-{args.rows}r"
+    ilp, csv = stem.with_suffix(".ilp"), stem.with_suffix(".csv")
+    hosts = [f"host_{i}" for i in range(args.hosts)]
+    columns = ", ".join(["ts"] + TAGS + FIELDS)
+
+    Sundial.extra_env = {"QDB_SQL_QUERY_MEMORY_LIMIT": "16g"}
+    node = Sundial(args.workdir)
+    try:
+        payload, _ = http_requests(ilp, 10_000, node.http)
+        send_all_http(node.http, payload, 1)
+        del payload
+        node.wait_applied(args.rows)
+        url = f"http://127.0.0.1:{node.http}/exec"
+        assert requests.get(url, params={"query": "alter table cpu rename column timestamp to ts"}).status_code == 200
+        sundial = measure(
+            node.pg, "admin", "qdb", "quest",
+            "SELECT * FROM cpu WHERE hostname = '{host}' LATEST ON ts PARTITION BY hostname",
+            "SELECT * FROM cpu WHERE hostname = $1 LATEST ON ts PARTITION BY hostname", hosts,
+            f"SELECT {columns} FROM cpu")
+    finally:
+        node.stop()
+
+    with postgres(args.workdir, ["work_mem=256MB", "shared_buffers=2GB", "max_wal_size=20GB"]) as conn:
+        table_columns = ", ".join([f"{t} text" for t in TAGS] + [f"{f} double precision" for f in FIELDS] + ["micros bigint"])
+        conn.execute(f"CREATE UNLOGGED TABLE raw ({table_columns})")
+        with conn.cursor() as cur, open(csv, "rb") as f:
+            f.readline()
+            with cur.copy("COPY raw FROM STDIN WITH (FORMAT csv)") as copy:
+                while chunk := f.read(1 << 20):
+                    copy.write(chunk)
+        conn.execute(f"CREATE TABLE cpu AS SELECT to_timestamp(micros / 1000000.0) AT TIME ZONE 'UTC' AS ts, "
+                     f"{', '.join(TAGS + FIELDS)} FROM raw")
+        conn.execute("DROP TABLE raw")
+        conn.execute("CREATE INDEX ON cpu (hostname, ts DESC)")
+        conn.execute("VACUUM ANALYZE cpu")
+        conn.execute("ALTER USER postgres PASSWORD 'pg'")
+        peer = measure(
+            conn.info.port, "postgres", "postgres", "pg",
+            "SELECT * FROM cpu WHERE hostname = '{host}' ORDER BY ts DESC LIMIT 1",
+            "SELECT * FROM cpu WHERE hostname = $1 ORDER BY ts DESC LIMIT 1", hosts,
+            f"SELECT {columns} FROM cpu")
+
+    print(f"\nPG wire, {args.rows:,} rows, asyncpg × {CONNECTIONS} connections, {SECONDS:.0f} s each")
+    print(f"{'measure':<34}{'Sundial':>14}{'PostgreSQL 15':>16}{'ratio':>8}")
+    for key, label in [("unprepared", "point query, unprepared (q/s)"), ("prepared", "point query, prepared (q/s)")]:
+        print(f"{label:<34}{sundial[key]:>14,.0f}{peer[key]:>16,.0f}{sundial[key] / peer[key]:>8.2f}")
+    for name, result in [("Sundial", sundial), ("PostgreSQL 15", peer)]:
+        assert result["rows"] == args.rows, (name, result["rows"])
+    s_rate, p_rate = sundial["rows"] / sundial["seconds"], peer["rows"] / peer["seconds"]
+    s_mb, p_mb = sundial["bytes"] / sundial["seconds"] / 1e6, peer["bytes"] / peer["seconds"] / 1e6
+    print(f"{'stream all rows, binary (rows/s)':<34}{s_rate:>14,.0f}{p_rate:>16,.0f}{s_rate / p_rate:>8.2f}")
+    print(f"{'stream all rows, binary (MB/s)':<34}{s_mb:>14,.1f}{p_mb:>16,.1f}{s_mb / p_mb:>8.2f}")
+    print(f"{'stream, seconds':<34}{sundial['seconds']:>14.2f}{peer['seconds']:>16.2f}")
+
+
+if __name__ == "__main__":
+    main()
