@@ -20,6 +20,9 @@ package struct TableSnapshot: Sendable {
     /// File identities looked up for this snapshot: one `stat` per file per snapshot instead
     /// of one per column per query (a point query maps every column it returns).
     let identities = FileIdentities()
+    /// Columns this snapshot has mapped, by partition and column: later queries on the same
+    /// snapshot skip building paths and the shared cache's lock.
+    let mapped = SnapshotMappings()
     /// Column mappings shared by every snapshot and query: re-mapping per query (or per
     /// snapshot, which changes with every applied commit) faults every touched page in again.
     var mappings: ColumnMappings { ColumnMappings.shared }
@@ -48,13 +51,17 @@ package struct TableSnapshot: Sendable {
         guard let column = schema.column(id: columnID), let width = column.type.fixedWidthBytes else {
             throw StorageError(.corrupt, path: directory, "column \(columnID) is not a fixed-width column of \(schema.name)")
         }
+        let key = SnapshotMappings.Key(partition: partition.timestamp, column: columnID)
+        if let known = mapped.column(key) { return known }
         let path = "\(directory)/\(partition.directoryName)/\(ColumnFiles.dataFileName(columnID: columnID))"
         let length = partition.rowCount * width
         // The file's identity, not just its name: a dropped and re-created partition or table
         // reuses names. While a mapping is cached its inode stays allocated, so no new file
         // can share it.
         guard let identity = identities.identity(path) else { return try MappedColumn(path: path, length: length) }
-        return try mappings.fixed(identity, length) { () throws(StorageError) in try MappedColumn(path: path, length: length) }
+        let mapping = try mappings.fixed(identity, length) { () throws(StorageError) in try MappedColumn(path: path, length: length) }
+        mapped.remember(mapping, key)
+        return mapping
     }
 
     /// The offsets and data of var-size column `columnID` in `partition`, mapped read-only.
@@ -143,6 +150,19 @@ final class ColumnMappings: Sendable {
     func variable(_ key: String, _ make: () throws(StorageError) -> VariableColumn) throws(StorageError) -> VariableColumn {
         try variableColumns.value(key, make)
     }
+}
+
+/// The fixed-width columns one snapshot has mapped (its partitions do not change under it).
+final class SnapshotMappings: Sendable {
+    struct Key: Hashable {
+        var partition: Int64
+        var column: UInt32
+    }
+
+    private let columns = Mutex<[Key: MappedColumn]>([:])
+
+    func column(_ key: Key) -> MappedColumn? { columns.withLock { $0[key] } }
+    func remember(_ column: MappedColumn, _ key: Key) { columns.withLock { $0[key] = column } }
 }
 
 /// `device:inode` of files by path, remembered for the life of one snapshot (its files do not
