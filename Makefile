@@ -45,7 +45,8 @@ unit: deps
 integration: release venv
 	$(PYTHON) -m pytest integration -q -p no:cacheprovider
 
-# Storage benchmarks (issue 3) and ILP ingestion against PostgreSQL COPY (issue 4); results go
+# Storage benchmarks (issue 3), ILP ingestion against PostgreSQL COPY (issue 4), queries
+# (issue 5) and PG wire throughput against PostgreSQL (issue 6); results go
 # to Docs/benchmarks.md by hand, with the command. BENCH_ROWS=1000000 for a quicker ILP run.
 bench: release venv
 	scripts/ensure-system-packages.sh --bench
@@ -54,6 +55,7 @@ bench: release venv
 	.build/release/sundial-storage-bench ilp-parse --file /tmp/sundial-tsbs/cpu-1000h-$${BENCH_ROWS:-10000000}r.ilp
 	$(PYTHON) integration/bench/ilp_bench.py --rows $${BENCH_ROWS:-10000000}
 	$(PYTHON) integration/bench/query_bench.py --rows $${BENCH_ROWS:-10000000}
+	$(PYTHON) integration/bench/pgwire_bench.py --rows $${BENCH_ROWS:-10000000}
 
 clean:
 	rm -rf .build $(VENV)

@@ -95,31 +95,60 @@ package enum ColumnVector: Sendable {
     /// This vector followed by `other` (same representation; symbols of another dictionary
     /// become text).
     mutating func append(_ other: ColumnVector) {
-        switch (self, other) {
-        case (.boolean(var values), .boolean(let more)):
-            self = .integer([])
-            values.append(contentsOf: more)
-            self = .boolean(values)
-        case (.integer(var values), .integer(let more)):
-            self = .boolean([])
-            values.append(contentsOf: more)
-            self = .integer(values)
-        case (.real(var values), .real(let more)):
-            self = .boolean([])
-            values.append(contentsOf: more)
-            self = .real(values)
-        case (.symbol(var keys, let table), .symbol(let more, let otherTable)) where table.values.count <= otherTable.values.count
-            && (table.values.isEmpty || otherTable.values[table.values.count - 1] == table.values.last):
+        // Each case takes the array out of `self` and clears `self` before appending, so the
+        // array is uniquely referenced and grows in place (amortised O(1) per row). A
+        // `switch (self, other)` tuple would keep a second reference alive and copy the whole
+        // result on every batch — quadratic in the result size.
+        switch self {
+        case .boolean(var values):
+            if case .boolean(let more) = other {
+                self = .integer([])
+                values.append(contentsOf: more)
+                self = .boolean(values)
+                return
+            }
+        case .integer(var values):
+            if case .integer(let more) = other {
+                self = .boolean([])
+                values.append(contentsOf: more)
+                self = .integer(values)
+                return
+            }
+        case .real(var values):
+            if case .real(let more) = other {
+                self = .boolean([])
+                values.append(contentsOf: more)
+                self = .real(values)
+                return
+            }
+        case .text(var values):
+            if case .text(let more) = other {
+                self = .boolean([])
+                values.append(contentsOf: more)
+                self = .text(values)
+                return
+            }
+            if case .symbol = other {
+                self = .boolean([])
+                values.append(contentsOf: other.asText)
+                self = .text(values)
+                return
+            }
+        case .symbol(var keys, let table):
             // Dictionaries only grow: the later one of the same column extends the earlier.
-            self = .boolean([])
-            keys.append(contentsOf: more)
-            self = .symbol(keys, otherTable)
-        default:
-            var values = asText
-            self = .boolean([])
-            values.append(contentsOf: other.asText)
-            self = .text(values)
+            if case .symbol(let more, let otherTable) = other, table.values.count <= otherTable.values.count,
+               table.values.isEmpty || otherTable.values[table.values.count - 1] == table.values.last
+            {
+                self = .boolean([])
+                keys.append(contentsOf: more)
+                self = .symbol(keys, otherTable)
+                return
+            }
         }
+        var values = asText
+        self = .boolean([])
+        values.append(contentsOf: other.asText)
+        self = .text(values)
     }
 
     /// Approximate bytes held, for the query memory cap.

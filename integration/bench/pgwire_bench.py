@@ -120,7 +120,7 @@ def main():
     hosts = [f"host_{i}" for i in range(args.hosts)]
     columns = ", ".join(["ts"] + TAGS + FIELDS)
 
-    Sundial.extra_env = {"QDB_SQL_QUERY_MEMORY_LIMIT": "16g"}
+    Sundial.extra_env = {"QDB_SQL_QUERY_MEMORY_LIMIT": "16g", "QDB_QUERY_TIMEOUT": "600000"}
     node = Sundial(args.workdir)
     try:
         payload, _ = http_requests(ilp, 10_000, node.http)
