@@ -25,6 +25,19 @@ def free_port():
         return probe.getsockname()[1]
 
 
+def free_ports(count):
+    """`count` distinct ports that were free a moment ago (held together while chosen, so two
+    listeners of one node never draw the same port)."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
 def closed_by_peer(sock, timeout=10):
     """Whether the peer closes `sock` (EOF or reset) within `timeout`; it must send nothing."""
     sock.settimeout(timeout)
@@ -41,10 +54,11 @@ class Node:
 
     def __init__(self, data_dir, env=None, args=(), http_port=None, health_port=None, ilp_tcp_port=None, pg_port=None):
         self.data_dir = pathlib.Path(data_dir)
-        self.http_port = http_port or free_port()
-        self.health_port = health_port or free_port()
-        self.ilp_tcp_port = ilp_tcp_port or free_port()
-        self.pg_port = pg_port or free_port()
+        ports = free_ports(4)
+        self.http_port = http_port or ports[0]
+        self.health_port = health_port or ports[1]
+        self.ilp_tcp_port = ilp_tcp_port or ports[2]
+        self.pg_port = pg_port or ports[3]
         self.args = list(args)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("QDB_")}
         self.env.update({

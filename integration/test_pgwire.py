@@ -263,3 +263,20 @@ def test_pg_wire_metrics(node):
         assert "questdb_pg_wire_connections 1" in text
         assert 'questdb_pg_wire_errors_total{class="42"}' in text
         assert "questdb_pg_wire_queries_total" in text
+
+
+def test_psycopg_type_loading_and_sqlalchemy_table_listing(node):
+    from psycopg.types import TypeInfo
+    import sqlalchemy
+    with psycopg.connect(node.pg_dsn, autocommit=True) as conn:
+        conn.execute("create table refl (ts timestamp, s symbol, v double) timestamp(ts) partition by day")
+        info = TypeInfo.fetch(conn, "float8")
+        assert (info.name, info.oid, info.array_oid) == ("float8", 701, 1022)
+        assert TypeInfo.fetch(conn, "hstore") is None
+    engine = sqlalchemy.create_engine(f"postgresql+psycopg2://admin:quest@127.0.0.1:{node.pg_port}/qdb")
+    try:
+        inspector = sqlalchemy.inspect(engine)
+        assert inspector.get_table_names() == ["refl"]
+        assert inspector.has_table("refl") and not inspector.has_table("nope")
+    finally:
+        engine.dispose()

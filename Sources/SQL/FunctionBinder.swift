@@ -196,6 +196,13 @@ struct FunctionBinder {
         case "pg_get_expr", "pg_get_indexdef", "pg_get_constraintdef", "obj_description", "col_description", "shobj_description",
              "pg_get_partkeydef", "pg_get_viewdef":
             return .constant(.null, .string)
+        case "to_regtype":
+            try arity(1...1)
+            // Described without values, a `$1` argument is not known yet: the result type is.
+            if binder.context.inference != nil, bound[0].constantValue == .null { return .constant(.null, .int) }
+            let name = try constantText(0).lowercased()
+            let oid = PostgresCatalog.types.first { $0.name == name }?.oid ?? PostgresCatalog.oid(ofTypeName: name)
+            return .constant(oid.map(SQLValue.integer) ?? .null, .int)
         case "format_type":
             try arity(1...2)
             guard case .integer(let oid)? = bound[0].constantValue else {

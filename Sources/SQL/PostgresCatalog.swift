@@ -127,6 +127,16 @@ package struct PostgresCatalog {
         typeList.map { ($0.0, $0.1, $0.4) }
     }
 
+    /// The OID of a type by one of PostgreSQL's long names (`double precision`, `integer`, …).
+    static func oid(ofTypeName name: String) -> Int64? {
+        let aliases: [String: Int64] = [
+            "boolean": 16, "bigint": 20, "smallint": 21, "integer": 23, "int": 23, "real": 700, "double precision": 701,
+            "character varying": 1043, "character": 1042, "char": 1042, "timestamp without time zone": 1114,
+            "timestamp with time zone": 1184, "double precision[]": 1022, "text[]": 1009, "bigint[]": 1016,
+        ]
+        return aliases[name]
+    }
+
     /// PostgreSQL's name of a type OID (`format_type`).
     static func typeName(oid: Int64) -> String? {
         switch oid {

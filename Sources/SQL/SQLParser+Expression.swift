@@ -44,6 +44,11 @@ extension SQLParser {
             if token.kind == .symbol, ["=", "!=", "<>", "<", "<=", ">", ">=", "~", "!~"].contains(token.text) {
                 index += 1
                 let op = token.text == "<>" ? "!=" : token.text
+                if let list = try quantifiedList(op, at: token.position) {
+                    // `x = ANY (ARRAY[…])` is `x IN (…)`; `x <> ALL (ARRAY[…])` is `x NOT IN (…)`.
+                    left = SQLExpression(.inList(left, list.items, negated: list.negated), at: token.position)
+                    continue
+                }
                 left = SQLExpression(.binary(op, left, try concatenation()), at: token.position)
                 skipCollate()
                 continue
@@ -221,6 +226,28 @@ extension SQLParser {
 
     private func unexpectedWord(_ token: SQLToken) -> SQLError {
         .syntax("unexpected token [\(token.text)]", at: token.position)
+    }
+
+    /// `ANY (ARRAY[a, b])`, `ANY (ARRAY[…]::type[])`, `ALL (…)` after `=` or `<>` (what
+    /// SQLAlchemy and psql send); nil when no quantifier follows.
+    private mutating func quantifiedList(_ op: String, at position: Int) throws(SQLError) -> (items: [SQLExpression], negated: Bool)? {
+        guard current.isWord("any") || current.isWord("some") || current.isWord("all"), next.isSymbol("(") else { return nil }
+        let all = current.isWord("all")
+        guard (op == "=" && !all) || (op == "!=" && all) else {
+            throw SQLError(.unsupported, "only = ANY (…) and <> ALL (…) are supported", at: current.position)
+        }
+        index += 2
+        guard accept("array"), accept(symbol: "[") else {
+            throw SQLError(.unsupported, "ANY/ALL take an ARRAY[…] list here", at: current.position)
+        }
+        var items: [SQLExpression] = []
+        if !current.isSymbol("]") {
+            repeat { items.append(try expression()) } while accept(symbol: ",")
+        }
+        try expect(symbol: "]")
+        if accept(symbol: "::") { _ = try typeName() }
+        try expect(symbol: ")")
+        return (items, all)
     }
 
     /// `COLLATE name` after an operand: collations do not change comparisons here.
