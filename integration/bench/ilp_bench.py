@@ -31,15 +31,12 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from postgres_peer import postgres  # noqa: E402
 from tsbs_generate import generate  # noqa: E402
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+from conftest import free_ports  # noqa: E402  (the test harness's: distinct ports, held while chosen)
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BINARY = pathlib.Path(os.environ.get("SUNDIAL_BINARY", ROOT / ".build" / "release" / "sundial"))
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def cpu_seconds(pid):
@@ -52,7 +49,7 @@ class Sundial:
 
     def __init__(self, workdir):
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="sundial-bench-", dir=workdir))
-        self.http, self.health, self.tcp, self.pg = free_port(), free_port(), free_port(), free_port()
+        self.http, self.health, self.tcp, self.pg = free_ports(4)
         env = {k: v for k, v in os.environ.items() if not k.startswith("QDB_")}
         env.update({"QDB_HTTP_NET_BIND_TO": f"127.0.0.1:{self.http}", "QDB_HTTP_MIN_NET_BIND_TO": f"127.0.0.1:{self.health}",
                     "QDB_LINE_TCP_NET_BIND_TO": f"127.0.0.1:{self.tcp}", "QDB_PG_NET_BIND_TO": f"127.0.0.1:{self.pg}",
