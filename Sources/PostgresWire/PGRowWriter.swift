@@ -75,6 +75,12 @@ package struct PGRowWriter {
 
     private func encode(_ vector: ColumnVector, type: SQLType, column: Int, rows: Range<Int>, into cells: CellStore) {
         let binary = formats[column] == .binary
+        // A column the engine left unread is an empty placeholder: its values are NULL, never
+        // an out-of-bounds read.
+        guard vector.count >= rows.upperBound else {
+            for _ in rows { cells.appendNull() }
+            return
+        }
         // Encoding the whole dictionary once pays off only when the rows outnumber its values
         // (a point query over 1,000 hosts would otherwise encode all 1,000 names).
         if kinds[column] == .varchar, let (keys, values) = vector.symbolKeysAndValues, rows.count * 4 >= values.count {

@@ -54,6 +54,12 @@ import Testing
         #expect(array.count == 28 + 4 * 12 && Array(array[28..<40]) == be(Int32(8)) + be(Double(1).bitPattern))
     }
 
+    @Test func anUnreadPlaceholderColumnIsSentAsNull() {
+        var result = QueryResult(columns: [("x", .long)], rows: [])
+        result.batch.count = 1  // one row whose only column was never materialised
+        #expect(cells(result, formats: [.binary]) == [nil])
+    }
+
     @Test func timestampsBeforeTheEpochAndDescriptions() {
         #expect(PGTimestamp.text(-1) == "1969-12-31 23:59:59.999999")
         #expect(PGTimestamp.text(0) == "1970-01-01 00:00:00.000000")
