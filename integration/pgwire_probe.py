@@ -100,22 +100,18 @@ class Probe:
 
     def until_ready(self):
         """Messages up to and including ReadyForQuery, or up to the close."""
-        messages = []
-        while True:
-            received = self.read_message()
-            if received is None:
-                return messages
-            messages.append(received)
-            if received[0] == "Z":
-                return messages
+        return self._read_until(stop_at_ready=True)
 
     def until_closed(self):
+        return self._read_until(stop_at_ready=False)
+
+    def _read_until(self, stop_at_ready):
         messages = []
-        while True:
-            received = self.read_message()
-            if received is None:
-                return messages
+        while (received := self.read_message()) is not None:
             messages.append(received)
+            if stop_at_ready and received[0] == "Z":
+                break
+        return messages
 
     def login(self, user="admin", password="quest", **extra):
         self.send(startup_packet(user=user, **extra))

@@ -67,7 +67,7 @@ struct PGConnectionDriver {
 
     private mutating func startup(_ request: PGStartupRequest, tlsActive: Bool) -> Bool {
         // SSLRequests never reach here when TLS is configured (PGTLSNegotiation answers them).
-        switch session.stateMachine.startup(request, tlsAvailable: false, tlsActive: tlsActive, tlsRequired: configuration.tlsRequired) {
+        switch session.machine.startup(request, tlsAvailable: false, tlsActive: tlsActive, tlsRequired: configuration.tlsRequired) {
         case .refuseEncryption:
             session.out.writeInteger(UInt8(ascii: "N"))
             return true
@@ -96,7 +96,7 @@ struct PGConnectionDriver {
     }
 
     private mutating func handle(_ message: PGFrontendMessage, flush: (inout ByteBuffer) async throws -> Void) async throws -> Bool {
-        switch session.stateMachine.receive(message) {
+        switch session.machine.receive(message) {
         case .authenticate(let bytes):
             guard var authentication else { return false }
             let step = authentication.receive(bytes)
@@ -117,7 +117,7 @@ struct PGConnectionDriver {
                 self.authentication = nil
                 session.user = user
                 session.readOnlyUser = readOnly
-                session.stateMachine.authenticated()
+                session.machine.authenticated()
                 activity.authenticated()
                 writeWelcome(readOnly: readOnly)
                 return true

@@ -262,10 +262,12 @@ final class CellStore {
         lengths.append(Int32(length))
     }
 
+    /// A timestamp's text, formatted straight into the buffer (no allocation per row).
     func appendTimestamp(_ micros: Int64, fractionDigits: Int) {
-        var buffer = ByteBuffer()
-        PGTimestamp.writeText(micros, fractionDigits: fractionDigits, into: &buffer)
-        buffer.withUnsafeReadableBytes { append(bytes: $0) }
+        reserve(PGTimestamp.maxTextBytes)
+        let length = PGTimestamp.write(micros, fractionDigits: fractionDigits, to: bytes + used)
+        used += length
+        lengths.append(Int32(length))
     }
 
     /// A result's column has one dictionary, so the first one seen is kept for the writer's life.
@@ -286,60 +288,56 @@ final class CellStore {
 /// PostgreSQL's `timestamp`: text `yyyy-MM-dd HH:mm:ss.ffffff`, binary µs since 2000-01-01.
 package enum PGTimestamp {
     package static let unixToPostgresMicros: Int64 = 946_684_800_000_000
+    /// Longest text `write` produces (a six-digit year is the widest).
+    static let maxTextBytes = 32
 
     package static func text(_ micros: Int64) -> String {
-        var buffer = ByteBuffer()
-        writeText(micros, fractionDigits: 6, into: &buffer)
-        return buffer.readString(length: buffer.readableBytes)!
+        withUnsafeTemporaryAllocation(byteCount: maxTextBytes, alignment: 1) { buffer in
+            let count = write(micros, fractionDigits: 6, to: buffer.baseAddress!)
+            return String(decoding: UnsafeRawBufferPointer(rebasing: buffer[..<count]), as: UTF8.self)
+        }
     }
 
-    static func writeText(_ micros: Int64, fractionDigits: Int, into out: inout ByteBuffer) {
+    /// Writes the text of `micros` at `out` (room for `maxTextBytes`); returns its length.
+    static func write(_ micros: Int64, fractionDigits: Int, to out: UnsafeMutableRawPointer) -> Int {
         let days = micros >= 0 ? micros / 86_400_000_000 : (micros + 1) / 86_400_000_000 - 1
         let inDay = micros - days * 86_400_000_000
-        let (year, month, day) = civil(days)
-        if year < 0 || year > 9999 {
-            out.writeString(String(year))
+        let date = TimestampText.civil(fromDays: days)
+        var at = 0
+        func put(_ byte: UInt8) {
+            out.storeBytes(of: byte, toByteOffset: at, as: UInt8.self)
+            at += 1
+        }
+        func digits(_ value: Int64, _ count: Int) {
+            var divisor: Int64 = 1
+            for _ in 1..<count { divisor *= 10 }
+            var rest = value
+            while divisor > 0 {
+                put(UInt8(48 + rest / divisor))
+                rest %= divisor
+                divisor /= 10
+            }
+        }
+        if date.year < 0 || date.year > 9999 {
+            for byte in String(date.year).utf8 { put(byte) }
         } else {
-            digits(year, 4, &out)
+            digits(Int64(date.year), 4)
         }
-        out.writeInteger(UInt8(ascii: "-"))
-        digits(month, 2, &out)
-        out.writeInteger(UInt8(ascii: "-"))
-        digits(day, 2, &out)
-        out.writeInteger(UInt8(ascii: " "))
+        put(UInt8(ascii: "-"))
+        digits(Int64(date.month), 2)
+        put(UInt8(ascii: "-"))
+        digits(Int64(date.day), 2)
+        put(UInt8(ascii: " "))
         let seconds = inDay / 1_000_000
-        digits(seconds / 3600, 2, &out)
-        out.writeInteger(UInt8(ascii: ":"))
-        digits(seconds / 60 % 60, 2, &out)
-        out.writeInteger(UInt8(ascii: ":"))
-        digits(seconds % 60, 2, &out)
-        out.writeInteger(UInt8(ascii: "."))
+        digits(seconds / 3600, 2)
+        put(UInt8(ascii: ":"))
+        digits(seconds / 60 % 60, 2)
+        put(UInt8(ascii: ":"))
+        digits(seconds % 60, 2)
+        put(UInt8(ascii: "."))
         let fraction = inDay % 1_000_000
-        digits(fractionDigits == 3 ? fraction / 1000 : fraction, fractionDigits, &out)
-    }
-
-    private static func digits(_ value: Int64, _ count: Int, _ out: inout ByteBuffer) {
-        var divisor: Int64 = 1
-        for _ in 1..<count { divisor *= 10 }
-        var rest = value
-        while divisor > 0 {
-            out.writeInteger(UInt8(48 + rest / divisor))
-            rest %= divisor
-            divisor /= 10
-        }
-    }
-
-    /// Days since 1970-01-01 → proleptic Gregorian (year, month, day) (H. Hinnant's algorithm).
-    static func civil(_ days: Int64) -> (Int64, Int64, Int64) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
+        digits(fractionDigits == 3 ? fraction / 1000 : fraction, fractionDigits)
+        return at
     }
 }
 

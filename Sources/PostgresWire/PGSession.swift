@@ -46,7 +46,7 @@ package final class PGSession {
     private var portals: [String: PGPortal] = [:]
     /// INSERTs of an open transaction, run at COMMIT (QuestDB buffers them the same way).
     private var pendingWrites: [(SQLStatement, [SQLValue], [SQLType?])] = []
-    package private(set) var machine = PGConnectionStateMachine()
+    package var machine = PGConnectionStateMachine()
     /// The running statement's context, for CancelRequest.
     package let running: RunningQuery
 
@@ -60,11 +60,6 @@ package final class PGSession {
 
     /// Whether the node refuses writes (a replica): reported as `in_hot_standby`.
     package var engineReadOnly: Bool { engine.readOnly }
-
-    package var stateMachine: PGConnectionStateMachine {
-        get { machine }
-        set { machine = newValue }
-    }
 
     /// Applies start-up parameters (`options=-c statement_timeout=…`).
     package func applyStartupParameters(_ parameters: [String: String]) {
@@ -379,15 +374,11 @@ package final class PGSession {
         case .show(let name):
             let value = settings[name] ?? SessionSettings.value(of: name, readOnly: engine.readOnly || readOnlyUser)
             guard let value else { throw SQLError(.undefinedObject, "unrecognized configuration parameter \"\(name)\"") }
-            portal.result = QueryResult.single(column: SessionSettings.columnName(of: name), text: value)
-            portal.finished = false
-            let result = portal.result!
+            let result = QueryResult.single(column: SessionSettings.columnName(of: name), text: value)
             let writer = PGRowWriter(columns: result.columns, formats: portal.resultFormats)
             if describe { PGBackendMessage.rowDescription(writer.description(of: result.columns)).write(into: &out) }
             writer.write(result, rows: 0..<1, into: &out)
             PGBackendMessage.commandComplete("SHOW").write(into: &out)
-            portal.result = nil
-            portal.finished = true
             return
         case .begin:
             if machine.transaction != .idle {

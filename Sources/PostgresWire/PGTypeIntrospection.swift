@@ -48,10 +48,10 @@ enum PGTypeIntrospection {
             values.append(oidValue(row.oid))
             values.append(textValue("pg_catalog"))
             values.append(textValue(row.name))
-            values.append(charValue("b"))
+            values.append(textValue("b"))
             values.append { _ in nil }
             values.append(row.element == 0 ? { _ in nil } : oidValue(row.element))
-            values.append(charValue(","))
+            values.append(textValue(","))
             values.append { _ in nil }
             values.append { _ in nil }
             values.append { _ in nil }
@@ -80,11 +80,8 @@ enum PGTypeIntrospection {
         { format in format == .binary ? withUnsafeBytes(of: UInt32(truncatingIfNeeded: oid).bigEndian) { Array($0) } : Array(String(oid).utf8) }
     }
 
+    /// Text, name and "char" values: the same bytes in both formats.
     private static func textValue(_ text: String) -> (PGFormat) -> [UInt8]? {
-        { _ in Array(text.utf8) }
-    }
-
-    private static func charValue(_ text: String) -> (PGFormat) -> [UInt8]? {
         { _ in Array(text.utf8) }
     }
 

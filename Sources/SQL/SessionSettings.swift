@@ -23,7 +23,6 @@ package enum SessionSettings {
         case "statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout": "0"
         case "extra_float_digits": "1"
         case "bytea_output": "hex"
-        case "max_connections": "64"
         default: nil
         }
     }

@@ -4,6 +4,11 @@ import Storage
 /// and writes it. Parsing accepts partial forms (`2024`, `2024-01`, `2024-01-15T09`) and
 /// reports the whole period they name, which `ts IN '2024-01'` filters on.
 package enum TimestampText {
+    /// Days since 1970-01-01 → (year, month, day): the calendar protocols format dates with.
+    package static func civil(fromDays days: Int64) -> (year: Int, month: Int, day: Int) {
+        PartitionTime.civil(fromDays: days)
+    }
+
     static let microsPerDay: Int64 = 86_400_000_000
 
     /// `2024-01-01T00:00:00.000000Z` for a µs timestamp.

@@ -27,7 +27,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent.parent))
 from ilp_bench import Sundial, add_data_arguments, http_requests, send_all_http  # noqa: E402
 from postgres_peer import postgres  # noqa: E402
 import pgwire_probe as pg  # noqa: E402
-from query_bench import FIELDS, TAGS  # noqa: E402
+from query_bench import FIELDS, TAGS, load_postgres_cpu  # noqa: E402
 
 CONNECTIONS = 8
 SECONDS = 5.0
@@ -138,16 +138,7 @@ def main():
         node.stop()
 
     with postgres(args.workdir, ["work_mem=256MB", "shared_buffers=2GB", "max_wal_size=20GB"]) as conn:
-        table_columns = ", ".join([f"{t} text" for t in TAGS] + [f"{f} double precision" for f in FIELDS] + ["micros bigint"])
-        conn.execute(f"CREATE UNLOGGED TABLE raw ({table_columns})")
-        with conn.cursor() as cur, open(csv, "rb") as f:
-            f.readline()
-            with cur.copy("COPY raw FROM STDIN WITH (FORMAT csv)") as copy:
-                while chunk := f.read(1 << 20):
-                    copy.write(chunk)
-        conn.execute(f"CREATE TABLE cpu AS SELECT to_timestamp(micros / 1000000.0) AT TIME ZONE 'UTC' AS ts, "
-                     f"{', '.join(TAGS + FIELDS)} FROM raw")
-        conn.execute("DROP TABLE raw")
+        load_postgres_cpu(conn, csv)
         conn.execute("CREATE INDEX ON cpu (hostname, ts DESC)")
         conn.execute("VACUUM ANALYZE cpu")
         conn.execute("ALTER USER postgres PASSWORD 'pg'")

@@ -175,18 +175,23 @@ def duckdb_times(csv_path):
             for name, query in QUERIES.items()}
 
 
+def load_postgres_cpu(conn, csv_path):
+    """The TSBS CSV into PostgreSQL table `cpu` (ts timestamp, tags text, fields double)."""
+    columns = ", ".join([f"{t} text" for t in TAGS] + [f"{f} double precision" for f in FIELDS] + ["micros bigint"])
+    conn.execute(f"CREATE UNLOGGED TABLE raw ({columns})")
+    with conn.cursor() as cur, open(csv_path, "rb") as f:
+        f.readline()
+        with cur.copy("COPY raw FROM STDIN WITH (FORMAT csv)") as copy:
+            while chunk := f.read(1 << 20):
+                copy.write(chunk)
+    conn.execute(f"CREATE TABLE cpu AS SELECT to_timestamp(micros / 1000000.0) AT TIME ZONE 'UTC' AS ts, "
+                 f"{', '.join(TAGS + FIELDS)} FROM raw")
+    conn.execute("DROP TABLE raw")
+
+
 def postgres_times(workdir, csv_path):
     with postgres(workdir, ["work_mem=256MB", "shared_buffers=2GB", "max_wal_size=20GB"]) as conn:
-        columns = ", ".join([f"{t} text" for t in TAGS] + [f"{f} double precision" for f in FIELDS] + ["micros bigint"])
-        conn.execute(f"CREATE UNLOGGED TABLE raw ({columns})")
-        with conn.cursor() as cur, open(csv_path, "rb") as f:
-            f.readline()
-            with cur.copy("COPY raw FROM STDIN WITH (FORMAT csv)") as copy:
-                while chunk := f.read(1 << 20):
-                    copy.write(chunk)
-        conn.execute(f"CREATE TABLE cpu AS SELECT to_timestamp(micros / 1000000.0) AT TIME ZONE 'UTC' AS ts, "
-                     f"{', '.join(TAGS + FIELDS)} FROM raw")
-        conn.execute("DROP TABLE raw")
+        load_postgres_cpu(conn, csv_path)
         conn.execute("CREATE TABLE hosts AS SELECT DISTINCT hostname FROM cpu")
         conn.execute("VACUUM ANALYZE cpu")
 
