@@ -96,7 +96,16 @@ let package = Package(
         ),
         .target(
             name: "Replication",
-            dependencies: ["CLZ4"],
+            dependencies: [
+                "Storage",
+                "CLZ4",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -122,6 +131,7 @@ let package = Package(
                 "PostgresWire",
                 "HTTPAPI",
                 "LineProtocol",
+                "Replication",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -193,7 +203,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ReplicationTests",
-            dependencies: ["Replication"],
+            dependencies: [
+                "Replication", "Storage", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -210,7 +223,7 @@ let package = Package(
         .testTarget(
             name: "NodeTests",
             dependencies: [
-                "Node", "Storage", "HTTPAPI", "LineProtocol", "PostgresWire", "TestSupport",
+                "Node", "Storage", "HTTPAPI", "LineProtocol", "PostgresWire", "Replication", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

@@ -14,6 +14,8 @@ import uuid
 import asyncpg
 import pg8000.native
 import psycopg
+
+from conftest import free_ports
 import pytest
 import requests
 
@@ -230,7 +232,11 @@ def test_read_only_user_reads_but_cannot_write(scram_node):
 
 
 def test_replica_refuses_every_write_with_25006_and_says_so(make_node):
-    node = make_node(env={"QDB_REPLICATION_ROLE": "replica"})
+    # A replica whose primary is not there: it keeps reconnecting and serves reads meanwhile.
+    replication, absent = free_ports(2)
+    node = make_node(env={"QDB_REPLICATION_ROLE": "replica", "QDB_REPLICATION_TLS_ENABLED": "false",
+                          "QDB_REPLICATION_BIND_TO": f"127.0.0.1:{replication}",
+                          "QDB_REPLICATION_PRIMARY": f"127.0.0.1:{absent}"})
     with psycopg.connect(node.pg_dsn, autocommit=True) as conn:
         assert conn.info.parameter_status("in_hot_standby") == "on"
         assert conn.info.parameter_status("default_transaction_read_only") == "on"

@@ -2,6 +2,7 @@ import LineProtocol
 import Logging
 import NIOCore
 import NIOHTTP1
+import Storage
 import Synchronization
 
 /// `POST /write` and `POST /api/v2/write`: ILP over HTTP (QUESTDB-COMPAT §2.1).
@@ -23,6 +24,13 @@ package struct LineHTTPEndpoint: HTTPEndpoint {
     }
 
     package func respond(to request: HTTPRequest, body: HTTPRequestBody) async throws -> HTTPResponse {
+        let role = ingestion.role
+        guard role.acceptsWrites else {
+            LineMetrics.http.error(.readOnly)
+            return respond(
+                to: LineIngestError(.readOnly, line: nil, table: "", "the node is a \(role.rawValue) and refuses writes; write to the primary"),
+                request: request)
+        }
         let unit: LineTimestampUnit
         switch request.target.parameter("precision") {
         case nil, "n", "ns": unit = .nanos
@@ -99,6 +107,7 @@ package struct LineHTTPEndpoint: HTTPEndpoint {
         case .schemaChanged: (status, code) = (.serviceUnavailable, "retry operation")
         case .storage: (status, code) = (.internalServerError, "internal error")
         case .unauthorized: (status, code) = (.forbidden, "unauthorised")
+        case .readOnly: (status, code) = (.misdirectedRequest, "read only")
         }
         let message: String
         if let line = failure.line {
@@ -106,7 +115,8 @@ package struct LineHTTPEndpoint: HTTPEndpoint {
         } else {
             message = failure.message
         }
-        let response = error(status, code: code, message: message, line: failure.line)
+        var response = error(status, code: code, message: message, line: failure.line)
+        if failure.kind == .readOnly { response.headers.replaceOrAdd(name: "X-QuestDB-Role", value: ingestion.role.rawValue.uppercased()) }
         logger.log(
             level: failure.kind == .storage ? .error : .info, "ILP over HTTP refused",
             metadata: ["error": "\(failure.description)", "table": "\(failure.table)", "peer": "\(request.remoteAddress.map { "\($0)" } ?? "-")"])

@@ -14,6 +14,8 @@ package struct LineIngestError: Error, Sendable, CustomStringConvertible {
         case storage
         /// Authentication failed (TCP: the challenge; HTTP answers 401 before ILP starts).
         case unauthorized
+        /// The node is a replica (or fenced) and refuses writes (HTTP 421 + `X-QuestDB-Role`).
+        case readOnly
     }
 
     package var kind: Kind
@@ -27,6 +29,12 @@ package struct LineIngestError: Error, Sendable, CustomStringConvertible {
         self.line = line
         self.table = table
         self.message = message
+    }
+
+    /// A storage failure in ILP's terms: a read-only node, or the engine failing.
+    package static func storage(_ error: StorageError, line: Int?, table: String, _ message: String) -> LineIngestError {
+        LineIngestError(error.code == .readOnly ? .readOnly : .storage, line: line, table: table,
+                        error.code == .readOnly ? error.message : message)
     }
 
     package static func parse(_ error: LineParseError, line: Int) -> LineIngestError {

@@ -9,6 +9,9 @@ package struct LineIngestion: Sendable {
     private let nowNanos: @Sendable () -> Int64
     private let pool = LineIngestorPool(capacity: 16)
 
+    /// The node's role: a replica or fenced node refuses ILP before reading a line.
+    package var role: NodeRole { engine.role }
+
     package init(engine: StorageEngine, configuration: LineIngestConfiguration, nowNanos: @escaping @Sendable () -> Int64) {
         self.engine = engine
         self.configuration = configuration

@@ -280,7 +280,7 @@ package final class LineIngestor {
                 _ = try await engine.createTable(schema)
             } catch {
                 guard engine.schema(named: schema.name) != nil else {
-                    throw LineIngestError(.storage, line: line, table: schema.name, error.message)
+                    throw LineIngestError.storage(error, line: line, table: schema.name, error.message)
                 }
             }
         case .addColumns(let table, let columns, let line):
@@ -294,8 +294,8 @@ package final class LineIngestor {
                 guard let current = engine.schema(named: table),
                       columns.allSatisfy({ current.column(named: $0.name) != nil })
                 else {
-                    let kind: LineIngestError.Kind = error.code == .notWritable ? .invalidLine : .storage
-                    throw LineIngestError(kind, line: line, table: table, error.message)
+                    if error.code == .notWritable { throw LineIngestError(.invalidLine, line: line, table: table, error.message) }
+                    throw LineIngestError.storage(error, line: line, table: table, error.message)
                 }
             }
             // Columns added are committed at once, like QuestDB; the batch takes them too.
@@ -383,7 +383,7 @@ package final class LineIngestor {
     }
 
     private func storageError(_ error: StorageError, table: String) -> LineIngestError {
-        LineIngestError(.storage, line: nil, table: table, "commit error for table: \(table), error: \(error.message)")
+        LineIngestError.storage(error, line: nil, table: table, "commit error for table: \(table), error: \(error.message)")
     }
 }
 

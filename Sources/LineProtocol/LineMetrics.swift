@@ -35,6 +35,7 @@ package enum LineMetrics {
             case .schemaChanged: label = "schema_changed"
             case .storage: label = "storage"
             case .unauthorized: label = "unauthorized"
+            case .readOnly: label = "read_only"
             }
             Counter(label: "sundial_line_errors_total", dimensions: [("transport", name), ("kind", label)]).increment()
         }

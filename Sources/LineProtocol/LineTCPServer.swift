@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import Storage
 import Synchronization
 
 /// Settings of the ILP over TCP listener (`line.tcp.*`).
@@ -114,6 +115,15 @@ package struct BoundLineTCPServer: Service {
         guard let id = connections.admit(connection.channel) else {
             logger.warning("ILP over TCP connection refused: connection limit reached",
                            metadata: ["limit": "\(configuration.connectionLimit)", "peer": "\(connection.channel.remoteAddress.map { "\($0)" } ?? "?")"])
+            try? await connection.channel.close()
+            return
+        }
+        let role = ingestion.role
+        guard role.acceptsWrites else {
+            // A replica takes no ILP: the client learns it at once rather than after a batch.
+            errorLog.log(logger, "ILP over TCP connection refused: the node is a \(role.rawValue) and refuses writes; write to the primary",
+                         metadata: ["peer": "\(connection.channel.remoteAddress.map { "\($0)" } ?? "?")"])
+            connections.remove(id)
             try? await connection.channel.close()
             return
         }

@@ -130,9 +130,34 @@ extension ConfigurationKey {
         .init("pg.tls.private.key.path", .text, default: "", "PEM private key for PG wire TLS (relative to the data directory)."),
         .init("pg.tls.required", .boolean, default: "false", "Refuse PG wire clients that do not use TLS (FATAL 28000)."),
 
-        // Replication (issue 7 builds the channel; the role already makes a node read-only).
+        // Replication (Docs/operations/replication.md).
         .init("replication.role", .choice(["none", "primary", "replica"]), default: "none",
-              "The node's cluster role: none (standalone), primary, or replica (read-only: writes fail with 25006 / 421)."),
+              "The node's cluster role: none (standalone), primary (ships its WAL), or replica (follows replication.primary; read-only: writes fail with 25006 / 421)."),
+        .init("replication.bind.to", .address, default: "0.0.0.0:9005",
+              "Where a clustered node listens for replication connections (mutual TLS)."),
+        .init("replication.primary", .text, default: "",
+              "host:port of the primary's replication.bind.to; required on a replica."),
+        .init("replication.peers", .text, default: "",
+              "Comma-separated host:port of the other members' replication.bind.to (shown in status; used by failover)."),
+        .init("replication.tls.enabled", .boolean, default: "true",
+              "Mutual TLS 1.3 on the replication channel; false sends the WAL in plain TCP (tests only; logged as a warning)."),
+        .init("replication.tls.ca", .text, default: "",
+              "PEM certificate(s) of the cluster CA: the only roots trusted for peers (relative to the data directory)."),
+        .init("replication.tls.cert", .text, default: "",
+              "PEM certificate chain of this node, signed by the cluster CA (relative to the data directory)."),
+        .init("replication.tls.key", .text, default: "", "PEM private key of replication.tls.cert (relative to the data directory)."),
+        .init("replication.max.retained.bytes", .byteSize((1 << 20)...(1 << 50)), default: "1g",
+              "WAL a primary keeps for replicas that are behind; past it the slowest replica loses its slot and must be re-bootstrapped."),
+        .init("replication.chunk.max.bytes", .byteSize((64 << 10)...(64 << 20)), default: "1m",
+              "Largest uncompressed WAL chunk shipped in one frame (a larger single record still travels whole)."),
+        .init("replication.keepalive.interval", .milliseconds(10...60_000), default: "1000",
+              "How often an idle primary sends KEEPALIVE and a replica sends STATUS."),
+        .init("replication.keepalive.timeout", .milliseconds(100...600_000), default: "10000",
+              "A replication connection silent this long is closed (and a replica reconnects)."),
+        .init("replication.reconnect.max.backoff", .milliseconds(10...600_000), default: "5000",
+              "Cap of a replica's exponential reconnect back-off."),
+        .init("replication.max.ready.lag", .milliseconds(0...86_400_000), default: "10000",
+              "GET /ready on 9003 answers 503 on a replica whose apply lag is larger (or unknown)."),
 
         .init("query.timeout", .milliseconds(1...86_400_000), default: "60000", aliases: ["query.timeout.sec"],
               "Longest a statement may run; /exec's Statement-Timeout header overrides it per request."),
@@ -159,6 +184,8 @@ extension ConfigurationKey {
         // Storage.
         .init("cairo.commit.mode", .choice(["sync", "async", "nosync"]), default: "sync",
               "When a commit is acknowledged: sync fsyncs the WAL first (group commit), async fsyncs in the background within 100 ms, nosync leaves it to the OS."),
+        .init("cairo.wal.segment.rollover.size", .byteSize((1 << 20)...(1 << 34)), default: "64m",
+              "Size at which a WAL segment is sealed and the next begins; whole sealed segments are what purge deletes."),
 
         // Process.
         .init("log.level", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]),

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOSSL
 import PostgresWire
+import Replication
 import SQL
 import Storage
 
@@ -28,6 +29,8 @@ package struct NodeConfiguration: Sendable {
     package var pg: PGServerConfiguration?
     /// `replication.role`: a replica refuses writes on every protocol.
     package var role: NodeRole
+    /// The replication channel, or `nil` on a standalone node (`replication.role=none`).
+    package var replication: ReplicationConfiguration?
     package var sql: SQLConfiguration
     /// `http.security.max.response.rows`.
     package var maxResponseRows: Int
@@ -71,7 +74,8 @@ package struct NodeConfiguration: Sendable {
         self.health = try values.boolean("http.min.enabled") ? health : nil
 
         let commitMode = WALConfiguration.CommitMode(rawValue: try values.choice("cairo.commit.mode")) ?? .sync
-        storage = StorageConfiguration(wal: WALConfiguration(commitMode: commitMode))
+        storage = StorageConfiguration(wal: WALConfiguration(
+            commitMode: commitMode, segmentSizeBytes: Int(try values.byteSize("cairo.wal.segment.rollover.size"))))
         var line = LineIngestConfiguration()
         line.autoCreateTables = try values.boolean("line.auto.create.new.tables")
         line.autoCreateColumns = try values.boolean("line.auto.create.new.columns")
@@ -106,6 +110,8 @@ package struct NodeConfiguration: Sendable {
         maxResponseRows = Int(try values.integer("http.security.max.response.rows"))
         pg = try values.boolean("pg.enabled") ? try Self.pgConfiguration(values, root: root, warnings: &warnings) : nil
         role = ["primary": .primary, "replica": .replica][try values.choice("replication.role")] ?? .standalone
+        replication = try Self.replicationConfiguration(values, role: role, root: root, warnings: &warnings)
+        replication?.maxRecordBytes = storage.wal.maxRecordBytes
         pingVersion = values.text("line.http.ping.version")
         logLevel = Logger.Level(rawValue: try values.choice("log.level")) ?? .info
         self.warnings = warnings
@@ -144,6 +150,98 @@ package struct NodeConfiguration: Sendable {
                 "pg.net.bind.to=\(address.host):\(address.port) is reachable from other hosts and " + findings.joined(separator: " and "))
         }
         return pg
+    }
+
+    private static func replicationConfiguration(
+        _ values: ConfigurationValues, role: NodeRole, root: String, warnings: inout [String]
+    ) throws(ConfigurationError) -> ReplicationConfiguration? {
+        guard role != .standalone else { return nil }
+        let bind = try values.address("replication.bind.to")
+        var replication = ReplicationConfiguration(role: role, bindHost: bind.host, bindPort: bind.port)
+        let primary = values.text("replication.primary")
+        if role == .replica {
+            guard let address = ConfigurationValues.parseAddress(primary), !address.host.isEmpty, address.host != "0.0.0.0" else {
+                throw ConfigurationError(
+                    source: origin(values, "replication.primary"), key: "replication.primary",
+                    primary.isEmpty ? "must be set on a replica (host:port of the primary's replication.bind.to)"
+                        : "'\(primary)' is not a host:port to connect to")
+            }
+            replication.primaryHost = address.host
+            replication.primaryPort = address.port
+        }
+        replication.peers = values.text("replication.peers").split(separator: ",").map { String($0.filter { $0 != " " }) }
+            .filter { !$0.isEmpty }
+        for peer in replication.peers where ConfigurationValues.parseAddress(peer) == nil {
+            throw ConfigurationError(source: origin(values, "replication.peers"), key: "replication.peers", "'\(peer)' is not host:port")
+        }
+        replication.maxRetainedBytes = Int(try values.byteSize("replication.max.retained.bytes"))
+        replication.maxChunkBytes = Int(try values.byteSize("replication.chunk.max.bytes"))
+        replication.keepaliveIntervalMillis = Int(try values.milliseconds("replication.keepalive.interval"))
+        replication.keepaliveTimeoutMillis = Int(try values.milliseconds("replication.keepalive.timeout"))
+        replication.reconnectMaxBackoffMillis = Int(try values.milliseconds("replication.reconnect.max.backoff"))
+        replication.maxReadyLagMillis = Int(try values.milliseconds("replication.max.ready.lag"))
+        guard replication.keepaliveTimeoutMillis > replication.keepaliveIntervalMillis else {
+            throw ConfigurationError(
+                source: origin(values, "replication.keepalive.timeout"), key: "replication.keepalive.timeout",
+                "must be longer than replication.keepalive.interval")
+        }
+        if try values.boolean("replication.tls.enabled") {
+            (replication.serverTLS, replication.clientTLS) = try replicationTLS(values, root: root)
+        } else {
+            warnings.append(
+                "replication.tls.enabled=false: the WAL travels in plain TCP, unauthenticated; use this only on a trusted test network")
+        }
+        return replication
+    }
+
+    /// Mutual TLS 1.3 for replication: the cluster CA is the only trust root, the server
+    /// requires a client certificate, the client verifies the primary's certificate and name.
+    private static func replicationTLS(_ values: ConfigurationValues, root: String) throws(ConfigurationError)
+        -> (NIOSSLContext, NIOSSLContext)
+    {
+        func path(_ key: String) throws(ConfigurationError) -> String {
+            let configured = values.text(key)
+            guard !configured.isEmpty else {
+                throw ConfigurationError(
+                    source: origin(values, key), key: key,
+                    "must be set when replication.tls.enabled=true (make them with deploy/tls/make-certs.sh)")
+            }
+            return configured.hasPrefix("/") ? configured : root + "/" + configured
+        }
+        let caPath = try path("replication.tls.ca"), certificatePath = try path("replication.tls.cert")
+        let keyPath = try path("replication.tls.key")
+        let ca: [NIOSSLCertificate], chain: [NIOSSLCertificate], key: NIOSSLPrivateKey
+        do { ca = try NIOSSLCertificate.fromPEMFile(caPath) } catch {
+            throw ConfigurationError(source: .unreadableFile(path: caPath), key: "replication.tls.ca", "not a readable PEM certificate (\(error))")
+        }
+        do { chain = try NIOSSLCertificate.fromPEMFile(certificatePath) } catch {
+            throw ConfigurationError(
+                source: .unreadableFile(path: certificatePath), key: "replication.tls.cert", "not a readable PEM certificate chain (\(error))")
+        }
+        do { key = try NIOSSLPrivateKey(file: keyPath, format: .pem) } catch {
+            throw ConfigurationError(source: .unreadableFile(path: keyPath), key: "replication.tls.key", "not a readable PEM private key (\(error))")
+        }
+        guard !ca.isEmpty, !chain.isEmpty else {
+            throw ConfigurationError(source: .unreadableFile(path: caPath), key: "replication.tls.ca", "holds no certificate")
+        }
+        var server = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        // The client's certificate is checked against the CA; its host name cannot be (SWIFT-NOTES).
+        server.certificateVerification = .noHostnameVerification
+        server.trustRoots = .certificates(ca)
+        server.minimumTLSVersion = .tlsv13
+        var client = TLSConfiguration.makeClientConfiguration()
+        client.certificateChain = chain.map { .certificate($0) }
+        client.privateKey = .privateKey(key)
+        client.certificateVerification = .fullVerification
+        client.trustRoots = .certificates(ca)
+        client.minimumTLSVersion = .tlsv13
+        do {
+            return (try NIOSSLContext(configuration: server), try NIOSSLContext(configuration: client))
+        } catch {
+            throw ConfigurationError(
+                source: .unreadableFile(path: keyPath), key: "replication.tls.key",
+                "replication.tls.cert and replication.tls.key do not make a TLS context (\(error))")
+        }
     }
 
     /// Where a key's value came from (its environment variable when it was never set).

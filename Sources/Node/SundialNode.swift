@@ -6,9 +6,11 @@ import NIOCore
 import NIOPosix
 import PostgresWire
 import Prometheus
+import Replication
 import ServiceLifecycle
 import SQL
 import Storage
+import Synchronization
 import UnixSignals
 
 /// A running node: opens the data directory, binds the listeners and runs the services under
@@ -31,7 +33,7 @@ package struct SundialNode {
         logger.info("starting sundial \(SundialVersion.current)", metadata: ["data-dir": "\(dataDirectory.root)"])
         for warning in configuration.warnings { logger.warning("\(warning)") }
 
-        let opened = try dataDirectory.open(initialRole: .standalone)
+        let opened = try dataDirectory.open(initialRole: configuration.role).recording(role: configuration.role)
         logger.info(
             "\(opened.identityCreated ? "created" : "opened") data directory",
             metadata: [
@@ -39,8 +41,16 @@ package struct SundialNode {
                 "epoch": "\(opened.identity.epoch)", "role": "\(opened.identity.role.rawValue)",
             ])
 
-        let metricsText = configuration.metricsEnabled ? SundialNode.bootstrapMetrics() : nil
-        let storage = try StorageEngine(layout: opened.layout, configuration: configuration.storage)
+        // Metrics come first: storage publishes gauges while it opens.
+        let refreshes = MetricsRefreshes()
+        let metricsText = configuration.metricsEnabled ? SundialNode.bootstrapMetrics(refreshes: refreshes) : nil
+        let storage = try StorageEngine(layout: opened.layout, configuration: configuration.storage, role: configuration.role)
+        let replication = ReplicationMonitor(
+            storage: storage,
+            configuration: configuration.replication ?? ReplicationConfiguration(role: .standalone, bindHost: "", bindPort: 0),
+            identity: opened.identity, slots: configuration.role == .primary ? try ReplicationSlots.load(dataDirectory) : ReplicationSlots())
+        storage.holdWAL(after: replication.retentionHold)
+        refreshes.add { ReplicationMetrics.refresh(replication) }
         logger.info(
             "storage opened",
             metadata: [
@@ -58,7 +68,7 @@ package struct SundialNode {
         let healthGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         do {
             try await serve(
-                opened: opened, storage: storage, metricsText: metricsText, mainGroup: mainGroup,
+                opened: opened, storage: storage, replication: replication, metricsText: metricsText, mainGroup: mainGroup,
                 healthGroup: healthGroup)
         } catch {
             try? await mainGroup.shutdownGracefully()
@@ -71,14 +81,16 @@ package struct SundialNode {
     }
 
     private func serve(
-        opened: OpenDataDirectory, storage: StorageEngine, metricsText: (@Sendable () -> [UInt8])?,
+        opened: OpenDataDirectory, storage: StorageEngine, replication: ReplicationMonitor, metricsText: (@Sendable () -> [UInt8])?,
         mainGroup: MultiThreadedEventLoopGroup, healthGroup: MultiThreadedEventLoopGroup
     ) async throws {
         // First in, last out: storage checkpoints after every listener has stopped.
         var services: [any Service] = [StorageService(engine: storage, logger: logger)]
-        // The configured role wins over the stored one until replication manages roles (issue 7).
-        let role = configuration.role == .standalone ? opened.identity.role : configuration.role
-        let sql = SQLEngine(storage: storage, configuration: configuration.sql, isReadOnly: { !role.acceptsWrites })
+        let role = configuration.role
+        if configuration.replication != nil {
+            services += try await replicationServices(replication, layout: opened.layout, group: mainGroup)
+        }
+        let sql = SQLEngine(storage: storage, configuration: configuration.sql, isReadOnly: { !storage.role.acceptsWrites })
         if let http = configuration.http {
             let settings = ServerSettings(
                 releaseVersion: SundialVersion.current,
@@ -113,7 +125,10 @@ package struct SundialNode {
             services.append(bound)
         }
         if let health = configuration.health {
-            let router = HealthRoutes.router(metricsText: metricsText)
+            let status = HealthRoutes.NodeStatus(
+                json: { NodeStatusDocument.json(replication) }, text: { NodeStatusDocument.text(replication) },
+                ready: { replication.isReady() })
+            let router = HealthRoutes.router(metricsText: metricsText, status: status)
             services.append(try await bind(health, router: router, group: healthGroup))
         }
 
@@ -124,6 +139,34 @@ package struct SundialNode {
         // Requests in flight get a short grace; past this the group cancels what is left.
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(4)
         try await ServiceGroup(configuration: groupConfiguration).run()
+    }
+
+    /// The replication listener (every clustered node) and, on a replica, the link to the primary.
+    private func replicationServices(
+        _ monitor: ReplicationMonitor, layout: DataDirectory, group: MultiThreadedEventLoopGroup
+    ) async throws -> [any Service] {
+        let replication = monitor.configuration
+        let server: BoundReplicationServer
+        do {
+            server = try await ReplicationServer(
+                monitor: monitor, layout: layout, group: group, logger: Logger(label: "sundial.replication")
+            ).bind()
+        } catch {
+            throw ReplicationBindError(
+                key: replication.bindKey, address: "\(replication.bindHost):\(replication.bindPort)", cause: error)
+        }
+        logger.info(
+            "replication server listening",
+            metadata: [
+                "address": "\(replication.bindHost):\(server.localAddress?.port ?? replication.bindPort)",
+                "key": "\(replication.bindKey)", "tls": "\(replication.serverTLS != nil ? "mutual TLS 1.3" : "off")",
+                "role": "\(replication.role.rawValue)",
+            ])
+        var services: [any Service] = [server]
+        if replication.role == .replica {
+            services.append(ReplicaClient(monitor: monitor, layout: layout, group: group, logger: Logger(label: "sundial.replication")))
+        }
+        return services
     }
 
     /// The wall clock in nanoseconds since the epoch: the designated timestamp of ILP rows
@@ -152,12 +195,13 @@ package struct SundialNode {
 
     /// Installs the Prometheus backend for swift-metrics (once per process) and returns the
     /// renderer `/metrics` calls.
-    private static func bootstrapMetrics() -> @Sendable () -> [UInt8] {
+    private static func bootstrapMetrics(refreshes: MetricsRefreshes) -> @Sendable () -> [UInt8] {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let process = ProcessMetrics(version: SundialVersion.current)
         return {
             process.refresh()
+            refreshes.run()
             return registry.emitToBuffer()
         }
     }
@@ -166,3 +210,25 @@ package struct SundialNode {
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// The replication listener could not bind: names the key and address, like the other listeners.
+package struct ReplicationBindError: Error, CustomStringConvertible {
+    package var key: String
+    package var address: String
+    package var cause: any Error
+
+    package var description: String { "cannot listen on \(address) (\(key)): \(cause)" }
+}
+
+/// Gauges computed at scrape time (lag grows with the clock), registered once their owners exist.
+final class MetricsRefreshes: Sendable {
+    private let refreshes = Mutex<[@Sendable () -> Void]>([])
+
+    func add(_ refresh: @escaping @Sendable () -> Void) {
+        refreshes.withLock { $0.append(refresh) }
+    }
+
+    func run() {
+        for refresh in refreshes.withLock({ $0 }) { refresh() }
+    }
+}

@@ -6,6 +6,11 @@ struct Catalog: ~Copyable {
     /// Names of tables that could not be opened: writes to them are refused with the reason.
     var damaged: [String: String] = [:]
 
+    /// The node's role. It lives under the catalog's lock so a role change and the appends
+    /// the old role admitted are ordered: once `role` refuses writes, no later append of a
+    /// client's transaction can reach the WAL.
+    var role: NodeRole = .standalone
+
     init(stores: [UInt32: TableStore], damaged damagedTables: [DamagedTable]) {
         for table in damagedTables {
             damaged[NameRules.lookupKey(table.name)] = table.reason
@@ -17,7 +22,15 @@ struct Catalog: ~Copyable {
         }
     }
 
+    /// Refuses a client's write when the role does not take writes.
+    func requireWritable(_ path: String) throws(StorageError) {
+        guard role.acceptsWrites else {
+            throw StorageError(.readOnly, path: path, "the node is a \(role.rawValue) and refuses writes; write to the primary")
+        }
+    }
+
     mutating func reserve(_ requested: TableSchema) throws(StorageError) -> TableSchema {
+        try requireWritable(requested.name)
         var schema = requested
         schema.tableID = nextTableID
         schema.version = 1
@@ -54,6 +67,7 @@ struct Catalog: ~Copyable {
     mutating func alter(
         _ name: String, _ change: (inout TableSchema) throws(SchemaError) -> Void
     ) throws(StorageError) -> (TableSchema, TableSchema) {
+        try requireWritable(name)
         let old = try existing(name)
         var schema = old
         do {
@@ -81,11 +95,28 @@ struct Catalog: ~Copyable {
     }
 
     mutating func admit(_ batch: RowBatch) throws(StorageError) {
+        try requireWritable(batch.schema.name)
         guard let current = schemas[NameRules.lookupKey(batch.schema.name)], current.tableID == batch.schema.tableID else {
             throw StorageError(.notWritable, path: batch.schema.name, "table does not exist [table=\(batch.schema.name)]")
         }
         guard current.version == batch.schema.version else {
             throw StorageError(.schemaChanged, path: batch.schema.name, "table schema changed; rebuild the batch")
+        }
+    }
+
+    /// Follows a structural change that arrived by replication (the primary validated it).
+    mutating func applyReplicated(_ change: SchemaChange) {
+        switch change {
+        case .createTable(let schema):
+            schemas[NameRules.lookupKey(schema.name)] = schema
+            nextTableID = max(nextTableID, schema.tableID + 1)
+        case .alterTable(let schema):
+            if let old = schemas.first(where: { $0.value.tableID == schema.tableID })?.key { schemas[old] = nil }
+            schemas[NameRules.lookupKey(schema.name)] = schema
+        case .dropTable(let id):
+            if let old = schemas.first(where: { $0.value.tableID == id })?.key { schemas[old] = nil }
+        case .truncateTable, .dropPartitions:
+            break
         }
     }
 }

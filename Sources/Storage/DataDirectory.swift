@@ -50,4 +50,14 @@ package struct OpenDataDirectory: Sendable {
     package let identity: NodeIdentity
     /// True on the first start of this directory.
     package let identityCreated: Bool
+
+    /// Records `role` in `node/identity` when it differs from the stored one (the configured
+    /// `replication.role` is the source of truth until promotion manages roles).
+    package func recording(role: NodeRole) throws(StorageError) -> OpenDataDirectory {
+        guard identity.role != role else { return self }
+        var updated = identity
+        updated.role = role
+        try DurableFile.replace(layout.identityPath, with: updated.encoded(), io: .system)
+        return OpenDataDirectory(layout: layout, lock: lock, identity: updated, identityCreated: identityCreated)
+    }
 }

@@ -21,7 +21,7 @@ package final class StorageEngine: Sendable {
     private let retentionHold = Mutex<UInt64?>(nil)
 
     /// Opens the tables and the WAL and replays every committed transaction the tables lack.
-    package init(layout: DataDirectory, configuration: StorageConfiguration) throws(StorageError) {
+    package init(layout: DataDirectory, configuration: StorageConfiguration, role: NodeRole = .standalone) throws(StorageError) {
         var stores: [UInt32: TableStore] = [:]
         var damaged: [DamagedTable] = []
         for entry in try ColumnFiles.entries(of: layout.tablesDirectory) where entry.contains("~") {
@@ -57,7 +57,9 @@ package final class StorageEngine: Sendable {
         // a restart replays ever more (and rewrites O3 partitions again) on each start, and a
         // crash loop stops making progress: the kill -9 test showed both.
         try applier.checkpointAll()
-        catalog = Mutex(Catalog(stores: applier.stores, damaged: damaged))
+        var initialCatalog = Catalog(stores: applier.stores, damaged: damaged)
+        initialCatalog.role = role
+        catalog = Mutex(initialCatalog)
         published = Mutex(Published(snapshots: applier.snapshots(), appliedTxn: wal.committedTxn))
         self.applier = Mutex(applier)
         StorageMetrics.opened(wal: wal, suspendedTables: damaged.count)
@@ -103,6 +105,7 @@ package final class StorageEngine: Sendable {
     /// Removes every row of a table; its structure stays.
     package func truncateTable(_ name: String) async throws(StorageError) {
         let position = try catalog.withLock { (catalog) throws(StorageError) -> WALPosition in
+            try catalog.requireWritable(name)
             let schema = try catalog.existing(name)
             return try append(.schemaChange, SchemaChange.truncateTable(tableID: schema.tableID).encoded())
         }
@@ -114,7 +117,10 @@ package final class StorageEngine: Sendable {
     /// `DROP PARTITION LIST …` and `… WHERE ts < …` resolve to this); returns how many.
     @discardableResult
     package func dropPartitions(_ name: String, where matches: (Int64) -> Bool) async throws(StorageError) -> Int {
-        let schema = try catalog.withLock { (catalog) throws(StorageError) -> TableSchema in try catalog.existing(name) }
+        let schema = try catalog.withLock { (catalog) throws(StorageError) -> TableSchema in
+            try catalog.requireWritable(name)
+            return try catalog.existing(name)
+        }
         guard schema.partitionBy != .none else {
             throw StorageError(.notWritable, path: name, "table is not partitioned [table=\(name)]")
         }
@@ -124,6 +130,7 @@ package final class StorageEngine: Sendable {
             .map(\.timestamp).filter(matches)
         guard !timestamps.isEmpty else { return 0 }
         let position = try catalog.withLock { (catalog) throws(StorageError) -> WALPosition in
+            try catalog.requireWritable(name)
             let current = try catalog.existing(name)
             guard current.tableID == schema.tableID else {
                 throw StorageError(.notWritable, path: name, "table was replaced while dropping partitions")
@@ -138,6 +145,7 @@ package final class StorageEngine: Sendable {
     /// Removes a table and its files.
     package func dropTable(_ name: String) async throws(StorageError) {
         let position = try catalog.withLock { (catalog) throws(StorageError) -> WALPosition in
+            try catalog.requireWritable(name)
             let schema = try catalog.existing(name)
             let position = try append(.schemaChange, SchemaChange.dropTable(tableID: schema.tableID).encoded())
             catalog.release(schema)
@@ -209,6 +217,58 @@ package final class StorageEngine: Sendable {
     private func settle(_ position: WALPosition) async throws(StorageError) {
         if wal.configuration.commitMode == .sync { try await wal.waitDurable(position.txn) }
         startApplying()
+    }
+
+    // MARK: Role and replication
+
+    /// What the node may do with clients' writes (DESIGN §5: enforced here, where every write passes).
+    package var role: NodeRole { catalog.withLock { $0.role } }
+
+    /// Changes the role. Under the catalog lock: a write admitted before the change is in the
+    /// WAL already; none is admitted after it unless the new role takes writes.
+    package func setRole(_ role: NodeRole) {
+        catalog.withLock { $0.role = role }
+    }
+
+    /// Appends records received from the primary to this node's WAL with the primary's txn
+    /// numbers, epochs and commit times, follows their schema changes in the catalog, waits
+    /// until they are durable and wakes the applier. `records` is a run of whole WAL records
+    /// (header + payload) that replication has verified; they are verified again here.
+    ///
+    /// Records at or below the WAL's last txn are skipped (a replayed chunk is harmless); a
+    /// gap or a record that fails verification throws before anything after it is appended.
+    /// Returns the last txn now in the WAL.
+    @discardableResult
+    package func appendReplicated(_ bytes: [UInt8]) async throws(StorageError) -> UInt64 {
+        let last = try bytes.withUnsafeBytes { records in
+            Result { () throws(StorageError) in try appendReplicated(records) }
+        }.get()
+        try await wal.waitDurable(last)
+        startApplying()
+        return last
+    }
+
+    private func appendReplicated(_ records: UnsafeRawBufferPointer) throws(StorageError) -> UInt64 {
+        try catalog.withLock { (catalog) throws(StorageError) -> UInt64 in
+            var offset = 0
+            while offset < records.count {
+                let header: WALRecordHeader
+                switch WALRecordCodec.decode(records, at: offset, maxPayloadBytes: wal.configuration.maxRecordBytes) {
+                case .success(let decoded): header = decoded
+                case .failure(let invalid):
+                    throw StorageError(.corrupt, path: "replication", "received record at byte \(offset) is invalid: \(invalid)")
+                }
+                let payload = UnsafeRawBufferPointer(
+                    rebasing: records[(offset + WALRecordHeader.size)..<(offset + header.recordSize)])
+                offset += header.recordSize
+                if header.txn < wal.nextTxn { continue }
+                _ = try wal.appendReplicated(header, payload: payload)
+                if header.kind == .schemaChange {
+                    catalog.applyReplicated(try SchemaChange.decode(Array(payload), txn: header.txn))
+                }
+            }
+            return wal.nextTxn - 1
+        }
     }
 
     // MARK: Reading

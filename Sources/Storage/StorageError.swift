@@ -16,6 +16,9 @@ package struct StorageError: Error, Sendable, CustomStringConvertible {
         /// A batch was built against an older version of its table's schema (`RowBatch.extend`
         /// may adopt the new one, or the writer rebuilds).
         case schemaChanged
+        /// The node's role (replica, fenced) refuses writes from clients; only replication
+        /// writes there. Protocols answer it as a read-only node (25006, 421, disconnect).
+        case readOnly
     }
 
     package var code: Code

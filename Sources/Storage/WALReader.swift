@@ -35,6 +35,43 @@ package final class WALReader {
 
     /// The next committed record, or `nil` when the reader has reached the committed end.
     package func next() throws(StorageError) -> WALRecord? {
+        guard let current = try advance() else { return nil }
+        let header = try readHeader(current)
+        // The payload is read straight into its own array: one copy from the page cache.
+        var payload = [UInt8](repeating: 0, count: header.payloadLength)
+        try payload.withUnsafeMutableBytes { raw in
+            Result { () throws(StorageError) in try readPayload(current, header: header, into: raw) }
+        }.get()
+        return WALRecord(
+            header: header, payload: payload,
+            position: WALPosition(txn: header.txn, segmentFirstTxn: current.info.firstTxn, endOffset: offset))
+    }
+
+    /// Appends the next committed record, header and payload exactly as stored, to `output`
+    /// and returns its header; `nil` at the committed end. Replication ships these bytes.
+    package func next(appendingTo output: inout [UInt8]) throws(StorageError) -> WALRecordHeader? {
+        guard let current = try advance() else { return nil }
+        let header = try readHeader(current)
+        let start = output.count
+        output.append(contentsOf: headerBytes)
+        output.append(contentsOf: repeatElement(0, count: header.payloadLength))
+        do throws(StorageError) {
+            try output.withUnsafeMutableBytes { raw in
+                Result { () throws(StorageError) in
+                    try readPayload(
+                        current, header: header,
+                        into: UnsafeMutableRawBufferPointer(rebasing: raw[(start + WALRecordHeader.size)...]))
+                }
+            }.get()
+        } catch {
+            output.removeSubrange(start...)
+            throw error
+        }
+        return header
+    }
+
+    /// Positions the reader on the segment holding `nextTxn`; `nil` at the committed end.
+    private func advance() throws(StorageError) -> (info: WALSegmentInfo, fd: Int32)? {
         guard nextTxn <= log.committedTxn else { return nil }
         if segment == nil {
             guard try openSegment(containing: nextTxn) else { return nil }
@@ -45,9 +82,7 @@ package final class WALReader {
             if !(nextTxn <= current.info.lastTxn && offset < current.info.sizeBytes), let latest = refreshedSegment() {
                 current = latest
             }
-            if nextTxn <= current.info.lastTxn && offset < current.info.sizeBytes {
-                return try readRecord(current)
-            }
+            if nextTxn <= current.info.lastTxn && offset < current.info.sizeBytes { return current }
             // This segment is exhausted: the record lives in a later one, if it exists yet.
             let segments = log.segments
             guard let later = segments.first(where: { $0.firstTxn == nextTxn }) else {
@@ -63,7 +98,7 @@ package final class WALReader {
         return nil
     }
 
-    private func readRecord(_ current: (info: WALSegmentInfo, fd: Int32)) throws(StorageError) -> WALRecord {
+    private func readHeader(_ current: (info: WALSegmentInfo, fd: Int32)) throws(StorageError) -> WALRecordHeader {
         let path = current.info.path
         try readExactly(current.fd, into: &headerBytes, at: offset, path: path)
         let decoded = headerBytes.withUnsafeBytes {
@@ -72,21 +107,24 @@ package final class WALReader {
         guard case .success(let header) = decoded, header.txn == nextTxn else {
             throw StorageError(.corrupt, path: path, "record at byte \(offset) (txn \(nextTxn)) fails verification on read")
         }
-        // The payload is read straight into its own array: one copy from the page cache.
-        var payload = [UInt8](repeating: 0, count: header.payloadLength)
-        try readExactly(current.fd, into: &payload, at: offset + WALRecordHeader.size, path: path)
+        return header
+    }
+
+    /// Reads the payload of the record whose header was just read, verifies the checksum and
+    /// moves past the record.
+    private func readPayload(
+        _ current: (info: WALSegmentInfo, fd: Int32), header: WALRecordHeader, into payload: UnsafeMutableRawBufferPointer
+    ) throws(StorageError) {
+        let path = current.info.path
+        try readExactly(current.fd, into: payload, at: offset + WALRecordHeader.size, path: path)
         let intact = headerBytes.withUnsafeBytes { headerBytes in
-            payload.withUnsafeBytes { WALRecordCodec.checksumMatches(header, headerBytes: headerBytes, payload: $0) }
+            WALRecordCodec.checksumMatches(header, headerBytes: headerBytes, payload: UnsafeRawBufferPointer(payload))
         }
         guard intact else {
             throw StorageError(.corrupt, path: path, "record at byte \(offset) (txn \(nextTxn)) fails its checksum on read")
         }
         offset += header.recordSize
-        let record = WALRecord(
-            header: header, payload: payload,
-            position: WALPosition(txn: header.txn, segmentFirstTxn: current.info.firstTxn, endOffset: offset))
         nextTxn += 1
-        return record
     }
 
     /// Opens the segment holding `txn` and walks its headers to the record.
@@ -136,11 +174,17 @@ package final class WALReader {
     }
 
     private func readExactly(_ fd: Int32, into buffer: inout [UInt8], at position: Int, path: String) throws(StorageError) {
+        try buffer.withUnsafeMutableBytes { raw in
+            Result { () throws(StorageError) in try readExactly(fd, into: raw, at: position, path: path) }
+        }.get()
+    }
+
+    private func readExactly(
+        _ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at position: Int, path: String
+    ) throws(StorageError) {
         var done = 0
         while done < buffer.count {
-            let count = buffer.withUnsafeMutableBytes { raw in
-                pread(fd, raw.baseAddress! + done, raw.count - done, off_t(position + done))
-            }
+            let count = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(position + done))
             if count < 0 {
                 if errno == EINTR { continue }
                 throw StorageError(.io, path: path, "WAL read failed", errno: errno)

@@ -16,7 +16,8 @@ struct WALState: ~Copyable {
     var syncScheduled = false
     var waiters: [WALWaiter] = []
     /// Readers waiting for a txn beyond `after` to be committed.
-    var commitWatchers: [(after: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+    var commitWatchers: [CommitWatcher] = []
+    var watcherIDs: UInt64 = 0
     var failure: StorageError?
     var syncRounds = 0
     /// Reused encoding buffer: one record at a time, no allocation per append once warm.
@@ -134,10 +135,10 @@ struct WALState: ~Copyable {
     /// Resumes readers waiting for anything up to `committedTxn`.
     mutating func releaseWatchers(committedTxn: UInt64) {
         guard !commitWatchers.isEmpty else { return }
-        var remaining: [(after: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+        var remaining: [CommitWatcher] = []
         for watcher in commitWatchers {
             // Resuming under the lock is safe: a continuation's resume only enqueues its task.
-            if watcher.after < committedTxn { watcher.continuation.resume() } else { remaining.append(watcher) }
+            if watcher.after < committedTxn { watcher.continuation.resume(returning: true) } else { remaining.append(watcher) }
         }
         commitWatchers = remaining
     }
@@ -155,4 +156,11 @@ struct WALState: ~Copyable {
             written += count
         }
     }
+}
+
+/// A reader waiting for a txn beyond `after` to be committed (true) or for its timeout (false).
+struct CommitWatcher {
+    var id: UInt64
+    var after: UInt64
+    var continuation: CheckedContinuation<Bool, Never>
 }

@@ -79,6 +79,28 @@ package final class WriteAheadLog: Sendable {
         return position
     }
 
+    /// Appends a record received from the primary: same txn, epoch and commit time. The txn
+    /// must be the next one; durability is the caller's to wait for (`waitDurable`), whatever
+    /// the commit mode, because a replica reports its durable position to the primary.
+    package func appendReplicated(_ header: WALRecordHeader, payload: UnsafeRawBufferPointer) throws(StorageError) -> WALPosition {
+        try state.withLock { (state) throws(StorageError) -> WALPosition in
+            guard header.txn == state.nextTxn else {
+                throw StorageError(
+                    .corrupt, path: directory, "replicated txn \(header.txn) does not follow the WAL's last txn \(state.nextTxn - 1)")
+            }
+            guard header.epoch >= state.epoch else {
+                throw StorageError(
+                    .corrupt, path: directory,
+                    "replicated txn \(header.txn) has epoch \(header.epoch), older than the WAL's epoch \(state.epoch)")
+            }
+            let position = try state.append(
+                kind: header.kind, epoch: header.epoch, payload: payload, commitTimeMicros: header.commitTimeMicros,
+                directory: directory, segmentSizeBytes: configuration.segmentSizeBytes)
+            if configuration.commitMode != .sync { state.releaseWatchers(committedTxn: position.txn) }
+            return position
+        }
+    }
+
     /// Appends a record and returns once it is committed as `commitMode` defines it.
     package func commit(kind: WALRecordKind, epoch: UInt64, payload: [UInt8]) async throws(StorageError)
         -> WALPosition
@@ -113,15 +135,32 @@ package final class WriteAheadLog: Sendable {
 
     /// Returns once some txn after `txn` is committed: how appliers and replication wait for work.
     package func waitForCommit(beyond txn: UInt64) async {
+        _ = await waitForCommit(beyond: txn, timeoutMillis: nil)
+    }
+
+    /// Like `waitForCommit(beyond:)`, but gives up after `timeoutMillis` (then returns false):
+    /// replication's shipper sends a keepalive when nothing was committed for a while, and a
+    /// wait that could outlive its connection must not hold the connection's task.
+    package func waitForCommit(beyond txn: UInt64, timeoutMillis: Int?) async -> Bool {
         let sync = configuration.commitMode == .sync
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            state.withLock { state in
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let id = state.withLock { state -> UInt64? in
                 let committed = sync ? state.durableTxn : state.nextTxn - 1
                 if committed > txn {
-                    continuation.resume()
-                } else {
-                    state.commitWatchers.append((txn, continuation))
+                    continuation.resume(returning: true)
+                    return nil
                 }
+                state.watcherIDs += 1
+                state.commitWatchers.append(CommitWatcher(id: state.watcherIDs, after: txn, continuation: continuation))
+                return state.watcherIDs
+            }
+            guard let id, let timeoutMillis else { return }
+            syncQueue.asyncAfter(deadline: .now() + .milliseconds(timeoutMillis)) {
+                let expired = self.state.withLock { state -> CommitWatcher? in
+                    guard let index = state.commitWatchers.firstIndex(where: { $0.id == id }) else { return nil }
+                    return state.commitWatchers.remove(at: index)
+                }
+                expired?.continuation.resume(returning: false)
             }
         }
     }

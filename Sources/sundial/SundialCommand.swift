@@ -4,6 +4,7 @@ import LineProtocol
 import PostgresWire
 import Logging
 import Node
+import Replication
 import Storage
 
 #if canImport(Glibc)
@@ -16,7 +17,7 @@ struct SundialCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sundial",
         abstract: "A QuestDB-compatible, replicated time-series database node.",
-        subcommands: [ServeCommand.self, DumpCommand.self, VersionCommand.self])
+        subcommands: [ServeCommand.self, StatusCommand.self, DumpCommand.self, VersionCommand.self])
 }
 
 /// `sundial serve --data-dir DIR [--config FILE]`.
@@ -54,6 +55,8 @@ struct ServeCommand: AsyncParsableCommand {
         } catch let error as LineTCPBindError {
             fail("\(error)", exitCode: 1)
         } catch let error as PGBindError {
+            fail("\(error)", exitCode: 1)
+        } catch let error as ReplicationBindError {
             fail("\(error)", exitCode: 1)
         }
     }
@@ -133,5 +136,95 @@ enum ProcessEnvironment {
             pointer += 1
         }
         return result
+    }
+}
+
+/// `sundial status --url http://HOST:9003`: the node's role, positions, upstream or replicas and
+/// lag, as the health server's `/status.txt` renders them.
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Print a running node's role, replication positions and lag.")
+
+    @Option(name: .long, help: "The node's health server (http.min.net.bind.to), e.g. http://127.0.0.1:9003.")
+    var url: String = "http://127.0.0.1:9003"
+
+    func run() throws {
+        guard let (host, port) = Self.parse(url) else {
+            throw ValidationError("--url must look like http://HOST:PORT (the health server, port 9003 by default)")
+        }
+        switch HealthClient.get(host: host, port: port, path: "/status.txt") {
+        case .success(let (status, body)) where status == 200:
+            print(body, terminator: "")
+        case .success(let (status, _)):
+            throw ValidationError("\(url)/status.txt answered HTTP \(status): is this the health server (9003)?")
+        case .failure(let error):
+            throw ValidationError("cannot reach \(url): \(error.reason)")
+        }
+    }
+
+    static func parse(_ url: String) -> (String, Int)? {
+        var rest = Substring(url)
+        if rest.hasPrefix("http://") { rest = rest.dropFirst(7) }
+        if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
+        guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]), (1...65535).contains(port)
+        else { return rest.isEmpty ? nil : (String(rest), 9003) }
+        return (String(rest[..<colon]), port)
+    }
+}
+
+/// A minimal HTTP/1.1 GET over a blocking socket: `sundial status` needs nothing more.
+enum HealthClient {
+    struct Failure: Error {
+        var reason: String
+    }
+
+    static func get(host: String, port: Int, path: String) -> Result<(Int, String), Failure> {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var info: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, String(port), &hints, &info) == 0, let first = info else {
+            return .failure(Failure(reason: "cannot resolve \(host)"))
+        }
+        defer { freeaddrinfo(info) }
+        let fd = socket(first.pointee.ai_family, first.pointee.ai_socktype, first.pointee.ai_protocol)
+        guard fd >= 0 else { return .failure(Failure(reason: String(cString: strerror(errno)))) }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        guard connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
+            return .failure(Failure(reason: String(cString: strerror(errno))))
+        }
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n\r\n".utf8)
+        guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else {
+            return .failure(Failure(reason: "cannot send the request"))
+        }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while response.count < 1 << 20 {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { break }
+            response += buffer[0..<count]
+        }
+        let text = String(decoding: response, as: UTF8.self)
+        guard let headerEnd = text.firstRange(of: "\r\n\r\n"), let statusLine = text.split(separator: "\r\n").first,
+              let status = Int(statusLine.split(separator: " ").dropFirst().first ?? "")
+        else { return .failure(Failure(reason: "not an HTTP answer")) }
+        var body = String(text[headerEnd.upperBound...])
+        if text[..<headerEnd.lowerBound].lowercased().contains("transfer-encoding: chunked") { body = dechunk(body) }
+        return .success((status, body))
+    }
+
+    /// Joins a chunked body's chunks.
+    private static func dechunk(_ body: String) -> String {
+        var out = ""
+        var rest = Substring(body)
+        while let lineEnd = rest.firstRange(of: "\r\n"), let size = Int(rest[..<lineEnd.lowerBound], radix: 16), size > 0 {
+            let start = lineEnd.upperBound
+            let utf8 = rest.utf8
+            let end = utf8.index(start, offsetBy: size, limitedBy: utf8.endIndex) ?? utf8.endIndex
+            out += rest[start..<end]
+            rest = rest[end...].dropFirst(2)
+        }
+        return out
     }
 }

@@ -5,6 +5,7 @@ import NIOCore
 import LineProtocol
 import Node
 import PostgresWire
+import Replication
 import Storage
 import Testing
 
@@ -57,12 +58,34 @@ import Testing
     @Test func pgWireKeysReachTheServer() throws {
         let configured = try load(
             "pg.net.bind.to=127.0.0.1:18812\npg.net.connection.limit=5\npg.readonly.user.enabled=true\npg.auth.method=scram-sha-256\n"
-                + "pg.recv.buffer.size=128k\npg.authentication.timeout=5s\nreplication.role=replica")
+                + "pg.recv.buffer.size=128k\npg.authentication.timeout=5s\nreplication.role=replica\n"
+                + "replication.primary=db1:9005\nreplication.tls.enabled=false")
         #expect(configured.pg?.host == "127.0.0.1" && configured.pg?.port == 18812 && configured.pg?.connectionLimit == 5)
         #expect(configured.pg?.credentials.map(\.user) == ["admin", "user"] && configured.pg?.credentials.map(\.readOnly) == [false, true])
         #expect(configured.pg?.authMethod == .scramSHA256 && configured.pg?.maxMessageBytes == 128 << 10)
         #expect(configured.pg?.authenticationTimeout == .seconds(5) && configured.role == .replica)
         #expect(try load("pg.enabled=false").pg == nil)
+    }
+
+    @Test func replicationKeysAreCheckedTogether() throws {
+        let replica = try load("replication.role=replica\nreplication.primary=db1.example:9105\nreplication.tls.enabled=false\n"
+            + "replication.peers=a:1, b:2\nreplication.max.retained.bytes=64m\nreplication.keepalive.interval=250")
+        #expect(replica.replication?.primaryHost == "db1.example" && replica.replication?.primaryPort == 9105)
+        #expect(replica.replication?.peers == ["a:1", "b:2"] && replica.replication?.maxRetainedBytes == 64 << 20)
+        #expect(replica.replication?.keepaliveIntervalMillis == 250 && replica.replication?.serverTLS == nil)
+        #expect(replica.warnings.contains { $0.contains("replication.tls.enabled=false") })
+        #expect(try load().replication == nil)
+        let missing = #expect(throws: ConfigurationError.self) { try load("replication.role=replica\nreplication.tls.enabled=false") }
+        #expect(missing?.description.contains("replication.primary") == true)
+        let noCertificates = #expect(throws: ConfigurationError.self) { try load("replication.role=primary") }
+        #expect(noCertificates?.description.contains("replication.tls.ca") == true)
+        let unreadable = #expect(throws: ConfigurationError.self) {
+            try load("replication.role=primary\nreplication.tls.ca=/nonexistent/ca.pem\nreplication.tls.cert=/x\nreplication.tls.key=/y")
+        }
+        #expect(unreadable?.description.contains("/nonexistent/ca.pem") == true)
+        #expect(throws: ConfigurationError.self) {
+            try load("replication.role=primary\nreplication.tls.enabled=false\nreplication.keepalive.interval=5000\nreplication.keepalive.timeout=1000")
+        }
     }
 
     @Test func credentialsComeInPairsAndSilenceTheWarning() throws {

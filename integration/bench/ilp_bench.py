@@ -44,6 +44,19 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def wait_healthy(health_port, name, timeout=30):
+    """Waits for a node's health server to answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(f"http://127.0.0.1:{health_port}/", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        assert time.monotonic() < deadline, f"{name} did not start"
+        time.sleep(0.05)
+
+
 class Sundial:
     extra_env = {}
 
@@ -58,15 +71,7 @@ class Sundial:
         self.log = open(self.dir / "node.log", "wb")
         self.process = subprocess.Popen([str(BINARY), "serve", "--data-dir", str(self.dir / "data")],
                                         stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{self.health}/", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, "sundial did not start"
-            time.sleep(0.05)
+        wait_healthy(self.health, "sundial")
 
     def applied_rows(self):
         for line in requests.get(f"http://127.0.0.1:{self.health}/metrics", timeout=5).text.splitlines():

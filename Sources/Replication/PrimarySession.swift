@@ -1,0 +1,157 @@
+import Logging
+import NIOCore
+import Storage
+import Synchronization
+
+/// One replica connection on the primary: answers HELLO, then ships WAL chunks (a child task)
+/// while this task reads the replica's STATUS frames.
+struct PrimarySession {
+    let monitor: ReplicationMonitor
+    let outbound: NIOAsyncChannelOutboundWriter<ReplicationFrame>
+    let peer: String
+    let logger: Logger
+
+    /// Serves the connection until it ends; `replica` learns the replica's node id at HELLO.
+    func run(_ inbound: NIOAsyncChannelInboundStream<ReplicationFrame>, replica: ReplicaName) async throws {
+        let shipped = ShippedPosition()
+        let storage = monitor.storage
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var machine = PrimaryStateMachine()
+            for try await frame in inbound {
+                let action = try machine.receive(frame, facts: facts, shippedTxn: shipped.txn)
+                let epoch = monitor.identity.epoch
+                switch action {
+                case .refuse(let reason):
+                    logger.warning("replica refused", metadata: ["peer": "\(peer)", "reason": "\(reason)"])
+                    try await outbound.write(ReplicationFrame(epoch: epoch, .refused(reason: reason)))
+                    return
+                case .snapshotRequired(let oldest, let reason):
+                    ReplicationMetrics.snapshotRequiredSent()
+                    logger.error(
+                        "replica needs a snapshot: it cannot be served from the WAL",
+                        metadata: ["peer": "\(peer)", "reason": "\(reason)"])
+                    try await outbound.write(ReplicationFrame(epoch: epoch, .snapshotRequired(oldestTxn: oldest, reason: reason)))
+                    return
+                case .start(let start):
+                    guard case .hello(let hello) = frame.body else { return }
+                    replica.set(hello.nodeID)
+                    shipped.txn = start.fromTxn - 1
+                    monitor.replicaConnected(nodeID: hello.nodeID, address: peer)
+                    monitor.ensureSlot(nodeID: hello.nodeID, durableTxn: hello.durableTxn)
+                    storage.holdWAL(after: monitor.retentionHold)
+                    logger.info(
+                        "replica connected",
+                        metadata: [
+                            "peer": "\(peer)", "replica": "\(hello.nodeID)", "from-txn": "\(start.fromTxn)",
+                            "primary-committed-txn": "\(start.primaryCommittedTxn)",
+                        ])
+                    try await outbound.write(ReplicationFrame(epoch: epoch, .start(start)))
+                    let nodeID = hello.nodeID
+                    group.addTask { try await ship(from: start.fromTxn, to: nodeID, shipped: shipped) }
+                case .positions(let positions):
+                    if let name = replica.value, monitor.replicaStatus(nodeID: name, positions) {
+                        storage.holdWAL(after: monitor.retentionHold)
+                    }
+                }
+            }
+            group.cancelAll()
+        }
+    }
+
+    private func facts() -> PrimaryStateMachine.Facts {
+        let identity = monitor.identity
+        let wal = monitor.storage.wal
+        let committed = wal.committedTxn
+        return PrimaryStateMachine.Facts(
+            clusterID: identity.clusterID, nodeID: identity.nodeID, epoch: identity.epoch,
+            isPrimary: monitor.storage.role == .primary, committedTxn: committed,
+            oldestAvailableTxn: wal.segments.first.map { $0.firstTxn } ?? wal.nextTxn)
+    }
+
+    /// Streams committed records from `txn` as chunks; a keepalive when idle for an interval.
+    private func ship(from txn: UInt64, to nodeID: String, shipped: ShippedPosition) async throws {
+        let storage = monitor.storage
+        let configuration = monitor.configuration
+        let reader: WALReader
+        switch Result(catching: { () throws(StorageError) in try WALReader(log: storage.wal, from: txn) }) {
+        case .success(let opened): reader = opened
+        case .failure(let error):
+            guard error.code == .limitExceeded else { throw error }
+            return try await snapshotRequired(error.message, to: nodeID)
+        }
+        var records: [UInt8] = []
+        records.reserveCapacity(configuration.maxChunkBytes + 64 * 1024)
+        while !Task.isCancelled {
+            guard monitor.hasSlot(nodeID) else {
+                return try await snapshotRequired("this replica's slot was dropped (replication.max.retained.bytes)", to: nodeID)
+            }
+            records.removeAll(keepingCapacity: true)
+            let range: ChunkRange?
+            switch Result(catching: { () throws(StorageError) in
+                try Self.readChunk(reader, into: &records, maxBytes: configuration.maxChunkBytes)
+            }) {
+            case .success(let read): range = read
+            case .failure(let error):
+                guard error.code == .limitExceeded else { throw error }
+                return try await snapshotRequired(error.message, to: nodeID)
+            }
+            if let range {
+                let chunk = try WALChunkCodec.make(records: records, firstTxn: range.first.txn, lastTxn: range.last)
+                // Recorded before the write: the replica may answer before the write returns.
+                shipped.txn = range.last
+                monitor.shipped(
+                    to: nodeID, firstTxn: range.first.txn, lastTxn: range.last, firstCommitMicros: range.first.commitTimeMicros,
+                    bytes: records.count)
+                try await outbound.write(ReplicationFrame(epoch: monitor.identity.epoch, .walChunk(chunk)))
+                ReplicationMetrics.shipped(raw: records.count, compressed: chunk.compressed.count)
+                continue
+            }
+            let woke = await storage.wal.waitForCommit(beyond: reader.nextTxn - 1, timeoutMillis: configuration.keepaliveIntervalMillis)
+            if !woke {
+                let keepalive = ReplicationFrame.Keepalive(
+                    committedTxn: storage.wal.committedTxn, primaryTimeMicros: ReplicationClock.nowMicros())
+                try await outbound.write(ReplicationFrame(epoch: monitor.identity.epoch, .keepalive(keepalive)))
+            }
+        }
+    }
+
+    struct ChunkRange {
+        var first: WALRecordHeader
+        var last: UInt64
+    }
+
+    /// Reads committed records into `records` until `maxBytes` or the committed end.
+    private static func readChunk(_ reader: WALReader, into records: inout [UInt8], maxBytes: Int) throws(StorageError) -> ChunkRange? {
+        var range: ChunkRange?
+        while records.count < maxBytes, let header = try reader.next(appendingTo: &records) {
+            if range == nil { range = ChunkRange(first: header, last: header.txn) }
+            range!.last = header.txn
+        }
+        return range
+    }
+
+    private func snapshotRequired(_ reason: String, to nodeID: String) async throws {
+        ReplicationMetrics.snapshotRequiredSent()
+        logger.error("replica needs a snapshot: it cannot be served from the WAL", metadata: ["replica": "\(nodeID)", "reason": "\(reason)"])
+        let oldest = monitor.storage.wal.segments.first?.firstTxn ?? monitor.storage.wal.nextTxn
+        try await outbound.write(ReplicationFrame(epoch: monitor.identity.epoch, .snapshotRequired(oldestTxn: oldest, reason: reason)))
+        throw ReplicationProtocolError.snapshotRequired(reason)
+    }
+}
+
+/// The last txn sent on a connection, shared by its shipping and reading tasks.
+final class ShippedPosition: Sendable {
+    private let value = Atomic<UInt64>(0)
+
+    var txn: UInt64 {
+        get { value.load(ordering: .acquiring) }
+        set { value.store(newValue, ordering: .releasing) }
+    }
+}
+
+/// The node id a connection's HELLO named, for the log line and status when it ends.
+final class ReplicaName: Sendable {
+    private let name = Mutex<String?>(nil)
+    var value: String? { name.withLock { $0 } }
+    func set(_ value: String) { name.withLock { $0 = value } }
+}

@@ -1,0 +1,230 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ServiceLifecycle
+import Storage
+import Synchronization
+
+/// A replica's link to its primary: connect (mutual TLS), HELLO from the last durable txn,
+/// then write every verified chunk to the local WAL, make it durable, hand it to the applier
+/// and report positions. Any failure closes the connection and reconnects with a capped
+/// exponential back-off; a refusal or SNAPSHOT_REQUIRED is retried slowly (an operator must act).
+package struct ReplicaClient: Service {
+    private let monitor: ReplicationMonitor
+    private let layout: DataDirectory
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let current = CurrentConnection()
+
+    package init(monitor: ReplicationMonitor, layout: DataDirectory, group: any EventLoopGroup, logger: Logger) {
+        self.monitor = monitor
+        self.layout = layout
+        self.group = group
+        self.logger = logger
+    }
+
+    package func run() async throws {
+        let current = self.current
+        await withGracefulShutdownHandler {
+            await follow()
+        } onGracefulShutdown: {
+            current.stop()
+        }
+        logger.info("replication client stopped")
+    }
+
+    private func follow() async {
+        let configuration = monitor.configuration
+        guard let host = configuration.primaryHost, let port = configuration.primaryPort else { return }
+        let initialBackoff = 100
+        var backoff = initialBackoff
+        while !current.stopping {
+            var delay = backoff
+            let streamed = StreamedFlag()
+            do {
+                try await connectAndFollow(host: host, port: port, streamed: streamed)
+                monitor.upstream(.disconnected, error: "primary closed the connection")
+                logger.warning("primary closed the replication connection", metadata: ["primary": "\(host):\(port)"])
+            } catch NIOSSLError.uncleanShutdown {
+                // The primary went away without close_notify (killed, restarted): a plain disconnect.
+                guard !current.stopping else { break }
+                monitor.upstream(.disconnected, error: "primary closed the connection")
+                logger.warning("primary closed the replication connection", metadata: ["primary": "\(host):\(port)"])
+            } catch {
+                guard !current.stopping else { break }
+                let protocolError = error as? ReplicationProtocolError
+                ReplicationMetrics.connectionFailed(ReplicationProtocolError.kind(of: error))
+                switch protocolError {
+                case .snapshotRequired(let reason)?:
+                    monitor.upstream(.snapshotRequired, error: reason)
+                    logger.error(
+                        "the primary cannot serve this replica from its WAL: re-bootstrap this replica from a snapshot",
+                        metadata: ["primary": "\(host):\(port)", "reason": "\(reason)"])
+                    delay = configuration.reconnectMaxBackoffMillis * 6
+                case .refused(let reason)?:
+                    monitor.upstream(.refused, error: reason)
+                    logger.error("the primary refused this replica", metadata: ["primary": "\(host):\(port)", "reason": "\(reason)"])
+                    delay = configuration.reconnectMaxBackoffMillis * 6
+                default:
+                    monitor.upstream(.disconnected, error: "\(error)")
+                    logger.warning(
+                        "replication connection failed; reconnecting",
+                        metadata: ["primary": "\(host):\(port)", "reason": "\(error)", "retry-in-ms": "\(delay)"])
+                }
+            }
+            if streamed.value {
+                backoff = initialBackoff
+                delay = min(delay, initialBackoff)
+            } else {
+                backoff = min(backoff * 2, configuration.reconnectMaxBackoffMillis)
+            }
+            await current.sleep(milliseconds: delay)
+        }
+    }
+
+    private func connectAndFollow(host: String, port: Int, streamed: StreamedFlag) async throws {
+        let configuration = monitor.configuration
+        monitor.upstream(.connecting)
+        // SNI and host-name checks need a name; for an IP address the certificate's IP SANs
+        // are checked against the peer address instead.
+        let serverHostname = ReplicaClient.isIPAddress(host) ? nil : host
+        let connection = try await ClientBootstrap(group: group)
+            .connectTimeout(.seconds(5))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connect(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let tls = try configuration.clientTLS.map { try NIOSSLClientHandler(context: $0, serverHostname: serverHostname) }
+                    return try ReplicationPipeline.configure(channel, tls: tls, configuration: configuration)
+                }
+            }
+        guard current.begin(connection.channel) else {
+            try? await connection.channel.close()
+            return
+        }
+        defer { current.end() }
+        try await connection.executeThenClose { inbound, outbound in
+            try await follow(inbound, outbound, streamed: streamed)
+        }
+    }
+
+    private func follow(
+        _ inbound: NIOAsyncChannelInboundStream<ReplicationFrame>, _ outbound: NIOAsyncChannelOutboundWriter<ReplicationFrame>,
+        streamed: StreamedFlag
+    ) async throws {
+        let storage = monitor.storage
+        let configuration = monitor.configuration
+        let hello = monitor.identity
+        let durable = storage.wal.durableTxn
+        try await outbound.write(ReplicationFrame(
+            epoch: hello.epoch,
+            .hello(ReplicationFrame.Hello(clusterID: hello.clusterID, nodeID: hello.nodeID, durableTxn: durable))))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var identity = hello
+            var machine = ReplicaStateMachine(durableTxn: durable, newestEpoch: identity.epoch)
+            for try await frame in inbound {
+                switch try machine.receive(frame) {
+                case .started(let start):
+                    if start.clusterID != identity.clusterID {
+                        // Only a replica with no history gets START from another cluster: it joins this one.
+                        identity.clusterID = start.clusterID
+                        try DurableFile.replace(layout.identityPath, with: identity.encoded(), io: .system)
+                        monitor.updateIdentity(identity)
+                        logger.info("joined the primary's cluster", metadata: ["cluster": "\(start.clusterID)"])
+                    }
+                    monitor.upstreamStarted(start)
+                    streamed.set()
+                    logger.info(
+                        "streaming from the primary",
+                        metadata: [
+                            "primary": "\(configuration.primaryAddress ?? "?")", "primary-node": "\(start.nodeID)",
+                            "from-txn": "\(start.fromTxn)", "primary-committed-txn": "\(start.primaryCommittedTxn)",
+                        ])
+                    group.addTask { try await report(outbound) }
+                case .write(let chunk):
+                    let verified = try WALChunkCodec.verify(
+                        chunk, frameEpoch: frame.epoch, maxRawBytes: configuration.maxChunkRawBytes,
+                        maxRecordBytes: configuration.maxRecordBytes)
+                    try await storage.appendReplicated(verified.records)
+                    machine.wrote(through: verified.lastTxn)
+                    monitor.upstreamReceived(verified)
+                    ReplicationMetrics.received(
+                        raw: verified.records.count, compressed: chunk.compressed.count,
+                        txns: verified.lastTxn - verified.firstTxn + 1)
+                    try await outbound.write(ReplicationFrame(epoch: machine.newestEpoch, .status(monitor.replicaPositions())))
+                case .skip:
+                    ReplicationMetrics.skippedReplay()
+                case .keepalive(let keepalive):
+                    monitor.upstreamKeepalive(keepalive)
+                }
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Sends STATUS when a position moved (quickly while applying) and at least every
+    /// keepalive interval, which also keeps the primary's idle timeout from firing.
+    private func report(_ outbound: NIOAsyncChannelOutboundWriter<ReplicationFrame>) async throws {
+        let interval = Int64(monitor.configuration.keepaliveIntervalMillis) * 1_000
+        var last: ReplicaPositions?
+        while !Task.isCancelled {
+            let positions = monitor.replicaPositions()
+            let moved = last.map { $0.receivedTxn != positions.receivedTxn || $0.durableTxn != positions.durableTxn
+                || $0.appliedTxn != positions.appliedTxn } ?? true
+            if moved || positions.timeMicros - (last?.timeMicros ?? 0) >= interval {
+                try await outbound.write(ReplicationFrame(epoch: monitor.identity.epoch, .status(positions)))
+                last = positions
+            }
+            try await Task.sleep(for: .milliseconds(positions.appliedTxn < positions.durableTxn ? 2 : 20))
+        }
+    }
+
+    static func isIPAddress(_ host: String) -> Bool {
+        host.contains(":") || (!host.isEmpty && host.allSatisfy { $0 == "." || $0.isASCII && $0.isNumber })
+    }
+}
+
+/// The current connection, so graceful shutdown can close it, and the stop flag.
+final class CurrentConnection: Sendable {
+    private let state = Mutex<(channel: (any Channel)?, stopping: Bool)>((nil, false))
+
+    var stopping: Bool { state.withLock { $0.stopping } }
+
+    /// Registers the connection; false when shutdown already began.
+    func begin(_ channel: any Channel) -> Bool {
+        state.withLock { state in
+            guard !state.stopping else { return false }
+            state.channel = channel
+            return true
+        }
+    }
+
+    func end() {
+        state.withLock { $0.channel = nil }
+    }
+
+    func stop() {
+        let channel = state.withLock { state -> (any Channel)? in
+            state.stopping = true
+            return state.channel
+        }
+        channel?.close(promise: nil)
+    }
+
+    /// Sleeps up to `milliseconds`, waking early once stopping.
+    func sleep(milliseconds: Int) async {
+        var left = milliseconds
+        while left > 0, !stopping {
+            let step = min(left, 50)
+            try? await Task.sleep(for: .milliseconds(step))
+            left -= step
+        }
+    }
+}
+
+/// Whether a connection got as far as streaming (the back-off then starts over).
+final class StreamedFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    var value: Bool { flag.load(ordering: .relaxed) }
+    func set() { flag.store(true, ordering: .relaxed) }
+}

@@ -1,0 +1,55 @@
+import NIOSSL
+import Storage
+
+/// Replication settings as typed values; `Node` builds them from `replication.*` keys and the
+/// TLS contexts from the certificate files (only `Node` reads files of configuration).
+package struct ReplicationConfiguration: Sendable {
+    package var role: NodeRole
+    /// `replication.bind.to`: where this node listens for replicas.
+    package var bindHost: String
+    package var bindPort: Int
+    package var bindKey = "replication.bind.to"
+    /// `replication.primary` on a replica.
+    package var primaryHost: String?
+    package var primaryPort: Int?
+    /// `replication.peers`: the other members (used by failover; listed in status).
+    package var peers: [String] = []
+    /// Server side of mutual TLS; `nil` only with `replication.tls.enabled=false`.
+    package var serverTLS: NIOSSLContext?
+    /// Client side of mutual TLS (verifies the primary's certificate and host name).
+    package var clientTLS: NIOSSLContext?
+    /// `replication.max.retained.bytes`: WAL kept for slow replicas before the slowest loses its slot.
+    package var maxRetainedBytes: Int = 1 << 30
+    /// Largest uncompressed chunk the primary builds and a replica accepts.
+    package var maxChunkBytes: Int = 1 << 20
+    /// Largest WAL record (the storage limit); a chunk always holds at least one record.
+    package var maxRecordBytes: Int = 64 << 20
+    /// `replication.keepalive.interval` (ms): the primary's heartbeat when idle.
+    package var keepaliveIntervalMillis: Int = 1_000
+    /// `replication.keepalive.timeout` (ms): silence after which a connection is declared dead.
+    package var keepaliveTimeoutMillis: Int = 10_000
+    /// `replication.reconnect.max.backoff` (ms): cap of the replica's reconnect back-off.
+    package var reconnectMaxBackoffMillis: Int = 5_000
+    /// `replication.max.ready.lag` (ms): `/ready` answers 503 on a replica lagging more.
+    package var maxReadyLagMillis: Int = 10_000
+
+    package init(role: NodeRole, bindHost: String, bindPort: Int) {
+        self.role = role
+        self.bindHost = bindHost
+        self.bindPort = bindPort
+    }
+
+    /// A frame holds one chunk: the LZ4 bound of the largest chunk (or record) plus headers.
+    package var maxFrameBytes: Int {
+        let raw = max(maxChunkBytes, maxRecordBytes + WALRecordHeader.size)
+        return raw + raw / 255 + 64 * 1024
+    }
+
+    /// Largest uncompressed chunk accepted: a single record may exceed `maxChunkBytes`.
+    package var maxChunkRawBytes: Int { max(maxChunkBytes, maxRecordBytes + WALRecordHeader.size) }
+
+    package var primaryAddress: String? {
+        guard let primaryHost, let primaryPort else { return nil }
+        return "\(primaryHost):\(primaryPort)"
+    }
+}

@@ -1,0 +1,69 @@
+import Storage
+
+/// WAL chunks: a run of whole WAL records, exactly as the primary's WAL stores them, in one
+/// LZ4 frame. The replica verifies every layer before a byte reaches its WAL (RELIABILITY
+/// §3.5 R3–R8): the frame's checksums and declared sizes, then each record's magic, version,
+/// length and CRC32C, then the txn numbers (dense, exactly `firstTxn…lastTxn`) and epochs
+/// (never newer than the frame that carried them).
+package enum WALChunkCodec {
+    /// Compresses `records` (whole records `firstTxn…lastTxn`) into a chunk.
+    package static func make(records: [UInt8], firstTxn: UInt64, lastTxn: UInt64) throws(LZ4FrameError) -> ReplicationFrame.WALChunk {
+        ReplicationFrame.WALChunk(
+            firstTxn: firstTxn, lastTxn: lastTxn, rawLength: UInt32(records.count),
+            compressed: try LZ4Frame.compress(records))
+    }
+
+    /// A chunk whose every layer checked out: the records' bytes and what lag accounting needs.
+    package struct Verified: Sendable {
+        package var records: [UInt8]
+        package var firstTxn: UInt64
+        package var lastTxn: UInt64
+        /// Commit time (µs, primary's clock) of each record, first to last.
+        package var commitTimes: [Int64]
+    }
+
+    /// Decompresses and verifies `chunk`, received in a frame of epoch `frameEpoch`.
+    package static func verify(
+        _ chunk: ReplicationFrame.WALChunk, frameEpoch: UInt64, maxRawBytes: Int, maxRecordBytes: Int
+    ) throws(ReplicationProtocolError) -> Verified {
+        guard Int(chunk.rawLength) <= maxRawBytes else {
+            throw .corruptChunk("declared raw length \(chunk.rawLength) exceeds the cap of \(maxRawBytes) bytes")
+        }
+        let records: [UInt8]
+        do {
+            records = try LZ4Frame.decompress(chunk.compressed, maxDecodedBytes: Int(chunk.rawLength))
+        } catch {
+            throw .corruptChunk("\(error)")
+        }
+        guard records.count == Int(chunk.rawLength) else {
+            throw .corruptChunk("decoded \(records.count) bytes but the chunk declares \(chunk.rawLength)")
+        }
+        var commitTimes: [Int64] = []
+        commitTimes.reserveCapacity(Int(min(chunk.lastTxn - chunk.firstTxn + 1, 1 << 16)))
+        var expected = chunk.firstTxn
+        var offset = 0
+        let walked = records.withUnsafeBytes { raw in Result { () throws(ReplicationProtocolError) in
+            while offset < raw.count {
+                switch WALRecordCodec.decode(raw, at: offset, maxPayloadBytes: maxRecordBytes) {
+                case .success(let header):
+                    guard header.txn == expected else {
+                        throw .corruptChunk("record at byte \(offset) is txn \(header.txn), expected \(expected)")
+                    }
+                    guard header.epoch <= frameEpoch else {
+                        throw .corruptChunk("txn \(header.txn) has epoch \(header.epoch), newer than its frame's \(frameEpoch)")
+                    }
+                    commitTimes.append(header.commitTimeMicros)
+                    offset += header.recordSize
+                    expected += 1
+                case .failure(let invalid):
+                    throw .corruptChunk("record at byte \(offset) (txn \(expected)) is invalid: \(invalid)")
+                }
+            }
+        } }
+        try walked.get()
+        guard expected == chunk.lastTxn + 1 else {
+            throw .corruptChunk("chunk declares txns \(chunk.firstTxn)…\(chunk.lastTxn) but holds \(chunk.firstTxn)…\(expected - 1)")
+        }
+        return Verified(records: records, firstTxn: chunk.firstTxn, lastTxn: chunk.lastTxn, commitTimes: commitTimes)
+    }
+}

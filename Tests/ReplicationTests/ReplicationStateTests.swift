@@ -1,0 +1,214 @@
+// Proves the replication state machines as values, chunk verification (RELIABILITY §3.5 R3–R9),
+// lag accounting and the persisted slots.
+import Replication
+import Storage
+import Testing
+
+@Suite struct ReplicationStateTests {
+    static func facts(committed: UInt64 = 100, oldest: UInt64 = 1, epoch: UInt64 = 2, primary: Bool = true)
+        -> PrimaryStateMachine.Facts
+    {
+        PrimaryStateMachine.Facts(
+            clusterID: "c", nodeID: "p", epoch: epoch, isPrimary: primary, committedTxn: committed, oldestAvailableTxn: oldest)
+    }
+
+    static func hello(durable: UInt64, cluster: String = "c", node: String = "r", epoch: UInt64 = 2, version: UInt16 = 1)
+        -> ReplicationFrame
+    {
+        ReplicationFrame(
+            epoch: epoch, .hello(.init(protocolVersion: version, clusterID: cluster, nodeID: node, durableTxn: durable)))
+    }
+
+    static func answer(_ frame: ReplicationFrame, _ facts: PrimaryStateMachine.Facts) throws -> PrimaryStateMachine.Action {
+        var machine = PrimaryStateMachine()
+        return try machine.receive(frame, facts: { facts }, shippedTxn: 0)
+    }
+
+    @Test func helloIsAnsweredByTheRules() throws {
+        #expect(try Self.answer(Self.hello(durable: 40), Self.facts())
+            == .start(.init(fromTxn: 41, primaryCommittedTxn: 100, clusterID: "c", nodeID: "p")))
+        // A fresh replica from anywhere joins; one with history from another cluster is refused (R11).
+        guard case .start = try Self.answer(Self.hello(durable: 0, cluster: "other"), Self.facts()) else {
+            Issue.record("a fresh replica is started")
+            return
+        }
+        guard case .refuse(let cluster) = try Self.answer(Self.hello(durable: 5, cluster: "other"), Self.facts()) else {
+            Issue.record("foreign cluster must be refused")
+            return
+        }
+        #expect(cluster.contains("cluster other"))
+        // Ahead of the primary or behind the WAL's start: snapshot (R10, R15).
+        guard case .snapshotRequired = try Self.answer(Self.hello(durable: 101), Self.facts()),
+              case .snapshotRequired(let oldest, _) = try Self.answer(Self.hello(durable: 10), Self.facts(oldest: 50))
+        else {
+            Issue.record("snapshot required expected")
+            return
+        }
+        #expect(oldest == 50)
+        guard case .start = try Self.answer(Self.hello(durable: 49), Self.facts(oldest: 50)) else {
+            Issue.record("the replica needs txn 50, which is there")
+            return
+        }
+        // A newer epoch means this primary is stale; unknown protocol versions; non-primaries.
+        for (frame, facts) in [
+            (Self.hello(durable: 1, epoch: 3), Self.facts()), (Self.hello(durable: 1, version: 2), Self.facts()),
+            (Self.hello(durable: 1), Self.facts(primary: false)), (Self.hello(durable: 1, node: "p"), Self.facts()),
+        ] {
+            guard case .refuse = try Self.answer(frame, facts) else {
+                Issue.record("expected a refusal for \(frame)")
+                continue
+            }
+        }
+    }
+
+    @Test func statusMayNotClaimMoreThanWasSent() throws {
+        var machine = PrimaryStateMachine()
+        _ = try machine.receive(Self.hello(durable: 10), facts: { Self.facts() }, shippedTxn: 0)
+        let fine = ReplicaPositions(receivedTxn: 20, durableTxn: 20, appliedTxn: 15, timeMicros: 0)
+        #expect(try machine.receive(ReplicationFrame(epoch: 2, .status(fine)), facts: { Self.facts() }, shippedTxn: 20)
+            == .positions(fine))
+        let greedy = ReplicaPositions(receivedTxn: 21, durableTxn: 20, appliedTxn: 15, timeMicros: 0)
+        #expect(throws: ReplicationProtocolError.self) {
+            try machine.receive(ReplicationFrame(epoch: 2, .status(greedy)), facts: { Self.facts() }, shippedTxn: 20)
+        }
+        #expect(machine.state == .closed)
+    }
+
+    @Test func aSecondHelloOrAChunkFromTheReplicaIsAProtocolError() throws {
+        var machine = PrimaryStateMachine()
+        _ = try machine.receive(Self.hello(durable: 10), facts: { Self.facts() }, shippedTxn: 0)
+        #expect(throws: ReplicationProtocolError.self) {
+            try machine.receive(Self.hello(durable: 10), facts: { Self.facts() }, shippedTxn: 0)
+        }
+        var fresh = PrimaryStateMachine()
+        #expect(throws: ReplicationProtocolError.self) {
+            try fresh.receive(ReplicationFrame(epoch: 2, .keepalive(.init(committedTxn: 1, primaryTimeMicros: 0))),
+                              facts: { Self.facts() }, shippedTxn: 0)
+        }
+    }
+
+    @Test func replicaAcceptsOnlyAContinuousStreamFromItsEpochOrNewer() throws {
+        var machine = ReplicaStateMachine(durableTxn: 10, newestEpoch: 2)
+        let start = ReplicationFrame.Start(fromTxn: 11, primaryCommittedTxn: 30, clusterID: "c", nodeID: "p")
+        #expect(try machine.receive(ReplicationFrame(epoch: 2, .start(start))) == .started(start))
+        let chunk = ReplicationFrame.WALChunk(firstTxn: 11, lastTxn: 20, rawLength: 0, compressed: [])
+        #expect(try machine.receive(ReplicationFrame(epoch: 2, .walChunk(chunk))) == .write(chunk))
+        machine.wrote(through: 20)
+        // A replayed chunk is skipped (R6); an overlapping one is written (storage skips the old txns).
+        #expect(try machine.receive(ReplicationFrame(epoch: 2, .walChunk(chunk))) == .skip)
+        let overlap = ReplicationFrame.WALChunk(firstTxn: 15, lastTxn: 25, rawLength: 0, compressed: [])
+        #expect(try machine.receive(ReplicationFrame(epoch: 2, .walChunk(overlap))) == .write(overlap))
+        machine.wrote(through: 25)
+        // A gap (R8) ends the connection.
+        var gapped = machine
+        let gap = ReplicationFrame.WALChunk(firstTxn: 27, lastTxn: 30, rawLength: 0, compressed: [])
+        #expect(throws: ReplicationProtocolError.gap(expected: 26, got: 27)) {
+            try gapped.receive(ReplicationFrame(epoch: 2, .walChunk(gap)))
+        }
+        // An older epoch is a stale primary (R9).
+        var stale = machine
+        #expect(throws: ReplicationProtocolError.staleEpoch(frame: 1, newest: 2)) {
+            try stale.receive(ReplicationFrame(epoch: 1, .keepalive(.init(committedTxn: 25, primaryTimeMicros: 0))))
+        }
+    }
+
+    @Test func replicaStopsOnRefusalOrSnapshotRequired() {
+        var refused = ReplicaStateMachine(durableTxn: 0, newestEpoch: 0)
+        #expect(throws: ReplicationProtocolError.refused("no")) { try refused.receive(ReplicationFrame(epoch: 0, .refused(reason: "no"))) }
+        var snapshot = ReplicaStateMachine(durableTxn: 0, newestEpoch: 0)
+        #expect(throws: ReplicationProtocolError.snapshotRequired("gone")) {
+            try snapshot.receive(ReplicationFrame(epoch: 0, .snapshotRequired(oldestTxn: 9, reason: "gone")))
+        }
+        var early = ReplicaStateMachine(durableTxn: 0, newestEpoch: 0)
+        #expect(throws: ReplicationProtocolError.self) {
+            try early.receive(ReplicationFrame(epoch: 0, .walChunk(.init(firstTxn: 1, lastTxn: 1, rawLength: 0, compressed: []))))
+        }
+    }
+
+    // MARK: Chunks
+
+    static func records(_ txns: ClosedRange<UInt64>, epoch: UInt64 = 0) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for txn in txns {
+            let payload = [UInt8](repeating: UInt8(truncatingIfNeeded: txn), count: Int(txn % 50) + 1)
+            payload.withUnsafeBytes { raw in
+                WALRecordCodec.encode(
+                    kind: .opaque, txn: txn, epoch: epoch, commitTimeMicros: Int64(txn) * 1000, payload: raw, into: &bytes)
+            }
+        }
+        return bytes
+    }
+
+    static func verify(_ chunk: ReplicationFrame.WALChunk, epoch: UInt64 = 0) throws -> WALChunkCodec.Verified {
+        try WALChunkCodec.verify(chunk, frameEpoch: epoch, maxRawBytes: 1 << 20, maxRecordBytes: 1 << 16)
+    }
+
+    @Test func aChunkRoundTripsAndCarriesCommitTimes() throws {
+        let records = Self.records(5...40)
+        let verified = try Self.verify(try WALChunkCodec.make(records: records, firstTxn: 5, lastTxn: 40))
+        #expect(verified.records == records && verified.firstTxn == 5 && verified.lastTxn == 40)
+        #expect(verified.commitTimes == (5...40).map { Int64($0) * 1000 })
+    }
+
+    @Test func everyDamagedChunkIsRefusedBeforeUse() throws {
+        let records = Self.records(1...20)
+        let good = try WALChunkCodec.make(records: records, firstTxn: 1, lastTxn: 20)
+        // Wrong declared range, raw length, or a record CRC broken inside an intact LZ4 frame (R5).
+        var wrongRange = good
+        wrongRange.lastTxn = 21
+        var wrongStart = good
+        wrongStart.firstTxn = 2
+        var wrongLength = good
+        wrongLength.rawLength += 1
+        var brokenRecord = records
+        brokenRecord[WALRecordHeader.size + 2] ^= 1
+        let recompressed = try WALChunkCodec.make(records: brokenRecord, firstTxn: 1, lastTxn: 20)
+        var oversized = good
+        oversized.rawLength = 2 << 20
+        for (name, chunk) in [("range", wrongRange), ("start", wrongStart), ("length", wrongLength),
+                              ("record crc", recompressed), ("cap", oversized)] {
+            #expect(throws: ReplicationProtocolError.self, "\(name)") { try Self.verify(chunk) }
+        }
+        // Any flipped bit of the LZ4 frame (R3) or a truncation (R2) is refused.
+        for index in stride(from: 0, to: good.compressed.count, by: 3) {
+            var flipped = good
+            flipped.compressed[index] ^= 0x10
+            #expect(throws: ReplicationProtocolError.self, "flip at \(index)") { try Self.verify(flipped) }
+        }
+        var truncated = good
+        truncated.compressed.removeLast(5)
+        #expect(throws: ReplicationProtocolError.self) { try Self.verify(truncated) }
+        // Records of a newer epoch than their frame are forged (R9).
+        let newer = try WALChunkCodec.make(records: Self.records(1...3, epoch: 5), firstTxn: 1, lastTxn: 3)
+        #expect(throws: ReplicationProtocolError.self) { try Self.verify(newer, epoch: 4) }
+        #expect(try Self.verify(newer, epoch: 5).lastTxn == 3)
+    }
+
+    // MARK: Lag
+
+    @Test func lagIsZeroWhenCaughtUpAndUnknownWithoutEvidence() {
+        var chunks = ShippedChunks()
+        #expect(chunks.lag(of: 10, committed: 10, nowMicros: 5_000_000) == .zero)
+        #expect(chunks.lag(of: 5, committed: 10, nowMicros: 5_000_000) == ReplicationLag(txns: 5, bytes: nil, seconds: nil))
+        chunks.append(firstTxn: 6, lastTxn: 8, firstCommitMicros: 1_000_000, bytes: 300)
+        chunks.append(firstTxn: 9, lastTxn: 10, firstCommitMicros: 3_000_000, bytes: 200)
+        #expect(chunks.lag(of: 5, committed: 10, nowMicros: 5_000_000) == ReplicationLag(txns: 5, bytes: 500, seconds: 4))
+        #expect(chunks.lag(of: 8, committed: 10, nowMicros: 5_000_000) == ReplicationLag(txns: 2, bytes: 200, seconds: 2))
+        chunks.release(through: 8)
+        #expect(chunks.lag(of: 8, committed: 10, nowMicros: 5_000_000) == ReplicationLag(txns: 2, bytes: 200, seconds: 2))
+        #expect(chunks.lag(of: 10, committed: 10, nowMicros: 9_000_000) == .zero)
+    }
+
+    // MARK: Slots
+
+    @Test func slotsRoundTripAndRefuseDamage() throws {
+        let slots = ReplicationSlots(durable: ["a": 5, "b": 1 << 40])
+        let bytes = slots.encoded()
+        #expect(try ReplicationSlots.decode(bytes, path: "slots") == slots)
+        for index in 0..<bytes.count {
+            var damaged = bytes
+            damaged[index] ^= 0x04
+            #expect(throws: StorageError.self, "byte \(index)") { try ReplicationSlots.decode(damaged, path: "slots") }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+// Proves a replica's storage path: records copied from a primary's WAL keep their txn numbers,
+// follow schema changes, apply to the same rows, skip replays, refuse gaps, and client writes are
+// refused by role while replication's writes are not.
+import Storage
+import Testing
+import TestSupport
+
+@Suite struct ReplicatedAppendTests {
+    static func open(_ directory: TemporaryDirectory, role: NodeRole) throws -> StorageEngine {
+        let layout = DataDirectory(root: directory.path)
+        _ = try layout.open(initialRole: role)
+        return try StorageEngine(layout: layout, configuration: StorageConfiguration(), role: role)
+    }
+
+    /// The primary's records from `txn` on, as replication ships them.
+    static func shipped(_ engine: StorageEngine, from txn: UInt64) throws -> [UInt8] {
+        let reader = try WALReader(log: engine.wal, from: txn)
+        var bytes: [UInt8] = []
+        while try reader.next(appendingTo: &bytes) != nil {}
+        return bytes
+    }
+
+    @Test func aReplicaAppliesThePrimarysRecordsWithTheSameTxns() async throws {
+        let primaryDirectory = TemporaryDirectory(), replicaDirectory = TemporaryDirectory()
+        let primary = try Self.open(primaryDirectory, role: .primary)
+        let replica = try Self.open(replicaDirectory, role: .replica)
+        let schema = try await primary.createTable(StorageEngineTests.request())
+        _ = try await primary.commit(try StorageEngineTests.batch(schema, 0..<50))
+        let altered = try await primary.alterTable("sensors") { (schema) throws(SchemaError) in
+            _ = try schema.addColumn(name: "extra", type: .long)
+        }
+        let last = try await primary.commit(try StorageEngineTests.batch(altered, 50..<80))
+
+        let records = try Self.shipped(primary, from: 1)
+        // Shipped in two pieces, the second overlapping the first: the replay part is skipped.
+        let reader = try WALReader(log: primary.wal, from: 1)
+        var first: [UInt8] = []
+        _ = try reader.next(appendingTo: &first)
+        _ = try reader.next(appendingTo: &first)
+        #expect(try await replica.appendReplicated(first) == 2)
+        #expect(try await replica.appendReplicated(records) == last)
+        await replica.waitUntilApplied(last)
+
+        #expect(replica.wal.nextTxn == primary.wal.nextTxn)
+        #expect(replica.schema(named: "sensors")?.column(named: "extra") != nil)
+        #expect(try StorageEngineTests.values(replica.snapshot(ofTable: "sensors"))
+            == (try StorageEngineTests.values(primary.snapshot(ofTable: "sensors"))))
+        #expect(try StorageEngineTests.values(replica.snapshot(ofTable: "sensors")) == (0..<80).map(Double.init))
+    }
+
+    @Test func clientWritesAreRefusedByRoleAndAGapIsRefused() async throws {
+        let primaryDirectory = TemporaryDirectory(), replicaDirectory = TemporaryDirectory()
+        let primary = try Self.open(primaryDirectory, role: .primary)
+        let replica = try Self.open(replicaDirectory, role: .replica)
+        let error = await #expect(throws: StorageError.self) { try await replica.createTable(StorageEngineTests.request()) }
+        #expect(error?.code == .readOnly)
+        let schema = try await primary.createTable(StorageEngineTests.request())
+        _ = try await primary.commit(try StorageEngineTests.batch(schema, 0..<5))
+        // Txn 2 without txn 1: nothing is appended.
+        let gap = await #expect(throws: StorageError.self) { try await replica.appendReplicated(try Self.shipped(primary, from: 2)) }
+        #expect(gap?.code == .corrupt)
+        #expect(replica.wal.nextTxn == 1)
+        _ = try await replica.appendReplicated(try Self.shipped(primary, from: 1))
+        let replicaSchema = try #require(replica.schema(named: "sensors"))
+        let refused = await #expect(throws: StorageError.self) {
+            try await replica.commit(try StorageEngineTests.batch(replicaSchema, 0..<1))
+        }
+        #expect(refused?.code == .readOnly)
+        // Promotion (later) flips the role; writes then pass.
+        replica.setRole(.primary)
+        _ = try await replica.commit(try StorageEngineTests.batch(replicaSchema, 5..<6))
+    }
+}

@@ -1,0 +1,94 @@
+"""A primary and replicas on 127.0.0.1, for replication tests, drills and benchmarks."""
+import pathlib
+import subprocess
+import time
+
+import requests
+
+from conftest import ROOT, free_ports
+
+MAKE_CERTS = ROOT / "deploy" / "tls" / "make-certs.sh"
+
+
+def make_certs(directory, *names):
+    """Runs deploy/tls/make-certs.sh: DIR/ca.pem and DIR/NAME.pem + DIR/NAME.key per name."""
+    subprocess.run(["sh", str(MAKE_CERTS), str(directory), *names], check=True, capture_output=True)
+    return pathlib.Path(directory)
+
+
+class Cluster:
+    """`make_node` is the conftest factory; nodes are started by `start_*` and killed with the test."""
+
+    def __init__(self, make_node, tmp_path, tls=True, env=None):
+        self.make_node = make_node
+        self.tmp_path = pathlib.Path(tmp_path)
+        self.tls = tls
+        self.env = dict(env or {})
+        self.certs = make_certs(self.tmp_path / "certs", "primary", "replica1", "replica2", "replica3") if tls else None
+        self.primary_port = free_ports(1)[0]
+        self.primary = None
+        self.replicas = []
+
+    def node_env(self, name, role, replication_port, extra=None, via_port=None):
+        env = {
+            "QDB_REPLICATION_ROLE": role,
+            "QDB_REPLICATION_BIND_TO": f"127.0.0.1:{replication_port}",
+            "QDB_REPLICATION_KEEPALIVE_INTERVAL": "200",
+            "QDB_REPLICATION_KEEPALIVE_TIMEOUT": "3000",
+            "QDB_REPLICATION_RECONNECT_MAX_BACKOFF": "500",
+        }
+        if role == "replica":
+            env["QDB_REPLICATION_PRIMARY"] = f"127.0.0.1:{via_port or self.primary_port}"
+        if self.tls:
+            env.update({
+                "QDB_REPLICATION_TLS_CA": str(self.certs / "ca.pem"),
+                "QDB_REPLICATION_TLS_CERT": str(self.certs / f"{name}.pem"),
+                "QDB_REPLICATION_TLS_KEY": str(self.certs / f"{name}.key"),
+            })
+        else:
+            env["QDB_REPLICATION_TLS_ENABLED"] = "false"
+        env.update(self.env)
+        env.update(extra or {})
+        return env
+
+    def start_primary(self, env=None, data_dir=None):
+        self.primary = self.make_node(
+            env=self.node_env("primary", "primary", self.primary_port, env),
+            data_dir=data_dir or self.tmp_path / "primary")
+        return self.primary
+
+    def start_replica(self, name=None, env=None, data_dir=None, wait=True, via_port=None):
+        """A replica; `via_port` makes it connect through a proxy listening there."""
+        name = name or f"replica{len(self.replicas) + 1}"
+        node = self.make_node(
+            env=self.node_env(name, "replica", free_ports(1)[0], env, via_port=via_port),
+            data_dir=data_dir or self.tmp_path / name, wait=wait)
+        self.replicas.append(node)
+        return node
+
+
+def status(node):
+    return requests.get(node.health_url + "/status.json", timeout=5).json()
+
+
+def wait_for(predicate, timeout=30, interval=0.05, message="condition"):
+    """Polls until `predicate()` is truthy; returns its value. A deadline, not a timing assertion."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except (requests.RequestException, OSError, KeyError) as error:
+            last = error
+        time.sleep(interval)
+    raise AssertionError(f"{message} not reached within {timeout}s (last: {last!r})")
+
+
+def wait_caught_up(primary, replicas, timeout=30):
+    """Waits until every replica has applied everything the primary has committed."""
+    def caught_up():
+        committed = status(primary)["positions"]["durableTxn"]
+        return all(status(r)["positions"]["appliedTxn"] >= committed for r in replicas)
+    return wait_for(caught_up, timeout=timeout, message="replicas caught up")
