@@ -46,7 +46,8 @@ integration: release venv
 	$(PYTHON) -m pytest integration -q -p no:cacheprovider
 
 # Storage benchmarks (issue 3), ILP ingestion against PostgreSQL COPY (issue 4), queries
-# (issue 5) and PG wire throughput against PostgreSQL (issue 6); results go
+# (issue 5), PG wire throughput against PostgreSQL (issue 6) and replication against PostgreSQL
+# streaming replication (issue 7); results go
 # to Docs/benchmarks.md by hand, with the command. BENCH_ROWS=1000000 for a quicker ILP run.
 bench: release venv
 	scripts/ensure-system-packages.sh --bench
@@ -56,6 +57,7 @@ bench: release venv
 	$(PYTHON) integration/bench/ilp_bench.py --rows $${BENCH_ROWS:-10000000}
 	$(PYTHON) integration/bench/query_bench.py --rows $${BENCH_ROWS:-10000000}
 	$(PYTHON) integration/bench/pgwire_bench.py --rows $${BENCH_ROWS:-10000000}
+	$(PYTHON) integration/bench/replication_bench.py --rows 10000000
 
 clean:
 	rm -rf .build $(VENV)

@@ -16,6 +16,31 @@ def make_certs(directory, *names):
     return pathlib.Path(directory)
 
 
+def issue_cert(certs, name, sans, not_before=None, not_after=None):
+    """A certificate signed by `certs`' CA with exactly `sans` (e.g. "DNS:elsewhere.example") and,
+    optionally, a validity window ("YYYYMMDDHHMMSSZ"): for wrong-host-name and expired cases that
+    make-certs.sh deliberately cannot produce."""
+    certs = pathlib.Path(certs)
+    work = certs / f"{name}-ca"
+    (work / "new").mkdir(parents=True, exist_ok=True)
+    (work / "index.txt").write_text("")
+    (work / "serial").write_text("2000\n")
+    (work / "ca.cnf").write_text(
+        f"[ca]\ndefault_ca=d\n[d]\ndatabase={work}/index.txt\nnew_certs_dir={work}/new\nserial={work}/serial\n"
+        "default_md=sha256\npolicy=p\ndefault_days=30\n[p]\ncommonName=supplied\n")
+    (work / "ext.cnf").write_text(
+        f"basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+        f"extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName={sans}\n")
+    run = lambda *args: subprocess.run(args, check=True, capture_output=True)  # noqa: E731
+    run("openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(certs / f"{name}.key"))
+    run("openssl", "req", "-new", "-key", str(certs / f"{name}.key"), "-subj", f"/CN={name}", "-out", str(work / "csr"))
+    dates = (["-startdate", not_before] if not_before else []) + (["-enddate", not_after] if not_after else [])
+    run("openssl", "ca", "-batch", "-notext", "-config", str(work / "ca.cnf"), "-cert", str(certs / "ca.pem"),
+        "-keyfile", str(certs / "ca.key"), "-in", str(work / "csr"), "-out", str(certs / f"{name}.pem"),
+        "-extfile", str(work / "ext.cnf"), *dates)
+    return certs / f"{name}.pem", certs / f"{name}.key"
+
+
 class Cluster:
     """`make_node` is the conftest factory; nodes are started by `start_*` and killed with the test."""
 
