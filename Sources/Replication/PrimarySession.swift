@@ -72,47 +72,79 @@ struct PrimarySession {
     private func ship(from txn: UInt64, to nodeID: String, shipped: ShippedPosition) async throws {
         let storage = monitor.storage
         let configuration = monitor.configuration
-        let reader: WALReader
-        switch Result(catching: { () throws(StorageError) in try WALReader(log: storage.wal, from: txn) }) {
-        case .success(let opened): reader = opened
-        case .failure(let error):
-            guard error.code == .limitExceeded else { throw error }
-            return try await snapshotRequired(error.message, to: nodeID)
-        }
+        guard let reader = try await readingWAL(for: nodeID, { () throws(StorageError) in
+            try WALReader(log: storage.wal, from: txn)
+        }) else { return }
         var records: [UInt8] = []
         records.reserveCapacity(configuration.maxChunkBytes + 64 * 1024)
+        let claimant = UInt64.random(in: 1...UInt64.max)
+        var waits = 0
         while !Task.isCancelled {
             guard monitor.hasSlot(nodeID) else {
                 return try await snapshotRequired("this replica's slot was dropped (replication.max.retained.bytes)", to: nodeID)
             }
-            records.removeAll(keepingCapacity: true)
-            let range: ChunkRange?
-            switch Result(catching: { () throws(StorageError) in
-                try Self.readChunk(reader, into: &records, maxBytes: configuration.maxChunkBytes)
-            }) {
-            case .success(let read): range = read
-            case .failure(let error):
-                guard error.code == .limitExceeded else { throw error }
-                return try await snapshotRequired(error.message, to: nodeID)
-            }
-            if let range {
-                let chunk = try WALChunkCodec.make(records: records, firstTxn: range.first.txn, lastTxn: range.last)
-                // Recorded before the write: the replica may answer before the write returns.
-                shipped.txn = range.last
-                monitor.shipped(
-                    to: nodeID, firstTxn: range.first.txn, lastTxn: range.last, firstCommitMicros: range.first.commitTimeMicros,
-                    bytes: records.count)
-                try await outbound.write(ReplicationFrame(epoch: monitor.identity.epoch, .walChunk(chunk)))
-                ReplicationMetrics.shipped(raw: records.count, compressed: chunk.compressed.count)
+            let start = reader.nextTxn
+            guard storage.wal.committedTxn >= start else {
+                // Caught up: wait for the next commit, or send a keepalive after an idle interval.
+                let woke = await storage.wal.waitForCommit(beyond: start - 1, timeoutMillis: configuration.keepaliveIntervalMillis)
+                if !woke {
+                    let keepalive = ReplicationFrame.Keepalive(
+                        committedTxn: storage.wal.committedTxn, primaryTimeMicros: ReplicationClock.nowMicros())
+                    try await outbound.write(ReplicationFrame(epoch: monitor.identity.epoch, .keepalive(keepalive)))
+                }
                 continue
             }
-            let woke = await storage.wal.waitForCommit(beyond: reader.nextTxn - 1, timeoutMillis: configuration.keepaliveIntervalMillis)
-            if !woke {
-                let keepalive = ReplicationFrame.Keepalive(
-                    committedTxn: storage.wal.committedTxn, primaryTimeMicros: ReplicationClock.nowMicros())
-                try await outbound.write(ReplicationFrame(epoch: monitor.identity.epoch, .keepalive(keepalive)))
+            switch monitor.chunkCache.lookup(startingAt: start, claimant: claimant) {
+            case .hit(let cached):
+                // Another replica's session already read and compressed this run of records.
+                guard try await readingWAL(for: nodeID, { () throws(StorageError) in
+                    try reader.skip(through: cached.chunk.lastTxn)
+                }) != nil else { return }
+                try await send(cached, to: nodeID, shipped: shipped)
+                continue
+            case .inProgress where waits < 50:
+                // Another session is compressing this very run: its result arrives in well under a millisecond.
+                waits += 1
+                try await Task.sleep(for: .microseconds(100))
+                continue
+            case .inProgress, .make:
+                waits = 0
             }
+            defer { monitor.chunkCache.release(startingAt: start, claimant: claimant) }
+            records.removeAll(keepingCapacity: true)
+            guard let range = try await readingWAL(for: nodeID, { () throws(StorageError) in
+                try Self.readChunk(reader, into: &records, maxBytes: configuration.maxChunkBytes)
+            }) else { return }
+            guard let range else { continue }
+            let entry = CompressedChunkCache.Entry(
+                chunk: try WALChunkCodec.make(records: records, firstTxn: range.first.txn, lastTxn: range.last),
+                firstCommitMicros: range.first.commitTimeMicros)
+            monitor.chunkCache.insert(entry)
+            try await send(entry, to: nodeID, shipped: shipped)
         }
+    }
+
+    /// Runs a WAL read; a txn purged from under the replica becomes SNAPSHOT_REQUIRED (which
+    /// ends the connection), any other failure is thrown.
+    private func readingWAL<T>(for nodeID: String, _ body: () throws(StorageError) -> T) async throws -> T? {
+        switch Result(catching: body) {
+        case .success(let value): return value
+        case .failure(let error):
+            guard error.code == .limitExceeded else { throw error }
+            try await snapshotRequired(error.message, to: nodeID)
+            return nil
+        }
+    }
+
+    private func send(_ entry: CompressedChunkCache.Entry, to nodeID: String, shipped: ShippedPosition) async throws {
+        let chunk = entry.chunk
+        // Recorded before the write: the replica may answer before the write returns.
+        shipped.txn = chunk.lastTxn
+        monitor.shipped(
+            to: nodeID, firstTxn: chunk.firstTxn, lastTxn: chunk.lastTxn, firstCommitMicros: entry.firstCommitMicros,
+            bytes: Int(chunk.rawLength))
+        try await outbound.write(ReplicationFrame(epoch: monitor.identity.epoch, .walChunk(chunk)))
+        ReplicationMetrics.shipped(raw: Int(chunk.rawLength), compressed: chunk.compressed.count)
     }
 
     struct ChunkRange {

@@ -12,6 +12,8 @@ import Glibc
 package final class ReplicationMonitor: Sendable {
     package let storage: StorageEngine
     package let configuration: ReplicationConfiguration
+    /// Chunks shared between the primary's sessions.
+    let chunkCache = CompressedChunkCache()
     private let state: Mutex<State>
 
     /// The upstream connection's phase, as status reports it.

@@ -140,7 +140,9 @@ package struct BoundReplicationServer: Service {
     }
 
     private func serve(_ connection: NIOAsyncChannel<ReplicationFrame, ReplicationFrame>, sessions: ReplicationSessions) async {
-        let peer = connection.channel.remoteAddress.map { "\($0)" } ?? "?"
+        let peer = connection.channel.remoteAddress.map { address in
+            address.ipAddress.map { "\($0):\(address.port ?? 0)" } ?? "\(address)"
+        } ?? "?"
         let id = sessions.add(connection.channel)
         defer { sessions.remove(id) }
         let replica = ReplicaName()

@@ -70,6 +70,19 @@ package final class WALReader {
         return header
     }
 
+    /// Moves past committed records up to `txn` reading only their headers (replication skips
+    /// records another replica's chunk already carries).
+    package func skip(through txn: UInt64) throws(StorageError) {
+        while nextTxn <= txn {
+            guard let current = try advance() else {
+                throw StorageError(.limitExceeded, path: log.directory, "cannot skip to txn \(txn): it is not committed")
+            }
+            let header = try readHeader(current)
+            offset += header.recordSize
+            nextTxn += 1
+        }
+    }
+
     /// Positions the reader on the segment holding `nextTxn`; `nil` at the committed end.
     private func advance() throws(StorageError) -> (info: WALSegmentInfo, fd: Int32)? {
         guard nextTxn <= log.committedTxn else { return nil }

@@ -184,6 +184,30 @@ import Testing
         #expect(try Self.verify(newer, epoch: 5).lastTxn == 3)
     }
 
+    @Test func theChunkCacheHandsOutChunksByTheirFirstTxnAndForgetsTheOldest() throws {
+        let cache = CompressedChunkCache(capacity: 2)
+        for first: UInt64 in [1, 11, 21] {
+            let chunk = try WALChunkCodec.make(records: Self.records(first...(first + 9)), firstTxn: first, lastTxn: first + 9)
+            cache.insert(.init(chunk: chunk, firstCommitMicros: Int64(first)))
+        }
+        #expect(cache.chunk(startingAt: 1) == nil)
+        #expect(cache.chunk(startingAt: 11)?.chunk.lastTxn == 20)
+        #expect(try Self.verify(try #require(cache.chunk(startingAt: 21)).chunk).lastTxn == 30)
+        #expect(cache.chunk(startingAt: 12) == nil)
+        // Single flight: the first asker makes the chunk, a second waits, a release frees the claim.
+        guard case .make = cache.lookup(startingAt: 31, claimant: 1), case .inProgress = cache.lookup(startingAt: 31, claimant: 2),
+              case .make = cache.lookup(startingAt: 31, claimant: 1)
+        else {
+            Issue.record("expected make / inProgress / make again for the claimant")
+            return
+        }
+        cache.release(startingAt: 31, claimant: 1)
+        guard case .make = cache.lookup(startingAt: 31, claimant: 2), case .hit = cache.lookup(startingAt: 21, claimant: 3) else {
+            Issue.record("a released claim is free; a made chunk is a hit")
+            return
+        }
+    }
+
     // MARK: Lag
 
     @Test func lagIsZeroWhenCaughtUpAndUnknownWithoutEvidence() {

@@ -70,4 +70,16 @@ import TestSupport
         replica.setRole(.primary)
         _ = try await replica.commit(try StorageEngineTests.batch(replicaSchema, 5..<6))
     }
+
+    @Test func aReaderSkipsRecordsByTheirHeadersAndGoesOnExactly() async throws {
+        let directory = TemporaryDirectory()
+        let engine = try Self.open(directory, role: .primary)
+        let schema = try await engine.createTable(StorageEngineTests.request())
+        for chunk in 0..<4 { _ = try await engine.commit(try StorageEngineTests.batch(schema, chunk * 5..<(chunk + 1) * 5)) }
+        let reader = try WALReader(log: engine.wal, from: 1)
+        try reader.skip(through: 3)
+        #expect(try reader.next()?.txn == 4)
+        let error = #expect(throws: StorageError.self) { try reader.skip(through: 99) }
+        #expect(error?.code == .limitExceeded)
+    }
 }
