@@ -56,7 +56,7 @@ package struct ReplicaClient: Service {
                 let protocolError = error as? ReplicationProtocolError
                 ReplicationMetrics.connectionFailed(ReplicationProtocolError.kind(of: error))
                 switch protocolError {
-                case .snapshotRequired(let reason)?:
+                case .snapshotRequired(let reason)?, .diverged(let reason)?:
                     monitor.upstream(.snapshotRequired, error: reason)
                     logger.error(
                         "the primary cannot serve this replica from its WAL: re-bootstrap this replica from a snapshot",
@@ -145,6 +145,7 @@ package struct ReplicaClient: Service {
                     let verified = try WALChunkCodec.verify(
                         chunk, frameEpoch: frame.epoch, maxRawBytes: configuration.maxChunkRawBytes,
                         maxRecordBytes: configuration.maxRecordBytes)
+                    try ReplicaClient.compareWithLocal(verified, wal: storage.wal)
                     try await storage.appendReplicated(verified.records)
                     machine.wrote(through: verified.lastTxn)
                     monitor.upstreamReceived(verified)
@@ -152,7 +153,11 @@ package struct ReplicaClient: Service {
                         raw: verified.records.count, compressed: chunk.compressed.count,
                         txns: verified.lastTxn - verified.firstTxn + 1)
                     try await outbound.write(ReplicationFrame(epoch: machine.newestEpoch, .status(monitor.replicaPositions())))
-                case .skip:
+                case .replay(let chunk):
+                    let verified = try WALChunkCodec.verify(
+                        chunk, frameEpoch: frame.epoch, maxRawBytes: configuration.maxChunkRawBytes,
+                        maxRecordBytes: configuration.maxRecordBytes)
+                    try ReplicaClient.compareWithLocal(verified, wal: storage.wal)
                     ReplicationMetrics.skippedReplay()
                 case .keepalive(let keepalive):
                     monitor.upstreamKeepalive(keepalive)
@@ -177,6 +182,34 @@ package struct ReplicaClient: Service {
             }
             try await Task.sleep(for: .milliseconds(positions.appliedTxn < positions.durableTxn ? 2 : 20))
         }
+    }
+
+    /// Compares the records of `verified` that this replica already holds with its own copies:
+    /// same kind, epoch, commit time and payload, or the histories diverged (R7) and nothing of
+    /// the chunk is written. Records the local WAL no longer has cannot be compared and pass.
+    package static func compareWithLocal(_ verified: WALChunkCodec.Verified, wal: WriteAheadLog) throws(ReplicationProtocolError) {
+        let held = wal.nextTxn
+        guard verified.firstTxn < held else { return }
+        guard let reader = try? WALReader(log: wal, from: verified.firstTxn) else { return }
+        try verified.records.withUnsafeBytes { raw in
+            Result { () throws(ReplicationProtocolError) in
+                var offset = 0
+                while offset < raw.count {
+                    guard case .success(let header) = WALRecordCodec.decode(raw, at: offset, maxPayloadBytes: .max),
+                          header.txn < held
+                    else { return }
+                    let payload = UnsafeRawBufferPointer(rebasing: raw[(offset + WALRecordHeader.size)..<(offset + header.recordSize)])
+                    guard let local = try? reader.next() else { return }
+                    let same = local.header.kind == header.kind && local.header.epoch == header.epoch
+                        && local.header.commitTimeMicros == header.commitTimeMicros && local.payload.elementsEqual(payload)
+                    guard same else {
+                        throw .diverged("the primary's txn \(header.txn) differs from this replica's copy (epoch \(header.epoch) "
+                            + "vs \(local.header.epoch)); re-bootstrap this replica from a snapshot")
+                    }
+                    offset += header.recordSize
+                }
+            }
+        }.get()
     }
 
     static func isIPAddress(_ host: String) -> Bool {

@@ -14,8 +14,10 @@ package struct ReplicaStateMachine: Sendable {
         case started(ReplicationFrame.Start)
         /// Verify and write the chunk.
         case write(ReplicationFrame.WALChunk)
-        /// A chunk the replica already holds whole (a replay): skip it.
-        case skip
+        /// A chunk the replica already holds whole (a replay): compare it with the local copy and
+        /// skip it when identical (RELIABILITY §3.5 R6); different bytes mean the histories
+        /// diverged (R7).
+        case replay(ReplicationFrame.WALChunk)
         /// The primary is alive; its committed txn and clock.
         case keepalive(ReplicationFrame.Keepalive)
     }
@@ -52,7 +54,7 @@ package struct ReplicaStateMachine: Sendable {
             state = .closed
             throw .refused(reason)
         case (.streaming(let next), .walChunk(let chunk)):
-            if chunk.lastTxn < next { return .skip }
+            if chunk.lastTxn < next { return .replay(chunk) }
             guard chunk.firstTxn <= next else {
                 state = .closed
                 throw .gap(expected: next, got: chunk.firstTxn)

@@ -17,6 +17,8 @@ package enum ReplicationProtocolError: Error, Sendable, Equatable, CustomStringC
     case snapshotRequired(String)
     /// Nothing arrived within the keepalive timeout.
     case timeout(String)
+    /// The primary sent a txn this replica holds with different contents: the histories forked.
+    case diverged(String)
 
     package var kind: String {
         switch self {
@@ -28,6 +30,7 @@ package enum ReplicationProtocolError: Error, Sendable, Equatable, CustomStringC
         case .refused: "refused"
         case .snapshotRequired: "snapshot_required"
         case .timeout: "timeout"
+        case .diverged: "diverged"
         }
     }
 
@@ -49,6 +52,7 @@ package enum ReplicationProtocolError: Error, Sendable, Equatable, CustomStringC
         case .refused(let reason): "refused: \(reason)"
         case .snapshotRequired(let reason): "snapshot required: \(reason)"
         case .timeout(let reason): "timeout: \(reason)"
+        case .diverged(let reason): "histories diverged: \(reason)"
         }
     }
 }

@@ -3,6 +3,7 @@
 import Replication
 import Storage
 import Testing
+import TestSupport
 
 @Suite struct ReplicationStateTests {
     static func facts(committed: UInt64 = 100, oldest: UInt64 = 1, epoch: UInt64 = 2, primary: Bool = true)
@@ -94,8 +95,8 @@ import Testing
         let chunk = ReplicationFrame.WALChunk(firstTxn: 11, lastTxn: 20, rawLength: 0, compressed: [])
         #expect(try machine.receive(ReplicationFrame(epoch: 2, .walChunk(chunk))) == .write(chunk))
         machine.wrote(through: 20)
-        // A replayed chunk is skipped (R6); an overlapping one is written (storage skips the old txns).
-        #expect(try machine.receive(ReplicationFrame(epoch: 2, .walChunk(chunk))) == .skip)
+        // A replayed chunk is compared, not written (R6, R7); an overlapping one is written (storage skips the old txns).
+        #expect(try machine.receive(ReplicationFrame(epoch: 2, .walChunk(chunk))) == .replay(chunk))
         let overlap = ReplicationFrame.WALChunk(firstTxn: 15, lastTxn: 25, rawLength: 0, compressed: [])
         #expect(try machine.receive(ReplicationFrame(epoch: 2, .walChunk(overlap))) == .write(overlap))
         machine.wrote(through: 25)
@@ -206,6 +207,33 @@ import Testing
             Issue.record("a released claim is free; a made chunk is a hit")
             return
         }
+    }
+
+    @Test func aReplayedTxnIsComparedWithTheLocalCopy() async throws {
+        let directory = TemporaryDirectory()
+        let wal = try WriteAheadLog(directory: directory.path, configuration: WALConfiguration(maxRecordBytes: 1 << 16))
+        // The replica holds txns 1…20 exactly as the primary wrote them.
+        let held = Self.records(1...20)
+        var offset = 0
+        while offset < held.count {
+            let header = try held.withUnsafeBytes { raw in try WALRecordCodec.decode(raw, at: offset, maxPayloadBytes: 1 << 16).get() }
+            _ = try held.withUnsafeBytes { raw in
+                try wal.appendReplicated(
+                    header, payload: UnsafeRawBufferPointer(rebasing: raw[(offset + WALRecordHeader.size)..<(offset + header.recordSize)]))
+            }
+            offset += header.recordSize
+        }
+        try await wal.waitDurable(20)
+        let replay = try Self.verify(try WALChunkCodec.make(records: Self.records(5...25), firstTxn: 5, lastTxn: 25))
+        try ReplicaClient.compareWithLocal(replay, wal: wal)
+        // Txn 7 with other contents (another primary's history): divergence, nothing written.
+        var forged = Self.records(5...6)
+        [UInt8](repeating: 0xEE, count: 9).withUnsafeBytes { raw in
+            WALRecordCodec.encode(kind: .opaque, txn: 7, epoch: 0, commitTimeMicros: 7000, payload: raw, into: &forged)
+        }
+        let diverged = try Self.verify(try WALChunkCodec.make(records: forged, firstTxn: 5, lastTxn: 7))
+        #expect(throws: ReplicationProtocolError.self) { try ReplicaClient.compareWithLocal(diverged, wal: wal) }
+        #expect(wal.nextTxn == 21)
     }
 
     // MARK: Lag
