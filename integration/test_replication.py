@@ -114,6 +114,9 @@ def test_status_ready_and_metrics_report_positions_and_lag(cluster):
     assert report["connected"] and report["slot"] and report["nodeId"] == replica_status["nodeId"]
     assert report["appliedTxn"] == status(primary)["positions"]["durableTxn"]
     assert requests.get(replica.health_url + "/ready", timeout=5).status_code == 200
+    # Any path answers QuestDB's health text, or the status document when JSON is asked for.
+    assert requests.get(replica.health_url + "/", timeout=5).text == "Status: Healthy"
+    assert requests.get(replica.health_url + "/", headers={"Accept": "application/json"}, timeout=5).json()["role"] == "replica"
     metrics = requests.get(primary.health_url + "/metrics", timeout=5).text
     assert f'sundial_replication_replica_apply_lag_seconds{{replica="{report["nodeId"]}"}} 0' in metrics
     assert 'sundial_node_role{role="primary"} 1' in metrics

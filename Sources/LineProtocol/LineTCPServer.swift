@@ -112,18 +112,17 @@ package struct BoundLineTCPServer: Service {
     }
 
     private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
-        guard let id = connections.admit(connection.channel) else {
-            logger.warning("ILP over TCP connection refused: connection limit reached",
-                           metadata: ["limit": "\(configuration.connectionLimit)", "peer": "\(connection.channel.remoteAddress.map { "\($0)" } ?? "?")"])
-            try? await connection.channel.close()
-            return
-        }
         let role = ingestion.role
         guard role.acceptsWrites else {
             // A replica takes no ILP: the client learns it at once rather than after a batch.
             errorLog.log(logger, "ILP over TCP connection refused: the node is a \(role.rawValue) and refuses writes; write to the primary",
                          metadata: ["peer": "\(connection.channel.remoteAddress.map { "\($0)" } ?? "?")"])
-            connections.remove(id)
+            try? await connection.channel.close()
+            return
+        }
+        guard let id = connections.admit(connection.channel) else {
+            logger.warning("ILP over TCP connection refused: connection limit reached",
+                           metadata: ["limit": "\(configuration.connectionLimit)", "peer": "\(connection.channel.remoteAddress.map { "\($0)" } ?? "?")"])
             try? await connection.channel.close()
             return
         }

@@ -49,7 +49,6 @@ package struct SundialNode {
             storage: storage,
             configuration: configuration.replication ?? ReplicationConfiguration(role: .standalone, bindHost: "", bindPort: 0),
             identity: opened.identity, slots: configuration.role == .primary ? try ReplicationSlots.load(dataDirectory) : ReplicationSlots())
-        storage.holdWAL(after: replication.retentionHold)
         refreshes.add { ReplicationMetrics.refresh(replication) }
         logger.info(
             "storage opened",

@@ -14,7 +14,6 @@ struct PrimarySession {
     /// Serves the connection until it ends; `replica` learns the replica's node id at HELLO.
     func run(_ inbound: NIOAsyncChannelInboundStream<ReplicationFrame>, replica: ReplicaName) async throws {
         let shipped = ShippedPosition()
-        let storage = monitor.storage
         try await withThrowingTaskGroup(of: Void.self) { group in
             var machine = PrimaryStateMachine()
             for try await frame in inbound {
@@ -38,7 +37,6 @@ struct PrimarySession {
                     shipped.txn = start.fromTxn - 1
                     monitor.replicaConnected(nodeID: hello.nodeID, address: peer)
                     monitor.ensureSlot(nodeID: hello.nodeID, durableTxn: hello.durableTxn)
-                    storage.holdWAL(after: monitor.retentionHold)
                     logger.info(
                         "replica connected",
                         metadata: [
@@ -49,9 +47,7 @@ struct PrimarySession {
                     let nodeID = hello.nodeID
                     group.addTask { try await ship(from: start.fromTxn, to: nodeID, shipped: shipped) }
                 case .positions(let positions):
-                    if let name = replica.value, monitor.replicaStatus(nodeID: name, positions) {
-                        storage.holdWAL(after: monitor.retentionHold)
-                    }
+                    if let name = replica.value { monitor.replicaStatus(nodeID: name, positions) }
                 }
             }
             group.cancelAll()
@@ -61,11 +57,9 @@ struct PrimarySession {
     private func facts() -> PrimaryStateMachine.Facts {
         let identity = monitor.identity
         let wal = monitor.storage.wal
-        let committed = wal.committedTxn
         return PrimaryStateMachine.Facts(
             clusterID: identity.clusterID, nodeID: identity.nodeID, epoch: identity.epoch,
-            isPrimary: monitor.storage.role == .primary, committedTxn: committed,
-            oldestAvailableTxn: wal.segments.first.map { $0.firstTxn } ?? wal.nextTxn)
+            isPrimary: monitor.storage.role == .primary, committedTxn: wal.committedTxn, oldestAvailableTxn: wal.oldestTxn)
     }
 
     /// Streams committed records from `txn` as chunks; a keepalive when idle for an interval.
@@ -165,7 +159,7 @@ struct PrimarySession {
     private func snapshotRequired(_ reason: String, to nodeID: String) async throws {
         ReplicationMetrics.snapshotRequiredSent()
         logger.error("replica needs a snapshot: it cannot be served from the WAL", metadata: ["replica": "\(nodeID)", "reason": "\(reason)"])
-        let oldest = monitor.storage.wal.segments.first?.firstTxn ?? monitor.storage.wal.nextTxn
+        let oldest = monitor.storage.wal.oldestTxn
         try await outbound.write(ReplicationFrame(epoch: monitor.identity.epoch, .snapshotRequired(oldestTxn: oldest, reason: reason)))
         throw ReplicationProtocolError.snapshotRequired(reason)
     }

@@ -43,11 +43,11 @@ package struct ReplicaClient: Service {
             var delay = backoff
             let streamed = StreamedFlag()
             do {
-                try await connectAndFollow(host: host, port: port, streamed: streamed)
-                monitor.upstream(.disconnected, error: "primary closed the connection")
-                logger.warning("primary closed the replication connection", metadata: ["primary": "\(host):\(port)"])
-            } catch NIOSSLError.uncleanShutdown {
-                // The primary went away without close_notify (killed, restarted): a plain disconnect.
+                do {
+                    try await connectAndFollow(host: host, port: port, streamed: streamed)
+                } catch NIOSSLError.uncleanShutdown {
+                    // The primary went away without close_notify (killed, restarted): a plain close.
+                }
                 guard !current.stopping else { break }
                 monitor.upstream(.disconnected, error: "primary closed the connection")
                 logger.warning("primary closed the replication connection", metadata: ["primary": "\(host):\(port)"])
@@ -142,10 +142,7 @@ package struct ReplicaClient: Service {
                         ])
                     group.addTask { try await report(outbound) }
                 case .write(let chunk):
-                    let verified = try WALChunkCodec.verify(
-                        chunk, frameEpoch: frame.epoch, maxRawBytes: configuration.maxChunkRawBytes,
-                        maxRecordBytes: configuration.maxRecordBytes)
-                    try ReplicaClient.compareWithLocal(verified, wal: storage.wal)
+                    let verified = try verify(chunk, frameEpoch: frame.epoch)
                     try await storage.appendReplicated(verified.records)
                     machine.wrote(through: verified.lastTxn)
                     monitor.upstreamReceived(verified)
@@ -154,10 +151,7 @@ package struct ReplicaClient: Service {
                         txns: verified.lastTxn - verified.firstTxn + 1)
                     try await outbound.write(ReplicationFrame(epoch: machine.newestEpoch, .status(monitor.replicaPositions())))
                 case .replay(let chunk):
-                    let verified = try WALChunkCodec.verify(
-                        chunk, frameEpoch: frame.epoch, maxRawBytes: configuration.maxChunkRawBytes,
-                        maxRecordBytes: configuration.maxRecordBytes)
-                    try ReplicaClient.compareWithLocal(verified, wal: storage.wal)
+                    _ = try verify(chunk, frameEpoch: frame.epoch)
                     ReplicationMetrics.skippedReplay()
                 case .keepalive(let keepalive):
                     monitor.upstreamKeepalive(keepalive)
@@ -165,6 +159,15 @@ package struct ReplicaClient: Service {
             }
             group.cancelAll()
         }
+    }
+
+    /// Checks every layer of a chunk, then the txns this replica already holds against its copies.
+    private func verify(_ chunk: ReplicationFrame.WALChunk, frameEpoch: UInt64) throws(ReplicationProtocolError) -> WALChunkCodec.Verified {
+        let configuration = monitor.configuration
+        let verified = try WALChunkCodec.verify(
+            chunk, frameEpoch: frameEpoch, maxRawBytes: configuration.maxChunkRawBytes, maxRecordBytes: configuration.maxRecordBytes)
+        try ReplicaClient.compareWithLocal(verified, wal: monitor.storage.wal)
+        return verified
     }
 
     /// Sends STATUS when a position moved (quickly while applying) and at least every

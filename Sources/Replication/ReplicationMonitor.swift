@@ -57,6 +57,7 @@ package final class ReplicationMonitor: Sendable {
         self.storage = storage
         self.configuration = configuration
         self.state = Mutex(State(identity: identity, slots: slots))
+        holdWAL()
     }
 
     package var identity: NodeIdentity { state.withLock { $0.identity } }
@@ -153,19 +154,26 @@ package final class ReplicationMonitor: Sendable {
         }
     }
 
-    /// Records a replica's STATUS; returns true when its slot's durable position advanced.
-    @discardableResult
-    func replicaStatus(nodeID: String, _ positions: ReplicaPositions) -> Bool {
-        state.withLock { state in
+    /// Records a replica's STATUS; a slot that moved lets the WAL go further.
+    func replicaStatus(nodeID: String, _ positions: ReplicaPositions) {
+        let advanced = state.withLock { state in
             state.replicas[nodeID]?.positions = positions
             state.replicas[nodeID]?.chunks.release(through: positions.appliedTxn)
             return state.slots.advance(nodeID, durableTxn: positions.durableTxn)
         }
+        if advanced { holdWAL() }
     }
 
-    /// The replica's slot (creating it at `durableTxn` on first contact); `nil` when it was dropped.
+    /// Creates the replica's slot at `durableTxn` on first contact (again after it was dropped,
+    /// if the WAL it needs is still there); an existing slot keeps its position.
     func ensureSlot(nodeID: String, durableTxn: UInt64) {
         state.withLock { state in state.slots.ensure(nodeID, durableTxn: durableTxn) }
+        holdWAL()
+    }
+
+    /// Keeps the WAL after the slowest slot (every slot change passes here).
+    private func holdWAL() {
+        storage.holdWAL(after: retentionHold)
     }
 
     func hasSlot(_ nodeID: String) -> Bool {
@@ -177,11 +185,13 @@ package final class ReplicationMonitor: Sendable {
 
     /// Drops the slot of the slowest replica; returns its id and position.
     func dropSlowestSlot() -> (String, UInt64)? {
-        state.withLock { state in
+        let dropped = state.withLock { state -> (String, UInt64)? in
             guard let slowest = state.slots.durable.min(by: { $0.value < $1.value }) else { return nil }
             state.slots.durable[slowest.key] = nil
             return (slowest.key, slowest.value)
         }
+        holdWAL()
+        return dropped
     }
 
     var slots: ReplicationSlots { state.withLock { $0.slots } }

@@ -126,7 +126,6 @@ package struct BoundReplicationServer: Service {
                         "retained-bytes": "\(storage.wal.retainedBytes)", "cap": "\(monitor.configuration.maxRetainedBytes)",
                     ])
             }
-            storage.holdWAL(after: monitor.retentionHold)
             let slots = monitor.slots
             if slots != saved {
                 do {

@@ -109,11 +109,6 @@ package final class CompressedChunkCache: Sendable {
         }
     }
 
-    /// A chunk that starts at `txn`, if one was made recently.
-    package func chunk(startingAt txn: UInt64) -> Entry? {
-        state.withLock { state in state.entries.last { $0.chunk.firstTxn == txn } }
-    }
-
     package func insert(_ entry: Entry) {
         state.withLock { state in
             state.claims[entry.chunk.firstTxn] = nil

@@ -155,7 +155,8 @@ package final class WriteAheadLog: Sendable {
                 return state.watcherIDs
             }
             guard let id, let timeoutMillis else { return }
-            syncQueue.asyncAfter(deadline: .now() + .milliseconds(timeoutMillis)) {
+            // Not on `syncQueue`: a timeout must not wait behind an fsync.
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(timeoutMillis)) {
                 let expired = self.state.withLock { state -> CommitWatcher? in
                     guard let index = state.commitWatchers.firstIndex(where: { $0.id == id }) else { return nil }
                     return state.commitWatchers.remove(at: index)
@@ -177,6 +178,9 @@ package final class WriteAheadLog: Sendable {
     package var committedTxn: UInt64 {
         state.withLock { configuration.commitMode == .sync ? $0.durableTxn : $0.nextTxn - 1 }
     }
+
+    /// The first txn still in the log (`nextTxn` when it holds none): what replication can serve.
+    package var oldestTxn: UInt64 { state.withLock { $0.segments.first?.firstTxn ?? $0.nextTxn } }
 
     /// Segments in order (the last one is being appended to).
     package var segments: [WALSegmentInfo] { state.withLock { $0.segments } }

@@ -191,10 +191,14 @@ import TestSupport
             let chunk = try WALChunkCodec.make(records: Self.records(first...(first + 9)), firstTxn: first, lastTxn: first + 9)
             cache.insert(.init(chunk: chunk, firstCommitMicros: Int64(first)))
         }
-        #expect(cache.chunk(startingAt: 1) == nil)
-        #expect(cache.chunk(startingAt: 11)?.chunk.lastTxn == 20)
-        #expect(try Self.verify(try #require(cache.chunk(startingAt: 21)).chunk).lastTxn == 30)
-        #expect(cache.chunk(startingAt: 12) == nil)
+        func cached(_ txn: UInt64) -> CompressedChunkCache.Entry? {
+            guard case .hit(let entry) = cache.lookup(startingAt: txn, claimant: 99) else { return nil }
+            return entry
+        }
+        #expect(cached(1) == nil)
+        #expect(cached(11)?.chunk.lastTxn == 20)
+        #expect(try Self.verify(try #require(cached(21)).chunk).lastTxn == 30)
+        #expect(cached(12) == nil)
         // Single flight: the first asker makes the chunk, a second waits, a release frees the claim.
         guard case .make = cache.lookup(startingAt: 31, claimant: 1), case .inProgress = cache.lookup(startingAt: 31, claimant: 2),
               case .make = cache.lookup(startingAt: 31, claimant: 1)
