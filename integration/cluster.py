@@ -44,17 +44,29 @@ def issue_cert(certs, name, sans, not_before=None, not_after=None):
 class Cluster:
     """`make_node` is the conftest factory; nodes are started by `start_*` and killed with the test."""
 
-    def __init__(self, make_node, tmp_path, tls=True, env=None):
+    MEMBERS = ("primary", "replica1", "replica2", "replica3")
+
+    def __init__(self, make_node, tmp_path, tls=True, env=None, peers=False):
+        """`peers=True` gives every member a fixed replication port and lists the others in
+        `replication.peers` (failover: epoch checks, promotion announcements)."""
         self.make_node = make_node
         self.tmp_path = pathlib.Path(tmp_path)
         self.tls = tls
         self.env = dict(env or {})
-        self.certs = make_certs(self.tmp_path / "certs", "primary", "replica1", "replica2", "replica3") if tls else None
-        self.primary_port = free_ports(1)[0]
+        self.certs = make_certs(self.tmp_path / "certs", *self.MEMBERS) if tls else None
+        self.ports = dict(zip(self.MEMBERS, free_ports(len(self.MEMBERS))))
+        self.peers = peers
+        self.primary_port = self.ports["primary"]
         self.primary = None
         self.replicas = []
+        self.nodes = {}
+
+    def address(self, name):
+        """host:port of a member's replication listener."""
+        return f"127.0.0.1:{self.ports[name]}"
 
     def node_env(self, name, role, replication_port, extra=None, via_port=None):
+        replication_port = self.ports.get(name, replication_port)
         env = {
             "QDB_REPLICATION_ROLE": role,
             "QDB_REPLICATION_BIND_TO": f"127.0.0.1:{replication_port}",
@@ -64,6 +76,8 @@ class Cluster:
         }
         if role == "replica":
             env["QDB_REPLICATION_PRIMARY"] = f"127.0.0.1:{via_port or self.primary_port}"
+        if self.peers:
+            env["QDB_REPLICATION_PEERS"] = ",".join(self.address(other) for other in self.MEMBERS if other != name)
         if self.tls:
             env.update({
                 "QDB_REPLICATION_TLS_CA": str(self.certs / "ca.pem"),
@@ -80,7 +94,25 @@ class Cluster:
         self.primary = self.make_node(
             env=self.node_env("primary", "primary", self.primary_port, env),
             data_dir=data_dir or self.tmp_path / "primary")
+        self.nodes["primary"] = self.primary
         return self.primary
+
+    def restart(self, name, role=None, primary=None, env=None, wait=True):
+        """Starts member `name` again on its data directory and ports (after a kill or stop);
+        `role`/`primary` (a member name) change its configuration, as an operator would."""
+        old = self.nodes[name]
+        extra = dict(env or {})
+        if role is not None:
+            extra["QDB_REPLICATION_ROLE"] = role
+        if primary is not None:
+            extra["QDB_REPLICATION_PRIMARY"] = self.address(primary)
+        configured = {k: v for k, v in old.env.items() if k.startswith("QDB_REPLICATION_")}
+        configured.update(extra)
+        node = self.make_node(
+            env=configured, data_dir=old.data_dir, wait=wait, http_port=old.http_port, health_port=old.health_port,
+            ilp_tcp_port=old.ilp_tcp_port, pg_port=old.pg_port)
+        self.nodes[name] = node
+        return node
 
     def start_replica(self, name=None, env=None, data_dir=None, wait=True, via_port=None):
         """A replica; `via_port` makes it connect through a proxy listening there."""
@@ -89,6 +121,7 @@ class Cluster:
             env=self.node_env(name, "replica", free_ports(1)[0], env, via_port=via_port),
             data_dir=data_dir or self.tmp_path / name, wait=wait)
         self.replicas.append(node)
+        self.nodes[name] = node
         return node
 
 

@@ -11,7 +11,12 @@ package struct HTTPBasicAuth: Sendable, CustomStringConvertible, CustomReflectab
     package var customMirror: Mirror { Mirror(self, children: []) }
 
     package init(user: String, password: String) {
-        expected = Array("Basic ".utf8) + Array(Base64.encode(Array("\(user):\(password)".utf8)).utf8)
+        expected = Array(Self.header(user: user, password: password).utf8)
+    }
+
+    /// The `Authorization` header value a client sends (`sundial promote --user …`).
+    package static func header(user: String, password: String) -> String {
+        "Basic " + Base64.encode(Array("\(user):\(password)".utf8))
     }
 
     /// Whether the request carries the credentials. Compared in constant time, so the time

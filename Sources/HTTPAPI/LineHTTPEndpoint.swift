@@ -28,7 +28,7 @@ package struct LineHTTPEndpoint: HTTPEndpoint {
         guard role.acceptsWrites else {
             LineMetrics.http.error(.readOnly)
             return respond(
-                to: LineIngestError(.readOnly, line: nil, table: "", "the node is a \(role.rawValue) and refuses writes; write to the primary"),
+                to: LineIngestError(.readOnly, line: nil, table: "", role.writeRefusal),
                 request: request)
         }
         let unit: LineTimestampUnit
@@ -108,6 +108,7 @@ package struct LineHTTPEndpoint: HTTPEndpoint {
         case .storage: (status, code) = (.internalServerError, "internal error")
         case .unauthorized: (status, code) = (.forbidden, "unauthorised")
         case .readOnly: (status, code) = (.misdirectedRequest, "read only")
+        case .notReplicated: (status, code) = (.serviceUnavailable, "not replicated")
         }
         let message: String
         if let line = failure.line {

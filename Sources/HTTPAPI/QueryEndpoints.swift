@@ -1,5 +1,6 @@
 import NIOHTTP1
 import SQL
+import Storage
 
 /// `GET /exec`: SQL → QuestDB's JSON (QUESTDB-COMPAT §3.1). Statements run on the SQL
 /// engine's workers; the JSON is rendered there too, never on an event loop.
@@ -55,11 +56,11 @@ package struct ExecEndpoint: HTTPEndpoint {
                     query: query, result: result, columns: selected, rows: rows, count: count, timings: timings, explain: explain))
             }
         } catch {
-            return SQLErrorResponse.response(error, query: query)
+            return SQLErrorResponse.response(error, query: query, role: engine.storage.role)
         }
         switch rendered {
         case .rows(.success(let text)): return .json(.ok, text)
-        case .rows(.failure(let error)): return SQLErrorResponse.response(error, query: query)
+        case .rows(.failure(let error)): return SQLErrorResponse.response(error, query: query, role: engine.storage.role)
         case .outcome(.ddl), .outcome(.rows): return .json(.ok, "{\"ddl\":\"OK\"}")
         case .outcome(.inserted): return .json(.ok, "{\"dml\":\"OK\"}")
         case .outcome(.updated(let rows)): return .json(.ok, "{\"dml\":\"OK\",\"updated\":\(rows)}")
@@ -84,13 +85,13 @@ package struct ExportEndpoint: HTTPEndpoint {
         }
         let delimiter = target.parameter("delimiter").flatMap { $0.count == 1 ? $0 : nil } ?? ","
         let statement: SQLStatement
-        do { statement = try SQLParser.parseOne(query) } catch { return SQLErrorResponse.response(error, query: query) }
+        do { statement = try SQLParser.parseOne(query) } catch { return SQLErrorResponse.response(error, query: query, role: engine.storage.role) }
         guard case .query = statement else {
             return .json(.badRequest, "{\"query\":\(JSONText.quoted(query)),\"error\":\"/exp endpoint only accepts SELECT\",\"position\":0}")
         }
         let context = engine.makeContext(timeout: target.parameter("timeout").flatMap(Int.init).map { .seconds($0) })
         let outcome: SQLOutcome
-        do { outcome = try await engine.execute(statement, context: context) } catch { return SQLErrorResponse.response(error, query: query) }
+        do { outcome = try await engine.execute(statement, context: context) } catch { return SQLErrorResponse.response(error, query: query, role: engine.storage.role) }
         guard case .rows(let result) = outcome else { return .json(.ok, "{\"ddl\":\"OK\"}") }
         let rows = RowLimit(target.parameter("limit"), inclusiveStart: false).rows(of: result.rowCount, cap: Int.max)
         let header = target.parameter("nm")?.lowercased() != "true"

@@ -16,6 +16,8 @@ package struct LineIngestError: Error, Sendable, CustomStringConvertible {
         case unauthorized
         /// The node is a replica (or fenced) and refuses writes (HTTP 421 + `X-QuestDB-Role`).
         case readOnly
+        /// Synchronous replication did not confirm the commit in time (HTTP 503 `not replicated`).
+        case notReplicated
     }
 
     package var kind: Kind
@@ -33,8 +35,11 @@ package struct LineIngestError: Error, Sendable, CustomStringConvertible {
 
     /// A storage failure in ILP's terms: a read-only node, or the engine failing.
     package static func storage(_ error: StorageError, line: Int?, table: String, _ message: String) -> LineIngestError {
-        LineIngestError(error.code == .readOnly ? .readOnly : .storage, line: line, table: table,
-                        error.code == .readOnly ? error.message : message)
+        switch error.code {
+        case .readOnly: LineIngestError(.readOnly, line: line, table: table, error.message)
+        case .notReplicated: LineIngestError(.notReplicated, line: line, table: table, error.message)
+        default: LineIngestError(.storage, line: line, table: table, message)
+        }
     }
 
     package static func parse(_ error: LineParseError, line: Int) -> LineIngestError {

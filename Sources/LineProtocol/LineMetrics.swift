@@ -36,6 +36,7 @@ package enum LineMetrics {
             case .storage: label = "storage"
             case .unauthorized: label = "unauthorized"
             case .readOnly: label = "read_only"
+            case .notReplicated: label = "not_replicated"
             }
             Counter(label: "sundial_line_errors_total", dimensions: [("transport", name), ("kind", label)]).increment()
         }

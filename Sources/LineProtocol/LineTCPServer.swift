@@ -115,7 +115,7 @@ package struct BoundLineTCPServer: Service {
         let role = ingestion.role
         guard role.acceptsWrites else {
             // A replica takes no ILP: the client learns it at once rather than after a batch.
-            errorLog.log(logger, "ILP over TCP connection refused: the node is a \(role.rawValue) and refuses writes; write to the primary",
+            errorLog.log(logger, "ILP over TCP connection refused: \(role.writeRefusal)",
                          metadata: ["peer": "\(connection.channel.remoteAddress.map { "\($0)" } ?? "?")"])
             try? await connection.channel.close()
             return

@@ -180,6 +180,10 @@ package struct NodeConfiguration: Sendable {
         replication.keepaliveTimeoutMillis = Int(try values.milliseconds("replication.keepalive.timeout"))
         replication.reconnectMaxBackoffMillis = Int(try values.milliseconds("replication.reconnect.max.backoff"))
         replication.maxReadyLagMillis = Int(try values.milliseconds("replication.max.ready.lag"))
+        replication.syncMode = ReplicationConfiguration.SyncMode(rawValue: try values.choice("replication.sync.mode")) ?? .async
+        replication.syncCount = Int(try values.integer("replication.sync.count"))
+        replication.syncTimeoutMillis = Int(try values.milliseconds("replication.sync.timeout"))
+        replication.peerProbeIntervalMillis = Int(try values.milliseconds("replication.peer.probe.interval"))
         guard replication.keepaliveTimeoutMillis > replication.keepaliveIntervalMillis else {
             throw ConfigurationError(
                 source: origin(values, "replication.keepalive.timeout"), key: "replication.keepalive.timeout",

@@ -6,14 +6,15 @@ import Storage
 /// upstream (replica) or replicas (primary), and lag — `null` where it cannot be known.
 ///
 /// ```json
-/// {"role":"replica","epoch":0,"clusterId":"…","nodeId":"…",
+/// {"role":"replica","epoch":0,"writingEpoch":0,"fencedReason":null,"clusterId":"…","nodeId":"…",
+///  "forks":[{"epoch":1,"firstTxn":…}],"sync":{"mode":"durable","count":1,"quorumTxn":…},
 ///  "positions":{"nextTxn":…,"durableTxn":…,"appliedTxn":…},"ready":true,"readyReason":"ready",
 ///  "upstream":{"address":"…","state":"streaming","primaryNodeId":"…","primaryCommittedTxn":…,
 ///              "receivedTxn":…,"lastContactAgeSeconds":0.2,"lastError":null},
 ///  "lag":{"txns":0,"bytes":0,"seconds":0.0},
 ///  "replicas":[{"nodeId":"…","address":"…","connected":true,"slot":true,"sentTxn":…,
 ///               "receivedTxn":…,"durableTxn":…,"appliedTxn":…,
-///               "writeLag":{…},"flushLag":{…},"applyLag":{…}}],
+///               "syncState":"quorum","writeLag":{…},"flushLag":{…},"applyLag":{…}}],
 ///  "peers":["…"]}
 /// ```
 package enum NodeStatusDocument {
@@ -21,7 +22,12 @@ package enum NodeStatusDocument {
         let identity = monitor.identity
         let storage = monitor.storage
         let (ready, reason) = monitor.isReady()
-        var out = "{\"role\":\(quoted(storage.role.rawValue)),\"epoch\":\(identity.epoch)"
+        let history = storage.epochHistory
+        var out = "{\"role\":\(quoted(storage.role.rawValue)),\"epoch\":\(identity.epoch),\"writingEpoch\":\(history.writingEpoch)"
+        out += ",\"fencedReason\":\(monitor.fenceReason.map(quoted) ?? "null")"
+        out += ",\"forks\":[" + history.forks.map { "{\"epoch\":\($0.epoch),\"firstTxn\":\($0.firstTxn)}" }.joined(separator: ",") + "]"
+        out += ",\"sync\":{\"mode\":\(quoted(monitor.configuration.syncMode.rawValue)),\"count\":\(monitor.configuration.syncCount)"
+        out += ",\"timeoutMs\":\(monitor.configuration.syncTimeoutMillis),\"quorumTxn\":\(number(monitor.sync?.quorumTxn))}"
         out += ",\"clusterId\":\(quoted(identity.clusterID)),\"nodeId\":\(quoted(identity.nodeID))"
         out += ",\"positions\":{\"nextTxn\":\(storage.wal.nextTxn),\"durableTxn\":\(storage.wal.durableTxn)"
         out += ",\"appliedTxn\":\(storage.appliedTxn),\"walRetainedBytes\":\(storage.wal.retainedBytes)}"
@@ -35,7 +41,7 @@ package enum NodeStatusDocument {
             out += ",\"lastError\":\(upstream.lastError.map(quoted) ?? "null")}"
             out += ",\"lag\":" + lag(monitor.replicaLag())
         }
-        if monitor.configuration.role == .primary || !monitor.replicaReports().isEmpty {
+        if storage.role == .primary || !monitor.replicaReports().isEmpty {
             out += ",\"replicas\":["
             for (index, report) in monitor.replicaReports().enumerated() {
                 if index > 0 { out += "," }
@@ -44,6 +50,7 @@ package enum NodeStatusDocument {
                 out += ",\"receivedTxn\":\(number(report.positions?.receivedTxn))"
                 out += ",\"durableTxn\":\(number(report.positions?.durableTxn))"
                 out += ",\"appliedTxn\":\(number(report.positions?.appliedTxn))"
+                out += ",\"syncState\":\(quoted(monitor.sync == nil ? "async" : "quorum"))"
                 out += ",\"writeLag\":\(lag(report.writeLag)),\"flushLag\":\(lag(report.flushLag)),\"applyLag\":\(lag(report.applyLag))}"
             }
             out += "]"
@@ -57,7 +64,12 @@ package enum NodeStatusDocument {
         let identity = monitor.identity
         let storage = monitor.storage
         let (ready, reason) = monitor.isReady()
-        var out = "role: \(storage.role.rawValue)    epoch: \(identity.epoch)    ready: \(ready ? "yes" : "no (\(reason))")\n"
+        var out = "role: \(storage.role.rawValue)    epoch: \(identity.epoch) (writes \(storage.epochHistory.writingEpoch))"
+        out += "    ready: \(ready ? "yes" : "no (\(reason))")\n"
+        if let fenced = monitor.fenceReason { out += "read-only: \(fenced)\n" }
+        if let sync = monitor.sync {
+            out += "sync: \(sync.mode.rawValue) by \(sync.count) replica(s), timeout \(monitor.configuration.syncTimeoutMillis) ms, quorum at txn \(sync.quorumTxn)\n"
+        }
         out += "cluster: \(identity.clusterID)    node: \(identity.nodeID)\n"
         out += "wal: next txn \(storage.wal.nextTxn), durable \(storage.wal.durableTxn), applied \(storage.appliedTxn), "
         out += "retained \(storage.wal.retainedBytes) bytes\n"
@@ -70,7 +82,7 @@ package enum NodeStatusDocument {
             out += "  apply lag: " + describe(monitor.replicaLag()) + "\n"
         }
         let reports = monitor.replicaReports()
-        if monitor.configuration.role == .primary || !reports.isEmpty {
+        if storage.role == .primary || !reports.isEmpty {
             out += "replicas: \(reports.filter(\.connected).count) connected of \(reports.count)\n"
             for report in reports {
                 out += "  \(report.nodeID) \(report.address) \(report.connected ? "connected" : "disconnected")"

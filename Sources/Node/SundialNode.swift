@@ -33,7 +33,12 @@ package struct SundialNode {
         logger.info("starting sundial \(SundialVersion.current)", metadata: ["data-dir": "\(dataDirectory.root)"])
         for warning in configuration.warnings { logger.warning("\(warning)") }
 
-        let opened = try dataDirectory.open(initialRole: configuration.role).recording(role: configuration.role)
+        let directory = try dataDirectory.open(initialRole: configuration.role)
+        let start = StartRole.decide(
+            identity: directory.identity, configuredRole: configuration.role, configuredUpstream: configuration.replication?.primaryAddress,
+            peersConfigured: !(configuration.replication?.peers.isEmpty ?? true), fresh: directory.identityCreated)
+        let opened = try directory.recording(start.identity)
+        if let note = start.note { logger.warning("\(note)") }
         logger.info(
             "\(opened.identityCreated ? "created" : "opened") data directory",
             metadata: [
@@ -44,11 +49,21 @@ package struct SundialNode {
         // Metrics come first: storage publishes gauges while it opens.
         let refreshes = MetricsRefreshes()
         let metricsText = configuration.metricsEnabled ? SundialNode.bootstrapMetrics(refreshes: refreshes) : nil
-        let storage = try StorageEngine(layout: opened.layout, configuration: configuration.storage, role: configuration.role)
+        // A primary that must first confirm its epoch with its peers starts read-only.
+        let storage = try StorageEngine(
+            layout: opened.layout, configuration: configuration.storage, role: start.needsPeerConfirmation ? .fenced : start.role)
         let replication = ReplicationMonitor(
             storage: storage,
             configuration: configuration.replication ?? ReplicationConfiguration(role: .standalone, bindHost: "", bindPort: 0),
-            identity: opened.identity, slots: configuration.role == .primary ? try ReplicationSlots.load(dataDirectory) : ReplicationSlots())
+            identity: opened.identity,
+            slots: configuration.replication != nil ? try ReplicationSlots.load(dataDirectory) : ReplicationSlots(),
+            layout: opened.layout, upstream: start.upstream, logger: Logger(label: "sundial.replication"))
+        if start.needsPeerConfirmation { replication.awaitConfirmation(ClusterController.confirming) }
+        let controller = configuration.replication.map { _ in
+            ClusterController(
+                monitor: replication, group: MultiThreadedEventLoopGroup.singleton, confirmAtStart: start.needsPeerConfirmation,
+                logger: Logger(label: "sundial.replication"))
+        }
         refreshes.add { ReplicationMetrics.refresh(replication) }
         logger.info(
             "storage opened",
@@ -67,8 +82,8 @@ package struct SundialNode {
         let healthGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         do {
             try await serve(
-                opened: opened, storage: storage, replication: replication, metricsText: metricsText, mainGroup: mainGroup,
-                healthGroup: healthGroup)
+                opened: opened, storage: storage, replication: replication, controller: controller, metricsText: metricsText,
+                mainGroup: mainGroup, healthGroup: healthGroup)
         } catch {
             try? await mainGroup.shutdownGracefully()
             try? await healthGroup.shutdownGracefully()
@@ -80,16 +95,28 @@ package struct SundialNode {
     }
 
     private func serve(
-        opened: OpenDataDirectory, storage: StorageEngine, replication: ReplicationMonitor, metricsText: (@Sendable () -> [UInt8])?,
-        mainGroup: MultiThreadedEventLoopGroup, healthGroup: MultiThreadedEventLoopGroup
+        opened: OpenDataDirectory, storage: StorageEngine, replication: ReplicationMonitor, controller: ClusterController?,
+        metricsText: (@Sendable () -> [UInt8])?, mainGroup: MultiThreadedEventLoopGroup, healthGroup: MultiThreadedEventLoopGroup
     ) async throws {
         // First in, last out: storage checkpoints after every listener has stopped.
         var services: [any Service] = [StorageService(engine: storage, logger: logger)]
         let role = configuration.role
-        if configuration.replication != nil {
+        if let controller {
             services += try await replicationServices(replication, layout: opened.layout, group: mainGroup)
+            services.append(controller)
         }
-        let sql = SQLEngine(storage: storage, configuration: configuration.sql, isReadOnly: { !storage.role.acceptsWrites })
+        let sql = SQLEngine(
+            storage: storage, configuration: configuration.sql, isReadOnly: { !storage.role.acceptsWrites },
+            promote: controller.map { controller in
+                { @Sendable () async -> String? in
+                    do throws(ClusterController.Failure) {
+                        _ = try await controller.promote(planned: false)
+                        return nil
+                    } catch {
+                        return error.message
+                    }
+                }
+            })
         if let http = configuration.http {
             let settings = ServerSettings(
                 releaseVersion: SundialVersion.current,
@@ -100,6 +127,7 @@ package struct SundialNode {
                 maxBodyBytes: Int(http.maxBodyBytes), logger: Logger(label: "sundial.line.http"))
             MainHTTPRoutes.addLineProtocol(ilp, to: &router)
             MainHTTPRoutes.addQueries(sql, maxResponseRows: configuration.maxResponseRows, to: &router)
+            ClusterRoutes.add(controller, to: &router)
             router.authentication = configuration.httpAuthentication.map { HTTPBasicAuth(user: $0.user, password: $0.password) }
             services.append(try await bind(http, router: router, group: mainGroup))
         }
@@ -161,11 +189,9 @@ package struct SundialNode {
                 "key": "\(replication.bindKey)", "tls": "\(replication.serverTLS != nil ? "mutual TLS 1.3" : "off")",
                 "role": "\(replication.role.rawValue)",
             ])
-        var services: [any Service] = [server]
-        if replication.role == .replica {
-            services.append(ReplicaClient(monitor: monitor, layout: layout, group: group, logger: Logger(label: "sundial.replication")))
-        }
-        return services
+        // Every clustered node runs the client: it idles unless the node is a replica, which a
+        // primary or fenced node can become at runtime (switchover, sundial follow).
+        return [server, ReplicaClient(monitor: monitor, layout: layout, group: group, logger: Logger(label: "sundial.replication"))]
     }
 
     /// The wall clock in nanoseconds since the epoch: the designated timestamp of ILP rows

@@ -25,6 +25,9 @@ package enum PGErrorMapping {
         case .timeout, .cancelled: "57014"
         case .readOnly: "25006"
         case .transactionAborted: "25P02"
+        // statement_completion_unknown: committed here, not confirmed by the replicas.
+        case .notReplicated: "40003"
+        case .wrongState: "55000"
         case .storage: "58030"
         }
     }

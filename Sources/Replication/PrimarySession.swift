@@ -9,6 +9,8 @@ struct PrimarySession {
     let monitor: ReplicationMonitor
     let outbound: NIOAsyncChannelOutboundWriter<ReplicationFrame>
     let peer: String
+    /// The replica's IP address (where a promoted peer announcing itself can be followed).
+    let peerHost: String?
     let logger: Logger
 
     /// Serves the connection until it ends; `replica` learns the replica's node id at HELLO.
@@ -17,6 +19,14 @@ struct PrimarySession {
         try await withThrowingTaskGroup(of: Void.self) { group in
             var machine = PrimaryStateMachine()
             for try await frame in inbound {
+                if case .peer(let state) = frame.body, machine.state == .awaitingHello {
+                    // A member asking for this node's state (and telling its own): answer, close.
+                    let reply = monitor.receivePeer(state, epoch: frame.epoch, host: peerHost)
+                    try await outbound.write(ReplicationFrame(epoch: monitor.identity.epoch, .peerReply(reply)))
+                    return
+                }
+                // A replica that has seen a newer epoch fences this primary before it answers.
+                monitor.observeEpoch(frame.epoch, from: "replica \(replica.value ?? peer)")
                 let action = try machine.receive(frame, facts: facts, shippedTxn: shipped.txn)
                 let epoch = monitor.identity.epoch
                 switch action {
@@ -48,6 +58,13 @@ struct PrimarySession {
                     group.addTask { try await ship(from: start.fromTxn, to: nodeID, shipped: shipped) }
                 case .positions(let positions):
                     if let name = replica.value { monitor.replicaStatus(nodeID: name, positions) }
+                case .switchover:
+                    guard let name = replica.value, monitor.storage.role == .primary else {
+                        try await outbound.write(ReplicationFrame(epoch: epoch, .refused(reason: "this node is not a primary: no switchover")))
+                        return
+                    }
+                    let last = await monitor.drainForSwitchover(to: name)
+                    try await outbound.write(ReplicationFrame(epoch: epoch, .drained(committedTxn: last)))
                 }
             }
             group.cancelAll()
@@ -58,7 +75,7 @@ struct PrimarySession {
         let identity = monitor.identity
         let wal = monitor.storage.wal
         return PrimaryStateMachine.Facts(
-            clusterID: identity.clusterID, nodeID: identity.nodeID, epoch: identity.epoch,
+            clusterID: identity.clusterID, nodeID: identity.nodeID, history: monitor.storage.epochHistory,
             isPrimary: monitor.storage.role == .primary, committedTxn: wal.committedTxn, oldestAvailableTxn: wal.oldestTxn)
     }
 

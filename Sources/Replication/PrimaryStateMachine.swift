@@ -1,3 +1,5 @@
+import Storage
+
 /// One replica connection as the primary sees it, as a value: what to answer a HELLO, which
 /// frames may follow, and which positions a STATUS may claim. The connection driver feeds it
 /// frames and facts about the WAL and does what it returns.
@@ -13,17 +15,20 @@ package struct PrimaryStateMachine: Sendable {
     package struct Facts: Sendable {
         package var clusterID: String
         package var nodeID: String
-        package var epoch: UInt64
+        /// The epoch this node writes; its history's fork points decide who may follow it.
+        package var history: EpochHistory
         /// False on a replica or fenced node: it ships nothing (cascading is not supported).
         package var isPrimary: Bool
         package var committedTxn: UInt64
         /// The first txn still in the WAL; `committedTxn + 1` when the WAL holds nothing.
         package var oldestAvailableTxn: UInt64
 
-        package init(clusterID: String, nodeID: String, epoch: UInt64, isPrimary: Bool, committedTxn: UInt64, oldestAvailableTxn: UInt64) {
+        package init(
+            clusterID: String, nodeID: String, history: EpochHistory, isPrimary: Bool, committedTxn: UInt64, oldestAvailableTxn: UInt64
+        ) {
             self.clusterID = clusterID
             self.nodeID = nodeID
-            self.epoch = epoch
+            self.history = history
             self.isPrimary = isPrimary
             self.committedTxn = committedTxn
             self.oldestAvailableTxn = oldestAvailableTxn
@@ -39,6 +44,8 @@ package struct PrimaryStateMachine: Sendable {
         case refuse(String)
         /// Record the replica's positions.
         case positions(ReplicaPositions)
+        /// The replica asks for a planned switchover to itself: stop writes, answer DRAINED.
+        case switchover
     }
 
     package private(set) var state: State = .awaitingHello
@@ -70,6 +77,8 @@ package struct PrimaryStateMachine: Sendable {
                         + "\(positions.appliedTxn) but only txns up to \(shipped) were sent")
             }
             return .positions(positions)
+        case (.streaming, .switchover):
+            return .switchover
         default:
             let where_ = state == .awaitingHello ? "before HELLO" : "while streaming"
             state = .closed
@@ -89,8 +98,18 @@ package struct PrimaryStateMachine: Sendable {
         guard hello.clusterID == facts.clusterID || hello.durableTxn == 0 else {
             return .refuse("replica belongs to cluster \(hello.clusterID), this primary to cluster \(facts.clusterID)")
         }
-        guard epoch <= facts.epoch else {
-            return .refuse("replica has seen epoch \(epoch), newer than this primary's \(facts.epoch): this primary is stale")
+        let writing = facts.history.writingEpoch
+        guard epoch <= writing, hello.lastEpoch <= writing else {
+            return .refuse("replica has seen epoch \(max(epoch, hello.lastEpoch)), newer than this primary's \(writing): this primary is stale")
+        }
+        // The replica's history ends at `durableTxn` in `lastEpoch`; it is a prefix of ours only
+        // if it ends before our first fork point after that epoch (DESIGN §5 rejoin rule).
+        if let fork = facts.history.fork(after: hello.lastEpoch), hello.durableTxn >= fork.firstTxn {
+            return .snapshotRequired(
+                oldestTxn: facts.oldestAvailableTxn,
+                reason: "replica's last txn \(hello.durableTxn) (epoch \(hello.lastEpoch)) is past the fork point: epoch \(fork.epoch) "
+                    + "began at txn \(fork.firstTxn) on this primary, so txns \(fork.firstTxn)…\(hello.durableTxn) of the replica were never "
+                    + "acknowledged by this history; re-bootstrap it (sundial rejoin --resync)")
         }
         guard hello.durableTxn <= facts.committedTxn else {
             return .snapshotRequired(

@@ -15,7 +15,7 @@ package struct ReplicaClient: Service {
     private let layout: DataDirectory
     private let group: any EventLoopGroup
     private let logger: Logger
-    private let current = CurrentConnection()
+    private var current: CurrentConnection { monitor.upstreamConnection }
 
     package init(monitor: ReplicationMonitor, layout: DataDirectory, group: any EventLoopGroup, logger: Logger) {
         self.monitor = monitor
@@ -34,12 +34,19 @@ package struct ReplicaClient: Service {
         logger.info("replication client stopped")
     }
 
+    /// Follows the monitor's upstream while the node is a replica; idles otherwise (a primary
+    /// or fenced node may become a replica at runtime: `sundial follow`, a switchover).
     private func follow() async {
         let configuration = monitor.configuration
-        guard let host = configuration.primaryHost, let port = configuration.primaryPort else { return }
         let initialBackoff = 100
         var backoff = initialBackoff
         while !current.stopping {
+            guard monitor.storage.role == .replica, let address = monitor.upstreamAddress,
+                  let (host, port) = ReplicationAddress.parse(address)
+            else {
+                await current.sleep(milliseconds: 100)
+                continue
+            }
             var delay = backoff
             let streamed = StreamedFlag()
             do {
@@ -49,10 +56,13 @@ package struct ReplicaClient: Service {
                     // The primary went away without close_notify (killed, restarted): a plain close.
                 }
                 guard !current.stopping else { break }
+                guard monitor.storage.role == .replica, monitor.upstreamAddress == address else { continue }
                 monitor.upstream(.disconnected, error: "primary closed the connection")
                 logger.warning("primary closed the replication connection", metadata: ["primary": "\(host):\(port)"])
             } catch {
                 guard !current.stopping else { break }
+                // Re-pointed or promoted while connected: not a failure of this link.
+                guard monitor.storage.role == .replica, monitor.upstreamAddress == address else { continue }
                 let protocolError = error as? ReplicationProtocolError
                 ReplicationMetrics.connectionFailed(ReplicationProtocolError.kind(of: error))
                 switch protocolError {
@@ -86,18 +96,7 @@ package struct ReplicaClient: Service {
     private func connectAndFollow(host: String, port: Int, streamed: StreamedFlag) async throws {
         let configuration = monitor.configuration
         monitor.upstream(.connecting)
-        // SNI and host-name checks need a name; for an IP address the certificate's IP SANs
-        // are checked against the peer address instead.
-        let serverHostname = ReplicaClient.isIPAddress(host) ? nil : host
-        let connection = try await ClientBootstrap(group: group)
-            .connectTimeout(.seconds(5))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connect(host: host, port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let tls = try configuration.clientTLS.map { try NIOSSLClientHandler(context: $0, serverHostname: serverHostname) }
-                    return try ReplicationPipeline.configure(channel, tls: tls, configuration: configuration)
-                }
-            }
+        let connection = try await ReplicationPipeline.connect(host: host, port: port, configuration: configuration, group: group)
         guard current.begin(connection.channel) else {
             try? await connection.channel.close()
             return
@@ -113,23 +112,22 @@ package struct ReplicaClient: Service {
         streamed: StreamedFlag
     ) async throws {
         let storage = monitor.storage
-        let configuration = monitor.configuration
         let hello = monitor.identity
         let durable = storage.wal.durableTxn
         try await outbound.write(ReplicationFrame(
             epoch: hello.epoch,
-            .hello(ReplicationFrame.Hello(clusterID: hello.clusterID, nodeID: hello.nodeID, durableTxn: durable))))
+            .hello(ReplicationFrame.Hello(
+                clusterID: hello.clusterID, nodeID: hello.nodeID, durableTxn: durable, lastEpoch: storage.epochHistory.writingEpoch))))
         try await withThrowingTaskGroup(of: Void.self) { group in
-            var identity = hello
-            var machine = ReplicaStateMachine(durableTxn: durable, newestEpoch: identity.epoch)
+            var machine = ReplicaStateMachine(durableTxn: durable, newestEpoch: hello.epoch)
             for try await frame in inbound {
-                switch try machine.receive(frame) {
+                let action = try machine.receive(frame)
+                if frame.epoch > hello.epoch { monitor.observeEpoch(frame.epoch, from: "the primary") }
+                switch action {
                 case .started(let start):
-                    if start.clusterID != identity.clusterID {
+                    if start.clusterID != monitor.identity.clusterID {
                         // Only a replica with no history gets START from another cluster: it joins this one.
-                        identity.clusterID = start.clusterID
-                        try DurableFile.replace(layout.identityPath, with: identity.encoded(), io: .system)
-                        monitor.updateIdentity(identity)
+                        try monitor.updateIdentity { $0.clusterID = start.clusterID }
                         logger.info("joined the primary's cluster", metadata: ["cluster": "\(start.clusterID)"])
                     }
                     monitor.upstreamStarted(start)
@@ -137,7 +135,7 @@ package struct ReplicaClient: Service {
                     logger.info(
                         "streaming from the primary",
                         metadata: [
-                            "primary": "\(configuration.primaryAddress ?? "?")", "primary-node": "\(start.nodeID)",
+                            "primary": "\(monitor.upstreamAddress ?? "?")", "primary-node": "\(start.nodeID)",
                             "from-txn": "\(start.fromTxn)", "primary-committed-txn": "\(start.primaryCommittedTxn)",
                         ])
                     group.addTask { try await report(outbound) }
@@ -155,6 +153,8 @@ package struct ReplicaClient: Service {
                     ReplicationMetrics.skippedReplay()
                 case .keepalive(let keepalive):
                     monitor.upstreamKeepalive(keepalive)
+                case .drained(let txn):
+                    monitor.drained(through: txn)
                 }
             }
             group.cancelAll()
@@ -179,6 +179,9 @@ package struct ReplicaClient: Service {
             let positions = monitor.replicaPositions()
             let moved = last.map { $0.receivedTxn != positions.receivedTxn || $0.durableTxn != positions.durableTxn
                 || $0.appliedTxn != positions.appliedTxn } ?? true
+            if monitor.takeSwitchoverRequest() {
+                try await outbound.write(ReplicationFrame(epoch: monitor.identity.epoch, .switchover))
+            }
             if moved || positions.timeMicros - (last?.timeMicros ?? 0) >= interval {
                 try await outbound.write(ReplicationFrame(epoch: monitor.identity.epoch, .status(positions)))
                 last = positions
@@ -237,6 +240,11 @@ final class CurrentConnection: Sendable {
 
     func end() {
         state.withLock { $0.channel = nil }
+    }
+
+    /// Ends the current connection (a re-point or promotion); the loop decides what is next.
+    func dropCurrent() {
+        state.withLock { $0.channel }?.close(promise: nil)
     }
 
     func stop() {

@@ -20,6 +20,8 @@ package struct ReplicaStateMachine: Sendable {
         case replay(ReplicationFrame.WALChunk)
         /// The primary is alive; its committed txn and clock.
         case keepalive(ReplicationFrame.Keepalive)
+        /// The primary stopped writes for a planned switchover; `txn` is its last.
+        case drained(UInt64)
     }
 
     package private(set) var state: State = .awaitingStart
@@ -62,6 +64,8 @@ package struct ReplicaStateMachine: Sendable {
             return .write(chunk)
         case (.streaming, .keepalive(let keepalive)):
             return .keepalive(keepalive)
+        case (.streaming, .drained(let txn)):
+            return .drained(txn)
         case (.streaming, .snapshotRequired(_, let reason)):
             state = .closed
             throw .snapshotRequired(reason)

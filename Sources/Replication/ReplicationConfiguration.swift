@@ -4,6 +4,18 @@ import Storage
 /// Replication settings as typed values; `Node` builds them from `replication.*` keys and the
 /// TLS contexts from the certificate files (only `Node` reads files of configuration).
 package struct ReplicationConfiguration: Sendable {
+    /// The replica position a synchronous primary waits for (DESIGN §5 ack modes).
+    package enum SyncMode: String, Sendable, CaseIterable {
+        /// Acknowledge once durable here; replicas catch up (loss after failover ≤ reported lag).
+        case async
+        /// Enough replicas received and verified the txn.
+        case received
+        /// Enough replicas made it durable (survives a crash of the primary and of them).
+        case durable
+        /// Enough replicas applied it (visible to their queries at once).
+        case applied
+    }
+
     package var role: NodeRole
     /// `replication.bind.to`: where this node listens for replicas.
     package var bindHost: String
@@ -32,6 +44,14 @@ package struct ReplicationConfiguration: Sendable {
     package var reconnectMaxBackoffMillis: Int = 5_000
     /// `replication.max.ready.lag` (ms): `/ready` answers 503 on a replica lagging more.
     package var maxReadyLagMillis: Int = 10_000
+    /// `replication.sync.mode`: which replica position acknowledges a write.
+    package var syncMode: SyncMode = .async
+    /// `replication.sync.count`: how many replicas must reach it (PostgreSQL's `ANY n`).
+    package var syncCount: Int = 1
+    /// `replication.sync.timeout` (ms): a write not confirmed within it fails (never a silent downgrade).
+    package var syncTimeoutMillis: Int = 5_000
+    /// `replication.peer.probe.interval` (ms): how often a primary asks its peers for their epochs.
+    package var peerProbeIntervalMillis: Int = 1_000
 
     package init(role: NodeRole, bindHost: String, bindPort: Int) {
         self.role = role

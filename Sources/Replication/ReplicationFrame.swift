@@ -35,6 +35,41 @@ package struct ReplicationFrame: Sendable, Equatable {
         case status(ReplicaPositions)
         /// Either side: the connection is refused for `reason` and will be closed.
         case refused(reason: String)
+        /// Any member → any member, first frame of a short connection: who the sender is and
+        /// the newest epoch it has seen (the frame's epoch). Asks for the receiver's state and
+        /// tells it of a newer epoch at once (a promotion announces itself this way; a primary
+        /// that learns of a newer epoch fences itself).
+        case peer(PeerState)
+        /// The answer to `peer`: the receiver's state.
+        case peerReply(PeerState)
+        /// Replica → primary while streaming: a planned switchover to this replica; the
+        /// primary stops taking writes and answers `drained`.
+        case switchover
+        /// Primary → replica: writes are stopped; `committedTxn` is the last txn there will be.
+        case drained(committedTxn: UInt64)
+    }
+
+    /// A member's state as the peer exchange carries it.
+    package struct PeerState: Sendable, Equatable {
+        package var clusterID: String
+        package var nodeID: String
+        /// `NodeRole.rawValue` of the sender.
+        package var role: String
+        /// The epoch the sender's WAL writes (its last fork point's).
+        package var writingEpoch: UInt64
+        package var committedTxn: UInt64
+        /// The sender's replication port (`replication.bind.to`): with the connection's source
+        /// address, where to follow it.
+        package var replicationPort: UInt16
+
+        package init(clusterID: String, nodeID: String, role: String, writingEpoch: UInt64, committedTxn: UInt64, replicationPort: UInt16) {
+            self.clusterID = clusterID
+            self.nodeID = nodeID
+            self.role = role
+            self.writingEpoch = writingEpoch
+            self.committedTxn = committedTxn
+            self.replicationPort = replicationPort
+        }
     }
 
     package struct Hello: Sendable, Equatable {
@@ -43,12 +78,19 @@ package struct ReplicationFrame: Sendable, Equatable {
         package var nodeID: String
         /// Highest txn on the replica's stable storage.
         package var durableTxn: UInt64
+        /// The epoch of the replica's history at `durableTxn` (its WAL's writing epoch): the
+        /// primary checks it against its fork points (rejoin after a promotion).
+        package var lastEpoch: UInt64
 
-        package init(protocolVersion: UInt16 = ReplicationFrame.protocolVersion, clusterID: String, nodeID: String, durableTxn: UInt64) {
+        package init(
+            protocolVersion: UInt16 = ReplicationFrame.protocolVersion, clusterID: String, nodeID: String, durableTxn: UInt64,
+            lastEpoch: UInt64 = 0
+        ) {
             self.protocolVersion = protocolVersion
             self.clusterID = clusterID
             self.nodeID = nodeID
             self.durableTxn = durableTxn
+            self.lastEpoch = lastEpoch
         }
     }
 
@@ -94,7 +136,7 @@ package struct ReplicationFrame: Sendable, Equatable {
 
     /// The protocol spoken; a HELLO with another version is refused (forward compatibility is a
     /// versioned HELLO, not tolerance of unknown frames).
-    package static let protocolVersion: UInt16 = 1
+    package static let protocolVersion: UInt16 = 2
     /// Version of the frame layout itself.
     package static let frameVersion: UInt8 = 1
     /// Bytes around a body: length, type, version, flags, epoch, CRC.
@@ -111,6 +153,10 @@ package struct ReplicationFrame: Sendable, Equatable {
         case .keepalive: "KEEPALIVE"
         case .status: "STATUS"
         case .refused: "REFUSED"
+        case .peer: "PEER"
+        case .peerReply: "PEER_REPLY"
+        case .switchover: "SWITCHOVER"
+        case .drained: "DRAINED"
         }
     }
 
@@ -123,6 +169,10 @@ package struct ReplicationFrame: Sendable, Equatable {
         case .keepalive: 5
         case .status: 6
         case .refused: 7
+        case .peer: 8
+        case .peerReply: 9
+        case .switchover: 10
+        case .drained: 11
         }
     }
 }
@@ -169,6 +219,7 @@ package enum ReplicationFrameCodec {
             writeString(hello.clusterID, into: &buffer)
             writeString(hello.nodeID, into: &buffer)
             buffer.writeInteger(hello.durableTxn, endianness: .little)
+            if hello.protocolVersion >= 2 { buffer.writeInteger(hello.lastEpoch, endianness: .little) }
         case .start(let start):
             buffer.writeInteger(start.fromTxn, endianness: .little)
             buffer.writeInteger(start.primaryCommittedTxn, endianness: .little)
@@ -192,6 +243,17 @@ package enum ReplicationFrameCodec {
             buffer.writeInteger(positions.timeMicros, endianness: .little)
         case .refused(let reason):
             writeString(reason, into: &buffer)
+        case .peer(let state), .peerReply(let state):
+            writeString(state.clusterID, into: &buffer)
+            writeString(state.nodeID, into: &buffer)
+            writeString(state.role, into: &buffer)
+            buffer.writeInteger(state.writingEpoch, endianness: .little)
+            buffer.writeInteger(state.committedTxn, endianness: .little)
+            buffer.writeInteger(state.replicationPort, endianness: .little)
+        case .switchover:
+            break
+        case .drained(let committed):
+            buffer.writeInteger(committed, endianness: .little)
         }
         let crc = buffer.withUnsafeReadableBytes { raw in
             CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[(start - buffer.readerIndex + 4)...]))
@@ -231,9 +293,14 @@ package enum ReplicationFrameCodec {
         switch type {
         case 1:
             let protocolVersion = try integer(&frame, UInt16.self)
+            let cluster = try string(&frame)
+            let node = try string(&frame)
+            let durable = try integer(&frame, UInt64.self)
+            // Protocol 1 had no last epoch: such a HELLO still decodes, so the primary can
+            // answer REFUSED naming the version instead of a bad-frame close.
+            let lastEpoch = protocolVersion >= 2 ? try integer(&frame, UInt64.self) : 0
             body = .hello(ReplicationFrame.Hello(
-                protocolVersion: protocolVersion, clusterID: try string(&frame), nodeID: try string(&frame),
-                durableTxn: try integer(&frame, UInt64.self)))
+                protocolVersion: protocolVersion, clusterID: cluster, nodeID: node, durableTxn: durable, lastEpoch: lastEpoch))
         case 2:
             let from = try integer(&frame, UInt64.self)
             let committed = try integer(&frame, UInt64.self)
@@ -260,6 +327,20 @@ package enum ReplicationFrameCodec {
                 receivedTxn: received, durableTxn: durable, appliedTxn: applied, timeMicros: try integer(&frame, Int64.self)))
         case 7:
             body = .refused(reason: try string(&frame))
+        case 8, 9:
+            let cluster = try string(&frame)
+            let node = try string(&frame)
+            let role = try string(&frame)
+            let epoch = try integer(&frame, UInt64.self)
+            let committed = try integer(&frame, UInt64.self)
+            let state = ReplicationFrame.PeerState(
+                clusterID: cluster, nodeID: node, role: role, writingEpoch: epoch, committedTxn: committed,
+                replicationPort: try integer(&frame, UInt16.self))
+            body = type == 8 ? .peer(state) : .peerReply(state)
+        case 10:
+            body = .switchover
+        case 11:
+            body = .drained(committedTxn: try integer(&frame, UInt64.self))
         default:
             throw ReplicationFrameError("unknown frame type \(type)")
         }

@@ -18,6 +18,9 @@ package enum ReplicationMetrics {
     private static let snapshotRequired = Counter(label: "sundial_replication_snapshot_required_total")
     private static let slotsDropped = Counter(label: "sundial_replication_slots_dropped_total")
     private static let connectedReplicas = Gauge(label: "sundial_replication_connected_replicas")
+    private static let syncTimeouts = Counter(label: "sundial_replication_sync_timeouts_total")
+    private static let promotions = Counter(label: "sundial_replication_promotions_total")
+    private static let fencings = Counter(label: "sundial_replication_fenced_total")
 
     static func shipped(raw: Int, compressed: Int) {
         shippedRaw.increment(by: raw)
@@ -34,6 +37,9 @@ package enum ReplicationMetrics {
     static func skippedReplay() { skippedChunks.increment() }
     static func snapshotRequiredSent() { snapshotRequired.increment() }
     static func slotDropped() { slotsDropped.increment() }
+    static func syncTimedOut() { syncTimeouts.increment() }
+    static func promoted() { promotions.increment() }
+    static func fenced() { fencings.increment() }
 
     /// A connection ended with `error` (by kind); corrupt frames and chunks are also counted
     /// together, the alert RELIABILITY §3.5 R3 asks for.
@@ -49,8 +55,9 @@ package enum ReplicationMetrics {
         }
         for (role, value) in roleValue { Gauge(label: "sundial_node_role", dimensions: [("role", role)]).record(value) }
         Gauge(label: "sundial_node_epoch").record(Double(monitor.identity.epoch))
+        Gauge(label: "sundial_node_writing_epoch").record(Double(monitor.storage.epochHistory.writingEpoch))
         Gauge(label: "sundial_wal_retained_bytes").record(Double(monitor.storage.wal.retainedBytes))
-        if monitor.configuration.role == .replica {
+        if monitor.storage.role == .replica {
             let lag = monitor.replicaLag()
             record("sundial_replication_lag", lag, dimensions: [])
             let streaming = monitor.upstreamReport()?.connection == .streaming

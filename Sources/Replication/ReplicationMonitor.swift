@@ -1,3 +1,4 @@
+import Logging
 import Storage
 import Synchronization
 
@@ -12,9 +13,17 @@ import Glibc
 package final class ReplicationMonitor: Sendable {
     package let storage: StorageEngine
     package let configuration: ReplicationConfiguration
+    package let layout: DataDirectory
+    /// The synchronous-replication gate; `nil` in `async` mode.
+    package let sync: SyncReplication?
     /// Chunks shared between the primary's sessions.
     let chunkCache = CompressedChunkCache()
+    /// The replica's link to its primary, so a re-point or promotion can end it.
+    let upstreamConnection = CurrentConnection()
+    let logger: Logger
     private let state: Mutex<State>
+    /// Serializes writes of `node/identity` (each write is the state at the time it was taken).
+    private let identityFile = Mutex(())
 
     /// The upstream connection's phase, as status reports it.
     package enum ConnectionState: String, Sendable {
@@ -48,23 +57,159 @@ package final class ReplicationMonitor: Sendable {
 
     struct State {
         var identity: NodeIdentity
+        /// host:port this node follows while it is a replica.
+        var upstreamAddress: String?
+        /// Why the node is fenced (or read-only while confirming its epoch at start).
+        var fenceReason: String?
+        /// A planned switchover to this replica: asked of the primary, then its last txn.
+        var switchoverRequested = false
+        var drainedTxn: UInt64?
+        /// A primary that drained for a switchover follows the target once it announces itself.
+        var drainedFor: String?
         var upstream = Upstream()
         var replicas: [String: Downstream] = [:]
         var slots: ReplicationSlots
     }
 
-    package init(storage: StorageEngine, configuration: ReplicationConfiguration, identity: NodeIdentity, slots: ReplicationSlots) {
+    package init(
+        storage: StorageEngine, configuration: ReplicationConfiguration, identity: NodeIdentity, slots: ReplicationSlots,
+        layout: DataDirectory, upstream: String? = nil, logger: Logger = Logger(label: "sundial.replication")
+    ) {
         self.storage = storage
         self.configuration = configuration
-        self.state = Mutex(State(identity: identity, slots: slots))
+        self.layout = layout
+        self.logger = logger
+        self.sync = configuration.syncMode == .async
+            ? nil
+            : SyncReplication(mode: configuration.syncMode, count: configuration.syncCount, timeoutMillis: configuration.syncTimeoutMillis)
+        var initial = State(identity: identity, slots: slots)
+        initial.upstreamAddress = upstream ?? configuration.primaryAddress
+        self.state = Mutex(initial)
+        storage.setCommitGate(sync)
         holdWAL()
     }
 
     package var identity: NodeIdentity { state.withLock { $0.identity } }
 
-    package func updateIdentity(_ identity: NodeIdentity) {
-        state.withLock { $0.identity = identity }
+    /// Changes `node/identity` and writes it durably (rare: joins, epochs, role changes).
+    package func updateIdentity(_ change: (inout NodeIdentity) -> Void) throws(StorageError) {
+        try identityFile.withLock { _ throws(StorageError) in
+            let identity = state.withLock { state in
+                change(&state.identity)
+                return state.identity
+            }
+            try DurableFile.replace(layout.identityPath, with: identity.encoded(), io: .system)
+        }
     }
+
+    /// The primary this node follows (replica role), host:port.
+    package var upstreamAddress: String? { state.withLock { $0.upstreamAddress } }
+
+    package var fenceReason: String? { state.withLock { $0.fenceReason } }
+
+    // MARK: Epochs and roles
+
+    /// Records an epoch seen on any frame. A newer one is persisted as the newest seen; a
+    /// primary whose WAL writes an older epoch is superseded and fences itself at once
+    /// (DESIGN §5: "a node that learns of a higher epoch while primary becomes fenced").
+    /// Returns true when this call fenced the node.
+    @discardableResult
+    package func observeEpoch(_ epoch: UInt64, from source: String) -> Bool {
+        let newer = state.withLock { $0.identity.epoch < epoch }
+        if newer {
+            do {
+                try updateIdentity { $0.epoch = max($0.epoch, epoch) }
+            } catch {
+                logger.error("cannot record the newest epoch seen", metadata: ["epoch": "\(epoch)", "error": "\(error)"])
+            }
+        }
+        guard storage.role == .primary, epoch > storage.epochHistory.writingEpoch else { return false }
+        fence("\(source) has epoch \(epoch), newer than this primary's \(storage.epochHistory.writingEpoch): another node was promoted")
+        return true
+    }
+
+    /// Makes the node read-only (role `fenced`) for `reason`, fails writes waiting for
+    /// replicas, and records the role so a restart stays fenced.
+    package func fence(_ reason: String, persist: Bool = true) {
+        storage.setRole(.fenced)
+        state.withLock { $0.fenceReason = reason }
+        sync?.refuseAll("this node is fenced: \(reason)")
+        ReplicationMetrics.fenced()
+        logger.error("this node is fenced and refuses writes", metadata: ["reason": "\(reason)"])
+        guard persist else { return }
+        do {
+            try updateIdentity { $0.role = .fenced }
+        } catch {
+            logger.error("cannot record the fenced role", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Read-only until the start-up epoch check (`ClusterController`) confirms this primary.
+    package func awaitConfirmation(_ reason: String) {
+        state.withLock { $0.fenceReason = reason }
+    }
+
+    /// Takes writes as primary again after the start-up epoch check confirmed this node.
+    func confirmPrimary() {
+        state.withLock { $0.fenceReason = nil }
+        sync?.resume()
+        storage.setRole(.primary)
+    }
+
+    /// Follows `address` as a replica from now on (and across restarts until the configured
+    /// role or primary changes); the current upstream connection, if any, is ended.
+    package func follow(_ address: String) throws(StorageError) {
+        try updateIdentity { identity in
+            identity.role = .replica
+            identity.upstream = address
+        }
+        state.withLock { state in
+            state.upstreamAddress = address
+            state.fenceReason = nil
+            state.drainedFor = nil
+            state.upstream = Upstream()
+        }
+        storage.setRole(.replica)
+        upstreamConnection.dropCurrent()
+    }
+
+    // MARK: Planned switchover
+
+    /// The replica side: ask the primary to drain (sent by the STATUS reporter).
+    func requestSwitchover() {
+        state.withLock { state in
+            state.switchoverRequested = true
+            state.drainedTxn = nil
+        }
+    }
+
+    func takeSwitchoverRequest() -> Bool {
+        state.withLock { state in
+            defer { state.switchoverRequested = false }
+            return state.switchoverRequested
+        }
+    }
+
+    func drained(through txn: UInt64) {
+        state.withLock { $0.drainedTxn = txn }
+    }
+
+    var drainedTxn: UInt64? { state.withLock { $0.drainedTxn } }
+
+    /// The primary side: stop writes for a switchover to `target`; returns the last txn.
+    func drainForSwitchover(to target: String) async -> UInt64 {
+        storage.setRole(.fenced)
+        state.withLock { state in
+            state.fenceReason = "planned switchover to \(target)"
+            state.drainedFor = target
+        }
+        logger.notice("planned switchover: writes stopped", metadata: ["target": "\(target)"])
+        let last = storage.wal.committedTxn
+        try? await storage.wal.waitDurable(last)
+        return last
+    }
+
+    var drainedFor: String? { state.withLock { $0.drainedFor } }
 
     // MARK: Replica side
 
@@ -156,6 +301,7 @@ package final class ReplicationMonitor: Sendable {
 
     /// Records a replica's STATUS; a slot that moved lets the WAL go further.
     func replicaStatus(nodeID: String, _ positions: ReplicaPositions) {
+        sync?.update(replica: nodeID, positions)
         let advanced = state.withLock { state in
             state.replicas[nodeID]?.positions = positions
             state.replicas[nodeID]?.chunks.release(through: positions.appliedTxn)
@@ -240,7 +386,7 @@ package final class ReplicationMonitor: Sendable {
     }
 
     package func upstreamReport() -> UpstreamReport? {
-        guard let address = configuration.primaryAddress, configuration.role == .replica else { return nil }
+        guard storage.role == .replica, let address = upstreamAddress else { return nil }
         let now = ReplicationClock.nowMicros()
         return state.withLock { state in
             UpstreamReport(
@@ -254,7 +400,7 @@ package final class ReplicationMonitor: Sendable {
     /// Whether the node can serve reads (`/ready`): a replica must be streaming and within
     /// `replication.max.ready.lag`; other roles are ready once running.
     package func isReady() -> (Bool, String) {
-        guard configuration.role == .replica else { return (true, "ready") }
+        guard storage.role == .replica else { return (true, "ready") }
         guard let upstream = upstreamReport(), upstream.connection == .streaming else {
             return (false, "not streaming from the primary")
         }

@@ -40,6 +40,24 @@ package struct ReplicationServer {
 
 /// The handlers every replication connection has, client or server side.
 enum ReplicationPipeline {
+    /// Opens a client connection (mutual TLS unless disabled) to another member.
+    static func connect(
+        host: String, port: Int, configuration: ReplicationConfiguration, group: any EventLoopGroup, timeout: TimeAmount = .seconds(5)
+    ) async throws -> NIOAsyncChannel<ReplicationFrame, ReplicationFrame> {
+        // SNI and host-name checks need a name; for an IP address the certificate's IP SANs
+        // are checked against the peer address instead.
+        let serverHostname = ReplicaClient.isIPAddress(host) ? nil : host
+        return try await ClientBootstrap(group: group)
+            .connectTimeout(timeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connect(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let tls = try configuration.clientTLS.map { try NIOSSLClientHandler(context: $0, serverHostname: serverHostname) }
+                    return try configure(channel, tls: tls, configuration: configuration)
+                }
+            }
+    }
+
     static func configure(
         _ channel: any Channel, tls: (any ChannelHandler)?, configuration: ReplicationConfiguration
     ) throws -> NIOAsyncChannel<ReplicationFrame, ReplicationFrame> {
@@ -139,15 +157,17 @@ package struct BoundReplicationServer: Service {
     }
 
     private func serve(_ connection: NIOAsyncChannel<ReplicationFrame, ReplicationFrame>, sessions: ReplicationSessions) async {
-        let peer = connection.channel.remoteAddress.map { address in
+        let remote = connection.channel.remoteAddress
+        let peer = remote.map { address in
             address.ipAddress.map { "\($0):\(address.port ?? 0)" } ?? "\(address)"
         } ?? "?"
+        let peerHost = remote?.ipAddress
         let id = sessions.add(connection.channel)
         defer { sessions.remove(id) }
         let replica = ReplicaName()
         do {
             try await connection.executeThenClose { inbound, outbound in
-                try await PrimarySession(monitor: monitor, outbound: outbound, peer: peer, logger: logger)
+                try await PrimarySession(monitor: monitor, outbound: outbound, peer: peer, peerHost: peerHost, logger: logger)
                     .run(inbound, replica: replica)
             }
         } catch NIOSSLError.uncleanShutdown {

@@ -31,28 +31,12 @@ package struct ReplicationSlots: Sendable, Equatable {
     }
 
     package func encoded() -> [UInt8] {
-        var body = "\(Self.magic) \(Self.formatVersion)\n"
-        for (node, txn) in durable.sorted(by: { $0.key < $1.key }) { body += "slot \(node) \(txn)\n" }
-        let checksum = String(CRC32C.checksum(body.utf8), radix: 16)
-        return Array((body + "checksum=crc32c:\(String(repeating: "0", count: 8 - checksum.count) + checksum)\n").utf8)
+        ChecksummedText.seal(
+            magic: Self.magic, version: Self.formatVersion, lines: durable.sorted(by: { $0.key < $1.key }).map { "slot \($0.key) \($0.value)" })
     }
 
     package static func decode(_ bytes: [UInt8], path: String) throws(StorageError) -> ReplicationSlots {
-        let text = String(decoding: bytes, as: UTF8.self)
-        var all = text.split(separator: "\n", omittingEmptySubsequences: false)
-        if all.last == "" { all.removeLast() }
-        let prefix = "checksum=crc32c:"
-        guard let last = all.popLast(), last.hasPrefix(prefix) else {
-            throw StorageError(.corrupt, path: path, "replication slots have no checksum line; the file is damaged")
-        }
-        let body = all.map { $0 + "\n" }.joined()
-        guard let expected = UInt32(last.dropFirst(prefix.count), radix: 16), expected == CRC32C.checksum(body.utf8) else {
-            throw StorageError(.corrupt, path: path, "replication slots checksum mismatch; the file is damaged or was edited")
-        }
-        var lines = body.split(separator: "\n")[...]
-        guard lines.popFirst() == Substring("\(magic) \(formatVersion)") else {
-            throw StorageError(.unsupportedVersion, path: path, "not a replication slots file of format \(formatVersion)")
-        }
+        let lines = try ChecksummedText.open(bytes, magic: magic, version: formatVersion, what: "replication slots", path: path)
         var slots = ReplicationSlots()
         for line in lines {
             let fields = line.split(separator: " ")

@@ -39,12 +39,17 @@ package final class SQLEngine: Sendable {
     private let isReadOnly: @Sendable () -> Bool
     private let clock: @Sendable () -> Int64
     private let postings: SymbolPostingsCache
+    /// `SELECT pg_promote()`: promotes this node (Replication's controller, set by `Node`);
+    /// the error text is reported as is. `nil` on a node that is not clustered.
+    private let promote: (@Sendable () async -> String?)?
 
     package init(
         storage: StorageEngine, configuration: SQLConfiguration = SQLConfiguration(),
         isReadOnly: @escaping @Sendable () -> Bool = { false },
-        nowMicros: @escaping @Sendable () -> Int64 = SQLEngine.wallClockMicros
+        nowMicros: @escaping @Sendable () -> Int64 = SQLEngine.wallClockMicros,
+        promote: (@Sendable () async -> String?)? = nil
     ) {
+        self.promote = promote
         self.storage = storage
         self.configuration = configuration
         self.isReadOnly = isReadOnly
@@ -125,6 +130,9 @@ package final class SQLEngine: Sendable {
             throw SQLError(.readOnly, "cannot execute \(statement.verb) in a read-only transaction")
         }
         let executor = makeExecutor(context, parameters: parameters, parameterTypes: parameterTypes)
+        if case .query(let query) = statement, Self.isPromoteCall(query) {
+            return .rows(try await promoteNode())
+        }
         switch statement {
         case .query(let query), .declareCursor(_, let query):
             return .rows(try await offload { () throws(SQLError) in try executor.run(query) })
@@ -152,6 +160,26 @@ package final class SQLEngine: Sendable {
             try await DataDefinition(engine: self, executor: executor).change(statement)
             return .ddl
         }
+    }
+
+    /// `SELECT pg_promote([wait [, wait_seconds]])` with nothing else: promotion is an
+    /// asynchronous operator action, so it runs here rather than in the expression evaluator.
+    static func isPromoteCall(_ query: SQLQuery) -> Bool {
+        guard case .select(let select) = query, select.from == nil, select.items.count == 1, select.whereClause == nil,
+              case .function(let name, let arguments, _) = select.items[0].expression.kind
+        else { return false }
+        return name.lowercased() == "pg_promote" && arguments.count <= 2
+    }
+
+    /// Runs the promotion; true as PostgreSQL's `pg_promote()` returns, an error otherwise.
+    private func promoteNode() async throws(SQLError) -> QueryResult {
+        guard let promote else {
+            throw SQLError(.wrongState, "recovery is not in progress: this node is not clustered (replication.role=none)")
+        }
+        if let failure = await promote() {
+            throw SQLError(.wrongState, "cannot promote: \(failure)")
+        }
+        return QueryResult(columns: [("pg_promote", .boolean)], rows: [[.boolean(true)]])
     }
 
     /// What a statement takes and returns, without running it: the types of its parameters

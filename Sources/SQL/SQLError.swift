@@ -24,6 +24,10 @@ package struct SQLError: Error, Sendable, CustomStringConvertible, Equatable {
         case readOnly
         /// A statement inside a transaction that already failed (until ROLLBACK).
         case transactionAborted
+        /// Synchronous replication did not confirm the write in time: durable here, fate unknown.
+        case notReplicated
+        /// The node is not in a state the statement needs (`pg_promote()` on a primary).
+        case wrongState
         /// Storage refused or failed (I/O, damaged table, not writable).
         case storage
     }

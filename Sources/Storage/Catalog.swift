@@ -10,6 +10,8 @@ struct Catalog: ~Copyable {
     /// the old role admitted are ordered: once `role` refuses writes, no later append of a
     /// client's transaction can reach the WAL.
     var role: NodeRole = .standalone
+    /// The fork points of the WAL; new records carry the last one's epoch.
+    var epochs = EpochHistory()
 
     init(stores: [UInt32: TableStore], damaged damagedTables: [DamagedTable]) {
         for table in damagedTables {
@@ -25,7 +27,7 @@ struct Catalog: ~Copyable {
     /// Refuses a client's write when the role does not take writes.
     func requireWritable(_ path: String) throws(StorageError) {
         guard role.acceptsWrites else {
-            throw StorageError(.readOnly, path: path, "the node is a \(role.rawValue) and refuses writes; write to the primary")
+            throw StorageError(.readOnly, path: path, role.writeRefusal)
         }
     }
 

@@ -3,6 +3,7 @@
 /// ```
 /// conf/server.conf   optional configuration
 /// node/identity      NodeIdentity (checksummed, atomically replaced)
+/// node/epochs        EpochHistory: fork points (checksummed, atomically replaced)
 /// node/lock          held by the running process
 /// wal/               WAL segments
 /// db/                tables
@@ -21,6 +22,8 @@ package struct DataDirectory: Sendable {
     package var walDirectory: String { root + "/wal" }
     package var tablesDirectory: String { root + "/db" }
     package var identityPath: String { nodeDirectory + "/identity" }
+    /// `EpochHistory`: the fork points of this node's WAL.
+    package var epochsPath: String { nodeDirectory + "/epochs" }
     package var lockPath: String { nodeDirectory + "/lock" }
     /// Where `server.conf` is looked for when no `--config` is given.
     package var defaultConfigurationPath: String { configurationDirectory + "/server.conf" }
@@ -51,12 +54,10 @@ package struct OpenDataDirectory: Sendable {
     /// True on the first start of this directory.
     package let identityCreated: Bool
 
-    /// Records `role` in `node/identity` when it differs from the stored one (the configured
-    /// `replication.role` is the source of truth until promotion manages roles).
-    package func recording(role: NodeRole) throws(StorageError) -> OpenDataDirectory {
-        guard identity.role != role else { return self }
-        var updated = identity
-        updated.role = role
+    /// Records `updated` in `node/identity` when it differs from the stored one (the start
+    /// role replication decided, see `StartRole`).
+    package func recording(_ updated: NodeIdentity) throws(StorageError) -> OpenDataDirectory {
+        guard identity != updated else { return self }
         try DurableFile.replace(layout.identityPath, with: updated.encoded(), io: .system)
         return OpenDataDirectory(layout: layout, lock: lock, identity: updated, identityCreated: identityCreated)
     }

@@ -12,12 +12,26 @@ package struct NodeIdentity: Sendable, Equatable {
     package var nodeID: String
     package var epoch: UInt64
     package var role: NodeRole
+    /// The `replication.role` configured when `role` was last set by configuration. Promotion,
+    /// fencing and `sundial follow` change `role` at runtime; it keeps that role across
+    /// restarts until the configured role changes (the operator's newer intent).
+    package var configuredRole: NodeRole?
+    /// The primary (host:port) this node follows, when set at runtime (`sundial follow`, a
+    /// promotion announced by a peer); `configuredUpstream` is `replication.primary` then.
+    package var upstream: String?
+    package var configuredUpstream: String?
 
-    package init(clusterID: String, nodeID: String, epoch: UInt64, role: NodeRole) {
+    package init(
+        clusterID: String, nodeID: String, epoch: UInt64, role: NodeRole, configuredRole: NodeRole? = nil,
+        upstream: String? = nil, configuredUpstream: String? = nil
+    ) {
         self.clusterID = clusterID
         self.nodeID = nodeID
         self.epoch = epoch
         self.role = role
+        self.configuredRole = configuredRole
+        self.upstream = upstream
+        self.configuredUpstream = configuredUpstream
     }
 
     /// A new identity: fresh random cluster and node ids, epoch 0.
@@ -35,6 +49,9 @@ package struct NodeIdentity: Sendable, Equatable {
             role=\(role.rawValue)
 
             """
+            + (configuredRole.map { "role.configured=\($0.rawValue)\n" } ?? "")
+            + (upstream.map { "upstream=\($0)\n" } ?? "")
+            + (configuredUpstream.map { "upstream.configured=\($0)\n" } ?? "")
         let checksum = CRC32C.checksum(body.utf8)
         return Array((body + "checksum=crc32c:\(hex8(checksum))\n").utf8)
     }
@@ -89,7 +106,10 @@ package struct NodeIdentity: Sendable, Equatable {
         else {
             throw StorageError(.corrupt, path: path, "node identity lacks a valid cluster.id, node.id, epoch or role")
         }
-        return NodeIdentity(clusterID: String(cluster), nodeID: String(node), epoch: epoch, role: role)
+        return NodeIdentity(
+            clusterID: String(cluster), nodeID: String(node), epoch: epoch, role: role,
+            configuredRole: fields["role.configured"].flatMap { NodeRole(rawValue: String($0)) },
+            upstream: fields["upstream"].map(String.init), configuredUpstream: fields["upstream.configured"].map(String.init))
     }
 
     private static func checksumLineStart(_ bytes: [UInt8]) -> Int? {

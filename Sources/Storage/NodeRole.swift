@@ -10,6 +10,13 @@ package enum NodeRole: String, Sendable, CaseIterable {
     /// A former primary that learned of a higher epoch: read-only until it rejoins.
     case fenced
 
+    /// What a refused client is told (every protocol says the same).
+    package var writeRefusal: String {
+        self == .fenced
+            ? "the node is fenced (read-only: a newer primary may exist, see /status.json) and refuses writes; write to the current primary"
+            : "the node is a \(rawValue) and refuses writes; write to the primary"
+    }
+
     /// Whether external clients may write on a node in this role.
     package var acceptsWrites: Bool {
         switch self {

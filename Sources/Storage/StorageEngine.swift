@@ -19,6 +19,9 @@ package final class StorageEngine: Sendable {
     private let applyQueue = DispatchQueue(label: "sundial.apply")
     /// Lowest txn a replica still needs (set by replication); the WAL keeps everything after it.
     private let retentionHold = Mutex<UInt64?>(nil)
+    /// Synchronous replication: a commit is acknowledged once this says enough replicas hold it.
+    private let commitGate = Mutex<(any CommitGate)?>(nil)
+    private let layout: DataDirectory
 
     /// Opens the tables and the WAL and replays every committed transaction the tables lack.
     package init(layout: DataDirectory, configuration: StorageConfiguration, role: NodeRole = .standalone) throws(StorageError) {
@@ -59,6 +62,8 @@ package final class StorageEngine: Sendable {
         try applier.checkpointAll()
         var initialCatalog = Catalog(stores: applier.stores, damaged: damaged)
         initialCatalog.role = role
+        initialCatalog.epochs = try EpochHistory.load(layout)
+        self.layout = layout
         catalog = Mutex(initialCatalog)
         published = Mutex(Published(snapshots: applier.snapshots(), appliedTxn: wal.committedTxn))
         self.applier = Mutex(applier)
@@ -72,7 +77,7 @@ package final class StorageEngine: Sendable {
         let (schema, position) = try catalog.withLock { (catalog) throws(StorageError) -> (TableSchema, WALPosition) in
             let schema = try catalog.reserve(requested)
             do throws(StorageError) {
-                return (schema, try append(.schemaChange, SchemaChange.createTable(schema).encoded()))
+                return (schema, try append(.schemaChange, SchemaChange.createTable(schema).encoded(), in: catalog))
             } catch {
                 catalog.release(schema)
                 throw error
@@ -91,7 +96,7 @@ package final class StorageEngine: Sendable {
         let (schema, position) = try catalog.withLock { (catalog) throws(StorageError) -> (TableSchema, WALPosition) in
             let (old, schema) = try catalog.alter(name, change)
             do throws(StorageError) {
-                return (schema, try append(.schemaChange, SchemaChange.alterTable(schema).encoded()))
+                return (schema, try append(.schemaChange, SchemaChange.alterTable(schema).encoded(), in: catalog))
             } catch {
                 catalog.restore(old, replacing: schema)
                 throw error
@@ -107,7 +112,7 @@ package final class StorageEngine: Sendable {
         let position = try catalog.withLock { (catalog) throws(StorageError) -> WALPosition in
             try catalog.requireWritable(name)
             let schema = try catalog.existing(name)
-            return try append(.schemaChange, SchemaChange.truncateTable(tableID: schema.tableID).encoded())
+            return try append(.schemaChange, SchemaChange.truncateTable(tableID: schema.tableID).encoded(), in: catalog)
         }
         try await settle(position)
         await waitUntilApplied(position.txn)
@@ -135,7 +140,7 @@ package final class StorageEngine: Sendable {
             guard current.tableID == schema.tableID else {
                 throw StorageError(.notWritable, path: name, "table was replaced while dropping partitions")
             }
-            return try append(.schemaChange, SchemaChange.dropPartitions(tableID: schema.tableID, timestamps: timestamps).encoded())
+            return try append(.schemaChange, SchemaChange.dropPartitions(tableID: schema.tableID, timestamps: timestamps).encoded(), in: catalog)
         }
         try await settle(position)
         await waitUntilApplied(position.txn)
@@ -147,7 +152,7 @@ package final class StorageEngine: Sendable {
         let position = try catalog.withLock { (catalog) throws(StorageError) -> WALPosition in
             try catalog.requireWritable(name)
             let schema = try catalog.existing(name)
-            let position = try append(.schemaChange, SchemaChange.dropTable(tableID: schema.tableID).encoded())
+            let position = try append(.schemaChange, SchemaChange.dropTable(tableID: schema.tableID).encoded(), in: catalog)
             catalog.release(schema)
             return position
         }
@@ -164,7 +169,7 @@ package final class StorageEngine: Sendable {
         RowBatchCodec.encode(batch, into: &payload)
         let position = try catalog.withLock { (catalog) throws(StorageError) -> WALPosition in
             try catalog.admit(batch)
-            return try append(.rowBatch, payload)
+            return try append(.rowBatch, payload, in: catalog)
         }
         try await settle(position)
         StorageMetrics.committedRows(batch.rowCount)
@@ -187,7 +192,7 @@ package final class StorageEngine: Sendable {
         RowBatchCodec.encodeGroup(batches, into: &payload)
         let position = try catalog.withLock { (catalog) throws(StorageError) -> WALPosition in
             for batch in batches { try catalog.admit(batch) }
-            return try append(.rowBatchGroup, payload)
+            return try append(.rowBatchGroup, payload, in: catalog)
         }
         try await settle(position)
         StorageMetrics.committedRows(batches.reduce(0) { $0 + $1.rowCount })
@@ -207,16 +212,19 @@ package final class StorageEngine: Sendable {
     /// Appends a record. Called under the catalog lock, so the WAL's order of schema changes
     /// and batches is the order the catalog validated them in: a batch admitted against
     /// schema version v can never land after the change to v + 1.
-    private func append(_ kind: WALRecordKind, _ payload: [UInt8]) throws(StorageError) -> WALPosition {
-        try payload.withUnsafeBytes { raw in
-            Result { () throws(StorageError) in try wal.append(kind: kind, epoch: 0, payload: raw) }
+    private func append(_ kind: WALRecordKind, _ payload: [UInt8], in catalog: borrowing Catalog) throws(StorageError) -> WALPosition {
+        let epoch = catalog.epochs.writingEpoch
+        return try payload.withUnsafeBytes { raw in
+            Result { () throws(StorageError) in try wal.append(kind: kind, epoch: epoch, payload: raw) }
         }.get()
     }
 
-    /// Waits until an appended record is committed as the commit mode defines, and wakes the applier.
+    /// Waits until an appended record is committed as the commit mode defines, wakes the
+    /// applier, then waits for the replicas the synchronous mode asks for (if any).
     private func settle(_ position: WALPosition) async throws(StorageError) {
         if wal.configuration.commitMode == .sync { try await wal.waitDurable(position.txn) }
         startApplying()
+        if let gate = commitGate.withLock({ $0 }) { try await gate.acknowledge(txn: position.txn) }
     }
 
     // MARK: Role and replication
@@ -228,6 +236,39 @@ package final class StorageEngine: Sendable {
     /// WAL already; none is admitted after it unless the new role takes writes.
     package func setRole(_ role: NodeRole) {
         catalog.withLock { $0.role = role }
+    }
+
+    /// The fork points of this node's WAL; its last epoch is the one new records carry.
+    package var epochHistory: EpochHistory { catalog.withLock { $0.epochs } }
+
+    /// Makes this node the primary of `epoch` (a promotion): records the fork point in
+    /// `node/epochs`, appends an epoch-change record (the first txn of the new epoch, so
+    /// replicas learn the fork point from the WAL itself), takes writes, and returns once the
+    /// record is durable. Under the catalog lock: no client write can slip in between.
+    package func promote(toEpoch epoch: UInt64) async throws(StorageError) -> EpochHistory.Fork {
+        let (fork, position) = try catalog.withLock { (catalog) throws(StorageError) -> (EpochHistory.Fork, WALPosition) in
+            var history = catalog.epochs
+            let fork = EpochHistory.Fork(epoch: epoch, firstTxn: wal.nextTxn)
+            guard epoch > history.writingEpoch else {
+                throw StorageError(.notWritable, path: "node/epochs", "cannot promote to epoch \(epoch): this node already writes epoch \(history.writingEpoch)")
+            }
+            try history.append(fork)
+            // The history is durable before any record of the new epoch exists: after a crash
+            // in between, the next record still lands at the recorded fork txn.
+            try history.save(layout, io: configuration.io)
+            catalog.epochs = history
+            let position = try append(.epochChange, [], in: catalog)
+            catalog.role = .primary
+            return (fork, position)
+        }
+        try await wal.waitDurable(position.txn)
+        startApplying()
+        return fork
+    }
+
+    /// Installs (or removes) the synchronous-replication gate every client commit passes.
+    package func setCommitGate(_ gate: (any CommitGate)?) {
+        commitGate.withLock { $0 = gate }
     }
 
     /// Appends records received from the primary to this node's WAL with the primary's txn
@@ -262,6 +303,14 @@ package final class StorageEngine: Sendable {
                     rebasing: records[(offset + WALRecordHeader.size)..<(offset + header.recordSize)])
                 offset += header.recordSize
                 if header.txn < wal.nextTxn { continue }
+                if header.epoch > catalog.epochs.writingEpoch {
+                    // The primary's history forked here (a promotion upstream): remember it
+                    // before the record lands, as a promotion on this node would.
+                    var history = catalog.epochs
+                    try history.append(EpochHistory.Fork(epoch: header.epoch, firstTxn: header.txn))
+                    try history.save(layout, io: configuration.io)
+                    catalog.epochs = history
+                }
                 _ = try wal.appendReplicated(header, payload: payload)
                 if header.kind == .schemaChange {
                     catalog.applyReplicated(try SchemaChange.decode(Array(payload), txn: header.txn))

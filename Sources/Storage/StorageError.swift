@@ -19,6 +19,10 @@ package struct StorageError: Error, Sendable, CustomStringConvertible {
         /// The node's role (replica, fenced) refuses writes from clients; only replication
         /// writes there. Protocols answer it as a read-only node (25006, 421, disconnect).
         case readOnly
+        /// Synchronous replication: the write is durable on this node, but not enough replicas
+        /// confirmed it within `replication.sync.timeout`. Its fate after a failover is unknown
+        /// (PostgreSQL's 40003 statement_completion_unknown), so it is not acknowledged.
+        case notReplicated
     }
 
     package var code: Code

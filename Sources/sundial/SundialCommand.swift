@@ -17,7 +17,9 @@ struct SundialCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sundial",
         abstract: "A QuestDB-compatible, replicated time-series database node.",
-        subcommands: [ServeCommand.self, StatusCommand.self, DumpCommand.self, VersionCommand.self])
+        subcommands: [
+            ServeCommand.self, StatusCommand.self, PromoteCommand.self, FollowCommand.self, DumpCommand.self, VersionCommand.self,
+        ])
 }
 
 /// `sundial serve --data-dir DIR [--config FILE]`.
@@ -149,7 +151,7 @@ struct StatusCommand: ParsableCommand {
     var url: String = "http://127.0.0.1:9003"
 
     func run() throws {
-        guard let (host, port) = Self.parse(url) else {
+        guard let (host, port) = Self.parse(url, defaultPort: 9003) else {
             throw ValidationError("--url must look like http://HOST:PORT (the health server, port 9003 by default)")
         }
         switch HealthClient.get(host: host, port: port, path: "/status.txt") {
@@ -162,23 +164,93 @@ struct StatusCommand: ParsableCommand {
         }
     }
 
-    static func parse(_ url: String) -> (String, Int)? {
+    static func parse(_ url: String, defaultPort: Int) -> (String, Int)? {
         var rest = Substring(url)
         if rest.hasPrefix("http://") { rest = rest.dropFirst(7) }
         if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
         guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]), (1...65535).contains(port)
-        else { return rest.isEmpty ? nil : (String(rest), 9003) }
+        else { return rest.isEmpty ? nil : (String(rest), defaultPort) }
         return (String(rest[..<colon]), port)
     }
 }
 
-/// A minimal HTTP/1.1 GET over a blocking socket: `sundial status` needs nothing more.
+/// Operator commands on the main HTTP server (9000): `POST /api/v1/cluster/…`, printing the
+/// node's JSON answer; a refusal exits non-zero with the node's error text.
+struct ClusterRequest: ParsableArguments {
+    @Option(name: .long, help: "The node's main HTTP server (http.net.bind.to), e.g. http://127.0.0.1:9000.")
+    var url: String = "http://127.0.0.1:9000"
+
+    @Option(name: .long, help: "http.user of the node, when it requires authentication.")
+    var user: String?
+
+    @Option(name: .long, help: "http.password of the node.")
+    var password: String?
+
+    func post(_ path: String, timeoutSeconds: Int) throws {
+        guard let (host, port) = StatusCommand.parse(url, defaultPort: 9000) else {
+            throw ValidationError("--url must look like http://HOST:PORT (the main HTTP server, port 9000 by default)")
+        }
+        let authorization = user.map { HTTPBasicAuth.header(user: $0, password: password ?? "") }
+        switch HealthClient.request(
+            "POST", host: host, port: port, path: path, authorization: authorization, timeoutSeconds: timeoutSeconds)
+        {
+        case .success(let (status, body)) where status == 200:
+            print(body)
+        case .success(let (status, body)):
+            throw ValidationError("\(url)\(path) answered HTTP \(status): \(body)")
+        case .failure(let error):
+            throw ValidationError("cannot reach \(url): \(error.reason)")
+        }
+    }
+}
+
+/// `sundial promote --url http://HOST:9000 [--planned]`: makes a replica the primary.
+struct PromoteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "promote",
+        abstract: "Promote a replica to primary (emergency failover, or --planned switchover with zero loss).",
+        discussion: "See Docs/operations/failover.md. Prints the new epoch, the fork txn and which peers learned of it.")
+
+    @OptionGroup var request: ClusterRequest
+
+    @Flag(name: .long, help: "Planned switchover: the primary stops writes, this replica applies everything, then is promoted.")
+    var planned = false
+
+    func run() throws {
+        try request.post("/api/v1/cluster/promote" + (planned ? "?planned=true" : ""), timeoutSeconds: 60)
+    }
+}
+
+/// `sundial follow --url http://HOST:9000 --primary HOST:PORT`: re-points a replica (or lets
+/// a fenced old primary rejoin) at runtime.
+struct FollowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "follow",
+        abstract: "Make a replica (or a fenced former primary) follow another primary, without a restart.")
+
+    @OptionGroup var request: ClusterRequest
+
+    @Option(name: .long, help: "HOST:PORT of the new primary's replication listener (replication.bind.to).")
+    var primary: String
+
+    func run() throws {
+        try request.post("/api/v1/cluster/follow?primary=" + primary, timeoutSeconds: 10)
+    }
+}
+
+/// A minimal HTTP/1.1 client over a blocking socket: the operator commands need nothing more.
 enum HealthClient {
     struct Failure: Error {
         var reason: String
     }
 
     static func get(host: String, port: Int, path: String) -> Result<(Int, String), Failure> {
+        request("GET", host: host, port: port, path: path, authorization: nil, timeoutSeconds: 10)
+    }
+
+    static func request(
+        _ method: String, host: String, port: Int, path: String, authorization: String?, timeoutSeconds: Int
+    ) -> Result<(Int, String), Failure> {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var info: UnsafeMutablePointer<addrinfo>?
@@ -189,12 +261,14 @@ enum HealthClient {
         let fd = socket(first.pointee.ai_family, first.pointee.ai_socktype, first.pointee.ai_protocol)
         guard fd >= 0 else { return .failure(Failure(reason: String(cString: strerror(errno)))) }
         defer { close(fd) }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         guard connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
             return .failure(Failure(reason: String(cString: strerror(errno))))
         }
-        let request = Array("GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n\r\n".utf8)
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\nContent-Length: 0\r\n"
+        if let authorization { head += "Authorization: \(authorization)\r\n" }
+        let request = Array((head + "\r\n").utf8)
         guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else {
             return .failure(Failure(reason: "cannot send the request"))
         }

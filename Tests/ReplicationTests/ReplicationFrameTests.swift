@@ -13,6 +13,13 @@ import Testing
         ReplicationFrame(epoch: 3, .keepalive(.init(committedTxn: 99, primaryTimeMicros: 1_700_000_000_000_000))),
         ReplicationFrame(epoch: 3, .status(ReplicaPositions(receivedTxn: 50, durableTxn: 49, appliedTxn: 48, timeMicros: -1))),
         ReplicationFrame(epoch: .max, .refused(reason: "")),
+        ReplicationFrame(epoch: 2, .hello(.init(clusterID: "c1", nodeID: "n1", durableTxn: 42, lastEpoch: 1))),
+        ReplicationFrame(epoch: 4, .peer(.init(
+            clusterID: "c1", nodeID: "n2", role: "primary", writingEpoch: 4, committedTxn: 77, replicationPort: 9005))),
+        ReplicationFrame(epoch: 4, .peerReply(.init(
+            clusterID: "c1", nodeID: "n3", role: "replica", writingEpoch: 3, committedTxn: 70, replicationPort: 65535))),
+        ReplicationFrame(epoch: 4, .switchover),
+        ReplicationFrame(epoch: 4, .drained(committedTxn: 77)),
     ]
 
     static func encoded(_ frame: ReplicationFrame) -> [UInt8] {

@@ -6,18 +6,21 @@ import Testing
 import TestSupport
 
 @Suite struct ReplicationStateTests {
-    static func facts(committed: UInt64 = 100, oldest: UInt64 = 1, epoch: UInt64 = 2, primary: Bool = true)
-        -> PrimaryStateMachine.Facts
-    {
+    static func facts(
+        committed: UInt64 = 100, oldest: UInt64 = 1, forks: [EpochHistory.Fork] = [.init(epoch: 2, firstTxn: 1)], primary: Bool = true
+    ) -> PrimaryStateMachine.Facts {
         PrimaryStateMachine.Facts(
-            clusterID: "c", nodeID: "p", epoch: epoch, isPrimary: primary, committedTxn: committed, oldestAvailableTxn: oldest)
+            clusterID: "c", nodeID: "p", history: EpochHistory(forks: forks), isPrimary: primary, committedTxn: committed,
+            oldestAvailableTxn: oldest)
     }
 
-    static func hello(durable: UInt64, cluster: String = "c", node: String = "r", epoch: UInt64 = 2, version: UInt16 = 1)
-        -> ReplicationFrame
-    {
+    static func hello(
+        durable: UInt64, cluster: String = "c", node: String = "r", epoch: UInt64 = 2, lastEpoch: UInt64 = 2,
+        version: UInt16 = ReplicationFrame.protocolVersion
+    ) -> ReplicationFrame {
         ReplicationFrame(
-            epoch: epoch, .hello(.init(protocolVersion: version, clusterID: cluster, nodeID: node, durableTxn: durable)))
+            epoch: epoch,
+            .hello(.init(protocolVersion: version, clusterID: cluster, nodeID: node, durableTxn: durable, lastEpoch: lastEpoch)))
     }
 
     static func answer(_ frame: ReplicationFrame, _ facts: PrimaryStateMachine.Facts) throws -> PrimaryStateMachine.Action {
@@ -52,7 +55,8 @@ import TestSupport
         }
         // A newer epoch means this primary is stale; unknown protocol versions; non-primaries.
         for (frame, facts) in [
-            (Self.hello(durable: 1, epoch: 3), Self.facts()), (Self.hello(durable: 1, version: 2), Self.facts()),
+            (Self.hello(durable: 1, epoch: 3), Self.facts()), (Self.hello(durable: 1, version: 1), Self.facts()),
+            (Self.hello(durable: 1, lastEpoch: 3), Self.facts()),
             (Self.hello(durable: 1), Self.facts(primary: false)), (Self.hello(durable: 1, node: "p"), Self.facts()),
         ] {
             guard case .refuse = try Self.answer(frame, facts) else {
@@ -60,6 +64,58 @@ import TestSupport
                 continue
             }
         }
+    }
+
+    /// DESIGN §5 rejoin rule: a node whose history ends in epoch e may follow only if its last
+    /// txn is before this primary's first fork point after e; the refusal names both positions.
+    @Test func helloPastTheForkPointNeedsASnapshot() throws {
+        let forked = Self.facts(forks: [.init(epoch: 1, firstTxn: 50), .init(epoch: 3, firstTxn: 80)])
+        // The old primary of epoch 0 wrote up to txn 49 before the fork at 50: it may rejoin.
+        #expect(try Self.answer(Self.hello(durable: 49, epoch: 3, lastEpoch: 0), forked)
+            == .start(.init(fromTxn: 50, primaryCommittedTxn: 100, clusterID: "c", nodeID: "p")))
+        // It wrote txn 50 in epoch 0, which this history wrote in epoch 1: refused, both positions named.
+        guard case .snapshotRequired(_, let reason) = try Self.answer(Self.hello(durable: 50, epoch: 3, lastEpoch: 0), forked) else {
+            Issue.record("a history past the fork point must not be followed")
+            return
+        }
+        #expect(reason.contains("txn 50") && reason.contains("epoch 1 began at txn 50"))
+        // A replica of epoch 1 is judged against the next fork (epoch 3 at txn 80).
+        guard case .start = try Self.answer(Self.hello(durable: 79, epoch: 3, lastEpoch: 1), forked),
+              case .snapshotRequired = try Self.answer(Self.hello(durable: 85, epoch: 3, lastEpoch: 1), forked),
+              case .start = try Self.answer(Self.hello(durable: 85, epoch: 3, lastEpoch: 3), forked)
+        else {
+            Issue.record("the fork after the replica's own epoch decides")
+            return
+        }
+    }
+
+    @Test func peersFenceStalePrimariesAndRepointReplicas() {
+        func peer(_ role: NodeRole, epoch: UInt64, node: String = "b", cluster: String = "c") -> ReplicationFrame.PeerState {
+            .init(clusterID: cluster, nodeID: node, role: role.rawValue, writingEpoch: epoch, committedTxn: 10, replicationPort: 9005)
+        }
+        func judge(_ role: NodeRole, _ epoch: UInt64, _ theirs: ReplicationFrame.PeerState, newest: UInt64? = nil, drained: String? = nil)
+            -> PeerVerdict
+        {
+            PeerVerdict.judge(
+                myRole: role, myEpoch: epoch, myNodeID: "a", clusterID: "c", drainedFor: drained, theirs: theirs,
+                theirNewest: newest ?? theirs.writingEpoch)
+        }
+        // A primary meeting a newer epoch, from a primary or from a replica that saw one, fences.
+        guard case .fence = judge(.primary, 0, peer(.primary, epoch: 1)),
+              case .fence = judge(.primary, 0, peer(.replica, epoch: 0), newest: 1),
+              case .fence = judge(.primary, 1, peer(.primary, epoch: 1))
+        else {
+            Issue.record("a superseded primary must fence itself")
+            return
+        }
+        #expect(judge(.primary, 1, peer(.replica, epoch: 1)) == PeerVerdict.none)
+        #expect(judge(.primary, 0, peer(.primary, epoch: 5, cluster: "other")) == PeerVerdict.none)
+        #expect(judge(.primary, 0, peer(.primary, epoch: 5, node: "a")) == PeerVerdict.none)
+        // Replicas follow a newer primary; a fenced node only the target it drained for.
+        #expect(judge(.replica, 0, peer(.primary, epoch: 1)) == .follow)
+        #expect(judge(.replica, 1, peer(.primary, epoch: 1)) == PeerVerdict.none)
+        #expect(judge(.fenced, 0, peer(.primary, epoch: 1)) == PeerVerdict.none)
+        #expect(judge(.fenced, 0, peer(.primary, epoch: 1), drained: "b") == .follow)
     }
 
     @Test func statusMayNotClaimMoreThanWasSent() throws {

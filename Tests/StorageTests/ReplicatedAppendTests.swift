@@ -82,4 +82,66 @@ import TestSupport
         let error = #expect(throws: StorageError.self) { try reader.skip(through: 99) }
         #expect(error?.code == .limitExceeded)
     }
+
+    /// Promotion: the fork point is durable in `node/epochs`, the epoch-change record is its first
+    /// txn, later writes carry the new epoch, and a replica of the promoted node learns the fork
+    /// point from the records it receives.
+    @Test func promotionRecordsTheForkPointAndReplicasLearnIt() async throws {
+        let oldDirectory = TemporaryDirectory(), promotedDirectory = TemporaryDirectory(), followerDirectory = TemporaryDirectory()
+        let old = try Self.open(oldDirectory, role: .primary)
+        let promoted = try Self.open(promotedDirectory, role: .replica)
+        let schema = try await old.createTable(StorageEngineTests.request())
+        _ = try await old.commit(try StorageEngineTests.batch(schema, 0..<5))
+        try await promoted.appendReplicated(try Self.shipped(old, from: 1))
+        let before = promoted.wal.nextTxn
+
+        let error = await #expect(throws: StorageError.self) { try await promoted.promote(toEpoch: 0) }
+        #expect(error?.code == .notWritable)
+        let fork = try await promoted.promote(toEpoch: 1)
+        #expect(fork == EpochHistory.Fork(epoch: 1, firstTxn: before))
+        #expect(promoted.role == .primary)
+        let txn = try await promoted.commit(try StorageEngineTests.batch(schema, 5..<8))
+        let reader = try WALReader(log: promoted.wal, from: fork.firstTxn)
+        let change = try #require(try reader.next())
+        #expect(change.header.kind == .epochChange && change.header.epoch == 1)
+        let write = try #require(try reader.next())
+        #expect(write.header.txn == txn && write.header.epoch == 1)
+        #expect(try EpochHistory.load(DataDirectory(root: promotedDirectory.path)).forks == [fork])
+
+        // A follower of the promoted node records the same fork point from the stream.
+        let follower = try Self.open(followerDirectory, role: .replica)
+        try await follower.appendReplicated(try Self.shipped(promoted, from: 1))
+        #expect(follower.epochHistory.forks == [fork])
+        #expect(try EpochHistory.load(DataDirectory(root: followerDirectory.path)).forks == [fork])
+        // Records of the old epoch after the fork can never be appended there.
+        _ = try await old.commit(try StorageEngineTests.batch(schema, 100..<101))
+        let stale = await #expect(throws: StorageError.self) {
+            try await follower.appendReplicated(try Self.shipped(old, from: follower.wal.nextTxn))
+        }
+        #expect(stale != nil)
+        // Reopened, the promoted node still writes epoch 1.
+        let reopened = try StorageEngine(layout: DataDirectory(root: promotedDirectory.path), configuration: StorageConfiguration(), role: .primary)
+        #expect(reopened.epochHistory.writingEpoch == 1)
+    }
+
+    @Test func epochHistoryFileIsVerified() throws {
+        var history = EpochHistory()
+        try history.append(.init(epoch: 1, firstTxn: 10))
+        try history.append(.init(epoch: 4, firstTxn: 10))
+        #expect(throws: StorageError.self) { try history.append(.init(epoch: 3, firstTxn: 20)) }
+        #expect(throws: StorageError.self) { try history.append(.init(epoch: 5, firstTxn: 9)) }
+        #expect(history.writingEpoch == 4)
+        #expect(history.fork(after: 0)?.epoch == 1)
+        #expect(history.fork(after: 1)?.epoch == 4)
+        #expect(history.fork(after: 4) == nil)
+        #expect(history.epoch(ofTxn: 9) == 0 && history.epoch(ofTxn: 10) == 4)
+        let bytes = history.encoded()
+        #expect(try EpochHistory.decode(bytes, path: "e") == history)
+        for index in bytes.indices {
+            var flipped = bytes
+            flipped[index] ^= 0x04
+            #expect(throws: StorageError.self) { try EpochHistory.decode(flipped, path: "e") }
+        }
+        #expect(throws: StorageError.self) { try EpochHistory.decode(Array(bytes.dropLast(3)), path: "e") }
+    }
 }
