@@ -58,6 +58,7 @@ bench: release venv
 	$(PYTHON) integration/bench/query_bench.py --rows $${BENCH_ROWS:-10000000}
 	$(PYTHON) integration/bench/pgwire_bench.py --rows $${BENCH_ROWS:-10000000}
 	$(PYTHON) integration/bench/replication_bench.py --rows 10000000
+	$(PYTHON) integration/bench/failover_bench.py
 
 clean:
 	rm -rf .build $(VENV)

@@ -118,7 +118,8 @@ package struct ReplicaClient: Service {
             epoch: hello.epoch,
             .hello(ReplicationFrame.Hello(
                 clusterID: hello.clusterID, nodeID: hello.nodeID, durableTxn: durable, lastEpoch: storage.epochHistory.writingEpoch))))
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        // Discarding: one short task per chunk reports its apply; their results are not kept.
+        try await withThrowingDiscardingTaskGroup { group in
             var machine = ReplicaStateMachine(durableTxn: durable, newestEpoch: hello.epoch)
             for try await frame in inbound {
                 let action = try machine.receive(frame)
@@ -148,6 +149,13 @@ package struct ReplicaClient: Service {
                         raw: verified.records.count, compressed: chunk.compressed.count,
                         txns: verified.lastTxn - verified.firstTxn + 1)
                     try await outbound.write(ReplicationFrame(epoch: machine.newestEpoch, .status(monitor.replicaPositions())))
+                    // And again once applied: a primary in `applied` mode acknowledges on it, and
+                    // the reporter below only polls.
+                    let (monitor, epoch, last) = (monitor, machine.newestEpoch, verified.lastTxn)
+                    group.addTask {
+                        await storage.waitUntilApplied(last)
+                        try await outbound.write(ReplicationFrame(epoch: epoch, .status(monitor.replicaPositions())))
+                    }
                 case .replay(let chunk):
                     _ = try verify(chunk, frameEpoch: frame.epoch)
                     ReplicationMetrics.skippedReplay()

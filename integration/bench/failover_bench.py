@@ -1,0 +1,174 @@
+"""Failover benchmark (issue 8): one primary + 2 replicas over mutual TLS on 127.0.0.1.
+
+Measured, in one run:
+  * write throughput and ack latency (p50/p99 per ILP/HTTP request of `--batch` rows, `--writers`
+    connections, each to its own table so nothing is out of order) in each
+    `replication.sync.mode` with `replication.sync.count=1`, as ratios to `async` in the same run;
+  * time from promotion to the first write the new primary accepted, emergency (kill -9 the
+    primary, promote the most advanced replica; also from the kill) and planned switchover under
+    load, median of `--drills` drills each (the drills of `integration/drills/`).
+
+    integration/.venv/bin/python integration/bench/failover_bench.py
+"""
+import argparse
+import pathlib
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+
+import requests
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from cluster import Cluster, status, wait_for  # noqa: E402
+from conftest import Node  # noqa: E402
+from drills.failover_drill import run_drill  # noqa: E402
+
+BASE_NS = 1_700_000_000_000_000_000
+
+
+class Nodes:
+    """A `make_node` factory outside pytest; kills everything it started on `close`."""
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.started = []
+
+    def __call__(self, env=None, args=(), data_dir=None, wait=True, **ports):
+        env = dict(env or {})
+        env.setdefault("QDB_LOG_LEVEL", "warning")
+        node = Node(data_dir or self.workdir / f"node{len(self.started)}", env=env, args=args, **ports)
+        self.started.append(node)
+        node.start()
+        return node.wait_healthy() if wait else node
+
+    def close(self):
+        for node in self.started:
+            node.kill()
+
+
+def bodies(table, batch, count):
+    """`count` request bodies of `batch` rows with increasing timestamps."""
+    out = []
+    for request in range(count):
+        base = request * batch
+        out.append("".join(
+            f"{table},host=h{(base + i) % 100} usage_user={(base + i) % 97}.5,usage_system={(base + i) % 89}i "
+            f"{BASE_NS + (base + i) * 1_000}\n" for i in range(batch)).encode())
+    return out
+
+
+def load(url, writers, batch, seconds, prefix="load"):
+    """Runs the writers, each on its own table `PREFIXn` in timestamp order (an out-of-order
+    commit would rewrite a partition and measure that instead); returns (rows/s, latencies in
+    ms, failures)."""
+    prepared = [bodies(f"{prefix}{w}", batch, 4000) for w in range(writers)]
+    latencies = [[] for _ in range(writers)]
+    failures = [0] * writers
+    deadline = time.monotonic() + seconds
+
+    def run(index):
+        session = requests.Session()
+        for body in prepared[index]:
+            if time.monotonic() >= deadline:
+                return
+            started = time.perf_counter()
+            response = session.post(url + "/write", data=body, timeout=60)
+            elapsed = (time.perf_counter() - started) * 1000
+            if response.status_code == 204:
+                latencies[index].append(elapsed)
+            else:
+                failures[index] += 1
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in range(writers)]
+    began = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - began
+    all_latencies = sorted(x for part in latencies for x in part)
+    return len(all_latencies) * batch / elapsed, all_latencies, sum(failures)
+
+
+def percentile(values, fraction):
+    return values[min(len(values) - 1, int(len(values) * fraction))] if values else float("nan")
+
+
+def sync_modes(workdir, options):
+    results = {}
+    for mode in options.modes.split(","):
+        nodes = Nodes(workdir / mode)
+        (workdir / mode).mkdir(parents=True)
+        try:
+            cluster = Cluster(nodes, workdir / mode, tls=True, env={"QDB_REPLICATION_SYNC_MODE": mode}, peers=True)
+            primary = cluster.start_primary()
+            replicas = [cluster.start_replica(), cluster.start_replica()]
+            wait_for(lambda: all(status(r).get("upstream", {}).get("state") == "streaming" for r in replicas),
+                     message="replicas streaming")
+            load(primary.http_url, options.writers, options.batch, 1.0, prefix="warmup")
+            rate, latencies, failures = load(primary.http_url, options.writers, options.batch, options.seconds)
+            results[mode] = (rate, percentile(latencies, 0.5), percentile(latencies, 0.99), failures)
+            print(f"{mode:9s} {rate:12,.0f} rows/s  ack p50 {results[mode][1]:6.2f} ms  p99 {results[mode][2]:6.2f} ms"
+                  f"  failed requests {failures}", flush=True)
+        finally:
+            nodes.close()
+            shutil.rmtree(workdir / mode, ignore_errors=True)
+    base = results["async"][0]
+    print("\nmode      throughput vs async   ack p99 (ms)")
+    for mode, (rate, _, p99, _) in results.items():
+        print(f"{mode:9s} {rate / base:8.2f}x            {p99:8.2f}")
+    return results
+
+
+def promotions(workdir, options):
+    rows = {}
+    for label, mode, kind in [("emergency (kill -9, durable)", "durable", "kill"), ("planned switchover (async)", "async", "planned")]:
+        to_write, from_kill = [], []
+        for attempt in range(options.drills):
+            directory = workdir / f"{kind}{attempt}"
+            directory.mkdir(parents=True)
+            nodes = Nodes(directory)
+            try:
+                report = run_drill(nodes, directory, mode=mode, kind=kind, replicas=2, seconds=1.0, log=lambda *_: None)
+                report["_writer"].stop()
+                to_write.append(report["promote_to_first_write_ms"])
+                from_kill.append(report["kill_to_first_write_ms"])
+                if report["rows_lost"]:
+                    print(f"  {label}: {report['rows_lost']} acknowledged rows lost!", flush=True)
+            finally:
+                nodes.close()
+                shutil.rmtree(directory, ignore_errors=True)
+        rows[label] = (statistics.median(to_write), statistics.median(from_kill), max(to_write))
+        print(f"{label:32s} promote → first accepted write: median {rows[label][0]:7.1f} ms (max {rows[label][2]:.1f}); "
+              f"{'kill' if kind == 'kill' else 'switchover start'} → first write: median {rows[label][1]:7.1f} ms", flush=True)
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--writers", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--drills", type=int, default=3)
+    parser.add_argument("--modes", default="async,received,durable,applied")
+    parser.add_argument("--skip-promotion", action="store_true")
+    options = parser.parse_args()
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix="sundial-failover-bench-"))
+    try:
+        print(f"sync modes: {options.writers} writers x {options.batch}-row ILP/HTTP requests, {options.seconds} s each, "
+              "primary + 2 replicas (mutual TLS), sync.count=1", flush=True)
+        sync_modes(workdir, options)
+        if options.skip_promotion:
+            return
+        print(f"\npromotion ({options.drills} drills each, primary + 2 replicas, continuous ILP/HTTP writer)", flush=True)
+        promotions(workdir, options)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
