@@ -161,6 +161,49 @@ def test_old_primary_rejoins_only_at_or_before_the_fork_point(make_node, tmp_pat
     assert f"txn {last_on_a}" in error and f"began at txn {answer['forkTxn']}" in error, error
     assert write(b, range(200, 210)).status_code == 204
     assert 100 not in ids_on(b)
+    # ...then re-bootstrapped on request: its rows past the fork point are moved aside, not lost.
+    old.stop()
+    resync = subprocess.run([str(BINARY), "rejoin", "--data-dir", str(old.data_dir), "--primary", cluster2.address("replica1"),
+                             "--resync"], capture_output=True, text=True, timeout=30)
+    assert resync.returncode == 0, resync.stderr
+    assert "before-resync-" in resync.stdout
+    old = cluster2.restart("primary")
+    wait_caught_up(b, [old])
+    assert ids_on(old) == ids_on(b)
+    assert status(old)["role"] == "replica" and status(old)["upstream"]["state"] == "streaming"
+
+
+# Snapshot bootstrap: an empty node joins while the primary keeps ingesting, although the primary
+# purged the WAL it would need from txn 1; every file arrives with its checksum.
+def test_empty_replica_bootstraps_from_a_snapshot_under_ingest(make_node, tmp_path):
+    cluster = sync_cluster(make_node, tmp_path, mode="async", QDB_CAIRO_WAL_SEGMENT_ROLLOVER_SIZE="1m")
+    primary = cluster.start_primary()
+    # Enough transactions for two checkpoints over 1 MiB segments: the first ones are purged.
+    for start in range(0, 105_000, 150):
+        assert write(primary, range(start, start + 150)).status_code == 204
+    writer = Writer(primary.http_url, batch=100)
+    writer.next_id = 1_000_000
+    writer.start()
+    try:
+        wait_for(lambda: len(writer.acked) >= 2000, message="writer running")
+        replica = cluster.start_replica()
+        wait_for(lambda: status(replica).get("upstream", {}).get("state") == "streaming", timeout=60, message="replica streaming")
+        assert "snapshot installed" in replica.log()
+        assert "sending a snapshot" in primary.log()
+        time.sleep(0.5)
+    finally:
+        writer.stop()
+    wait_caught_up(primary, [replica], timeout=60)
+    assert ids_on(replica) == ids_on(primary)
+    assert set(writer.acked) <= ids_on(replica)
+    # The bootstrapped replica is a full member: it survives a restart and can be promoted.
+    replica.stop()
+    replica = cluster.restart("replica1")
+    assert write(primary, range(2_000_000, 2_000_100)).status_code == 204
+    wait_caught_up(primary, [replica])
+    primary.kill()
+    assert promote(replica)["epoch"] == 1
+    assert write(replica, range(3_000_000, 3_000_010)).status_code == 204
 
 
 # (h) a sync mode with its replicas down: writes fail within the timeout, on every protocol.

@@ -49,13 +49,20 @@ package struct SundialNode {
         // Metrics come first: storage publishes gauges while it opens.
         let refreshes = MetricsRefreshes()
         let metricsText = configuration.metricsEnabled ? SundialNode.bootstrapMetrics(refreshes: refreshes) : nil
+        // An empty replica whose primary lacks the WAL from txn 1 receives a snapshot first.
+        var identity = opened.identity
+        if let replication = configuration.replication {
+            identity = try await StartRole.bootstrapIfEmpty(
+                start, layout: opened.layout, configuration: replication, group: MultiThreadedEventLoopGroup.singleton,
+                logger: Logger(label: "sundial.replication"))
+        }
         // A primary that must first confirm its epoch with its peers starts read-only.
         let storage = try StorageEngine(
             layout: opened.layout, configuration: configuration.storage, role: start.needsPeerConfirmation ? .fenced : start.role)
         let replication = ReplicationMonitor(
             storage: storage,
             configuration: configuration.replication ?? ReplicationConfiguration(role: .standalone, bindHost: "", bindPort: 0),
-            identity: opened.identity,
+            identity: identity,
             slots: configuration.replication != nil ? try ReplicationSlots.load(dataDirectory) : ReplicationSlots(),
             layout: opened.layout, upstream: start.upstream, logger: Logger(label: "sundial.replication"))
         if start.needsPeerConfirmation { replication.awaitConfirmation(ClusterController.confirming) }

@@ -48,7 +48,7 @@ extension ReplicationMonitor {
         let identity = identity
         return ReplicationFrame.PeerState(
             clusterID: identity.clusterID, nodeID: identity.nodeID, role: storage.role.rawValue,
-            writingEpoch: storage.epochHistory.writingEpoch, committedTxn: storage.wal.committedTxn,
+            writingEpoch: storage.epochHistory.writingEpoch, committedTxn: storage.wal.committedTxn, oldestTxn: storage.wal.oldestTxn,
             replicationPort: UInt16(clamping: configuration.bindPort))
     }
 

@@ -19,6 +19,10 @@ struct PrimarySession {
         try await withThrowingTaskGroup(of: Void.self) { group in
             var machine = PrimaryStateMachine()
             for try await frame in inbound {
+                if case .snapshotRequest(let request) = frame.body, machine.state == .awaitingHello {
+                    try await SnapshotTransfer.serve(request, monitor: monitor, outbound: outbound, peer: peer, logger: logger)
+                    return
+                }
                 if case .peer(let state) = frame.body, machine.state == .awaitingHello {
                     // A member asking for this node's state (and telling its own): answer, close.
                     let reply = monitor.receivePeer(state, epoch: frame.epoch, host: peerHost)

@@ -67,7 +67,10 @@ package struct ReplicaClient: Service {
                 ReplicationMetrics.connectionFailed(ReplicationProtocolError.kind(of: error))
                 switch protocolError {
                 case .snapshotRequired(let reason)?, .diverged(let reason)?:
-                    monitor.upstream(.snapshotRequired, error: reason)
+                    let empty = monitor.storage.wal.nextTxn == 1 && monitor.storage.tableSchemas.isEmpty
+                    monitor.upstream(
+                        .snapshotRequired,
+                        error: empty ? reason + " (this node is empty: restart it to receive a snapshot)" : reason)
                     logger.error(
                         "the primary cannot serve this replica from its WAL: re-bootstrap this replica from a snapshot",
                         metadata: ["primary": "\(host):\(port)", "reason": "\(reason)"])

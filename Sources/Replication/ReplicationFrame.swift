@@ -47,6 +47,37 @@ package struct ReplicationFrame: Sendable, Equatable {
         case switchover
         /// Primary → replica: writes are stopped; `committedTxn` is the last txn there will be.
         case drained(committedTxn: UInt64)
+        /// Replica → primary, first frame: send a snapshot of every table (bootstrap).
+        case snapshotRequest(Hello)
+        /// Primary → replica: a snapshot at `txn` follows, `files` files of `totalBytes` bytes.
+        case snapshotBegin(SnapshotBegin)
+        /// Primary → replica: the next file (path under `db/`, size); its data frames follow.
+        case snapshotFile(path: String, size: UInt64)
+        /// Primary → replica: bytes of the current file, in order.
+        case snapshotData([UInt8])
+        /// Primary → replica: the current file is complete; CRC32C of its bytes.
+        case snapshotFileEnd(crc: UInt32)
+        /// Primary → replica: every file was sent; continue with HELLO from the snapshot's txn.
+        case snapshotEnd
+    }
+
+    package struct SnapshotBegin: Sendable, Equatable {
+        package var txn: UInt64
+        package var files: UInt32
+        package var totalBytes: UInt64
+        package var clusterID: String
+        package var nodeID: String
+        /// The sender's fork history (`EpochHistory`), as (epoch, first txn) pairs.
+        package var forks: [EpochHistory.Fork]
+
+        package init(txn: UInt64, files: UInt32, totalBytes: UInt64, clusterID: String, nodeID: String, forks: [EpochHistory.Fork]) {
+            self.txn = txn
+            self.files = files
+            self.totalBytes = totalBytes
+            self.clusterID = clusterID
+            self.nodeID = nodeID
+            self.forks = forks
+        }
     }
 
     /// A member's state as the peer exchange carries it.
@@ -58,11 +89,17 @@ package struct ReplicationFrame: Sendable, Equatable {
         /// The epoch the sender's WAL writes (its last fork point's).
         package var writingEpoch: UInt64
         package var committedTxn: UInt64
+        /// The first txn still in the sender's WAL (an empty replica needs a snapshot when > 1).
+        package var oldestTxn: UInt64
         /// The sender's replication port (`replication.bind.to`): with the connection's source
         /// address, where to follow it.
         package var replicationPort: UInt16
 
-        package init(clusterID: String, nodeID: String, role: String, writingEpoch: UInt64, committedTxn: UInt64, replicationPort: UInt16) {
+        package init(
+            clusterID: String, nodeID: String, role: String, writingEpoch: UInt64, committedTxn: UInt64, oldestTxn: UInt64 = 1,
+            replicationPort: UInt16
+        ) {
+            self.oldestTxn = oldestTxn
             self.clusterID = clusterID
             self.nodeID = nodeID
             self.role = role
@@ -157,6 +194,12 @@ package struct ReplicationFrame: Sendable, Equatable {
         case .peerReply: "PEER_REPLY"
         case .switchover: "SWITCHOVER"
         case .drained: "DRAINED"
+        case .snapshotRequest: "SNAPSHOT_REQUEST"
+        case .snapshotBegin: "SNAPSHOT_BEGIN"
+        case .snapshotFile: "SNAPSHOT_FILE"
+        case .snapshotData: "SNAPSHOT_DATA"
+        case .snapshotFileEnd: "SNAPSHOT_FILE_END"
+        case .snapshotEnd: "SNAPSHOT_END"
         }
     }
 
@@ -173,6 +216,12 @@ package struct ReplicationFrame: Sendable, Equatable {
         case .peerReply: 9
         case .switchover: 10
         case .drained: 11
+        case .snapshotRequest: 12
+        case .snapshotBegin: 13
+        case .snapshotFile: 14
+        case .snapshotData: 15
+        case .snapshotFileEnd: 16
+        case .snapshotEnd: 17
         }
     }
 }
@@ -214,7 +263,7 @@ package enum ReplicationFrameCodec {
         buffer.writeInteger(UInt16(0), endianness: .little)
         buffer.writeInteger(frame.epoch, endianness: .little)
         switch frame.body {
-        case .hello(let hello):
+        case .hello(let hello), .snapshotRequest(let hello):
             buffer.writeInteger(hello.protocolVersion, endianness: .little)
             writeString(hello.clusterID, into: &buffer)
             writeString(hello.nodeID, into: &buffer)
@@ -249,11 +298,32 @@ package enum ReplicationFrameCodec {
             writeString(state.role, into: &buffer)
             buffer.writeInteger(state.writingEpoch, endianness: .little)
             buffer.writeInteger(state.committedTxn, endianness: .little)
+            buffer.writeInteger(state.oldestTxn, endianness: .little)
             buffer.writeInteger(state.replicationPort, endianness: .little)
         case .switchover:
             break
         case .drained(let committed):
             buffer.writeInteger(committed, endianness: .little)
+        case .snapshotBegin(let begin):
+            buffer.writeInteger(begin.txn, endianness: .little)
+            buffer.writeInteger(begin.files, endianness: .little)
+            buffer.writeInteger(begin.totalBytes, endianness: .little)
+            writeString(begin.clusterID, into: &buffer)
+            writeString(begin.nodeID, into: &buffer)
+            buffer.writeInteger(UInt32(begin.forks.count), endianness: .little)
+            for fork in begin.forks {
+                buffer.writeInteger(fork.epoch, endianness: .little)
+                buffer.writeInteger(fork.firstTxn, endianness: .little)
+            }
+        case .snapshotFile(let path, let size):
+            writeString(path, into: &buffer)
+            buffer.writeInteger(size, endianness: .little)
+        case .snapshotData(let bytes):
+            buffer.writeBytes(bytes)
+        case .snapshotFileEnd(let crc):
+            buffer.writeInteger(crc, endianness: .little)
+        case .snapshotEnd:
+            break
         }
         let crc = buffer.withUnsafeReadableBytes { raw in
             CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[(start - buffer.readerIndex + 4)...]))
@@ -291,7 +361,7 @@ package enum ReplicationFrameCodec {
         guard flags == 0 else { throw ReplicationFrameError("reserved flags \(flags) are set") }
         let body: ReplicationFrame.Body
         switch type {
-        case 1:
+        case 1, 12:
             let protocolVersion = try integer(&frame, UInt16.self)
             let cluster = try string(&frame)
             let node = try string(&frame)
@@ -299,8 +369,9 @@ package enum ReplicationFrameCodec {
             // Protocol 1 had no last epoch: such a HELLO still decodes, so the primary can
             // answer REFUSED naming the version instead of a bad-frame close.
             let lastEpoch = protocolVersion >= 2 ? try integer(&frame, UInt64.self) : 0
-            body = .hello(ReplicationFrame.Hello(
-                protocolVersion: protocolVersion, clusterID: cluster, nodeID: node, durableTxn: durable, lastEpoch: lastEpoch))
+            let hello = ReplicationFrame.Hello(
+                protocolVersion: protocolVersion, clusterID: cluster, nodeID: node, durableTxn: durable, lastEpoch: lastEpoch)
+            body = type == 1 ? .hello(hello) : .snapshotRequest(hello)
         case 2:
             let from = try integer(&frame, UInt64.self)
             let committed = try integer(&frame, UInt64.self)
@@ -333,14 +404,41 @@ package enum ReplicationFrameCodec {
             let role = try string(&frame)
             let epoch = try integer(&frame, UInt64.self)
             let committed = try integer(&frame, UInt64.self)
+            let oldest = try integer(&frame, UInt64.self)
             let state = ReplicationFrame.PeerState(
-                clusterID: cluster, nodeID: node, role: role, writingEpoch: epoch, committedTxn: committed,
+                clusterID: cluster, nodeID: node, role: role, writingEpoch: epoch, committedTxn: committed, oldestTxn: oldest,
                 replicationPort: try integer(&frame, UInt16.self))
             body = type == 8 ? .peer(state) : .peerReply(state)
         case 10:
             body = .switchover
         case 11:
             body = .drained(committedTxn: try integer(&frame, UInt64.self))
+        case 13:
+            let txn = try integer(&frame, UInt64.self)
+            let files = try integer(&frame, UInt32.self)
+            let total = try integer(&frame, UInt64.self)
+            let cluster = try string(&frame)
+            let node = try string(&frame)
+            let count = try integer(&frame, UInt32.self)
+            guard Int(count) <= EpochHistory.maxForks, Int(count) * 16 <= frame.readableBytes else {
+                throw ReplicationFrameError("SNAPSHOT_BEGIN declares \(count) fork points")
+            }
+            var forks: [EpochHistory.Fork] = []
+            for _ in 0..<count {
+                let epoch = try integer(&frame, UInt64.self)
+                forks.append(EpochHistory.Fork(epoch: epoch, firstTxn: try integer(&frame, UInt64.self)))
+            }
+            body = .snapshotBegin(ReplicationFrame.SnapshotBegin(
+                txn: txn, files: files, totalBytes: total, clusterID: cluster, nodeID: node, forks: forks))
+        case 14:
+            let path = try string(&frame)
+            body = .snapshotFile(path: path, size: try integer(&frame, UInt64.self))
+        case 15:
+            body = .snapshotData(frame.readBytes(length: frame.readableBytes)!)
+        case 16:
+            body = .snapshotFileEnd(crc: try integer(&frame, UInt32.self))
+        case 17:
+            body = .snapshotEnd
         default:
             throw ReplicationFrameError("unknown frame type \(type)")
         }

@@ -21,6 +21,7 @@ package enum ReplicationMetrics {
     private static let syncTimeouts = Counter(label: "sundial_replication_sync_timeouts_total")
     private static let promotions = Counter(label: "sundial_replication_promotions_total")
     private static let fencings = Counter(label: "sundial_replication_fenced_total")
+    private static let snapshotBytes = Counter(label: "sundial_replication_snapshot_sent_bytes_total")
 
     static func shipped(raw: Int, compressed: Int) {
         shippedRaw.increment(by: raw)
@@ -40,6 +41,7 @@ package enum ReplicationMetrics {
     static func syncTimedOut() { syncTimeouts.increment() }
     static func promoted() { promotions.increment() }
     static func fenced() { fencings.increment() }
+    static func snapshotSent(bytes: Int) { snapshotBytes.increment(by: bytes) }
 
     /// A connection ended with `error` (by kind); corrupt frames and chunks are also counted
     /// together, the alert RELIABILITY §3.5 R3 asks for.

@@ -1,3 +1,5 @@
+import Logging
+import NIOCore
 import Storage
 
 /// The role a node starts in (decision 0012). The configured `replication.role` is the
@@ -50,5 +52,18 @@ package struct StartRole: Sendable, Equatable {
         return StartRole(
             identity: identity, role: identity.role, upstream: upstream,
             needsPeerConfirmation: identity.role == .primary && peersConfigured && !fresh, note: note)
+    }
+}
+
+extension StartRole {
+    /// Before storage opens: an empty replica whose primary cannot serve it from txn 1 receives a
+    /// snapshot first (issue 8: "just starting it with replication.role=replica"). Returns the
+    /// identity to run with (the primary's cluster id once joined).
+    package static func bootstrapIfEmpty(
+        _ start: StartRole, layout: DataDirectory, configuration: ReplicationConfiguration, group: any EventLoopGroup, logger: Logger
+    ) async throws(StorageError) -> NodeIdentity {
+        guard start.role == .replica, let upstream = start.upstream, try SnapshotImport.isEmpty(layout) else { return start.identity }
+        return await SnapshotTransfer.bootstrap(
+            identity: start.identity, layout: layout, upstream: upstream, configuration: configuration, group: group, logger: logger)
     }
 }

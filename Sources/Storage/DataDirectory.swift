@@ -61,4 +61,31 @@ package struct OpenDataDirectory: Sendable {
         try DurableFile.replace(layout.identityPath, with: updated.encoded(), io: .system)
         return OpenDataDirectory(layout: layout, lock: lock, identity: updated, identityCreated: identityCreated)
     }
+
+    /// `sundial rejoin --resync`: moves the tables, the WAL and the node's replication state
+    /// (fork history, slots, snapshot base) into `before-resync-SECONDS/` — never deleted — so
+    /// the node starts empty and receives a snapshot. Returns the directory they went to.
+    package func moveAsideForResync(now seconds: Int) throws(StorageError) -> String {
+        let aside = layout.root + "/before-resync-\(seconds)"
+        try DurableFile.createDirectory(aside, io: .system)
+        try DurableFile.createDirectory(aside + "/node", io: .system)
+        let moves = [
+            (layout.tablesDirectory, aside + "/db"), (layout.walDirectory, aside + "/wal"),
+            (layout.epochsPath, aside + "/node/epochs"), (layout.nodeDirectory + "/replication-slots", aside + "/node/replication-slots"),
+            (layout.nodeDirectory + "/snapshot-base", aside + "/node/snapshot-base"),
+        ]
+        for (from, to) in moves where access(from, F_OK) == 0 {
+            guard rename(from, to) == 0 else { throw StorageError(.io, path: from, "cannot move aside for a resync", errno: errno) }
+        }
+        try DurableFile.createDirectory(layout.tablesDirectory, io: .system)
+        try DurableFile.createDirectory(layout.walDirectory, io: .system)
+        try DurableFile.syncDirectory(containing: layout.nodeDirectory + "/identity", io: .system)
+        try DurableFile.syncDirectory(containing: aside + "/db", io: .system)
+        try DurableFile.syncDirectory(containing: layout.tablesDirectory, io: .system)
+        return aside
+    }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif

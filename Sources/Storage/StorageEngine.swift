@@ -43,7 +43,9 @@ package final class StorageEngine: Sendable {
             }
         }
         self.damagedTables = damaged
-        let highestApplied = stores.values.map(\.state.appliedTxn).max() ?? 0
+        // A snapshot installed with no table still says where the WAL continues.
+        let highestApplied = max(stores.values.map(\.state.appliedTxn).max() ?? 0, try SnapshotBase.load(layout)?.txn ?? 0)
+        ColumnFiles.removeTree(layout.root + "/snapshot-staging")
         // Every table has checkpointed past the lowest applied txn: older segments are garbage.
         // (Not when a table is damaged: what it needs is unknown.)
         let checkpointedByAll = damaged.isEmpty ? stores.values.map(\.state.appliedTxn).min() ?? 0 : 0
@@ -412,6 +414,33 @@ package final class StorageEngine: Sendable {
             }
         }
         try result.get()
+    }
+
+    /// Where snapshot exports stage their hard links (same file system as `db/`).
+    var snapshotStagingDirectory: String { layout.root + "/snapshot-staging" }
+
+    /// Runs `body` on the applier's queue after applying everything committed and checkpointing
+    /// every table, with the stores and the checkpointed txn; no apply runs meanwhile.
+    func withCheckpointedApplier<T: Sendable>(
+        _ body: ([TableStore], UInt64) throws(StorageError) -> T
+    ) throws(StorageError) -> T {
+        let hold = retentionHold.withLock { $0 }
+        let damaged = !damagedTables.isEmpty
+        do {
+            return try applyQueue.sync { () throws(StorageError) -> T in
+                try applier.withLock { (applier) throws(StorageError) -> T in
+                    applier.applyAvailable(wal: wal, upTo: wal.committedTxn, checkpointEvery: .max, hold: hold)
+                    guard applier.suspended.isEmpty, !damaged else {
+                        throw StorageError(.notWritable, path: "db", "a table is damaged or suspended: its files cannot be snapshotted")
+                    }
+                    try applier.checkpointAll(wal: wal, hold: hold)
+                    return try body(Array(applier.stores.values), applier.appliedTxn)
+                }
+            }
+        } catch {
+            // `DispatchQueue.sync` rethrows untyped; only StorageError is thrown inside.
+            throw (error as? StorageError) ?? StorageError(.io, path: "db", "\(error)")
+        }
     }
 
     /// Keeps WAL records after `txn` from being purged (a replica's durable position), or

@@ -18,7 +18,8 @@ struct SundialCommand: AsyncParsableCommand {
         commandName: "sundial",
         abstract: "A QuestDB-compatible, replicated time-series database node.",
         subcommands: [
-            ServeCommand.self, StatusCommand.self, PromoteCommand.self, FollowCommand.self, DumpCommand.self, VersionCommand.self,
+            ServeCommand.self, StatusCommand.self, PromoteCommand.self, FollowCommand.self, RejoinCommand.self, DumpCommand.self,
+            VersionCommand.self,
         ])
 }
 
@@ -235,6 +236,45 @@ struct FollowCommand: ParsableCommand {
 
     func run() throws {
         try request.post("/api/v1/cluster/follow?primary=" + primary, timeoutSeconds: 10)
+    }
+}
+
+/// `sundial rejoin --data-dir DIR --primary HOST:PORT [--resync]`, on a stopped former primary
+/// (or any stopped member): it starts next as a replica of HOST:PORT. Without `--resync` it
+/// follows from its own WAL, which the new primary accepts only at or before the fork point;
+/// with it, its tables and WAL are moved aside (`before-resync-…/`) and it receives a snapshot.
+struct RejoinCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rejoin", abstract: "Make a stopped node start as a replica of a new primary (--resync: from a fresh snapshot).")
+
+    @Option(name: .long, help: "Data directory of the node (it must not be running).")
+    var dataDir: String = "./sundial-data"
+
+    @Option(name: .long, help: "HOST:PORT of the new primary's replication listener (replication.bind.to).")
+    var primary: String
+
+    @Flag(name: .long, help: "Move the node's tables and WAL aside and bootstrap from a snapshot of the primary.")
+    var resync = false
+
+    func run() throws {
+        guard ReplicationAddress.parse(primary) != nil else { throw ValidationError("--primary must be HOST:PORT") }
+        let layout = DataDirectory(root: dataDir)
+        do {
+            let opened = try layout.open(initialRole: .replica)
+            if resync {
+                var now = timespec()
+                clock_gettime(CLOCK_REALTIME, &now)
+                let aside = try opened.moveAsideForResync(now: Int(now.tv_sec))
+                print("moved the tables, WAL and replication state to \(aside) (delete it once the node has caught up)")
+            }
+            var identity = opened.identity
+            identity.role = .replica
+            identity.upstream = primary
+            _ = try opened.recording(identity)
+            print("on its next start the node follows \(primary) as a replica\(resync ? ", from a snapshot" : "")")
+        } catch {
+            throw ValidationError("cannot prepare \(dataDir): \(error)")
+        }
     }
 }
 

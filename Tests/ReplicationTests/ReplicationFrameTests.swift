@@ -2,6 +2,7 @@
 // truncation, bit flips, oversized or undersized lengths, unknown types and versions are refused.
 import NIOCore
 import Replication
+import Storage
 import Testing
 
 @Suite struct ReplicationFrameTests {
@@ -15,11 +16,18 @@ import Testing
         ReplicationFrame(epoch: .max, .refused(reason: "")),
         ReplicationFrame(epoch: 2, .hello(.init(clusterID: "c1", nodeID: "n1", durableTxn: 42, lastEpoch: 1))),
         ReplicationFrame(epoch: 4, .peer(.init(
-            clusterID: "c1", nodeID: "n2", role: "primary", writingEpoch: 4, committedTxn: 77, replicationPort: 9005))),
+            clusterID: "c1", nodeID: "n2", role: "primary", writingEpoch: 4, committedTxn: 77, oldestTxn: 12, replicationPort: 9005))),
         ReplicationFrame(epoch: 4, .peerReply(.init(
             clusterID: "c1", nodeID: "n3", role: "replica", writingEpoch: 3, committedTxn: 70, replicationPort: 65535))),
         ReplicationFrame(epoch: 4, .switchover),
         ReplicationFrame(epoch: 4, .drained(committedTxn: 77)),
+        ReplicationFrame(epoch: 4, .snapshotRequest(.init(clusterID: "c", nodeID: "n", durableTxn: 0))),
+        ReplicationFrame(epoch: 4, .snapshotBegin(.init(
+            txn: 99, files: 3, totalBytes: 12345, clusterID: "c", nodeID: "p", forks: [.init(epoch: 1, firstTxn: 5), .init(epoch: 4, firstTxn: 60)]))),
+        ReplicationFrame(epoch: 4, .snapshotFile(path: "trades~1/2024-01-01/col0.d", size: 8)),
+        ReplicationFrame(epoch: 4, .snapshotData([1, 2, 3, 4, 5, 6, 7, 8])),
+        ReplicationFrame(epoch: 4, .snapshotFileEnd(crc: 0xDEAD_BEEF)),
+        ReplicationFrame(epoch: 4, .snapshotEnd),
     ]
 
     static func encoded(_ frame: ReplicationFrame) -> [UInt8] {

@@ -144,4 +144,66 @@ import TestSupport
         }
         #expect(throws: StorageError.self) { try EpochHistory.decode(Array(bytes.dropLast(3)), path: "e") }
     }
+
+    /// Snapshot bootstrap at the storage level: a snapshot taken while the primary keeps
+    /// writing installs into an empty node, which then has the same rows and continues from the
+    /// snapshot's txn with the primary's later records.
+    @Test func aSnapshotInstallsIntoAnEmptyNodeWhichThenContinuesFromTheWAL() async throws {
+        let primaryDirectory = TemporaryDirectory(), replicaDirectory = TemporaryDirectory()
+        let primary = try Self.open(primaryDirectory, role: .primary)
+        let schema = try await primary.createTable(StorageEngineTests.request())
+        _ = try await primary.commit(try StorageEngineTests.batch(schema, 0..<40))
+        _ = try await primary.promote(toEpoch: 2)
+        _ = try await primary.commit(try StorageEngineTests.batch(schema, 40..<60))
+        let snapshot = try primary.exportSnapshot()
+        defer { snapshot.remove() }
+        // Written after the snapshot: appended to the very files the snapshot linked.
+        let last = try await primary.commit(try StorageEngineTests.batch(schema, 60..<90))
+        await primary.waitUntilApplied(last)
+        #expect(snapshot.txn < last && snapshot.history.writingEpoch == 2)
+        #expect(snapshot.files.contains { $0.path.hasSuffix("/_txn") && $0.inline != nil })
+
+        let layout = DataDirectory(root: replicaDirectory.path)
+        _ = try layout.open(initialRole: .replica)
+        #expect(try SnapshotImport.isEmpty(layout))
+        var receiver = try SnapshotImport(layout: layout)
+        for file in snapshot.files {
+            let bytes = try file.inline ?? #require(try DurableFile.read(snapshot.stagedPath(of: file), maxBytes: 1 << 30))
+            let exact = Array(bytes.prefix(Int(file.size)))
+            try receiver.beginFile(file.path, size: file.size)
+            // Split, as frames would.
+            try receiver.write(Array(exact.prefix(exact.count / 2)))
+            try receiver.write(Array(exact.dropFirst(exact.count / 2)))
+            try receiver.endFile(crc: CRC32C.checksum(exact))
+        }
+        try receiver.install(txn: snapshot.txn, history: snapshot.history)
+        #expect(!(try SnapshotImport.isEmpty(layout)))
+
+        let replica = try StorageEngine(layout: layout, configuration: StorageConfiguration(), role: .replica)
+        #expect(replica.wal.nextTxn == snapshot.txn + 1)
+        #expect(replica.epochHistory == snapshot.history)
+        #expect(try StorageEngineTests.values(replica.snapshot(ofTable: "sensors")) == (0..<60).map(Double.init))
+        try await replica.appendReplicated(try Self.shipped(primary, from: snapshot.txn + 1))
+        await replica.waitUntilApplied(last)
+        #expect(try StorageEngineTests.values(replica.snapshot(ofTable: "sensors")) == (0..<90).map(Double.init))
+    }
+
+    @Test func aSnapshotFileIsVerifiedAndItsPathMustStayInside() throws {
+        for bad in ["", "/etc/passwd", "../x", "a/../../x", "a//b", "a/./b", "a/b/c/d/e", "a\u{0}b"] {
+            #expect(!SnapshotPath.isSafe(bad), "\(bad)")
+        }
+        #expect(SnapshotPath.isSafe("trades~1/2024-01-01.3/col0.d"))
+        let directory = TemporaryDirectory()
+        let layout = DataDirectory(root: directory.path)
+        _ = try layout.open(initialRole: .replica)
+        var receiver = try SnapshotImport(layout: layout)
+        #expect(throws: StorageError.self) { try receiver.beginFile("../escape", size: 1) }
+        try receiver.beginFile("t~1/_meta", size: 4)
+        #expect(throws: StorageError.self) { try receiver.write([1, 2, 3, 4, 5]) }
+        try receiver.write([1, 2, 3, 4])
+        #expect(throws: StorageError.self) { try receiver.endFile(crc: CRC32C.checksum([1, 2, 3, 5])) }
+        try receiver.beginFile("t~1/_txn", size: 2)
+        try receiver.write([9])
+        #expect(throws: StorageError.self) { try receiver.endFile(crc: CRC32C.checksum([9])) }
+    }
 }
