@@ -6,7 +6,10 @@ Measured, in one run:
     `replication.sync.mode` with `replication.sync.count=1`, as ratios to `async` in the same run;
   * time from promotion to the first write the new primary accepted, emergency (kill -9 the
     primary, promote the most advanced replica; also from the kill) and planned switchover under
-    load, median of `--drills` drills each (the drills of `integration/drills/`).
+    load, median of `--drills` drills each (the drills of `integration/drills/`);
+  * snapshot bootstrap: an empty replica joins a primary whose WAL no longer starts at txn 1;
+    MB/s of table files received (the replica's own log line), beside the disk's buffered
+    write + fsync rate measured in the same run on the same file system.
 
     integration/.venv/bin/python integration/bench/failover_bench.py
 """
@@ -148,6 +151,53 @@ def promotions(workdir, options):
     return rows
 
 
+def raw_disk_rate(directory, size):
+    """MB/s writing `size` bytes in 1 MiB writes, then fsync (what a snapshot install does)."""
+    import os
+    block = os.urandom(1 << 20)
+    path = directory / "raw-disk-probe"
+    started = time.monotonic()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        written = 0
+        while written < size:
+            written += os.write(fd, block)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return written / 1_048_576 / (time.monotonic() - started)
+
+
+def snapshot_bootstrap(workdir, options):
+    directory = workdir / "snapshot"
+    directory.mkdir(parents=True)
+    nodes = Nodes(directory)
+    try:
+        cluster = Cluster(nodes, directory, tls=True, env={"QDB_CAIRO_WAL_SEGMENT_ROLLOVER_SIZE": "4m"}, peers=True)
+        primary = cluster.start_primary()
+        rate, _, _ = load(primary.http_url, 1, 10_000, options.snapshot_seconds, prefix="snap")
+        rows = status(primary)["positions"]["durableTxn"]
+        started = time.monotonic()
+        replica = cluster.start_replica(env={"QDB_LOG_LEVEL": "info"})
+        wall = time.monotonic() - started
+        line = next((l for l in replica.log().splitlines() if "snapshot installed" in l), None)
+        if line is None:
+            print("snapshot bootstrap: the replica streamed from the WAL (no snapshot was needed)", flush=True)
+            return None
+        fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
+        size, seconds = int(fields["bytes"]), float(fields["seconds"])
+        mb = size / 1_048_576 / seconds
+        raw = raw_disk_rate(directory, size)
+        print(f"snapshot bootstrap: {size / 1_048_576:,.1f} MiB in {fields['files']} files over {rows} txns of ingest: "
+              f"{seconds:.2f} s = {mb:,.0f} MiB/s (node start to healthy {wall:.2f} s); disk buffered write + fsync of the same "
+              f"size in this run: {raw:,.0f} MiB/s → {mb / raw:.2f}x of raw", flush=True)
+        return mb, raw
+    finally:
+        nodes.close()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--writers", type=int, default=2)
@@ -156,12 +206,16 @@ def main():
     parser.add_argument("--drills", type=int, default=3)
     parser.add_argument("--modes", default="async,received,durable,applied")
     parser.add_argument("--skip-promotion", action="store_true")
+    parser.add_argument("--snapshot-seconds", type=float, default=8.0, help="ingest time before the snapshot bootstrap")
     options = parser.parse_args()
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="sundial-failover-bench-"))
     try:
         print(f"sync modes: {options.writers} writers x {options.batch}-row ILP/HTTP requests, {options.seconds} s each, "
               "primary + 2 replicas (mutual TLS), sync.count=1", flush=True)
-        sync_modes(workdir, options)
+        if options.modes:
+            sync_modes(workdir, options)
+        print(flush=True)
+        snapshot_bootstrap(workdir, options)
         if options.skip_promotion:
             return
         print(f"\npromotion ({options.drills} drills each, primary + 2 replicas, continuous ILP/HTTP writer)", flush=True)
