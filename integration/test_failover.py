@@ -247,11 +247,14 @@ def test_promotion_over_http_and_pg_promote(make_node, tmp_path):
             connection.execute("SELECT pg_promote()")
         assert failure.value.sqlstate == "55000"
     primary.kill()
+    settings = lambda node: requests.get(node.http_url + "/settings", timeout=10).json()["config"]["accepting.writes"]  # noqa: E731
+    assert settings(first) == []
     # pg_promote() on a replica, as PostgreSQL.
     with psycopg.connect(first.pg_dsn, autocommit=True) as connection:
         assert connection.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)
         assert connection.execute("SELECT pg_promote()").fetchone() == (True,)
         assert connection.execute("SELECT pg_is_in_recovery()").fetchone() == (False,)
+    assert settings(first) == ["http", "tcp", "pgwire"]
     with psycopg.connect(first.pg_dsn, autocommit=True) as connection:
         assert connection.info.parameter_status("in_hot_standby") == "off"
         connection.execute(f"INSERT INTO {TABLE}(id, v, timestamp) VALUES (500, 1.0, now())")

@@ -4,11 +4,19 @@ import SQL
 /// The routes of the main HTTP server (9000). Later layers add `/write`, `/exec`, `/exp`, `/imp`.
 package enum MainHTTPRoutes {
     /// `/ping` and `/settings`, both open even when HTTP authentication is on (QUESTDB-COMPAT §2.1).
-    package static func router(settings: ServerSettings, pingVersion: String) -> HTTPRouter {
+    /// `acceptsWrites` is asked per request: a promotion or fencing changes `accepting.writes`.
+    package static func router(
+        settings: ServerSettings, pingVersion: String, acceptsWrites: (@Sendable () -> Bool)? = nil
+    ) -> HTTPRouter {
         var router = HTTPRouter()
         router.add(.GET, "/ping", ClosureEndpoint { _, _ in ping(version: pingVersion) }, open: true)
-        let settingsJSON = settings.json()
-        router.add(.GET, "/settings", ClosureEndpoint { _, _ in .json(.ok, settingsJSON) }, open: true)
+        let writable = settings.json()
+        var readOnly = settings
+        readOnly.acceptingWrites = []
+        let unwritable = readOnly.json()
+        router.add(.GET, "/settings", ClosureEndpoint { _, _ in
+            .json(.ok, (acceptsWrites?() ?? !settings.acceptingWrites.isEmpty) ? writable : unwritable)
+        }, open: true)
         return router
     }
 

@@ -107,7 +107,6 @@ package struct SundialNode {
     ) async throws {
         // First in, last out: storage checkpoints after every listener has stopped.
         var services: [any Service] = [StorageService(engine: storage, logger: logger)]
-        let role = configuration.role
         if let controller {
             services += try await replicationServices(replication, layout: opened.layout, group: mainGroup)
             services.append(controller)
@@ -125,10 +124,9 @@ package struct SundialNode {
                 }
             })
         if let http = configuration.http {
-            let settings = ServerSettings(
-                releaseVersion: SundialVersion.current,
-                acceptingWrites: role.acceptsWrites ? ["http", "tcp", "pgwire"] : [])
-            var router = MainHTTPRoutes.router(settings: settings, pingVersion: configuration.pingVersion)
+            let settings = ServerSettings(releaseVersion: SundialVersion.current)
+            var router = MainHTTPRoutes.router(
+                settings: settings, pingVersion: configuration.pingVersion, acceptsWrites: { storage.role.acceptsWrites })
             let ilp = LineHTTPEndpoint(
                 ingestion: LineIngestion(engine: storage, configuration: configuration.lineHTTP, nowNanos: Self.wallClockNanos),
                 maxBodyBytes: Int(http.maxBodyBytes), logger: Logger(label: "sundial.line.http"))
