@@ -301,3 +301,43 @@ def test_primary_certificate_must_name_the_host_the_replica_dials(cluster):
         env={"QDB_REPLICATION_TLS_CERT": str(good_certificate), "QDB_REPLICATION_TLS_KEY": str(good_key)},
         data_dir=primary.data_dir)
     wait_for(lambda: status(replica)["upstream"]["state"] == "streaming", message="streams once the name matches")
+
+
+def spki_pin(certificate):
+    """`sha256/BASE64` of a certificate's public key, as the runbook computes it."""
+    key = subprocess.run(["openssl", "x509", "-pubkey", "-noout", "-in", str(certificate)], check=True, capture_output=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=key, check=True, capture_output=True).stdout
+    import base64
+    import hashlib
+    return "sha256/" + base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+def test_spki_pins_are_enforced_in_both_directions(make_node, tmp_path):
+    cluster = Cluster(make_node, tmp_path, tls=True)
+    pins = {name: spki_pin(cluster.certs / f"{name}.pem") for name in ("primary", "replica1", "replica2")}
+    # Every member but replica3 pinned: streams.
+    cluster.env["QDB_REPLICATION_TLS_PINS"] = ",".join(pins.values())
+    primary = cluster.start_primary()
+    good = cluster.start_replica()
+    ingest(primary, 0, 100)
+    wait_caught_up(primary, [good])
+    # The primary does not pin replica3's key (same CA): refused before any frame.
+    unpinned = cluster.start_replica(name="replica3")
+    wait_for(lambda: status(unpinned)["upstream"]["lastError"], message="refusal reported")
+    assert status(unpinned)["upstream"]["state"] != "streaming"
+    assert "replication.tls.pins" in primary.log()
+    # A replica that pins only some other key refuses the primary.
+    picky = cluster.start_replica(name="replica2", env={"QDB_REPLICATION_TLS_PINS": pins["replica1"]})
+    wait_for(lambda: "replication.tls.pins" in (status(picky)["upstream"]["lastError"] or ""), message="pin refusal reported")
+    assert {r["nodeId"] for r in status(primary)["replicas"] if r["connected"]} == {status(good)["nodeId"]}
+
+
+def test_malformed_pin_stops_start_up_naming_the_key(tmp_path):
+    from conftest import BINARY
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("QDB_")}
+    env.update({"QDB_REPLICATION_ROLE": "primary", "QDB_REPLICATION_TLS_ENABLED": "true",
+                "QDB_REPLICATION_TLS_PINS": "sha256/nope"})
+    result = subprocess.run([str(BINARY), "serve", "--data-dir", str(tmp_path / "d")], env=env, capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode != 0
+    assert "replication.tls" in result.stderr

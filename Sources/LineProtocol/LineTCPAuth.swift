@@ -1,4 +1,5 @@
 import NIOCore
+import Storage
 
 /// The keys allowed to write over ILP/TCP (`line.tcp.auth.db.path`): one line per key,
 /// `<keyId> ec-p-256-sha256 <x base64url> <y base64url>`, `#` starts a comment.
@@ -137,38 +138,3 @@ package struct LineTCPAuthenticator {
     }
 }
 
-/// Base64 decoding, standard or URL-safe alphabet, padding optional (keys are base64url,
-/// signatures standard).
-enum Base64 {
-    static func decode(_ text: some StringProtocol) -> [UInt8]? {
-        decode(Array(text.utf8)[...])
-    }
-
-    static func decode(_ bytes: ArraySlice<UInt8>) -> [UInt8]? {
-        var trimmed = bytes
-        while trimmed.last == UInt8(ascii: "=") { trimmed.removeLast() }
-        guard bytes.count - trimmed.count <= 2, trimmed.count % 4 != 1 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(trimmed.count * 3 / 4)
-        var accumulator: UInt32 = 0
-        var bits = 0
-        for byte in trimmed {
-            let value: UInt8
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"): value = byte - UInt8(ascii: "A")
-            case UInt8(ascii: "a")...UInt8(ascii: "z"): value = byte - UInt8(ascii: "a") + 26
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = byte - UInt8(ascii: "0") + 52
-            case UInt8(ascii: "+"), UInt8(ascii: "-"): value = 62
-            case UInt8(ascii: "/"), UInt8(ascii: "_"): value = 63
-            default: return nil
-            }
-            accumulator = accumulator << 6 | UInt32(value)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
-            }
-        }
-        return out
-    }
-}

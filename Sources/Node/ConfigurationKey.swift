@@ -146,6 +146,8 @@ extension ConfigurationKey {
         .init("replication.tls.cert", .text, default: "",
               "PEM certificate chain of this node, signed by the cluster CA (relative to the data directory)."),
         .init("replication.tls.key", .text, default: "", "PEM private key of replication.tls.cert (relative to the data directory)."),
+        .init("replication.tls.pins", .text, default: "",
+              "Optional comma-separated sha256/BASE64 SubjectPublicKeyInfo pins: peers' certificates must also carry one of these keys."),
         .init("replication.max.retained.bytes", .byteSize((1 << 20)...(1 << 50)), default: "1g",
               "WAL a primary keeps for replicas that are behind; past it the slowest replica loses its slot and must be re-bootstrapped."),
         .init("replication.chunk.max.bytes", .byteSize((64 << 10)...(64 << 20)), default: "1m",

@@ -191,6 +191,16 @@ package struct NodeConfiguration: Sendable {
         }
         if try values.boolean("replication.tls.enabled") {
             (replication.serverTLS, replication.clientTLS) = try replicationTLS(values, root: root)
+            let pinsText = values.text("replication.tls.pins")
+            if !pinsText.isEmpty {
+                switch SPKIPins.parse(pinsText) {
+                case .success(let pins): replication.pins = pins
+                case .failure(let error):
+                    throw ConfigurationError(
+                        source: origin(values, "replication.tls.pins"), key: "replication.tls.pins",
+                        "'\(error.entry)' is not sha256/BASE64 of a 32-byte SubjectPublicKeyInfo hash")
+                }
+            }
         } else {
             warnings.append(
                 "replication.tls.enabled=false: the WAL travels in plain TCP, unauthenticated; use this only on a trusted test network")

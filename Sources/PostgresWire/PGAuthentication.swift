@@ -1,3 +1,5 @@
+import Storage
+
 /// How clients prove who they are (`pg.auth.method`): cleartext as QuestDB does, or
 /// SCRAM-SHA-256 (RFC 5802/7677), which never puts the password on the wire.
 package enum PGAuthMethod: String, Sendable, CaseIterable {

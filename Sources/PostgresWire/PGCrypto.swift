@@ -1,4 +1,5 @@
 import COpenSSL
+import Storage
 
 /// SHA-256, HMAC-SHA-256, PBKDF2 and secure random bytes from the system libcrypto
 /// (DESIGN §2): what SCRAM-SHA-256 needs.
@@ -42,43 +43,3 @@ enum PGCrypto {
     }
 }
 
-/// RFC 4648 base64, as SCRAM messages carry salts, nonces and proofs.
-enum Base64 {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
-    static func encode(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        var index = 0
-        while index < bytes.count {
-            let chunk = bytes[index..<min(index + 3, bytes.count)]
-            let b0 = chunk[chunk.startIndex], b1 = chunk.count > 1 ? chunk[chunk.startIndex + 1] : 0, b2 = chunk.count > 2 ? chunk[chunk.startIndex + 2] : 0
-            out.append(alphabet[Int(b0 >> 2)])
-            out.append(alphabet[Int((b0 & 3) << 4 | b1 >> 4)])
-            out.append(chunk.count > 1 ? alphabet[Int((b1 & 0xF) << 2 | b2 >> 6)] : UInt8(ascii: "="))
-            out.append(chunk.count > 2 ? alphabet[Int(b2 & 0x3F)] : UInt8(ascii: "="))
-            index += 3
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    static func decode(_ text: Substring) -> [UInt8]? {
-        var values: [UInt8] = []
-        for unit in text.utf8 {
-            if unit == UInt8(ascii: "=") { break }
-            guard let value = alphabet.firstIndex(of: unit) else { return nil }
-            values.append(UInt8(value))
-        }
-        guard values.count % 4 != 1 else { return nil }
-        var out: [UInt8] = []
-        var index = 0
-        while index < values.count {
-            let group = values[index..<min(index + 4, values.count)]
-            let v = Array(group) + [UInt8](repeating: 0, count: 4 - group.count)
-            out.append(v[0] << 2 | v[1] >> 4)
-            if group.count > 2 { out.append(v[1] << 4 | v[2] >> 2) }
-            if group.count > 3 { out.append(v[2] << 6 | v[3]) }
-            index += 4
-        }
-        return out
-    }
-}

@@ -30,6 +30,8 @@ package struct ReplicationConfiguration: Sendable {
     package var serverTLS: NIOSSLContext?
     /// Client side of mutual TLS (verifies the primary's certificate and host name).
     package var clientTLS: NIOSSLContext?
+    /// `replication.tls.pins`: when set, peers' keys must also be pinned (both directions).
+    package var pins: SPKIPins?
     /// `replication.max.retained.bytes`: WAL kept for slow replicas before the slowest loses its slot.
     package var maxRetainedBytes: Int = 1 << 30
     /// Largest uncompressed chunk the primary builds and a replica accepts.

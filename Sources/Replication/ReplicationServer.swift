@@ -62,7 +62,10 @@ enum ReplicationPipeline {
         _ channel: any Channel, tls: (any ChannelHandler)?, configuration: ReplicationConfiguration
     ) throws -> NIOAsyncChannel<ReplicationFrame, ReplicationFrame> {
         let operations = channel.pipeline.syncOperations
-        if let tls { try operations.addHandler(tls) }
+        if let tls {
+            try operations.addHandler(tls)
+            if let pins = configuration.pins { try operations.addHandler(SPKIPinCheck(pins: pins)) }
+        }
         try operations.addHandler(IdleStateHandler(readTimeout: .milliseconds(Int64(configuration.keepaliveTimeoutMillis))))
         try operations.addHandler(ReplicationIdleCloser())
         try operations.addHandler(ByteToMessageHandler(ReplicationFrameDecoder(maxFrameBytes: configuration.maxFrameBytes)))

@@ -94,3 +94,23 @@ import Testing
         try await fenced.acknowledge(txn: 9)
     }
 }
+
+@Suite struct SPKIPinsTests {
+    @Test func pinsParseAsSHA256Base64AndBadEntriesAreNamed() throws {
+        let hash = [UInt8](repeating: 7, count: 32)
+        let text = "sha256/" + Base64.encode(hash) + ", sha256/" + Base64.encode([UInt8](repeating: 9, count: 32))
+        guard case .success(let pins) = SPKIPins.parse(text) else {
+            Issue.record("valid pins refused")
+            return
+        }
+        #expect(pins.hashes.count == 2 && pins.hashes.contains(hash))
+        for bad in ["sha1/" + Base64.encode(hash), "sha256/" + Base64.encode([1, 2, 3]), "sha256/!!!", "plain"] {
+            guard case .failure(let error) = SPKIPins.parse("sha256/" + Base64.encode(hash) + "," + bad) else {
+                Issue.record("\(bad) accepted")
+                continue
+            }
+            #expect(error.entry == bad)
+        }
+        #expect(!pins.admits(nil))
+    }
+}
