@@ -31,13 +31,9 @@ struct PrimarySession {
                 }
                 // A member of this cluster that has seen a newer epoch fences this primary before
                 // it answers (a node of another cluster says nothing about our epochs).
-                let sameCluster: Bool
-                switch (machine.state, frame.body) {
-                case (.awaitingHello, .hello(let hello)): sameCluster = hello.clusterID == monitor.identity.clusterID
-                case (.streaming, _): sameCluster = true
-                default: sameCluster = false
+                if let epoch = machine.epochToObserve(frame, clusterID: monitor.identity.clusterID) {
+                    monitor.observeEpoch(epoch, from: "replica \(replica.value ?? peer)")
                 }
-                if sameCluster { monitor.observeEpoch(frame.epoch, from: "replica \(replica.value ?? peer)") }
                 let action = try machine.receive(frame, facts: facts, shippedTxn: shipped.txn)
                 let epoch = monitor.identity.epoch
                 switch action {

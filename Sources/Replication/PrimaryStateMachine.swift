@@ -86,6 +86,17 @@ package struct PrimaryStateMachine: Sendable {
         }
     }
 
+    /// The epoch a frame tells this primary about, if it may: any frame of an established
+    /// session, or a HELLO from this cluster. A node of another cluster says nothing about our
+    /// epochs (a misconfigured replica must not fence the primary).
+    package func epochToObserve(_ frame: ReplicationFrame, clusterID: String) -> UInt64? {
+        switch (state, frame.body) {
+        case (.streaming, _): frame.epoch
+        case (.awaitingHello, .hello(let hello)) where hello.clusterID == clusterID: frame.epoch
+        default: nil
+        }
+    }
+
     /// What to answer a HELLO (RELIABILITY §3.5 R10, R11, R14).
     static func answer(_ hello: ReplicationFrame.Hello, epoch: UInt64, facts: Facts) -> Action {
         guard hello.protocolVersion == ReplicationFrame.protocolVersion else {

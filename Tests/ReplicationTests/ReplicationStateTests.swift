@@ -89,6 +89,26 @@ import TestSupport
         }
     }
 
+    @Test func onlyThisClustersFramesCanTellThePrimaryANewerEpoch() throws {
+        var machine = PrimaryStateMachine()
+        #expect(machine.epochToObserve(Self.hello(durable: 0, cluster: "other", epoch: 9), clusterID: "c") == nil)
+        #expect(machine.epochToObserve(Self.hello(durable: 0, epoch: 9), clusterID: "c") == 9)
+        #expect(machine.epochToObserve(ReplicationFrame(epoch: 9, .switchover), clusterID: "c") == nil)
+        _ = try machine.receive(Self.hello(durable: 10), facts: { Self.facts() }, shippedTxn: 0)
+        let status = ReplicationFrame(epoch: 5, .status(ReplicaPositions(receivedTxn: 10, durableTxn: 10, appliedTxn: 10, timeMicros: 0)))
+        #expect(machine.epochToObserve(status, clusterID: "c") == 5)
+        // A planned switchover is asked on an established session only.
+        #expect(try machine.receive(ReplicationFrame(epoch: 2, .switchover), facts: { Self.facts() }, shippedTxn: 10) == .switchover)
+        var fresh = PrimaryStateMachine()
+        #expect(throws: ReplicationProtocolError.self) {
+            try fresh.receive(ReplicationFrame(epoch: 2, .switchover), facts: { Self.facts() }, shippedTxn: 0)
+        }
+        // The replica side: DRAINED while streaming names the primary's last txn.
+        var replica = ReplicaStateMachine(durableTxn: 10, newestEpoch: 2)
+        _ = try replica.receive(ReplicationFrame(epoch: 2, .start(.init(fromTxn: 11, primaryCommittedTxn: 12, clusterID: "c", nodeID: "p"))))
+        #expect(try replica.receive(ReplicationFrame(epoch: 2, .drained(committedTxn: 12))) == .drained(12))
+    }
+
     @Test func peersFenceStalePrimariesAndRepointReplicas() {
         func peer(_ role: NodeRole, epoch: UInt64, node: String = "b", cluster: String = "c") -> ReplicationFrame.PeerState {
             .init(clusterID: cluster, nodeID: node, role: role.rawValue, writingEpoch: epoch, committedTxn: 10, replicationPort: 9005)
