@@ -210,23 +210,47 @@ def main():
     parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--lag-ms", type=int, default=0, help="latency between the primary and the first replica")
     parser.add_argument("--seconds", type=float, default=3.0, help="writing time before the failover")
+    parser.add_argument("--repeat", type=int, default=1, help="run the drill N times and summarise (RELIABILITY §6.4 gates)")
     options = parser.parse_args()
-    workdir = pathlib.Path(tempfile.mkdtemp(prefix="sundial-drill-"))
-    nodes = []
+    reports = []
+    for attempt in range(options.repeat):
+        workdir = pathlib.Path(tempfile.mkdtemp(prefix="sundial-drill-"))
+        nodes = []
 
-    def make_node(env=None, args=(), data_dir=None, wait=True, **ports):
-        node = Node(data_dir or workdir / f"node{len(nodes)}", env=env, args=args, **ports)
-        nodes.append(node)
-        node.start()
-        return node.wait_healthy() if wait else node
+        def make_node(env=None, args=(), data_dir=None, wait=True, **ports):
+            env = dict(env or {})
+            env.setdefault("QDB_LOG_LEVEL", "warning")
+            node = Node(data_dir or workdir / f"node{len(nodes)}", env=env, args=args, **ports)
+            nodes.append(node)
+            node.start()
+            return node.wait_healthy() if wait else node
 
-    try:
-        report = run_drill(make_node, workdir, options.mode, options.kind, options.replicas, options.lag_ms, options.seconds)
-        print(json.dumps(printable(report), indent=2))
-    finally:
-        for node in nodes:
-            node.kill()
-        shutil.rmtree(workdir, ignore_errors=True)
+        try:
+            report = run_drill(make_node, workdir, options.mode, options.kind, options.replicas, options.lag_ms, options.seconds)
+            report["_writer"].stop()
+            reports.append(printable(report))
+            if options.repeat == 1:
+                print(json.dumps(reports[-1], indent=2))
+            else:
+                print(f"drill {attempt + 1}: acknowledged {report['acknowledged_rows']}, lost {report['rows_lost']}"
+                      f" (bound {report.get('lag_rows_bound')}), kill/switchover → first write {report['kill_to_first_write_ms']} ms",
+                      flush=True)
+        finally:
+            for node in nodes:
+                node.kill()
+            shutil.rmtree(workdir, ignore_errors=True)
+    if options.repeat > 1:
+        lost = [r["rows_lost"] for r in reports]
+        bounded = [r["rows_lost"] <= (r.get("lag_rows_bound") or 0) for r in reports if r["kind"] == "kill"]
+        times = sorted(r["kill_to_first_write_ms"] for r in reports)
+        print(json.dumps({
+            "mode": options.mode, "kind": options.kind, "drills": len(reports),
+            "acknowledged_rows_total": sum(r["acknowledged_rows"] for r in reports),
+            "drills_with_loss": sum(1 for x in lost if x), "rows_lost_max": max(lost), "rows_lost_total": sum(lost),
+            "missing_at_promotion_max": max((r.get("missing_at_promotion", 0) for r in reports), default=0),
+            "loss_within_reported_lag": f"{sum(bounded)}/{len(bounded)}" if bounded else None,
+            "kill_to_first_write_ms_median": times[len(times) // 2], "kill_to_first_write_ms_max": times[-1],
+        }, indent=2))
 
 
 if __name__ == "__main__":
