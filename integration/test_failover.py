@@ -12,15 +12,11 @@ import requests
 
 from cluster import Cluster, status, wait_caught_up, wait_for
 from conftest import BINARY
-from drills.failover_drill import TABLE, Writer, ids_on, printable, promote, run_drill
-
-
-def lines(ids):
-    return "".join(f"{TABLE},w=t id={i}i,v={i * 0.5} {1_700_000_000_000_000_000 + i * 1_000}\n" for i in ids).encode()
+from drills.failover_drill import TABLE, Writer, ids_on, ilp_lines, printable, promote, run_drill
 
 
 def write(node, ids, timeout=30):
-    return requests.post(node.http_url + "/write", data=lines(ids), timeout=timeout)
+    return requests.post(node.http_url + "/write", data=ilp_lines(ids, writer="t"), timeout=timeout)
 
 
 def sync_cluster(make_node, tmp_path, mode="durable", timeout_ms=3000, **env):
@@ -236,7 +232,7 @@ def test_promotion_over_http_and_pg_promote(make_node, tmp_path):
     primary = cluster.start_primary()
     first, second = cluster.start_replica(), cluster.start_replica()
     auth = ("admin", "secret")
-    assert requests.post(primary.http_url + "/write", data=lines(range(10)), auth=auth, timeout=10).status_code == 204
+    assert requests.post(primary.http_url + "/write", data=ilp_lines(range(10), writer="t"), auth=auth, timeout=10).status_code == 204
     wait_caught_up(primary, [first, second])
     # Refused without credentials, and on a primary.
     assert requests.post(first.http_url + "/api/v1/cluster/promote", timeout=10).status_code == 401

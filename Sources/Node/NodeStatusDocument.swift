@@ -64,7 +64,7 @@ package enum NodeStatusDocument {
         let identity = monitor.identity
         let storage = monitor.storage
         let (ready, reason) = monitor.isReady()
-        var out = "role: \(storage.role.rawValue)    epoch: \(identity.epoch) (writes \(storage.epochHistory.writingEpoch))"
+        var out = "role: \(storage.role.rawValue)    epoch: \(identity.epoch) (writes \(storage.writingEpoch))"
         out += "    ready: \(ready ? "yes" : "no (\(reason))")\n"
         if let fenced = monitor.fenceReason { out += "read-only: \(fenced)\n" }
         if let sync = monitor.sync {

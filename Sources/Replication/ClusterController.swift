@@ -54,7 +54,7 @@ package final class ClusterController: Service, Sendable {
         case .standalone:
             throw Failure(message: "this node is not clustered (replication.role=none): nothing to promote", conflict: true)
         case .primary:
-            throw Failure(message: "this node is already the primary (epoch \(storage.epochHistory.writingEpoch))", conflict: true)
+            throw Failure(message: "this node is already the primary (epoch \(storage.writingEpoch))", conflict: true)
         case .replica, .fenced:
             break
         }
@@ -65,7 +65,7 @@ package final class ClusterController: Service, Sendable {
         // Stop following before the fork point is taken: nothing of the old primary's lands after it.
         storage.setRole(.fenced)
         monitor.upstreamConnection.dropCurrent()
-        let epoch = max(monitor.identity.epoch, storage.epochHistory.writingEpoch) + 1
+        let epoch = max(monitor.identity.epoch, storage.writingEpoch) + 1
         let fork: EpochHistory.Fork
         do {
             try monitor.updateIdentity { identity in
@@ -89,8 +89,7 @@ package final class ClusterController: Service, Sendable {
         return Promotion(
             epoch: epoch, forkTxn: fork.firstTxn, planned: planned, drainedTxn: drained, announcedTo: peers.filter { reached.contains($0) },
             unreachable: peers.filter { !reached.contains($0) },
-            durationMillis: Int((ContinuousClock.now - started).components.seconds * 1000
-                + (ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000))
+            durationMillis: (ContinuousClock.now - started).milliseconds)
     }
 
     /// Planned switchover, on the target: the primary stops writes and names its last txn;
@@ -166,7 +165,7 @@ package final class ClusterController: Service, Sendable {
         var warned = false
         while !Task.isCancelled, monitor.storage.role == .fenced, monitor.fenceReason == ClusterController.confirming {
             let answers = await PeerProbe.askAll(peers, monitor: monitor, group: group)
-            let mine = monitor.storage.epochHistory.writingEpoch
+            let mine = monitor.storage.writingEpoch
             let sameCluster = answers.filter { $0.state.clusterID == monitor.identity.clusterID }
             if let newer = sameCluster.first(where: { max($0.epoch, $0.state.writingEpoch) > mine }) {
                 monitor.fence(

@@ -48,7 +48,7 @@ extension ReplicationMonitor {
         let identity = identity
         return ReplicationFrame.PeerState(
             clusterID: identity.clusterID, nodeID: identity.nodeID, role: storage.role.rawValue,
-            writingEpoch: storage.epochHistory.writingEpoch, committedTxn: storage.wal.committedTxn, oldestTxn: storage.wal.oldestTxn,
+            writingEpoch: storage.writingEpoch, committedTxn: storage.wal.committedTxn, oldestTxn: storage.wal.oldestTxn,
             replicationPort: UInt16(clamping: configuration.bindPort))
     }
 
@@ -65,7 +65,7 @@ extension ReplicationMonitor {
         guard theirs.clusterID == identity.clusterID else { return .none }
         observeEpoch(max(epoch, theirs.writingEpoch), from: "peer \(theirs.nodeID)")
         let verdict = PeerVerdict.judge(
-            myRole: storage.role, myEpoch: storage.epochHistory.writingEpoch, myNodeID: identity.nodeID,
+            myRole: storage.role, myEpoch: storage.writingEpoch, myNodeID: identity.nodeID,
             clusterID: identity.clusterID, drainedFor: drainedFor, theirs: theirs, theirNewest: epoch)
         switch verdict {
         case .none:
@@ -109,7 +109,7 @@ enum PeerProbe {
                 do {
                     let connection = try await ReplicationPipeline.connect(
                         host: host, port: port, configuration: configuration, group: group,
-                        timeout: .milliseconds(Int64(timeout.components.seconds * 1000)))
+                        timeout: .milliseconds(Int64(timeout.milliseconds)))
                     return try await connection.executeThenClose { inbound, outbound in
                         try await outbound.write(ReplicationFrame(epoch: monitor.identity.epoch, .peer(monitor.peerState())))
                         for try await frame in inbound {

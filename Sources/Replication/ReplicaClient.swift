@@ -120,7 +120,7 @@ package struct ReplicaClient: Service {
         try await outbound.write(ReplicationFrame(
             epoch: hello.epoch,
             .hello(ReplicationFrame.Hello(
-                clusterID: hello.clusterID, nodeID: hello.nodeID, durableTxn: durable, lastEpoch: storage.epochHistory.writingEpoch))))
+                clusterID: hello.clusterID, nodeID: hello.nodeID, durableTxn: durable, lastEpoch: storage.writingEpoch))))
         // Discarding: one short task per chunk reports its apply; their results are not kept.
         try await withThrowingDiscardingTaskGroup { group in
             var machine = ReplicaStateMachine(durableTxn: durable, newestEpoch: hello.epoch)

@@ -57,7 +57,7 @@ package enum ReplicationMetrics {
         }
         for (role, value) in roleValue { Gauge(label: "sundial_node_role", dimensions: [("role", role)]).record(value) }
         Gauge(label: "sundial_node_epoch").record(Double(monitor.identity.epoch))
-        Gauge(label: "sundial_node_writing_epoch").record(Double(monitor.storage.epochHistory.writingEpoch))
+        Gauge(label: "sundial_node_writing_epoch").record(Double(monitor.storage.writingEpoch))
         Gauge(label: "sundial_wal_retained_bytes").record(Double(monitor.storage.wal.retainedBytes))
         if monitor.storage.role == .replica {
             let lag = monitor.replicaLag()

@@ -123,8 +123,9 @@ package final class ReplicationMonitor: Sendable {
                 logger.error("cannot record the newest epoch seen", metadata: ["epoch": "\(epoch)", "error": "\(error)"])
             }
         }
-        guard storage.role == .primary, epoch > storage.epochHistory.writingEpoch else { return false }
-        fence("\(source) has epoch \(epoch), newer than this primary's \(storage.epochHistory.writingEpoch): another node was promoted")
+        let writing = storage.writingEpoch
+        guard storage.role == .primary, epoch > writing else { return false }
+        fence("\(source) has epoch \(epoch), newer than this primary's \(writing): another node was promoted")
         return true
     }
 

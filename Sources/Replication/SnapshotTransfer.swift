@@ -67,8 +67,7 @@ enum SnapshotTransfer {
             ReplicationMetrics.snapshotSent(bytes: Int(file.size))
         }
         try await outbound.write(ReplicationFrame(epoch: epoch, .snapshotEnd))
-        let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18
-            + Double((ContinuousClock.now - started).components.seconds)
+        let seconds = (ContinuousClock.now - started).seconds
         logger.info(
             "snapshot sent", metadata: ["replica": "\(request.nodeID)", "bytes": "\(snapshot.totalBytes)", "seconds": "\(seconds)"])
     }
@@ -195,8 +194,7 @@ enum SnapshotTransfer {
                     identity.clusterID = header.clusterID
                     identity.epoch = max(identity.epoch, history.writingEpoch)
                     try DurableFile.replace(layout.identityPath, with: identity.encoded(), io: .system)
-                    let elapsed = ContinuousClock.now - started
-                    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                    let seconds = (ContinuousClock.now - started).seconds
                     logger.notice(
                         "snapshot installed",
                         metadata: [

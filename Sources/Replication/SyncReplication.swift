@@ -113,9 +113,8 @@ package final class SyncReplication: CommitGate {
     }
 
     private func expire(_ id: UInt64) {
-        let waiter = state.withLock { state -> Waiter? in state.waiters.removeValue(forKey: id) }
+        let (waiter, positions) = state.withLock { state in (state.waiters.removeValue(forKey: id), state.positions.count) }
         guard let waiter else { return }
-        let (positions, count, mode) = state.withLock { ($0.positions.count, self.count, self.mode) }
         waiter.continuation.resume(returning:
             "txn \(waiter.txn) is durable on this primary but fewer than \(count) replica(s) confirmed it '\(mode.rawValue)' within "
             + "replication.sync.timeout (\(timeoutMillis) ms; \(positions) replica(s) known): it may or may not survive a failover")

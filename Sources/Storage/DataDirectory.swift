@@ -7,6 +7,9 @@
 /// node/lock          held by the running process
 /// wal/               WAL segments
 /// db/                tables
+/// snapshot-staging/  hard links of a snapshot being sent (removed at start and after sending)
+/// db.incoming/       a snapshot being received (installed as db/ when complete)
+/// before-resync-N/   what `sundial rejoin --resync` moved aside (never deleted by Sundial)
 /// ```
 package struct DataDirectory: Sendable {
     package let root: String

@@ -243,6 +243,9 @@ package final class StorageEngine: Sendable {
     /// The fork points of this node's WAL; its last epoch is the one new records carry.
     package var epochHistory: EpochHistory { catalog.withLock { $0.epochs } }
 
+    /// The epoch new records carry (without copying the history: asked on every frame).
+    package var writingEpoch: UInt64 { catalog.withLock { $0.epochs.writingEpoch } }
+
     /// Makes this node the primary of `epoch` (a promotion): records the fork point in
     /// `node/epochs`, appends an epoch-change record (the first txn of the new epoch, so
     /// replicas learn the fork point from the WAL itself), takes writes, and returns once the

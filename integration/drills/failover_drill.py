@@ -36,6 +36,11 @@ TABLE = "drill"
 BASE_NS = 1_700_000_000_000_000_000
 
 
+def ilp_lines(ids, writer="a"):
+    """ILP text of rows with these ids (one per id, increasing timestamps)."""
+    return "".join(f"{TABLE},w={writer} id={i}i,v={i * 0.5} {BASE_NS + i * 1_000}\n" for i in ids).encode()
+
+
 class Writer(threading.Thread):
     """Writes batches of rows with increasing ids over ILP/HTTP (`POST /write`), one request per
     batch; a batch is acknowledged when the node answers 204. Ids are never reused, so a failed
@@ -71,9 +76,8 @@ class Writer(threading.Thread):
                 url = self.url
             ids = range(self.next_id, self.next_id + self.batch)
             self.next_id += self.batch
-            body = "".join(f"{TABLE},w=a id={i}i,v={i * 0.5} {BASE_NS + i * 1_000}\n" for i in ids)
             try:
-                response = session.post(url + "/write", data=body.encode(), timeout=30)
+                response = session.post(url + "/write", data=ilp_lines(ids), timeout=30)
                 if response.status_code == 204:
                     with self.lock:
                         self.acked.extend(ids)
