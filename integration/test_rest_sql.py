@@ -63,7 +63,13 @@ def test_every_type_encodes_as_questdb_does(node):
 def test_arrays_from_ilp_v2_read_back_as_nested_json(node):
     with Sender.from_conf(f"http::addr=127.0.0.1:{node.http_port};protocol_version=2;") as sender:
         sender.row("arr", columns={"m": np.array([[1.0, 2.0], [3.0, 4.5]])}, at=TimestampNanos(1_700_000_000_000_000_000))
-    body = ok(node, "select m from arr")
+    # ILP acknowledges at the WAL commit; rows become visible when applied (as in QuestDB).
+    deadline = time.monotonic() + 10
+    while True:
+        body = ok(node, "select m from arr")
+        if body["dataset"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert body["columns"] == [{"name": "m", "type": "ARRAY", "dim": 2, "elemType": "DOUBLE"}]
     assert body["dataset"] == [[[[1.0, 2.0], [3.0, 4.5]]]]
 

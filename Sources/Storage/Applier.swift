@@ -15,11 +15,16 @@ struct Applier: ~Copyable {
     private var changed: Set<UInt32> = []
 
     private let io: StorageIO
+    private let outOfOrder: OutOfOrderPolicy
 
-    init(stores: [UInt32: TableStore], tablesDirectory: String, damaged: [DamagedTable] = [], io: StorageIO) {
+    init(
+        stores: [UInt32: TableStore], tablesDirectory: String, damaged: [DamagedTable] = [], io: StorageIO,
+        outOfOrder: OutOfOrderPolicy = OutOfOrderPolicy()
+    ) {
         self.stores = stores
         self.tablesDirectory = tablesDirectory
         self.io = io
+        self.outOfOrder = outOfOrder
         for table in damaged {
             if let id = table.tableID { suspended[id] = "table files are damaged: \(table.reason)" }
         }
@@ -77,7 +82,9 @@ struct Applier: ~Copyable {
             }
             if case .createTable(let schema) = change {
                 guard stores[schema.tableID] == nil else { return }
-                stores[schema.tableID] = try TableStore.create(in: tablesDirectory, schema: schema, txn: record.txn, io: io)
+                let store = try TableStore.create(in: tablesDirectory, schema: schema, txn: record.txn, io: io)
+                store.outOfOrder = outOfOrder
+                stores[schema.tableID] = store
                 return
             }
             // A table dropped before the last run ended has no store: nothing left to do.

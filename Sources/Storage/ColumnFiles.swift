@@ -40,8 +40,11 @@ package enum ColumnFiles {
 
     /// Directory name of a partition version: `2024-01-15`, then `2024-01-15.1`, `.2`, …
     package static func partitionDirectoryName(_ partition: PartitionState, by unit: PartitionBy) -> String {
-        let base = PartitionTime.name(of: partition.timestamp, by: unit)
-        return partition.version == 0 ? base : "\(base).\(partition.version)"
+        // A later part of a partition is named by its split point (µs since the epoch, as the
+        // part's lower bound): `2024-01-15+1705318200000000.2`.
+        var name = PartitionTime.name(of: partition.timestamp, by: unit)
+        if partition.isSplit { name += "+\(partition.splitAt)" }
+        return partition.version == 0 ? name : "\(name).\(partition.version)"
     }
 
     static func openForAppend(_ path: String, io: StorageIO) throws(StorageError) -> Int32 {

@@ -8,10 +8,48 @@ package struct StorageConfiguration: Sendable {
     package var maxApplyLagTxns: Int
     /// The storage write path's system calls; tests inject faults and power loss here.
     package var io: StorageIO = .system
+    /// When late rows split a partition instead of rewriting it.
+    package var outOfOrder = OutOfOrderPolicy()
 
     package init(wal: WALConfiguration = WALConfiguration(), checkpointEveryTxns: Int = 256, maxApplyLagTxns: Int = 4_096) {
         self.wal = wal
         self.checkpointEveryTxns = checkpointEveryTxns
         self.maxApplyLagTxns = maxApplyLagTxns
+    }
+}
+
+/// When out-of-order rows split a partition into parts instead of rewriting it
+/// (decision 0013): a rewrite copies every row before the earliest late row, so on a large
+/// partition a stream of slightly late batches would copy the partition once per batch.
+package struct OutOfOrderPolicy: Sendable, Equatable {
+    /// A part is split at the earliest late row when at least this many rows lie before that
+    /// row and more than after it; otherwise the part is rewritten (cheap while it is small).
+    package var splitMinRows: Int
+    /// Parts are squashed by size tier (tier k: up to `splitMinRows · fanIn^k` rows): as soon as
+    /// `squashFanIn` neighbouring parts share a tier they are concatenated into one, so a row is
+    /// copied about log_fanIn(partition rows / part rows) times — size-tiered compaction.
+    package var squashFanIn: Int
+    /// The most parts a partition may have whatever their sizes: past it, the two neighbouring
+    /// parts with the fewest rows together are concatenated.
+    package var maxParts: Int
+
+    package init(splitMinRows: Int = 8_192, squashFanIn: Int = 8, maxParts: Int = 64) {
+        self.splitMinRows = max(1, splitMinRows)
+        self.squashFanIn = max(2, squashFanIn)
+        self.maxParts = max(1, maxParts)
+    }
+
+    package func tierForTests(_ rows: UInt64) -> Int { tier(rows) }
+
+    /// The size tier of a part of `rows` rows.
+    func tier(_ rows: UInt64) -> Int {
+        var tier = 0
+        var bound = UInt64(splitMinRows)
+        while rows >= bound && tier < 64 {
+            tier += 1
+            bound = bound.multipliedReportingOverflow(by: UInt64(squashFanIn)).partialValue
+            if bound == 0 { break }
+        }
+        return tier
     }
 }

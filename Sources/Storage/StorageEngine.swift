@@ -35,6 +35,7 @@ package final class StorageEngine: Sendable {
             }
             do {
                 let store = try TableStore(directory: layout.tablesDirectory + "/" + entry, io: configuration.io)
+                store.outOfOrder = configuration.outOfOrder
                 stores[store.schema.tableID] = store
             } catch {
                 // One damaged table must not take the node down: it is reported and refuses
@@ -54,7 +55,9 @@ package final class StorageEngine: Sendable {
             obsoleteThrough: checkpointedByAll, io: configuration.io)
         tablesDirectory = layout.tablesDirectory
         self.configuration = configuration
-        var applier = Applier(stores: stores, tablesDirectory: layout.tablesDirectory, damaged: damaged, io: configuration.io)
+        var applier = Applier(
+            stores: stores, tablesDirectory: layout.tablesDirectory, damaged: damaged, io: configuration.io,
+            outOfOrder: configuration.outOfOrder)
         let replayFrom = stores.values.map { $0.state.appliedTxn + 1 }.min() ?? (wal.segments.first?.firstTxn ?? 1)
         try applier.applyCommitted(wal: wal, from: max(replayFrom, wal.segments.first?.firstTxn ?? replayFrom))
         // Checkpoint before serving. Skipping it made recovery ~20 % faster, and running it in
@@ -133,8 +136,9 @@ package final class StorageEngine: Sendable {
         }
         // Partitions are those applied so far: wait for everything committed before deciding.
         await waitUntilApplied(wal.committedTxn)
-        let timestamps = (published.withLock { $0.snapshots[schema.tableID] }?.partitions ?? [])
-            .map(\.timestamp).filter(matches)
+        // One entry per partition, however many parts it was split into.
+        let timestamps = Set((published.withLock { $0.snapshots[schema.tableID] }?.partitions ?? [])
+            .map(\.timestamp).filter(matches)).sorted()
         guard !timestamps.isEmpty else { return 0 }
         let position = try catalog.withLock { (catalog) throws(StorageError) -> WALPosition in
             try catalog.requireWritable(name)

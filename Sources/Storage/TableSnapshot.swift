@@ -51,7 +51,7 @@ package struct TableSnapshot: Sendable {
         guard let column = schema.column(id: columnID), let width = column.type.fixedWidthBytes else {
             throw StorageError(.corrupt, path: directory, "column \(columnID) is not a fixed-width column of \(schema.name)")
         }
-        let key = SnapshotMappings.Key(partition: partition.timestamp, column: columnID)
+        let key = SnapshotMappings.Key(partition: partition.timestamp, part: partition.state.splitAt, column: columnID)
         if let known = mapped.column(key) { return known }
         let path = "\(directory)/\(partition.directoryName)/\(ColumnFiles.dataFileName(columnID: columnID))"
         let length = partition.rowCount * width
@@ -156,6 +156,7 @@ final class ColumnMappings: Sendable {
 final class SnapshotMappings: Sendable {
     struct Key: Hashable {
         var partition: Int64
+        var part: Int64
         var column: UInt32
     }
 

@@ -4,12 +4,20 @@ enum RowSelection {
     case indices([Int])
 }
 
-/// Out-of-order apply and dedup (QUESTDB-COMPAT §7): late rows are merged into a new version
-/// of each affected partition, written beside the old one and switched in the table state;
-/// with `DEDUP UPSERT KEYS` a row whose timestamp and keys match an earlier one replaces it
-/// (the last one wins, also within a batch).
+/// Out-of-order apply and dedup (QUESTDB-COMPAT §7, decision 0013): late rows are merged into
+/// the part of their partition they fall in; with `DEDUP UPSERT KEYS` a row whose timestamp and
+/// keys match an earlier one replaces it (the last one wins, also within a batch).
 ///
-/// Merged rows are described by entries: `e ≥ 0` is row `e` of the existing partition,
+/// A partition is one or more parts in timestamp order. Merging into a part keeps the rows
+/// before the earliest late row where they are and either rewrites the part as a new version
+/// (copying that prefix — cheap while it is small) or, when the prefix is large, *splits*: the
+/// part keeps the prefix (only its row count shrinks; the files are not touched, so older
+/// snapshots still read them) and a new part holds the merged tail. Parts are squashed by size
+/// tier, like an LSM tree's size-tiered compaction. Either way a late batch costs about its
+/// own size plus the tail it lands in — not the whole partition, as a rewrite of everything
+/// did (two ILP senders a few rows apart used to copy the day's partition per batch).
+///
+/// Merged rows are described by entries: `e ≥ 0` is row `e` of the existing part,
 /// `e < 0` is row `~e` of the batch.
 extension TableStore {
     static let gatherChunkRows = 65_536
@@ -30,16 +38,171 @@ extension TableStore {
             var end = start + 1
             while end < order.count && timestamps.fixedValue(row: order[end], as: Int64.self) < next { end += 1 }
             let rows = Array(order[start..<end])
-            let existing = state.partitions.firstIndex { $0.timestamp == partition }
             let first = timestamps.fixedValue(row: rows[0], as: Int64.self)
             let strictlyAfter = first > state.maxTimestamp || (schema.dedupKeys.isEmpty && first == state.maxTimestamp)
-            if let existing, !(existing == state.partitions.count - 1 && strictlyAfter) {
-                try rewritePartition(existing, adding: rows, from: batch, txn: txn)
+            if let parts = parts(of: partition), !(parts.upperBound == state.partitions.count && strictlyAfter) {
+                try merge(rows, from: batch, into: parts, txn: txn)
+                try squashParts(of: partition, txn: txn)
             } else {
                 try append(batch, rows: .indices(rows), partitionTimestamp: partition)
             }
             start = end
         }
+    }
+
+    /// The indices of the parts of the partition starting at `timestamp` (adjacent, in order).
+    func parts(of timestamp: Int64) -> Range<Int>? {
+        guard let first = state.partitions.firstIndex(where: { $0.timestamp == timestamp }) else { return nil }
+        var end = first + 1
+        while end < state.partitions.count && state.partitions[end].timestamp == timestamp { end += 1 }
+        return first..<end
+    }
+
+    /// Merges `rows` (sorted, all in one partition) into that partition's `parts`: each part
+    /// takes the rows below the next part's lower bound. Newest part first, so a split (which
+    /// inserts after its part) leaves the indices still to visit where they were.
+    private func merge(_ rows: [Int], from batch: RowBatch, into parts: Range<Int>, txn: UInt64) throws(StorageError) {
+        let timestamps = batch.column(designatedPosition)
+        var upper = rows.count
+        for index in parts.reversed() {
+            var lower = 0
+            if index > parts.lowerBound {
+                let bound = state.partitions[index].splitAt
+                var high = upper
+                while lower < high {
+                    let middle = (lower + high) / 2
+                    if timestamps.fixedValue(row: rows[middle], as: Int64.self) < bound { lower = middle + 1 } else { high = middle }
+                }
+            }
+            if lower < upper {
+                try merge(Array(rows[lower..<upper]), from: batch, intoPart: index, isLast: index == parts.upperBound - 1, txn: txn)
+            }
+            upper = lower
+        }
+    }
+
+    private func merge(_ rows: [Int], from batch: RowBatch, intoPart index: Int, isLast: Bool, txn: UInt64) throws(StorageError) {
+        let part = state.partitions[index]
+        let reader = try PartitionReader(store: self, partition: part)
+        let earliest = batch.column(designatedPosition).fixedValue(row: rows[0], as: Int64.self)
+        let latestExisting = reader.rowCount == 0
+            ? Int64.min
+            : reader.timestamps.withUnsafeBytes { $0.loadLittleEndian(fromByteOffset: (reader.rowCount - 1) * 8, as: Int64.self) }
+        // After the end of the partition's last part: a plain append (only the last part is
+        // ever appended to — earlier ones may hold a split-off tail older snapshots still read).
+        if isLast && (earliest > latestExisting || (schema.dedupKeys.isEmpty && earliest == latestExisting)) {
+            try appendSelected(batch, .indices(rows), partitionTimestamp: part.timestamp)
+            return
+        }
+        // Rows before the earliest new timestamp are untouched by the merge (and by dedup).
+        let prefix = TableSnapshot.lowerBound(earliest, in: reader.timestamps)
+        let entries = merge(reader, rows, batch, from: prefix)
+        if prefix >= outOfOrder.splitMinRows && prefix > reader.rowCount - prefix {
+            try split(index, at: earliest, keeping: prefix, entries, reader: reader, batch: batch)
+        } else {
+            try rewritePart(index, prefix: prefix, entries, reader: reader, batch: batch, txn: txn)
+        }
+    }
+
+    /// Part `index` keeps its first `prefix` rows; a new part after it, starting at `splitAt`,
+    /// holds `entries` (the rest of the part merged with the late rows).
+    private func split(
+        _ index: Int, at splitAt: Int64, keeping prefix: Int, _ entries: [Int], reader: PartitionReader, batch: RowBatch
+    ) throws(StorageError) {
+        let old = state.partitions[index]
+        var tail = PartitionState(timestamp: old.timestamp, rowCount: 0, splitAt: splitAt)
+        tail.version = freeVersion(for: tail, atLeast: 0)
+        let name = try createPartDirectory(tail)
+        try writeRows(entries, from: batch, existing: reader, partition: name, startRow: 0)
+        tail.rowCount = UInt64(entries.count)
+        state.partitions[index].rowCount = UInt64(prefix)
+        state.partitions.insert(tail, at: index + 1)
+        // The shortened part's files keep the tail's old bytes past its row count (older
+        // snapshots read them; the next open cuts them off). Nothing appends to it again.
+        variableDataEnd[ColumnFiles.partitionDirectoryName(old, by: schema.partitionBy)] = nil
+    }
+
+    /// Rewrites part `index` as a new version: its first `prefix` rows copied as they are, then
+    /// `entries`.
+    private func rewritePart(
+        _ index: Int, prefix: Int, _ entries: [Int], reader: PartitionReader, batch: RowBatch, txn: UInt64
+    ) throws(StorageError) {
+        let old = state.partitions[index]
+        var replacement = old
+        replacement.rowCount = 0
+        replacement.version = freeVersion(for: old, atLeast: old.version + 1)
+        let name = try createPartDirectory(replacement)
+        try copyRows(0..<prefix, of: reader, into: name, startRow: 0)
+        try writeRows(entries, from: batch, existing: reader, partition: name, startRow: prefix)
+        replacement.rowCount = UInt64(prefix + entries.count)
+        state.partitions[index] = replacement
+        retire(old, txn: txn)
+    }
+
+    /// Squashes the partition's parts (size-tiered, decision 0013): `squashFanIn` neighbouring
+    /// parts of one size tier become one part of the next tier, so a row is copied about
+    /// log_fanIn(partition / part) times over the partition's life rather than once per late
+    /// batch; past `maxParts` the two smallest neighbours are joined whatever their tiers.
+    private func squashParts(of timestamp: Int64, txn: UInt64) throws(StorageError) {
+        while let parts = parts(of: timestamp) {
+            if let run = sameTierRun(in: parts) {
+                try concatenate(run, txn: txn)
+            } else if parts.count > outOfOrder.maxParts {
+                let first = parts.dropLast().min {
+                    state.partitions[$0].rowCount + state.partitions[$0 + 1].rowCount
+                        < state.partitions[$1].rowCount + state.partitions[$1 + 1].rowCount
+                }!
+                try concatenate(first..<first + 2, txn: txn)
+            } else {
+                return
+            }
+        }
+    }
+
+    /// The first `squashFanIn` neighbouring parts of one size tier, if any.
+    private func sameTierRun(in parts: Range<Int>) -> Range<Int>? {
+        var runStart = parts.lowerBound
+        var runTier = outOfOrder.tier(state.partitions[runStart].rowCount)
+        for index in parts.dropFirst() {
+            let tier = outOfOrder.tier(state.partitions[index].rowCount)
+            if tier != runTier { (runStart, runTier) = (index, tier) }
+            if index - runStart + 1 == outOfOrder.squashFanIn { return runStart..<index + 1 }
+        }
+        return nil
+    }
+
+    /// Replaces the neighbouring parts `run` by one new part holding their rows in order
+    /// (straight copies: the parts' ranges do not overlap).
+    private func concatenate(_ run: Range<Int>, txn: UInt64) throws(StorageError) {
+        let old = Array(state.partitions[run])
+        var joined = old[0]
+        joined.rowCount = 0
+        joined.version = freeVersion(for: joined, atLeast: joined.version + 1)
+        let name = try createPartDirectory(joined)
+        for part in old {
+            try copyRows(0..<Int(part.rowCount), of: try PartitionReader(store: self, partition: part), into: name,
+                         startRow: Int(joined.rowCount))
+            joined.rowCount += part.rowCount
+        }
+        state.partitions.replaceSubrange(run, with: [joined])
+        for part in old { retire(part, txn: txn) }
+    }
+
+    /// A fresh directory for a new part version.
+    private func createPartDirectory(_ part: PartitionState) throws(StorageError) -> String {
+        let name = ColumnFiles.partitionDirectoryName(part, by: schema.partitionBy)
+        ColumnFiles.removeTree(directory + "/" + name, io: io)
+        try DurableFile.createDirectory(directory + "/" + name, io: io)
+        createdPartitionDirectories = true
+        return name
+    }
+
+    /// A part version replaced in `txn`: its files go once no checkpoint or snapshot needs them.
+    private func retire(_ part: PartitionState, txn: UInt64) {
+        let name = ColumnFiles.partitionDirectoryName(part, by: schema.partitionBy)
+        if let files = openFiles.removeValue(forKey: name) { for fd in files.values { ColumnFiles.close(fd) } }
+        variableDataEnd[name] = nil
+        obsoleteDirectories.append((name, txn))
     }
 
     /// Whether two rows of the batch share a timestamp and every dedup key.
@@ -79,31 +242,6 @@ extension TableStore {
         return kept
     }
 
-    /// Rewrites partition `index` as a new version holding its rows merged with `rows` of the batch.
-    private func rewritePartition(_ index: Int, adding rows: [Int], from batch: RowBatch, txn: UInt64) throws(StorageError) {
-        let old = state.partitions[index]
-        let oldName = ColumnFiles.partitionDirectoryName(old, by: schema.partitionBy)
-        let reader = try PartitionReader(store: self, partition: old)
-        // Rows before the earliest new timestamp are untouched by the merge (and by dedup):
-        // they are copied as they are, and only the tail is merged row by row.
-        let earliest = batch.column(designatedPosition).fixedValue(row: rows[0], as: Int64.self)
-        let prefix = TableSnapshot.lowerBound(earliest, in: reader.timestamps)
-        let entries = merge(reader, rows, batch, from: prefix)
-        var replacement = PartitionState(
-            timestamp: old.timestamp, rowCount: 0, version: freeVersion(for: old.timestamp, atLeast: old.version + 1))
-        let name = ColumnFiles.partitionDirectoryName(replacement, by: schema.partitionBy)
-        ColumnFiles.removeTree(directory + "/" + name, io: io)
-        try DurableFile.createDirectory(directory + "/" + name, io: io)
-        createdPartitionDirectories = true
-        try copyPrefix(rows: prefix, of: reader, into: name)
-        try writeRows(entries, from: batch, existing: reader, partition: name, startRow: prefix)
-        replacement.rowCount = UInt64(prefix + entries.count)
-        state.partitions[index] = replacement
-        if let files = openFiles.removeValue(forKey: oldName) { for fd in files.values { ColumnFiles.close(fd) } }
-        variableDataEnd[oldName] = nil
-        obsoleteDirectories.append((oldName, txn))
-    }
-
     /// Existing rows and batch rows in timestamp order (existing first on ties); with dedup, an
     /// existing row that a batch row with equal timestamp and keys replaces is left out.
     private func merge(_ reader: PartitionReader, _ rows: [Int], _ batch: RowBatch, from start: Int) -> [Int] {
@@ -133,28 +271,65 @@ extension TableStore {
         return entries
     }
 
-    /// Copies the first `rows` rows of every column of `reader`'s partition into `partition`
-    /// as they are: one write per file, straight from the mapping.
-    private func copyPrefix(rows: Int, of reader: PartitionReader, into partition: String) throws(StorageError) {
-        guard rows > 0 else { return }
+    /// Copies `rows` of every column of `reader`'s part into `partition` from row `startRow`
+    /// on: one write per file straight from the mapping (var-size offsets moved to their new
+    /// place in chunks when the data lands elsewhere than it was).
+    private func copyRows(_ rows: Range<Int>, of reader: PartitionReader, into partition: String, startRow: Int) throws(StorageError) {
+        guard !rows.isEmpty else { return }
         for column in schema.columns {
             if let variable = reader.variable[column.id] {
-                let dataEnd = variable.offsets.withUnsafeBytes {
-                    Int($0.loadLittleEndian(fromByteOffset: rows * 8, as: UInt64.self) & ~ColumnFiles.nullFlag)
+                let dataEnd = try variableDataEnd(partition: partition, column: column.id, rowCount: startRow)
+                let (first, last) = variable.offsets.withUnsafeBytes {
+                    (Int($0.loadLittleEndian(fromByteOffset: rows.lowerBound * 8, as: UInt64.self) & ~ColumnFiles.nullFlag),
+                     Int($0.loadLittleEndian(fromByteOffset: rows.upperBound * 8, as: UInt64.self) & ~ColumnFiles.nullFlag))
                 }
-                try copy(variable.offsets, bytes: (rows + 1) * 8, to: partition, ColumnFiles.offsetFileName(columnID: column.id))
-                try copy(variable.data, bytes: dataEnd, to: partition, ColumnFiles.dataFileName(columnID: column.id))
-                variableDataEnd[partition, default: [:]][column.id] = UInt64(dataEnd)
+                try copy(variable.data, bytes: first..<last, to: partition, ColumnFiles.dataFileName(columnID: column.id), at: Int(dataEnd))
+                let offsetFile = ColumnFiles.offsetFileName(columnID: column.id)
+                if Int(dataEnd) == first {
+                    try copy(variable.offsets, bytes: (rows.lowerBound + 1) * 8..<(rows.upperBound + 1) * 8, to: partition,
+                             offsetFile, at: (startRow + 1) * 8)
+                } else {
+                    try copyShiftedOffsets(variable.offsets, rows, by: Int64(dataEnd) - Int64(first), to: partition, offsetFile,
+                                           startRow: startRow)
+                }
+                variableDataEnd[partition, default: [:]][column.id] = dataEnd + UInt64(last - first)
             } else if let mapped = reader.fixed[column.id], let width = column.type.fixedWidthBytes {
-                try copy(mapped, bytes: rows * width, to: partition, ColumnFiles.dataFileName(columnID: column.id))
+                try copy(mapped, bytes: rows.lowerBound * width..<rows.upperBound * width, to: partition,
+                         ColumnFiles.dataFileName(columnID: column.id), at: startRow * width)
             }
         }
     }
 
-    private func copy(_ mapped: MappedColumn, bytes: Int, to partition: String, _ file: String) throws(StorageError) {
+    private func copyShiftedOffsets(
+        _ offsets: MappedColumn, _ rows: Range<Int>, by shift: Int64, to partition: String, _ file: String, startRow: Int
+    ) throws(StorageError) {
+        var chunkStart = rows.lowerBound
+        while chunkStart < rows.upperBound {
+            let chunkEnd = min(rows.upperBound, chunkStart + TableStore.gatherChunkRows)
+            scratch.removeAll(keepingCapacity: true)
+            offsets.withUnsafeBytes { bytes in
+                for row in chunkStart..<chunkEnd {
+                    let stored = bytes.loadLittleEndian(fromByteOffset: (row + 1) * 8, as: UInt64.self)
+                    let moved = UInt64(Int64(stored & ~ColumnFiles.nullFlag) + shift)
+                    scratch.appendLittleEndian(moved | (stored & ColumnFiles.nullFlag))
+                }
+            }
+            try scratch.withUnsafeBytes { bytes in
+                Result { () throws(StorageError) in
+                    try write(partition, file, bytes, at: (startRow + chunkStart - rows.lowerBound + 1) * 8)
+                }
+            }.get()
+            chunkStart = chunkEnd
+        }
+    }
+
+    private func copy(
+        _ mapped: MappedColumn, bytes: Range<Int>, to partition: String, _ file: String, at offset: Int
+    ) throws(StorageError) {
+        guard !bytes.isEmpty else { return }
         try mapped.withUnsafeBytes { source in
             Result { () throws(StorageError) in
-                try write(partition, file, UnsafeRawBufferPointer(rebasing: source[0..<bytes]), at: 0)
+                try write(partition, file, UnsafeRawBufferPointer(rebasing: source[bytes]), at: offset)
             }
         }.get()
     }

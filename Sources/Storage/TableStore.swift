@@ -34,6 +34,8 @@ package final class TableStore {
     var obsoleteDirectories: [(name: String, txn: UInt64)] = []
     /// Live snapshots, so replaced partition versions outlive every reader of them.
     let leases = SnapshotLeases()
+    /// When late rows split a partition instead of rewriting it.
+    package var outOfOrder = OutOfOrderPolicy()
 
     /// Directory name of a table: `name~id` as QuestDB names WAL tables (informative; the name
     /// that counts is in `_meta`, so a rename does not move the directory).
@@ -279,7 +281,7 @@ package final class TableStore {
     /// The index of the partition starting at `timestamp`, creating it (and its directory) if new.
     func partitionIndex(for timestamp: Int64) throws(StorageError) -> Int {
         if let index = state.partitions.lastIndex(where: { $0.timestamp == timestamp }) { return index }
-        let partition = PartitionState(timestamp: timestamp, rowCount: 0, version: freeVersion(for: timestamp, atLeast: 0))
+        let partition = PartitionState(timestamp: timestamp, rowCount: 0, version: freeVersion(for: PartitionState(timestamp: timestamp, rowCount: 0), atLeast: 0))
         let path = directory + "/" + ColumnFiles.partitionDirectoryName(partition, by: schema.partitionBy)
         ColumnFiles.removeTree(path, io: io)  // leftovers of an append that was never checkpointed
         if io.mkdir(path, 0o755) != 0 { throw StorageError(.io, path: path, "cannot create partition", errno: errno) }
@@ -293,14 +295,13 @@ package final class TableStore {
     /// The lowest version ≥ `minimum` whose directory is not a replaced version still waiting
     /// for its readers (after a truncate or drop, the same partition can be created again while
     /// an old snapshot still reads the previous directory of that name).
-    func freeVersion(for timestamp: Int64, atLeast minimum: UInt32) -> UInt32 {
-        var version = minimum
-        while obsoleteDirectories.contains(where: {
-            $0.name == ColumnFiles.partitionDirectoryName(PartitionState(timestamp: timestamp, rowCount: 0, version: version), by: schema.partitionBy)
-        }) {
-            version += 1
+    func freeVersion(for part: PartitionState, atLeast minimum: UInt32) -> UInt32 {
+        var candidate = part
+        candidate.version = minimum
+        while obsoleteDirectories.contains(where: { $0.name == ColumnFiles.partitionDirectoryName(candidate, by: schema.partitionBy) }) {
+            candidate.version += 1
         }
-        return version
+        return candidate.version
     }
 
     func file(partition: String, name: String) throws(StorageError) -> Int32 {

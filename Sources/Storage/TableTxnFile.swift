@@ -9,12 +9,21 @@ package struct PartitionState: Sendable, Equatable {
     package var rowCount: UInt64
     /// Directory suffix after an out-of-order rewrite (`2024-01-15.3`); 0 for the first version.
     package var version: UInt32
+    /// Lower bound of this part's timestamps. A partition is one or more parts in timestamp
+    /// order (out-of-order rows split the tail off instead of rewriting the whole partition,
+    /// `TableStore+OutOfOrder.swift`); every row of a part lies in `[splitAt, next part's
+    /// splitAt)`. The first part's `splitAt` is `timestamp`.
+    package var splitAt: Int64
 
-    package init(timestamp: Int64, rowCount: UInt64, version: UInt32 = 0) {
+    package init(timestamp: Int64, rowCount: UInt64, version: UInt32 = 0, splitAt: Int64? = nil) {
         self.timestamp = timestamp
         self.rowCount = rowCount
         self.version = version
+        self.splitAt = splitAt ?? timestamp
     }
+
+    /// Whether this is a later part of its partition (split off by out-of-order rows).
+    package var isSplit: Bool { splitAt != timestamp }
 }
 
 /// A table's committed state: what its column files hold, up to which WAL txn.
@@ -44,7 +53,8 @@ package struct TableTxnState: Sendable, Equatable {
 /// CRC32C u32 of the first 12 bytes. Slot: length u32, body, CRC32C u32 of length and body.
 package final class TableTxnFile {
     package static let magic: UInt32 = 0x5854_4453  // "SDTX"
-    package static let formatVersion: UInt16 = 1
+    /// Format 2 added each partition part's `splitAt`; format 1 files (no splits) still open.
+    package static let formatVersion: UInt16 = 2
     static let headerSize = 16
     static let initialSlotCapacity = 4096
 
@@ -55,16 +65,19 @@ package final class TableTxnFile {
     private var activeSlot: Int
     package private(set) var state: TableTxnState
     private let io: StorageIO
+    /// The format the file on disk is in: a format-1 file is replaced whole by its first write.
+    private var fileFormat: UInt16
 
     /// Opens `_txn`, or creates it holding `initial` when it does not exist.
     package init(path: String, creatingWith initial: TableTxnState? = nil, io: StorageIO = .system) throws(StorageError) {
         self.path = path
         self.io = io
         if let bytes = try DurableFile.read(path, maxBytes: 1 << 30) {
-            let (state, slot, capacity) = try TableTxnFile.decode(bytes, path: path)
+            let (state, slot, capacity, format) = try TableTxnFile.decode(bytes, path: path)
             self.state = state
             self.activeSlot = slot
             self.slotCapacity = capacity
+            self.fileFormat = format
         } else {
             guard let initial else { throw StorageError(.corrupt, path: path, "table state file is missing") }
             var first = initial
@@ -74,6 +87,7 @@ package final class TableTxnFile {
             self.state = first
             self.activeSlot = 0
             self.slotCapacity = capacity
+            self.fileFormat = TableTxnFile.formatVersion
         }
         fd = open(path, O_RDWR | O_CLOEXEC)
         if fd < 0 { throw StorageError(.io, path: path, "cannot open table state file", errno: errno) }
@@ -88,8 +102,8 @@ package final class TableTxnFile {
         var next = newState
         next.sequence = state.sequence + 1
         let slot = TableTxnFile.encodeSlot(next)
-        if slot.count > slotCapacity {
-            // Grow: a new file with room to spare, replaced atomically.
+        if slot.count > slotCapacity || fileFormat != TableTxnFile.formatVersion {
+            // Grow (or upgrade the format): a new file with room to spare, replaced atomically.
             let capacity = TableTxnFile.capacity(for: next)
             try DurableFile.replace(path, with: TableTxnFile.image(next, capacity: capacity), io: io)
             close(fd)
@@ -97,6 +111,7 @@ package final class TableTxnFile {
             if fd < 0 { throw StorageError(.io, path: path, "cannot reopen table state file", errno: errno) }
             slotCapacity = capacity
             activeSlot = 0
+            fileFormat = TableTxnFile.formatVersion
             state = next
             return
         }
@@ -145,6 +160,7 @@ package final class TableTxnFile {
             body.appendLittleEndian(partition.timestamp)
             body.appendLittleEndian(partition.rowCount)
             body.appendLittleEndian(partition.version)
+            body.appendLittleEndian(partition.splitAt)
         }
         body.appendLittleEndian(UInt32(state.symbolCounts.count))
         for (column, count) in state.symbolCounts.sorted(by: { $0.key < $1.key }) {
@@ -158,15 +174,15 @@ package final class TableTxnFile {
         return slot
     }
 
-    /// The newest valid slot's state, its index and the slot capacity.
-    static func decode(_ bytes: [UInt8], path: String) throws(StorageError) -> (TableTxnState, Int, Int) {
+    /// The newest valid slot's state, its index, the slot capacity and the file's format.
+    static func decode(_ bytes: [UInt8], path: String) throws(StorageError) -> (TableTxnState, Int, Int, UInt16) {
         var header = BinaryReader(bytes)
         guard let magicValue = try? header.read(UInt32.self), magicValue == magic,
               let version = try? header.read(UInt16.self), let _ = try? header.read(UInt16.self),
               let capacityValue = try? header.read(UInt32.self), let stored = try? header.read(UInt32.self),
               CRC32C.checksum(bytes[0..<12]) == stored
         else { throw StorageError(.corrupt, path: path, "table state header is damaged") }
-        guard version == formatVersion else {
+        guard version == 1 || version == formatVersion else {
             throw StorageError(.unsupportedVersion, path: path, "table state format \(version) is not supported")
         }
         let capacity = Int(capacityValue)
@@ -174,16 +190,16 @@ package final class TableTxnFile {
             throw StorageError(.corrupt, path: path, "table state file is truncated")
         }
         let slots = (0..<2).map { index in
-            decodeSlot(Array(bytes[(headerSize + index * capacity)..<(headerSize + (index + 1) * capacity)]))
+            decodeSlot(Array(bytes[(headerSize + index * capacity)..<(headerSize + (index + 1) * capacity)]), format: version)
         }
         let valid = slots.enumerated().compactMap { index, state in state.map { ($0, index) } }
         guard let newest = valid.max(by: { $0.0.sequence < $1.0.sequence }) else {
             throw StorageError(.corrupt, path: path, "both table state slots are damaged")
         }
-        return (newest.0, newest.1, capacity)
+        return (newest.0, newest.1, capacity, version)
     }
 
-    private static func decodeSlot(_ bytes: [UInt8]) -> TableTxnState? {
+    private static func decodeSlot(_ bytes: [UInt8], format: UInt16) -> TableTxnState? {
         var reader = BinaryReader(bytes)
         guard let length = try? reader.read(UInt32.self), Int(length) + 8 <= bytes.count else { return nil }
         let end = 4 + Int(length)
@@ -198,11 +214,14 @@ package final class TableTxnFile {
             state.minTimestamp = try body.read(Int64.self)
             state.maxTimestamp = try body.read(Int64.self)
             let count = Int(try body.read(UInt32.self))
-            guard count * 20 <= body.remaining else { return nil }
+            let entryBytes = format == 1 ? 20 : 28
+            guard count * entryBytes <= body.remaining else { return nil }
             for _ in 0..<count {
-                state.partitions.append(PartitionState(
+                var partition = PartitionState(
                     timestamp: try body.read(Int64.self), rowCount: try body.read(UInt64.self),
-                    version: try body.read(UInt32.self)))
+                    version: try body.read(UInt32.self))
+                if format > 1 { partition.splitAt = try body.read(Int64.self) }
+                state.partitions.append(partition)
             }
             let symbols = Int(try body.read(UInt32.self))
             guard symbols * 8 == body.remaining else { return nil }

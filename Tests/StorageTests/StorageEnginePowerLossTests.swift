@@ -35,6 +35,8 @@ import TestSupport
     static func configuration(_ io: StorageIO) -> StorageConfiguration {
         var configuration = StorageConfiguration(wal: WALConfiguration(segmentSizeBytes: 8_192), checkpointEveryTxns: 3)
         configuration.io = io
+        // Parts of a few rows: late batches split and squash partitions under the cuts too.
+        configuration.outOfOrder = OutOfOrderPolicy(splitMinRows: 3, squashFanIn: 2, maxParts: 3)
         return configuration
     }
 
@@ -64,6 +66,8 @@ import TestSupport
             let engine = try StorageEngine(layout: layout, configuration: Self.configuration(probe.io))
             #expect(await Self.run(engine, batches) == batches.count)
             engine.waitForApplier()
+            // The cuts below must meet split parts, not only rewrites.
+            #expect(engine.snapshot(ofTable: "power")?.partitions.contains { $0.state.isSplit } == true)
             withExtendedLifetime(opened) {}
         }
         let total = probe.operations

@@ -53,8 +53,13 @@ import TestSupport
         try ModelRow.read(snapshot)
     }
 
-    @Test(arguments: [(false, UInt64(1)), (true, 2), (false, 3), (true, 4)])
-    func randomBatchesMatchTheModel(dedup: Bool, seed: UInt64) throws {
+    /// The default policy (parts this small are always rewritten) and one that splits and
+    /// squashes parts of a few rows, so both out-of-order paths meet every batch shape.
+    static let policies = [OutOfOrderPolicy(), OutOfOrderPolicy(splitMinRows: 2, squashFanIn: 2, maxParts: 3)]
+
+    @Test(arguments: [(false, UInt64(1)), (true, 2), (false, 3), (true, 4)], policies)
+    func randomBatchesMatchTheModel(run: (dedup: Bool, seed: UInt64), policy: OutOfOrderPolicy) throws {
+        let (dedup, seed) = run
         let schema = Self.schema(dedup: dedup)
         var random = SplitMix64(seed: seed)
         var counter: Int64 = 0
@@ -66,6 +71,7 @@ import TestSupport
         var txn: UInt64 = 1
         do {
             let store = try TableStore.create(in: directory.path, schema: schema, txn: txn)
+            store.outOfOrder = policy
             tableDirectory = store.directory
             for step in 0..<60 {
                 let rows = Self.randomBatch(&random, counter: &counter, maxTimestamp: model.last?.ts ?? 0)
@@ -85,6 +91,7 @@ import TestSupport
         }
         // Crash: everything since the last checkpoint is gone from the files; replaying it restores the table.
         let reopened = try TableStore(directory: tableDirectory)
+        reopened.outOfOrder = policy
         #expect(try Self.read(reopened.snapshot()) == checkpointedModel)
         var replayTxn = reopened.state.appliedTxn
         for rows in sinceCheckpoint {

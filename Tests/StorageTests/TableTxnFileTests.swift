@@ -11,6 +11,7 @@ import TestSupport
         state.minTimestamp = 1_000
         state.maxTimestamp = 9_000 + Int64(applied)
         state.partitions = (0..<partitions).map { PartitionState(timestamp: Int64($0) * 86_400_000_000, rowCount: UInt64($0 + 1) * applied) }
+        if partitions > 0 { state.partitions.append(PartitionState(timestamp: 0, rowCount: 7, version: 2, splitAt: 5_000)) }
         state.symbolCounts = [4: UInt32(applied), 9: 2]
         return state
     }
@@ -90,5 +91,32 @@ import TestSupport
     @Test func aMissingFileIsAnErrorUnlessCreating() {
         let directory = TemporaryDirectory()
         #expect(throws: StorageError.self) { try TableTxnFile(path: directory.appending("_txn")) }
+    }
+
+    /// A `_txn` written by format 1 (no split parts) opens, and its first write upgrades the file.
+    @Test func aFormatOneFileOpensAndIsUpgradedByTheNextWrite() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.appending("_txn")
+        func le<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
+        var body = le(UInt64(4)) + le(UInt64(17)) + le(UInt64(2)) + le(Int64(10)) + le(Int64(20))
+        body += le(UInt32(1)) + le(Int64(0)) + le(UInt64(3)) + le(UInt32(1))
+        body += le(UInt32(0))
+        var slot = le(UInt32(body.count)) + body
+        slot += le(CRC32C.checksum(slot))
+        let capacity = 128
+        var header = le(TableTxnFile.magic) + le(UInt16(1)) + le(UInt16(0)) + le(UInt32(capacity))
+        header += le(CRC32C.checksum(header))
+        let image = header + slot + [UInt8](repeating: 0, count: 2 * capacity - slot.count)
+        try DurableFile.replace(path, with: image, io: .system)
+        let file = try TableTxnFile(path: path)
+        #expect(file.state.appliedTxn == 17)
+        #expect(file.state.partitions == [PartitionState(timestamp: 0, rowCount: 3, version: 1)])
+        var next = file.state
+        next.partitions.append(PartitionState(timestamp: 0, rowCount: 2, splitAt: 9))
+        try file.write(next)
+        let reopened = try TableTxnFile(path: path)
+        #expect(reopened.state.partitions == next.partitions)
+        let bytes = try #require(try DurableFile.read(path, maxBytes: 1 << 20))
+        #expect(bytes[4] == UInt8(TableTxnFile.formatVersion))
     }
 }

@@ -250,11 +250,22 @@ def main():
     parser.add_argument("--http-connections", type=int, default=1)
     parser.add_argument("--partition-by", help="line.default.partition.by for the Sundial runs (default DAY)")
     parser.add_argument("--http-only", action="store_true", help="only the HTTP load (e.g. to compare connection counts)")
+    parser.add_argument("--connection-sweep", help="comma-separated HTTP connection counts to load with in one run, "
+                        "each reported as a ratio to the first (out-of-order commits from several senders)")
     args = parser.parse_args()
     if args.partition_by:
         Sundial.extra_env["QDB_LINE_DEFAULT_PARTITION_BY"] = args.partition_by
     ilp_path, csv_path = generate(args.hosts, args.rows, args.data)
     print(f"data: {ilp_path} ({os.path.getsize(ilp_path) / 1e9:.2f} GB), load1 {os.getloadavg()[0]:.2f}", flush=True)
+    if args.connection_sweep:
+        base = None
+        for connections in [int(c) for c in args.connection_sweep.split(",")]:
+            rate, cpu = bench_http(args.workdir, ilp_path, args.rows, connections)
+            base = base or rate
+            print(f"sundial HTTP x{connections}: {rate / 1e6:.3f} M rows/s committed, {cpu:.3f} µs server CPU/row, "
+                  f"{rate / base:.2f}x of x{args.connection_sweep.split(',')[0]} "
+                  f"(partition by {args.partition_by or 'DAY'})", flush=True)
+        return
     http_rate, http_cpu = bench_http(args.workdir, ilp_path, args.rows, args.http_connections)
     print(f"sundial HTTP  : {http_rate / 1e6:.3f} M rows/s committed, {http_cpu:.3f} µs server CPU/row "
           f"({args.http_connections} connection(s), partition by {args.partition_by or 'DAY'})", flush=True)
