@@ -210,17 +210,18 @@ package final class RowBatch {
         columns.reduce(0) { $0 + $1.fixed.capacity + $1.lengths.capacity * 4 + $1.data.capacity }
     }
 
-    /// Replaces a column's contents wholesale (the WAL decoder fills batches this way).
-    /// Loads a column's contents in place, reusing its buffers' capacity (the WAL decoder).
-    func loadColumn(_ index: Int, fixed: ArraySlice<UInt8>, lengths: ArraySlice<UInt8>, data: ArraySlice<UInt8>) {
-        columns[index].load(fixed: fixed, lengths: lengths, data: data)
+    /// Loads a column's contents in place, reusing its buffers' capacity, or appends them after
+    /// the rows it holds (the WAL decoder).
+    func loadColumn(_ index: Int, fixed: ArraySlice<UInt8>, lengths: ArraySlice<UInt8>, data: ArraySlice<UInt8>, appending: Bool) {
+        columns[index].load(fixed: fixed, lengths: lengths, data: data, appending: appending)
     }
 
-    func finishDecoded(rowCount: Int) {
-        self.rowCount = rowCount
+    /// Ends a decode that filled `rows` (the batch's rows after them are none).
+    func finishDecoded(rows: Range<Int>) {
+        self.rowCount = rows.upperBound
         byteCount = columns.reduce(0) { $0 + $1.byteCount }
         guard let designatedIndex else { return }
-        for row in 0..<rowCount {
+        for row in rows {
             let timestamp = columns[designatedIndex].fixedValue(row: row, as: Int64.self)
             if timestamp < maxTimestamp { isOrderedByTimestamp = false }
             minTimestamp = min(minTimestamp, timestamp)
@@ -314,16 +315,22 @@ package struct ColumnBuffer: Sendable, Equatable {
 
     /// Replaces the contents, keeping capacity: decoding batch after batch allocates nothing
     /// once the buffers have grown to the largest batch.
-    mutating func load(fixed newFixed: ArraySlice<UInt8>, lengths newLengths: ArraySlice<UInt8>, data newData: ArraySlice<UInt8>) {
-        fixed.removeAll(keepingCapacity: true)
+    mutating func load(
+        fixed newFixed: ArraySlice<UInt8>, lengths newLengths: ArraySlice<UInt8>, data newData: ArraySlice<UInt8>,
+        appending: Bool = false
+    ) {
+        if !appending {
+            fixed.removeAll(keepingCapacity: true)
+            lengths.removeAll(keepingCapacity: true)
+            data.removeAll(keepingCapacity: true)
+        }
         fixed.append(contentsOf: newFixed)
-        lengths.removeAll(keepingCapacity: true)
         let count = newLengths.count / 4
         if count > 0 {
+            let start = lengths.count
             lengths.append(contentsOf: repeatElement(0, count: count))
-            lengths.withUnsafeMutableBytes { $0.copyBytes(from: newLengths) }
+            lengths.withUnsafeMutableBytes { UnsafeMutableRawBufferPointer(rebasing: $0[(start * 4)...]).copyBytes(from: newLengths) }
         }
-        data.removeAll(keepingCapacity: true)
         data.append(contentsOf: newData)
     }
 }

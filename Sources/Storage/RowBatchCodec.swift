@@ -71,10 +71,14 @@ package enum RowBatchCodec {
     }
 
     /// Decodes `payload` into `batch` (reset to `schema`), checking it matches that schema.
-    package static func decode(_ payload: [UInt8], schema: TableSchema, into batch: RowBatch) throws(StorageError) {
+    /// Decodes `payload` into `batch` — replacing its rows, or after them when `appending`
+    /// (the applier applies a run of one table's commits as one batch).
+    package static func decode(
+        _ payload: [UInt8], schema: TableSchema, into batch: RowBatch, appending: Bool = false
+    ) throws(StorageError) {
         var reader = BinaryReader(payload)
         do {
-            try decode(&reader, schema: schema, into: batch)
+            try decode(&reader, schema: schema, into: batch, appending: appending)
         } catch let error as StorageError {
             throw error
         } catch {
@@ -85,7 +89,7 @@ package enum RowBatchCodec {
         }
     }
 
-    private static func decode(_ reader: inout BinaryReader, schema: TableSchema, into batch: RowBatch) throws {
+    private static func decode(_ reader: inout BinaryReader, schema: TableSchema, into batch: RowBatch, appending: Bool) throws {
         func mismatch(_ what: String) -> StorageError {
             StorageError(.corrupt, path: schema.name, "row batch does not match the table's schema: \(what)")
         }
@@ -95,7 +99,12 @@ package enum RowBatchCodec {
         guard version == schema.version else { throw mismatch("schema version \(version), table is at \(schema.version)") }
         let rows = Int(try reader.read(UInt32.self))
         guard Int(try reader.read(UInt32.self)) == schema.columns.count else { throw mismatch("column count") }
-        batch.reset(schema: schema)
+        if appending {
+            guard batch.schema == schema else { throw mismatch("appended to a batch of another schema") }
+        } else {
+            batch.reset(schema: schema)
+        }
+        let firstRow = batch.rowCount
         for (index, column) in schema.columns.enumerated() {
             guard try reader.read(UInt32.self) == column.id else { throw mismatch("column id at position \(index)") }
             let tag = try reader.read(UInt8.self)
@@ -114,12 +123,12 @@ package enum RowBatchCodec {
                 }
                 guard valid else { throw mismatch("negative length in \(column.name)") }
                 guard try reader.read(UInt64.self) == UInt64(total) else { throw mismatch("data length of \(column.name)") }
-                batch.loadColumn(index, fixed: [], lengths: lengthBytes, data: try reader.readBytes(total))
+                batch.loadColumn(index, fixed: [], lengths: lengthBytes, data: try reader.readBytes(total), appending: appending)
             } else {
                 let width = column.type.fixedWidthBytes!
-                batch.loadColumn(index, fixed: try reader.readBytes(rows * width), lengths: [], data: [])
+                batch.loadColumn(index, fixed: try reader.readBytes(rows * width), lengths: [], data: [], appending: appending)
             }
         }
-        batch.finishDecoded(rowCount: rows)
+        batch.finishDecoded(rows: firstRow..<firstRow + rows)
     }
 }

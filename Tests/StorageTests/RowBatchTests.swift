@@ -83,6 +83,39 @@ import TestSupport
         #expect(decoded.minTimestamp == batch.minTimestamp && decoded.isOrderedByTimestamp == batch.isOrderedByTimestamp)
     }
 
+    /// The applier decodes a run of one table's commits into one batch: the same rows, values
+    /// and timestamp order as one batch holding them all.
+    @Test func payloadsDecodeOneAfterAnother() throws {
+        let timestamps = (0..<30).map { Int64(1_000 + $0 * 10) }
+        // A later commit first, then an earlier one (two senders).
+        let payloads = try [20..<30, 0..<20].map { part in
+            let piece = RowBatch(schema: Self.schema)
+            try Self.fill(piece, rows: part.count, timestamps: Array(timestamps[part]))
+            var payload: [UInt8] = []
+            RowBatchCodec.encode(piece, into: &payload)
+            return payload
+        }
+        let decoded = RowBatch(schema: Self.schema)
+        try RowBatchCodec.decode(payloads[0], schema: Self.schema, into: decoded)
+        #expect(decoded.isOrderedByTimestamp)
+        try RowBatchCodec.decode(payloads[1], schema: Self.schema, into: decoded, appending: true)
+        #expect(decoded.rowCount == 30)
+        #expect(!decoded.isOrderedByTimestamp, "the second payload starts before the first ends")
+        #expect(decoded.minTimestamp == 1_000 && decoded.maxTimestamp == 1_290)
+        let expected = RowBatch(schema: Self.schema)
+        try Self.fill(expected, rows: 10, timestamps: Array(timestamps[20...]))
+        let second = RowBatch(schema: Self.schema)
+        try Self.fill(second, rows: 20, timestamps: Array(timestamps[..<20]))
+        for index in Self.schema.columns.indices {
+            #expect(decoded.column(index).fixed == expected.column(index).fixed + second.column(index).fixed)
+            #expect(decoded.column(index).lengths == expected.column(index).lengths + second.column(index).lengths)
+            #expect(decoded.column(index).data == expected.column(index).data + second.column(index).data)
+        }
+        // Decoding without appending starts over.
+        try RowBatchCodec.decode(payloads[1], schema: Self.schema, into: decoded)
+        #expect(decoded.rowCount == 20 && decoded.isOrderedByTimestamp)
+    }
+
     @Test func damagedPayloadsAreRefusedNeverMisread() throws {
         let batch = RowBatch(schema: Self.schema)
         try Self.fill(batch, rows: 5)

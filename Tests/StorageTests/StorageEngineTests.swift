@@ -81,6 +81,30 @@ import TestSupport
         #expect(try Self.values(reopened.snapshot(ofTable: "sensors")).count == 95)
     }
 
+    /// Replay applies the run of one table's commits as one batch: commits that reached the WAL
+    /// out of time order (two senders) become one in-order append, with every row in place.
+    @Test func replayAppliesARunOfOneTablesCommitsAsOneBatch() async throws {
+        let directory = TemporaryDirectory()
+        do {
+            let engine = try Self.open(directory, checkpointEvery: 1_000)
+            let schema = try await engine.createTable(Self.request(partitionBy: .day))
+            var last: UInt64 = 0
+            for pair in 0..<10 {
+                // Each later chunk commits before the earlier one.
+                last = try await engine.commit(try Self.batch(schema, (pair * 2 + 1) * 5..<(pair * 2 + 2) * 5))
+                last = try await engine.commit(try Self.batch(schema, pair * 2 * 5..<(pair * 2 + 1) * 5))
+            }
+            await engine.waitUntilApplied(last)
+            engine.waitForApplier()
+            #expect(try Self.values(engine.snapshot(ofTable: "sensors")) == (0..<100).map(Double.init))
+        }
+        let reopened = try Self.open(directory)
+        let snapshot = try #require(reopened.snapshot(ofTable: "sensors"))
+        #expect(try Self.values(snapshot) == (0..<100).map(Double.init))
+        // One append into a fresh partition: no rewritten version, no split part.
+        #expect(snapshot.partitions.map(\.directoryName) == ["1970-01-01"])
+    }
+
     @Test func aCheckpointedEngineReopensWithoutReplay() async throws {
         let directory = TemporaryDirectory()
         do {
