@@ -303,6 +303,58 @@ def test_primary_certificate_must_name_the_host_the_replica_dials(cluster):
     wait_for(lambda: status(replica)["upstream"]["state"] == "streaming", message="streams once the name matches")
 
 
+def served_certificate(port, certs, client="replica1"):
+    """The DER certificate a member's replication port presents to a client of the cluster."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    context.load_verify_locations(str(certs / "ca.pem"))
+    context.load_cert_chain(str(certs / f"{client}.pem"), str(certs / f"{client}.key"))
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname="localhost") as tls:
+            return tls.getpeercert(binary_form=True)
+
+
+def certificate_der(path):
+    return ssl.PEM_cert_to_DER_cert(path.read_text())
+
+
+def tls_reloads(node, result):
+    metrics = requests.get(node.health_url + "/metrics", timeout=5).text
+    line = next((l for l in metrics.splitlines() if l.startswith(f'sundial_replication_tls_reloads_total{{result="{result}"}}')), None)
+    return int(float(line.split()[-1])) if line else 0
+
+
+def test_rotated_certificates_are_used_without_a_restart(cluster):
+    primary = cluster.start_primary(env={"QDB_REPLICATION_TLS_RELOAD_INTERVAL": "200"})
+    replica = cluster.start_replica()
+    ingest(primary, 0, 500)
+    wait_caught_up(primary, [replica])
+    first = certificate_der(cluster.certs / "primary.pem")
+    assert served_certificate(cluster.primary_port, cluster.certs) == first
+    metrics = requests.get(primary.health_url + "/metrics", timeout=5).text
+    assert "sundial_replication_tls_certificate_expiry_timestamp_seconds" in metrics
+    # Rotation: make-certs.sh issues the primary a new key and certificate from the same CA.
+    make_certs(cluster.certs, "primary")
+    rotated = certificate_der(cluster.certs / "primary.pem")
+    assert rotated != first
+    wait_for(lambda: served_certificate(cluster.primary_port, cluster.certs) == rotated, message="new certificate served")
+    assert tls_reloads(primary, "ok") == 1
+    assert "replication TLS certificates reloaded" in primary.log()
+    # The established stream goes on, and a replica connecting now verifies the new certificate.
+    ingest(primary, 500, 500)
+    second = cluster.start_replica()
+    wait_caught_up(primary, [replica, second])
+    assert summary(second) == summary(primary) == summary(replica)
+    # A broken rotation (another member's certificate beside this key) keeps the previous pair.
+    (cluster.certs / "primary.pem").write_bytes((cluster.certs / "replica3.pem").read_bytes())
+    wait_for(lambda: tls_reloads(primary, "failed") == 1, message="failed reload counted")
+    assert "cannot be loaded" in primary.log()
+    assert served_certificate(cluster.primary_port, cluster.certs) == rotated
+    ingest(primary, 1000, 100)
+    wait_caught_up(primary, [replica, second])
+
+
 def spki_pin(certificate):
     """`sha256/BASE64` of a certificate's public key, as the runbook computes it."""
     key = subprocess.run(["openssl", "x509", "-pubkey", "-noout", "-in", str(certificate)], check=True, capture_output=True).stdout

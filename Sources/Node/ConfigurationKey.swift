@@ -146,6 +146,8 @@ extension ConfigurationKey {
         .init("replication.tls.cert", .text, default: "",
               "PEM certificate chain of this node, signed by the cluster CA (relative to the data directory)."),
         .init("replication.tls.key", .text, default: "", "PEM private key of replication.tls.cert (relative to the data directory)."),
+        .init("replication.tls.reload.interval", .milliseconds(0...86_400_000), default: "30000",
+              "How often the CA, certificate and key files are checked; changed files are loaded for new connections without a restart (0 = never)."),
         .init("replication.tls.pins", .text, default: "",
               "Optional comma-separated sha256/BASE64 SubjectPublicKeyInfo pins: peers' certificates must also carry one of these keys."),
         .init("replication.max.retained.bytes", .byteSize((1 << 20)...(1 << 50)), default: "1g",

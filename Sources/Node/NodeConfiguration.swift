@@ -190,7 +190,8 @@ package struct NodeConfiguration: Sendable {
                 "must be longer than replication.keepalive.interval")
         }
         if try values.boolean("replication.tls.enabled") {
-            (replication.serverTLS, replication.clientTLS) = try replicationTLS(values, root: root)
+            replication.tls = try replicationTLS(values, root: root)
+            replication.tlsReloadIntervalMillis = Int(try values.milliseconds("replication.tls.reload.interval"))
             let pinsText = values.text("replication.tls.pins")
             if !pinsText.isEmpty {
                 switch SPKIPins.parse(pinsText) {
@@ -211,7 +212,7 @@ package struct NodeConfiguration: Sendable {
     /// Mutual TLS 1.3 for replication: the cluster CA is the only trust root, the server
     /// requires a client certificate, the client verifies the primary's certificate and name.
     private static func replicationTLS(_ values: ConfigurationValues, root: String) throws(ConfigurationError)
-        -> (NIOSSLContext, NIOSSLContext)
+        -> ReplicationTLS
     {
         func path(_ key: String) throws(ConfigurationError) -> String {
             let configured = values.text(key)
@@ -222,39 +223,17 @@ package struct NodeConfiguration: Sendable {
             }
             return configured.hasPrefix("/") ? configured : root + "/" + configured
         }
-        let caPath = try path("replication.tls.ca"), certificatePath = try path("replication.tls.cert")
-        let keyPath = try path("replication.tls.key")
-        let ca: [NIOSSLCertificate], chain: [NIOSSLCertificate], key: NIOSSLPrivateKey
-        do { ca = try NIOSSLCertificate.fromPEMFile(caPath) } catch {
-            throw ConfigurationError(source: .unreadableFile(path: caPath), key: "replication.tls.ca", "not a readable PEM certificate (\(error))")
-        }
-        do { chain = try NIOSSLCertificate.fromPEMFile(certificatePath) } catch {
-            throw ConfigurationError(
-                source: .unreadableFile(path: certificatePath), key: "replication.tls.cert", "not a readable PEM certificate chain (\(error))")
-        }
-        do { key = try NIOSSLPrivateKey(file: keyPath, format: .pem) } catch {
-            throw ConfigurationError(source: .unreadableFile(path: keyPath), key: "replication.tls.key", "not a readable PEM private key (\(error))")
-        }
-        guard !ca.isEmpty, !chain.isEmpty else {
-            throw ConfigurationError(source: .unreadableFile(path: caPath), key: "replication.tls.ca", "holds no certificate")
-        }
-        var server = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
-        // The client's certificate is checked against the CA; its host name cannot be (SWIFT-NOTES).
-        server.certificateVerification = .noHostnameVerification
-        server.trustRoots = .certificates(ca)
-        server.minimumTLSVersion = .tlsv13
-        var client = TLSConfiguration.makeClientConfiguration()
-        client.certificateChain = chain.map { .certificate($0) }
-        client.privateKey = .privateKey(key)
-        client.certificateVerification = .fullVerification
-        client.trustRoots = .certificates(ca)
-        client.minimumTLSVersion = .tlsv13
-        do {
-            return (try NIOSSLContext(configuration: server), try NIOSSLContext(configuration: client))
+        let files = ReplicationTLS.Files(
+            ca: try path("replication.tls.ca"), certificate: try path("replication.tls.cert"), key: try path("replication.tls.key"))
+        do throws(ReplicationTLS.LoadError) {
+            return try ReplicationTLS(files: files)
         } catch {
-            throw ConfigurationError(
-                source: .unreadableFile(path: keyPath), key: "replication.tls.key",
-                "replication.tls.cert and replication.tls.key do not make a TLS context (\(error))")
+            let key = switch error.file {
+            case .ca: "replication.tls.ca"
+            case .certificate: "replication.tls.cert"
+            case .key: "replication.tls.key"
+            }
+            throw ConfigurationError(source: .unreadableFile(path: error.path), key: key, error.reason)
         }
     }
 

@@ -191,12 +191,19 @@ package struct SundialNode {
             "replication server listening",
             metadata: [
                 "address": "\(replication.bindHost):\(server.localAddress?.port ?? replication.bindPort)",
-                "key": "\(replication.bindKey)", "tls": "\(replication.serverTLS != nil ? "mutual TLS 1.3" : "off")",
+                "key": "\(replication.bindKey)", "tls": "\(replication.tls != nil ? "mutual TLS 1.3" : "off")",
                 "role": "\(replication.role.rawValue)",
             ])
         // Every clustered node runs the client: it idles unless the node is a replica, which a
         // primary or fenced node can become at runtime (switchover, sundial follow).
-        return [server, ReplicaClient(monitor: monitor, layout: layout, group: group, logger: Logger(label: "sundial.replication"))]
+        var services: [any Service] = [
+            server, ReplicaClient(monitor: monitor, layout: layout, group: group, logger: Logger(label: "sundial.replication")),
+        ]
+        if let tls = replication.tls {
+            services.append(ReplicationTLSReloader(
+                tls: tls, intervalMillis: replication.tlsReloadIntervalMillis, logger: Logger(label: "sundial.replication")))
+        }
+        return services
     }
 
     /// The wall clock in nanoseconds since the epoch: the designated timestamp of ILP rows

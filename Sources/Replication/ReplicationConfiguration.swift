@@ -26,10 +26,10 @@ package struct ReplicationConfiguration: Sendable {
     package var primaryPort: Int?
     /// `replication.peers`: the other members (used by failover; listed in status).
     package var peers: [String] = []
-    /// Server side of mutual TLS; `nil` only with `replication.tls.enabled=false`.
-    package var serverTLS: NIOSSLContext?
-    /// Client side of mutual TLS (verifies the primary's certificate and host name).
-    package var clientTLS: NIOSSLContext?
+    /// Mutual TLS (both sides, reloadable); `nil` only with `replication.tls.enabled=false`.
+    package var tls: ReplicationTLS?
+    /// `replication.tls.reload.interval` (ms): how often the certificate files are checked; 0 = never.
+    package var tlsReloadIntervalMillis: Int = 30_000
     /// `replication.tls.pins`: when set, peers' keys must also be pinned (both directions).
     package var pins: SPKIPins?
     /// `replication.max.retained.bytes`: WAL kept for slow replicas before the slowest loses its slot.

@@ -22,6 +22,9 @@ package enum ReplicationMetrics {
     private static let promotions = Counter(label: "sundial_replication_promotions_total")
     private static let fencings = Counter(label: "sundial_replication_fenced_total")
     private static let snapshotBytes = Counter(label: "sundial_replication_snapshot_sent_bytes_total")
+    private static let tlsReloadsOK = Counter(label: "sundial_replication_tls_reloads_total", dimensions: [("result", "ok")])
+    private static let tlsReloadsFailed = Counter(label: "sundial_replication_tls_reloads_total", dimensions: [("result", "failed")])
+    private static let certificateNotAfter = Gauge(label: "sundial_replication_tls_certificate_expiry_timestamp_seconds")
 
     static func shipped(raw: Int, compressed: Int) {
         shippedRaw.increment(by: raw)
@@ -36,6 +39,8 @@ package enum ReplicationMetrics {
     }
 
     static func skippedReplay() { skippedChunks.increment() }
+    static func tlsReloaded(ok: Bool) { (ok ? tlsReloadsOK : tlsReloadsFailed).increment() }
+    static func certificateExpiry(_ notValidAfter: Int64) { certificateNotAfter.record(notValidAfter) }
     static func snapshotRequiredSent() { snapshotRequired.increment() }
     static func slotDropped() { slotsDropped.increment() }
     static func syncTimedOut() { syncTimeouts.increment() }

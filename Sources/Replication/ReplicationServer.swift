@@ -30,7 +30,7 @@ package struct ReplicationServer {
             .bind(host: configuration.bindHost, port: configuration.bindPort) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try ReplicationPipeline.configure(
-                        channel, tls: configuration.serverTLS.map { NIOSSLServerHandler(context: $0) },
+                        channel, tls: configuration.tls.map { NIOSSLServerHandler(context: $0.contexts.server) },
                         configuration: configuration)
                 }
             }
@@ -52,7 +52,9 @@ enum ReplicationPipeline {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let tls = try configuration.clientTLS.map { try NIOSSLClientHandler(context: $0, serverHostname: serverHostname) }
+                    let tls = try configuration.tls.map {
+                        try NIOSSLClientHandler(context: $0.contexts.client, serverHostname: serverHostname)
+                    }
                     return try configure(channel, tls: tls, configuration: configuration)
                 }
             }

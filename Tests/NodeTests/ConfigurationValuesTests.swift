@@ -72,7 +72,7 @@ import Testing
             + "replication.peers=a:1, b:2\nreplication.max.retained.bytes=64m\nreplication.keepalive.interval=250")
         #expect(replica.replication?.primaryHost == "db1.example" && replica.replication?.primaryPort == 9105)
         #expect(replica.replication?.peers == ["a:1", "b:2"] && replica.replication?.maxRetainedBytes == 64 << 20)
-        #expect(replica.replication?.keepaliveIntervalMillis == 250 && replica.replication?.serverTLS == nil)
+        #expect(replica.replication?.keepaliveIntervalMillis == 250 && replica.replication?.tls == nil)
         #expect(replica.warnings.contains { $0.contains("replication.tls.enabled=false") })
         #expect(try load().replication == nil)
         let missing = #expect(throws: ConfigurationError.self) { try load("replication.role=replica\nreplication.tls.enabled=false") }
