@@ -355,6 +355,32 @@ def test_rotated_certificates_are_used_without_a_restart(cluster):
     wait_caught_up(primary, [replica, second])
 
 
+def test_a_node_id_belongs_to_the_certificate_that_first_claimed_it(cluster):
+    primary = cluster.start_primary()
+    replica = cluster.start_replica(name="replica1")
+    ingest(primary, 0, 200)
+    wait_caught_up(primary, [replica])
+    node_id = status(replica)["nodeId"]
+    data_dir = replica.data_dir
+    replica.kill()
+    # The primary keeps the binding across its own restart (it lives in the slot file).
+    primary.kill()
+    primary = cluster.start_primary(data_dir=primary.data_dir)
+    # replica1's data directory (its node id) presented with replica2's valid certificate.
+    impostor = cluster.start_replica(name="replica2", data_dir=data_dir)
+    wait_for(lambda: "belongs to the member" in (status(impostor)["upstream"]["lastError"] or ""), message="claim refused")
+    error = status(impostor)["upstream"]["lastError"]
+    assert node_id in error and "'replica1'" in error and "'replica2'" in error, error
+    assert status(impostor)["upstream"]["state"] != "streaming"
+    assert "belongs to the member" in primary.log()
+    impostor.kill()
+    # The rightful certificate resumes the slot where it stopped.
+    back = cluster.start_replica(name="replica1", data_dir=data_dir)
+    ingest(primary, 200, 200)
+    wait_caught_up(primary, [back])
+    assert summary(back) == summary(primary)
+
+
 def spki_pin(certificate):
     """`sha256/BASE64` of a certificate's public key, as the runbook computes it."""
     key = subprocess.run(["openssl", "x509", "-pubkey", "-noout", "-in", str(certificate)], check=True, capture_output=True).stdout

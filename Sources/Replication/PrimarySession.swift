@@ -11,6 +11,9 @@ struct PrimarySession {
     let peer: String
     /// The replica's IP address (where a promoted peer announcing itself can be followed).
     let peerHost: String?
+    /// The common name of the replica's certificate (`nil` without TLS): a node id is bound to
+    /// the member whose certificate first claimed it.
+    let certificateName: @Sendable () async -> String?
     let logger: Logger
 
     /// Serves the connection until it ends; `replica` learns the replica's node id at HELLO.
@@ -50,6 +53,17 @@ struct PrimarySession {
                     return
                 case .start(let start):
                     guard case .hello(let hello) = frame.body else { return }
+                    let certificate = await certificateName()
+                    if let name = certificate,
+                       let owner = try monitor.claimSlot(nodeID: hello.nodeID, certificateName: name, durableTxn: hello.durableTxn)
+                    {
+                        let reason = "node id \(hello.nodeID) belongs to the member whose certificate is named '\(owner)'; "
+                            + "this connection's certificate is named '\(name)'"
+                        ReplicationMetrics.connectionFailed("refused")
+                        logger.warning("replica refused", metadata: ["peer": "\(peer)", "reason": "\(reason)"])
+                        try await outbound.write(ReplicationFrame(epoch: epoch, .refused(reason: reason)))
+                        return
+                    }
                     replica.set(hello.nodeID)
                     shipped.txn = start.fromTxn - 1
                     monitor.replicaConnected(nodeID: hello.nodeID, address: peer)
@@ -58,6 +72,7 @@ struct PrimarySession {
                         "replica connected",
                         metadata: [
                             "peer": "\(peer)", "replica": "\(hello.nodeID)", "from-txn": "\(start.fromTxn)",
+                            "certificate": "\(certificate ?? "-")",
                             "primary-committed-txn": "\(start.primaryCommittedTxn)",
                         ])
                     try await outbound.write(ReplicationFrame(epoch: epoch, .start(start)))

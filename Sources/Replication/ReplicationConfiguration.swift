@@ -1,8 +1,8 @@
 import NIOSSL
 import Storage
 
-/// Replication settings as typed values; `Node` builds them from `replication.*` keys and the
-/// TLS contexts from the certificate files (only `Node` reads files of configuration).
+/// Replication settings as typed values; `Node` builds them from `replication.*` keys. The TLS
+/// contexts come from the certificate files through `ReplicationTLS`, which reloads them.
 package struct ReplicationConfiguration: Sendable {
     /// The replica position a synchronous primary waits for (DESIGN §5 ack modes).
     package enum SyncMode: String, Sendable, CaseIterable {

@@ -14,6 +14,8 @@ package final class ReplicationMonitor: Sendable {
     package let storage: StorageEngine
     package let configuration: ReplicationConfiguration
     package let layout: DataDirectory
+    /// Serialises writes of the slot file.
+    private let slotFile = Mutex(())
     /// The synchronous-replication gate; `nil` in `async` mode.
     package let sync: SyncReplication?
     /// Chunks shared between the primary's sessions.
@@ -323,6 +325,28 @@ package final class ReplicationMonitor: Sendable {
         storage.holdWAL(after: retentionHold)
     }
 
+    /// Binds `nodeID` to the certificate name of the connection that claims it; returns the
+    /// name it already belongs to when that is another member's (the claim is refused). A new
+    /// binding is saved at once: a restart right after must not forget whose node id it is.
+    func claimSlot(nodeID: String, certificateName: String, durableTxn: UInt64) throws(StorageError) -> String? {
+        let (owner, bound) = state.withLock { state -> (String?, Bool) in
+            let known = state.slots.names[nodeID] != nil
+            if let owner = state.slots.claim(nodeID, name: certificateName) { return (owner, false) }
+            state.slots.ensure(nodeID, durableTxn: durableTxn)
+            return (nil, !known)
+        }
+        if bound {
+            holdWAL()
+            try saveSlots()
+        }
+        return owner
+    }
+
+    /// Writes `node/replication-slots` (one writer at a time: they share a temporary file).
+    func saveSlots() throws(StorageError) {
+        try slotFile.withLock { (_: inout Void) throws(StorageError) in try slots.save(layout) }
+    }
+
     func hasSlot(_ nodeID: String) -> Bool {
         state.withLock { $0.slots.durable[nodeID] != nil }
     }
@@ -335,6 +359,7 @@ package final class ReplicationMonitor: Sendable {
         let dropped = state.withLock { state -> (String, UInt64)? in
             guard let slowest = state.slots.durable.min(by: { $0.value < $1.value }) else { return nil }
             state.slots.durable[slowest.key] = nil
+            state.slots.names[slowest.key] = nil
             return (slowest.key, slowest.value)
         }
         holdWAL()

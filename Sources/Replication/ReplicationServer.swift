@@ -127,7 +127,7 @@ package struct BoundReplicationServer: Service {
             listener.close(promise: nil)
             sessions.closeAll()
         }
-        try? monitor.slots.save(layout)
+        try? monitor.saveSlots()
         logger.info("replication server stopped")
     }
 
@@ -152,7 +152,7 @@ package struct BoundReplicationServer: Service {
             let slots = monitor.slots
             if slots != saved {
                 do {
-                    try slots.save(layout)
+                    try monitor.saveSlots()
                     saved = slots
                 } catch {
                     logger.error("cannot save replication slots", metadata: ["error": "\(error)"])
@@ -170,10 +170,21 @@ package struct BoundReplicationServer: Service {
         let id = sessions.add(connection.channel)
         defer { sessions.remove(id) }
         let replica = ReplicaName()
+        let channel = connection.channel
+        let tls = monitor.configuration.tls != nil
+        // Read when HELLO arrives (the handshake is done by then), on the channel's loop.
+        let certificateName: @Sendable () async -> String? = {
+            guard tls else { return nil }
+            return try? await channel.eventLoop.submit { () throws -> String? in
+                let handler = try channel.pipeline.syncOperations.handler(type: NIOSSLHandler.self)
+                return handler.peerCertificate.flatMap(CertificateName.commonName(of:))
+            }.get()
+        }
         do {
             try await connection.executeThenClose { inbound, outbound in
-                try await PrimarySession(monitor: monitor, outbound: outbound, peer: peer, peerHost: peerHost, logger: logger)
-                    .run(inbound, replica: replica)
+                try await PrimarySession(
+                    monitor: monitor, outbound: outbound, peer: peer, peerHost: peerHost, certificateName: certificateName, logger: logger
+                ).run(inbound, replica: replica)
             }
         } catch NIOSSLError.uncleanShutdown {
             logger.info("replica disconnected", metadata: ["peer": "\(peer)", "replica": "\(replica.value ?? "-")"])

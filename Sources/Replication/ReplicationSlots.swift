@@ -6,16 +6,30 @@ import Storage
 /// as short text with a format line and a CRC32C, atomically replaced.
 package struct ReplicationSlots: Sendable, Equatable {
     package static let magic = "sundial-replication-slots"
-    package static let formatVersion = 1
+    /// Format 2 added the certificate name each slot is bound to; format 1 files still open.
+    package static let formatVersion = 2
     package static let maxFileBytes = 1 << 20
     /// More replicas than this is a misconfiguration, not a cluster.
     package static let maxSlots = 64
 
     /// Replica node id → durable txn.
     package var durable: [String: UInt64] = [:]
+    /// Replica node id → the common name of the certificate that created the slot: only that
+    /// member may claim the node id (RELIABILITY §4.6; decision 0014).
+    package var names: [String: String] = [:]
 
-    package init(durable: [String: UInt64] = [:]) {
+    package init(durable: [String: UInt64] = [:], names: [String: String] = [:]) {
         self.durable = durable
+        self.names = names
+    }
+
+    /// Binds node id `nodeID` to the certificate name `name` (first come; a slot made before
+    /// names were recorded takes the first name that claims it). Returns the name it is bound
+    /// to when that is another one — the claim is then refused.
+    package mutating func claim(_ nodeID: String, name: String) -> String? {
+        if let owner = names[nodeID], owner != name { return owner }
+        names[nodeID] = name
+        return nil
     }
 
     /// Creates the slot on a replica's first contact; an existing slot keeps its position.
@@ -30,20 +44,36 @@ package struct ReplicationSlots: Sendable, Equatable {
         return true
     }
 
+    /// `slot <node id> <durable txn> [<certificate name, Base64>]` per slot (names may hold spaces).
     package func encoded() -> [UInt8] {
         ChecksummedText.seal(
-            magic: Self.magic, version: Self.formatVersion, lines: durable.sorted(by: { $0.key < $1.key }).map { "slot \($0.key) \($0.value)" })
+            magic: Self.magic, version: Self.formatVersion,
+            lines: durable.sorted(by: { $0.key < $1.key }).map { id, txn in
+                "slot \(id) \(txn)" + (names[id].map { " " + Base64.encode(Array($0.utf8)) } ?? "")
+            })
     }
 
     package static func decode(_ bytes: [UInt8], path: String) throws(StorageError) -> ReplicationSlots {
-        let lines = try ChecksummedText.open(bytes, magic: magic, version: formatVersion, what: "replication slots", path: path)
+        let what = "replication slots"
+        let lines: [Substring]
+        do {
+            lines = try ChecksummedText.open(bytes, magic: magic, version: formatVersion, what: what, path: path)
+        } catch where error.code == .unsupportedVersion {
+            lines = try ChecksummedText.open(bytes, magic: magic, version: 1, what: what, path: path)
+        }
         var slots = ReplicationSlots()
         for line in lines {
             let fields = line.split(separator: " ")
-            guard fields.count == 3, fields[0] == "slot", let txn = UInt64(fields[2]) else {
+            guard fields.count == 3 || fields.count == 4, fields[0] == "slot", let txn = UInt64(fields[2]) else {
                 throw StorageError(.corrupt, path: path, "malformed line in replication slots: \(line)")
             }
             slots.durable[String(fields[1])] = txn
+            if fields.count == 4 {
+                guard let name = Base64.decode(fields[3]) else {
+                    throw StorageError(.corrupt, path: path, "malformed certificate name in replication slots: \(line)")
+                }
+                slots.names[String(fields[1])] = String(decoding: name, as: UTF8.self)
+            }
         }
         return slots
     }

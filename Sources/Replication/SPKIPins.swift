@@ -51,6 +51,28 @@ package struct SPKIPins: Sendable, Equatable {
     }
 }
 
+/// The identity a member's certificate gives it: the subject's common name (`make-certs.sh`
+/// writes the member name there), stable across re-keying and short-lived re-issues.
+package enum CertificateName {
+    package static func commonName(of certificate: NIOSSLCertificate) -> String? {
+        guard let der = try? certificate.toDERBytes() else { return nil }
+        return der.withUnsafeBufferPointer { buffer -> String? in
+            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
+            guard let x509 = d2i_X509(nil, &cursor, buffer.count) else { return nil }
+            defer { X509_free(x509) }
+            guard let subject = X509_get_subject_name(x509) else { return nil }
+            let index = X509_NAME_get_index_by_NID(subject, NID_commonName, -1)
+            guard index >= 0, let entry = X509_NAME_get_entry(subject, index),
+                  let data = X509_NAME_ENTRY_get_data(entry) else { return nil }
+            var utf8: UnsafeMutablePointer<UInt8>?
+            let length = ASN1_STRING_to_UTF8(&utf8, data)
+            guard length >= 0, let utf8 else { return nil }
+            defer { CRYPTO_free(utf8, #file, #line) }
+            return String(decoding: UnsafeBufferPointer(start: utf8, count: Int(length)), as: UTF8.self)
+        }
+    }
+}
+
 /// Checks the pins once the TLS handshake is done, before any replication frame is read: a
 /// peer whose key is not pinned is disconnected (RELIABILITY: refuse, log, count).
 final class SPKIPinCheck: ChannelInboundHandler {

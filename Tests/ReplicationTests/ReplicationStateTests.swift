@@ -334,7 +334,7 @@ import TestSupport
     // MARK: Slots
 
     @Test func slotsRoundTripAndRefuseDamage() throws {
-        let slots = ReplicationSlots(durable: ["a": 5, "b": 1 << 40])
+        let slots = ReplicationSlots(durable: ["a": 5, "b": 1 << 40], names: ["a": "replica one"])
         let bytes = slots.encoded()
         #expect(try ReplicationSlots.decode(bytes, path: "slots") == slots)
         for index in 0..<bytes.count {
@@ -342,5 +342,22 @@ import TestSupport
             damaged[index] ^= 0x04
             #expect(throws: StorageError.self, "byte \(index)") { try ReplicationSlots.decode(damaged, path: "slots") }
         }
+    }
+
+    /// A node id belongs to the certificate name that first claimed it; another name is refused
+    /// with the owner's name, and a slot made before names were kept takes the first claimant.
+    @Test func aNodeIDIsBoundToTheFirstCertificateNameThatClaimsIt() {
+        var slots = ReplicationSlots(durable: ["old": 3])
+        #expect(slots.claim("old", name: "replica1") == nil)
+        #expect(slots.claim("old", name: "replica1") == nil)
+        #expect(slots.claim("old", name: "replica2") == "replica1")
+        #expect(slots.claim("new", name: "replica2") == nil)
+        #expect(slots.names == ["old": "replica1", "new": "replica2"])
+    }
+
+    /// Slots written before certificate names were recorded (format 1) still open.
+    @Test func formatOneSlotsStillOpen() throws {
+        let bytes = ChecksummedText.seal(magic: ReplicationSlots.magic, version: 1, lines: ["slot a 5", "slot b 7"])
+        #expect(try ReplicationSlots.decode(bytes, path: "slots") == ReplicationSlots(durable: ["a": 5, "b": 7]))
     }
 }
