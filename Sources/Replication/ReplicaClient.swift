@@ -145,17 +145,23 @@ package struct ReplicaClient: Service {
                     group.addTask { try await report(outbound) }
                 case .write(let chunk):
                     let verified = try verify(chunk, frameEpoch: frame.epoch)
-                    try await storage.appendReplicated(verified.records)
+                    // Written now, synced in the background: the next chunk is received and
+                    // verified during this one's fsync, and one fsync covers what arrived
+                    // meanwhile (catch-up is bound by this loop).
+                    let last = try storage.appendReplicatedRecords(verified.records)
                     machine.wrote(through: verified.lastTxn)
                     monitor.upstreamReceived(verified)
                     ReplicationMetrics.received(
                         raw: verified.records.count, compressed: chunk.compressed.count,
                         txns: verified.lastTxn - verified.firstTxn + 1)
-                    try await outbound.write(ReplicationFrame(epoch: machine.newestEpoch, .status(monitor.replicaPositions())))
-                    // And again once applied: a primary in `applied` mode acknowledges on it, and
+                    // STATUS when received, durable and applied: a synchronous primary in
+                    // `received`, `durable` or `applied` mode acknowledges on the matching one;
                     // the reporter below only polls.
-                    let (monitor, epoch, last) = (monitor, machine.newestEpoch, verified.lastTxn)
+                    let (monitor, epoch) = (monitor, machine.newestEpoch)
+                    try await outbound.write(ReplicationFrame(epoch: epoch, .status(monitor.replicaPositions())))
                     group.addTask {
+                        try await storage.replicatedDurable(last)
+                        try await outbound.write(ReplicationFrame(epoch: epoch, .status(monitor.replicaPositions())))
                         await storage.waitUntilApplied(last)
                         try await outbound.write(ReplicationFrame(epoch: epoch, .status(monitor.replicaPositions())))
                     }

@@ -290,12 +290,24 @@ package final class StorageEngine: Sendable {
     /// Returns the last txn now in the WAL.
     @discardableResult
     package func appendReplicated(_ bytes: [UInt8]) async throws(StorageError) -> UInt64 {
-        let last = try bytes.withUnsafeBytes { records in
+        let last = try appendReplicatedRecords(bytes)
+        try await replicatedDurable(last)
+        return last
+    }
+
+    /// Appends verified records without waiting for their fsync, so a replica can receive and
+    /// verify the next chunk while this one syncs (the WAL's group commit then covers several
+    /// chunks with one fsync); `replicatedDurable` waits for it. Returns the last txn written.
+    package func appendReplicatedRecords(_ bytes: [UInt8]) throws(StorageError) -> UInt64 {
+        try bytes.withUnsafeBytes { records in
             Result { () throws(StorageError) in try appendReplicated(records) }
         }.get()
-        try await wal.waitDurable(last)
+    }
+
+    /// Waits until replicated records up to `txn` are durable, then lets the applier take them.
+    package func replicatedDurable(_ txn: UInt64) async throws(StorageError) {
+        try await wal.waitDurable(txn)
         startApplying()
-        return last
     }
 
     private func appendReplicated(_ records: UnsafeRawBufferPointer) throws(StorageError) -> UInt64 {
