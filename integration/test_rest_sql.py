@@ -3,8 +3,10 @@ encodings per type, count/limit/nm/timings/cols/quoteLargeNum), DDL and DML repl
 with positions, /exp CSV, /chk, and bad input that must leave the server healthy.
 """
 import json
+import socket
 import subprocess
 import time
+import urllib.parse
 
 import numpy as np
 import pytest
@@ -229,3 +231,18 @@ def test_query_text_that_is_not_utf8(node):
     response = requests.get(f"{node.http_url}/exec?query=select%20%27%ff%27", timeout=10)
     assert response.status_code == 400
     assert response.json()["error"] == "Bad UTF8 encoding in query text"
+
+
+@pytest.mark.parametrize("path", ["/exec", "/exp"])
+def test_a_query_whose_client_went_away_is_cancelled(make_node, path):
+    # One query worker: while a statement runs, the next one waits for it.
+    node = make_node(env={"QDB_SQL_WORKER_COUNT": "1", "QDB_QUERY_TIMEOUT": "3600000"})
+    endless = urllib.parse.quote("select sum(x) from long_sequence(1000000000000)")
+    with socket.create_connection(("127.0.0.1", node.http_port)) as client:
+        client.sendall(f"GET {path}?query={endless} HTTP/1.1\r\nHost: sundial\r\n\r\n".encode())
+        time.sleep(0.5)  # let it start running; then the client goes away
+    # The worker is free again: the statement was cancelled, not left to run for hours.
+    body = requests.get(f"http://127.0.0.1:{node.http_port}/exec", params={"query": "select sum(x) from long_sequence(1000)"},
+                        timeout=60).json()
+    assert body["dataset"] == [[500500]]
+

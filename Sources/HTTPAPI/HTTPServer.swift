@@ -131,11 +131,13 @@ package struct BoundHTTPServer: Service {
 
     private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
         let remote = connection.channel.remoteAddress
+        let watch = ConnectionWatch()
+        connection.channel.closeFuture.whenComplete { _ in watch.closed() }
         do {
             try await connection.executeThenClose { inbound, outbound in
                 let reader = HTTPRequestReader(inbound.makeAsyncIterator())
                 while let head = try await reader.nextHead() {
-                    var response = await respond(to: head, reader: reader, remote: remote)
+                    var response = await respond(to: head, reader: reader, remote: remote, watch: watch)
                     // A body the endpoint left unread is not drained (it may be a gigabyte):
                     // the connection closes after the response instead.
                     let bodyUnread = reader.isInBody && HTTPServer.declaresBody(head)
@@ -155,7 +157,7 @@ package struct BoundHTTPServer: Service {
         }
     }
 
-    private func respond(to head: HTTPRequestHead, reader: HTTPRequestReader, remote: SocketAddress?) async
+    private func respond(to head: HTTPRequestHead, reader: HTTPRequestReader, remote: SocketAddress?, watch: ConnectionWatch) async
         -> HTTPResponse
     {
         guard let target = HTTPRequestTarget(head.uri) else {
@@ -165,7 +167,8 @@ package struct BoundHTTPServer: Service {
             }
             return .text(.badRequest, "malformed request target\n")
         }
-        let request = HTTPRequest(head: head, target: target, remoteAddress: remote)
+        var request = HTTPRequest(head: head, target: target, remoteAddress: remote)
+        request.connection = watch
         guard let endpoint = router.endpoint(for: request) else { return router.response(for: request) }
         do {
             return try await endpoint.respond(to: request, body: HTTPRequestBody(reader: reader))

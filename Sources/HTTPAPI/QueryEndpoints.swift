@@ -37,23 +37,25 @@ package struct ExecEndpoint: HTTPEndpoint {
         let (renderer, maxRows) = (json, maxResponseRows)
         let rendered: SQLEngine.Rendered<Result<String, SQLError>>
         do {
-            rendered = try await engine.execute(query, context: context) { result in
-                var selected = Array(result.columns.indices)
-                if let selectedNames {
-                    selected = []
-                    for name in selectedNames {
-                        guard let index = result.columns.firstIndex(where: { $0.name.lowercased() == name.lowercased() }) else {
-                            return .failure(SQLError(.undefinedColumn, "column not found: '\(name)'", at: 0))
+            rendered = try await request.connection.whileOpen(onClose: { context.cancel() }) { () throws(SQLError) in
+                try await engine.execute(query, context: context) { result in
+                    var selected = Array(result.columns.indices)
+                    if let selectedNames {
+                        selected = []
+                        for name in selectedNames {
+                            guard let index = result.columns.firstIndex(where: { $0.name.lowercased() == name.lowercased() }) else {
+                                return .failure(SQLError(.undefinedColumn, "column not found: '\(name)'", at: 0))
+                            }
+                            selected.append(index)
                         }
-                        selected.append(index)
                     }
+                    let rows = limit.rows(of: result.rowCount, cap: maxRows)
+                    let count = counting ? result.rowCount : rows.count
+                    let timings = timed
+                        ? "{\"authentication\":0,\"compiler\":0,\"execute\":\(Self.nanos(ContinuousClock.now - started)),\"count\":0}" : nil
+                    return .success(renderer.render(
+                        query: query, result: result, columns: selected, rows: rows, count: count, timings: timings, explain: explain))
                 }
-                let rows = limit.rows(of: result.rowCount, cap: maxRows)
-                let count = counting ? result.rowCount : rows.count
-                let timings = timed
-                    ? "{\"authentication\":0,\"compiler\":0,\"execute\":\(Self.nanos(ContinuousClock.now - started)),\"count\":0}" : nil
-                return .success(renderer.render(
-                    query: query, result: result, columns: selected, rows: rows, count: count, timings: timings, explain: explain))
             }
         } catch {
             return SQLErrorResponse.response(error, query: query, role: engine.storage.role)
@@ -91,7 +93,13 @@ package struct ExportEndpoint: HTTPEndpoint {
         }
         let context = engine.makeContext(timeout: target.parameter("timeout").flatMap(Int.init).map { .seconds($0) })
         let outcome: SQLOutcome
-        do { outcome = try await engine.execute(statement, context: context) } catch { return SQLErrorResponse.response(error, query: query, role: engine.storage.role) }
+        do {
+            outcome = try await request.connection.whileOpen(onClose: { context.cancel() }) { () throws(SQLError) in
+                try await engine.execute(statement, context: context)
+            }
+        } catch {
+            return SQLErrorResponse.response(error, query: query, role: engine.storage.role)
+        }
         guard case .rows(let result) = outcome else { return .json(.ok, "{\"ddl\":\"OK\"}") }
         let rows = RowLimit(target.parameter("limit"), inclusiveStart: false).rows(of: result.rowCount, cap: Int.max)
         let header = target.parameter("nm")?.lowercased() != "true"
