@@ -9,16 +9,20 @@ package struct HTTPRequest: Sendable {
     /// The peer, for logs (`nil` for Unix sockets or when unknown).
     package var remoteAddress: SocketAddress?
     /// Tells a long-running endpoint that the client went away.
-    package var connection: ConnectionWatch = ConnectionWatch()
+    package var connection: ConnectionWatch
 
     package var method: HTTPMethod { head.method }
     package var path: String { target.path }
     package var headers: HTTPHeaders { head.headers }
 
-    package init(head: HTTPRequestHead, target: HTTPRequestTarget, remoteAddress: SocketAddress? = nil) {
+    package init(
+        head: HTTPRequestHead, target: HTTPRequestTarget, remoteAddress: SocketAddress? = nil,
+        connection: ConnectionWatch = ConnectionWatch()
+    ) {
         self.head = head
         self.target = target
         self.remoteAddress = remoteAddress
+        self.connection = connection
     }
 }
 

@@ -167,8 +167,7 @@ package struct BoundHTTPServer: Service {
             }
             return .text(.badRequest, "malformed request target\n")
         }
-        var request = HTTPRequest(head: head, target: target, remoteAddress: remote)
-        request.connection = watch
+        let request = HTTPRequest(head: head, target: target, remoteAddress: remote, connection: watch)
         guard let endpoint = router.endpoint(for: request) else { return router.response(for: request) }
         do {
             return try await endpoint.respond(to: request, body: HTTPRequestBody(reader: reader))

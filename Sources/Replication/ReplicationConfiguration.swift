@@ -1,4 +1,3 @@
-import NIOSSL
 import Storage
 
 /// Replication settings as typed values; `Node` builds them from `replication.*` keys. The TLS

@@ -216,7 +216,8 @@ package final class RowBatch {
         columns[index].load(fixed: fixed, lengths: lengths, data: data, appending: appending)
     }
 
-    /// Ends a decode that filled `rows` (the batch's rows after them are none).
+    /// Ends a decode that filled `rows`, the batch's last rows: the row count and the
+    /// timestamp order and range take them in.
     func finishDecoded(rows: Range<Int>) {
         self.rowCount = rows.upperBound
         byteCount = columns.reduce(0) { $0 + $1.byteCount }
@@ -313,8 +314,8 @@ package struct ColumnBuffer: Sendable, Equatable {
         return length < 0 ? nil : data[start..<start + Int(length)]
     }
 
-    /// Replaces the contents, keeping capacity: decoding batch after batch allocates nothing
-    /// once the buffers have grown to the largest batch.
+    /// Replaces the contents (or appends to them), keeping capacity: decoding batch after batch
+    /// allocates nothing once the buffers have grown to the largest batch.
     mutating func load(
         fixed newFixed: ArraySlice<UInt8>, lengths newLengths: ArraySlice<UInt8>, data newData: ArraySlice<UInt8>,
         appending: Bool = false

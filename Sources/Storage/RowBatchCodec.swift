@@ -70,9 +70,9 @@ package enum RowBatchCodec {
         return payload.withUnsafeBytes { $0.loadLittleEndian(fromByteOffset: 1, as: UInt32.self) }
     }
 
-    /// Decodes `payload` into `batch` (reset to `schema`), checking it matches that schema.
-    /// Decodes `payload` into `batch` — replacing its rows, or after them when `appending`
-    /// (the applier applies a run of one table's commits as one batch).
+    /// Decodes `payload` into `batch`, checking it matches `schema`: the batch is reset to
+    /// `schema` first, or — `appending` — keeps its rows and gets these after them (the applier
+    /// applies a run of one table's commits as one batch).
     package static func decode(
         _ payload: [UInt8], schema: TableSchema, into batch: RowBatch, appending: Bool = false
     ) throws(StorageError) {

@@ -39,10 +39,8 @@ package struct OutOfOrderPolicy: Sendable, Equatable {
         self.maxParts = max(1, maxParts)
     }
 
-    package func tierForTests(_ rows: UInt64) -> Int { tier(rows) }
-
     /// The size tier of a part of `rows` rows.
-    func tier(_ rows: UInt64) -> Int {
+    package func tier(_ rows: UInt64) -> Int {
         var tier = 0
         var bound = UInt64(splitMinRows)
         while rows >= bound && tier < 64 {

@@ -94,7 +94,7 @@ import TestSupport
             let partitions = store.snapshot().partitions
             mostParts = max(mostParts, partitions.count)
             // No run of three neighbours in one tier survives a squash.
-            let tiers = partitions.map { policy.tierForTests($0.state.rowCount) }
+            let tiers = partitions.map { policy.tier($0.state.rowCount) }
             #expect(!zip(tiers, zip(tiers.dropFirst(), tiers.dropFirst(2))).contains { $0 == $1.0 && $1.0 == $1.1 }, "round \(round): \(tiers)")
         }
         // 150 late batches, yet the parts stay logarithmically few.
