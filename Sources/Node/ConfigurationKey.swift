@@ -179,6 +179,8 @@ extension ConfigurationKey {
               "Threads that run queries (off the network event loops)."),
         .init("sql.symbol.postings.cache.size", .byteSize(0...(1 << 40)), default: "256m",
               "Memory for in-memory symbol indexes (row lists per key) built when queries filter by a symbol; 0 turns them off."),
+        .init("sql.statement.cache.size", .integer(0...1_000_000), default: "1024",
+              "Statements kept parsed and described by their text, shared by every connection; 0 turns the cache off."),
         .init("http.security.max.response.rows", .integer(1...Int64(Int32.max)), default: "2147483647",
               "Most rows one /exec response carries."),
 

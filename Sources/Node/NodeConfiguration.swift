@@ -107,6 +107,7 @@ package struct NodeConfiguration: Sendable {
         sql.maxQueryMemoryBytes = Int(try values.byteSize("sql.query.memory.limit"))
         sql.workerThreads = Int(try values.integer("sql.worker.count"))
         sql.symbolPostingsCacheBytes = Int(try values.byteSize("sql.symbol.postings.cache.size"))
+        sql.statementCacheSize = Int(try values.integer("sql.statement.cache.size"))
         maxResponseRows = Int(try values.integer("http.security.max.response.rows"))
         pg = try values.boolean("pg.enabled") ? try Self.pgConfiguration(values, root: root, warnings: &warnings) : nil
         role = ["primary": .primary, "replica": .replica][try values.choice("replication.role")] ?? .standalone

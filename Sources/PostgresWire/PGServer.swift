@@ -166,7 +166,8 @@ package struct BoundPGServer: Service {
             try await channel.executeThenClose { inbound in
                 try await withThrowingDiscardingTaskGroup { group in
                     for try await connection in inbound {
-                        group.addTask { await serve(connection) }
+                        // The connection's task runs on its channel's event loop (see EventLoopTaskExecutor).
+                        group.addTask(executorPreference: EventLoopTaskExecutor(connection.channel.eventLoop)) { await serve(connection) }
                     }
                 }
             }
@@ -210,8 +211,8 @@ package struct BoundPGServer: Service {
                 let flush: (inout ByteBuffer) async throws -> Void = { buffer in
                     guard buffer.readableBytes > 0 else { return }
                     let chunk = buffer
+                    // A fresh buffer grows as needed: reserving here cost an allocation per reply.
                     buffer = ByteBuffer()
-                    buffer.reserveCapacity(64 << 10)
                     try await outbound.write(chunk)
                 }
                 for try await chunk in inbound {

@@ -106,7 +106,7 @@ package final class PGSession {
             return
         }
         do throws(SQLError) {
-            let (parsed, _) = try SQLParser.parseCountingParameters(sql)
+            let (parsed, _) = try await engine.parse(sql)
             if parsed.isEmpty { PGBackendMessage.emptyQueryResponse.write(into: &out) }
             for statement in parsed {
                 var portal = PGPortal(
@@ -139,7 +139,7 @@ package final class PGSession {
                 PGBackendMessage.parseComplete.write(into: &out)
                 return
             }
-            let (parsed, count) = try SQLParser.parseCountingParameters(query)
+            let (parsed, count) = try await engine.parse(query)
             guard parsed.count <= 1 else {
                 throw SQLError(.syntax, "cannot insert multiple commands into a prepared statement")
             }
@@ -150,7 +150,7 @@ package final class PGSession {
                 prepared.columns = declared.columns
             } else if let statement = parsed.first {
                 let declared = parameterTypes.map { $0 == 0 ? nil : PGType.sqlType(ofParameter: $0) }
-                let description = try await engine.describe(statement, parameterTypes: declared, parameterCount: count)
+                let description = try await engine.describe(statement, sql: query, parameterTypes: declared, parameterCount: count)
                 prepared.parameterOIDs = description.parameterTypes.enumerated().map { index, type in
                     index < parameterTypes.count && parameterTypes[index] != 0 ? parameterTypes[index] : type.map { PGType($0).oid } ?? PGType.varchar.oid
                 }
@@ -286,7 +286,7 @@ package final class PGSession {
                 throw SQLError(.readOnly, "cannot execute \(statement.verb) in a read-only transaction")
             }
             if case .session(let command) = statement {
-                try await session(command, portal: &portal, describe: describe)
+                try await session(command, portal: &portal, describe: describe, flush: flush)
                 return
             }
             let types = portal.prepared.parameterOIDs.map(PGType.sqlType(ofParameter:))
@@ -297,64 +297,123 @@ package final class PGSession {
                 portal.finished = true
                 return
             }
-            let outcome = try await engine.execute(statement, parameters: portal.parameters, parameterTypes: types, context: makeContext())
-            running.clear()
-            if case .declareCursor(let name, _) = statement, case .rows(let result) = outcome {
-                // A cursor is a named portal (PostgreSQL's model): FETCH, Describe and Execute all reach it.
-                guard portals.count < limits.maxNamedStatements else {
-                    throw SQLError(.limitExceeded, "too many portals (limit \(limits.maxNamedStatements))")
-                }
-                guard portals[name] == nil else { throw SQLError(.duplicateTable, "cursor \"\(name)\" already exists") }
-                portals[name] = PGPortal(
-                    prepared: PGPreparedStatement(statement: statement, parameterOIDs: [], columns: result.columns), parameters: [],
-                    resultFormats: [], result: result)
-                PGBackendMessage.commandComplete("DECLARE CURSOR").write(into: &out)
-                portal.finished = true
-                return
+            // A query runs and its first rows are encoded in one hand-off to a SQL worker.
+            let formats = portal.resultFormats
+            let stop = maxRows > 0 ? maxRows : Int.max
+            let limit = limits.flushBytes
+            let rendered = try await engine.execute(
+                statement, parameters: portal.parameters, parameterTypes: types, context: makeContext()
+            ) { result in
+                let first = PGEncodedRows.encode(result, formats: formats, rows: 0..<min(result.rowCount, stop), limit: limit, describe: describe)
+                return (first, first.end < result.rowCount ? result : nil)
             }
-            switch outcome {
-            case .rows(let result):
-                portal.result = result
-            case .inserted(let rows):
-                PGBackendMessage.commandComplete("INSERT 0 \(rows)").write(into: &out)
-                portal.finished = true
+            running.clear()
+            switch rendered {
+            case .rows(let (first, rest)):
+                write(first.bytes)
+                portal.sentRows = first.end
+                portal.result = rest
+                guard rest != nil else {
+                    PGBackendMessage.commandComplete("SELECT \(first.end)").write(into: &out)
+                    portal.finished = true
+                    return
+                }
+                if first.end == stop {
+                    PGBackendMessage.portalSuspended.write(into: &out)
+                    return
+                }
+                try await sendRows(&portal, upTo: maxRows > 0 ? stop : Int.max, from: 0, describe: false, flush: flush)
                 return
-            case .updated(let rows):
-                PGBackendMessage.commandComplete("UPDATE \(rows)").write(into: &out)
-                portal.finished = true
-                return
-            case .ddl:
-                PGBackendMessage.commandComplete(Self.tag(statement)).write(into: &out)
-                portal.finished = true
-                return
+            case .outcome(let outcome):
+                guard try finish(outcome, statement: statement, portal: &portal) else { return }
             }
         }
-        guard let result = portal.result else {
+        guard portal.result != nil else {
             // Executed again after it completed: nothing more (PostgreSQL answers the same way).
             PGBackendMessage.commandComplete(Self.tag(statement) + (statement.returnsRows ? " 0" : "")).write(into: &out)
             return
         }
-        let writer = PGRowWriter(columns: result.columns, formats: portal.resultFormats)
-        if describe { PGBackendMessage.rowDescription(writer.description(of: result.columns)).write(into: &out) }
-        let end = maxRows > 0 ? min(result.rowCount, portal.sentRows + maxRows) : result.rowCount
-        let firstRow = portal.sentRows
-        var row = portal.sentRows
-        while row < end {
-            let next = min(end, row + PGRowWriter.rowsPerPass)
-            writer.write(result, rows: row..<next, into: &out)
-            row = next
-            if out.readableBytes >= limits.flushBytes {
-                do { try await flush(&out) } catch { throw SQLError(.cancelled, "connection closed") }
+        try await sendRows(&portal, upTo: maxRows > 0 ? portal.sentRows + maxRows : Int.max, from: portal.sentRows, describe: describe, flush: flush)
+    }
+
+    /// A statement's outcome other than encoded rows; true when it left rows to send.
+    private func finish(_ outcome: SQLOutcome, statement: SQLStatement, portal: inout PGPortal) throws(SQLError) -> Bool {
+        if case .declareCursor(let name, _) = statement, case .rows(let result) = outcome {
+            // A cursor is a named portal (PostgreSQL's model): FETCH, Describe and Execute all reach it.
+            guard portals.count < limits.maxNamedStatements else {
+                throw SQLError(.limitExceeded, "too many portals (limit \(limits.maxNamedStatements))")
             }
+            guard portals[name] == nil else { throw SQLError(.duplicateTable, "cursor \"\(name)\" already exists") }
+            portals[name] = PGPortal(
+                prepared: PGPreparedStatement(statement: statement, parameterOIDs: [], columns: result.columns), parameters: [],
+                resultFormats: [], result: result)
+            PGBackendMessage.commandComplete("DECLARE CURSOR").write(into: &out)
+            portal.finished = true
+            return false
         }
+        switch outcome {
+        case .rows(let result):
+            portal.result = result
+            return true
+        case .inserted(let rows):
+            PGBackendMessage.commandComplete("INSERT 0 \(rows)").write(into: &out)
+        case .updated(let rows):
+            PGBackendMessage.commandComplete("UPDATE \(rows)").write(into: &out)
+        case .ddl:
+            PGBackendMessage.commandComplete(Self.tag(statement)).write(into: &out)
+        }
+        portal.finished = true
+        return false
+    }
+
+    /// The portal's rows from `sentRows` up to row `limit` (or the end), then PortalSuspended,
+    /// or CommandComplete counting this Execute's rows from `first` (PostgreSQL counts per
+    /// Execute, not per portal).
+    private func sendRows(
+        _ portal: inout PGPortal, upTo limit: Int, from first: Int, describe: Bool, flush: (inout ByteBuffer) async throws -> Void
+    ) async throws(SQLError) {
+        guard let result = portal.result else { return }
+        let end = min(result.rowCount, limit)
+        try await writeRows(result, portal.sentRows..<end, formats: portal.resultFormats, describe: describe, flush: flush)
         portal.sentRows = end
         if end < result.rowCount {
             PGBackendMessage.portalSuspended.write(into: &out)
         } else {
-            // PostgreSQL counts the rows of this Execute, not of the whole portal.
-            PGBackendMessage.commandComplete("SELECT \(end - firstRow)").write(into: &out)
+            PGBackendMessage.commandComplete("SELECT \(end - first)").write(into: &out)
             portal.result = nil
             portal.finished = true
+        }
+    }
+
+    /// DataRows of `rows` (RowDescription first when `describe`), encoded on SQL workers a
+    /// flush at a time.
+    private func writeRows(
+        _ result: QueryResult, _ rows: Range<Int>, formats: [PGFormat], describe: Bool, flush: (inout ByteBuffer) async throws -> Void
+    ) async throws(SQLError) {
+        let flushBytes = limits.flushBytes
+        var describe = describe
+        var row = rows.lowerBound
+        while describe || row < rows.upperBound {
+            let remaining = row..<rows.upperBound
+            let chunk = try await engine.offload { [describe] () throws(SQLError) in
+                PGEncodedRows.encode(result, formats: formats, rows: remaining, limit: flushBytes, describe: describe)
+            }
+            describe = false
+            write(chunk.bytes)
+            row = chunk.end
+            if out.readableBytes >= flushBytes {
+                do { try await flush(&out) } catch { throw SQLError(.cancelled, "connection closed") }
+            }
+        }
+    }
+
+    /// Appends bytes encoded elsewhere to the output (taking the buffer when nothing is pending).
+    private func write(_ bytes: ByteBuffer) {
+        if out.readableBytes == 0 {
+            out = bytes
+        } else {
+            var bytes = bytes
+            out.writeBuffer(&bytes)
         }
     }
 
@@ -363,7 +422,9 @@ package final class PGSession {
         return false
     }
 
-    private func session(_ command: SessionCommand, portal: inout PGPortal, describe: Bool) async throws(SQLError) {
+    private func session(
+        _ command: SessionCommand, portal: inout PGPortal, describe: Bool, flush: (inout ByteBuffer) async throws -> Void
+    ) async throws(SQLError) {
         portal.finished = true
         switch command {
         case .set(let name, let value):
@@ -412,9 +473,7 @@ package final class PGSession {
                 throw SQLError(.undefinedObject, "cursor \"\(name)\" does not exist")
             }
             let end = count.map { min(result.rowCount, cursor.sentRows + $0) } ?? result.rowCount
-            let writer = PGRowWriter(columns: result.columns, formats: portal.resultFormats)
-            if describe { PGBackendMessage.rowDescription(writer.description(of: result.columns)).write(into: &out) }
-            writer.write(result, rows: cursor.sentRows..<end, into: &out)
+            try await writeRows(result, cursor.sentRows..<end, formats: portal.resultFormats, describe: describe, flush: flush)
             portals[name]?.sentRows = end
             PGBackendMessage.commandComplete("FETCH \(end - cursor.sentRows)").write(into: &out)
             return

@@ -7,7 +7,7 @@ import SQL
 /// type list the catalog uses: each requested type, and for an array its element type first.
 enum PGTypeIntrospection {
     static func matches(_ sql: String) -> Bool {
-        sql.contains("typeinfo_tree") && sql.contains("WITH RECURSIVE")
+        ASCIICase.contains(sql, "typeinfo_tree") && sql.contains("WITH RECURSIVE")
     }
 
     private static let columns: [(String, PGType)] = [

@@ -61,11 +61,11 @@ extension QueryExecutor {
             let base = item.alias ?? item.expression.defaultName
             var name = base
             var suffix = 1
-            while used.contains(name.lowercased()) {
+            while used.contains(ASCIICase.lowercased(name)) {
                 name = "\(base)\(suffix)"
                 suffix += 1
             }
-            used.insert(name.lowercased())
+            used.insert(ASCIICase.lowercased(name))
             return name
         }
     }

@@ -52,7 +52,7 @@ struct QueryExecutor {
             return try inner.runSelect(select)
         case .with(let names, let body):
             for (name, subquery) in names {
-                inner.namedResults[name.lowercased()] = try inner.run(subquery)
+                inner.namedResults[ASCIICase.lowercased(name)] = try inner.run(subquery)
             }
             return try inner.run(body)
         case .setOperation(let op, let left, let right, let position):
@@ -103,7 +103,7 @@ struct QueryExecutor {
         guard let from else { return .single }
         switch from {
         case .table(let name, let alias, let position):
-            if let named = namedResults[name.lowercased()] { return .materialized(named, qualifier: alias ?? name) }
+            if let named = namedResults[ASCIICase.lowercased(name)] { return .materialized(named, qualifier: alias ?? name) }
             guard let snapshot = engine.snapshot(ofTable: name) else {
                 if PostgresCatalog.isRelation(name) {
                     let qualifier = alias ?? String(name.split(separator: ".").last ?? Substring(name))

@@ -15,6 +15,8 @@ package struct SQLConfiguration: Sendable {
     package var scanThreads = 2
     /// Memory for the in-memory symbol postings (index) of partitions queries filter by symbol.
     package var symbolPostingsCacheBytes = 256 << 20
+    /// Statements kept parsed and described by their text (see `StatementCache`).
+    package var statementCacheSize = 1024
     /// Fewest rows an aggregation must scan before it uses `scanThreads`.
     package var parallelScanMinRows = 262_144
     /// Rows per commit for INSERT … SELECT and CREATE TABLE AS.
@@ -39,6 +41,7 @@ package final class SQLEngine: Sendable {
     private let isReadOnly: @Sendable () -> Bool
     private let clock: @Sendable () -> Int64
     private let postings: SymbolPostingsCache
+    private let statementCache: StatementCache
     /// `SELECT pg_promote()`: promotes this node (Replication's controller, set by `Node`);
     /// the error text is reported as is. `nil` on a node that is not clustered.
     private let promote: (@Sendable () async -> String?)?
@@ -55,6 +58,7 @@ package final class SQLEngine: Sendable {
         self.isReadOnly = isReadOnly
         self.clock = nowMicros
         self.postings = SymbolPostingsCache(maxBytes: configuration.symbolPostingsCacheBytes)
+        self.statementCache = StatementCache(capacity: configuration.statementCacheSize)
         self.workers = NIOThreadPool(numberOfThreads: max(1, configuration.workerThreads))
         workers.start()
     }
@@ -121,6 +125,20 @@ package final class SQLEngine: Sendable {
         }
     }
 
+    /// Like `execute(_:parameters:parameterTypes:context:)`, but a query's rows are passed to
+    /// `render` on the worker that ran it: one thread hop there and back, and the result is
+    /// freed on the thread that made it (wire protocols encode their rows this way).
+    package func execute<T: Sendable>(
+        _ statement: SQLStatement, parameters: [SQLValue], parameterTypes: [SQLType?], context: QueryContext,
+        render: @escaping @Sendable (QueryResult) -> T
+    ) async throws(SQLError) -> Rendered<T> {
+        guard case .query(let query) = statement, !Self.isPromoteCall(query) else {
+            return .outcome(try await execute(statement, parameters: parameters, parameterTypes: parameterTypes, context: context))
+        }
+        let executor = makeExecutor(context, parameters: parameters, parameterTypes: parameterTypes)
+        return .rows(try await offload { () throws(SQLError) in render(try executor.run(query)) })
+    }
+
     /// Runs one parsed statement. `parameterTypes` are the declared types of the parameters
     /// (nil entries: the value's own type).
     package func execute(
@@ -181,6 +199,30 @@ package final class SQLEngine: Sendable {
         }
         return QueryResult(columns: [("pg_promote", .boolean)], rows: [[.boolean(true)]])
     }
+
+    /// The statements of `sql` and the number of its `$n` parameters: from the statement
+    /// cache when the same text was seen before, else parsed on a worker.
+    package func parse(_ sql: String) async throws(SQLError) -> (statements: [SQLStatement], parameterCount: Int) {
+        if let known = statementCache.parsed(sql) { return (known.statements, known.parameterCount) }
+        let parsed = try await offload { () throws(SQLError) in try SQLParser.parseCountingParameters(sql) }
+        statementCache.remember(sql, StatementCache.Parsed(statements: parsed.0, parameterCount: parsed.parameterCount))
+        return (parsed.0, parsed.parameterCount)
+    }
+
+    /// `describe` of `statement`, parsed from `sql`: remembered with the text until any
+    /// table's schema changes.
+    package func describe(
+        _ statement: SQLStatement, sql: String, parameterTypes declared: [SQLType?], parameterCount: Int
+    ) async throws(SQLError) -> StatementDescription {
+        let generation = storage.catalogGeneration
+        if let known = statementCache.description(sql, declared: declared, generation: generation) { return known }
+        let description = try await describe(statement, parameterTypes: declared, parameterCount: parameterCount)
+        statementCache.remember(sql, declared: declared, generation: generation, description: description)
+        return description
+    }
+
+    /// Statement cache lookups so far that found the text, and those that did not.
+    package var statementCacheCounts: (hits: Int, misses: Int) { statementCache.counts }
 
     /// What a statement takes and returns, without running it: the types of its parameters
     /// (declared ones kept, the others inferred from their use, nil when nothing tells) and

@@ -25,14 +25,14 @@ struct Scope: Sendable {
     private static func index(_ columns: [Column]) -> [String: [Int]] {
         var names: [String: [Int]] = [:]
         names.reserveCapacity(columns.count)
-        for (position, column) in columns.enumerated() { names[column.name.lowercased(), default: []].append(position) }
+        for (position, column) in columns.enumerated() { names[ASCIICase.lowercased(column.name), default: []].append(position) }
         return names
     }
 
     /// The position of the column `name` (case-insensitive), checking the qualifier when given.
     func resolve(_ qualifier: String?, _ name: String, at position: Int) throws(SQLError) -> Int {
         var found: Int?
-        for index in byName[name.lowercased()] ?? [] {
+        for index in byName[ASCIICase.lowercased(name)] ?? [] {
             let column = columns[index]
             if let qualifier, !(column.qualifier.map { Self.sameName($0, qualifier) } ?? false) { continue }
             if found != nil { throw SQLError(.undefinedColumn, "Ambiguous column [name=\(name)]", at: position) }

@@ -204,31 +204,72 @@ final class TableScan: RowSource {
     }
 
     /// LATEST ON by a SYMBOL column from postings: for partitions newest first, the last row of
-    /// each key not seen yet (NULL included, exactly), until every key has one. Nil when the
-    /// scan has no postings cache or filters rows (the batch path handles those).
+    /// each key not seen yet (NULL included, exactly), until every key has one. A predicate
+    /// that names keys of that column (`key = 'a'`, `key IN (…)`) limits the keys looked for,
+    /// and any other condition of it is checked on each key's rows newest first, a few at a
+    /// time — the latest row of one host costs a handful of row reads, as an index lookup
+    /// does in PostgreSQL. Nil when the scan has no postings cache, or its predicate does not
+    /// name keys of `column` (the batch path handles those).
     func latestPerKey(column: Int, keyCount: Int) throws(SQLError) -> [ColumnBatch]? {
-        guard reverse, predicate == nil, let postingsCache else { return nil }
-        var seen = [Bool](repeating: false, count: keyCount + 1)
-        var missing = keyCount + 1
+        guard reverse, let postingsCache else { return nil }
+        var slots = Array(0...keyCount)
+        var filter = predicate
+        if let predicate {
+            guard let named = Self.indexedCondition(predicate, snapshot), named.column == column else { return nil }
+            slots = named.keys.map { Int($0) + 1 }.filter { $0 <= keyCount }
+            // The condition alone is what the postings answer: nothing left to check per row.
+            if Self.isKeyCondition(predicate, column: column) { filter = nil }
+        }
+        var found = [Bool](repeating: false, count: keyCount + 1)
+        var missing = slots.count
         var batches: [ColumnBatch] = []
-        for (index, item) in work.enumerated() {
+        for (index, item) in work.enumerated() where missing > 0 {
             workIndex = index
             position = nil
             try map(item.partition)
             guard case .fixed(let keys)? = mapped[column] else { return nil }
             let postings = postingsCache.postings(snapshot, item.partition, columnID: snapshot.schema.columns[column].id, keys: keys)
             var rows: [Int] = []
-            for slot in 0...keyCount where !seen[slot] {
-                guard let last = postings.rows(of: Int32(slot - 1), in: item.rows).last else { continue }
-                rows.append(Int(last))
-                seen[slot] = true
+            for slot in slots where !found[slot] {
+                let candidates = postings.rows(of: Int32(slot - 1), in: item.rows)
+                guard let row = try newest(candidates, passing: filter) else { continue }
+                rows.append(row)
+                found[slot] = true
                 missing -= 1
             }
             if !rows.isEmpty { batches.append(readRows(rows.sorted())) }
-            if missing == 0 { break }
         }
         workIndex = work.count
         return batches
+    }
+
+    /// Whether `predicate` is exactly one `column = constant` or `column IN (…)` condition.
+    private static func isKeyCondition(_ predicate: BoundExpression, column: Int) -> Bool {
+        switch predicate {
+        case .comparison(.equal, .column(column, .symbol), .constant): true
+        case .inList(.column(column, .symbol), _, negated: false): true
+        default: false
+        }
+    }
+
+    /// The last of `rows` (ascending) that passes `filter`, checked from the end in growing
+    /// groups (8, 64, 512, …) so a key whose newest row passes reads one small group.
+    private func newest(_ rows: ArraySlice<Int32>, passing filter: BoundExpression?) throws(SQLError) -> Int? {
+        guard let filter else { return rows.last.map(Int.init) }
+        var end = rows.endIndex
+        var group = 8
+        while end > rows.startIndex {
+            let start = max(rows.startIndex, end - group)
+            let candidates = rows[start..<end].map(Int.init)
+            var columns = [ColumnVector](repeating: .boolean([]), count: snapshot.schema.columns.count)
+            for index in predicateColumns { columns[index] = read(index, candidates) }
+            let mask = try ExpressionEvaluator(batch: ColumnBatch(columns: columns, count: candidates.count), firstRow: firstRow)
+                .evaluate(filter).booleans
+            if let last = mask.lastIndex(of: true) { return candidates[last] }
+            end = start
+            group = min(group * 8, 1 << 16)
+        }
+        return nil
     }
 
     /// The newest row with a NULL (−1) key in SYMBOL column `column` among the rows not yet

@@ -1,6 +1,9 @@
 /// The committed catalog: names (case-insensitive) to schemas, and table ids.
 struct Catalog: ~Copyable {
-    var schemas: [String: TableSchema] = [:]
+    var schemas: [String: TableSchema] = [:] { didSet { generation &+= 1 } }
+    /// Changes whenever any table is created, dropped, renamed or altered: what was derived
+    /// from schemas (a described statement's types) is valid while it stays the same.
+    private(set) var generation: UInt64 = 0
     var nextTableID: UInt32 = 1
 
     /// Names of tables that could not be opened: writes to them are refused with the reason.

@@ -348,6 +348,9 @@ package final class StorageEngine: Sendable {
         catalog.withLock { $0.schemas[NameRules.lookupKey(name)] }
     }
 
+    /// Changes whenever any table's schema does (see `Catalog.generation`).
+    package var catalogGeneration: UInt64 { catalog.withLock { $0.generation } }
+
     /// Every table's committed schema, ordered by table id (creation order).
     package var tableSchemas: [TableSchema] {
         catalog.withLock { $0.schemas.values.sorted { $0.tableID < $1.tableID } }
