@@ -392,7 +392,8 @@ struct AggregatePlan {
             columns: scope.columns.map { .init(name: $0.name, type: $0.type) }, batch: rows, timestampIndex: timestampIndex)
         let ordered = try RowOperations.sort(latestRows, [.init(column: timestampIndex, descending: false)])
         // The select list over the latest rows, with the source's names and qualifiers.
-        let latestScope = Scope(columns: scope.columns, timestampIndex: timestampIndex)
+        var latestScope = scope  // same columns: its name index is reused
+        latestScope.timestampIndex = timestampIndex
         let latestBinder = Binder(scope: latestScope, context: executor.bindingContext)
         let evaluator = ExpressionEvaluator(batch: ordered.batch)
         var outputs: [ColumnVector] = []

@@ -56,18 +56,30 @@ extension QueryExecutor {
 
     /// Output names: aliases, else QuestDB's defaults, made unique with a numeric suffix.
     static func outputNames(_ items: [SelectQuery.Item]) -> [String] {
-        var used = Set<String>()
-        return items.map { item in
+        var names: [String] = []
+        names.reserveCapacity(items.count)
+        // Few names: compare folded names in place (no hashing); many: a set.
+        var folded: [String] = []
+        folded.reserveCapacity(items.count)
+        var used = items.count > 32 ? Set<String>() : nil
+        func taken(_ name: String) -> Bool {
+            if let used { return used.contains(name) }
+            return folded.contains(name)
+        }
+        for item in items {
             let base = item.alias ?? item.expression.defaultName
             var name = base
             var suffix = 1
-            while used.contains(ASCIICase.lowercased(name)) {
+            while taken(ASCIICase.lowercased(name)) {
                 name = "\(base)\(suffix)"
                 suffix += 1
             }
-            used.insert(ASCIICase.lowercased(name))
-            return name
+            let key = ASCIICase.lowercased(name)
+            used?.insert(key)
+            folded.append(key)
+            names.append(name)
         }
+        return names
     }
 
     /// The plain (non-aggregating) path: streams batches, stopping early when a LIMIT without

@@ -79,10 +79,7 @@ struct QueryExecutor {
         var scope: Scope {
             switch self {
             case .table(let snapshot, let qualifier):
-                let schema = snapshot.schema
-                let columns = schema.columns.map { Scope.Column(name: $0.name, qualifier: qualifier, type: .column($0.type)) }
-                let timestamp = schema.designatedTimestamp.flatMap { id in schema.columns.firstIndex { $0.id == id } }
-                return Scope(columns: columns, timestampIndex: timestamp)
+                return Scope(table: snapshot, qualifier: qualifier)
             case .materialized(let result, let qualifier):
                 return Scope(
                     columns: result.columns.map { Scope.Column(name: $0.name, qualifier: qualifier, type: $0.type) },

@@ -1,4 +1,5 @@
 import Storage
+import Synchronization
 
 /// The columns an expression may name: the output of a table scan, a subquery or an
 /// aggregation, with the table alias that qualifies them.
@@ -9,30 +10,32 @@ struct Scope: Sendable {
         var type: SQLType
     }
 
-    var columns: [Column] { didSet { byName = Self.index(columns) } }
+    var columns: [Column] { didSet { byName = ScopeNames(columns) } }
     /// Index of the designated timestamp among `columns`.
     var timestampIndex: Int?
     /// Column positions by lower-cased name: a reference is one lookup, not a pass over all
     /// columns (`SELECT *` binds every column of the scope).
-    private var byName: [String: [Int]]
+    private var byName: ScopeNames
 
     init(columns: [Column], timestampIndex: Int?) {
         self.columns = columns
         self.timestampIndex = timestampIndex
-        byName = Self.index(columns)
+        byName = ScopeNames(columns)
     }
 
-    private static func index(_ columns: [Column]) -> [String: [Int]] {
-        var names: [String: [Int]] = [:]
-        names.reserveCapacity(columns.count)
-        for (position, column) in columns.enumerated() { names[ASCIICase.lowercased(column.name), default: []].append(position) }
-        return names
+    /// A table's scope, its name index shared by every query on that schema version (built
+    /// once, not per statement: a point query binds all 21 columns of a TSBS row).
+    init(table snapshot: TableSnapshot, qualifier: String?) {
+        let schema = snapshot.schema
+        columns = schema.columns.map { Column(name: $0.name, qualifier: qualifier, type: .column($0.type)) }
+        timestampIndex = schema.designatedTimestamp.flatMap { id in schema.columns.firstIndex { $0.id == id } }
+        byName = ScopeNames.of(snapshot, columns)
     }
 
     /// The position of the column `name` (case-insensitive), checking the qualifier when given.
     func resolve(_ qualifier: String?, _ name: String, at position: Int) throws(SQLError) -> Int {
         var found: Int?
-        for index in byName[ASCIICase.lowercased(name)] ?? [] {
+        for index in byName.positions[ASCIICase.lowercased(name)] ?? [] {
             let column = columns[index]
             if let qualifier, !(column.qualifier.map { Self.sameName($0, qualifier) } ?? false) { continue }
             if found != nil { throw SQLError(.undefinedColumn, "Ambiguous column [name=\(name)]", at: position) }
@@ -99,4 +102,37 @@ final class ParameterInference: @unchecked Sendable {  // used by one statement'
     }
 
     func used(_ number: Int) { highest = max(highest, number) }
+}
+
+/// Column positions by lower-cased name, shared between copies of a scope.
+final class ScopeNames: Sendable {
+    let positions: [String: [Int]]
+
+    init(_ columns: [Scope.Column]) {
+        var names: [String: [Int]] = [:]
+        names.reserveCapacity(columns.count)
+        for (position, column) in columns.enumerated() { names[ASCIICase.lowercased(column.name), default: []].append(position) }
+        positions = names
+    }
+
+    private struct SchemaKey: Hashable {
+        var directory: String
+        var tableID: UInt32
+        var version: UInt64
+    }
+
+    /// Indexes of table schemas by table directory, id and schema version (a version never
+    /// changes its columns; the directory tells apart engines of one process).
+    private static let tables = Mutex<[SchemaKey: ScopeNames]>([:])
+
+    static func of(_ snapshot: TableSnapshot, _ columns: [Scope.Column]) -> ScopeNames {
+        let key = SchemaKey(directory: snapshot.directory, tableID: snapshot.schema.tableID, version: snapshot.schema.version)
+        if let known = tables.withLock({ $0[key] }) { return known }
+        let names = ScopeNames(columns)
+        tables.withLock { tables in
+            if tables.count >= 4096 { tables.removeAll(keepingCapacity: true) }
+            tables[key] = names
+        }
+        return names
+    }
 }

@@ -58,8 +58,19 @@ package final class SymbolPostingsCache: Sendable {
         var lastUse: UInt64
     }
 
+    /// A partition version's column: table directory (`name~id`), partition, part and
+    /// rewrite version, and its row count — so appends and rewrites never see stale rows.
+    private struct Key: Hashable {
+        var table: String
+        var partition: Int64
+        var part: Int64
+        var version: UInt32
+        var column: UInt32
+        var rowCount: Int
+    }
+
     private struct State {
-        var entries: [String: Entry] = [:]
+        var entries: [Key: Entry] = [:]
         var bytes = 0
         var clock: UInt64 = 0
     }
@@ -69,12 +80,13 @@ package final class SymbolPostingsCache: Sendable {
 
     package init(maxBytes: Int) { self.maxBytes = maxBytes }
 
-    /// The postings of `column` in `partition`, built now when missing. The key names the
-    /// partition version and its row count, so appends and rewrites never see stale rows.
+    /// The postings of `column` in `partition`, built now when missing.
     func postings(
         _ snapshot: TableSnapshot, _ partition: TableSnapshot.Partition, columnID: UInt32, keys: MappedColumn
     ) -> SymbolPostings {
-        let key = "\(snapshot.directory)/\(partition.directoryName)/\(columnID)#\(partition.rowCount)"
+        let key = Key(
+            table: snapshot.directory, partition: partition.timestamp, part: partition.state.splitAt,
+            version: partition.state.version, column: columnID, rowCount: partition.rowCount)
         if let hit = state.withLock({ state -> SymbolPostings? in
             state.clock += 1
             guard var entry = state.entries[key] else { return nil }

@@ -2,7 +2,8 @@
 
 1. Point query — the latest row of one host — from asyncpg with 8 concurrent connections, for
    a fixed time each: "unprepared" (literal SQL, statement cache off: Parse, Bind, Execute per
-   query) and "prepared" (one prepared statement per connection, `$1` bound each time).
+   query; once more with every text made unique by a comment, which no statement cache can
+   reuse) and "prepared" (one prepared statement per connection, `$1` bound each time).
    Queries/s. PostgreSQL gets its best plan: an index on (hostname, ts DESC).
 2. Result streaming: all rows of `cpu` in binary (Execute without a row limit) read by a raw
    protocol client that counts rows and bytes without decoding them, so the server is what is
@@ -33,14 +34,21 @@ CONNECTIONS = 8
 SECONDS = 5.0
 
 
-async def point_queries(connect, literal, prepared_sql, hosts, prepared):
-    """Queries/s over CONNECTIONS connections for SECONDS."""
+async def point_queries(connect, literal, prepared_sql, hosts, prepared, unique=False):
+    """Queries/s over CONNECTIONS connections for SECONDS. `unique`: every literal query's
+    text differs (a comment with a counter), so no server can reuse an earlier parse."""
+    sequence = iter(range(1 << 62))
+
+    def text(host):
+        sql = literal.format(host=host)
+        return f"{sql} /* {next(sequence)} */" if unique else sql
+
     async def worker(conn, deadline, counts):
         statement = await conn.prepare(prepared_sql) if prepared else None
         done = 0
         while time.monotonic() < deadline:
             host = random.choice(hosts)
-            rows = await statement.fetch(host) if prepared else await conn.fetch(literal.format(host=host))
+            rows = await statement.fetch(host) if prepared else await conn.fetch(text(host))
             assert len(rows) == 1, rows
             done += 1
         counts.append(done)
@@ -104,11 +112,13 @@ def measure(port, user, database, password, literal, prepared_sql, hosts, stream
         return connect
     # Unprepared: no statement cache, so every query is Parse + Bind + Execute of literal SQL.
     unprepared = asyncio.run(point_queries(connector(statement_cache_size=0), literal, prepared_sql, hosts, prepared=False))
+    # The same, every text new: what a server's statement cache cannot help with.
+    unique = asyncio.run(point_queries(connector(statement_cache_size=0), literal, prepared_sql, hosts, prepared=False, unique=True))
     # Prepared: asyncpg's default cache keeps the statement; each query is Bind + Execute.
     prepared = asyncio.run(point_queries(connector(), literal, prepared_sql, hosts, prepared=True))
     stream(port, user, database, password, stream_sql.replace("*", "ts", 1) + " LIMIT 1000")  # warm-up
     rows, size, seconds = stream(port, user, database, password, stream_sql)
-    return {"unprepared": unprepared, "prepared": prepared, "rows": rows, "bytes": size, "seconds": seconds}
+    return {"unprepared": unprepared, "unique": unique, "prepared": prepared, "rows": rows, "bytes": size, "seconds": seconds}
 
 
 def main():
@@ -150,7 +160,8 @@ def main():
 
     print(f"\nPG wire, {args.rows:,} rows, asyncpg × {CONNECTIONS} connections, {SECONDS:.0f} s each")
     print(f"{'measure':<34}{'Sundial':>14}{'PostgreSQL 15':>16}{'ratio':>8}")
-    for key, label in [("unprepared", "point query, unprepared (q/s)"), ("prepared", "point query, prepared (q/s)")]:
+    for key, label in [("unprepared", "point query, unprepared (q/s)"), ("unique", "  … every query text new (q/s)"),
+                       ("prepared", "point query, prepared (q/s)")]:
         print(f"{label:<34}{sundial[key]:>14,.0f}{peer[key]:>16,.0f}{sundial[key] / peer[key]:>8.2f}")
     for name, result in [("Sundial", sundial), ("PostgreSQL 15", peer)]:
         assert result["rows"] == args.rows, (name, result["rows"])
