@@ -139,18 +139,17 @@ package final class PGSession {
                 PGBackendMessage.parseComplete.write(into: &out)
                 return
             }
-            let (parsed, count) = try await engine.parse(query)
-            guard parsed.count <= 1 else {
+            let declared = parameterTypes.map { $0 == 0 ? nil : PGType.sqlType(ofParameter: $0) }
+            let ready = try await engine.prepare(query, parameterTypes: declared)
+            guard ready.statements.count <= 1 else {
                 throw SQLError(.syntax, "cannot insert multiple commands into a prepared statement")
             }
-            var prepared = PGPreparedStatement(statement: parsed.first, parameterOIDs: parameterTypes, columns: nil)
-            if case .session(.fetch(let cursor, _))? = parsed.first {
+            var prepared = PGPreparedStatement(statement: ready.statements.first, parameterOIDs: parameterTypes, columns: nil)
+            if case .session(.fetch(let cursor, _))? = ready.statements.first {
                 // A FETCH returns its cursor's columns, which only this session knows.
                 guard let declared = portals[cursor]?.result else { throw SQLError(.undefinedObject, "cursor \"\(cursor)\" does not exist") }
                 prepared.columns = declared.columns
-            } else if let statement = parsed.first {
-                let declared = parameterTypes.map { $0 == 0 ? nil : PGType.sqlType(ofParameter: $0) }
-                let description = try await engine.describe(statement, sql: query, parameterTypes: declared, parameterCount: count)
+            } else if let description = ready.description {
                 prepared.parameterOIDs = description.parameterTypes.enumerated().map { index, type in
                     index < parameterTypes.count && parameterTypes[index] != 0 ? parameterTypes[index] : type.map { PGType($0).oid } ?? PGType.varchar.oid
                 }

@@ -25,6 +25,15 @@ package struct SQLConfiguration: Sendable {
     package init() {}
 }
 
+/// A statement text made ready for the extended protocol (see `SQLEngine.prepare`).
+package struct PreparedSQL: Sendable {
+    let parsed: StatementCache.Parsed
+    /// Set when the text is exactly one statement.
+    package let description: StatementDescription?
+    package var statements: [SQLStatement] { parsed.statements }
+    package var parameterCount: Int { parsed.parameterCount }
+}
+
 /// What Describe reports about a statement (see `SQLEngine.describe`).
 package struct StatementDescription: Sendable {
     package var parameterTypes: [SQLType?]
@@ -156,17 +165,8 @@ package final class SQLEngine: Sendable {
             return .rows(try await offload { () throws(SQLError) in try executor.run(query) })
         case .explain(let query):
             return .rows(try await offload { () throws(SQLError) in try Explain(executor: executor).plan(query) })
-        case .showTables:
-            return .rows(CatalogViews(engine: storage).showTables())
-        case .showColumns(let table, let position):
-            return .rows(try CatalogViews(engine: storage).columns(of: table, at: position))
-        case .showCreateTable(let table, let position):
-            return .rows(try CatalogViews(engine: storage).showCreate(table, at: position))
-        case .session(.show(let name)):
-            guard let value = SessionSettings.value(of: name, readOnly: isReadOnly()) else {
-                throw SQLError(.undefinedObject, "unrecognized configuration parameter \"\(name)\"")
-            }
-            return .rows(QueryResult.single(column: SessionSettings.columnName(of: name), text: value))
+        case .showTables, .showColumns, .showCreateTable, .session(.show):
+            return .rows(try show(statement))
         case .session:
             return .ddl
         case .createTable(let create):
@@ -177,6 +177,23 @@ package final class SQLEngine: Sendable {
         case .dropTable, .truncateTable, .renameTable, .alterTable:
             try await DataDefinition(engine: self, executor: executor).change(statement)
             return .ddl
+        }
+    }
+
+    /// The rows of a SHOW statement (the catalog as it is now: quick, no table data read).
+    private func show(_ statement: SQLStatement) throws(SQLError) -> QueryResult {
+        switch statement {
+        case .showColumns(let table, let position):
+            return try CatalogViews(engine: storage).columns(of: table, at: position)
+        case .showCreateTable(let table, let position):
+            return try CatalogViews(engine: storage).showCreate(table, at: position)
+        case .session(.show(let name)):
+            guard let value = SessionSettings.value(of: name, readOnly: isReadOnly()) else {
+                throw SQLError(.undefinedObject, "unrecognized configuration parameter \"\(name)\"")
+            }
+            return QueryResult.single(column: SessionSettings.columnName(of: name), text: value)
+        default:
+            return CatalogViews(engine: storage).showTables()
         }
     }
 
@@ -209,16 +226,35 @@ package final class SQLEngine: Sendable {
         return (parsed.0, parsed.parameterCount)
     }
 
-    /// `describe` of `statement`, parsed from `sql`: remembered with the text until any
-    /// table's schema changes.
-    package func describe(
-        _ statement: SQLStatement, sql: String, parameterTypes declared: [SQLType?], parameterCount: Int
-    ) async throws(SQLError) -> StatementDescription {
+    /// What extended-protocol Parse needs: the statements of `sql`, its parameter count and,
+    /// when it is one statement, its description. From the statement cache while no schema
+    /// changed; otherwise parsed and described in one hand-off to a worker.
+    package func prepare(_ sql: String, parameterTypes declared: [SQLType?]) async throws(SQLError) -> PreparedSQL {
         let generation = storage.catalogGeneration
-        if let known = statementCache.description(sql, declared: declared, generation: generation) { return known }
-        let description = try await describe(statement, parameterTypes: declared, parameterCount: parameterCount)
-        statementCache.remember(sql, declared: declared, generation: generation, description: description)
-        return description
+        let parsed = statementCache.parsed(sql)
+        if let parsed {
+            guard parsed.statements.count == 1 else { return PreparedSQL(parsed: parsed, description: nil) }
+            if let known = statementCache.description(sql, declared: declared, generation: generation) {
+                return PreparedSQL(parsed: parsed, description: known)
+            }
+        }
+        let prepared = try await offload { () throws(SQLError) -> PreparedSQL in
+            var statements: StatementCache.Parsed
+            if let parsed {
+                statements = parsed
+            } else {
+                let (list, count) = try SQLParser.parseCountingParameters(sql)
+                statements = StatementCache.Parsed(statements: list, parameterCount: count)
+            }
+            guard statements.statements.count == 1 else { return PreparedSQL(parsed: statements, description: nil) }
+            let description = try self.describeNow(statements.statements[0], parameterTypes: declared, parameterCount: statements.parameterCount)
+            return PreparedSQL(parsed: statements, description: description)
+        }
+        if parsed == nil { statementCache.remember(sql, prepared.parsed) }
+        if let description = prepared.description {
+            statementCache.remember(sql, declared: declared, generation: generation, description: description)
+        }
+        return prepared
     }
 
     /// Statement cache lookups so far that found the text, and those that did not.
@@ -230,19 +266,24 @@ package final class SQLEngine: Sendable {
     package func describe(_ statement: SQLStatement, parameterTypes declared: [SQLType?], parameterCount: Int) async throws(SQLError)
         -> StatementDescription
     {
+        try await offload { () throws(SQLError) in try self.describeNow(statement, parameterTypes: declared, parameterCount: parameterCount) }
+    }
+
+    /// `describe`, on the calling (worker) thread.
+    private func describeNow(_ statement: SQLStatement, parameterTypes declared: [SQLType?], parameterCount: Int) throws(SQLError)
+        -> StatementDescription
+    {
         let inference = ParameterInference()
         let executor = makeExecutor(makeContext(), parameters: [], parameterTypes: declared, inference: inference)
         var columns: [QueryResult.Column]?
         switch statement {
-        case .query(let query), .explain(let query):
-            let result = try await offload { () throws(SQLError) in
-                if case .explain = statement { return try Explain(executor: executor).plan(query) }
-                return try executor.run(query)
-            }
-            columns = result.columns
+        case .query(let query):
+            columns = try executor.run(query).columns
+        case .explain(let query):
+            columns = try Explain(executor: executor).plan(query).columns
         case .insert(let insert):
             if let query = insert.query {
-                _ = try await offload { () throws(SQLError) in try executor.run(query) }
+                _ = try executor.run(query)
             } else if let schema = storage.schema(named: insert.table) {
                 let targets = insert.columns.map { names in names.map { schema.column(named: $0.name)?.type } }
                     ?? schema.columns.map { Optional($0.type) }
@@ -253,10 +294,10 @@ package final class SQLEngine: Sendable {
                 }
             }
         case .showTables, .showColumns, .showCreateTable, .session(.show):
-            if case .rows(let result) = try await execute(statement, context: makeContext()) { columns = result.columns }
+            columns = try show(statement).columns
         case .declareCursor(_, let query):
             // The cursor's rows come with FETCH; DECLARE itself returns none.
-            _ = try await offload { () throws(SQLError) in try executor.run(query) }
+            _ = try executor.run(query)
         case .createTable, .dropTable, .truncateTable, .renameTable, .alterTable, .session:
             break
         }

@@ -15,9 +15,9 @@ import TestSupport
     let sql = "SELECT * FROM t WHERE a > $1"
 
     func describe() async throws -> StatementDescription {
-        let (statements, count) = try await engine.parse(sql)
-        #expect(statements.count == 1 && count == 1)
-        return try await engine.describe(statements[0], sql: sql, parameterTypes: [], parameterCount: count)
+        let prepared = try await engine.prepare(sql, parameterTypes: [])
+        #expect(prepared.statements.count == 1 && prepared.parameterCount == 1)
+        return try #require(prepared.description)
     }
     let before = engine.statementCacheCounts
     let first = try await describe()
@@ -43,9 +43,8 @@ import TestSupport
     _ = try layout.open(initialRole: .standalone)
     let engine = SQLEngine(storage: try StorageEngine(layout: layout, configuration: StorageConfiguration()))
     let sql = "SELECT $1 AS v"
-    let (statements, count) = try await engine.parse(sql)
-    let untyped = try await engine.describe(statements[0], sql: sql, parameterTypes: [], parameterCount: count)
-    let typed = try await engine.describe(statements[0], sql: sql, parameterTypes: [.long], parameterCount: count)
+    let untyped = try #require(try await engine.prepare(sql, parameterTypes: []).description)
+    let typed = try #require(try await engine.prepare(sql, parameterTypes: [.long]).description)
     #expect(typed.parameterTypes == [.long])
     #expect(typed.columns?.first?.type == .long)
     #expect(untyped.parameterTypes == [nil])
