@@ -79,6 +79,28 @@ def test_transactions_buffer_inserts_until_commit(node):
         assert conn.execute("select sum(v) from tx").fetchone() == (3,)
 
 
+def test_a_transaction_block_commits_every_table_together_or_nothing(node):
+    with psycopg.connect(node.pg_dsn, autocommit=True) as admin:
+        admin.execute("create table tx_a (ts timestamp, v long) timestamp(ts) partition by day")
+        admin.execute("create table tx_b (ts timestamp, s symbol) timestamp(ts) partition by day")
+    with psycopg.connect(node.pg_dsn) as conn, psycopg.connect(node.pg_dsn, autocommit=True) as other:
+        conn.execute("insert into tx_a values ('2024-01-01', 1), ('2024-01-02', 2)")
+        conn.execute("insert into tx_b values (%s, %s)", ["2024-01-01T00:00:00Z", "x"])
+        # A bad value fails its INSERT at once (as in PostgreSQL), not the COMMIT later …
+        with pytest.raises(psycopg.Error) as failure:
+            conn.execute("insert into tx_a values ('2024-01-03', 'not a number')")
+        assert failure.value.sqlstate.startswith("22"), failure.value.sqlstate
+        conn.commit()  # … and the failed block's COMMIT rolls back every table's rows.
+        assert other.execute("select count(*) from tx_a").fetchone() == (0,)
+        assert other.execute("select count(*) from tx_b").fetchone() == (0,)
+        conn.execute("insert into tx_a values ('2024-01-01', 1), ('2024-01-02', 2)")
+        conn.execute("insert into tx_b values ('2024-01-01', 'x')")
+        assert other.execute("select count(*) from tx_a").fetchone() == (0,)
+        conn.commit()
+        assert other.execute("select count(*) from tx_a").fetchone() == (2,)
+        assert other.execute("select s from tx_b").fetchall() == [("x",)]
+
+
 def test_a_failed_transaction_refuses_statements_until_rollback(node):
     with psycopg.connect(node.pg_dsn) as conn:
         with pytest.raises(psycopg.errors.UndefinedTable):

@@ -44,8 +44,9 @@ package final class PGSession {
     private var settings: [String: String] = [:]
     private var statements: [String: PGPreparedStatement] = [:]
     private var portals: [String: PGPortal] = [:]
-    /// INSERTs of an open transaction, run at COMMIT (QuestDB buffers them the same way).
-    private var pendingWrites: [(SQLStatement, [SQLValue], [SQLType?])] = []
+    /// Rows INSERTed in an open transaction block, committed together at COMMIT (QuestDB
+    /// buffers them too; here they are also checked at the INSERT, as PostgreSQL does).
+    private var pendingWrites = TableBatches()
     package var machine = PGConnectionStateMachine()
     /// The running statement's context, for CancelRequest.
     package let running: RunningQuery
@@ -289,10 +290,12 @@ package final class PGSession {
                 return
             }
             let types = portal.prepared.parameterOIDs.map(PGType.sqlType(ofParameter:))
-            if machine.transaction == .inTransaction, case .insert(let insert) = statement, let rowCount = insert.valuesRowCount {
-                if engine.readOnly { throw SQLError(.readOnly, "cannot execute INSERT in a read-only transaction") }
-                pendingWrites.append((statement, portal.parameters, types))
-                PGBackendMessage.commandComplete("INSERT 0 \(rowCount)").write(into: &out)
+            if machine.transaction == .inTransaction, case .insert(let insert) = statement, insert.valuesRowCount != nil {
+                let (batches, rows) = try await engine.buffer(
+                    statement, parameters: portal.parameters, parameterTypes: types, into: pendingWrites, context: makeContext())
+                running.clear()
+                pendingWrites = batches
+                PGBackendMessage.commandComplete("INSERT 0 \(rows)").write(into: &out)
                 portal.finished = true
                 return
             }
@@ -449,18 +452,16 @@ package final class PGSession {
         case .commit:
             let failed = machine.transaction == .failed
             let writes = pendingWrites
-            pendingWrites = []
+            pendingWrites = TableBatches()
             machine.endTransaction()
             if failed {
                 PGBackendMessage.commandComplete("ROLLBACK").write(into: &out)
                 return
             }
-            for (statement, parameters, types) in writes {
-                _ = try await engine.execute(statement, parameters: parameters, parameterTypes: types, context: makeContext())
-            }
-            running.clear()
+            // One WAL transaction: every buffered row becomes visible together, or none does.
+            try await engine.commit(writes)
         case .rollback:
-            pendingWrites = []
+            pendingWrites = TableBatches()
             machine.endTransaction()
         case .discard:
             settings.removeAll()

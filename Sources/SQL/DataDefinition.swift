@@ -98,29 +98,26 @@ struct DataDefinition {
     // MARK: INSERT
 
     func insert(_ insert: Insert) async throws(SQLError) -> Int {
-        guard let schema = storage.schema(named: insert.table) else {
-            throw SQLError(.undefinedTable, "table does not exist [table=\(insert.table)]", at: insert.position)
-        }
-        var targets: [Int] = []
-        if let names = insert.columns {
-            for (name, position) in names {
-                guard let index = schema.columns.firstIndex(where: { $0.name.lowercased() == name.lowercased() }) else {
-                    throw SQLError(.undefinedColumn, "Invalid column: \(name)", at: position)
-                }
-                targets.append(index)
-            }
-        } else {
-            targets = Array(schema.columns.indices)
-        }
         if let query = insert.query {
+            let (schema, targets) = try self.targets(of: insert)
             let result = try await engine.offload { () throws(SQLError) in try executor.run(query) }
             guard result.columns.count == targets.count else {
                 throw SQLError(.syntax, "select clause must provide \(targets.count) columns, not \(result.columns.count)", at: insert.position)
             }
             return try await insertRows(result, into: schema, columns: targets, at: insert.position)
         }
+        var batches = TableBatches()
+        let rows = try write(insert, into: &batches)
+        for batch in batches.all { try await commit(batch) }
+        return rows
+    }
+
+    /// The rows of `INSERT … VALUES` written into the batch of its table (made when the
+    /// transaction has none yet); nothing is committed. Returns the row count.
+    func write(_ insert: Insert, into batches: inout TableBatches) throws(SQLError) -> Int {
+        let (schema, targets) = try self.targets(of: insert)
         let binder = Binder(scope: Scope(columns: [], timestampIndex: nil), context: executor.bindingContext)
-        let batch = RowBatch(schema: schema)
+        let batch = try batches.batch(for: schema, at: insert.position)
         for row in insert.rows {
             guard row.count == targets.count else {
                 throw SQLError(.syntax, "row value count does not match column count [expected=\(targets.count), actual=\(row.count)]", at: row.first?.position ?? insert.position)
@@ -135,8 +132,33 @@ struct DataDefinition {
             }
             try RowWriter.write(values, into: batch, schema: schema, columns: targets)
         }
-        try await commit(batch)
         return insert.rows.count
+    }
+
+    /// The table an INSERT names and the schema positions of its target columns.
+    private func targets(of insert: Insert) throws(SQLError) -> (TableSchema, [Int]) {
+        guard let schema = storage.schema(named: insert.table) else {
+            throw SQLError(.undefinedTable, "table does not exist [table=\(insert.table)]", at: insert.position)
+        }
+        guard let names = insert.columns else { return (schema, Array(schema.columns.indices)) }
+        var targets: [Int] = []
+        for (name, position) in names {
+            guard let index = schema.columns.firstIndex(where: { Scope.sameName($0.name, name) }) else {
+                throw SQLError(.undefinedColumn, "Invalid column: \(name)", at: position)
+            }
+            targets.append(index)
+        }
+        return (schema, targets)
+    }
+
+    /// Commits the batches of a transaction as one WAL transaction: every row becomes durable
+    /// and visible together, or none does.
+    func commit(_ batches: TableBatches) async throws(SQLError) -> Int {
+        let all = batches.all
+        let txn: UInt64?
+        do { txn = try await storage.commit(all: all) } catch { throw Self.storageError(error) }
+        if let txn { await storage.waitUntilApplied(txn) }
+        return all.reduce(0) { $0 + $1.rowCount }
     }
 
     private func commit(_ batch: RowBatch) async throws(SQLError) {
@@ -280,5 +302,31 @@ struct DataDefinition {
             }
             do { _ = try await storage.dropPartitions(name) { starts.contains($0) } } catch { throw Self.storageError(error, at: position) }
         }
+    }
+}
+
+/// One row batch per table, in the order the tables were first written (a transaction's
+/// INSERTs; the WAL takes one batch per table per transaction). Filled on a worker, then
+/// handed whole to the task that commits it: never shared, hence the unchecked Sendable.
+package struct TableBatches: @unchecked Sendable {
+    private var batches: [RowBatch] = []
+
+    package init() {}
+
+    var all: [RowBatch] { batches }
+    package var isEmpty: Bool { batches.allSatisfy { $0.rowCount == 0 } }
+
+    /// The batch of `schema`'s table; a schema changed since the batch was made is refused
+    /// (the statements of one transaction see one schema).
+    mutating func batch(for schema: TableSchema, at position: Int) throws(SQLError) -> RowBatch {
+        if let known = batches.first(where: { $0.schema.tableID == schema.tableID }) {
+            guard known.schema.version == schema.version else {
+                throw SQLError(.storage, "table schema changed during the transaction [table=\(schema.name)]", at: position)
+            }
+            return known
+        }
+        let batch = RowBatch(schema: schema)
+        batches.append(batch)
+        return batch
     }
 }
