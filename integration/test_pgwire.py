@@ -293,7 +293,7 @@ def test_pg_wire_metrics(node):
         assert "questdb_pg_wire_queries_total" in text
 
 
-def test_psycopg_type_loading_and_sqlalchemy_table_listing(node):
+def test_psycopg_type_loading_and_sqlalchemy_reflection(node):
     from psycopg.types import TypeInfo
     import sqlalchemy
     with psycopg.connect(node.pg_dsn, autocommit=True) as conn:
@@ -306,5 +306,16 @@ def test_psycopg_type_loading_and_sqlalchemy_table_listing(node):
         inspector = sqlalchemy.inspect(engine)
         assert inspector.get_table_names() == ["refl"]
         assert inspector.has_table("refl") and not inspector.has_table("nope")
+        columns = inspector.get_columns("refl")
+        assert [(c["name"], type(c["type"]).__name__, c["nullable"]) for c in columns] == [
+            ("ts", "TIMESTAMP", True), ("s", "VARCHAR", True), ("v", "DOUBLE_PRECISION", True)]
+        assert inspector.get_pk_constraint("refl")["constrained_columns"] == []
+        assert inspector.get_foreign_keys("refl") == [] and inspector.get_indexes("refl") == []
+        assert inspector.get_table_comment("refl") == {"text": None}
+        # Full table reflection, as ORMs and pandas' read_sql_table do it.
+        table = sqlalchemy.Table("refl", sqlalchemy.MetaData(), autoload_with=engine)
+        assert [column.name for column in table.columns] == ["ts", "s", "v"]
+        with pytest.raises(sqlalchemy.exc.NoSuchTableError):
+            sqlalchemy.Table("nope", sqlalchemy.MetaData(), autoload_with=engine)
     finally:
         engine.dispose()

@@ -100,20 +100,20 @@ package final class PGSession {
 
     /// `Q`: each statement in turn, stopping at the first error; then ReadyForQuery.
     package func simpleQuery(_ sql: String, flush: (inout ByteBuffer) async throws -> Void) async throws {
-        if PGCatalogShortcuts.isAlwaysEmpty(sql) {
-            PGBackendMessage.rowDescription([]).write(into: &out)
-            PGBackendMessage.commandComplete("SELECT 0").write(into: &out)
-            PGBackendMessage.readyForQuery(machine.transaction).write(into: &out)
-            return
-        }
+        var answered = 0
         do throws(SQLError) {
-            let (parsed, _) = try await engine.parse(sql)
+            let parsed = try await engine.parse(sql).statements
             if parsed.isEmpty { PGBackendMessage.emptyQueryResponse.write(into: &out) }
             for statement in parsed {
                 var portal = PGPortal(
                     prepared: PGPreparedStatement(statement: statement, parameterOIDs: [], columns: nil), parameters: [], resultFormats: [])
                 try await run(&portal, describe: true, maxRows: 0, flush: flush)
+                answered += 1
             }
+        } catch where answered == 0 && PGCatalogShortcuts.isAlwaysEmpty(sql) {
+            // A catalog question about a feature Sundial lacks: "none" (a failed statement writes nothing).
+            PGBackendMessage.rowDescription([]).write(into: &out)
+            PGBackendMessage.commandComplete("SELECT 0").write(into: &out)
         } catch {
             fail(PGErrorMapping.fields(error), extendedProtocol: false)
         }
@@ -134,14 +134,16 @@ package final class PGSession {
                 PGBackendMessage.parseComplete.write(into: &out)
                 return
             }
-            if PGCatalogShortcuts.isAlwaysEmpty(query) {
+            let declared = parameterTypes.map { $0 == 0 ? nil : PGType.sqlType(ofParameter: $0) }
+            let ready: PreparedSQL
+            do throws(SQLError) {
+                ready = try await engine.prepare(query, parameterTypes: declared)
+            } catch where PGCatalogShortcuts.isAlwaysEmpty(query) {
                 let empty = try SQLParser.parseOne("select 1 from long_sequence(0)")
                 statements[name] = PGPreparedStatement(statement: empty, parameterOIDs: parameterTypes, columns: [])
                 PGBackendMessage.parseComplete.write(into: &out)
                 return
             }
-            let declared = parameterTypes.map { $0 == 0 ? nil : PGType.sqlType(ofParameter: $0) }
-            let ready = try await engine.prepare(query, parameterTypes: declared)
             guard ready.statements.count <= 1 else {
                 throw SQLError(.syntax, "cannot insert multiple commands into a prepared statement")
             }

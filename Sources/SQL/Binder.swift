@@ -79,6 +79,13 @@ struct Binder {
             }
             return try FunctionBinder(binder: self).bind(name, arguments, at: position)
         case .cast(let value, let typeName):
+            if typeName.name.lowercased() == "regclass", case .text(let name)? = try bind(value).constantValue {
+                // `'pg_catalog.pg_class'::regclass`: the relation's OID, as PostgreSQL resolves it.
+                guard let oid = context.relationOID?(name) else {
+                    throw SQLError(.undefinedTable, "relation \"\(name)\" does not exist", at: value.position)
+                }
+                return .constant(.integer(oid), .int)
+            }
             let target = try TypeNames.resolve(typeName)
             context.inference?.note(value, as: .column(target))
             return try coerce(try bind(value), to: .column(target), at: position, explicit: true)

@@ -193,6 +193,17 @@ struct FunctionBinder {
         case "pg_encoding_to_char":
             try arity(1...1)
             return .constant(.text("UTF8"), .string)
+        case "pg_collation_is_visible":
+            return .constant(.boolean(true), .boolean)
+        case "pg_get_serial_sequence":
+            // No column owns a sequence here.
+            try arity(2...2)
+            return .constant(.null, .string)
+        case "json_build_object":
+            guard bound.count % 2 == 0 else {
+                throw SQLError(.syntax, "argument list must have even number of elements", at: position)
+            }
+            return make(.jsonBuildObject, bound, .string)
         case "pg_get_expr", "pg_get_indexdef", "pg_get_constraintdef", "obj_description", "col_description", "shobj_description",
              "pg_get_partkeydef", "pg_get_viewdef":
             return .constant(.null, .string)

@@ -35,6 +35,7 @@ struct FunctionEvaluator {
             return .integer(values[0].asText(arguments[0].type).map { $0.map { Int64($0.count) } ?? Int64(Int32.min) })
         case .upper: return .text(values[0].asText(arguments[0].type).map { $0?.uppercased() })
         case .formatType: return .text(values[0].integers.map { PostgresCatalog.typeName(oid: $0) })
+        case .jsonBuildObject: return .text(Self.jsonObjects(values, arguments.map(\.type), count: count))
         case .lower: return .text(values[0].asText(arguments[0].type).map { $0?.lowercased() })
         case .trim: return .text(values[0].asText(arguments[0].type).map { $0?.trimmingCharacters(in: " ") })
         case .substring:
@@ -207,6 +208,37 @@ struct FunctionEvaluator {
     static func exponential(_ x: Double) -> Double { exp(x) }
 
     static func power(_ base: Double, _ exponent: Double) -> Double { pow(base, exponent) }
+
+    /// `json_build_object` rows: keys as JSON strings; numbers and booleans bare, NULL as
+    /// `null`, everything else a JSON string.
+    static func jsonObjects(_ values: [ColumnVector], _ types: [SQLType], count: Int) -> [String?] {
+        var out = [String](repeating: "{", count: count)
+        for pair in stride(from: 0, to: values.count, by: 2) {
+            let keys = values[pair].asText(types[pair]), texts = values[pair + 1].asText(types[pair + 1])
+            let bare = types[pair + 1].isNumeric || types[pair + 1] == .boolean
+            for row in 0..<count {
+                if pair > 0 { out[row] += ", " }
+                out[row] += jsonString(keys[row] ?? "") + " : " + (texts[row].map { bare ? $0 : jsonString($0) } ?? "null")
+            }
+        }
+        return out.map { $0 + "}" }
+    }
+
+    private static func jsonString(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
 }
 
 infix operator %% : MultiplicationPrecedence

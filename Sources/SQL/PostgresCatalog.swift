@@ -19,10 +19,32 @@ package struct PostgresCatalog {
     private static let relations: Set<String> = [
         "pg_namespace", "pg_type", "pg_class", "pg_attribute", "pg_database", "pg_roles", "pg_user", "pg_am",
         "pg_index", "pg_inherits", "pg_description", "pg_shdescription", "pg_attrdef", "pg_constraint", "pg_proc",
-        "pg_range", "pg_enum", "pg_extension", "pg_collation", "pg_settings", "pg_tables", "pg_locks",
+        "pg_range", "pg_enum", "pg_extension", "pg_collation", "pg_settings", "pg_tables", "pg_locks", "pg_sequence",
         "information_schema.tables", "information_schema.columns", "information_schema.schemata",
         "information_schema.table_constraints", "information_schema.key_column_usage",
     ]
+
+    /// PostgreSQL's OIDs of the catalog relations tools name in `'…'::regclass` casts.
+    private static let catalogOIDs: [String: Int64] = [
+        "pg_type": 1247, "pg_attribute": 1249, "pg_proc": 1255, "pg_class": 1259, "pg_database": 1262,
+        "pg_namespace": 2615, "pg_constraint": 2606, "pg_index": 2610, "pg_description": 2609, "pg_attrdef": 2604,
+        "pg_inherits": 2611, "pg_am": 2601, "pg_collation": 3456, "pg_enum": 3501, "pg_range": 3541, "pg_extension": 3079,
+        "pg_sequence": 2224, "pg_roles": 1260, "pg_user": 1260, "pg_settings": 12_000, "pg_tables": 12_001, "pg_locks": 12_002,
+    ]
+
+    /// The OID of relation `name` (`t`, `public.t`, `pg_catalog.pg_class`, quoted or not):
+    /// a table's, or a catalog relation's as in PostgreSQL; nil when there is no such relation.
+    func oid(ofRelation name: String) -> Int64? {
+        var parts = name.split(separator: ".", maxSplits: 1).map { String($0.filter { $0 != "\"" }) }
+        if parts.count == 2 {
+            let schema = parts.removeFirst().lowercased()
+            if schema == "pg_catalog" { return Self.catalogOIDs[parts[0].lowercased()] }
+            guard schema == "public" else { return nil }
+        }
+        let relation = String(parts.first ?? "")
+        if let schema = engine.schema(named: relation) { return Self.tableOIDBase + Int64(schema.tableID) }
+        return Self.catalogOIDs[relation.lowercased()]
+    }
 
     /// The rows of relation `name`.
     func relation(_ name: String) -> QueryResult {
@@ -89,7 +111,11 @@ package struct PostgresCatalog {
         case "pg_attrdef":
             columns = [("oid", .int), ("adrelid", .int), ("adnum", .int), ("adbin", .string)]
         case "pg_constraint":
-            columns = [("oid", .int), ("conname", .string), ("conrelid", .int), ("contype", .string), ("conkey", .string)]
+            columns = [
+                ("oid", .int), ("conname", .string), ("connamespace", .int), ("contype", .string), ("condeferrable", .boolean),
+                ("condeferred", .boolean), ("convalidated", .boolean), ("conrelid", .int), ("conindid", .int), ("confrelid", .int),
+                ("conkey", .string), ("confkey", .string),
+            ]
         case "pg_proc":
             columns = [("oid", .int), ("proname", .string), ("pronamespace", .int)]
         case "pg_range":
@@ -99,7 +125,12 @@ package struct PostgresCatalog {
         case "pg_extension":
             columns = [("oid", .int), ("extname", .string), ("extversion", .string)]
         case "pg_collation":
-            columns = [("oid", .int), ("collname", .string)]
+            columns = [("oid", .int), ("collname", .string), ("collnamespace", .int)]
+        case "pg_sequence":
+            columns = [
+                ("seqrelid", .int), ("seqtypid", .int), ("seqstart", .long), ("seqincrement", .long), ("seqmax", .long),
+                ("seqmin", .long), ("seqcache", .long), ("seqcycle", .boolean),
+            ]
         case "pg_settings":
             columns = [("name", .string), ("setting", .string)]
         case "pg_locks":

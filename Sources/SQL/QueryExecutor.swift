@@ -35,6 +35,7 @@ struct QueryExecutor {
         let executor = self
         binding.runSubquery = { (query: SQLQuery, _: Int) throws(SQLError) -> QueryResult in try executor.run(query) }
         binding.outer = outer
+        binding.relationOID = { name in PostgresCatalog(engine: executor.engine).oid(ofRelation: name) }
         binding.runCorrelated = { (query: SQLQuery, columns: [Scope.Column], values: [SQLValue]) throws(SQLError) -> QueryResult in
             var inner = executor
             inner.outer = Array(zip(columns, values)) + executor.outer

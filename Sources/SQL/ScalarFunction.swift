@@ -8,6 +8,8 @@ enum ScalarFunction: Sendable {
     case concat, coalesce, nullif, greatest, least
     /// `format_type(oid, typmod)` of a column of OIDs: PostgreSQL's type name.
     case formatType
+    /// `json_build_object(k1, v1, …)`: a JSON object text, PostgreSQL's spacing.
+    case jsonBuildObject
     case now, today
     case timestampFloor(TimeUnit, count: Int64), timestampCeil(TimeUnit, count: Int64)
     case dateadd(TimeUnit), datediff(TimeUnit)

@@ -82,6 +82,8 @@ struct BindingContext {
     /// Set while describing a statement without values: parameters bind as typed NULLs and
     /// take the type of what they are compared with, assigned to or cast to.
     var inference: ParameterInference?
+    /// The OID of a relation by name (`'t'::regclass`), nil when there is none.
+    var relationOID: ((String) -> Int64?)?
     var runSubquery: ((SQLQuery, Int) throws(SQLError) -> QueryResult)?
     /// Runs a subquery with the enclosing row's columns visible as constants.
     var runCorrelated: ((SQLQuery, [Scope.Column], [SQLValue]) throws(SQLError) -> QueryResult)?
