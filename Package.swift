@@ -150,6 +150,7 @@ let package = Package(
             dependencies: [
                 "Node",
                 "PostgresWire",
+                "SQL",
                 "Storage",
                 "HTTPAPI",
                 "LineProtocol",

@@ -2,6 +2,7 @@ import LineProtocol
 import Logging
 import NIOCore
 import NIOHTTP1
+import SQL
 import Storage
 import Synchronization
 

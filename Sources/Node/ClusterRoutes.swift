@@ -1,6 +1,7 @@
 import HTTPAPI
 import NIOHTTP1
 import Replication
+import SQL
 
 /// Operator endpoints on the main HTTP server (9000), behind `http.user`/`http.password`
 /// when set (DESIGN §5: promotion with admin auth):

@@ -1,5 +1,6 @@
 import HTTPAPI
 import Replication
+import SQL
 import Storage
 
 /// `/status.json` on 9003 and `sundial status`: the node's role, epoch, positions, its

@@ -218,26 +218,10 @@ struct FunctionEvaluator {
             let bare = types[pair + 1].isNumeric || types[pair + 1] == .boolean
             for row in 0..<count {
                 if pair > 0 { out[row] += ", " }
-                out[row] += jsonString(keys[row] ?? "") + " : " + (texts[row].map { bare ? $0 : jsonString($0) } ?? "null")
+                out[row] += JSONText.quoted(keys[row] ?? "") + " : " + (texts[row].map { bare ? $0 : JSONText.quoted($0) } ?? "null")
             }
         }
         return out.map { $0 + "}" }
-    }
-
-    private static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }
 

@@ -1,10 +1,11 @@
 import ArgumentParser
 import HTTPAPI
 import LineProtocol
-import PostgresWire
 import Logging
 import Node
+import PostgresWire
 import Replication
+import SQL
 import Storage
 
 #if canImport(Glibc)
