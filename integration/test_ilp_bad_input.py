@@ -202,6 +202,22 @@ def test_i19_many_fields_on_one_line(node):
     canary(node)
 
 
+def test_i20_symbol_cardinality_is_capped(make_node):
+    node = make_node(env={"QDB_CAIRO_MAX_SYMBOL_VALUES": "100"})
+    assert post(node, b"".join(b"card,k=v%d x=%di %d\n" % (i, i, 1000 + i) for i in range(60))).status_code == 204
+    # 60 known + 50 new distinct values would pass 100: the whole request is refused …
+    r = post(node, b"".join(b"card,k=v%d x=%di %d\n" % (i, i, 2000 + i) for i in range(10, 120)))
+    assert r.status_code == 413, r.text
+    assert r.json()["code"] == "request too large" and "symbol column k of table card" in r.json()["message"], r.text
+    # … over TCP the connection closes and the batch is not applied …
+    assert tcp_send(node, b"".join(b"card,k=w%d x=1i %d\n" % (i, 3000 + i) for i in range(200)))
+    # … and values already known, or new ones within the cap, are still written.
+    assert post(node, b"card,k=v1 x=1i 4000\ncard,k=new x=2i 4001\n").status_code == 204
+    canary(node)
+    rows = dump_rows(node, "card")
+    assert len(rows) == 62 and sorted({row["k"] for row in rows}) == sorted([f"v{i}" for i in range(60)] + ["new"])
+
+
 def test_i22_a_failing_second_table_commits_nothing(node):
     assert post(node, b"mt_b x=1i 1000\n").status_code == 204
     r = post(node, b"mt_a x=1i 2000\nmt_b x=\"s\" 2000\n")

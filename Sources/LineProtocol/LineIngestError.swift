@@ -38,6 +38,7 @@ package struct LineIngestError: Error, Sendable, CustomStringConvertible {
         switch error.code {
         case .readOnly: LineIngestError(.readOnly, line: line, table: table, error.message)
         case .notReplicated: LineIngestError(.notReplicated, line: line, table: table, error.message)
+        case .limitExceeded: LineIngestError(.tooLarge, line: line, table: table, error.message)
         default: LineIngestError(.storage, line: line, table: table, message)
         }
     }

@@ -198,6 +198,8 @@ extension ConfigurationKey {
         // Storage.
         .init("cairo.commit.mode", .choice(["sync", "async", "nosync"]), default: "sync",
               "When a commit is acknowledged: sync fsyncs the WAL first (group commit), async fsyncs in the background within 100 ms, nosync leaves it to the OS."),
+        .init("cairo.max.symbol.values", .integer(1...Int64(Int32.max)), default: "4194304",
+              "Most distinct values one SYMBOL column may hold (its dictionary lives in memory); a write that would pass it is refused (ILP 413, SQL error)."),
         .init("cairo.wal.segment.rollover.size", .byteSize((1 << 20)...(1 << 34)), default: "64m",
               "Size at which a WAL segment is sealed and the next begins; whole sealed segments are what purge deletes."),
 

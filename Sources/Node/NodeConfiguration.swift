@@ -76,6 +76,7 @@ package struct NodeConfiguration: Sendable {
         let commitMode = WALConfiguration.CommitMode(rawValue: try values.choice("cairo.commit.mode")) ?? .sync
         storage = StorageConfiguration(wal: WALConfiguration(
             commitMode: commitMode, segmentSizeBytes: Int(try values.byteSize("cairo.wal.segment.rollover.size"))))
+        storage.maxSymbolValues = Int(try values.integer("cairo.max.symbol.values"))
         var line = LineIngestConfiguration()
         line.autoCreateTables = try values.boolean("line.auto.create.new.tables")
         line.autoCreateColumns = try values.boolean("line.auto.create.new.columns")

@@ -12,6 +12,7 @@ struct DataDefinition {
         // The role changed between the engine's read-only check and the write (a demotion).
         if error.code == .readOnly { return SQLError(.readOnly, "cannot execute the statement in a read-only transaction", at: position) }
         if error.code == .notReplicated { return SQLError(.notReplicated, error.message) }
+        if error.code == .limitExceeded { return SQLError(.limitExceeded, error.message, at: position) }
         if error.message.hasPrefix("table already exists") { return SQLError(.duplicateTable, error.message, at: position) }
         return SQLError(.storage, error.message, at: position)
     }

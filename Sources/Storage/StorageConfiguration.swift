@@ -10,6 +10,9 @@ package struct StorageConfiguration: Sendable {
     package var io: StorageIO = .system
     /// When late rows split a partition instead of rewriting it.
     package var outOfOrder = OutOfOrderPolicy()
+    /// Most distinct values one SYMBOL column's dictionary may hold (it lives in memory, and a
+    /// stream of unique tag values would otherwise grow it without bound: RELIABILITY I20).
+    package var maxSymbolValues = 1 << 22
 
     package init(wal: WALConfiguration = WALConfiguration(), checkpointEveryTxns: Int = 256, maxApplyLagTxns: Int = 4_096) {
         self.wal = wal

@@ -169,6 +169,7 @@ package final class StorageEngine: Sendable {
     /// Commits `batch` as one WAL transaction; returns its txn once committed. Rows become
     /// visible to snapshots when applied (`waitUntilApplied`).
     package func commit(_ batch: RowBatch) async throws(StorageError) -> UInt64 {
+        try checkSymbolValues(batch)
         await waitForApplyLag()
         var payload: [UInt8] = []
         payload.reserveCapacity(batch.byteCount + 64)
@@ -189,6 +190,7 @@ package final class StorageEngine: Sendable {
         let batches = batches.filter { $0.rowCount > 0 }
         if batches.isEmpty { return nil }
         if batches.count == 1 { return try await commit(batches[0]) }
+        for batch in batches { try checkSymbolValues(batch) }
         guard Set(batches.map(\.schema.tableID)).count == batches.count else {
             throw StorageError(.notWritable, path: batches[0].schema.name, "one transaction holds one batch per table")
         }
@@ -203,6 +205,34 @@ package final class StorageEngine: Sendable {
         try await settle(position)
         StorageMetrics.committedRows(batches.reduce(0) { $0 + $1.rowCount })
         return position.txn
+    }
+
+    /// Refuses a batch whose SYMBOL values would grow a column's dictionary past
+    /// `maxSymbolValues`. Checked before the WAL append, since interning happens at apply,
+    /// when refusing is too late. The dictionary seen is the last applied one: batches not
+    /// applied yet may add up to the apply lag's new values beyond the limit (it is a memory
+    /// bound, not an exact count). A column that cannot reach the limit with this batch's rows
+    /// is passed without looking at its values, so normal ingestion pays nothing.
+    private func checkSymbolValues(_ batch: RowBatch) throws(StorageError) {
+        let limit = configuration.maxSymbolValues
+        let symbols = published.withLock { $0.snapshots[batch.schema.tableID]?.symbols } ?? [:]
+        for (position, column) in batch.schema.columns.enumerated() where column.type == .symbol {
+            let dictionary = symbols[column.id] ?? .empty
+            guard dictionary.values.count + batch.rowCount > limit else { continue }
+            var fresh = Set<String>()
+            let values = batch.column(position)
+            for row in 0..<batch.rowCount {
+                guard let bytes = values.variableValue(row: row) else { continue }
+                let value = String(decoding: bytes, as: UTF8.self)
+                if dictionary.keys[value] == nil { fresh.insert(value) }
+            }
+            if dictionary.values.count + fresh.count > limit {
+                throw StorageError(
+                    .limitExceeded, path: batch.schema.name,
+                    "symbol column \(column.name) of table \(batch.schema.name) would hold more than \(limit) distinct values "
+                        + "(it has \(dictionary.values.count), the rows add \(fresh.count)); raise cairo.max.symbol.values or use a VARCHAR column")
+            }
+        }
     }
 
     /// Bounded queue between writers and the applier: when apply falls this far behind,
