@@ -170,14 +170,23 @@ package final class SQLEngine: Sendable {
         case .session:
             return .ddl
         case .createTable(let create):
-            try await DataDefinition(engine: self, executor: executor).create(create)
+            try await onStorageThreads { () async throws(SQLError) in try await DataDefinition(engine: self, executor: executor).create(create) }
             return .ddl
         case .insert(let insert):
-            return .inserted(rows: try await DataDefinition(engine: self, executor: executor).insert(insert))
+            return .inserted(rows: try await onStorageThreads { () async throws(SQLError) in
+                try await DataDefinition(engine: self, executor: executor).insert(insert)
+            })
         case .dropTable, .truncateTable, .renameTable, .alterTable:
-            try await DataDefinition(engine: self, executor: executor).change(statement)
+            try await onStorageThreads { () async throws(SQLError) in try await DataDefinition(engine: self, executor: executor).change(statement) }
             return .ddl
         }
+    }
+
+    /// Runs a write: the storage engine's async functions append to the WAL and write files
+    /// in their synchronous parts, which must not run on a network event loop — and a PG
+    /// connection's task prefers its loop (`EventLoopTaskExecutor`). The global pool runs them.
+    private func onStorageThreads<T: Sendable>(_ write: () async throws(SQLError) -> T) async throws(SQLError) -> T {
+        try await withTaskExecutorPreference(globalConcurrentExecutor, operation: write)
     }
 
     /// The rows of a SHOW statement (the catalog as it is now: quick, no table data read).
@@ -219,7 +228,8 @@ package final class SQLEngine: Sendable {
     package func commit(_ batches: TableBatches) async throws(SQLError) {
         if batches.isEmpty { return }
         if isReadOnly() { throw SQLError(.readOnly, "cannot execute COMMIT in a read-only transaction") }
-        _ = try await DataDefinition(engine: self, executor: makeExecutor(makeContext(), parameters: [])).commit(batches)
+        let executor = makeExecutor(makeContext(), parameters: [])
+        _ = try await onStorageThreads { () async throws(SQLError) in try await DataDefinition(engine: self, executor: executor).commit(batches) }
     }
 
     /// `SELECT pg_promote([wait [, wait_seconds]])` with nothing else: promotion is an
@@ -236,7 +246,7 @@ package final class SQLEngine: Sendable {
         guard let promote else {
             throw SQLError(.wrongState, "recovery is not in progress: this node is not clustered (replication.role=none)")
         }
-        if let failure = await promote() {
+        if let failure = await withTaskExecutorPreference(globalConcurrentExecutor, operation: promote) {
             throw SQLError(.wrongState, "cannot promote: \(failure)")
         }
         return QueryResult(columns: [("pg_promote", .boolean)], rows: [[.boolean(true)]])
