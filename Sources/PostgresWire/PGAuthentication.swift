@@ -42,6 +42,20 @@ struct SCRAMVerifier: Sendable {
         storedKey = PGCrypto.sha256(PGCrypto.hmacSHA256(key: salted, Array("Client Key".utf8)))
         serverKey = PGCrypto.hmacSHA256(key: salted, Array("Server Key".utf8))
     }
+
+    /// For a user that does not exist: a salt stable per name (as PostgreSQL's mock salt, so
+    /// asking twice cannot tell a real user from an invented one) and keys no proof matches.
+    /// No PBKDF2 runs: the exchange happens on the connection's event loop, and a flood of
+    /// made-up names must not cost milliseconds of CPU each.
+    init(unknownUser user: String) {
+        salt = Array(PGCrypto.hmacSHA256(key: Self.mockSecret, Array(user.utf8)).prefix(16))
+        iterations = 4096
+        storedKey = PGCrypto.randomBytes(32)
+        serverKey = PGCrypto.randomBytes(32)
+    }
+
+    /// Per process: mock salts differ between servers and restarts.
+    private static let mockSecret = PGCrypto.randomBytes(32)
 }
 
 /// The authentication exchange of one connection, as a value: messages in, messages and a
@@ -76,7 +90,7 @@ package struct PGAuthentication {
         self.credential = credential
         self.method = method
         state = method == .cleartext ? .awaitingPassword : .awaitingSASLInitial
-        verifier = credential?.scram ?? SCRAMVerifier(password: PGCrypto.randomBytes(16), salt: PGCrypto.randomBytes(16), iterations: 4096)
+        verifier = credential?.scram ?? SCRAMVerifier(unknownUser: user)
     }
 
     /// The request that opens the exchange.

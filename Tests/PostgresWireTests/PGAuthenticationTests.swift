@@ -50,6 +50,19 @@ import Testing
         }
     }
 
+    /// An invented user's salt is stable per name, like a real user's (asking twice tells
+    /// nothing), and differs between names.
+    @Test func anUnknownUsersSaltIsStablePerName() {
+        func salt(_ name: String) -> String? {
+            var exchange = PGAuthentication(user: name, credential: nil, method: .scramSHA256)
+            guard case .send(.authenticationSASLContinue(let bytes)) = exchange.receive(Self.saslInitial("n,,n=,r=xyz")) else { return nil }
+            return String(decoding: bytes, as: UTF8.self).split(separator: ",").first { $0.hasPrefix("s=") }.map(String.init)
+        }
+        #expect(salt("ghost") != nil)
+        #expect(salt("ghost") == salt("ghost"))
+        #expect(salt("ghost") != salt("phantom"))
+    }
+
     @Test(arguments: [
         saslInitial("garbage"), saslInitial("n,,n=user"), saslInitial("p=tls-server-end-point,,n=,r=abc"), [1, 2, 3],
         saslInitial("n,,n=,r=abc", mechanism: "SCRAM-SHA-1"),
