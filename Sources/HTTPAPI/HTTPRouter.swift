@@ -3,6 +3,14 @@ import NIOHTTP1
 /// One HTTP endpoint. Existential dispatch happens once per request, never per row.
 package protocol HTTPEndpoint: Sendable {
     func respond(to request: HTTPRequest, body: HTTPRequestBody) async throws -> HTTPResponse
+    /// Whether the endpoint only does protocol work, handing statements to the SQL engine, so
+    /// it may run on the connection's event loop; others (ILP, import, metrics) run on the
+    /// global pool.
+    var handlesOnEventLoop: Bool { get }
+}
+
+extension HTTPEndpoint {
+    package var handlesOnEventLoop: Bool { false }
 }
 
 /// An endpoint made of a closure, for small handlers.

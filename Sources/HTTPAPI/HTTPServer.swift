@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import SQL
 import ServiceLifecycle
 
 /// One HTTP/1.1 listener (the main server on 9000 or the health server on 9003).
@@ -118,7 +119,9 @@ package struct BoundHTTPServer: Service {
             try await channel.executeThenClose { connections in
                 try await withThrowingDiscardingTaskGroup { group in
                     for try await connection in connections {
-                        group.addTask { await serve(connection) }
+                        // The connection's task runs on its channel's event loop; endpoints that
+                        // do more than protocol work move to the global pool (`respond`).
+                        group.addTask(executorPreference: EventLoopTaskExecutor(connection.channel.eventLoop)) { await serve(connection) }
                     }
                 }
             }
@@ -170,7 +173,9 @@ package struct BoundHTTPServer: Service {
         let request = HTTPRequest(head: head, target: target, remoteAddress: remote, connection: watch)
         guard let endpoint = router.endpoint(for: request) else { return router.response(for: request) }
         do {
-            return try await endpoint.respond(to: request, body: HTTPRequestBody(reader: reader))
+            let body = HTTPRequestBody(reader: reader)
+            if endpoint.handlesOnEventLoop { return try await endpoint.respond(to: request, body: body) }
+            return try await withTaskExecutorPreference(globalConcurrentExecutor) { try await endpoint.respond(to: request, body: body) }
         } catch let error as HTTPBodyTooLargeError {
             return .text(.payloadTooLarge, "request body exceeds \(error.limit) bytes\n")
         } catch {

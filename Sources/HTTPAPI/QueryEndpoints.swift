@@ -5,6 +5,7 @@ import Storage
 /// `GET /exec`: SQL → QuestDB's JSON (QUESTDB-COMPAT §3.1). Statements run on the SQL
 /// engine's workers; the JSON is rendered there too, never on an event loop.
 package struct ExecEndpoint: HTTPEndpoint {
+    package var handlesOnEventLoop: Bool { true }
     private let engine: SQLEngine
     /// Most rows one response may carry (`http.security.max.response.rows`).
     private let maxResponseRows: Int
@@ -76,6 +77,7 @@ package struct ExecEndpoint: HTTPEndpoint {
 
 /// `GET /exp`: a query's rows as CSV (QUESTDB-COMPAT §3.2).
 package struct ExportEndpoint: HTTPEndpoint {
+    package var handlesOnEventLoop: Bool { true }
     private let engine: SQLEngine
 
     package init(engine: SQLEngine) { self.engine = engine }
@@ -113,6 +115,7 @@ package struct ExportEndpoint: HTTPEndpoint {
 
 /// `GET /chk?j=table`: whether a table exists (QUESTDB-COMPAT §3.4).
 package struct CheckEndpoint: HTTPEndpoint {
+    package var handlesOnEventLoop: Bool { true }
     private let engine: SQLEngine
 
     package init(engine: SQLEngine) { self.engine = engine }

@@ -1,8 +1,7 @@
-// A PG connection's task prefers its event loop; statements still never touch storage there:
-// queries run on the SQL workers, writes (WAL appends, DDL files) on the global pool.
+// PG and HTTP connection tasks prefer their event loop; statements still never touch storage
+// there: queries run on the SQL workers, writes (WAL appends, DDL files) on the global pool.
 import NIOCore
 import NIOPosix
-@testable import PostgresWire
 import SQL
 import Storage
 import Synchronization
