@@ -6,11 +6,8 @@ import Testing
 import TestSupport
 
 @Test func aDescriptionIsReusedUntilASchemaChanges() async throws {
-    let directory = TemporaryDirectory(prefix: "sundial-statement-cache")
-    let layout = DataDirectory(root: directory.path)
-    _ = try layout.open(initialRole: .standalone)
-    let storage = try StorageEngine(layout: layout, configuration: StorageConfiguration())
-    let engine = SQLEngine(storage: storage)
+    let (directory, engine) = try makeTestEngine("sundial-statement-cache")
+    defer { withExtendedLifetime(directory) {} }
     _ = try await engine.execute("CREATE TABLE t (ts TIMESTAMP, a INT) TIMESTAMP(ts)")
     let sql = "SELECT * FROM t WHERE a > $1"
 
@@ -38,10 +35,8 @@ import TestSupport
 }
 
 @Test func declaredParameterTypesAreAPartOfTheKey() async throws {
-    let directory = TemporaryDirectory(prefix: "sundial-statement-cache")
-    let layout = DataDirectory(root: directory.path)
-    _ = try layout.open(initialRole: .standalone)
-    let engine = SQLEngine(storage: try StorageEngine(layout: layout, configuration: StorageConfiguration()))
+    let (directory, engine) = try makeTestEngine("sundial-statement-cache")
+    defer { withExtendedLifetime(directory) {} }
     let sql = "SELECT $1 AS v"
     let untyped = try #require(try await engine.prepare(sql, parameterTypes: []).description)
     let typed = try #require(try await engine.prepare(sql, parameterTypes: [.long]).description)
@@ -51,12 +46,10 @@ import TestSupport
 }
 
 @Test func aFullCacheDropsTheLeastRecentlyUsedHalf() async throws {
-    let directory = TemporaryDirectory(prefix: "sundial-statement-cache")
-    let layout = DataDirectory(root: directory.path)
-    _ = try layout.open(initialRole: .standalone)
     var configuration = SQLConfiguration()
     configuration.statementCacheSize = 4
-    let engine = SQLEngine(storage: try StorageEngine(layout: layout, configuration: StorageConfiguration()), configuration: configuration)
+    let (directory, engine) = try makeTestEngine("sundial-statement-cache", sql: configuration)
+    defer { withExtendedLifetime(directory) {} }
     func isCached(_ sql: String) async throws -> Bool {
         let before = engine.statementCacheCounts.hits
         _ = try await engine.parse(sql)

@@ -6,12 +6,10 @@ import Testing
 import TestSupport
 
 @Test func aSymbolColumnRefusesNewValuesPastItsLimit() async throws {
-    let directory = TemporaryDirectory(prefix: "sundial-symbol-limit")
-    let layout = DataDirectory(root: directory.path)
-    _ = try layout.open(initialRole: .standalone)
     var storage = StorageConfiguration()
     storage.maxSymbolValues = 4
-    let engine = SQLEngine(storage: try StorageEngine(layout: layout, configuration: storage))
+    let (directory, engine) = try makeTestEngine("sundial-symbol-limit", storage: storage)
+    defer { withExtendedLifetime(directory) {} }
     _ = try await engine.execute("CREATE TABLE s (ts TIMESTAMP, k SYMBOL, v LONG) TIMESTAMP(ts) PARTITION BY DAY")
     _ = try await engine.execute("INSERT INTO s VALUES ('2024-01-01', 'a', 1), ('2024-01-01', 'b', 2), ('2024-01-01', 'c', 3)")
     // Known values and NULLs never count; the fourth distinct value still fits.
