@@ -1,11 +1,12 @@
 import SQL
 
 /// Catalog queries about features Sundial does not have (row security policies, extended
-/// statistics, publications, triggers, rules, partitioned tables, constraints, indexes): psql's `\d table` asks each
-/// of them in turn, in SQL the engine does not support (`array(select …)`, `= any (…)`). Their
-/// answer is always "none": when such a statement fails to parse or describe, it is answered
-/// with no rows instead of the error. Statements the engine can run (SQLAlchemy's column
-/// query, which names `pg_sequence` in a subquery) run normally.
+/// statistics, publications, triggers, rules, partitioned tables, constraints, indexes):
+/// psql's `\d table` and SQLAlchemy's reflection ask them in SQL the engine does not support
+/// (`array(select …)`, `= any (…)`, `unnest`). Their answer is always "none": when such a
+/// statement fails to parse, describe or run, it is answered with no rows instead of the
+/// error. Statements the engine can run (SQLAlchemy's column query, which names `pg_sequence`
+/// in a subquery) run normally.
 enum PGCatalogShortcuts {
     private static let absentRelations = [
         "pg_catalog.pg_policy", "pg_catalog.pg_statistic_ext", "pg_catalog.pg_publication", "pg_catalog.pg_trigger",

@@ -322,11 +322,8 @@ package final class PGSession {
                     portal.finished = true
                     return
                 }
-                if first.end == stop {
-                    PGBackendMessage.portalSuspended.write(into: &out)
-                    return
-                }
-                try await sendRows(&portal, upTo: maxRows > 0 ? stop : Int.max, from: 0, describe: false, flush: flush)
+                // More rows than one flush, or than `maxRows` (then PortalSuspended).
+                try await sendRows(&portal, upTo: stop, from: 0, describe: false, flush: flush)
                 return
             case .outcome(let outcome):
                 guard try finish(outcome, statement: statement, portal: &portal) else { return }

@@ -109,7 +109,7 @@ struct DataDefinition {
         }
         var batches = TableBatches()
         let rows = try write(insert, into: &batches)
-        for batch in batches.all { try await commit(batch) }
+        _ = try await commit(batches)
         return rows
     }
 

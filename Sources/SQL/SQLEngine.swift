@@ -34,7 +34,7 @@ package struct PreparedSQL: Sendable {
     package var parameterCount: Int { parsed.parameterCount }
 }
 
-/// What Describe reports about a statement (see `SQLEngine.describe`).
+/// What Describe reports about a statement (see `SQLEngine.prepare`).
 package struct StatementDescription: Sendable {
     package var parameterTypes: [SQLType?]
     package var columns: [QueryResult.Column]?
@@ -256,9 +256,9 @@ package final class SQLEngine: Sendable {
     /// cache when the same text was seen before, else parsed on a worker.
     package func parse(_ sql: String) async throws(SQLError) -> (statements: [SQLStatement], parameterCount: Int) {
         if let known = statementCache.parsed(sql) { return (known.statements, known.parameterCount) }
-        let parsed = try await offload { () throws(SQLError) in try SQLParser.parseCountingParameters(sql) }
-        statementCache.remember(sql, StatementCache.Parsed(statements: parsed.0, parameterCount: parsed.parameterCount))
-        return (parsed.0, parsed.parameterCount)
+        let parsed = try await offload { () throws(SQLError) in try StatementCache.Parsed(parsing: sql) }
+        statementCache.remember(sql, parsed)
+        return (parsed.statements, parsed.parameterCount)
     }
 
     /// What extended-protocol Parse needs: the statements of `sql`, its parameter count and,
@@ -274,15 +274,9 @@ package final class SQLEngine: Sendable {
             }
         }
         let prepared = try await offload { () throws(SQLError) -> PreparedSQL in
-            var statements: StatementCache.Parsed
-            if let parsed {
-                statements = parsed
-            } else {
-                let (list, count) = try SQLParser.parseCountingParameters(sql)
-                statements = StatementCache.Parsed(statements: list, parameterCount: count)
-            }
+            let statements = if let parsed { parsed } else { try StatementCache.Parsed(parsing: sql) }
             guard statements.statements.count == 1 else { return PreparedSQL(parsed: statements, description: nil) }
-            let description = try self.describeNow(statements.statements[0], parameterTypes: declared, parameterCount: statements.parameterCount)
+            let description = try self.describe(statements.statements[0], parameterTypes: declared, parameterCount: statements.parameterCount)
             return PreparedSQL(parsed: statements, description: description)
         }
         if parsed == nil { statementCache.remember(sql, prepared.parsed) }
@@ -297,15 +291,9 @@ package final class SQLEngine: Sendable {
 
     /// What a statement takes and returns, without running it: the types of its parameters
     /// (declared ones kept, the others inferred from their use, nil when nothing tells) and
-    /// its result columns (nil when it returns no rows). Tables read as empty.
-    package func describe(_ statement: SQLStatement, parameterTypes declared: [SQLType?], parameterCount: Int) async throws(SQLError)
-        -> StatementDescription
-    {
-        try await offload { () throws(SQLError) in try self.describeNow(statement, parameterTypes: declared, parameterCount: parameterCount) }
-    }
-
-    /// `describe`, on the calling (worker) thread.
-    private func describeNow(_ statement: SQLStatement, parameterTypes declared: [SQLType?], parameterCount: Int) throws(SQLError)
+    /// its result columns (nil when it returns no rows). Tables read as empty. Runs on the
+    /// calling thread (a worker: `prepare`).
+    private func describe(_ statement: SQLStatement, parameterTypes declared: [SQLType?], parameterCount: Int) throws(SQLError)
         -> StatementDescription
     {
         let inference = ParameterInference()

@@ -10,6 +10,10 @@ final class StatementCache: Sendable {
     struct Parsed: Sendable {
         var statements: [SQLStatement]
         var parameterCount: Int
+
+        init(parsing sql: String) throws(SQLError) {
+            (statements, parameterCount) = try SQLParser.parseCountingParameters(sql)
+        }
     }
 
     private struct Described {
