@@ -134,6 +134,13 @@ def test_psycopg_executemany_and_binary_results(node):
         with conn.cursor(binary=True) as cursor:
             cursor.execute("select ts, s, v from em order by ts")
             assert cursor.fetchall() == rows
+        # UPDATE with bind parameters: the row count comes back in the command tag.
+        with conn.cursor() as cursor:
+            cursor.execute("update em set v = %s * v where s = %s and ts >= %s", (-2.0, "s1", datetime.datetime(2024, 1, 1, 0, 1)))
+            assert cursor.rowcount == len([r for r in rows if r[1] == "s1" and r[0] >= datetime.datetime(2024, 1, 1, 0, 1)])
+            cursor.execute("select ts, s, v from em order by ts")
+            assert cursor.fetchall() == [
+                (ts, s, -2 * v if s == "s1" and ts >= datetime.datetime(2024, 1, 1, 0, 1) else v) for ts, s, v in rows]
 
 
 def test_asyncpg_fetches_every_type_in_binary(node):
@@ -266,7 +273,8 @@ def test_replica_refuses_every_write_with_25006_and_says_so(make_node):
         assert conn.execute("select pg_is_in_recovery()").fetchone() == (True,)
         for sql, verb in [("create table r (ts timestamp) timestamp(ts)", "CREATE TABLE"),
                           ("insert into r values (now())", "INSERT"), ("drop table r", "DROP TABLE"),
-                          ("alter table r add column x int", "ALTER TABLE"), ("truncate table r", "TRUNCATE")]:
+                          ("alter table r add column x int", "ALTER TABLE"), ("truncate table r", "TRUNCATE"),
+                          ("update r set x = 1", "UPDATE")]:
             with pytest.raises(psycopg.errors.ReadOnlySqlTransaction) as failure:
                 conn.execute(sql)
             assert str(failure.value) == f"cannot execute {verb} in a read-only transaction"

@@ -67,6 +67,15 @@ def test_ilp_on_primary_is_read_over_pg_on_two_replicas(cluster):
         columns = [row[0] for row in pg_rows(replica, "SELECT \"column\" FROM table_columns('trades')")]
         assert "note" in columns
         assert pg_rows(replica, "SELECT count(*) FROM extra") == [(0,)]
+    # So do UPDATEs: the replaced rows, and nothing else, change on every replica.
+    with psycopg.connect(primary.pg_dsn, autocommit=True) as connection:
+        cursor = connection.execute("UPDATE trades SET note = 'seven', price = -price WHERE sym = 's0' AND id < 700")
+        assert cursor.rowcount == 100
+    wait_caught_up(primary, replicas)
+    expected = pg_rows(primary, "SELECT sym, note, count(*), sum(price), sum(id) FROM trades ORDER BY sym, note")
+    assert (("s0", "seven", 100, -sum(i * 0.5 for i in range(0, 700, 7)), sum(range(0, 700, 7)))) in expected
+    for replica in replicas:
+        assert pg_rows(replica, "SELECT sym, note, count(*), sum(price), sum(id) FROM trades ORDER BY sym, note") == expected
 
 
 def test_writes_to_a_replica_fail_on_every_protocol(cluster):

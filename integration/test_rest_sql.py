@@ -58,6 +58,11 @@ def test_every_type_encodes_as_questdb_does(node):
     assert body["dataset"][1] == [False, 0, 0, "", None, None, None, None, None, None, None, None, None, None, None, None]
     raw = exec_sql(node, "select d, f from all_types limit 1").text
     assert '"dataset":[[1.0E7,1.5]]' in raw
+    # UPDATE answers QuestDB's DML reply and leaves every column it does not set as it was.
+    assert ok(node, "update all_types set i = i + 1 where b") == {"dml": "OK", "updated": 1}
+    after = ok(node, "select * from all_types")["dataset"]
+    assert after[0] == body["dataset"][0][:4] + [43] + body["dataset"][0][5:]
+    assert after[1] == body["dataset"][1]
     quoted = ok(node, "select l from all_types limit 1", quoteLargeNum="true")
     assert quoted["dataset"] == [["9007199254740993"]]
 

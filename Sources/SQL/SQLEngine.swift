@@ -176,6 +176,10 @@ package final class SQLEngine: Sendable {
             return .inserted(rows: try await onStorageThreads { () async throws(SQLError) in
                 try await DataDefinition(engine: self, executor: executor).insert(insert)
             })
+        case .update(let update):
+            return .updated(rows: try await onStorageThreads { () async throws(SQLError) in
+                try await UpdatePlan(update: update, executor: executor).run()
+            })
         case .dropTable, .truncateTable, .renameTable, .alterTable:
             try await onStorageThreads { () async throws(SQLError) in try await DataDefinition(engine: self, executor: executor).change(statement) }
             return .ddl
@@ -315,6 +319,10 @@ package final class SQLEngine: Sendable {
                         if let type { inference.note(expression, as: .column(type)) }
                     }
                 }
+            }
+        case .update(let update):
+            if let snapshot = storage.snapshot(ofTable: update.table) {
+                _ = try UpdatePlan(update: update, executor: executor).bind(snapshot)
             }
         case .showTables, .showColumns, .showCreateTable, .session(.show):
             columns = try show(statement).columns

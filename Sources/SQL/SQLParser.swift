@@ -123,6 +123,7 @@ package struct SQLParser {
         }
         if token.isWord("create") { return try createTable() }
         if token.isWord("insert") { return try insert() }
+        if token.isWord("update") { return try update() }
         if token.isWord("drop") { return try drop() }
         if token.isWord("truncate") {
             index += 1
@@ -322,6 +323,39 @@ package struct SQLParser {
         }
         _ = position
         throw SQLError.syntax("'values' or 'select' expected", at: current.position)
+    }
+
+    /// `UPDATE t [[AS] alias] SET col = expr, … [WHERE condition]` (QuestDB's form; its
+    /// `FROM` joins are refused with a clear error).
+    mutating func update() throws(SQLError) -> SQLStatement {
+        index += 1
+        let (table, position) = try name(allowString: true, what: "table name")
+        var alias: String?
+        if accept("as") {
+            alias = try name(what: "alias").0
+        } else if !current.isWord("set"), current.kind == .word || current.kind == .quotedIdentifier {
+            alias = advance().text
+        }
+        try expect("set")
+        var assignments: [(column: String, value: SQLExpression, position: Int)] = []
+        repeat {
+            var (column, columnPosition) = try name(what: "column name")
+            // `SET t.col = …`: the table's own name or alias may qualify the column.
+            if accept(symbol: ".") {
+                guard Scope.sameName(column, alias ?? table) || Scope.sameName(column, table) else {
+                    throw SQLError(.undefinedColumn, "Invalid column: \(column)", at: columnPosition)
+                }
+                (column, columnPosition) = try name(what: "column name")
+            }
+            try expect(symbol: "=")
+            assignments.append((column, try expression(), columnPosition))
+        } while accept(symbol: ",")
+        if current.isWord("from") {
+            throw SQLError(.unsupported, "UPDATE … FROM is not supported yet; use a subquery in SET or WHERE", at: current.position)
+        }
+        var condition: SQLExpression?
+        if accept("where") { condition = try expression() }
+        return .update(Update(table: table, alias: alias, assignments: assignments, whereClause: condition, position: position))
     }
 
     // MARK: Types

@@ -6,6 +6,7 @@ package indirect enum SQLStatement: Sendable {
     case query(SQLQuery)
     case createTable(CreateTable)
     case insert(Insert)
+    case update(Update)
     case dropTable(name: String, ifExists: Bool, position: Int)
     case truncateTable(name: String, position: Int)
     case renameTable(from: String, to: String, position: Int)
@@ -24,7 +25,7 @@ package indirect enum SQLStatement: Sendable {
     package var isWrite: Bool {
         switch self {
         case .query, .showTables, .showColumns, .showCreateTable, .explain, .session, .declareCursor: false
-        case .createTable, .insert, .dropTable, .truncateTable, .renameTable, .alterTable: true
+        case .createTable, .insert, .update, .dropTable, .truncateTable, .renameTable, .alterTable: true
         }
     }
 
@@ -34,6 +35,7 @@ package indirect enum SQLStatement: Sendable {
         case .query, .explain: "SELECT"
         case .createTable: "CREATE TABLE"
         case .insert: "INSERT"
+        case .update: "UPDATE"
         case .dropTable: "DROP TABLE"
         case .truncateTable: "TRUNCATE"
         case .renameTable: "RENAME TABLE"
@@ -274,6 +276,15 @@ package struct Insert: Sendable {
 
     /// Rows of `INSERT … VALUES`; nil for `INSERT … SELECT`.
     package var valuesRowCount: Int? { query == nil ? rows.count : nil }
+}
+
+/// `UPDATE t [[AS] alias] SET col = expr, … [WHERE …]`.
+package struct Update: Sendable {
+    var table: String
+    var alias: String?
+    var assignments: [(column: String, value: SQLExpression, position: Int)]
+    var whereClause: SQLExpression?
+    var position: Int
 }
 
 package enum AlterTable: Sendable {

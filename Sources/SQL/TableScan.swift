@@ -32,6 +32,8 @@ final class TableScan: RowSource {
     var keyOnlyColumn: Int?
     /// Rows (within the current partition) of the last batch returned.
     private(set) var lastRows: [Int] = []
+    /// The partition part the last batch came from.
+    var lastPartition: TableSnapshot.Partition? { workIndex < work.count ? work[workIndex].partition : nil }
 
     enum MappedSource {
         case fixed(MappedColumn)

@@ -194,6 +194,15 @@ struct Applier: ~Copyable {
                     suspended[id] = "apply of txn \(record.txn) failed: \(error)"
                 }
             }
+        case .rowUpdate:
+            guard let id = RowUpdateCodec.tableID(of: record.payload) else {
+                throw StorageError(.corrupt, path: "wal", "update at txn \(record.txn) is malformed")
+            }
+            guard suspended[id] == nil else { return }
+            guard let store = stores[id] else {
+                throw StorageError(.corrupt, path: "wal", "update at txn \(record.txn) names no known table")
+            }
+            try store.update(try RowUpdateCodec.decode(record.payload, schema: store.schema), txn: record.txn)
         default:
             return
         }
@@ -235,6 +244,7 @@ struct Applier: ~Copyable {
         switch record.header.kind {
         case .schemaChange: (try? SchemaChange.decode(record.payload, txn: record.txn))?.tableID
         case .rowBatch: RowBatchCodec.tableID(of: record.payload)
+        case .rowUpdate: RowUpdateCodec.tableID(of: record.payload)
         default: nil
         }
     }

@@ -16,6 +16,16 @@ struct Catalog: ~Copyable {
     /// The fork points of the WAL; new records carry the last one's epoch.
     var epochs = EpochHistory()
 
+    /// Tables an UPDATE holds (`StorageEngine.update`): other writes to them wait, and are
+    /// woken through `updateWaiters` when it lets go.
+    var updating: Set<UInt32> = []
+    var updateWaiters: [CheckedContinuation<Void, Never>] = []
+
+    /// Whether an UPDATE holds any of the tables `names` name.
+    func isUpdating(_ names: [String]) -> Bool {
+        !updating.isEmpty && names.contains { schemas[NameRules.lookupKey($0)].map { updating.contains($0.tableID) } ?? false }
+    }
+
     init(stores: [UInt32: TableStore], damaged damagedTables: [DamagedTable]) {
         for table in damagedTables {
             damaged[NameRules.lookupKey(table.name)] = table.reason

@@ -98,7 +98,7 @@ package final class StorageEngine: Sendable {
     package func alterTable(
         _ name: String, _ change: (inout TableSchema) throws(SchemaError) -> Void
     ) async throws(StorageError) -> TableSchema {
-        let (schema, position) = try catalog.withLock { (catalog) throws(StorageError) -> (TableSchema, WALPosition) in
+        let (schema, position) = try await withTablesFree([name]) { (catalog) throws(StorageError) -> (TableSchema, WALPosition) in
             let (old, schema) = try catalog.alter(name, change)
             do throws(StorageError) {
                 return (schema, try append(.schemaChange, SchemaChange.alterTable(schema).encoded(), in: catalog))
@@ -114,7 +114,7 @@ package final class StorageEngine: Sendable {
 
     /// Removes every row of a table; its structure stays.
     package func truncateTable(_ name: String) async throws(StorageError) {
-        let position = try catalog.withLock { (catalog) throws(StorageError) -> WALPosition in
+        let position = try await withTablesFree([name]) { (catalog) throws(StorageError) -> WALPosition in
             try catalog.requireWritable(name)
             let schema = try catalog.existing(name)
             return try append(.schemaChange, SchemaChange.truncateTable(tableID: schema.tableID).encoded(), in: catalog)
@@ -140,7 +140,7 @@ package final class StorageEngine: Sendable {
         let timestamps = Set((published.withLock { $0.snapshots[schema.tableID] }?.partitions ?? [])
             .map(\.timestamp).filter(matches)).sorted()
         guard !timestamps.isEmpty else { return 0 }
-        let position = try catalog.withLock { (catalog) throws(StorageError) -> WALPosition in
+        let position = try await withTablesFree([name]) { (catalog) throws(StorageError) -> WALPosition in
             try catalog.requireWritable(name)
             let current = try catalog.existing(name)
             guard current.tableID == schema.tableID else {
@@ -155,7 +155,7 @@ package final class StorageEngine: Sendable {
 
     /// Removes a table and its files.
     package func dropTable(_ name: String) async throws(StorageError) {
-        let position = try catalog.withLock { (catalog) throws(StorageError) -> WALPosition in
+        let position = try await withTablesFree([name]) { (catalog) throws(StorageError) -> WALPosition in
             try catalog.requireWritable(name)
             let schema = try catalog.existing(name)
             let position = try append(.schemaChange, SchemaChange.dropTable(tableID: schema.tableID).encoded(), in: catalog)
@@ -174,7 +174,7 @@ package final class StorageEngine: Sendable {
         var payload: [UInt8] = []
         payload.reserveCapacity(batch.byteCount + 64)
         RowBatchCodec.encode(batch, into: &payload)
-        let position = try catalog.withLock { (catalog) throws(StorageError) -> WALPosition in
+        let position = try await withTablesFree([batch.schema.name]) { (catalog) throws(StorageError) -> WALPosition in
             try catalog.admit(batch)
             return try append(.rowBatch, payload, in: catalog)
         }
@@ -198,13 +198,100 @@ package final class StorageEngine: Sendable {
         var payload: [UInt8] = []
         payload.reserveCapacity(batches.reduce(64) { $0 + $1.byteCount + 64 })
         RowBatchCodec.encodeGroup(batches, into: &payload)
-        let position = try catalog.withLock { (catalog) throws(StorageError) -> WALPosition in
+        let position = try await withTablesFree(batches.map(\.schema.name)) { (catalog) throws(StorageError) -> WALPosition in
             for batch in batches { try catalog.admit(batch) }
             return try append(.rowBatchGroup, payload, in: catalog)
         }
         try await settle(position)
         StorageMetrics.committedRows(batches.reduce(0) { $0 + $1.rowCount })
         return position.txn
+    }
+
+    /// UPDATE: `compute` reads the table as of every write appended before it and returns the
+    /// replacement rows, which commit as one WAL transaction (`rowUpdate`) naming the rows they
+    /// replace by position. Other writes to the table wait from the moment the table is taken
+    /// until the record is appended — so nothing lands between the view `compute` read and the
+    /// update, and the positions hold wherever the record is applied (replay, replicas). The
+    /// update's own computation is all they wait for, as behind a DDL statement.
+    /// Returns the number of rows replaced, or `compute`'s failure.
+    package func update<Failure: Error>(
+        _ name: String, _ compute: (TableSnapshot) -> Result<RowUpdate?, Failure>
+    ) async throws(StorageError) -> Result<Int, Failure> {
+        let (tableID, lastAppended) = try await withTablesFree([name]) { (catalog) throws(StorageError) -> (UInt32, UInt64) in
+            try catalog.requireWritable(name)
+            let schema = try catalog.existing(name)
+            catalog.updating.insert(schema.tableID)
+            return (schema.tableID, wal.nextTxn - 1)
+        }
+        func release() {
+            let waiters = catalog.withLock { catalog in
+                catalog.updating.remove(tableID)
+                defer { catalog.updateWaiters = [] }
+                return catalog.updateWaiters
+            }
+            for waiter in waiters { waiter.resume() }
+        }
+        startApplying()
+        await waitUntilApplied(lastAppended)
+        let (snapshot, suspension) = published.withLock { ($0.snapshots[tableID], $0.suspended[tableID]) }
+        guard suspension == nil, let snapshot else {
+            release()
+            throw StorageError(.notWritable, path: name, "table is suspended and refuses writes: \(suspension ?? "not applied")")
+        }
+        let update: RowUpdate
+        switch compute(snapshot) {
+        case .failure(let failure):
+            release()
+            return .failure(failure)
+        case .success(let computed):
+            guard let computed, computed.rowCount > 0 else {
+                release()
+                return .success(0)
+            }
+            update = computed
+        }
+        var payload: [UInt8] = []
+        payload.reserveCapacity(update.batch.byteCount + update.rowCount * 8 + 64)
+        RowUpdateCodec.encode(update, into: &payload)
+        let position: WALPosition
+        do {
+            position = try catalog.withLock { (catalog) throws(StorageError) -> WALPosition in
+                try catalog.requireWritable(name)
+                guard let current = catalog.schemas[NameRules.lookupKey(name)], current.tableID == tableID,
+                      current.version == update.batch.schema.version
+                else { throw StorageError(.schemaChanged, path: name, "table changed during UPDATE; run it again") }
+                return try append(.rowUpdate, payload, in: catalog)
+            }
+        } catch {
+            release()
+            throw error
+        }
+        release()
+        try await settle(position)
+        await waitUntilApplied(position.txn)
+        if let reason = published.withLock({ $0.suspended[tableID] }) {
+            throw StorageError(.notWritable, path: name, "UPDATE failed to apply; the table is suspended: \(reason)")
+        }
+        StorageMetrics.committedRows(update.rowCount)
+        return .success(update.rowCount)
+    }
+
+    /// Runs `body` under the catalog lock once no UPDATE holds any of the tables `names` name
+    /// (waiting for it meanwhile): every client write goes through here.
+    private func withTablesFree<T>(
+        _ names: [String], _ body: (inout Catalog) throws(StorageError) -> T
+    ) async throws(StorageError) -> T {
+        while true {
+            let result = try catalog.withLock { (catalog) throws(StorageError) -> T? in
+                catalog.isUpdating(names) ? nil : try body(&catalog)
+            }
+            if let result { return result }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                catalog.withLock { catalog in
+                    if catalog.isUpdating(names) { catalog.updateWaiters.append(continuation) } else { continuation.resume() }
+                }
+            }
+        }
     }
 
     /// Refuses a batch whose SYMBOL values would grow a column's dictionary past

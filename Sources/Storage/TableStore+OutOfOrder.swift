@@ -124,7 +124,7 @@ extension TableStore {
 
     /// Rewrites part `index` as a new version: its first `prefix` rows copied as they are, then
     /// `entries`.
-    private func rewritePart(
+    func rewritePart(
         _ index: Int, prefix: Int, _ entries: [Int], reader: PartitionReader, batch: RowBatch, txn: UInt64
     ) throws(StorageError) {
         let old = state.partitions[index]
@@ -510,7 +510,7 @@ extension TableStore {
 /// The columns of one existing partition version, mapped for a rewrite.
 struct PartitionReader {
     let rowCount: Int
-    let timestamps: MappedColumn
+    private let timestampID: UInt32?
     var fixed: [UInt32: MappedColumn] = [:]
     var variable: [UInt32: VariableColumn] = [:]
 
@@ -526,6 +526,9 @@ struct PartitionReader {
                 fixed[column.id] = try view.mapColumn(column.id, in: snapshot)
             }
         }
-        timestamps = fixed[store.schema.designatedTimestamp!]!
+        timestampID = store.schema.designatedTimestamp
     }
+
+    /// The designated timestamps (only tables that have one merge out-of-order rows).
+    var timestamps: MappedColumn { fixed[timestampID!]! }
 }

@@ -147,7 +147,7 @@ package final class TableStore {
     }
 
     /// Interns the batch's symbols and locates its var-size rows, once per batch.
-    private func prepare(_ batch: RowBatch) throws(StorageError) {
+    func prepare(_ batch: RowBatch) throws(StorageError) {
         if symbolKeys.count != schema.columns.count {
             symbolKeys = Array(repeating: [], count: schema.columns.count)
             variableStarts = Array(repeating: [], count: schema.columns.count)

@@ -46,6 +46,8 @@ package struct WALRecordKind: RawRepresentable, Sendable, Hashable, CustomString
     package static let epochChange = WALRecordKind(rawValue: 3)
     /// Row batches for several tables committed as one transaction (`RowBatchCodec.encodeGroup`).
     package static let rowBatchGroup = WALRecordKind(rawValue: 4)
+    /// An UPDATE: replacement rows of one table and the rows they replace (`RowUpdate`).
+    package static let rowUpdate = WALRecordKind(rawValue: 5)
     /// Opaque bytes, for tests and tools.
     package static let opaque = WALRecordKind(rawValue: 0xFFFF)
 
@@ -55,6 +57,7 @@ package struct WALRecordKind: RawRepresentable, Sendable, Hashable, CustomString
         case .schemaChange: "schemaChange"
         case .epochChange: "epochChange"
         case .rowBatchGroup: "rowBatchGroup"
+        case .rowUpdate: "rowUpdate"
         case .opaque: "opaque"
         default: "kind\(rawValue)"
         }
