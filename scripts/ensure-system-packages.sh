@@ -11,6 +11,8 @@ pkg-config --exists libcrypto 2>/dev/null || missing+=(libssl-dev)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+# The IANA time zone database: SQL's time zones (`to_timezone`, SAMPLE BY … TIME ZONE) read it.
+[ -f /usr/share/zoneinfo/Europe/Berlin ] || missing+=(tzdata)
 # PostgreSQL 15: `psql` drives PG wire tests, and its server is the oracle the bad-input tests
 # compare Sundial's answers with; `make bench` runs it as the peer.
 [ -x /usr/lib/postgresql/15/bin/postgres ] && command -v psql >/dev/null 2>&1 || missing+=(postgresql-15 postgresql-client-15)

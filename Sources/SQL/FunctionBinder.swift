@@ -111,15 +111,39 @@ struct FunctionBinder {
             try arity(0...1)
             return .constant(.integer(TimeArithmetic.floor(binder.context.now, .day, count: 1)), .timestamp)
         case "timestamp_floor", "timestamp_ceil", "date_trunc":
-            try arity(2...2)
+            try arity(2...(name == "timestamp_floor" ? 3 : 2))
             let unitText = try constantText(0)
             let (unit, count) = try Self.floorUnit(unitText, truncName: name == "date_trunc", at: arguments[0].position)
-            let function: ScalarFunction = name == "timestamp_ceil" ? .timestampCeil(unit, count: count) : .timestampFloor(unit, count: count)
+            var origin: Int64 = 0
+            if bound.count == 3 {
+                switch try argument(2, as: .timestamp).constantValue {
+                case .integer(let value)?: origin = value == Int64.min ? 0 : value
+                case .null?: break
+                default: throw SQLError(.invalidValue, "constant timestamp expected", at: arguments[2].position)
+                }
+            }
+            let function: ScalarFunction = name == "timestamp_ceil"
+                ? .timestampCeil(unit, count: count) : .timestampFloor(unit, count: count, origin: origin)
             return make(function, [try timestamp(1)], .timestamp)
         case "dateadd":
-            try arity(3...3)
+            try arity(3...4)
             let unit = try Self.unit(try constantText(0), at: arguments[0].position)
-            return make(.dateadd(unit), [try argument(1, as: .long), try timestamp(2)], .timestamp)
+            var zone: ZoneRules?
+            if bound.count == 4 {
+                guard bound[3].constantValue != nil else {
+                    throw SQLError(.invalidValue, "the time zone of dateadd must be a constant", at: arguments[3].position)
+                }
+                if case .text(let name)? = try text(3).constantValue { zone = try TimeZones.zone(name, at: arguments[3].position) }
+            }
+            return make(.dateadd(unit, zone: zone), [try argument(1, as: .long), try timestamp(2)], .timestamp)
+        case "to_timezone", "to_utc":
+            try arity(2...2)
+            let zoneText = try text(1)
+            var zone: ZoneRules?
+            if case .text(let name)? = zoneText.constantValue { zone = try TimeZones.zone(name, at: arguments[1].position) }
+            let function: ScalarFunction = name == "to_utc"
+                ? .toUTC(zone, position: arguments[1].position) : .toTimezone(zone, position: arguments[1].position)
+            return make(function, [try timestamp(0), zoneText], .timestamp)
         case "datediff":
             try arity(3...3)
             let unit = try Self.unit(try constantText(0), at: arguments[0].position)

@@ -85,22 +85,41 @@ struct FunctionEvaluator {
                 guard let text, let period = TimestampText.parse(text) else { return Int64.min }
                 return function.isToDate ? TimeArithmetic.floorDivide(period.start, 1000) : period.start
             })
-        case .timestampFloor(let unit, let count):
+        case .timestampFloor(let unit, let count, let origin):
             if let micros = unit.fixedMicros, micros > 0 {
                 // Fixed-length units: one division per row, no calendar.
                 let step = micros &* count
-                return .integer(values[0].integers.map { $0 == Int64.min ? $0 : TimeArithmetic.floorDivide($0, step) * step })
+                return .integer(values[0].integers.map {
+                    $0 == Int64.min ? $0 : origin &+ TimeArithmetic.floorDivide($0 &- origin, step) &* step
+                })
             }
-            return .integer(values[0].integers.map { TimeArithmetic.floor($0, unit, count: count) })
+            return .integer(values[0].integers.map { TimeArithmetic.floor($0, unit, count: count, origin: origin) })
         case .timestampCeil(let unit, let count):
             return .integer(values[0].integers.map { value in
                 let floor = TimeArithmetic.floor(value, unit, count: count)
                 return floor == value || value == Int64.min ? value : TimeArithmetic.add(unit, count, to: floor)
             })
-        case .dateadd(let unit):
+        case .dateadd(let unit, let zone):
             let amounts = values[0].integers, instants = values[1].integers
+            var cursor = zone.map(ZoneCursor.init)
             return .integer((0..<count).map { i in
-                amounts[i] == Int64.min ? Int64.min : TimeArithmetic.add(unit, amounts[i], to: instants[i])
+                guard amounts[i] != Int64.min else { return Int64.min }
+                guard cursor != nil, instants[i] != Int64.min else { return TimeArithmetic.add(unit, amounts[i], to: instants[i]) }
+                let local = TimeArithmetic.add(unit, amounts[i], to: cursor!.local(fromUTC: instants[i]))
+                return local == Int64.min ? local : cursor!.utc(fromLocal: local)
+            })
+        case .toTimezone(let zone, let position), .toUTC(let zone, let position):
+            let instants = values[0].integers
+            let toLocal = if case .toTimezone = function { true } else { false }
+            if let zone {
+                var cursor = ZoneCursor(zone)
+                return .integer(instants.map { toLocal ? cursor.local(fromUTC: $0) : cursor.utc(fromLocal: $0) })
+            }
+            let zones = try Self.zones(values[1], arguments[1].type, at: position)
+            var cursors = zones.cursors
+            return .integer((0..<count).map { i in
+                guard instants[i] != Int64.min, let index = zones.rows[i] else { return Int64.min }
+                return toLocal ? cursors[index].local(fromUTC: instants[i]) : cursors[index].utc(fromLocal: instants[i])
             })
         case .datediff(let unit):
             let a = values[0].integers, b = values[1].integers
@@ -123,6 +142,30 @@ struct FunctionEvaluator {
         case .rowNumber:
             return .integer((0..<count).map { evaluator.firstRow + Int64($0) + 1 })
         }
+    }
+
+    /// Each row's zone named by text: one cursor per distinct name, and per row the index of
+    /// its cursor (nil for NULL).
+    private static func zones(
+        _ names: ColumnVector, _ type: SQLType, at position: Int
+    ) throws(SQLError) -> (cursors: [ZoneCursor], rows: [Int?]) {
+        var known: [String: Int] = [:]
+        var cursors: [ZoneCursor] = []
+        var rows: [Int?] = []
+        for name in names.asText(type) {
+            guard let name else {
+                rows.append(nil)
+                continue
+            }
+            if let index = known[name] {
+                rows.append(index)
+            } else {
+                known[name] = cursors.count
+                rows.append(cursors.count)
+                cursors.append(ZoneCursor(try TimeZones.zone(name, at: position)))
+            }
+        }
+        return (cursors, rows)
     }
 
     private func choose(_ function: ScalarFunction, _ values: [ColumnVector], _ type: SQLType) -> ColumnVector {

@@ -11,6 +11,10 @@ struct Sampling {
     let fillValues: [SQLValue?]
     private var origin: Int64?
     private let position: Int
+    /// ALIGN TO CALENDAR TIME ZONE (not UTC): buckets of a day or longer follow the zone's
+    /// local calendar (a DST day is 23 or 25 hours); shorter ones are uniform in UTC, shifted
+    /// by the zone's standard offset (QuestDB's rule). `origin` is then in local time.
+    private var zone: ZoneRules?
 
     init(_ sample: SampleBy, timestampIndex: Int, executor: QueryExecutor) throws(SQLError) {
         unit = sample.unit
@@ -40,10 +44,18 @@ struct Sampling {
         case .firstObservation:
             origin = from
         case .calendar(let timeZone, let offset):
-            if let timeZone, !["utc", "z", "gmt", "etc/utc", "+00:00"].contains(timeZone.lowercased()) {
-                throw SQLError(.unsupported, "time zone '\(timeZone)' is not supported yet; use UTC", at: sample.position)
+            if let timeZone {
+                let rules = try TimeZones.zone(timeZone, at: sample.position)
+                if !(rules.transitions.isEmpty && rules.tail == nil && rules.initialOffset == 0) { zone = rules }
             }
-            var base = from ?? 0
+            var base: Int64 = 0
+            if let from {
+                if let zone {
+                    base = isSubDay ? from + zone.standardOffset(atUTC: from) : zone.local(fromUTC: from)
+                } else {
+                    base = from
+                }
+            }
             if let offset {
                 guard let shift = Self.offset(offset) else {
                     throw SQLError(.invalidValue, "invalid offset '\(offset)': expected [+-]hh:mm", at: sample.position)
@@ -78,6 +90,20 @@ struct Sampling {
     mutating func buckets(_ timestamps: [Int64]) -> [Int64] {
         if origin == nil { origin = timestamps.first { $0 != Int64.min } ?? 0 }
         let origin = origin!
+        if let zone {
+            // Rows come mostly in time order: the last bucket's range answers most of them
+            // without looking at the zone's rules.
+            var last: Range<Int64> = 0..<0
+            return timestamps.map { instant in
+                if last.contains(instant) { return last.lowerBound }
+                let bucket = zonedBucket(instant, zone, origin: origin)
+                if bucket != Int64.min {
+                    let end = isSubDay ? bucket &+ count &* unit.fixedMicros! : next(bucket)
+                    last = end > bucket ? bucket..<end : 0..<0
+                }
+                return bucket
+            }
+        }
         switch unit {
         case .month, .year:
             return timestamps.map { TimeArithmetic.floor($0, unit, count: count, origin: origin) }
@@ -87,7 +113,23 @@ struct Sampling {
         }
     }
 
-    private func next(_ bucket: Int64) -> Int64 { TimeArithmetic.add(unit, count, to: bucket) }
+    private var isSubDay: Bool { unit.fixedMicros.map { $0 < TimeArithmetic.microsPerDay } ?? false }
+
+    /// The bucket of `instant` in a time zone (see `zone`).
+    private func zonedBucket(_ instant: Int64, _ zone: ZoneRules, origin: Int64) -> Int64 {
+        guard instant != Int64.min else { return instant }
+        if isSubDay {
+            let standard = zone.standardOffset(atUTC: instant)
+            return TimeArithmetic.floor(instant &+ standard, unit, count: count, origin: origin) &- standard
+        }
+        return zone.utc(fromLocal: TimeArithmetic.floor(zone.local(fromUTC: instant), unit, count: count, origin: origin))
+    }
+
+    private func next(_ bucket: Int64) -> Int64 {
+        guard let zone, !isSubDay, let origin else { return TimeArithmetic.add(unit, count, to: bucket) }
+        let following = TimeArithmetic.add(unit, count, to: zone.local(fromUTC: bucket))
+        return zone.utc(fromLocal: TimeArithmetic.floor(following, unit, count: count, origin: origin))
+    }
 
     /// Groups ordered by bucket (then key order of first appearance), with empty buckets
     /// filled as FILL asks.

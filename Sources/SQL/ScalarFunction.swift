@@ -11,8 +11,13 @@ enum ScalarFunction: Sendable {
     /// `json_build_object(k1, v1, …)`: a JSON object text, PostgreSQL's spacing.
     case jsonBuildObject
     case now, today
-    case timestampFloor(TimeUnit, count: Int64), timestampCeil(TimeUnit, count: Int64)
-    case dateadd(TimeUnit), datediff(TimeUnit)
+    /// `timestamp_floor(unit, ts[, origin])`: buckets counted from `origin` (default the epoch).
+    case timestampFloor(TimeUnit, count: Int64, origin: Int64), timestampCeil(TimeUnit, count: Int64)
+    /// `dateadd(unit, n, ts[, tz])`: with a zone, the units are added to the local time.
+    case dateadd(TimeUnit, zone: ZoneRules?), datediff(TimeUnit)
+    /// `to_timezone(ts, tz)` / `to_utc(ts, tz)`: UTC ↔ local time. The zone is resolved once
+    /// when constant (nil: per row from the second argument).
+    case toTimezone(ZoneRules?, position: Int), toUTC(ZoneRules?, position: Int)
     case year, month, day, hour, minute, second, millis, micros, dayOfWeek, dayOfYear, weekOfYear
     case toTimestamp, toDate
     case randomDouble, randomInt(Int64, Int64), randomLong(Int64, Int64), randomBoolean, randomChoice([String]),

@@ -35,10 +35,16 @@ enum TimeArithmetic {
         guard instant != Int64.min else { return instant }
         switch unit {
         case .month, .year:
+            // Buckets keep the origin's day and time of day (FROM '…-15', WITH OFFSET '02:00').
             let months = max(1, min(unit == .year ? count &* 12 : count, maxMonths))
             let index = monthIndex(instant) - monthIndex(origin)
-            let bucket = floorDivide(index, months) * months
-            return add(.month, bucket, to: monthStart(origin))
+            var bucket = floorDivide(index, months) * months
+            var start = add(.month, bucket, to: origin)
+            if start > instant {
+                bucket -= months
+                start = add(.month, bucket, to: origin)
+            }
+            return start
         default:
             let (product, overflow) = count.multipliedReportingOverflow(by: unit.fixedMicros ?? 1)
             let step = overflow ? Int64.max : max(1, product)
@@ -49,11 +55,6 @@ enum TimeArithmetic {
     static func monthIndex(_ instant: Int64) -> Int64 {
         let date = PartitionTime.civil(fromDays: split(instant).days)
         return Int64(date.year) * 12 + Int64(date.month - 1)
-    }
-
-    static func monthStart(_ instant: Int64) -> Int64 {
-        let date = PartitionTime.civil(fromDays: split(instant).days)
-        return PartitionTime.days(fromYear: date.year, month: date.month, day: 1) * microsPerDay
     }
 
     static func split(_ instant: Int64) -> (days: Int64, within: Int64) {
