@@ -25,6 +25,9 @@ struct Explain {
         case .ordered(let inner, let order, _, _):
             lines.append(indent + "Sort keys: [" + order.map { $0.expression.canonical }.joined(separator: ", ") + "]")
             try describe(inner, depth: depth + 1, into: &lines)
+        case .pivot(let source, let pivot):
+            lines.append(indent + "Pivot")
+            try describe(.select(try PivotPlan(executor: executor).rewrite(source, pivot)), depth: depth + 1, into: &lines)
         case .setOperation(let op, let left, let right, _):
             lines.append(indent + "Set operation: \(op)")
             try describe(left, depth: depth + 1, into: &lines)

@@ -58,6 +58,8 @@ struct QueryExecutor {
             return try inner.run(body)
         case .setOperation(let op, let left, let right, let position):
             return try inner.setOperation(op, try inner.run(left), try inner.run(right), at: position)
+        case .pivot(let source, let pivot):
+            return try PivotPlan(executor: inner).run(source, pivot)
         case .ordered(let query, let order, let limit, let position):
             var result = try inner.run(query)
             if !order.isEmpty { result = try RowOperations.sort(result, try inner.outputOrder(order, result, at: position)) }

@@ -157,7 +157,7 @@ extension SQLParser {
         return value
     }
 
-    private mutating func primary() throws(SQLError) -> SQLExpression {
+    mutating func primary() throws(SQLError) -> SQLExpression {
         let token = current
         switch token.kind {
         case .integer:

@@ -46,12 +46,94 @@ extension SQLParser {
     }
 
     private mutating func queryTerm() throws(SQLError) -> SQLQuery {
+        let term: SQLQuery
         if accept(symbol: "(") {
             let inner = try query()
             try expect(symbol: ")")
-            return inner
+            term = inner
+        } else if !current.isWord("select"), next.isWord("pivot") {
+            // QuestDB's top-level form: `trades PIVOT (…)`.
+            let (table, position) = try name(allowString: true, what: "table name")
+            var select = SelectQuery()
+            select.items = [.init(expression: SQLExpression(.star(qualifier: nil), at: position))]
+            select.from = .table(name: table, alias: nil, position: position)
+            select.position = position
+            term = .select(select)
+        } else {
+            term = .select(try select())
         }
-        return .select(try select())
+        guard current.isWord("pivot") else { return term }
+        let pivoted = SQLQuery.pivot(term, try pivot())
+        let position = current.position
+        var order: [OrderItem] = []
+        var limit: Limit?
+        if accept("order") {
+            try expect("by")
+            order = try orderItems()
+        }
+        if accept("limit") {
+            let first = try expression()
+            limit = Limit(first: first, second: accept(symbol: ",") ? try expression() : nil)
+        }
+        return order.isEmpty && limit == nil ? pivoted : .ordered(pivoted, order, limit, position: position)
+    }
+
+    /// `PIVOT ( aggregates FOR col IN (…) [[FOR] col IN (…)]… [GROUP BY …] )`.
+    private mutating func pivot() throws(SQLError) -> Pivot {
+        let position = advance().position
+        try expect(symbol: "(")
+        var aggregates: [Pivot.Aggregate] = []
+        repeat {
+            let start = index
+            let expression = try expression()
+            let text = Self.text(of: tokens[start..<index])
+            aggregates.append(.init(expression: expression, alias: accept("as") ? try name(allowString: true, what: "alias").0 : nil, text: text))
+        } while accept(symbol: ",")
+        try expect("for")
+        var fors: [Pivot.ForClause] = []
+        repeat {
+            _ = accept("for")
+            let column = try primary()
+            try expect("in")
+            try expect(symbol: "(")
+            let values: Pivot.Values
+            if current.isWord("select") || current.isWord("with") {
+                values = .query(try query())
+            } else {
+                var list: [(SQLExpression, String?)] = []
+                repeat {
+                    let value = try expression()
+                    list.append((value, accept("as") ? try name(allowString: true, what: "alias").0 : nil))
+                } while accept(symbol: ",")
+                values = .list(list)
+            }
+            try expect(symbol: ")")
+            fors.append(.init(column: column, values: values))
+        } while !current.isSymbol(")") && !current.isWord("group") && current.kind != .end
+        var groupBy: [SQLExpression] = []
+        if accept("group") {
+            try expect("by")
+            repeat { groupBy.append(try expression()) } while accept(symbol: ",")
+        }
+        try expect(symbol: ")")
+        return Pivot(aggregates: aggregates, fors: fors, groupBy: groupBy, position: position)
+    }
+
+    /// Tokens as text: words and numbers next to each other keep a space between them.
+    static func text(of tokens: ArraySlice<SQLToken>) -> String {
+        var text = ""
+        var previousIsWord = false
+        for token in tokens {
+            let isWord = token.kind == .word || token.kind == .integer || token.kind == .decimal
+            if isWord && previousIsWord { text += " " }
+            switch token.kind {
+            case .string: text += "'" + token.text.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "''") + "'"
+            case .quotedIdentifier: text += "\"" + token.text + "\""
+            default: text += token.text
+            }
+            previousIsWord = isWord
+        }
+        return text
     }
 
     private mutating func select() throws(SQLError) -> SelectQuery {

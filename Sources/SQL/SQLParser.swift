@@ -96,7 +96,7 @@ package struct SQLParser {
         "from", "where", "group", "order", "limit", "sample", "latest", "union", "except", "intersect",
         "join", "on", "and", "or", "not", "as", "asc", "desc", "by", "fill", "align", "inner", "left", "right",
         "cross", "asof", "lt", "splice", "then", "when", "else", "end", "in", "between", "like", "ilike", "is",
-        "select", "with", "having", "partition", "timestamp", "tolerance", "outer", "case", "to", "values", "full",
+        "select", "with", "having", "partition", "timestamp", "tolerance", "outer", "case", "to", "values", "full", "pivot",
     ]
 
     /// A name: a bare word, a `"quoted identifier"` or (for tables) a `'quoted name'`.
@@ -118,7 +118,7 @@ package struct SQLParser {
 
     mutating func statement() throws(SQLError) -> SQLStatement {
         let token = current
-        if token.isWord("select") || token.isWord("with") || token.isSymbol("(") {
+        if token.isWord("select") || token.isWord("with") || token.isSymbol("(") || next.isWord("pivot") {
             return .query(try query())
         }
         if token.isWord("create") { return try createTable() }

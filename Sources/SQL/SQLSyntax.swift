@@ -92,6 +92,33 @@ package indirect enum SQLQuery: Sendable {
     case with([(name: String, query: SQLQuery)], SQLQuery)
     /// ORDER BY / LIMIT written after a set operation: they apply to its whole result.
     case ordered(SQLQuery, [OrderItem], Limit?, position: Int)
+    /// `source PIVOT (…)`: rows of `source` turned into columns.
+    case pivot(SQLQuery, Pivot)
+}
+
+/// QuestDB's `PIVOT (agg [AS a], … FOR col IN (v [AS a], … | SELECT …) [col IN (…)]… [GROUP BY …])`.
+package struct Pivot: Sendable {
+    struct Aggregate: Sendable {
+        var expression: SQLExpression
+        var alias: String?
+        /// The expression as written (tokens joined), for column names like `2000_sum(pop)`.
+        var text: String
+    }
+
+    enum Values: Sendable {
+        case list([(value: SQLExpression, alias: String?)])
+        case query(SQLQuery)
+    }
+
+    struct ForClause: Sendable {
+        var column: SQLExpression
+        var values: Values
+    }
+
+    var aggregates: [Aggregate]
+    var fors: [ForClause]
+    var groupBy: [SQLExpression]
+    var position: Int
 }
 
 package enum SetOperator: Sendable {
