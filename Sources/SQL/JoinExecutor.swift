@@ -11,6 +11,7 @@ struct JoinExecutor {
 
     func run(_ join: Join) throws(SQLError) -> (QueryResult, [String?]) {
         let (left, leftQualifiers) = try executor.materialize(join.left)
+        if join.lateral { return try lateral(join, left, leftQualifiers) }
         let (right, rightQualifiers) = try executor.materialize(join.right)
         let leftCount = left.columns.count
         var scopeColumns: [Scope.Column] = []
@@ -61,6 +62,15 @@ struct JoinExecutor {
                 left, right, leftCount: leftCount, keyPairs: keyPairs, times: (leftTime, rightTime), strict: join.kind == .lessThan,
                 tolerance: join.toleranceMicros)
         }
+        return try finish(join, left, right, leftRows, rightRows, residual: residual, scopeColumns: scopeColumns)
+    }
+
+    /// The pairs as rows, filtered by the conditions that were not hash keys (a LEFT join keeps
+    /// a row of NULLs for a left row whose every pair failed).
+    private func finish(
+        _ join: Join, _ left: QueryResult, _ right: QueryResult, _ leftRows: [Int], _ rightRows: [Int], residual: BoundExpression?,
+        scopeColumns: [Scope.Column]
+    ) throws(SQLError) -> (QueryResult, [String?]) {
         var batch = Self.combine(left, right, leftRows, rightRows)
         if let residual {
             let mask = try ExpressionEvaluator(batch: batch).evaluate(residual).booleans
@@ -84,6 +94,63 @@ struct JoinExecutor {
         let result = QueryResult(
             columns: scopeColumns.map { .init(name: $0.name, type: $0.type) }, batch: batch, timestampIndex: left.timestampIndex)
         return (result, scopeColumns.map(\.qualifier))
+    }
+
+    /// `JOIN LATERAL (subquery)`: the subquery runs once per left row with that row's columns
+    /// visible to it (as a correlated subquery's outer columns), its rows paired with the row.
+    /// ON filters the pairs; LEFT keeps a row of NULLs for a left row left without any.
+    private func lateral(_ join: Join, _ left: QueryResult, _ leftQualifiers: [String?]) throws(SQLError) -> (QueryResult, [String?]) {
+        guard case .subquery(let query, let alias, _) = join.right else {
+            throw SQLError(.syntax, "LATERAL requires a subquery", at: join.position)
+        }
+        let outerColumns = left.columns.enumerated().map { Scope.Column(name: $1.name, qualifier: leftQualifiers[$0], type: $1.type) }
+        func run(_ values: [SQLValue]) throws(SQLError) -> QueryResult {
+            var inner = executor
+            inner.outer = Array(zip(outerColumns, values)) + executor.outer
+            return try inner.run(query)
+        }
+        var right: QueryResult?
+        var leftRows: [Int] = [], rightRows: [Int] = []
+        var bytes = 0
+        for row in 0..<left.rowCount {
+            try context.check()
+            let result = try run(left.columns.indices.map { left.value(row: row, column: $0) })
+            let base = right?.rowCount ?? 0
+            if right == nil {
+                right = result
+            } else if result.rowCount > 0 {
+                right!.batch = ColumnBatch(
+                    columns: zip(right!.batch.columns, result.batch.columns).map { var all = $0; all.append($1); return all },
+                    count: base + result.rowCount)
+            }
+            if result.rowCount == 0, join.kind == .left {
+                leftRows.append(row)
+                rightRows.append(-1)
+            }
+            for offset in 0..<result.rowCount {
+                leftRows.append(row)
+                rightRows.append(base + offset)
+            }
+            bytes += result.batch.columns.reduce(0) { $0 + $1.approximateBytes }
+            try context.checkMemory(bytes)
+        }
+        let rightResult: QueryResult
+        if let right {
+            rightResult = right
+        } else {
+            // No left rows: the subquery run with NULLs still gives the result's columns.
+            let shape = try run(outerColumns.map { _ in .null })
+            rightResult = QueryResult(
+                columns: shape.columns, batch: ColumnBatch(columns: shape.batch.columns.map { $0.gather([]) }, count: 0), timestampIndex: nil)
+        }
+        var scopeColumns = outerColumns
+        for column in rightResult.columns { scopeColumns.append(.init(name: column.name, qualifier: alias, type: column.type)) }
+        var residual: BoundExpression?
+        if let condition = join.condition {
+            let binder = Binder(scope: Scope(columns: scopeColumns, timestampIndex: left.timestampIndex), context: executor.bindingContext)
+            residual = try binder.bindPredicate(condition)
+        }
+        return try finish(join, left, rightResult, leftRows, rightRows, residual: residual, scopeColumns: scopeColumns)
     }
 
     private static func conjuncts(_ expression: BoundExpression) -> [BoundExpression] {

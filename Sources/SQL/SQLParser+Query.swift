@@ -221,11 +221,20 @@ extension SQLParser {
             } else {
                 return source
             }
+            let lateralPosition = current.position
+            let lateral = accept("lateral")
+            if lateral {
+                guard kind == .inner || kind == .left || kind == .cross else {
+                    throw SQLError(.syntax, "LATERAL is only supported with INNER, LEFT, or CROSS joins", at: lateralPosition)
+                }
+                guard current.isSymbol("(") else { throw SQLError(.syntax, "LATERAL requires a subquery", at: current.position) }
+            }
             var join = Join(left: source, kind: kind, right: try singleSource(), condition: nil, position: position)
+            join.lateral = lateral
             if kind != .cross, accept("on") {
                 if let names = try sharedColumnList() { join.sharedColumns = names } else { join.condition = try expression() }
             }
-            if (kind == .inner || kind == .left), join.condition == nil, join.sharedColumns.isEmpty {
+            if (kind == .inner || kind == .left), !lateral, join.condition == nil, join.sharedColumns.isEmpty {
                 throw SQLError.syntax("'on' expected", at: current.position)
             }
             if kind == .asOf || kind == .lessThan, accept("tolerance") {

@@ -164,6 +164,8 @@ package struct Join: Sendable {
     var condition: SQLExpression?
     /// Column names of `ON (a, b)`.
     var sharedColumns: [String] = []
+    /// `JOIN LATERAL (subquery)`: the subquery runs once per left row, seeing its columns.
+    var lateral = false
     /// ASOF/LT: the most the right row may lag the left one, in µs.
     var toleranceMicros: Int64?
     var position: Int
