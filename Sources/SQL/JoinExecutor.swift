@@ -54,6 +54,11 @@ struct JoinExecutor {
         case .inner, .left:
             (leftRows, rightRows) = try hashPairs(
                 left, right, leftCount: leftCount, keyPairs: keyPairs, keepUnmatched: join.kind == .left)
+        case .splice:
+            guard let leftTime = left.timestampIndex, let rightTime = right.timestampIndex else {
+                throw SQLError(.syntax, "SPLICE JOIN needs a designated timestamp on both sides", at: join.position)
+            }
+            (leftRows, rightRows) = try splicePairs(left, right, leftCount: leftCount, keyPairs: keyPairs, times: (leftTime, rightTime))
         case .asOf, .lessThan:
             guard let leftTime = left.timestampIndex, let rightTime = right.timestampIndex else {
                 throw SQLError(.syntax, "ASOF and LT joins need a designated timestamp on both sides", at: join.position)
@@ -92,7 +97,9 @@ struct JoinExecutor {
         }
         try context.checkMemory(batch.columns.reduce(0) { $0 + $1.approximateBytes })
         let result = QueryResult(
-            columns: scopeColumns.map { .init(name: $0.name, type: $0.type) }, batch: batch, timestampIndex: left.timestampIndex)
+            columns: scopeColumns.map { .init(name: $0.name, type: $0.type) }, batch: batch,
+            // SPLICE rows of the right side have no left timestamp: no designated one.
+            timestampIndex: join.kind == .splice ? nil : left.timestampIndex)
         return (result, scopeColumns.map(\.qualifier))
     }
 
@@ -275,9 +282,60 @@ struct JoinExecutor {
         return (Array(0..<left.rowCount), rightRows)
     }
 
-    /// Left rows next to right rows (−1: NULLs of the right side).
+    /// SPLICE JOIN: both sides merged in time order, each row paired with the other side's
+    /// prevailing row of its key (the last at or before its time; rows of one instant see each
+    /// other), or NULLs before the other side's first row. Rows of one instant: left ones first.
+    private func splicePairs(
+        _ left: QueryResult, _ right: QueryResult, leftCount: Int, keyPairs: [(BoundExpression, BoundExpression)], times: (Int, Int)
+    ) throws(SQLError) -> ([Int], [Int]) {
+        let (leftAtoms, rightAtoms) = try keyAtoms(left, right, leftCount: leftCount, keyPairs: keyPairs)
+        var table = GroupTable(width: keyPairs.count)
+        let leftGroups = keyPairs.isEmpty ? [Int32](repeating: 0, count: left.rowCount) : table.groups(leftAtoms, rows: left.rowCount)
+        let rightGroups = keyPairs.isEmpty ? [Int32](repeating: 0, count: right.rowCount) : table.groups(rightAtoms, rows: right.rowCount)
+        let groupCount = keyPairs.isEmpty ? 1 : table.count
+        let leftTimes = left.batch.columns[times.0].integers, rightTimes = right.batch.columns[times.1].integers
+        // Events: row ≥ 0 a left row, ~row a right row; by time, left before right, then row order.
+        var events = Array(0..<left.rowCount) + (0..<right.rowCount).map { ~$0 }
+        func time(_ event: Int) -> Int64 { event >= 0 ? leftTimes[event] : rightTimes[~event] }
+        events.sort { a, b in
+            let (ta, tb) = (time(a), time(b))
+            if ta != tb { return ta < tb }
+            if (a >= 0) != (b >= 0) { return a >= 0 }
+            return a >= 0 ? a < b : ~a < ~b
+        }
+        try context.checkMemory(events.count * 24)
+        var lastLeft = [Int](repeating: -1, count: groupCount), lastRight = [Int](repeating: -1, count: groupCount)
+        var leftRows: [Int] = [], rightRows: [Int] = []
+        leftRows.reserveCapacity(events.count)
+        rightRows.reserveCapacity(events.count)
+        var start = 0
+        while start < events.count {
+            // One instant at a time: its rows become prevailing before any of them is paired.
+            var end = start
+            while end < events.count, time(events[end]) == time(events[start]) { end += 1 }
+            for event in events[start..<end] {
+                if event >= 0 { lastLeft[Int(leftGroups[event])] = event } else { lastRight[Int(rightGroups[~event])] = ~event }
+            }
+            for event in events[start..<end] {
+                if event >= 0 {
+                    leftRows.append(event)
+                    rightRows.append(lastRight[Int(leftGroups[event])])
+                } else {
+                    leftRows.append(lastLeft[Int(rightGroups[~event])])
+                    rightRows.append(~event)
+                }
+            }
+            start = end
+        }
+        return (leftRows, rightRows)
+    }
+
+    /// Left rows next to right rows (−1: NULLs of that side; only SPLICE has them on the left).
     static func combine(_ left: QueryResult, _ right: QueryResult, _ leftRows: [Int], _ rightRows: [Int]) -> ColumnBatch {
-        var columns = left.batch.columns.map { $0.gather(leftRows) }
+        let leftNulls = leftRows.contains { $0 < 0 }
+        var columns = left.batch.columns.enumerated().map { index, vector in
+            leftNulls ? vector.gather(nullable: leftRows, type: left.columns[index].type) : vector.gather(leftRows)
+        }
         for (index, vector) in right.batch.columns.enumerated() {
             columns.append(vector.gather(nullable: rightRows, type: right.columns[index].type))
         }

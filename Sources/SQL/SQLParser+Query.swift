@@ -215,7 +215,8 @@ extension SQLParser {
                 index += 2
                 kind = .lessThan
             } else if current.isWord("splice"), next.isWord("join") {
-                throw SQLError(.unsupported, "SPLICE JOIN is not supported yet", at: position)
+                index += 2
+                kind = .splice
             } else if current.isWord("right") || current.isWord("full") {
                 throw SQLError(.unsupported, "\(current.text.uppercased()) JOIN is not supported (QuestDB has none either)", at: position)
             } else {
@@ -224,7 +225,7 @@ extension SQLParser {
             let lateralPosition = current.position
             let lateral = accept("lateral")
             if lateral {
-                guard kind == .inner || kind == .left || kind == .cross else {
+                guard kind == .inner || kind == .left || kind == .cross else {  // QuestDB's rule
                     throw SQLError(.syntax, "LATERAL is only supported with INNER, LEFT, or CROSS joins", at: lateralPosition)
                 }
                 guard current.isSymbol("(") else { throw SQLError(.syntax, "LATERAL requires a subquery", at: current.position) }

@@ -155,6 +155,8 @@ package indirect enum FromSource: Sendable {
 package struct Join: Sendable {
     package enum Kind: Sendable, Equatable {
         case inner, left, cross, asOf, lessThan
+        /// A full ASOF join: every row of either side, with the other side's prevailing row.
+        case splice
     }
 
     var left: FromSource
