@@ -13,6 +13,15 @@ struct JoinExecutor {
         let (left, leftQualifiers) = try executor.materialize(join.left)
         if join.lateral { return try lateral(join, left, leftQualifiers) }
         let (right, rightQualifiers) = try executor.materialize(join.right)
+        return try run(join, left: (left, leftQualifiers), right: (right, rightQualifiers))
+    }
+
+    /// `join` over inputs already in memory (its own sources are not read).
+    func run(
+        _ join: Join, left: (QueryResult, [String?]), right: (QueryResult, [String?])
+    ) throws(SQLError) -> (QueryResult, [String?]) {
+        let (left, leftQualifiers) = left
+        let (right, rightQualifiers) = right
         let leftCount = left.columns.count
         var scopeColumns: [Scope.Column] = []
         for (index, column) in left.columns.enumerated() {

@@ -189,7 +189,7 @@ extension SQLParser {
     }
 
     /// A FROM clause: one source, then any number of joins (left-deep).
-    private mutating func fromSource() throws(SQLError) -> FromSource {
+    mutating func fromSource() throws(SQLError) -> FromSource {
         var source = try singleSource()
         while true {
             let position = current.position

@@ -325,8 +325,7 @@ package struct SQLParser {
         throw SQLError.syntax("'values' or 'select' expected", at: current.position)
     }
 
-    /// `UPDATE t [[AS] alias] SET col = expr, … [WHERE condition]` (QuestDB's form; its
-    /// `FROM` joins are refused with a clear error).
+    /// `UPDATE t [[AS] alias] SET col = expr, … [FROM source] [WHERE condition]` (QuestDB's form).
     mutating func update() throws(SQLError) -> SQLStatement {
         index += 1
         let (table, position) = try name(allowString: true, what: "table name")
@@ -350,12 +349,11 @@ package struct SQLParser {
             try expect(symbol: "=")
             assignments.append((column, try expression(), columnPosition))
         } while accept(symbol: ",")
-        if current.isWord("from") {
-            throw SQLError(.unsupported, "UPDATE … FROM is not supported yet; use a subquery in SET or WHERE", at: current.position)
-        }
+        var from: FromSource?
+        if accept("from") { from = try fromSource() }
         var condition: SQLExpression?
         if accept("where") { condition = try expression() }
-        return .update(Update(table: table, alias: alias, assignments: assignments, whereClause: condition, position: position))
+        return .update(Update(table: table, alias: alias, assignments: assignments, from: from, whereClause: condition, position: position))
     }
 
     // MARK: Types

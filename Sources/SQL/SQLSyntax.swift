@@ -309,11 +309,13 @@ package struct Insert: Sendable {
     package var valuesRowCount: Int? { query == nil ? rows.count : nil }
 }
 
-/// `UPDATE t [[AS] alias] SET col = expr, … [WHERE …]`.
+/// `UPDATE t [[AS] alias] SET col = expr, … [FROM source] [WHERE …]`.
 package struct Update: Sendable {
     var table: String
     var alias: String?
     var assignments: [(column: String, value: SQLExpression, position: Int)]
+    /// `FROM …`: other rows the SET values and WHERE may read (a join with the table).
+    var from: FromSource?
     var whereClause: SQLExpression?
     var position: Int
 }

@@ -17,9 +17,30 @@ struct UpdatePlan {
     }
 
     func bind(_ snapshot: TableSnapshot) throws(SQLError) -> Bound {
-        let schema = snapshot.schema
         let scope = Scope(table: snapshot, qualifier: update.alias ?? update.table)
         let binder = Binder(scope: scope, context: executor.bindingContext)
+        if let from = update.from {
+            // Described only: the names resolve against the table and FROM's columns.
+            let (source, qualifiers) = try executor.materialize(from)
+            var columns = scope.columns
+            for (column, qualifier) in zip(source.columns, qualifiers) { columns.append(.init(name: column.name, qualifier: qualifier, type: column.type)) }
+            let joined = Binder(scope: Scope(columns: columns, timestampIndex: nil), context: executor.bindingContext)
+            if let condition = update.whereClause { _ = try joined.bind(condition) }
+            return Bound(scope: scope, assignments: try bindAssignments(snapshot.schema, joined), predicate: nil)
+        }
+        var predicate: BoundExpression?
+        if let condition = update.whereClause {
+            let bound = try binder.bind(condition)
+            guard bound.type == .boolean || bound.type == .null else {
+                throw SQLError(.syntax, "boolean expression expected", at: condition.position)
+            }
+            predicate = bound
+        }
+        return Bound(scope: scope, assignments: try bindAssignments(snapshot.schema, binder), predicate: predicate)
+    }
+
+    /// Per schema column, its new value's expression (nil: the column keeps its value).
+    private func bindAssignments(_ schema: TableSchema, _ binder: Binder) throws(SQLError) -> [(BoundExpression, position: Int)?] {
         var assignments: [(BoundExpression, position: Int)?] = Array(repeating: nil, count: schema.columns.count)
         for (name, value, position) in update.assignments {
             guard let index = schema.columns.firstIndex(where: { Scope.sameName($0.name, name) }) else {
@@ -38,19 +59,12 @@ struct UpdatePlan {
             executor.inference?.note(value, as: .column(schema.columns[index].type))
             assignments[index] = (bound, value.position)
         }
-        var predicate: BoundExpression?
-        if let condition = update.whereClause {
-            let bound = try binder.bind(condition)
-            guard bound.type == .boolean || bound.type == .null else {
-                throw SQLError(.syntax, "boolean expression expected", at: condition.position)
-            }
-            predicate = bound
-        }
-        return Bound(scope: scope, assignments: assignments, predicate: predicate)
+        return assignments
     }
 
     /// The replacement rows for `snapshot` (nil when none matches).
     func compute(_ snapshot: TableSnapshot) throws(SQLError) -> RowUpdate? {
+        if let from = update.from { return try computeJoined(snapshot, from) }
         let bound = try bind(snapshot)
         let schema = snapshot.schema
         let context = executor.context
@@ -62,7 +76,6 @@ struct UpdatePlan {
         var partIndex: [String: Int] = [:]
         for (index, part) in snapshot.partitions.enumerated() { partIndex[part.directoryName] = index }
         var changes = RowUpdate(batch: RowBatch(schema: schema, maxBytes: context.maxResultBytes))
-        let everyColumn = Array(schema.columns.indices)
         var values: [(SQLValue, SQLType, Int)] = []
         values.reserveCapacity(schema.columns.count)
         while let batch = try scan.next() {
@@ -75,27 +88,117 @@ struct UpdatePlan {
             }
             let rows = scan.lastRows
             for row in 0..<batch.count {
-                values.removeAll(keepingCapacity: true)
-                for column in everyColumn {
-                    if let vector = newValues[column], let (expression, position) = bound.assignments[column] {
-                        values.append((vector.value(at: row, type: expression.type), expression.type, position))
-                    } else {
-                        let type = bound.scope.columns[column].type
-                        values.append((batch.columns[column].value(at: row, type: type), type, update.position))
-                    }
-                }
-                do {
-                    try RowWriter.write(values, into: changes.batch, schema: schema, columns: everyColumn)
-                } catch where error.code == .limitExceeded {
-                    throw SQLError(
-                        .limitExceeded,
-                        "UPDATE changes more rows than fit in the query memory limit (\(context.maxResultBytes) bytes); narrow its WHERE and run it in steps",
-                        at: update.position)
-                }
+                try write(row, of: batch, newValues, bound.assignments, types: bound.scope.columns.map(\.type), into: &changes, values: &values)
                 changes.replaces(row: rows[row], ofPart: index, part.state)
             }
         }
         return changes.rowCount > 0 ? changes : nil
+    }
+
+    /// `UPDATE … FROM`: the table's rows that pass its own conditions, joined with FROM by the
+    /// rest of WHERE; a row matched several times takes its first match (PostgreSQL leaves the
+    /// choice open).
+    private func computeJoined(_ snapshot: TableSnapshot, _ from: FromSource) throws(SQLError) -> RowUpdate? {
+        let schema = snapshot.schema
+        let context = executor.context
+        let qualifier = update.alias ?? update.table
+        let scope = Scope(table: snapshot, qualifier: qualifier)
+        let tableBinder = Binder(scope: scope, context: executor.bindingContext)
+        // Conditions on the table alone filter its scan (and prune partitions); the rest join.
+        var scanPredicate: BoundExpression?
+        var joinCondition: SQLExpression?
+        for conjunct in Self.conjuncts(update.whereClause) {
+            if let bound = try? tableBinder.bind(conjunct), bound.type == .boolean {
+                scanPredicate = scanPredicate.map { .and($0, bound) } ?? bound
+            } else {
+                joinCondition = joinCondition.map { SQLExpression(.binary("and", $0, conjunct), at: conjunct.position) } ?? conjunct
+            }
+        }
+        let intervals = scope.timestampIndex.flatMap { scanPredicate?.timestampIntervals($0) }
+        let prunable = scope.timestampIndex.map { schema.columns[$0].type == .timestamp } ?? false
+        let scan = try TableScan(
+            snapshot: snapshot, needed: Array(schema.columns.indices), intervals: prunable ? intervals : nil,
+            predicate: scanPredicate, batchRows: QueryExecutor.batchRows)
+        var partIndex: [String: Int] = [:]
+        for (index, part) in snapshot.partitions.enumerated() { partIndex[part.directoryName] = index }
+        var columns = scope.columns.map { ColumnVector.empty($0.type.representation) }
+        var positions: [(index: Int, row: Int, state: PartitionState)] = []
+        var bytes = 0
+        while let batch = try scan.next() {
+            try context.check()
+            guard let part = scan.lastPartition, let index = partIndex[part.directoryName] else { continue }
+            for column in columns.indices { columns[column].append(batch.columns[column]) }
+            for row in scan.lastRows { positions.append((index, row, part.state)) }
+            bytes += batch.columns.reduce(0) { $0 + $1.approximateBytes }
+            try context.checkMemory(bytes)
+        }
+        // Each row carries its number, hidden, through the join.
+        let tableColumns = scope.columns + [Scope.Column(name: "\u{1}row", qualifier: qualifier, type: .long)]
+        columns.append(.integer(positions.indices.map { Int64($0) }))
+        let table = QueryResult(
+            columns: tableColumns.map { .init(name: $0.name, type: $0.type) }, batch: ColumnBatch(columns: columns, count: positions.count),
+            timestampIndex: scope.timestampIndex)
+        let source = try executor.materialize(from)
+        let join = Join(
+            left: .table(name: update.table, alias: update.alias, position: update.position), kind: joinCondition == nil ? .cross : .inner,
+            right: from, condition: joinCondition, position: update.position)
+        let (joined, qualifiers) = try JoinExecutor(executor: executor).run(join, left: (table, tableColumns.map(\.qualifier)), right: source)
+        let joinedScope = Scope(
+            columns: zip(joined.columns, qualifiers).map { Scope.Column(name: $0.name, qualifier: $1, type: $0.type) }, timestampIndex: nil)
+        let assignments = try bindAssignments(schema, Binder(scope: joinedScope, context: executor.bindingContext))
+        let evaluator = ExpressionEvaluator(batch: joined.batch)
+        var newValues: [ColumnVector?] = []
+        for assignment in assignments {
+            newValues.append(try assignment.map { (a) throws(SQLError) in try evaluator.evaluate(a.0) })
+        }
+        let numbers = joined.batch.columns[schema.columns.count].integers
+        var seen = [Bool](repeating: false, count: positions.count)
+        var chosen: [Int] = []
+        for (row, number) in numbers.enumerated() where !seen[Int(number)] {
+            seen[Int(number)] = true
+            chosen.append(row)
+        }
+        chosen.sort { numbers[$0] < numbers[$1] }
+        var changes = RowUpdate(batch: RowBatch(schema: schema, maxBytes: context.maxResultBytes))
+        var values: [(SQLValue, SQLType, Int)] = []
+        let types = joinedScope.columns.map(\.type)
+        for row in chosen {
+            try write(row, of: joined.batch, newValues, assignments, types: types, into: &changes, values: &values)
+            let position = positions[Int(numbers[row])]
+            changes.replaces(row: position.row, ofPart: position.index, position.state)
+        }
+        return changes.rowCount > 0 ? changes : nil
+    }
+
+    private static func conjuncts(_ expression: SQLExpression?) -> [SQLExpression] {
+        guard let expression else { return [] }
+        if case .binary(let op, let left, let right) = expression.kind, op == "and" { return conjuncts(left) + conjuncts(right) }
+        return [expression]
+    }
+
+    /// The replacement of `row` of `batch` (whose first columns are the table's): the assigned
+    /// columns' new values, the row's own values elsewhere.
+    private func write(
+        _ row: Int, of batch: ColumnBatch, _ newValues: [ColumnVector?], _ assignments: [(BoundExpression, position: Int)?],
+        types: [SQLType], into changes: inout RowUpdate, values: inout [(SQLValue, SQLType, Int)]
+    ) throws(SQLError) {
+        let schema = changes.batch.schema
+        values.removeAll(keepingCapacity: true)
+        for column in schema.columns.indices {
+            if let vector = newValues[column], let (expression, position) = assignments[column] {
+                values.append((vector.value(at: row, type: expression.type), expression.type, position))
+            } else {
+                values.append((batch.columns[column].value(at: row, type: types[column]), types[column], update.position))
+            }
+        }
+        do {
+            try RowWriter.write(values, into: changes.batch, schema: schema, columns: Array(schema.columns.indices))
+        } catch where error.code == .limitExceeded {
+            throw SQLError(
+                .limitExceeded,
+                "UPDATE changes more rows than fit in the query memory limit (\(executor.context.maxResultBytes) bytes); narrow its WHERE and run it in steps",
+                at: update.position)
+        }
     }
 }
 
