@@ -87,14 +87,15 @@ struct PivotPlan {
         return select
     }
 
-    /// `expression` with every aggregate call seeing only the rows where `condition` holds.
+    /// `expression` with every aggregate call seeing only the rows where `condition` holds (also
+    /// `agg(x) FILTER (WHERE condition)`).
     static func filtered(_ expression: SQLExpression, by condition: SQLExpression) throws(SQLError) -> SQLExpression {
         var result = expression
         switch expression.kind {
         case .function(let name, let arguments, let distinct) where AggregateKind(name: name.lowercased(), argumentCount: arguments.count, distinct: distinct) != nil:
             let kind = AggregateKind(name: name.lowercased(), argumentCount: arguments.count, distinct: distinct)!
             if kind == .first || kind == .last {
-                throw SQLError(.unsupported, "\(name)() is not supported in PIVOT yet; use min() or max()", at: expression.position)
+                throw SQLError(.unsupported, "\(name)() is not supported with PIVOT or FILTER yet; use min() or max()", at: expression.position)
             }
             func when(_ value: SQLExpression) -> SQLExpression {
                 SQLExpression(.caseWhen(operand: nil, branches: [(condition, value)], otherwise: nil), at: value.position)

@@ -288,7 +288,20 @@ extension SQLParser {
         }
         try expect(symbol: ")")
         if accept("over") { return try window(name, arguments, at: position) }
-        return SQLExpression(.function(name: name, arguments: arguments, distinct: distinct), at: position)
+        let call = SQLExpression(.function(name: name, arguments: arguments, distinct: distinct), at: position)
+        if current.isWord("filter"), next.isSymbol("(") {
+            // `agg(x) FILTER (WHERE c)`: the aggregate sees only the rows where c holds.
+            let filterPosition = advance().position
+            index += 1
+            try expect("where")
+            let condition = try expression()
+            try expect(symbol: ")")
+            guard AggregateKind(name: name.lowercased(), argumentCount: arguments.count, distinct: distinct) != nil else {
+                throw SQLError(.syntax, "FILTER applies to aggregate functions only", at: filterPosition)
+            }
+            return try PivotPlan.filtered(call, by: condition)
+        }
+        return call
     }
 
     /// `OVER ( [PARTITION BY …] [ORDER BY …] [ROWS|RANGE BETWEEN … AND …] )`.
