@@ -52,7 +52,12 @@ struct Accumulator: @unchecked Sendable {
             let groups = state.table.groups(atoms, rows: filtered.count)
             for index in state.aggregators.indices {
                 let values = try arguments[index].map { (e) throws(SQLError) in try evaluator.evaluate(e) }
-                state.aggregators[index].update(groups: groups, groupCount: state.table.count, values: values)
+                if let x = state.aggregators[index].secondArgument, let values {
+                    let xs = try evaluator.evaluate(x)
+                    state.aggregators[index].update(groups: groups, groupCount: state.table.count, y: values, x: xs, xType: x.type)
+                } else {
+                    state.aggregators[index].update(groups: groups, groupCount: state.table.count, values: values)
+                }
             }
             try context.checkMemory(state.table.count * (state.table.width * 8 + state.aggregators.count * 24 + 16))
         }

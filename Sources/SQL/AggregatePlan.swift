@@ -79,6 +79,7 @@ struct AggregatePlan {
         var needed = Set<Int>()
         for key in boundKeys { key.collectColumns(into: &needed) }
         for argument in aggregateArguments { argument?.collectColumns(into: &needed) }
+        for aggregator in aggregators { aggregator.secondArgument?.collectColumns(into: &needed) }
         predicate?.collectColumns(into: &needed)
         if let timestampIndex, sample != nil { needed.insert(timestampIndex) }
 
@@ -105,7 +106,7 @@ struct AggregatePlan {
             keys: boundKeys, arguments: aggregateArguments, timestampIndex: timestampIndex, context: context)
         var state: Accumulation
         let threadSafe = !(predicate?.usesRegex ?? false) && !boundKeys.contains(where: \.usesRegex)
-            && !aggregateArguments.contains { $0?.usesRegex ?? false }
+            && !aggregateArguments.contains { $0?.usesRegex ?? false } && !aggregators.contains { $0.secondArgument?.usesRegex ?? false }
         if let scans = try parallelScans(needed: needed, intervals: intervals, eligible: initial.isMergeable && threadSafe) {
             state = try work.runParallel(scans, initial: initial)
         } else {
@@ -236,7 +237,7 @@ struct AggregatePlan {
             throw SQLError(.syntax, "aggregate functions cannot be nested", at: argument.position)
         }
         if kind == .countAll { return (Aggregator(kind: .countAll, inputType: .long), nil) }
-        let expected = kind == .stringAgg ? 2 : 1
+        let expected = kind == .stringAgg || kind.isBivariate ? 2 : 1
         guard arguments.count == expected else {
             throw SQLError(.syntax, "wrong number of arguments for function `\(name)`; expected: \(expected), provided: \(arguments.count)", at: call.position)
         }
@@ -245,6 +246,13 @@ struct AggregatePlan {
             throw SQLError(.typeMismatch, "\(name)() does not accept \(argument.type)", at: arguments[0].position)
         }
         var aggregator = Aggregator(kind: kind, inputType: argument.type)
+        if kind.isBivariate {
+            let x = try binder.bind(arguments[1])
+            guard Aggregator.accepts(kind, x.type) else {
+                throw SQLError(.typeMismatch, "\(name)() does not accept \(x.type)", at: arguments[1].position)
+            }
+            aggregator.secondArgument = x
+        }
         if kind == .stringAgg {
             guard case .text(let separator)? = try binder.bind(arguments[1]).constantValue else {
                 throw SQLError(.invalidValue, "string_agg separator must be a constant string", at: arguments[1].position)

@@ -8,6 +8,8 @@ struct Aggregator {
     let outputType: SQLType
     /// `string_agg` separator.
     var separator = ","
+    /// The X of a two-argument aggregate (Y is the first argument).
+    var secondArgument: BoundExpression?
 
     private var counts: [Int64] = []
     private var integers: [Int64] = []
@@ -19,6 +21,12 @@ struct Aggregator {
     private var distinct: [Set<Int64>] = []
     private var symbolTable: SymbolTable?
     private var atomizer: KeyAtomizer
+    /// Two-argument statistics (Welford): means of Y (`means`) and X, sums of squared
+    /// deviations of X and Y, and the co-moment.
+    private var meansX: [Double] = []
+    private var squaresX: [Double] = []
+    private var squaresY: [Double] = []
+    private var coMoments: [Double] = []
 
     init(kind: AggregateKind, inputType: SQLType) {
         self.kind = kind
@@ -32,6 +40,10 @@ struct Aggregator {
         case .countAll, .count, .countDistinct: .long
         case .sum: input.representation == .real ? .double : input == .null ? .double : .long
         case .kahanSum, .avg, .stddevSample, .stddevPopulation, .varianceSample, .variancePopulation: .double
+        case .regrCount: .long
+        case .covarSample, .covarPopulation, .correlation, .regrAvgX, .regrAvgY, .regrSXX, .regrSYY, .regrSXY, .regrSlope,
+             .regrIntercept, .regrR2:
+            .double
         case .min, .max, .first, .last: input == .null ? .string : input
         case .stringAgg: .string
         }
@@ -42,6 +54,8 @@ struct Aggregator {
         switch kind {
         case .countAll, .count, .countDistinct, .first, .last, .min, .max, .stringAgg: true
         case .sum, .kahanSum, .avg, .stddevSample, .stddevPopulation, .varianceSample, .variancePopulation:
+            input.isNumeric || input == .null
+        default:
             input.isNumeric || input == .null
         }
     }
@@ -58,6 +72,13 @@ struct Aggregator {
         case .stddevSample, .stddevPopulation, .varianceSample, .variancePopulation:
             means.append(contentsOf: repeatElement(0, count: extra))
             reals.append(contentsOf: repeatElement(0, count: extra))
+        case .covarSample, .covarPopulation, .correlation, .regrCount, .regrAvgX, .regrAvgY, .regrSXX, .regrSYY, .regrSXY, .regrSlope,
+             .regrIntercept, .regrR2:
+            means.append(contentsOf: repeatElement(0, count: extra))
+            meansX.append(contentsOf: repeatElement(0, count: extra))
+            squaresX.append(contentsOf: repeatElement(0, count: extra))
+            squaresY.append(contentsOf: repeatElement(0, count: extra))
+            coMoments.append(contentsOf: repeatElement(0, count: extra))
         default:
             switch inputType.representation {
             case .integer, .boolean: integers.append(contentsOf: repeatElement(0, count: extra))
@@ -72,6 +93,25 @@ struct Aggregator {
                 if reals.count < groups { reals.append(contentsOf: repeatElement(0, count: groups - reals.count)) }
                 if compensations.count < groups { compensations.append(contentsOf: repeatElement(0, count: groups - compensations.count)) }
             }
+        }
+    }
+
+    /// Adds (Y, X) pairs; a pair with a NULL side is skipped.
+    mutating func update(groups: [Int32], groupCount: Int, y: ColumnVector, x: ColumnVector, xType: SQLType) {
+        resize(groupCount)
+        let yNulls = y.nullMask(inputType), xNulls = x.nullMask(xType)
+        let ys = y.reals, xs = x.reals
+        for (row, group) in groups.enumerated() where !yNulls[row] && !xNulls[row] {
+            let g = Int(group)
+            counts[g] += 1
+            let n = Double(counts[g])
+            let dx = xs[row] - meansX[g]
+            let dy = ys[row] - means[g]
+            meansX[g] += dx / n
+            means[g] += dy / n
+            squaresX[g] += dx * (xs[row] - meansX[g])
+            squaresY[g] += dy * (ys[row] - means[g])
+            coMoments[g] += dx * (ys[row] - means[g])
         }
     }
 
@@ -147,6 +187,8 @@ struct Aggregator {
                 let g = Int(group)
                 texts[g] = texts[g].map { $0 + separator + text } ?? text
             }
+        default:
+            preconditionFailure("\(kind) takes two arguments")
         }
     }
 
@@ -299,6 +341,18 @@ struct Aggregator {
                 let n = n1 + n2
                 reals[g] += other.reals[source] + delta * delta * n1 * n2 / n
                 means[g] += delta * n2 / n
+            case .covarSample, .covarPopulation, .correlation, .regrCount, .regrAvgX, .regrAvgY, .regrSXX, .regrSYY, .regrSXY, .regrSlope,
+                 .regrIntercept, .regrR2:
+                // Chan et al. for two variables: means, squared deviations and the co-moment.
+                let n1 = Double(counts[g] - other.counts[source]), n2 = Double(other.counts[source])
+                guard n2 > 0 else { continue }
+                let n = n1 + n2
+                let dx = other.meansX[source] - meansX[g], dy = other.means[source] - means[g]
+                squaresX[g] += other.squaresX[source] + dx * dx * n1 * n2 / n
+                squaresY[g] += other.squaresY[source] + dy * dy * n1 * n2 / n
+                coMoments[g] += other.coMoments[source] + dx * dy * n1 * n2 / n
+                meansX[g] += dx * n2 / n
+                means[g] += dy * n2 / n
             case .min, .max, .first, .last:
                 guard other.seen[source] else { continue }
                 let take: Bool
@@ -321,6 +375,27 @@ struct Aggregator {
                 }
                 seen[g] = true
             }
+        }
+    }
+
+    /// A two-argument statistic of group `g`, NULL (NaN) where PostgreSQL gives NULL.
+    private func bivariate(group g: Int) -> Double {
+        let n = Double(counts[g])
+        guard n > 0 else { return .nan }
+        let (sxx, syy, sxy) = (squaresX[g], squaresY[g], coMoments[g])
+        switch kind {
+        case .covarPopulation: return sxy / n
+        case .covarSample: return n > 1 ? sxy / (n - 1) : .nan
+        case .correlation: return sxx == 0 || syy == 0 ? .nan : sxy / (sxx * syy).squareRoot()
+        case .regrAvgX: return meansX[g]
+        case .regrAvgY: return means[g]
+        case .regrSXX: return sxx
+        case .regrSYY: return syy
+        case .regrSXY: return sxy
+        case .regrSlope: return sxx == 0 ? .nan : sxy / sxx
+        case .regrIntercept: return sxx == 0 ? .nan : means[g] - sxy / sxx * meansX[g]
+        case .regrR2: return sxx == 0 ? .nan : syy == 0 ? 1 : sxy * sxy / (sxx * syy)
+        default: return .nan
         }
     }
 
@@ -368,6 +443,11 @@ struct Aggregator {
             })
         case .stringAgg:
             return .text(Array(texts.prefix(groupCount)))
+        case .regrCount:
+            return .integer(Array(counts.prefix(groupCount)))
+        case .covarSample, .covarPopulation, .correlation, .regrAvgX, .regrAvgY, .regrSXX, .regrSYY, .regrSXY, .regrSlope,
+             .regrIntercept, .regrR2:
+            return .real((0..<groupCount).map { bivariate(group: $0) })
         case .min, .max, .first, .last:
             switch inputType.representation {
             case .integer: return .integer((0..<groupCount).map { seen[$0] ? integers[$0] : inputType.integerNull })

@@ -43,6 +43,20 @@ enum AggregateKind: Sendable, Equatable {
     case countAll, count, countDistinct, sum, kahanSum, avg, min, max, first, last
     case stddevSample, stddevPopulation, varianceSample, variancePopulation
     case stringAgg
+    /// Two-argument statistics of (Y, X) pairs where neither is NULL (PostgreSQL's argument
+    /// order): covariances, correlation and the `regr_*` linear regression family.
+    case covarSample, covarPopulation, correlation
+    case regrCount, regrAvgX, regrAvgY, regrSXX, regrSYY, regrSXY, regrSlope, regrIntercept, regrR2
+
+    /// Whether the aggregate reads a (Y, X) pair.
+    var isBivariate: Bool {
+        switch self {
+        case .covarSample, .covarPopulation, .correlation, .regrCount, .regrAvgX, .regrAvgY, .regrSXX, .regrSYY, .regrSXY,
+             .regrSlope, .regrIntercept, .regrR2:
+            true
+        default: false
+        }
+    }
 
     init?(name: String, argumentCount: Int, distinct: Bool) {
         switch name {
@@ -62,6 +76,18 @@ enum AggregateKind: Sendable, Equatable {
         case "variance", "var_samp": self = .varianceSample
         case "var_pop": self = .variancePopulation
         case "string_agg": self = .stringAgg
+        case "covar_samp": self = .covarSample
+        case "covar_pop": self = .covarPopulation
+        case "corr": self = .correlation
+        case "regr_count": self = .regrCount
+        case "regr_avgx": self = .regrAvgX
+        case "regr_avgy": self = .regrAvgY
+        case "regr_sxx": self = .regrSXX
+        case "regr_syy": self = .regrSYY
+        case "regr_sxy": self = .regrSXY
+        case "regr_slope": self = .regrSlope
+        case "regr_intercept": self = .regrIntercept
+        case "regr_r2": self = .regrR2
         default: return nil
         }
     }
