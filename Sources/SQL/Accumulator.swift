@@ -59,7 +59,9 @@ struct Accumulator: @unchecked Sendable {
                     state.aggregators[index].update(groups: groups, groupCount: state.table.count, values: values)
                 }
             }
-            try context.checkMemory(state.table.count * (state.table.width * 8 + state.aggregators.count * 24 + 16))
+            try context.checkMemory(
+                state.table.count * (state.table.width * 8 + state.aggregators.count * 24 + 16)
+                    + state.aggregators.reduce(0) { $0 + $1.heldBytes })
         }
     }
 

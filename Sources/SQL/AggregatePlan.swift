@@ -237,9 +237,10 @@ struct AggregatePlan {
             throw SQLError(.syntax, "aggregate functions cannot be nested", at: argument.position)
         }
         if kind == .countAll { return (Aggregator(kind: .countAll, inputType: .long), nil) }
-        let expected = kind == .stringAgg || kind.isBivariate ? 2 : 1
-        guard arguments.count == expected else {
-            throw SQLError(.syntax, "wrong number of arguments for function `\(name)`; expected: \(expected), provided: \(arguments.count)", at: call.position)
+        let expected = kind == .approxPercentile ? 2...3 : kind == .stringAgg || kind.isBivariate ? 2...2 : 1...1
+        guard expected.contains(arguments.count) else {
+            let text = expected.count == 1 ? "\(expected.lowerBound)" : "\(expected.lowerBound)…\(expected.upperBound)"
+            throw SQLError(.syntax, "wrong number of arguments for function `\(name)`; expected: \(text), provided: \(arguments.count)", at: call.position)
         }
         let argument = try binder.bind(arguments[0])
         guard Aggregator.accepts(kind, argument.type) else {
@@ -252,6 +253,18 @@ struct AggregatePlan {
                 throw SQLError(.typeMismatch, "\(name)() does not accept \(x.type)", at: arguments[1].position)
             }
             aggregator.secondArgument = x
+        }
+        if kind == .approxPercentile {
+            let value = try binder.bind(arguments[1]).constantValue
+            let p: Double? = switch value {
+            case .real(let number)?: number
+            case .integer(let number)?: Double(number)
+            default: nil
+            }
+            guard let p, p >= 0, p <= 1 else {
+                throw SQLError(.invalidValue, "percentile must be a constant between 0.0 and 1.0", at: arguments[1].position)
+            }
+            aggregator.percentile = p
         }
         if kind == .stringAgg {
             guard case .text(let separator)? = try binder.bind(arguments[1]).constantValue else {

@@ -10,6 +10,12 @@ struct Aggregator {
     var separator = ","
     /// The X of a two-argument aggregate (Y is the first argument).
     var secondArgument: BoundExpression?
+    /// `approx_percentile`'s p (0…1).
+    var percentile = 0.5
+    /// `approx_percentile`: each group's values.
+    private var samples: [[Double]] = []
+    /// Bytes of values held for `approx_percentile` (the memory cap counts them).
+    private(set) var heldBytes = 0
 
     private var counts: [Int64] = []
     private var integers: [Int64] = []
@@ -39,7 +45,7 @@ struct Aggregator {
         switch kind {
         case .countAll, .count, .countDistinct: .long
         case .sum: input.representation == .real ? .double : input == .null ? .double : .long
-        case .kahanSum, .avg, .stddevSample, .stddevPopulation, .varianceSample, .variancePopulation: .double
+        case .kahanSum, .avg, .stddevSample, .stddevPopulation, .varianceSample, .variancePopulation, .approxPercentile: .double
         case .regrCount: .long
         case .covarSample, .covarPopulation, .correlation, .regrAvgX, .regrAvgY, .regrSXX, .regrSYY, .regrSXY, .regrSlope,
              .regrIntercept, .regrR2:
@@ -69,6 +75,7 @@ struct Aggregator {
         case .countAll, .count: break
         case .countDistinct: distinct.append(contentsOf: repeatElement([], count: extra))
         case .stringAgg: texts.append(contentsOf: repeatElement(nil, count: extra))
+        case .approxPercentile: samples.append(contentsOf: repeatElement([], count: extra))
         case .stddevSample, .stddevPopulation, .varianceSample, .variancePopulation:
             means.append(contentsOf: repeatElement(0, count: extra))
             reals.append(contentsOf: repeatElement(0, count: extra))
@@ -180,6 +187,14 @@ struct Aggregator {
             }
         case .min, .max, .first, .last:
             updateSelection(groups, values, nulls)
+        case .approxPercentile:
+            let input = values.reals
+            var added = 0
+            for (row, group) in groups.enumerated() where !nulls[row] {
+                samples[Int(group)].append(input[row])
+                added += 1
+            }
+            heldBytes += added * 8
         case .stringAgg:
             let input = values.asText(inputType)
             for (row, group) in groups.enumerated() {
@@ -325,6 +340,9 @@ struct Aggregator {
             switch kind {
             case .countAll, .count, .countDistinct, .stringAgg:
                 break
+            case .approxPercentile:
+                samples[g].append(contentsOf: other.samples[source])
+                heldBytes += other.samples[source].count * 8
             case .sum, .avg, .kahanSum:
                 if inputType.representation == .integer && kind != .kahanSum {
                     integers[g] &+= other.integers[source]
@@ -445,6 +463,13 @@ struct Aggregator {
             return .text(Array(texts.prefix(groupCount)))
         case .regrCount:
             return .integer(Array(counts.prefix(groupCount)))
+        case .approxPercentile:
+            return .real((0..<groupCount).map { g in
+                guard !samples[g].isEmpty else { return .nan }
+                let sorted = samples[g].sorted()
+                let rank = Int((percentile * Double(sorted.count)).rounded(.up))
+                return sorted[min(max(rank - 1, 0), sorted.count - 1)]
+            })
         case .covarSample, .covarPopulation, .correlation, .regrAvgX, .regrAvgY, .regrSXX, .regrSYY, .regrSXY, .regrSlope,
              .regrIntercept, .regrR2:
             return .real((0..<groupCount).map { bivariate(group: $0) })

@@ -47,6 +47,9 @@ enum AggregateKind: Sendable, Equatable {
     /// order): covariances, correlation and the `regr_*` linear regression family.
     case covarSample, covarPopulation, correlation
     case regrCount, regrAvgX, regrAvgY, regrSXX, regrSYY, regrSXY, regrSlope, regrIntercept, regrR2
+    /// `approx_percentile(x, p[, precision])`: the least value with at least p of the values at
+    /// or below it — exact here (the values are kept), so within any precision asked for.
+    case approxPercentile
 
     /// Whether the aggregate reads a (Y, X) pair.
     var isBivariate: Bool {
@@ -88,6 +91,7 @@ enum AggregateKind: Sendable, Equatable {
         case "regr_slope": self = .regrSlope
         case "regr_intercept": self = .regrIntercept
         case "regr_r2": self = .regrR2
+        case "approx_percentile": self = .approxPercentile
         default: return nil
         }
     }
