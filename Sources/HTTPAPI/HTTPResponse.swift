@@ -33,6 +33,11 @@ package struct HTTPResponse: Sendable {
             body: ByteBuffer(string: json))
     }
 
+    /// An `application/json` response from an already-encoded body.
+    package static func json(_ status: HTTPResponseStatus, body: ByteBuffer) -> HTTPResponse {
+        HTTPResponse(status: status, headers: ["content-type": "application/json; charset=utf-8"], body: body)
+    }
+
     /// The server's own answer to a protocol error; always followed by a close.
     static func rejection(_ rejection: HTTPConnectionStateMachine.Rejection) -> HTTPResponse {
         switch rejection {

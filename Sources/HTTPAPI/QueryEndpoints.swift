@@ -1,3 +1,4 @@
+import NIOCore
 import NIOHTTP1
 import SQL
 import Storage
@@ -36,7 +37,7 @@ package struct ExecEndpoint: HTTPEndpoint {
         }
         let counting = flag("count"), timed = flag("timings"), explain = flag("explain")
         let (renderer, maxRows) = (json, maxResponseRows)
-        let rendered: SQLEngine.Rendered<Result<String, SQLError>>
+        let rendered: SQLEngine.Rendered<Result<ByteBuffer, SQLError>>
         do {
             rendered = try await request.connection.whileOpen(onClose: { context.cancel() }) { () throws(SQLError) in
                 try await engine.execute(query, context: context) { result in
@@ -62,7 +63,7 @@ package struct ExecEndpoint: HTTPEndpoint {
             return SQLErrorResponse.response(error, query: query, role: engine.storage.role)
         }
         switch rendered {
-        case .rows(.success(let text)): return .json(.ok, text)
+        case .rows(.success(let body)): return .json(.ok, body: body)
         case .rows(.failure(let error)): return SQLErrorResponse.response(error, query: query, role: engine.storage.role)
         case .outcome(.ddl), .outcome(.rows): return .json(.ok, "{\"ddl\":\"OK\"}")
         case .outcome(.inserted): return .json(.ok, "{\"dml\":\"OK\"}")

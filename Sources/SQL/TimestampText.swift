@@ -21,24 +21,10 @@ package enum TimestampText {
     package static func nanos(_ value: Int64) -> String { format(value, fractionDigits: 9, perSecond: 1_000_000_000) }
 
     private static func format(_ value: Int64, fractionDigits: Int, perSecond: Int64) -> String {
-        let perDay = perSecond * 86_400
-        var days = value / perDay
-        var within = value % perDay
-        if within < 0 {
-            within += perDay
-            days -= 1
-        }
-        let date = PartitionTime.civil(fromDays: days)
-        let seconds = within / perSecond
-        let fraction = within % perSecond
-        var text = pad(date.year, 4) + "-" + pad(date.month, 2) + "-" + pad(date.day, 2)
-        text += "T" + pad(Int(seconds / 3600), 2) + ":" + pad(Int(seconds / 60 % 60), 2) + ":" + pad(Int(seconds % 60), 2)
-        return text + "." + pad(Int(fraction), fractionDigits) + "Z"
-    }
-
-    private static func pad(_ value: Int, _ width: Int) -> String {
-        let digits = String(abs(value))
-        return (value < 0 ? "-" : "") + String(repeating: "0", count: max(0, width - digits.count)) + digits
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        TextBytes.appendTimestamp(value, fractionDigits: fractionDigits, perSecond: perSecond, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// A parsed ISO text: the instant it starts at (µs, UTC) and the end of the period its

@@ -12,6 +12,37 @@ func doublesFormatLikeJava(value: Double, text: String) {
     #expect(JavaDoubleText.format(value) == text)
 }
 
+@Test func everyDoubleRoundTripsInJavasShape() {
+    // Random bit patterns over the whole range and values near the plain/scientific borders.
+    var generator = SystemRandomNumberGenerator()
+    var values = (0..<20_000).map { _ in Double(bitPattern: generator.next()) }.filter(\.isFinite)
+    values += [1e-3, 9.999999999999998e-4, 1e7, 9999999.999999998, .leastNonzeroMagnitude, -0.0, 123.0, 0.5, 1e21, 1e22, 0.1]
+    for value in values {
+        let text = JavaDoubleText.format(value)
+        #expect(Double(text) == value, "\(value) → \(text)")
+        let magnitude = abs(value)
+        let scientific = text.contains("E")
+        #expect(scientific == !(magnitude == 0 || (magnitude >= 1e-3 && magnitude < 1e7)), "\(value) → \(text)")
+        // Java always writes a fraction digit: `1500.0`, `1.0E7`.
+        let mantissa = text.split(separator: "E")[0]
+        #expect(mantissa.contains(".") && !mantissa.hasSuffix("."), "\(value) → \(text)")
+    }
+}
+
+@Test func jsonStringsEscapeQuotesBackslashesAndControlBytes() {
+    #expect(JSONText.quoted("a\"b\\c\n\r\t\u{1}\u{7F}ü€😀") == "\"a\\\"b\\\\c\\n\\r\\t\\u0001\\u007fü€😀\"")
+    #expect(JSONText.quoted("") == "\"\"")
+}
+
+@Test func timestampsFormatAcrossTheirRange() {
+    #expect(TimestampText.micros(0) == "1970-01-01T00:00:00.000000Z")
+    #expect(TimestampText.micros(-1) == "1969-12-31T23:59:59.999999Z")
+    #expect(TimestampText.millis(1_700_000_000_123) == "2023-11-14T22:13:20.123Z")
+    #expect(TimestampText.nanos(1_700_000_000_123_456_789) == "2023-11-14T22:13:20.123456789Z")
+    #expect(TimestampText.micros(253_402_300_800_000_000) == "10000-01-01T00:00:00.000000Z")
+    #expect(TimestampText.micros(-62_167_219_200_000_001) == "-0001-12-31T23:59:59.999999Z")
+}
+
 @Test func floatsUseTheirOwnShortestDigits() {
     #expect(JavaDoubleText.format(Float(0.1)) == "0.1")
     #expect(JavaDoubleText.format(Float(1.5)) == "1.5")
