@@ -131,13 +131,13 @@ package struct PGRowWriter {
             for row in rows {
                 let value = values[row]
                 if !value.isFinite { cells.appendNull(); continue }
-                if binary { cells.append(integer: Float(value).bitPattern) } else { cells.append(text: JavaDoubleText.format(Float(value))) }
+                if binary { cells.append(integer: Float(value).bitPattern) } else { cells.appendDouble(Float(value)) }
             }
         case (.real(let values), _):
             for row in rows {
                 let value = values[row]
                 if !value.isFinite { cells.appendNull(); continue }
-                if binary { cells.append(integer: value.bitPattern) } else { cells.append(text: JavaDoubleText.format(value)) }
+                if binary { cells.append(integer: value.bitPattern) } else { cells.appendDouble(value) }
             }
         case (.integer(let values), _):
             // CHAR, IPv4, geohashes: their text form (CHAR's zero is NULL).
@@ -194,6 +194,8 @@ final class CellStore {
     private(set) var lengths: [Int32] = []
     /// The UTF-8 of a SYMBOL dictionary's values, end offsets by key (built once per writer).
     private var cachedDictionary: (count: Int, bytes: [UInt8], ends: [Int])?
+    /// Reused for the text of one double (no String per value).
+    private var scratch: [UInt8] = []
 
     init() {
         capacity = 64 << 10
@@ -238,6 +240,19 @@ final class CellStore {
     func append(text: String) {
         var text = text
         text.withUTF8 { append(bytes: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// A double's text (Java's form, as QuestDB sends it).
+    func appendDouble(_ value: Double) {
+        scratch.removeAll(keepingCapacity: true)
+        JavaDoubleText.append(value, to: &scratch)
+        scratch.withUnsafeBytes { append(bytes: $0) }
+    }
+
+    func appendDouble(_ value: Float) {
+        scratch.removeAll(keepingCapacity: true)
+        JavaDoubleText.append(value, to: &scratch)
+        scratch.withUnsafeBytes { append(bytes: $0) }
     }
 
     /// An integer in decimal, written straight into the buffer.
