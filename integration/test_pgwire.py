@@ -327,3 +327,41 @@ def test_psycopg_type_loading_and_sqlalchemy_reflection(node):
             sqlalchemy.Table("nope", sqlalchemy.MetaData(), autoload_with=engine)
     finally:
         engine.dispose()
+
+
+def test_decimals_travel_exactly_over_every_protocol(node):
+    """DECIMAL as PostgreSQL's numeric: text for psycopg, base-10000 binary for asyncpg, bind
+    parameters in; a JSON number over /exec; ILP integer and double fields into it."""
+    from decimal import Decimal
+    values = [Decimal("0.01"), Decimal("-1234567.89"), Decimal("100.00"), Decimal("0.00"), Decimal("99999999.99"), Decimal("-0.05")]
+    with psycopg.connect(node.pg_dsn, autocommit=True) as conn:
+        conn.execute("create table money (ts timestamp, amount decimal(10, 2), rate decimal(18, 9)) timestamp(ts) partition by day")
+        with conn.cursor() as cursor:
+            cursor.executemany("insert into money (ts, amount, rate) values (%s, %s, %s)",
+                               [(datetime.datetime(2024, 1, 1, 0, i), v, Decimal("0.000000123") * i) for i, v in enumerate(values)])
+        assert conn.execute("select amount from money order by ts").fetchall() == [(v,) for v in values]
+        assert conn.execute("select sum(amount) from money").fetchone() == (sum(values),)
+        assert conn.execute("select amount from money where amount = %s", (Decimal("100.00"),)).fetchall() == [(Decimal("100.00"),)]
+        with conn.cursor(binary=True) as cursor:
+            cursor.execute("select amount, rate from money order by ts")
+            assert [row[0] for row in cursor.fetchall()] == values
+
+    async def binary():
+        conn = await asyncpg.connect(host="127.0.0.1", port=node.pg_port, user="admin", password="quest", database="qdb")
+        try:
+            statement = await conn.prepare("select amount, rate from money order by ts")
+            assert [a.type.name for a in statement.get_attributes()] == ["numeric", "numeric"]
+            rows = await statement.fetch()
+            assert [row["amount"] for row in rows] == values
+            assert [row["rate"] for row in rows] == [Decimal("0.000000123") * i for i in range(len(values))]
+        finally:
+            await conn.close()
+    asyncio.run(binary())
+
+    body = requests.get(f"{node.http_url}/exec", params={"query": "select amount from money order by ts limit 2"}).text
+    assert '"type":"DECIMAL(10,2)"' in body and '"dataset":[[0.01],[-1234567.89]]' in body
+    from questdb import Sender, TimestampNanos
+    with Sender.from_conf(f"http::addr=127.0.0.1:{node.http_port};") as sender:
+        sender.row("money", columns={"amount": 12.345, "rate": 3}, at=TimestampNanos(1_704_153_600_000_000_000))
+    with psycopg.connect(node.pg_dsn, autocommit=True) as conn:
+        assert conn.execute("select amount, rate from money where ts = '2024-01-02'").fetchone() == (Decimal("12.35"), Decimal("3.000000000"))

@@ -68,6 +68,8 @@ private struct CellWriter {
         case char([Int64], SQLType)
         /// Other integer-represented types as quoted text (IPv4, geohash, …).
         case integerText([Int64], SQLType)
+        /// DECIMAL: a JSON number with exactly its scale's digits.
+        case decimal([Int64], scale: Int)
         /// Arrays: their JSON text as it is.
         case raw([String?])
         case binary
@@ -93,6 +95,7 @@ private struct CellWriter {
             case .column(.timestamp): kind = .timestamp(values, fractionDigits: 6, perSecond: 1_000_000)
             case .column(.date): kind = .timestamp(values, fractionDigits: 3, perSecond: 1_000)
             case .column(.timestampNanos): kind = .timestamp(values, fractionDigits: 9, perSecond: 1_000_000_000)
+            case .column(.decimal(_, let scale)): kind = .decimal(values, scale: scale)
             default: kind = .integerText(values, type)
             }
         case (.text(let values), .array): kind = .raw(values)
@@ -142,6 +145,10 @@ private struct CellWriter {
         case .char(let values, let type):
             let value = values[row]
             value == 0 ? out.append(contentsOf: "\"\"".utf8) : TextBytes.appendJSONQuoted(ValueText.integer(value, type) ?? "", to: &out)
+        case .decimal(let values, let scale):
+            let value = values[row]
+            if value == Int64.min { return null(&out) }
+            DecimalValue.append(value, scale: scale, to: &out)
         case .integerText(let values, let type):
             guard let text = ValueText.integer(values[row], type) else { return null(&out) }
             TextBytes.appendJSONQuoted(text, to: &out)

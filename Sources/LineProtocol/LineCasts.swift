@@ -68,6 +68,12 @@ enum LineCasts {
             switch type {
             case .double: batch.setDouble(column, entity.double)
             case .float: batch.setFloat(column, Float(entity.double))
+            case .decimal(let precision, let scale):
+                // Rounded half away from zero to the column's scale; NaN is NULL.
+                if entity.double.isNaN { return batch.setNull(column) }
+                guard let scaled = DecimalValue.fromDouble(entity.double, scale: scale), DecimalValue.fits(scaled, precision: precision)
+                else { throw .outOfBounds(value: "\(entity.double)") }
+                batch.setInteger(column, scaled)
             default: throw .cast(from: .double)
             }
         case .timestamp:
@@ -127,6 +133,11 @@ enum LineCasts {
             batch.setDouble(column, Double(value))
         case .float:
             batch.setFloat(column, Float(value))
+        case .decimal(let precision, let scale):
+            guard let scaled = DecimalValue.fromInteger(value, scale: scale), DecimalValue.fits(scaled, precision: precision) else {
+                throw .outOfBounds(value: "\(value)")
+            }
+            batch.setInteger(column, scaled)
         case .symbol:
             scratch.removeAll(keepingCapacity: true)
             appendDecimal(value, to: &scratch)
@@ -175,6 +186,11 @@ enum LineCasts {
                   let words = ColumnValueText.long256(hexDigits: UnsafeRawBufferPointer(rebasing: text[2...]))
             else { throw invalid() }
             setLong256(words, column, batch)
+        case .decimal(let precision, let scale) where kind == .string:
+            guard let scaled = DecimalValue.parse(String(decoding: text, as: UTF8.self), scale: scale),
+                  DecimalValue.fits(scaled, precision: precision)
+            else { throw invalid() }
+            batch.setInteger(column, scaled)
         case .geohash(let bits) where kind == .string:
             // QuestDB stores NULL for a geohash it cannot read rather than failing the line.
             guard let value = ColumnValueText.geohash(text, bits: bits) else { return }

@@ -1,5 +1,6 @@
 import NIOCore
 import SQL
+import Storage
 
 /// Writes a result's rows as DataRow messages. Each column of a run of rows is encoded in
 /// one typed loop into its own raw buffer (lengths kept apart, −1 for NULL); the row loop then
@@ -139,6 +140,12 @@ package struct PGRowWriter {
                 if !value.isFinite { cells.appendNull(); continue }
                 if binary { cells.append(integer: value.bitPattern) } else { cells.appendDouble(value) }
             }
+        case (.integer(let values), .numeric(let scale)):
+            for row in rows {
+                let value = values[row]
+                if value == Int64.min { cells.appendNull(); continue }
+                cells.appendNumeric(value, scale: scale, binary: binary)
+            }
         case (.integer(let values), _):
             // CHAR, IPv4, geohashes: their text form (CHAR's zero is NULL).
             for row in rows {
@@ -246,6 +253,12 @@ final class CellStore {
     func appendDouble(_ value: Double) {
         scratch.removeAll(keepingCapacity: true)
         JavaDoubleText.append(value, to: &scratch)
+        scratch.withUnsafeBytes { append(bytes: $0) }
+    }
+
+    func appendNumeric(_ value: Int64, scale: Int, binary: Bool) {
+        scratch.removeAll(keepingCapacity: true)
+        if binary { PGNumeric.writeBinary(value, scale: scale, into: &scratch) } else { DecimalValue.append(value, scale: scale, to: &scratch) }
         scratch.withUnsafeBytes { append(bytes: $0) }
     }
 

@@ -1,4 +1,5 @@
 import SQL
+import Storage
 
 /// A PostgreSQL type as RowDescription and ParameterDescription report it (QUESTDB-COMPAT §5.3).
 package struct PGType: Sendable, Equatable {
@@ -31,7 +32,10 @@ package struct PGType: Sendable, Equatable {
     /// as varchar, every time type as `timestamp` (without time zone).
     package init(_ type: SQLType) {
         let oid = PostgresTypes.oid(of: type)
-        self.init(oid: Int32(oid), size: Int16(PostgresTypes.length(of: oid)), modifier: oid == 1042 ? 5 : -1)
+        var modifier: Int32 = oid == 1042 ? 5 : -1
+        // numeric(p, s): PostgreSQL's typmod, (p << 16 | s) + 4.
+        if case .column(.decimal(let precision, let scale)) = type { modifier = Int32(precision << 16 | scale) + 4 }
+        self.init(oid: Int32(oid), size: Int16(PostgresTypes.length(of: oid)), modifier: modifier)
     }
 
     init(oid: Int32, size: Int16, modifier: Int32 = -1) {
@@ -67,8 +71,14 @@ package enum PGValueKind: Sendable, Equatable {
     case doubleArray(dimensions: Int)
     /// Text: strings, symbols, IPv4, LONG256, geohashes, NULL-typed columns.
     case varchar
+    /// DECIMAL as `numeric`: its text, or PostgreSQL's base-10000 binary form.
+    case numeric(scale: Int)
 
     package init(_ type: SQLType) {
+        if let scale = type.decimalScale {
+            self = .numeric(scale: scale)
+            return
+        }
         if let ticks = type.ticksPerSecond {
             self = .time(perSecond: ticks)
             return
@@ -89,5 +99,42 @@ package enum PGValueKind: Sendable, Equatable {
         case .array(let dimensions): self = .doubleArray(dimensions: dimensions)
         case .text: self = .varchar
         }
+    }
+}
+
+/// PostgreSQL's `numeric` binary form: digit count, weight (of the first base-10000 digit),
+/// sign, display scale, then the base-10000 digits, all big-endian Int16.
+enum PGNumeric {
+    static func writeBinary(_ scaled: Int64, scale: Int, into out: inout [UInt8]) {
+        let magnitude = scaled.magnitude
+        let divisor = UInt64(DecimalValue.powers[scale])
+        var whole = magnitude / divisor
+        // The fraction's digits, padded to whole groups of four.
+        var fraction: [UInt8] = []
+        if scale > 0 {
+            DecimalValue.appendDigits(magnitude % divisor, width: scale, to: &fraction)
+            while fraction.count % 4 != 0 { fraction.append(0) }
+        }
+        var groups: [Int16] = []
+        while whole > 0 {
+            groups.insert(Int16(whole % 10_000), at: 0)
+            whole /= 10_000
+        }
+        var weight = groups.count - 1
+        for start in stride(from: 0, to: fraction.count, by: 4) {
+            groups.append(Int16(fraction[start]) * 1000 + Int16(fraction[start + 1]) * 100 + Int16(fraction[start + 2]) * 10 + Int16(fraction[start + 3]))
+        }
+        while let first = groups.first, first == 0 {
+            groups.removeFirst()
+            weight -= 1
+        }
+        while let last = groups.last, last == 0 { groups.removeLast() }
+        if groups.isEmpty { weight = 0 }
+        func put(_ value: Int16) { withUnsafeBytes(of: value.bigEndian) { out.append(contentsOf: $0) } }
+        put(Int16(groups.count))
+        put(Int16(weight))
+        put(scaled < 0 && !groups.isEmpty ? 0x4000 : 0)
+        put(Int16(scale))
+        for group in groups { put(group) }
     }
 }

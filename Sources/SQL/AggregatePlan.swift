@@ -242,13 +242,19 @@ struct AggregatePlan {
             let text = expected.count == 1 ? "\(expected.lowerBound)" : "\(expected.lowerBound)…\(expected.upperBound)"
             throw SQLError(.syntax, "wrong number of arguments for function `\(name)`; expected: \(text), provided: \(arguments.count)", at: call.position)
         }
-        let argument = try binder.bind(arguments[0])
+        var argument = try binder.bind(arguments[0])
+        // A DECIMAL is summed, compared and counted exactly (its scaled integers); the
+        // statistics read it as a double.
+        if argument.type.isDecimal, ![.count, .countDistinct, .sum, .min, .max, .first, .last, .stringAgg].contains(kind) {
+            argument = try binder.coerce(argument, to: .double, at: arguments[0].position)
+        }
         guard Aggregator.accepts(kind, argument.type) else {
             throw SQLError(.typeMismatch, "\(name)() does not accept \(argument.type)", at: arguments[0].position)
         }
         var aggregator = Aggregator(kind: kind, inputType: argument.type)
         if kind.isBivariate {
-            let x = try binder.bind(arguments[1])
+            var x = try binder.bind(arguments[1])
+            if x.type.isDecimal { x = try binder.coerce(x, to: .double, at: arguments[1].position) }
             guard Aggregator.accepts(kind, x.type) else {
                 throw SQLError(.typeMismatch, "\(name)() does not accept \(x.type)", at: arguments[1].position)
             }

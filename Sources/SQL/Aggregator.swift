@@ -44,7 +44,7 @@ struct Aggregator {
     static func outputType(_ kind: AggregateKind, _ input: SQLType) -> SQLType {
         switch kind {
         case .countAll, .count, .countDistinct: .long
-        case .sum: input.representation == .real ? .double : input == .null ? .double : .long
+        case .sum: input.representation == .real ? .double : input == .null ? .double : input.decimalScale.map { .decimal(scale: $0) } ?? .long
         case .kahanSum, .avg, .stddevSample, .stddevPopulation, .varianceSample, .variancePopulation, .approxPercentile: .double
         case .regrCount: .long
         case .covarSample, .covarPopulation, .correlation, .regrAvgX, .regrAvgY, .regrSXX, .regrSYY, .regrSXY, .regrSlope,
@@ -59,7 +59,8 @@ struct Aggregator {
     static func accepts(_ kind: AggregateKind, _ input: SQLType) -> Bool {
         switch kind {
         case .countAll, .count, .countDistinct, .first, .last, .min, .max, .stringAgg: true
-        case .sum, .kahanSum, .avg, .stddevSample, .stddevPopulation, .varianceSample, .variancePopulation:
+        case .sum: input.isNumeric || input.isDecimal || input == .null
+        case .kahanSum, .avg, .stddevSample, .stddevPopulation, .varianceSample, .variancePopulation:
             input.isNumeric || input == .null
         default:
             input.isNumeric || input == .null
@@ -211,7 +212,7 @@ struct Aggregator {
     /// NULL is checked inline against the type's sentinel. False when another path must run.
     private mutating func updateFast(_ groups: [Int32], _ values: ColumnVector) -> Bool {
         switch values {
-        case .integer(let input) where inputType.isNumeric || inputType.isTemporal:
+        case .integer(let input) where inputType.isNumeric || inputType.isTemporal || inputType.isDecimal:
             let null = inputType.integerHasNull ? inputType.integerNull : nil
             switch kind {
             case .count: Self.countLoop(input, groups, isNull: { $0 == null }, counts: &counts)

@@ -202,7 +202,7 @@ struct Binder {
             }
             return .not(bound)
         }
-        guard bound.type.isNumeric || bound.type == .null else {
+        guard bound.type.isNumeric || bound.type.isDecimal || bound.type == .null else {
             throw SQLError(.typeMismatch, "cannot negate \(bound.type)", at: position)
         }
         return .negate(bound, bound.type == .null ? .int : bound.type)
@@ -276,11 +276,40 @@ struct Binder {
             }
             return .arithmetic(op, try coerce(left, to: .long, at: position), try coerce(right, to: .long, at: position), temporal)
         }
+        if l.isDecimal || r.isDecimal { return try decimalArithmetic(op, left, right, at: position) }
         guard (l.isNumeric || l == .null), (r.isNumeric || r == .null) else {
             throw SQLError(.typeMismatch, "operator not supported for \(l) and \(r)", at: position)
         }
         let type = Self.numericResult(l, r)
         return .arithmetic(op, try coerce(left, to: type, at: position), try coerce(right, to: type, at: position), type)
+    }
+
+    /// DECIMAL arithmetic stays exact where it can: ± between decimals and integers (at the
+    /// larger scale), × by an integer (same scale) or by a decimal (scales add, up to 18);
+    /// division, remainder and anything with a DOUBLE run on doubles.
+    private func decimalArithmetic(_ op: ArithmeticOperator, _ left: BoundExpression, _ right: BoundExpression, at position: Int)
+        throws(SQLError) -> BoundExpression
+    {
+        let l = left.type, r = right.type
+        func integral(_ type: SQLType) -> Bool { (type.isNumeric && type.representation == .integer) || type == .null }
+        guard (l.isDecimal || l.isNumeric || l == .null), (r.isDecimal || r.isNumeric || r == .null) else {
+            throw SQLError(.typeMismatch, "operator not supported for \(l) and \(r)", at: position)
+        }
+        let ls = l.decimalScale, rs = r.decimalScale
+        let exactSides = (ls != nil || integral(l)) && (rs != nil || integral(r))
+        switch op {
+        case .add where exactSides, .subtract where exactSides:
+            let type = SQLType.decimal(scale: max(ls ?? 0, rs ?? 0))
+            return .arithmetic(op, try coerce(left, to: type, at: position), try coerce(right, to: type, at: position), type)
+        case .multiply where ls != nil && integral(r):
+            return .arithmetic(op, left, try coerce(right, to: .long, at: position), .decimal(scale: ls!))
+        case .multiply where rs != nil && integral(l):
+            return .arithmetic(op, try coerce(left, to: .long, at: position), right, .decimal(scale: rs!))
+        case .multiply where ls != nil && rs != nil && ls! + rs! <= ColumnType.maxDecimalPrecision:
+            return .arithmetic(op, left, right, .decimal(scale: ls! + rs!))
+        default:
+            return .arithmetic(op, try coerce(left, to: .double, at: position), try coerce(right, to: .double, at: position), .double)
+        }
     }
 
     static func numericResult(_ l: SQLType, _ r: SQLType) -> SQLType {
@@ -296,9 +325,46 @@ struct Binder {
         operands: (Int, Int)? = nil
     ) throws(SQLError) -> BoundExpression {
         if let integral = Self.integralComparison(op, left, right) { return integral }
+        if let decimal = try decimalComparison(op, left, right, at: position) { return decimal }
         let type = try Self.commonType(left.type, right.type, at: position)
         return .comparison(
             op, try coerce(left, to: type, at: operands?.0 ?? position), try coerce(right, to: type, at: operands?.1 ?? position))
+    }
+
+    /// Comparisons with a DECIMAL: decimals at the larger scale, a constant the decimal's
+    /// scale holds exactly (`price = 1.10`, `price > 100`) and integer expressions as scaled
+    /// integers; anything else numeric as doubles. Nil when no DECIMAL is involved (or the
+    /// other side is text or NULL, which the common type handles).
+    private func decimalComparison(_ op: ComparisonOperator, _ left: BoundExpression, _ right: BoundExpression, at position: Int)
+        throws(SQLError) -> BoundExpression?
+    {
+        let l = left.type, r = right.type
+        guard l.isDecimal || r.isDecimal else { return nil }
+        if let ls = l.decimalScale, let rs = r.decimalScale {
+            if ls == rs { return .comparison(op, left, right) }
+            let type = SQLType.decimal(scale: max(ls, rs))
+            return .comparison(op, try coerce(left, to: type, at: position), try coerce(right, to: type, at: position))
+        }
+        let (decimal, other, flipped) = l.isDecimal ? (left, right, false) : (right, left, true)
+        let scale = decimal.type.decimalScale!
+        func ordered(_ a: BoundExpression, _ b: BoundExpression) -> BoundExpression { flipped ? .comparison(op, b, a) : .comparison(op, a, b) }
+        if let value = other.constantValue, value != .null, other.type.isNumeric {
+            var scaled: Int64?
+            switch value {
+            case .integer(let n): scaled = DecimalValue.fromInteger(n, scale: scale)
+            case .real(let d):
+                if let candidate = DecimalValue.fromDouble(d, scale: scale), DecimalValue.toDouble(candidate, scale: scale) == d {
+                    scaled = candidate
+                }
+            default: break
+            }
+            if let scaled { return ordered(decimal, .constant(.integer(scaled), decimal.type)) }
+        }
+        guard other.type.isNumeric else { return nil }
+        if other.type.representation == .integer {
+            return ordered(decimal, try coerce(other, to: .decimal(scale: scale), at: position))
+        }
+        return ordered(try coerce(decimal, to: .double, at: position), try coerce(other, to: .double, at: position))
     }
 
     /// `integer_column op 90.5` compared as integers (`> 90`, `>= 91`, …), so the column is not
@@ -330,6 +396,11 @@ struct Binder {
         if l == r { return l }
         if l == .null { return r }
         if r == .null { return l }
+        if let ls = l.decimalScale, let rs = r.decimalScale { return .decimal(scale: max(ls, rs)) }
+        if l.isDecimal || r.isDecimal {
+            let (decimal, other) = l.isDecimal ? (l, r) : (r, l)
+            if other.isNumeric { return other.representation == .integer ? .decimal(scale: decimal.decimalScale!) : .double }
+        }
         if l.isText && r.isText { return l == .symbol ? r : l }
         if l.isTemporal && (r.isText || r.representation == .integer) { return l }
         if r.isTemporal && (l.isText || l.representation == .integer) { return r }

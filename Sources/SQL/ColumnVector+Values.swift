@@ -114,6 +114,9 @@ enum VectorCast {
             return .text(vector.asText(from))
         case .real:
             switch vector {
+            case .integer(let values) where from.isDecimal:
+                let scale = from.decimalScale!
+                return .real(values.map { DecimalValue.toDouble($0, scale: scale) })
             case .integer(let values):
                 let null: Int64? = from.integerHasNull ? from.integerNull : nil
                 return .real(values.map { $0 == null ? .nan : to == .column(.float) ? Double(Float($0)) : Double($0) })
@@ -123,7 +126,10 @@ enum VectorCast {
                 return .real(perValue(vector, from, to, position).reals)
             }
         case .integer:
-            if case .integer(let values) = vector {
+            if case .integer(let values) = vector, from.isDecimal || to.isDecimal, !from.isTemporal {
+                return .integer(decimalCast(values, from: from, to: to))
+            }
+            if case .integer(let values) = vector, !to.isDecimal {
                 return .integer(integerToInteger(values, from: from, to: to))
             }
             return perValue(vector, from, to, position)
@@ -131,6 +137,24 @@ enum VectorCast {
             if case .integer(let values) = vector { return .boolean(values.map { $0 != 0 && $0 != Int64.min }) }
             return perValue(vector, from, to, position)
         }
+    }
+
+    /// Integers and decimals into decimals (rescaled; a value past the precision becomes NULL)
+    /// or decimals into integers (truncated toward zero).
+    private static func decimalCast(_ values: [Int64], from: SQLType, to: SQLType) -> [Int64] {
+        let fromNull: Int64? = from.integerHasNull ? from.integerNull : nil
+        if case .column(.decimal(let precision, let scale)) = to {
+            let fromScale = from.decimalScale
+            return values.map { value in
+                guard value != fromNull else { return Int64.min }
+                let scaled = fromScale.map { DecimalValue.rescale(value, from: $0, to: scale) } ?? DecimalValue.fromInteger(value, scale: scale)
+                guard let scaled, DecimalValue.fits(scaled, precision: precision) else { return Int64.min }
+                return scaled
+            }
+        }
+        let scale = from.decimalScale!
+        let narrowed = values.map { $0 == Int64.min ? Int64.min : DecimalValue.truncated($0, scale: scale) }
+        return integerToInteger(narrowed, from: .long, to: to)
     }
 
     private static func integerToInteger(_ values: [Int64], from: SQLType, to: SQLType) -> [Int64] {

@@ -98,6 +98,16 @@ struct ExpressionEvaluator {
             let x = a[i], y = b[i]
             if x == nullA || y == nullB { continue }
             var value: Int64
+            if type.isDecimal {
+                // DECIMAL arithmetic is exact or NULL: no wrapping past 18 digits.
+                let (result, overflow) = switch op {
+                case .add: x.addingReportingOverflow(y)
+                case .subtract: x.subtractingReportingOverflow(y)
+                default: x.multipliedReportingOverflow(by: y)
+                }
+                if !overflow, result != Int64.min { out[i] = result }
+                continue
+            }
             switch op {
             case .add: value = x &+ y
             case .subtract: value = x &- y

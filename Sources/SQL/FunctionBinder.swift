@@ -18,7 +18,7 @@ struct FunctionBinder {
             try binder.coerce(bound[index], to: type, at: arguments[index].position)
         }
         func numeric(_ index: Int) throws(SQLError) -> BoundExpression {
-            guard bound[index].type.isNumeric || bound[index].type == .null else {
+            guard bound[index].type.isNumeric || bound[index].type.isDecimal || bound[index].type == .null else {
                 throw SQLError(.typeMismatch, "numeric argument expected, not \(bound[index].type)", at: arguments[index].position)
             }
             return bound[index]

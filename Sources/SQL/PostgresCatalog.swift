@@ -163,7 +163,7 @@ package struct PostgresCatalog {
         let aliases: [String: Int64] = [
             "boolean": 16, "bigint": 20, "smallint": 21, "integer": 23, "int": 23, "real": 700, "double precision": 701,
             "character varying": 1043, "character": 1042, "char": 1042, "timestamp without time zone": 1114,
-            "timestamp with time zone": 1184, "double precision[]": 1022, "text[]": 1009, "bigint[]": 1016,
+            "timestamp with time zone": 1184, "double precision[]": 1022, "text[]": 1009, "bigint[]": 1016, "numeric": 1700,
         ]
         return aliases[name]
     }
@@ -185,6 +185,7 @@ package struct PostgresCatalog {
         case 2950: "uuid"
         case 17: "bytea"
         case 1022: "double precision[]"
+        case 1700: "numeric"
         default: typeList.first { $0.0 == oid }?.1
         }
     }
@@ -276,6 +277,7 @@ package struct PostgresCatalog {
 /// catalog views and the PG wire module's RowDescription.
 package enum PostgresTypes {
     package static func oid(of type: SQLType) -> Int64 {
+        if type.isDecimal { return 1700 }
         if type.ticksPerSecond != nil { return 1114 }
         if type.isUUID { return 2950 }
         switch type.wireKind {

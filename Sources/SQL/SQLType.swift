@@ -50,7 +50,7 @@ package enum SQLType: Sendable, Equatable, CustomStringConvertible {
         case .column(let type):
             switch type {
             case .boolean: .boolean
-            case .byte, .short, .char, .int, .long, .date, .timestamp, .timestampNanos, .ipv4, .geohash: .integer
+            case .byte, .short, .char, .int, .long, .date, .timestamp, .timestampNanos, .ipv4, .geohash, .decimal: .integer
             case .float, .double: .real
             case .symbol, .varchar, .string, .uuid, .long256, .binary, .doubleArray: .text
             }
@@ -67,6 +67,18 @@ package enum SQLType: Sendable, Equatable, CustomStringConvertible {
         default: false
         }
     }
+
+    /// DECIMAL(p, s): integer-represented (the value × 10^s), so every generic integer path
+    /// must scale it; it is not `isNumeric`, and the binder gives it its own rules.
+    package var decimalScale: Int? {
+        if case .column(.decimal(_, let scale)) = self { return scale }
+        return nil
+    }
+
+    package var isDecimal: Bool { decimalScale != nil }
+
+    /// DECIMAL(18, s): what arithmetic and comparisons over decimals of scale `s` give.
+    static func decimal(scale: Int) -> SQLType { .column(.decimal(precision: ColumnType.maxDecimalPrecision, scale: scale)) }
 
     var isTemporal: Bool {
         self == .timestamp || self == .column(.date) || self == .column(.timestampNanos)

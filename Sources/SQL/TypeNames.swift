@@ -38,7 +38,20 @@ enum TypeNames {
             }
             return .geohash(bits: bits)
         case "decimal", "numeric":
-            throw SQLError(.unsupported, "DECIMAL is not supported yet", at: name.position)
+            // QuestDB's default is DECIMAL(18, 3); a scale alone is not allowed.
+            guard let parameter = name.parameter else { return .decimal(precision: 18, scale: 3) }
+            let parts = parameter.split(separator: ",").map { Int($0.trimmingSpaces) }
+            guard (1...2).contains(parts.count), let precision = parts[0], let scale = parts.count == 2 ? parts[1] : 0 else {
+                throw SQLError(.syntax, "DECIMAL(precision[, scale]) expected, such as DECIMAL(10, 2)", at: name.position)
+            }
+            guard precision >= 1, scale >= 0, scale <= precision else {
+                throw SQLError(.invalidValue, "DECIMAL precision must be at least 1 and the scale between 0 and the precision", at: name.position)
+            }
+            guard precision <= ColumnType.maxDecimalPrecision else {
+                throw SQLError(
+                    .unsupported, "DECIMAL precision above \(ColumnType.maxDecimalPrecision) is not supported yet", at: name.position)
+            }
+            return .decimal(precision: precision, scale: scale)
         default:
             throw SQLError(.syntax, "unsupported column type: \(name.name)", at: name.position)
         }

@@ -21,6 +21,8 @@ enum ValueConversion {
         case .real:
             switch value {
             case .real(let number): return .real(to == .column(.float) ? Double(Float(number)) : number)
+            case .integer(let number) where from.isDecimal:
+                return number == Int64.min ? .null : .real(DecimalValue.toDouble(number, scale: from.decimalScale!))
             case .integer(let number): return from.integerHasNull && number == from.integerNull ? .null : .real(Double(number))
             case .boolean(let flag): return .real(flag ? 1 : 0)
             case .text(let text):
@@ -41,10 +43,36 @@ enum ValueConversion {
         }
     }
 
+    private static func toDecimal(
+        _ value: SQLValue, from: SQLType, precision: Int, scale: Int, fail: () -> SQLError
+    ) throws(SQLError) -> SQLValue {
+        let scaled: Int64?
+        switch value {
+        case .null: return .null
+        case .integer(let n) where from.integerHasNull && n == from.integerNull: return .integer(Int64.min)
+        case .integer(let n):
+            guard !from.isTemporal else { throw fail() }
+            scaled = from.decimalScale.map { DecimalValue.rescale(n, from: $0, to: scale) } ?? DecimalValue.fromInteger(n, scale: scale)
+        case .real(let r):
+            if r.isNaN { return .integer(Int64.min) }
+            scaled = DecimalValue.fromDouble(r, scale: scale)
+        case .text(let text): scaled = DecimalValue.parse(text, scale: scale)
+        case .boolean: throw fail()
+        }
+        guard let scaled, DecimalValue.fits(scaled, precision: precision) else { throw fail() }
+        return .integer(scaled)
+    }
+
     private static func toInteger(_ value: SQLValue, from: SQLType, to: SQLType, fail: () -> SQLError) throws(SQLError) -> SQLValue {
+        if case .column(.decimal(let precision, let scale)) = to {
+            return try toDecimal(value, from: from, precision: precision, scale: scale, fail: fail)
+        }
         var number: Int64
         switch value {
         case .null: return .null
+        case .integer(let n) where from.isDecimal:
+            if n == Int64.min { return .integer(to.integerNull) }
+            number = DecimalValue.truncated(n, scale: from.decimalScale!)
         case .boolean(let flag): number = flag ? 1 : 0
         case .integer(let n):
             if from.integerHasNull && n == from.integerNull { return .integer(to.integerNull) }
@@ -136,6 +164,7 @@ package enum ValueText {
             return "\(address >> 24).\(address >> 16 & 0xFF).\(address >> 8 & 0xFF).\(address & 0xFF)"
         case .column(.boolean): return number != 0 ? "true" : "false"
         case .column(.geohash(let bits)): return GeohashText.format(number, bits: bits)
+        case .column(.decimal(_, let scale)): return DecimalValue.text(number, scale: scale)
         default: return String(number)
         }
     }

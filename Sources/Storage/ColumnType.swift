@@ -28,6 +28,12 @@ package enum ColumnType: Sendable, Hashable, CustomStringConvertible {
     case geohash(bits: Int)
     /// `dimensions` ≥ 1.
     case doubleArray(dimensions: Int)
+    /// Exact decimal of `precision` digits (1…18), `scale` of them after the point: the value
+    /// times 10^scale in an Int64 (QuestDB's DECIMAL64).
+    case decimal(precision: Int, scale: Int)
+
+    /// Most digits a DECIMAL holds (one Int64).
+    package static let maxDecimalPrecision = 18
 
     /// Bytes per row in the `.d` file of a fixed-width type; `nil` for var-size types.
     package var fixedWidthBytes: Int? {
@@ -35,7 +41,7 @@ package enum ColumnType: Sendable, Hashable, CustomStringConvertible {
         case .boolean, .byte: 1
         case .short, .char: 2
         case .int, .float, .symbol, .ipv4: 4
-        case .long, .double, .date, .timestamp, .timestampNanos: 8
+        case .long, .double, .date, .timestamp, .timestampNanos, .decimal: 8
         case .uuid: 16
         case .long256: 32
         case .geohash(let bits): bits <= 7 ? 1 : bits <= 15 ? 2 : bits <= 31 ? 4 : 8
@@ -69,6 +75,7 @@ package enum ColumnType: Sendable, Hashable, CustomStringConvertible {
         case .binary: "BINARY"
         case .geohash(let bits): bits % 5 == 0 ? "GEOHASH(\(bits / 5)c)" : "GEOHASH(\(bits)b)"
         case .doubleArray(let dimensions): "DOUBLE" + String(repeating: "[]", count: dimensions)
+        case .decimal(let precision, let scale): "DECIMAL(\(precision),\(scale))"
         }
     }
 
@@ -86,7 +93,7 @@ package enum ColumnType: Sendable, Hashable, CustomStringConvertible {
         case .boolean, .byte: return [0]
         case .short, .char: return [0, 0]
         case .int: return le(Int32.min)
-        case .long, .date, .timestamp, .timestampNanos: return le(Int64.min)
+        case .long, .date, .timestamp, .timestampNanos, .decimal: return le(Int64.min)
         case .float: return le(Float.nan.bitPattern)
         case .double: return le(Double.nan.bitPattern)
         case .symbol: return le(Int32(-1))
@@ -124,6 +131,8 @@ extension ColumnType {
         case .binary: (18, 0)
         case .geohash(let bits): (19, UInt8(bits))
         case .doubleArray(let dimensions): (20, UInt8(dimensions))
+        // Tags 33…50: the precision is tag − 32, the parameter the scale.
+        case .decimal(let precision, let scale): (UInt8(32 + precision), UInt8(scale))
         }
     }
 
@@ -140,6 +149,8 @@ extension ColumnType {
             self = .geohash(bits: Int(parameter))
         } else if tag == 20, (1...32).contains(parameter) {
             self = .doubleArray(dimensions: Int(parameter))
+        } else if (33...(32 + UInt8(ColumnType.maxDecimalPrecision))).contains(tag), parameter <= tag - 32 {
+            self = .decimal(precision: Int(tag) - 32, scale: Int(parameter))
         } else {
             return nil
         }

@@ -7,6 +7,7 @@ import Testing
         .boolean, .byte, .short, .char, .int, .long, .float, .double, .date, .timestamp, .timestampNanos, .symbol,
         .varchar, .string, .uuid, .ipv4, .long256, .binary, .geohash(bits: 1), .geohash(bits: 20),
         .geohash(bits: 60), .doubleArray(dimensions: 1), .doubleArray(dimensions: 3),
+        .decimal(precision: 1, scale: 0), .decimal(precision: 10, scale: 2), .decimal(precision: 18, scale: 18),
     ]
 
     @Test(arguments: all)
@@ -31,9 +32,13 @@ import Testing
         #expect(ColumnType.geohash(bits: 32).fixedWidthBytes == 8)
         #expect(ColumnType.symbol.nullBytes == [0xFF, 0xFF, 0xFF, 0xFF])
         #expect(ColumnType.long.nullBytes == [0, 0, 0, 0, 0, 0, 0, 0x80])
+        #expect(ColumnType.decimal(precision: 10, scale: 2).description == "DECIMAL(10,2)")
+        #expect(ColumnType.decimal(precision: 10, scale: 2).fixedWidthBytes == 8)
     }
 
-    @Test(arguments: [(UInt8(0), UInt8(0)), (1, 1), (19, 0), (19, 61), (20, 0), (21, 0), (255, 0)])
+    /// (33…50: DECIMAL with precision tag − 32; a scale above the precision or a precision
+    /// above 18 is no type.)
+    @Test(arguments: [(UInt8(0), UInt8(0)), (1, 1), (19, 0), (19, 61), (20, 0), (21, 0), (255, 0), (34, 3), (51, 0), (32, 0)])
     func unknownEncodingsAreRefused(tag: UInt8, parameter: UInt8) {
         #expect(ColumnType(tag: tag, parameter: parameter) == nil)
     }
