@@ -28,7 +28,7 @@ enum CSVText {
         let bare: Bool
         switch type.wireKind {
         case .boolean, .byte, .short, .int, .long, .float, .double, .char: bare = true
-        case .text, .array, .binary: bare = false
+        case .text, .array, .binary: bare = type.isDecimal  // numbers, however their type is held
         }
         return texts[rows].map { text in
             guard let text else { return "" }
