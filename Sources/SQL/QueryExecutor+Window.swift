@@ -87,6 +87,11 @@ extension QueryExecutor {
         default:
             guard arguments.count == 1 else { throw SQLError(.syntax, "\(name)() expects one argument", at: call.position) }
             argument = try binder.bind(arguments[0])
+            // A DECIMAL's running sums and averages are computed in doubles (its scaled
+            // integers would be summed as if they were the values).
+            if [.sum, .avg].contains(kind), let bound = argument, bound.type.isDecimal {
+                argument = try binder.coerce(bound, to: .double, at: arguments[0].position)
+            }
             if [.sum, .avg].contains(kind), let type = argument?.type, !type.isNumeric {
                 throw SQLError(.typeMismatch, "\(name)() does not accept \(type)", at: arguments[0].position)
             }
