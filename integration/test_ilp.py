@@ -80,6 +80,28 @@ def test_questdb_client_protocol_versions_store_exact_doubles(make_node, version
     assert [float(r["d"]) for r in rows] == values
 
 
+def test_decimals_over_protocol_v3_land_exactly(node):
+    from decimal import Decimal
+    values = [Decimal("0.001"), Decimal("-1.500"), Decimal("99999999999999.999"), Decimal("0"), Decimal("123.4")]
+    with Sender.from_conf(http_conf(node, protocol_version=3)) as sender:
+        for i, value in enumerate(values):
+            sender.row("prices", columns={"px": value}, at=TimestampNanos(BASE_NS + i))
+    # The first value creates DECIMAL(18, its scale); later values are rounded to that scale.
+    requests.get(f"{node.http_url}/exec", params={"query": "alter table prices add column fixed decimal(6, 1)"}, timeout=10)
+    with Sender.from_conf(http_conf(node, protocol_version=3)) as sender:
+        sender.row("prices", columns={"fixed": Decimal("12.35"), "px": Decimal("1")}, at=TimestampNanos(BASE_NS + 10))
+    # Read JSON numbers as decimals: a float could not hold 17 digits.
+    body = json.loads(requests.get(f"{node.http_url}/exec", params={"query": "select px, fixed from prices"}, timeout=10).text,
+                      parse_float=Decimal)
+    assert [c["type"] for c in body["columns"]] == ["DECIMAL(18,3)", "DECIMAL(6,1)"]
+    assert [row[0] for row in body["dataset"]] == [Decimal("0.001"), Decimal("-1.5"), Decimal("99999999999999.999"), 0, Decimal("123.4"), 1]
+    assert body["dataset"][-1][1] == Decimal("12.4")
+    # A value too wide for the column fails its line with a clear error; the server stays healthy.
+    with pytest.raises(Exception, match="12345678"):
+        with Sender.from_conf(http_conf(node, protocol_version=3)) as sender:
+            sender.row("prices", columns={"fixed": Decimal("12345678")}, at=TimestampNanos(BASE_NS + 11))
+
+
 def test_arrays_over_http_v2(node):
     matrix = np.array([[1.5, -2.0, 3.25], [4.0, 5.5, 6.0]], dtype=np.float64)
     with Sender.from_conf(http_conf(node, protocol_version=2)) as sender:

@@ -22,6 +22,7 @@ enum LineCasts {
         case .timestamp: "TIMESTAMP"
         case .null: "NULL"
         case .doubleArray: "ARRAY"
+        case .decimal: "DECIMAL"
         }
     }
 
@@ -38,6 +39,8 @@ enum LineCasts {
         case .timestamp: entity.unit == .nanos ? .timestampNanos : .timestamp
         case .null: nil
         case .doubleArray: entity.dimensions > 0 ? .doubleArray(dimensions: entity.dimensions) : nil
+        // The widest DECIMAL held here, at the value's scale.
+        case .decimal: .decimal(precision: ColumnType.maxDecimalPrecision, scale: entity.dimensions)
         }
     }
 
@@ -104,6 +107,18 @@ enum LineCasts {
                 scratch.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[entity.range.start..<entity.range.end]))
                 scratch.withUnsafeBytes { batch.setBytes(column, $0) }
             default: throw .cast(from: .long256)
+            }
+        case .decimal:
+            switch type {
+            case .decimal(let precision, let scale):
+                // Rescaled to the column (rounded half away from zero when it has fewer digits).
+                guard let scaled = DecimalValue.rescale(entity.integer, from: entity.dimensions, to: scale),
+                      DecimalValue.fits(scaled, precision: precision)
+                else { throw .outOfBounds(value: DecimalValue.plainText(entity.integer, scale: entity.dimensions)) }
+                batch.setInteger(column, scaled)
+            case .double: batch.setDouble(column, DecimalValue.toDouble(entity.integer, scale: entity.dimensions))
+            case .float: batch.setFloat(column, Float(DecimalValue.toDouble(entity.integer, scale: entity.dimensions)))
+            default: throw .cast(from: .decimal)
             }
         case .doubleArray:
             guard case .doubleArray(let dimensions) = type else { throw .cast(from: .doubleArray) }

@@ -66,6 +66,9 @@ package enum LineValueKind: UInt8, Sendable, Equatable {
     /// A binary array: `range` holds `nDims:u8`, the shape (u32 LE each) and the doubles,
     /// which is exactly how a DOUBLE[] value is stored (`DoubleArrayValue`). Empty range: NULL array.
     case doubleArray
+    /// `1.25d` or a binary DECIMAL (protocol v3): `integer` is the unscaled value, `dimensions`
+    /// the scale (digits after the point). At most 18 digits, like a DECIMAL column.
+    case decimal
 }
 
 /// One tag or field of a parsed line.
@@ -76,7 +79,7 @@ package struct LineEntity: Sendable, Equatable {
     package var integer: Int64
     package var double: Double
     package var unit: LineTimestampUnit
-    /// Dimensions of a `doubleArray` value (0 for a NULL array).
+    /// Dimensions of a `doubleArray` value (0 for a NULL array); the scale of a `decimal`.
     package var dimensions: Int
 
     static let empty = LineEntity(

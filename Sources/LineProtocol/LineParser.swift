@@ -259,7 +259,30 @@ package struct LineParser {
         case BinaryType.array:
             try parseArray(&c, into: &entity)
         case BinaryType.decimal:
-            throw fail(.decimalNotSupported, c, name: entity.name)
+            // scale:u8 len:u8, then the unscaled value: big-endian two's complement.
+            let scale = Int(try c.littleEndian(UInt8.self))
+            let length = Int(try c.littleEndian(UInt8.self))
+            guard length >= 1, length <= 32 else { throw fail(.unsupportedBinaryFormat, c, name: entity.name) }
+            var value: Int64 = 0
+            var fits = true
+            let negative = try c.realByte(orFail: .truncated) & 0x80 != 0
+            for index in 0..<length {
+                let byte = try c.littleEndian(UInt8.self)
+                // Bytes above the low eight must only extend the sign.
+                if length - index > 8 {
+                    fits = fits && byte == (negative ? 0xFF : 0x00)
+                } else {
+                    value = value << 8 | Int64(byte)
+                }
+            }
+            if length < 8, negative { value |= -1 << (length * 8) }
+            if length > 8, (value < 0) != negative { fits = false }
+            guard fits, scale <= 18, value > -999_999_999_999_999_999, value < 999_999_999_999_999_999 + 1 else {
+                throw fail(.decimalNotSupported, c, name: entity.name)
+            }
+            entity.kind = .decimal
+            entity.integer = value
+            entity.dimensions = scale
         default:
             throw fail(.unsupportedBinaryFormat, c, name: entity.name, offset: typeOffset)
         }
@@ -341,7 +364,13 @@ package struct LineParser {
             entity.integer = integer
             entity.unit = unit
         case UInt8(ascii: "d") where bytes[value.end - 1] == UInt8(ascii: "d"):
-            throw fail(.decimalNotSupported, c, name: entity.name)
+            guard let (unscaled, scale) = Self.decimal(bytes, LineRange(start: value.start, end: value.end - 1)) else {
+                throw fail(.invalidFieldValue, c, name: entity.name, value: value)
+            }
+            guard let unscaled else { throw fail(.decimalNotSupported, c, name: entity.name) }
+            entity.kind = .decimal
+            entity.integer = unscaled
+            entity.dimensions = scale
         default:
             guard let double = Self.double(bytes, value) else {
                 throw fail(.invalidFieldValue, c, name: entity.name, value: value)
@@ -447,6 +476,38 @@ package struct LineParser {
             value = -value
         }
         return (value, unit)
+    }
+
+    /// `[-+]digits[.digits]` (the text of a `…d` decimal): the unscaled value (nil past 18
+    /// digits) and the scale; nil when it is not of that shape.
+    static func decimal(_ bytes: UnsafeRawBufferPointer, _ range: LineRange) -> (Int64?, Int)? {
+        var index = range.start
+        let end = range.end
+        let negative = index < end && bytes[index] == UInt8(ascii: "-")
+        if negative || (index < end && bytes[index] == UInt8(ascii: "+")) { index += 1 }
+        var value: Int64? = 0
+        var digits = 0, scale = 0
+        var point = false
+        while index < end {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "."), !point {
+                point = true
+            } else if Byte.isDigit(byte) {
+                digits += 1
+                if point { scale += 1 }
+                if let current = value {
+                    let (shifted, o1) = current.multipliedReportingOverflow(by: 10)
+                    let (next, o2) = shifted.addingReportingOverflow(Int64(byte - UInt8(ascii: "0")))
+                    value = o1 || o2 ? nil : next
+                }
+            } else {
+                return nil
+            }
+            index += 1
+        }
+        guard digits > 0 else { return nil }
+        if let current = value, current > 999_999_999_999_999_999 || scale > 18 { value = nil }
+        return (value.map { negative ? -$0 : $0 }, scale)
     }
 
     /// A decimal floating-point number, `NaN`, `Infinity` or `-Infinity` (no hex floats).

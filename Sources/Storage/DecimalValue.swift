@@ -115,4 +115,14 @@ package enum DecimalValue {
             at -= 1
         }
     }
+
+    /// `-12.50` for (−1250, 2), for messages (the SQL layer writes result text into bytes).
+    package static func plainText(_ scaled: Int64, scale: Int) -> String {
+        let magnitude = scaled.magnitude
+        let divisor = UInt64(powers[scale])
+        var fraction: [UInt8] = []
+        appendDigits(magnitude % divisor, width: scale, to: &fraction)
+        let digits = String(decoding: fraction.map { $0 + 48 }, as: UTF8.self)
+        return (scaled < 0 ? "-" : "") + String(magnitude / divisor) + (scale > 0 ? "." + digits : "")
+    }
 }

@@ -18,6 +18,7 @@ func describe(_ parser: LineParser, _ buffer: UnsafeRawBufferPointer) -> String 
         case .timestamp: value = "\(entity.integer)\(entity.unit)"
         case .null: value = ""
         case .doubleArray: value = "\(entity.dimensions)d/\(entity.range.count)B"
+        case .decimal: value = "\(entity.integer)e-\(entity.dimensions)"
         }
         parts.append("\(entity.kind):\(name)=\(value)")
     }
@@ -57,6 +58,8 @@ func parseStream(_ input: [UInt8], cuts: [Int] = [], isHTTP: Bool = true, maxLin
     static let accepted: [(String, [String])] = [
         ("t a=1i\n", ["1: t | integer:a=1"]),
         ("t a=1i", ["1: t | integer:a=1"]),
+        ("t a=1.50d,b=-0.001d,c=7d,d=+99999999999999.999d\n",
+         ["1: t | decimal:a=150e-2 | decimal:b=-1e-3 | decimal:c=7e-0 | decimal:d=99999999999999999e-3"]),
         ("t,s=x a=1i 123\n", ["1: t | tag:s=x | integer:a=1 | ts=123"]),
         ("t,s=x,u=y a=-5i,b=2.5,c=\"hi\",d=t 1700000000000000000n\n",
          ["1: t | tag:s=x | tag:u=y | integer:a=-5 | double:b=2.5 | string:c=hi | boolean:d=1 | ts=1700000000000000000nanos"]),
@@ -119,7 +122,9 @@ func parseStream(_ input: [UInt8], cuts: [Int] = [], isHTTP: Bool = true, maxLin
         ("t,=v a=1i\n", "error in line 1: table: t; invalid column name: "),
         (",s=v a=1i\n", "error in line 1: INVALID_TABLE_NAME"),
         (" a=1i\n", "error in line 1: INVALID_TABLE_NAME"),
-        ("t a=1.5d\n", "error in line 1: table: t, column: a; DECIMAL values (protocol v3) are not supported by this server; send the value as a DOUBLE or a string"),
+        ("t a=1234567890123456789d\n", "error in line 1: table: t, column: a; DECIMAL values of more than 18 digits (or a scale above 18) are not supported by this server yet"),
+        ("t a=1.2.3d\n", "error in line 1: Could not parse entire line, field value is invalid. Field: a; value: 1.2.3d"),
+        ("t a=.d\n", "error in line 1: Could not parse entire line, field value is invalid. Field: a; value: .d"),
         ("t a=\u{0}1i\n", "error in line 1: Could not parse entire line, field value is invalid. Field: ; value: "),
         // The error line number counts only non-empty lines before it.
         ("t a=1i\n\nt b=2i\nt c=x\n", "error in line 3: Could not parse entire line, field value is invalid. Field: c; value: x"),
@@ -199,6 +204,11 @@ func parseStream(_ input: [UInt8], cuts: [Int] = [], isHTTP: Bool = true, maxLin
          ["1: t | doubleArray:a=2d/57B"]),
         (Array("t a==".utf8) + [14, 10, 0] + Array(",b=1i\n".utf8), ["1: t | doubleArray:a=0d/0B | integer:b=1"]),
         (Array("t a=".utf8) + array(shape: [0], values: []) + Array("\n".utf8), ["1: t | doubleArray:a=1d/5B"]),
+        // DECIMAL (v3): scale, length, big-endian two's complement; sign extension past 8 bytes.
+        (Array("t a==".utf8) + [23, 3, 8, 0x01, 0x63, 0x45, 0x78, 0x5D, 0x89, 0xFF, 0xFF] + Array(",b==".utf8) + [23, 1, 2, 0xFF, 0xF1]
+            + Array(",c==".utf8) + [23, 2, 10, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x9C] + Array(",d==".utf8) + [23, 0, 1, 0]
+            + Array("\n".utf8),
+         ["1: t | decimal:a=99999999999999999e-3 | decimal:b=-15e-1 | decimal:c=-100e-2 | decimal:d=0e-0"]),
         (Array("t a==".utf8) + [3, 0xFF, 0xFF, 0xFF, 0x7F] + Array(",b==".utf8) + [6, 1] + Array(",c==".utf8) + [13, 2]
             + withUnsafeBytes(of: Int64(77).littleEndian) { Array($0) } + Array("\n".utf8),
          ["1: t | integer:a=2147483647 | boolean:b=1 | timestamp:c=77micros"]),
@@ -217,8 +227,13 @@ func parseStream(_ input: [UInt8], cuts: [Int] = [], isHTTP: Bool = true, maxLin
         #expect(parseStream(truncated).last == "error: error in line 1: Could not parse entire line, field value is invalid. Field: d; value: ")
         let badType = Array("t d==".utf8) + [99, 1, 2]
         #expect(parseStream(badType).last == "error: error in line 1: UNSUPPORTED_BINARY_FORMAT")
-        let decimal = Array("t d==".utf8) + [23, 3, 1, 5] + Array("\n".utf8)
-        #expect(parseStream(decimal).last?.contains("DECIMAL values (protocol v3) are not supported") == true)
+        // DECIMAL: a length of 0 or above 32 is malformed; a value past 18 digits is refused clearly.
+        let emptyDecimal = Array("t d==".utf8) + [23, 3, 0] + Array("\n".utf8)
+        #expect(parseStream(emptyDecimal).last == "error: error in line 1: UNSUPPORTED_BINARY_FORMAT")
+        let wideDecimal = Array("t d==".utf8) + [23, 0, 9, 0x01, 0, 0, 0, 0, 0, 0, 0, 0] + Array("\n".utf8)
+        #expect(parseStream(wideDecimal).last?.contains("more than 18 digits") == true)
+        let badSign = Array("t d==".utf8) + [23, 0, 9, 0xFF, 0x7F, 0, 0, 0, 0, 0, 0, 0] + Array("\n".utf8)
+        #expect(parseStream(badSign).last?.contains("more than 18 digits") == true)
         let longArrays = Array("t a==".utf8) + [14, 11, 1, 1, 0, 0, 0] + Self.double(1).dropFirst(2) + Array("\n".utf8)
         #expect(parseStream(longArrays).last == "error: error in line 1: ARRAY_UNSUPPORTED_ELEMENT_TYPE")
         let tooManyDimensions = Array("t a==".utf8) + [14, 10, 33] + Array("\n".utf8)
