@@ -86,13 +86,6 @@ struct FunctionEvaluator {
                 return function.isToDate ? TimeArithmetic.floorDivide(period.start, 1000) : period.start
             })
         case .timestampFloor(let unit, let count, let origin):
-            if let micros = unit.fixedMicros, micros > 0 {
-                // Fixed-length units: one division per row, no calendar.
-                let step = micros &* count
-                return .integer(values[0].integers.map {
-                    $0 == Int64.min ? $0 : origin &+ TimeArithmetic.floorDivide($0 &- origin, step) &* step
-                })
-            }
             return .integer(values[0].integers.map { TimeArithmetic.floor($0, unit, count: count, origin: origin) })
         case .timestampCeil(let unit, let count):
             return .integer(values[0].integers.map { value in

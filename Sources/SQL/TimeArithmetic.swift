@@ -22,7 +22,10 @@ enum TimeArithmetic {
             let year = Int(floorDivide(total, 12))
             let month = Int(total - Int64(year) * 12) + 1
             let day = min(date.day, TimestampText.daysIn(month: month, year: year))
-            return PartitionTime.days(fromYear: year, month: month, day: day) * microsPerDay + within
+            // Past the timestamp range (±292 000 years): NULL, never a trap.
+            let (start, overflow) = PartitionTime.days(fromYear: year, month: month, day: day).multipliedReportingOverflow(by: microsPerDay)
+            let (sum, carry) = start.addingReportingOverflow(within)
+            return overflow || carry ? Int64.min : sum
         default:
             let (product, overflow) = count.multipliedReportingOverflow(by: unit.fixedMicros!)
             let (sum, carry) = instant.addingReportingOverflow(product)
@@ -48,7 +51,11 @@ enum TimeArithmetic {
         default:
             let (product, overflow) = count.multipliedReportingOverflow(by: unit.fixedMicros ?? 1)
             let step = overflow ? Int64.max : max(1, product)
-            return origin + floorDivide(instant - origin, step) * step
+            // A bucket past the timestamp range is NULL, never a trap.
+            let (delta, o1) = instant.subtractingReportingOverflow(origin)
+            let (start, o2) = floorDivide(delta, step).multipliedReportingOverflow(by: step)
+            let (bucket, o3) = origin.addingReportingOverflow(start)
+            return o1 || o2 || o3 ? Int64.min : bucket
         }
     }
 
@@ -59,7 +66,8 @@ enum TimeArithmetic {
 
     static func split(_ instant: Int64) -> (days: Int64, within: Int64) {
         let days = floorDivide(instant, microsPerDay)
-        return (days, instant - days * microsPerDay)
+        // Exact modulo 2⁶⁴: the true remainder fits even where days × µs/day does not (near Int64.min).
+        return (days, instant &- days &* microsPerDay)
     }
 
     static func floorDivide(_ value: Int64, _ divisor: Int64) -> Int64 {

@@ -48,14 +48,20 @@ struct ZoneRules: Sendable {
         guard local != Int64.min else { return local }
         let day = TimeArithmetic.microsPerDay
         let before = offset(atUTC: local &- day), after = offset(atUTC: local &+ day)
-        if before == after { return local &- before }
+        if before == after { return Self.shifted(local, by: -before) }
         let candidates = [before, after].filter { offset(atUTC: local &- $0) == $0 }
-        if let offset = candidates.max() { return local &- offset }
-        return local &- before
+        if let offset = candidates.max() { return Self.shifted(local, by: -offset) }
+        return Self.shifted(local, by: -before)
     }
 
     func local(fromUTC instant: Int64) -> Int64 {
-        instant == Int64.min ? instant : instant &+ offset(atUTC: instant)
+        instant == Int64.min ? instant : Self.shifted(instant, by: offset(atUTC: instant))
+    }
+
+    /// `instant + offset`, NULL (Int64.min) where that leaves the timestamp range.
+    static func shifted(_ instant: Int64, by offset: Int64) -> Int64 {
+        let (sum, overflow) = instant.addingReportingOverflow(offset)
+        return overflow ? Int64.min : sum
     }
 
     /// The run of instants around `instant` that share its offset, and that offset.
@@ -101,7 +107,7 @@ struct ZoneCursor {
     }
 
     mutating func local(fromUTC instant: Int64) -> Int64 {
-        instant == Int64.min ? instant : instant &+ offset(atUTC: instant)
+        instant == Int64.min ? instant : ZoneRules.shifted(instant, by: offset(atUTC: instant))
     }
 
     /// As `ZoneRules.utc(fromLocal:)`: when a day either side of `local` shares one offset
@@ -109,7 +115,7 @@ struct ZoneCursor {
     mutating func utc(fromLocal local: Int64) -> Int64 {
         guard local != Int64.min else { return local }
         let day = TimeArithmetic.microsPerDay
-        if range.contains(local &- day) && range.contains(local &+ day) { return local &- offset }
+        if range.contains(local &- day) && range.contains(local &+ day) { return ZoneRules.shifted(local, by: -offset) }
         _ = offset(atUTC: local)
         return zone.utc(fromLocal: local)
     }
@@ -143,8 +149,11 @@ struct PosixZoneRule: Sendable, Equatable {
             && a.daylightSaving?.start == b.daylightSaving?.start && a.daylightSaving?.end == b.daylightSaving?.end
     }
 
+    /// Beyond about ±100 000 years the calendar arithmetic below could overflow: standard time.
+    static let calendarLimit: Int64 = 3_000_000_000_000_000_000
+
     func offset(atUTC instant: Int64) -> (offset: Int64, daylight: Bool) {
-        guard let (start, end) = daylightSaving else { return (standardOffset, false) }
+        guard let (start, end) = daylightSaving, abs(instant) < Self.calendarLimit else { return (standardOffset, false) }
         let year = PartitionTime.civil(fromDays: TimeArithmetic.floorDivide(instant &+ standardOffset, TimeArithmetic.microsPerDay)).year
         // The switch into daylight time is given in standard time, the one out of it in daylight time.
         let begins = Self.localMicros(start, year: year) - standardOffset
@@ -156,6 +165,8 @@ struct PosixZoneRule: Sendable, Equatable {
     /// The run of instants around `instant` (within its year) that share its offset.
     func interval(containing instant: Int64) -> (range: Range<Int64>, offset: Int64) {
         guard let (start, end) = daylightSaving else { return (Int64.min..<Int64.max, standardOffset) }
+        if instant >= Self.calendarLimit { return (Self.calendarLimit..<Int64.max, standardOffset) }
+        if instant <= -Self.calendarLimit { return (Int64.min..<(-Self.calendarLimit + 1), standardOffset) }
         let year = PartitionTime.civil(fromDays: TimeArithmetic.floorDivide(instant &+ standardOffset, TimeArithmetic.microsPerDay)).year
         let yearStart = PartitionTime.days(fromYear: year, month: 1, day: 1) * TimeArithmetic.microsPerDay - standardOffset
         let nextYear = PartitionTime.days(fromYear: year + 1, month: 1, day: 1) * TimeArithmetic.microsPerDay - standardOffset

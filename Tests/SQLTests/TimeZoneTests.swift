@@ -2,6 +2,7 @@
 // agrees with the file's transition table wherever both speak, local ↔ UTC conversion follows
 // java.time at DST gaps and overlaps, and names resolve as QuestDB accepts them.
 @testable import SQL
+import Storage
 import Testing
 
 private let hour: Int64 = 3_600_000_000
@@ -88,5 +89,37 @@ func aCursorConvertsExactlyAsTheRulesDo(zone name: String) throws {
             #expect(range.contains(at) && offset == zone.offset(atUTC: at))
             #expect(zone.offset(atUTC: range.lowerBound) == offset && zone.offset(atUTC: range.upperBound - 1) == offset)
         }
+    }
+}
+
+@Test func damagedZoneFilesNeverCrashTheDecoder() throws {
+    // Every truncation and thousands of random byte changes of a real TZif file: decoded to
+    // some rules or refused, never a crash or a hang.
+    let path = "/usr/share/zoneinfo/America/New_York"
+    let original = try #require(try? DurableFileBytes.read(path))
+    for length in stride(from: 0, through: original.count, by: 7) {
+        _ = TZif.decode(Array(original.prefix(length)), name: "cut")
+    }
+    var generator = SystemRandomNumberGenerator()
+    for _ in 0..<3_000 {
+        var bytes = original
+        for _ in 0..<Int.random(in: 1...8, using: &generator) {
+            bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+        }
+        if let rules = TZif.decode(bytes, name: "fuzz") {
+            _ = rules.offset(atUTC: 0)
+            _ = rules.utc(fromLocal: 1_700_000_000_000_000)
+            _ = rules.interval(containing: 4_000_000_000_000_000)
+        }
+    }
+}
+
+/// Reads a file whole (the test's own helper: Storage's reader is the server's).
+private enum DurableFileBytes {
+    struct Missing: Error {}
+
+    static func read(_ path: String) throws -> [UInt8] {
+        guard let bytes = try DurableFile.read(path, maxBytes: 1 << 20) else { throw Missing() }
+        return bytes
     }
 }
