@@ -272,13 +272,7 @@ final class CellStore {
     func appendDecimal(_ value: Int64) {
         reserve(20)
         var magnitude = value.magnitude
-        var digits = 0
-        var scratch = magnitude
-        repeat {
-            digits += 1
-            scratch /= 10
-        } while scratch > 0
-        let length = digits + (value < 0 ? 1 : 0)
+        let length = TextBytes.digitCount(magnitude) + (value < 0 ? 1 : 0)
         var at = used + length - 1
         repeat {
             bytes.storeBytes(of: UInt8(48 + magnitude % 10), toByteOffset: at, as: UInt8.self)

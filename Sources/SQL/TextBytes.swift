@@ -4,15 +4,21 @@ import Storage
 /// sets (`/exec` JSON) pay no String per value. The String forms (`TimestampText`,
 /// `JSONText`) are built on these, so there is one implementation of each format.
 package enum TextBytes {
+    /// How many decimal digits `magnitude` has (1 for zero).
+    package static func digitCount(_ magnitude: UInt64) -> Int {
+        var digits = 1
+        var rest = magnitude / 10
+        while rest > 0 {
+            digits += 1
+            rest /= 10
+        }
+        return digits
+    }
+
     /// An integer in decimal.
     package static func appendInteger(_ value: Int64, to out: inout [UInt8]) {
         var magnitude = value.magnitude
-        var digits = 0
-        var scratch = magnitude
-        repeat {
-            digits += 1
-            scratch /= 10
-        } while scratch > 0
+        let digits = digitCount(magnitude)
         if value < 0 { out.append(UInt8(ascii: "-")) }
         let start = out.count
         out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
@@ -27,12 +33,7 @@ package enum TextBytes {
     /// `value` zero-padded to `width` digits (a sign before them when negative).
     static func appendPadded(_ value: Int64, width: Int, to out: inout [UInt8]) {
         if value < 0 { out.append(UInt8(ascii: "-")) }
-        var digits = 1
-        var scratch = value.magnitude / 10
-        while scratch > 0 {
-            digits += 1
-            scratch /= 10
-        }
+        let digits = digitCount(value.magnitude)
         for _ in digits..<max(width, digits) { out.append(UInt8(ascii: "0")) }
         appendInteger(Int64(bitPattern: value.magnitude), to: &out)
     }
