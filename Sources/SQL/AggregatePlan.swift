@@ -299,7 +299,9 @@ struct AggregatePlan {
         }
         let keys = try latestOn.partitionBy.map { (e) throws(SQLError) in try binder.bind(e) }
         var needed = Set<Int>([timestampIndex])
-        for item in items { try binder.bind(item.expression).collectColumns(into: &needed) }
+        // Bound once: the select list is evaluated over the latest rows with the same scope.
+        let boundItems = try items.map { (item) throws(SQLError) in try binder.bind(item.expression) }
+        for item in boundItems { item.collectColumns(into: &needed) }
         for key in keys { key.collectColumns(into: &needed) }
         predicate?.collectColumns(into: &needed)
         for order in select.orderBy { (try? binder.bind(order.expression))?.collectColumns(into: &needed) }
@@ -307,7 +309,7 @@ struct AggregatePlan {
         if keys.count == 1, case .column(let keyIndex, .symbol) = keys[0], case .table(let snapshot, _) = plan {
             let rows = try latestBySymbol(
                 keyIndex: keyIndex, snapshot: snapshot, needed: needed, intervals: intervals, timestampIndex: timestampIndex)
-            return try projectLatest(rows, timestampIndex: timestampIndex)
+            return try projectLatest(rows, boundItems, timestampIndex: timestampIndex)
         }
         let (source, remaining) = try executor.makeSource(plan, needed: needed, intervals: intervals, predicate: predicate)
         let columns = needed.sorted()
@@ -329,7 +331,7 @@ struct AggregatePlan {
         let groupCount = keys.isEmpty ? min(table.count, 1) : table.count
         var vectors = scope.columns.map { ColumnVector.nulls($0.type, count: groupCount) }
         for (position, column) in columns.enumerated() { vectors[column] = aggregators[position].result(groupCount: groupCount) }
-        return try projectLatest(ColumnBatch(columns: vectors, count: groupCount), timestampIndex: timestampIndex)
+        return try projectLatest(ColumnBatch(columns: vectors, count: groupCount), boundItems, timestampIndex: timestampIndex)
     }
 
     /// The latest row of each key of one SYMBOL column: a backward scan, newest partition first,
@@ -414,27 +416,26 @@ struct AggregatePlan {
     }
 
     /// The select list over the latest rows (ordered by timestamp), with the source's names.
-    private func projectLatest(_ rows: ColumnBatch, timestampIndex: Int) throws(SQLError) -> QueryResult {
-        let latestRows = QueryResult(
-            columns: scope.columns.map { .init(name: $0.name, type: $0.type) }, batch: rows, timestampIndex: timestampIndex)
-        let ordered = try RowOperations.sort(latestRows, [.init(column: timestampIndex, descending: false)])
-        // The select list over the latest rows, with the source's names and qualifiers.
-        var latestScope = scope  // same columns: its name index is reused
-        latestScope.timestampIndex = timestampIndex
-        let latestBinder = Binder(scope: latestScope, context: executor.bindingContext)
-        let evaluator = ExpressionEvaluator(batch: ordered.batch)
+    /// `boundItems`: the select list bound over the source's scope (the latest rows have its columns).
+    private func projectLatest(_ rows: ColumnBatch, _ boundItems: [BoundExpression], timestampIndex: Int) throws(SQLError) -> QueryResult {
+        var ordered = rows
+        if rows.count > 1 {
+            let latestRows = QueryResult(
+                columns: scope.columns.map { .init(name: $0.name, type: $0.type) }, batch: rows, timestampIndex: timestampIndex)
+            ordered = try RowOperations.sort(latestRows, [.init(column: timestampIndex, descending: false)]).batch
+        }
+        let evaluator = ExpressionEvaluator(batch: ordered)
         var outputs: [ColumnVector] = []
         var types: [SQLType] = []
         var outputTimestamp: Int?
-        for (index, item) in items.enumerated() {
-            let bound = try latestBinder.bind(item.expression)
+        for (index, bound) in boundItems.enumerated() {
             if case .column(timestampIndex, _) = bound { outputTimestamp = outputTimestamp ?? index }
             outputs.append(try evaluator.evaluate(bound))
             types.append(bound.type == .null ? .string : bound.type)
         }
         let names = QueryExecutor.outputNames(items)
         return QueryResult(
-            columns: zip(names, types).map { .init(name: $0, type: $1) }, batch: ColumnBatch(columns: outputs, count: ordered.rowCount),
+            columns: zip(names, types).map { .init(name: $0, type: $1) }, batch: ColumnBatch(columns: outputs, count: ordered.count),
             timestampIndex: outputTimestamp)
     }
 }
