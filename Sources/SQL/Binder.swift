@@ -446,7 +446,7 @@ struct Binder {
                 let element = try bind(item)
                 switch element.constantValue {
                 case .text(let text)?:
-                    ranges.append(contentsOf: try IntervalText.parse(text, at: item.position))
+                    ranges.append(contentsOf: try IntervalText.parse(text, now: context.now, at: item.position))
                 case .integer(let instant)?:
                     ranges.append(instant..<(instant + 1))
                 case .null?:

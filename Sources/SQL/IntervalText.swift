@@ -4,9 +4,15 @@ import Storage
 /// optionally followed by `;duration` (extend the end), and `;duration;repeatCount` after an
 /// interval step: `'2024-01-15T09:30;1h'`, `'2025-01-01;1d;1y;2'`.
 enum IntervalText {
-    static func parse(_ text: String, at position: Int) throws(SQLError) -> [Range<Int64>] {
+    /// `now`: the query's clock, for TICK date variables (`'$today'`, `'$now - 1h..$now'`).
+    static func parse(_ text: String, now: Int64 = 0, at position: Int) throws(SQLError) -> [Range<Int64>] {
         let parts = text.split(separator: ";", omittingEmptySubsequences: false).map { $0.trimmingSpaces }
-        guard let period = TimestampText.parse(parts[0]) else {
+        let period: TimestampText.Period
+        if parts[0].contains(where: { "$[@#".contains($0) }) {
+            period = try tick(parts[0], now: now, text, at: position)
+        } else if let parsed = TimestampText.parse(parts[0]) {
+            period = parsed
+        } else {
             throw SQLError(.invalidValue, "Invalid date [str=\(text)]", at: position)
         }
         var start = period.start
@@ -34,6 +40,85 @@ enum IntervalText {
             e = try shift(e, by: parts[2], text, at: position)
         }
         return ranges
+    }
+
+    /// TICK date variables (QuestDB's `$today`, `$yesterday`, `$tomorrow` — whole days — and
+    /// `$now`, a point), each with `± N unit` arithmetic (`bd`: business days), and `a..b`
+    /// ranges from the start of `a` to the end of `b`. Brackets, lists, `@` time zones and `#`
+    /// day filters answer "not supported yet".
+    static func tick(_ expression: String, now: Int64, _ text: String, at position: Int) throws(SQLError) -> TimestampText.Period {
+        func unsupported() -> SQLError {
+            SQLError(
+                .unsupported,
+                "TICK syntax '\(expression)' is not supported yet (supported: $today, $yesterday, $tomorrow, $now, ± N units, a..b ranges, ;duration)",
+                at: position)
+        }
+        guard !expression.contains(where: { "[]@#".contains($0) }) else { throw unsupported() }
+        let bounds = expression.split(separator: "..", omittingEmptySubsequences: false).map(String.init)
+        guard (1...2).contains(bounds.count) else { throw unsupported() }
+        var periods: [TimestampText.Period] = []
+        for bound in bounds {
+            let term = bound.filter { $0 != " " }
+            let lower = term.lowercased()
+            let day = TimeArithmetic.microsPerDay
+            let today = TimeArithmetic.floorDivide(now, day) * day
+            var period: TimestampText.Period
+            var rest: Substring
+            if lower.hasPrefix("$today") {
+                period = .init(start: today, end: today + day)
+                rest = term.dropFirst(6)
+            } else if lower.hasPrefix("$yesterday") {
+                period = .init(start: today - day, end: today)
+                rest = term.dropFirst(10)
+            } else if lower.hasPrefix("$tomorrow") {
+                period = .init(start: today + day, end: today + 2 * day)
+                rest = term.dropFirst(9)
+            } else if lower.hasPrefix("$now") {
+                period = .init(start: now, end: now + 1)
+                rest = term.dropFirst(4)
+            } else {
+                throw unsupported()
+            }
+            // `± N unit` terms, applied to both ends of the period.
+            while !rest.isEmpty {
+                guard let sign = rest.first, sign == "+" || sign == "-" else { throw unsupported() }
+                rest = rest.dropFirst()
+                let digits = rest.prefix { $0.isNumber }
+                rest = rest.dropFirst(digits.count)
+                let unitText = rest.hasPrefix("bd") ? "bd" : String(rest.prefix(1))
+                rest = rest.dropFirst(unitText.count)
+                guard let amount = Int64(digits), amount <= 1_000_000 else { throw unsupported() }
+                let signed = sign == "-" ? -amount : amount
+                if unitText == "bd" {
+                    let length = period.end - period.start
+                    period.start = businessDays(signed, from: period.start)
+                    period.end = period.start + length
+                } else {
+                    let duration = "\(signed)\(unitText)"
+                    period.start = try shift(period.start, by: duration, text, at: position)
+                    period.end = try shift(period.end, by: duration, text, at: position)
+                }
+            }
+            periods.append(period)
+        }
+        guard let last = periods.last, periods[0].start < last.end else {
+            throw SQLError(.invalidValue, "Invalid interval [str=\(text)]: the range ends before it starts", at: position)
+        }
+        return .init(start: periods[0].start, end: last.end)
+    }
+
+    /// `instant` moved by `count` weekdays (Saturday and Sunday skipped).
+    private static func businessDays(_ count: Int64, from instant: Int64) -> Int64 {
+        let day = TimeArithmetic.microsPerDay
+        var moved = instant
+        var left = abs(count)
+        while left > 0 {
+            moved += count > 0 ? day : -day
+            // 1970-01-01 was a Thursday: weekday 0 = Monday … 6 = Sunday.
+            let weekday = (TimeArithmetic.floorDivide(moved, day) + 3) % 7
+            if weekday < 5 { left -= 1 }
+        }
+        return moved
     }
 
     /// `instant` moved by a duration such as `1h`, `-30m`, `2d`, `1M`, `1y`.

@@ -121,3 +121,24 @@ func likePatterns(pattern: String, text: String, matches: Bool) {
     #expect(throws: SQLError(.syntax, "unterminated comment", at: 9)) { try SQLLexer.tokens("select 1 /* x") }
     #expect(throws: SQLError(.syntax, "unexpected character '#'", at: 7)) { try SQLLexer.tokens("select #") }
 }
+
+@Test func tickDateVariablesNameTheirIntervals() throws {
+    // Thursday 2026-01-22 14:35:22.123456 UTC.
+    let now = try #require(TimestampText.parse("2026-01-22T14:35:22.123456Z")).start
+    func interval(_ text: String) throws -> (String, String) {
+        let ranges = try IntervalText.parse(text, now: now, at: 0)
+        return (TimestampText.micros(ranges[0].lowerBound), TimestampText.micros(ranges[0].upperBound))
+    }
+    #expect(try interval("$today") == ("2026-01-22T00:00:00.000000Z", "2026-01-23T00:00:00.000000Z"))
+    #expect(try interval("$yesterday") == ("2026-01-21T00:00:00.000000Z", "2026-01-22T00:00:00.000000Z"))
+    #expect(try interval("$Tomorrow") == ("2026-01-23T00:00:00.000000Z", "2026-01-24T00:00:00.000000Z"))
+    #expect(try interval("$now - 2h..$now") == ("2026-01-22T12:35:22.123456Z", "2026-01-22T14:35:22.123457Z"))
+    #expect(try interval("$today - 5bd..$today - 1bd") == ("2026-01-15T00:00:00.000000Z", "2026-01-22T00:00:00.000000Z"))
+    #expect(try interval("$TODAY+1M") == ("2026-02-22T00:00:00.000000Z", "2026-02-23T00:00:00.000000Z"))
+    #expect(try interval("$today..$today + 5d") == ("2026-01-22T00:00:00.000000Z", "2026-01-28T00:00:00.000000Z"))
+    #expect(try interval("$now - 30m;15m") == ("2026-01-22T14:05:22.123456Z", "2026-01-22T14:20:22.123457Z"))
+    for unsupported in ["[$today, $yesterday]", "$today@Europe/London", "$todayT09:30", "$later", "$today#workday", "$now - 2x"] {
+        #expect(throws: SQLError.self, "\(unsupported)") { try IntervalText.parse(unsupported, now: now, at: 3) }
+    }
+    #expect(throws: SQLError.self) { try IntervalText.parse("$now..$now - 1h", now: now, at: 3) }
+}
