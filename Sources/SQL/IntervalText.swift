@@ -44,16 +44,31 @@ enum IntervalText {
 
     /// TICK date variables (QuestDB's `$today`, `$yesterday`, `$tomorrow` — whole days — and
     /// `$now`, a point), each with `± N unit` arithmetic (`bd`: business days), and `a..b`
-    /// ranges from the start of `a` to the end of `b`. Brackets, lists, `@` time zones and `#`
-    /// day filters answer "not supported yet".
+    /// ranges from the start of `a` to the end of `b`; `…@zone` reads a date or variable in that
+    /// zone's local time. Brackets, lists and `#` day filters answer "not supported yet".
     static func tick(_ expression: String, now: Int64, _ text: String, at position: Int) throws(SQLError) -> TimestampText.Period {
         func unsupported() -> SQLError {
             SQLError(
                 .unsupported,
-                "TICK syntax '\(expression)' is not supported yet (supported: $today, $yesterday, $tomorrow, $now, ± N units, a..b ranges, ;duration)",
+                "TICK syntax '\(expression)' is not supported yet (supported: $today, $yesterday, $tomorrow, $now, ± N units, a..b ranges, @zone, ;duration)",
                 at: position)
         }
-        guard !expression.contains(where: { "[]@#".contains($0) }) else { throw unsupported() }
+        // `<date or variable>@<zone>`: the period in that zone's local time.
+        if let at = expression.firstIndex(of: "@") {
+            let zoneName = String(expression[expression.index(after: at)...]).trimmingCharacters(in: " ")
+            let zone = try TimeZones.zone(zoneName, at: position)
+            let local = String(expression[..<at])
+            let period: TimestampText.Period
+            if local.contains("$") {
+                period = try tick(local, now: zone.local(fromUTC: now), text, at: position)
+            } else if let parsed = TimestampText.parse(local) {
+                period = parsed
+            } else {
+                throw SQLError(.invalidValue, "Invalid date [str=\(text)]", at: position)
+            }
+            return .init(start: zone.utc(fromLocal: period.start), end: zone.utc(fromLocal: period.end))
+        }
+        guard !expression.contains(where: { "[]#".contains($0) }) else { throw unsupported() }
         let bounds = expression.split(separator: "..", omittingEmptySubsequences: false).map(String.init)
         guard (1...2).contains(bounds.count) else { throw unsupported() }
         var periods: [TimestampText.Period] = []
@@ -121,17 +136,30 @@ enum IntervalText {
         return moved
     }
 
-    /// `instant` moved by a duration such as `1h`, `-30m`, `2d`, `1M`, `1y`.
+    /// `instant` moved by a duration such as `1h`, `-30m`, `2d`, `1M`, `1y`, or a compound one
+    /// (`6h30m`, `1s500T`; a leading sign applies to every part).
     static func shift(_ instant: Int64, by duration: String, _ text: String, at position: Int) throws(SQLError) -> Int64 {
-        guard let unitLetter = duration.last, let unit = TimeUnit(letter: String(unitLetter)),
-              let count = Int64(duration.dropLast())
-        else {
-            throw SQLError(.invalidValue, "Invalid interval [str=\(text)]: bad duration '\(duration)'", at: position)
+        func bad() -> SQLError { SQLError(.invalidValue, "Invalid interval [str=\(text)]: bad duration '\(duration)'", at: position) }
+        var rest = Substring(duration)
+        var negative = false
+        if rest.hasPrefix("-") || rest.hasPrefix("+") {
+            negative = rest.hasPrefix("-")
+            rest = rest.dropFirst()
         }
-        let shifted = TimeArithmetic.add(unit, count, to: instant)
-        // Past the calendar (or wrapped around): a clear error, not a wrapped instant.
-        guard shifted != Int64.min, (count >= 0) == (shifted >= instant) || count == 0 else {
-            throw SQLError(.invalidValue, "Invalid interval [str=\(text)]: duration '\(duration)' is out of range", at: position)
+        guard !rest.isEmpty else { throw bad() }
+        var shifted = instant
+        while !rest.isEmpty {
+            let digits = rest.prefix { $0.isNumber }
+            rest = rest.dropFirst(digits.count)
+            guard let letter = rest.first, let unit = TimeUnit(letter: String(letter)), let magnitude = Int64(digits) else { throw bad() }
+            rest = rest.dropFirst()
+            let count = negative ? -magnitude : magnitude
+            let before = shifted
+            shifted = TimeArithmetic.add(unit, count, to: shifted)
+            // Past the calendar (or wrapped around): a clear error, not a wrapped instant.
+            guard shifted != Int64.min, (count >= 0) == (shifted >= before) || count == 0 else {
+                throw SQLError(.invalidValue, "Invalid interval [str=\(text)]: duration '\(duration)' is out of range", at: position)
+            }
         }
         return shifted
     }

@@ -137,7 +137,14 @@ func likePatterns(pattern: String, text: String, matches: Bool) {
     #expect(try interval("$TODAY+1M") == ("2026-02-22T00:00:00.000000Z", "2026-02-23T00:00:00.000000Z"))
     #expect(try interval("$today..$today + 5d") == ("2026-01-22T00:00:00.000000Z", "2026-01-28T00:00:00.000000Z"))
     #expect(try interval("$now - 30m;15m") == ("2026-01-22T14:05:22.123456Z", "2026-01-22T14:20:22.123457Z"))
-    for unsupported in ["[$today, $yesterday]", "$today@Europe/London", "$todayT09:30", "$later", "$today#workday", "$now - 2x"] {
+    // A date or variable in a zone's local time (New York is UTC−5 in January).
+    #expect(try interval("2024-01-15T09:30@America/New_York") == ("2024-01-15T14:30:00.000000Z", "2024-01-15T14:31:00.000000Z"))
+    #expect(try interval("$today@Asia/Tokyo") == ("2026-01-21T15:00:00.000000Z", "2026-01-22T15:00:00.000000Z"))
+    #expect(try interval("2024-01-15T09:30:00;1s500T") == ("2024-01-15T09:30:00.000000Z", "2024-01-15T09:30:02.500000Z"))
+    #expect(try IntervalText.parse("2024-01-15T09:30@America/New_York;6h29m", now: now, at: 0)
+        == [try #require(TimestampText.parse("2024-01-15T14:30:00Z")).start..<(try #require(TimestampText.parse("2024-01-15T21:00:00Z")).start)])
+    #expect(throws: SQLError.self) { try IntervalText.parse("2024-01-15@Mars/Base", now: now, at: 3) }
+    for unsupported in ["[$today, $yesterday]", "$todayT09:30", "$later", "$today#workday", "$now - 2x"] {
         #expect(throws: SQLError.self, "\(unsupported)") { try IntervalText.parse(unsupported, now: now, at: 3) }
     }
     #expect(throws: SQLError.self) { try IntervalText.parse("$now..$now - 1h", now: now, at: 3) }
