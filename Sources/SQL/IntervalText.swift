@@ -7,14 +7,19 @@ enum IntervalText {
     /// `now`: the query's clock, for TICK date variables (`'$today'`, `'$now - 1h..$now'`).
     static func parse(_ text: String, now: Int64 = 0, at position: Int) throws(SQLError) -> [Range<Int64>] {
         let parts = text.split(separator: ";", omittingEmptySubsequences: false).map { $0.trimmingSpaces }
-        let period: TimestampText.Period
-        if parts[0].contains(where: { "$[@#".contains($0) }) {
-            period = try tick(parts[0], now: now, text, at: position)
-        } else if let parsed = TimestampText.parse(parts[0]) {
-            period = parsed
-        } else {
-            throw SQLError(.invalidValue, "Invalid date [str=\(text)]", at: position)
+        guard parts[0].contains(where: { "$[@#".contains($0) }) else {
+            guard let parsed = TimestampText.parse(parts[0]) else { throw SQLError(.invalidValue, "Invalid date [str=\(text)]", at: position) }
+            return try modified(parsed, parts, text, at: position)
         }
+        var ranges: [Range<Int64>] = []
+        for period in try tickPeriods(parts[0], now: now, text, at: position) { ranges += try modified(period, parts, text, at: position) }
+        return merged(ranges)
+    }
+
+    /// One period with the `;duration[;step;count]` modifiers applied.
+    private static func modified(
+        _ period: TimestampText.Period, _ parts: [String], _ text: String, at position: Int
+    ) throws(SQLError) -> [Range<Int64>] {
         var start = period.start
         var end = period.end
         if parts.count >= 2 {
@@ -40,6 +45,148 @@ enum IntervalText {
             e = try shift(e, by: parts[2], text, at: position)
         }
         return ranges
+    }
+
+    /// Sorted, with overlapping or touching ranges joined (TICK merges its intervals).
+    static func merged(_ ranges: [Range<Int64>]) -> [Range<Int64>] {
+        guard ranges.count > 1 else { return ranges }
+        var result: [Range<Int64>] = []
+        for range in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if let last = result.last, range.lowerBound <= last.upperBound {
+                result[result.count - 1] = last.lowerBound..<max(last.upperBound, range.upperBound)
+            } else {
+                result.append(range)
+            }
+        }
+        return result
+    }
+
+    /// Most intervals one TICK expression may expand to.
+    static let maxTickIntervals = 10_000
+
+    /// A TICK expression (before `;`): `[list]`/`[a..b]` bracket expansion (textual, any field,
+    /// nested, Cartesian), date variables, then `@zone` and `#day` filters; each expansion is
+    /// a period (in the zone's local time when one is given).
+    private static func tickPeriods(_ expression: String, now: Int64, _ text: String, at position: Int)
+        throws(SQLError) -> [TimestampText.Period]
+    {
+        var body = expression
+        var days: Set<Int>?  // 0 = Monday … 6 = Sunday
+        if let hash = body.lastIndex(of: "#") {
+            days = try dayFilter(String(body[body.index(after: hash)...]), text, at: position)
+            body = String(body[..<hash])
+        }
+        var zone: ZoneRules?
+        // A trailing `@zone` outside any brackets applies to every expansion.
+        if let at = body.lastIndex(of: "@"), !body[at...].contains("]") {
+            zone = try TimeZones.zone(String(body[body.index(after: at)...]).trimmingSpaces, at: position)
+            body = String(body[..<at])
+        }
+        var periods: [TimestampText.Period] = []
+        for item in try expand(body.trimmingSpaces, text, at: position) {
+            // Per-item zones inside brackets: `T[09:30@America/New_York,08:00@Europe/London]`.
+            var itemZone = zone
+            var itemText = item
+            if let at = item.lastIndex(of: "@") {
+                itemZone = try TimeZones.zone(String(item[item.index(after: at)...]).trimmingSpaces, at: position)
+                itemText = String(item[..<at])
+            }
+            let localNow = itemZone.map { $0.local(fromUTC: now) } ?? now
+            var period: TimestampText.Period
+            if itemText.contains("$") {
+                period = try tick(itemText, now: localNow, text, at: position)
+            } else if let parsed = TimestampText.parse(itemText) {
+                period = parsed
+            } else {
+                throw SQLError(.invalidValue, "Invalid date [str=\(text)]", at: position)
+            }
+            if let days {
+                // The day of the local date (before any zone conversion).
+                let weekday = Int((TimeArithmetic.floorDivide(period.start, TimeArithmetic.microsPerDay) + 3) % 7 + 7) % 7
+                if !days.contains(weekday) { continue }
+            }
+            if let itemZone { period = .init(start: itemZone.utc(fromLocal: period.start), end: itemZone.utc(fromLocal: period.end)) }
+            periods.append(period)
+        }
+        return periods
+    }
+
+    /// Every string `text` stands for once its first top-level `[…]` group is replaced by each
+    /// item (`a..b` numeric ranges keep the width of `a`: `[01..05]`), recursively.
+    private static func expand(_ text: String, _ whole: String, at position: Int) throws(SQLError) -> [String] {
+        guard let open = text.firstIndex(of: "[") else { return [text] }
+        var depth = 0
+        var close: String.Index?
+        for index in text[open...].indices {
+            if text[index] == "[" { depth += 1 }
+            if text[index] == "]" {
+                depth -= 1
+                if depth == 0 {
+                    close = index
+                    break
+                }
+            }
+        }
+        guard let close else { throw SQLError(.invalidValue, "Invalid interval [str=\(whole)]: unclosed '['", at: position) }
+        let prefix = String(text[..<open]), suffix = String(text[text.index(after: close)...])
+        var items: [String] = []
+        var current = ""
+        depth = 0
+        for character in text[text.index(after: open)..<close] {
+            if character == "[" { depth += 1 }
+            if character == "]" { depth -= 1 }
+            if character == ",", depth == 0 {
+                items.append(current.trimmingSpaces)
+                current = ""
+            } else {
+                current.append(character)
+            }
+        }
+        items.append(current.trimmingSpaces)
+        var values: [String] = []
+        for item in items {
+            // A numeric range `a..b`; anything else (dates, times, `$now-1h..$now`) is itself.
+            let bounds = item.split(separator: "..", omittingEmptySubsequences: false).map { String($0).trimmingSpaces }
+            if bounds.count == 2, let low = Int(bounds[0]), let high = Int(bounds[1]), bounds[0].allSatisfy(\.isNumber) {
+                guard low <= high, high - low < maxTickIntervals else {
+                    throw SQLError(.invalidValue, "Invalid interval [str=\(whole)]: bad range '\(item)'", at: position)
+                }
+                for value in low...high {
+                    let digits = String(value)
+                    values.append(String(repeating: "0", count: max(0, bounds[0].count - digits.count)) + digits)
+                }
+            } else {
+                values.append(item)
+            }
+        }
+        var result: [String] = []
+        for value in values {
+            for expanded in try expand(prefix + value + suffix, whole, at: position) {
+                result.append(expanded)
+                guard result.count <= maxTickIntervals else {
+                    throw SQLError(.limitExceeded, "Invalid interval [str=\(whole)]: more than \(maxTickIntervals) intervals", at: position)
+                }
+            }
+        }
+        return result
+    }
+
+    /// `workday`/`wd`, `weekend`, or day names (`Mon,Wed,Fri`, `Monday`) → 0 = Monday … 6 = Sunday.
+    private static func dayFilter(_ text: String, _ whole: String, at position: Int) throws(SQLError) -> Set<Int> {
+        let names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        var days = Set<Int>()
+        for part in text.split(separator: ",").map({ String($0).trimmingSpaces.lowercased() }) {
+            switch part {
+            case "workday", "wd": days.formUnion(0...4)
+            case "weekend": days.formUnion(5...6)
+            default:
+                guard part.count >= 3, let day = names.firstIndex(of: String(part.prefix(3))) else {
+                    throw SQLError(.invalidValue, "Invalid interval [str=\(whole)]: unknown day filter '\(part)'", at: position)
+                }
+                days.insert(day)
+            }
+        }
+        return days
     }
 
     /// TICK date variables (QuestDB's `$today`, `$yesterday`, `$tomorrow` — whole days — and
@@ -68,7 +215,7 @@ enum IntervalText {
             }
             return .init(start: zone.utc(fromLocal: period.start), end: zone.utc(fromLocal: period.end))
         }
-        guard !expression.contains(where: { "[]#".contains($0) }) else { throw unsupported() }
+        guard !expression.contains(where: { "[]#".contains($0) }) else { throw unsupported() }  // expanded before
         let bounds = expression.split(separator: "..", omittingEmptySubsequences: false).map(String.init)
         guard (1...2).contains(bounds.count) else { throw unsupported() }
         var periods: [TimestampText.Period] = []
@@ -169,4 +316,8 @@ extension Substring {
     var trimmingSpaces: String {
         String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
     }
+}
+
+extension String {
+    var trimmingSpaces: String { Substring(self).trimmingSpaces }
 }

@@ -144,8 +144,40 @@ func likePatterns(pattern: String, text: String, matches: Bool) {
     #expect(try IntervalText.parse("2024-01-15T09:30@America/New_York;6h29m", now: now, at: 0)
         == [try #require(TimestampText.parse("2024-01-15T14:30:00Z")).start..<(try #require(TimestampText.parse("2024-01-15T21:00:00Z")).start)])
     #expect(throws: SQLError.self) { try IntervalText.parse("2024-01-15@Mars/Base", now: now, at: 3) }
-    for unsupported in ["[$today, $yesterday]", "$todayT09:30", "$later", "$today#workday", "$now - 2x"] {
+    for unsupported in ["$todayT09:30", "$later", "$now - 2x"] {
         #expect(throws: SQLError.self, "\(unsupported)") { try IntervalText.parse(unsupported, now: now, at: 3) }
     }
     #expect(throws: SQLError.self) { try IntervalText.parse("$now..$now - 1h", now: now, at: 3) }
+}
+
+@Test func tickBracketsListsZonesAndDayFiltersExpand() throws {
+    let now = try #require(TimestampText.parse("2026-01-22T14:35:22Z")).start
+    func intervals(_ text: String) throws -> [String] {
+        try IntervalText.parse(text, now: now, at: 0).map { TimestampText.micros($0.lowerBound) + "/" + TimestampText.micros($0.upperBound) }
+    }
+    // Adjacent and overlapping intervals merge.
+    #expect(try intervals("2024-01-[10..12]") == ["2024-01-10T00:00:00.000000Z/2024-01-13T00:00:00.000000Z"])
+    #expect(try intervals("2024-01-[10,15]") == [
+        "2024-01-10T00:00:00.000000Z/2024-01-11T00:00:00.000000Z", "2024-01-15T00:00:00.000000Z/2024-01-16T00:00:00.000000Z"])
+    #expect(try intervals("2024-01-15T[09:00,14:30];1h") == [
+        "2024-01-15T09:00:00.000000Z/2024-01-15T10:01:00.000000Z", "2024-01-15T14:30:00.000000Z/2024-01-15T15:31:00.000000Z"])
+    #expect(try intervals("2024-01-15T[09:00,09:30];1h") == ["2024-01-15T09:00:00.000000Z/2024-01-15T10:31:00.000000Z"])
+    #expect(try intervals("[2024-01-15,2024-03-20]T09:30").count == 2)
+    #expect(try intervals("2024-[01,06]-[10,15]").count == 4)
+    #expect(try intervals("[2024-12-31,2025-01-[01..02]]") == ["2024-12-31T00:00:00.000000Z/2025-01-03T00:00:00.000000Z"])
+    // January 2024 began on a Monday: its 23 workdays are 5 runs.
+    let workdays = try IntervalText.parse("2024-01-[01..31]#workday", now: now, at: 0)
+    #expect(workdays.count == 5 && workdays.reduce(0) { $0 + $1.count } == 23 * 86_400_000_000)
+    #expect(try intervals("2024-01-[06..08]#weekend") == ["2024-01-06T00:00:00.000000Z/2024-01-08T00:00:00.000000Z"])
+    #expect(try intervals("2024-01-[01..07]#Mon,Wed").count == 2)
+    // NYSE hours on workdays: New York time, 14:30–21:00 UTC in January.
+    let nyse = try intervals("2024-01-[01..07]T09:30@America/New_York#workday;6h29m")
+    #expect(nyse.count == 5 && nyse[0] == "2024-01-01T14:30:00.000000Z/2024-01-01T21:00:00.000000Z")
+    #expect(try intervals("2024-01-15T[09:30@America/New_York,08:00@Europe/London]") == [
+        "2024-01-15T08:00:00.000000Z/2024-01-15T08:01:00.000000Z", "2024-01-15T14:30:00.000000Z/2024-01-15T14:31:00.000000Z"])
+    #expect(try intervals("[$today, $yesterday]") == ["2026-01-21T00:00:00.000000Z/2026-01-23T00:00:00.000000Z"])
+    #expect(try intervals("[$now - 2h..$now]@UTC") == ["2026-01-22T12:35:22.000000Z/2026-01-22T14:35:22.000001Z"])
+    for bad in ["2024-01-[05..01]", "2024-01-[01", "2024-01-15#funday", "2024-01-[01..20000]", "2024-[01..12]-[01..31]T[00..23]:[00..59]"] {
+        #expect(throws: SQLError.self, "\(bad)") { try IntervalText.parse(bad, now: now, at: 0) }
+    }
 }
