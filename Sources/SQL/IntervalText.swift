@@ -241,8 +241,16 @@ enum IntervalText {
             } else {
                 throw unsupported()
             }
-            // `± N unit` terms, applied to both ends of the period.
+            // `± N unit` terms, applied to both ends of the period; then `Thh:mm…` (a time of
+            // the day reached: `$todayT09:30`, `$today-7dT09:30`).
             while !rest.isEmpty {
+                if rest.first == "T" || rest.first == "t" {
+                    let day = TimeArithmetic.floorDivide(period.start, TimeArithmetic.microsPerDay) * TimeArithmetic.microsPerDay
+                    let iso = String(TimestampText.micros(day).prefix(10)) + "T" + rest.dropFirst()
+                    guard let timed = TimestampText.parse(iso) else { throw unsupported() }
+                    period = timed
+                    break
+                }
                 guard let sign = rest.first, sign == "+" || sign == "-" else { throw unsupported() }
                 rest = rest.dropFirst()
                 let digits = rest.prefix { $0.isNumber }

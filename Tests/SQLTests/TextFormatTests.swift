@@ -144,7 +144,10 @@ func likePatterns(pattern: String, text: String, matches: Bool) {
     #expect(try IntervalText.parse("2024-01-15T09:30@America/New_York;6h29m", now: now, at: 0)
         == [try #require(TimestampText.parse("2024-01-15T14:30:00Z")).start..<(try #require(TimestampText.parse("2024-01-15T21:00:00Z")).start)])
     #expect(throws: SQLError.self) { try IntervalText.parse("2024-01-15@Mars/Base", now: now, at: 3) }
-    for unsupported in ["$todayT09:30", "$later", "$now - 2x"] {
+    #expect(try interval("$todayT09:30") == ("2026-01-22T09:30:00.000000Z", "2026-01-22T09:31:00.000000Z"))
+    #expect(try interval("$today - 7dT09:30;6h29m") == ("2026-01-15T09:30:00.000000Z", "2026-01-15T16:00:00.000000Z"))
+    #expect(try interval("$now - 500T") == ("2026-01-22T14:35:21.623456Z", "2026-01-22T14:35:21.623457Z"))
+    for unsupported in ["$todayT9x", "$later", "$now - 2x"] {
         #expect(throws: SQLError.self, "\(unsupported)") { try IntervalText.parse(unsupported, now: now, at: 3) }
     }
     #expect(throws: SQLError.self) { try IntervalText.parse("$now..$now - 1h", now: now, at: 3) }
