@@ -7,7 +7,7 @@ enum IntervalText {
     /// `now`: the query's clock, for TICK date variables (`'$today'`, `'$now - 1h..$now'`).
     static func parse(_ text: String, now: Int64 = 0, at position: Int) throws(SQLError) -> [Range<Int64>] {
         let parts = text.split(separator: ";", omittingEmptySubsequences: false).map { $0.trimmingSpaces }
-        guard parts[0].contains(where: { "$[@#".contains($0) }) else {
+        guard parts[0].contains(where: { "$[@#".contains($0) }) || isoWeek(parts[0]) != nil else {
             guard let parsed = TimestampText.parse(parts[0]) else { throw SQLError(.invalidValue, "Invalid date [str=\(text)]", at: position) }
             return try modified(parsed, parts, text, at: position)
         }
@@ -95,6 +95,8 @@ enum IntervalText {
             var period: TimestampText.Period
             if itemText.contains("$") {
                 period = try tick(itemText, now: localNow, text, at: position)
+            } else if let week = isoWeek(itemText) {
+                period = week
             } else if let parsed = TimestampText.parse(itemText) {
                 period = parsed
             } else {
@@ -169,6 +171,29 @@ enum IntervalText {
             }
         }
         return result
+    }
+
+    /// An ISO week date: `2024-W01` (the whole week), `2024-W01-1` (its Monday), optionally with
+    /// `Thh:mm…`; nil for other text.
+    static func isoWeek(_ text: String) -> TimestampText.Period? {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 8, bytes[4] == UInt8(ascii: "-"), bytes[5] == UInt8(ascii: "W"),
+              let year = Int(String(decoding: bytes[0..<4], as: UTF8.self)),
+              let week = Int(String(decoding: bytes[6..<8], as: UTF8.self)), (1...53).contains(week)
+        else { return nil }
+        // Week 1 holds January 4th; weeks start on Monday (1970-01-01 was a Thursday).
+        let january4 = PartitionTime.days(fromYear: year, month: 1, day: 4)
+        let weekday = Int((january4 + 3) % 7 + 7) % 7
+        let monday = january4 - Int64(weekday) + Int64(week - 1) * 7
+        let day = TimeArithmetic.microsPerDay
+        guard bytes.count > 8 else { return .init(start: monday * day, end: (monday + 7) * day) }
+        guard bytes.count >= 10, bytes[8] == UInt8(ascii: "-"), let dayOfWeek = Int(String(UnicodeScalar(bytes[9]))),
+              (1...7).contains(dayOfWeek)
+        else { return nil }
+        let date = monday + Int64(dayOfWeek - 1)
+        let rest = String(decoding: bytes[10...], as: UTF8.self)
+        let iso = String(TimestampText.micros(date * day).prefix(10)) + rest
+        return TimestampText.parse(iso)
     }
 
     /// `workday`/`wd`, `weekend`, or day names (`Mon,Wed,Fri`, `Monday`) → 0 = Monday … 6 = Sunday.

@@ -180,7 +180,11 @@ func likePatterns(pattern: String, text: String, matches: Bool) {
         "2024-01-15T08:00:00.000000Z/2024-01-15T08:01:00.000000Z", "2024-01-15T14:30:00.000000Z/2024-01-15T14:31:00.000000Z"])
     #expect(try intervals("[$today, $yesterday]") == ["2026-01-21T00:00:00.000000Z/2026-01-23T00:00:00.000000Z"])
     #expect(try intervals("[$now - 2h..$now]@UTC") == ["2026-01-22T12:35:22.000000Z/2026-01-22T14:35:22.000001Z"])
-    for bad in ["2024-01-[05..01]", "2024-01-[01", "2024-01-15#funday", "2024-01-[01..20000]", "2024-[01..12]-[01..31]T[00..23]:[00..59]"] {
+    // ISO week dates: 2024's week 1 starts on Monday January 1st; 2021's on January 4th.
+    #expect(try intervals("2024-W01-1") == ["2024-01-01T00:00:00.000000Z/2024-01-02T00:00:00.000000Z"])
+    #expect(try intervals("2021-W01") == ["2021-01-04T00:00:00.000000Z/2021-01-11T00:00:00.000000Z"])
+    #expect(try intervals("2024-W[01,03]-5T09:30;1h").count == 2)
+    for bad in ["2024-W60", "2024-01-[05..01]", "2024-01-[01", "2024-01-15#funday", "2024-01-[01..20000]", "2024-[01..12]-[01..31]T[00..23]:[00..59]"] {
         #expect(throws: SQLError.self, "\(bad)") { try IntervalText.parse(bad, now: now, at: 0) }
     }
 }
