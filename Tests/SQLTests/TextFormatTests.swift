@@ -1,6 +1,7 @@
 // Pure text pieces of the SQL layer: Java-style doubles, ISO timestamps and periods, interval
 // strings, LIKE patterns, date patterns, the lexer's tokens and positions.
 @testable import SQL
+import Storage
 import Testing
 
 @Test(arguments: [
@@ -186,5 +187,30 @@ func likePatterns(pattern: String, text: String, matches: Bool) {
     #expect(try intervals("2024-W[01,03]-5T09:30;1h").count == 2)
     for bad in ["2024-W60", "2024-01-[05..01]", "2024-01-[01", "2024-01-15#funday", "2024-01-[01..20000]", "2024-[01..12]-[01..31]T[00..23]:[00..59]"] {
         #expect(throws: SQLError.self, "\(bad)") { try IntervalText.parse(bad, now: now, at: 0) }
+    }
+}
+
+@Test func randomIntervalAndDecimalTextNeverCrashes() {
+    // Strings built from the characters these grammars use: each parses or is refused.
+    let alphabet = Array("$[]@#;.,:-+ 0123456789TWdhmsMyuTbnowtodayyesterdaytomorrowworkdayMonEurope/BerlinUTC")
+    var generator = SystemRandomNumberGenerator()
+    for _ in 0..<20_000 {
+        let length = Int.random(in: 0...24, using: &generator)
+        let text = String((0..<length).map { _ in alphabet.randomElement(using: &generator)! })
+        _ = try? IntervalText.parse(text, now: 1_769_092_522_000_000, at: 0)
+        _ = DecimalValue.parse(text, scale: Int.random(in: 0...18, using: &generator))
+        _ = try? TimeZones.zone(text, at: 0)
+    }
+    // Structured near-misses of the TICK grammar.
+    for text in ["$today..", "..$today", "[", "]", "[]", "[,]", "[..]", "2024-01-[..05]", "2024-01-[01..]", "#", "@", "@UTC", "$now;",
+                 "$now;;", "2024-W", "2024-W0", "2024-W01-9", "$today-", "$today-5", "$today+bd", "[$today..$now]@", "2024-01-01@",
+                 String(repeating: "[", count: 500), String(repeating: "[1,2]", count: 20)] {
+        _ = try? IntervalText.parse(text, now: 0, at: 0)
+    }
+    // Random hour offsets of a variable range always parse to one interval of that length.
+    for _ in 0..<1_000 {
+        let hours = Int.random(in: 1...10_000, using: &generator)
+        let ranges = try? IntervalText.parse("$now - \(hours)h..$now", now: 1_769_092_522_000_000, at: 0)
+        #expect(ranges?.count == 1 && ranges.map { $0[0].upperBound - $0[0].lowerBound } == Int64(hours) * 3_600_000_000 + 1)
     }
 }
