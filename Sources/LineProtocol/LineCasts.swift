@@ -114,7 +114,7 @@ enum LineCasts {
                 // Rescaled to the column (rounded half away from zero when it has fewer digits).
                 guard let scaled = DecimalValue.rescale(entity.integer, from: entity.dimensions, to: scale),
                       DecimalValue.fits(scaled, precision: precision)
-                else { throw .outOfBounds(value: DecimalValue.plainText(entity.integer, scale: entity.dimensions)) }
+                else { throw .outOfBounds(value: DecimalValue.text(entity.integer, scale: entity.dimensions)) }
                 batch.setInteger(column, scaled)
             case .double: batch.setDouble(column, DecimalValue.toDouble(entity.integer, scale: entity.dimensions))
             case .float: batch.setFloat(column, Float(DecimalValue.toDouble(entity.integer, scale: entity.dimensions)))

@@ -277,7 +277,7 @@ package struct LineParser {
             }
             if length < 8, negative { value |= -1 << (length * 8) }
             if length > 8, (value < 0) != negative { fits = false }
-            guard fits, scale <= 18, value > -999_999_999_999_999_999, value < 999_999_999_999_999_999 + 1 else {
+            guard fits, scale <= Self.maxDecimalDigits, value.magnitude <= Self.largestDecimal else {
                 throw fail(.decimalNotSupported, c, name: entity.name)
             }
             entity.kind = .decimal
@@ -478,6 +478,10 @@ package struct LineParser {
         return (value, unit)
     }
 
+    /// Most digits (and the largest scale) of a DECIMAL value: a DECIMAL column's (one Int64).
+    static let maxDecimalDigits = 18
+    static let largestDecimal: UInt64 = 999_999_999_999_999_999
+
     /// `[-+]digits[.digits]` (the text of a `…d` decimal): the unscaled value (nil past 18
     /// digits) and the scale; nil when it is not of that shape.
     static func decimal(_ bytes: UnsafeRawBufferPointer, _ range: LineRange) -> (Int64?, Int)? {
@@ -506,7 +510,7 @@ package struct LineParser {
             index += 1
         }
         guard digits > 0 else { return nil }
-        if let current = value, current > 999_999_999_999_999_999 || scale > 18 { value = nil }
+        if let current = value, current > Self.largestDecimal || scale > Self.maxDecimalDigits { value = nil }
         return (value.map { negative ? -$0 : $0 }, scale)
     }
 

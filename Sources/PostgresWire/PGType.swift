@@ -105,36 +105,39 @@ package enum PGValueKind: Sendable, Equatable {
 /// PostgreSQL's `numeric` binary form: digit count, weight (of the first base-10000 digit),
 /// sign, display scale, then the base-10000 digits, all big-endian Int16.
 enum PGNumeric {
+    /// Computed group by group, with no array per value (a result's rows each write one).
     static func writeBinary(_ scaled: Int64, scale: Int, into out: inout [UInt8]) {
         let magnitude = scaled.magnitude
         let divisor = UInt64(DecimalValue.powers[scale])
-        var whole = magnitude / divisor
-        // The fraction's digits, padded to whole groups of four.
-        var fraction: [UInt8] = []
-        if scale > 0 {
-            DecimalValue.appendDigits(magnitude % divisor, width: scale, to: &fraction)
-            while fraction.count % 4 != 0 { fraction.append(0) }
+        let whole = magnitude / divisor, fraction = magnitude % divisor
+        var wholeGroups = 0
+        var rest = whole
+        while rest > 0 {
+            wholeGroups += 1
+            rest /= 10_000
         }
-        var groups: [Int16] = []
-        while whole > 0 {
-            groups.insert(Int16(whole % 10_000), at: 0)
-            whole /= 10_000
+        let fractionGroups = (scale + 3) / 4
+        // Base-10000 digit `index`: the whole part's first (most significant first), then the
+        // fraction's, aligned on the point (the last one padded with zeros on the right).
+        func group(_ index: Int) -> Int16 {
+            if index < wholeGroups {
+                var value = whole
+                for _ in 0..<(wholeGroups - 1 - index) { value /= 10_000 }
+                return Int16(value % 10_000)
+            }
+            let k = index - wholeGroups
+            let below = scale - 4 * (k + 1)
+            if below >= 0 { return Int16(fraction / UInt64(DecimalValue.powers[below]) % 10_000) }
+            return Int16(fraction % UInt64(DecimalValue.powers[scale - 4 * k]) * UInt64(DecimalValue.powers[-below]))
         }
-        var weight = groups.count - 1
-        for start in stride(from: 0, to: fraction.count, by: 4) {
-            groups.append(Int16(fraction[start]) * 1000 + Int16(fraction[start + 1]) * 100 + Int16(fraction[start + 2]) * 10 + Int16(fraction[start + 3]))
-        }
-        while let first = groups.first, first == 0 {
-            groups.removeFirst()
-            weight -= 1
-        }
-        while let last = groups.last, last == 0 { groups.removeLast() }
-        if groups.isEmpty { weight = 0 }
+        var first = 0, last = wholeGroups + fractionGroups
+        while first < last, group(first) == 0 { first += 1 }
+        while last > first, group(last - 1) == 0 { last -= 1 }
         func put(_ value: Int16) { withUnsafeBytes(of: value.bigEndian) { out.append(contentsOf: $0) } }
-        put(Int16(groups.count))
-        put(Int16(weight))
-        put(scaled < 0 && !groups.isEmpty ? 0x4000 : 0)
+        put(Int16(last - first))
+        put(Int16(first == last ? 0 : wholeGroups - 1 - first))
+        put(scaled < 0 && first < last ? 0x4000 : 0)
         put(Int16(scale))
-        for group in groups { put(group) }
+        for index in first..<last { put(group(index)) }
     }
 }

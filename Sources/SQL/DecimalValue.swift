@@ -11,10 +11,4 @@ extension DecimalValue {
         out.append(UInt8(ascii: "."))
         TextBytes.appendPadded(Int64(magnitude % divisor), width: scale, to: &out)
     }
-
-    package static func text(_ scaled: Int64, scale: Int) -> String {
-        var out: [UInt8] = []
-        append(scaled, scale: scale, to: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
 }

@@ -214,33 +214,17 @@ enum IntervalText {
         return days
     }
 
-    /// TICK date variables (QuestDB's `$today`, `$yesterday`, `$tomorrow` — whole days — and
-    /// `$now`, a point), each with `± N unit` arithmetic (`bd`: business days), and `a..b`
-    /// ranges from the start of `a` to the end of `b`; `…@zone` reads a date or variable in that
-    /// zone's local time. Brackets, lists and `#` day filters answer "not supported yet".
-    static func tick(_ expression: String, now: Int64, _ text: String, at position: Int) throws(SQLError) -> TimestampText.Period {
+    /// One TICK date-variable term, brackets, zones and day filters already taken off by
+    /// `tickPeriods`: `$today`, `$yesterday`, `$tomorrow` (whole days) or `$now` (a point),
+    /// each with `± N unit` arithmetic (`bd`: business days) and an optional `Thh:mm…`, or an
+    /// `a..b` range from the start of `a` to the end of `b`.
+    private static func tick(_ expression: String, now: Int64, _ text: String, at position: Int) throws(SQLError) -> TimestampText.Period {
         func unsupported() -> SQLError {
             SQLError(
-                .unsupported,
-                "TICK syntax '\(expression)' is not supported yet (supported: $today, $yesterday, $tomorrow, $now, ± N units, a..b ranges, @zone, ;duration)",
+                .invalidValue,
+                "Invalid interval [str=\(text)]: '\(expression)' is not a date variable ($today, $yesterday, $tomorrow or $now, with ± N units)",
                 at: position)
         }
-        // `<date or variable>@<zone>`: the period in that zone's local time.
-        if let at = expression.firstIndex(of: "@") {
-            let zoneName = String(expression[expression.index(after: at)...]).trimmingCharacters(in: " ")
-            let zone = try TimeZones.zone(zoneName, at: position)
-            let local = String(expression[..<at])
-            let period: TimestampText.Period
-            if local.contains("$") {
-                period = try tick(local, now: zone.local(fromUTC: now), text, at: position)
-            } else if let parsed = TimestampText.parse(local) {
-                period = parsed
-            } else {
-                throw SQLError(.invalidValue, "Invalid date [str=\(text)]", at: position)
-            }
-            return .init(start: zone.utc(fromLocal: period.start), end: zone.utc(fromLocal: period.end))
-        }
-        guard !expression.contains(where: { "[]#".contains($0) }) else { throw unsupported() }  // expanded before
         let bounds = expression.split(separator: "..", omittingEmptySubsequences: false).map(String.init)
         guard (1...2).contains(bounds.count) else { throw unsupported() }
         var periods: [TimestampText.Period] = []

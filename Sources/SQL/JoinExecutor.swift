@@ -125,20 +125,23 @@ struct JoinExecutor {
             inner.outer = Array(zip(outerColumns, values)) + executor.outer
             return try inner.run(query)
         }
-        var right: QueryResult?
+        // The subquery's rows for all left rows, appended in place (no copy per left row).
+        var shape: QueryResult?
+        var rightColumns: [ColumnVector] = []
+        var rightCount = 0
         var leftRows: [Int] = [], rightRows: [Int] = []
         var bytes = 0
         for row in 0..<left.rowCount {
             try context.check()
             let result = try run(left.columns.indices.map { left.value(row: row, column: $0) })
-            let base = right?.rowCount ?? 0
-            if right == nil {
-                right = result
+            let base = rightCount
+            if shape == nil {
+                shape = result
+                rightColumns = result.batch.columns
             } else if result.rowCount > 0 {
-                right!.batch = ColumnBatch(
-                    columns: zip(right!.batch.columns, result.batch.columns).map { var all = $0; all.append($1); return all },
-                    count: base + result.rowCount)
+                for column in rightColumns.indices { rightColumns[column].append(result.batch.columns[column]) }
             }
+            rightCount += result.rowCount
             if result.rowCount == 0, join.kind == .left {
                 leftRows.append(row)
                 rightRows.append(-1)
@@ -150,15 +153,13 @@ struct JoinExecutor {
             bytes += result.batch.columns.reduce(0) { $0 + $1.approximateBytes }
             try context.checkMemory(bytes)
         }
-        let rightResult: QueryResult
-        if let right {
-            rightResult = right
-        } else {
+        if shape == nil {
             // No left rows: the subquery run with NULLs still gives the result's columns.
-            let shape = try run(outerColumns.map { _ in .null })
-            rightResult = QueryResult(
-                columns: shape.columns, batch: ColumnBatch(columns: shape.batch.columns.map { $0.gather([]) }, count: 0), timestampIndex: nil)
+            shape = try run(outerColumns.map { _ in .null })
+            rightColumns = shape!.batch.columns.map { $0.gather([]) }
         }
+        let rightResult = QueryResult(
+            columns: shape!.columns, batch: ColumnBatch(columns: rightColumns, count: rightCount), timestampIndex: nil)
         var scopeColumns = outerColumns
         for column in rightResult.columns { scopeColumns.append(.init(name: column.name, qualifier: alias, type: column.type)) }
         var residual: BoundExpression?

@@ -45,12 +45,19 @@ struct PivotPlan {
             }
             clauses.append(values)
         }
-        let combinations = clauses.reduce(1) { $0 * $1.count }
-        guard combinations * pivot.aggregates.count <= Self.maxColumns else {
-            throw SQLError(
-                .limitExceeded,
-                "PIVOT would make \(combinations * pivot.aggregates.count) columns; at most \(Self.maxColumns) are allowed", at: position)
+        // Value lists from subqueries can be large enough for the product to overflow.
+        var columnCount: Int? = pivot.aggregates.count
+        for clause in clauses {
+            columnCount = columnCount.flatMap { count in
+                let (product, overflow) = count.multipliedReportingOverflow(by: clause.count)
+                return overflow ? nil : product
+            }
         }
+        guard let columnCount, columnCount <= Self.maxColumns else {
+            let count = columnCount.map(String.init) ?? "more than \(Int.max)"
+            throw SQLError(.limitExceeded, "PIVOT would make \(count) columns; at most \(Self.maxColumns) are allowed", at: position)
+        }
+        let combinations = columnCount / pivot.aggregates.count
         var select = SelectQuery()
         select.position = position
         select.from = .subquery(source, alias: nil, position: position)

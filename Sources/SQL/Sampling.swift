@@ -51,7 +51,7 @@ struct Sampling {
             var base: Int64 = 0
             if let from {
                 if let zone {
-                    base = isSubDay ? from + zone.standardOffset(atUTC: from) : zone.local(fromUTC: from)
+                    base = isSubDay ? ZoneRules.shifted(from, by: zone.standardOffset(atUTC: from)) : zone.local(fromUTC: from)
                 } else {
                     base = from
                 }
@@ -120,7 +120,8 @@ struct Sampling {
         guard instant != Int64.min else { return instant }
         if isSubDay {
             let standard = zone.standardOffset(atUTC: instant)
-            return TimeArithmetic.floor(instant &+ standard, unit, count: count, origin: origin) &- standard
+            let local = TimeArithmetic.floor(ZoneRules.shifted(instant, by: standard), unit, count: count, origin: origin)
+            return local == Int64.min ? local : ZoneRules.shifted(local, by: -standard)
         }
         return zone.utc(fromLocal: TimeArithmetic.floor(zone.local(fromUTC: instant), unit, count: count, origin: origin))
     }

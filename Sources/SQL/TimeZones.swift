@@ -9,7 +9,6 @@ import Glibc
 /// from the system's zoneinfo directory) or a fixed offset. Offsets are µs to add to UTC to
 /// get local time.
 struct ZoneRules: Sendable {
-    let name: String
     /// Instants (µs, UTC) where the offset changes, ascending; `offsets[i]` holds from `transitions[i]`.
     let transitions: [Int64]
     let offsets: [Int64]
@@ -19,8 +18,8 @@ struct ZoneRules: Sendable {
     /// After the last transition (the TZif footer), when the zone still changes offsets.
     let tail: PosixZoneRule?
 
-    static func fixed(_ name: String, micros: Int64) -> ZoneRules {
-        ZoneRules(name: name, transitions: [], offsets: [], daylight: [], initialOffset: micros, tail: nil)
+    static func fixed(micros: Int64) -> ZoneRules {
+        ZoneRules(transitions: [], offsets: [], daylight: [], initialOffset: micros, tail: nil)
     }
 
     /// The offset in force at `instant` (UTC).
@@ -123,8 +122,8 @@ struct ZoneCursor {
 
 /// A POSIX TZ rule (`CET-1CEST,M3.5.0,M10.5.0/3`): standard and daylight offsets and the
 /// yearly dates they switch on. TZif files carry one for the times after their table ends.
-struct PosixZoneRule: Sendable, Equatable {
-    enum Day: Sendable, Equatable {
+struct PosixZoneRule: Sendable {
+    enum Day: Sendable {
         /// `Jn`: day 1…365, February 29 never counted.
         case julian(Int)
         /// `n`: day 0…365, February 29 counted.
@@ -133,7 +132,7 @@ struct PosixZoneRule: Sendable, Equatable {
         case monthWeek(month: Int, week: Int, weekday: Int)
     }
 
-    struct Switch: Sendable, Equatable {
+    struct Switch: Sendable {
         var day: Day
         /// Local time of day (µs, may be negative or past 24 h) the switch happens at.
         var time: Int64
@@ -144,10 +143,6 @@ struct PosixZoneRule: Sendable, Equatable {
     /// Start and end of daylight saving time; nil for a zone without it.
     let daylightSaving: (start: Switch, end: Switch)?
 
-    static func == (a: PosixZoneRule, b: PosixZoneRule) -> Bool {
-        a.standardOffset == b.standardOffset && a.daylightOffset == b.daylightOffset
-            && a.daylightSaving?.start == b.daylightSaving?.start && a.daylightSaving?.end == b.daylightSaving?.end
-    }
 
     /// Beyond about ±100 000 years the calendar arithmetic below could overflow: standard time.
     static let calendarLimit: Int64 = 3_000_000_000_000_000_000
@@ -297,7 +292,7 @@ struct PosixZoneRule: Sendable, Equatable {
 /// TZif (RFC 8536) decoding: the version 2+ data block when present (64-bit times), else the
 /// version 1 block; the footer's POSIX rule for times after the table.
 enum TZif {
-    static func decode(_ bytes: [UInt8], name: String) -> ZoneRules? {
+    static func decode(_ bytes: [UInt8]) -> ZoneRules? {
         guard let first = header(bytes, at: 0) else { return nil }
         var offset = 44
         var block = (header: first, wide: false)
@@ -339,7 +334,7 @@ enum TZif {
         {
             tail = PosixZoneRule.parse(String(decoding: bytes[(footerAt + 1)..<end], as: UTF8.self))
         }
-        return ZoneRules(name: name, transitions: times, offsets: offsets, daylight: daylight, initialOffset: types[0].offset, tail: tail)
+        return ZoneRules(transitions: times, offsets: offsets, daylight: daylight, initialOffset: types[0].offset, tail: tail)
     }
 
     private struct Header {
@@ -402,17 +397,17 @@ enum TimeZones {
         let trimmed = Substring(name).trimmingSpaces
         let upper = trimmed.uppercased()
         if ["UTC", "GMT", "Z", "UT", "ZULU", "UCT", "UTC0", "GMT0", "ETC/UTC", "ETC/GMT"].contains(upper) {
-            return .fixed(name, micros: 0)
+            return .fixed(micros: 0)
         }
         for prefix in ["UTC", "GMT", "UT"] where upper.hasPrefix(prefix) {
             let rest = String(trimmed.dropFirst(prefix.count))
-            if rest.hasPrefix("+") || rest.hasPrefix("-"), let micros = fixedOffset(rest) { return .fixed(name, micros: micros) }
+            if rest.hasPrefix("+") || rest.hasPrefix("-"), let micros = fixedOffset(rest) { return .fixed(micros: micros) }
         }
         if trimmed.hasPrefix("+") || trimmed.hasPrefix("-") {
-            return fixedOffset(trimmed).map { .fixed(name, micros: $0) }
+            return fixedOffset(trimmed).map { .fixed(micros: $0) }
         }
-        if let mapped = shortIDs[upper] { return mapped.hasPrefix("-") ? fixedOffset(mapped).map { .fixed(name, micros: $0) } : load(mapped, as: name) }
-        return load(trimmed, as: name)
+        if let mapped = shortIDs[upper] { return mapped.hasPrefix("-") ? fixedOffset(mapped).map { .fixed(micros: $0) } : load(mapped) }
+        return load(trimmed)
     }
 
     /// `+hh`, `+hh:mm`, `+hhmm`, `+hh:mm:ss` → µs, within ±18 h (java.time's range).
@@ -432,7 +427,7 @@ enum TimeZones {
         return sign * total * 1_000_000
     }
 
-    private static func load(_ zoneName: String, as name: String) -> ZoneRules? {
+    private static func load(_ zoneName: String) -> ZoneRules? {
         // Only names the tz database could hold: no path tricks.
         guard !zoneName.isEmpty, zoneName.utf8.count <= 64, !zoneName.hasPrefix("/"), !zoneName.contains(".."),
               zoneName.utf8.allSatisfy({ ($0 | 0x20) >= UInt8(ascii: "a") && ($0 | 0x20) <= UInt8(ascii: "z")
@@ -440,6 +435,6 @@ enum TimeZones {
         else { return nil }
         let directory = getenv("TZDIR").map { String(cString: $0) } ?? "/usr/share/zoneinfo"
         guard let bytes = try? DurableFile.read(directory + "/" + zoneName, maxBytes: 1 << 20) else { return nil }
-        return TZif.decode(bytes, name: name)
+        return TZif.decode(bytes)
     }
 }

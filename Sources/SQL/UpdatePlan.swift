@@ -68,13 +68,7 @@ struct UpdatePlan {
         let bound = try bind(snapshot)
         let schema = snapshot.schema
         let context = executor.context
-        let intervals = bound.scope.timestampIndex.flatMap { bound.predicate?.timestampIntervals($0) }
-        let prunable = bound.scope.timestampIndex.map { schema.columns[$0].type == .timestamp } ?? false
-        let scan = try TableScan(
-            snapshot: snapshot, needed: Array(schema.columns.indices), intervals: prunable ? intervals : nil,
-            predicate: bound.predicate, batchRows: QueryExecutor.batchRows)
-        var partIndex: [String: Int] = [:]
-        for (index, part) in snapshot.partitions.enumerated() { partIndex[part.directoryName] = index }
+        let (scan, partIndex) = try scan(snapshot, scope: bound.scope, predicate: bound.predicate)
         var changes = RowUpdate(batch: RowBatch(schema: schema, maxBytes: context.maxResultBytes))
         var values: [(SQLValue, SQLType, Int)] = []
         values.reserveCapacity(schema.columns.count)
@@ -114,13 +108,7 @@ struct UpdatePlan {
                 joinCondition = joinCondition.map { SQLExpression(.binary("and", $0, conjunct), at: conjunct.position) } ?? conjunct
             }
         }
-        let intervals = scope.timestampIndex.flatMap { scanPredicate?.timestampIntervals($0) }
-        let prunable = scope.timestampIndex.map { schema.columns[$0].type == .timestamp } ?? false
-        let scan = try TableScan(
-            snapshot: snapshot, needed: Array(schema.columns.indices), intervals: prunable ? intervals : nil,
-            predicate: scanPredicate, batchRows: QueryExecutor.batchRows)
-        var partIndex: [String: Int] = [:]
-        for (index, part) in snapshot.partitions.enumerated() { partIndex[part.directoryName] = index }
+        let (scan, partIndex) = try scan(snapshot, scope: scope, predicate: scanPredicate)
         var columns = scope.columns.map { ColumnVector.empty($0.type.representation) }
         var positions: [(index: Int, row: Int, state: PartitionState)] = []
         var bytes = 0
@@ -168,6 +156,20 @@ struct UpdatePlan {
             changes.replaces(row: position.row, ofPart: position.index, position.state)
         }
         return changes.rowCount > 0 ? changes : nil
+    }
+
+    /// Every column of the rows `predicate` keeps, read as a SELECT's scan reads them (pruned
+    /// by the designated timestamp, symbol postings), and each part's index in the snapshot.
+    private func scan(_ snapshot: TableSnapshot, scope: Scope, predicate: BoundExpression?) throws(SQLError)
+        -> (TableScan, partIndex: [String: Int])
+    {
+        let intervals = scope.timestampIndex.flatMap { predicate?.timestampIntervals($0) }
+        let plan = QueryExecutor.SourcePlan.table(snapshot, qualifier: update.alias ?? update.table)
+        let (source, _) = try executor.makeSource(plan, needed: Set(snapshot.schema.columns.indices), intervals: intervals, predicate: predicate)
+        guard let scan = source as? TableScan else { preconditionFailure("a table plan gives a table scan") }
+        var partIndex: [String: Int] = [:]
+        for (index, part) in snapshot.partitions.enumerated() { partIndex[part.directoryName] = index }
+        return (scan, partIndex)
     }
 
     private static func conjuncts(_ expression: SQLExpression?) -> [SQLExpression] {

@@ -48,12 +48,11 @@ package enum DecimalValue {
         var fractionDigits = 0
         var negative = false
         var seenPoint = false
-        var index = 0
         let bytes = Array(text.utf8)
         var start = 0, end = bytes.count
         while start < end, bytes[start] == UInt8(ascii: " ") { start += 1 }
         while end > start, bytes[end - 1] == UInt8(ascii: " ") { end -= 1 }
-        index = start
+        var index = start
         if index < end, bytes[index] == UInt8(ascii: "-") || bytes[index] == UInt8(ascii: "+") {
             negative = bytes[index] == UInt8(ascii: "-")
             index += 1
@@ -75,12 +74,11 @@ package enum DecimalValue {
         }
         guard !digits.isEmpty else { return nil }
         // Keep `scale` fraction digits; the next one rounds (half away from zero).
-        var keep = digits.count - fractionDigits + scale
+        let keep = digits.count - fractionDigits + scale
         var roundUp = false
         if keep < digits.count {
             roundUp = keep >= 0 && digits[keep] >= 5
             digits.removeSubrange(max(keep, 0)...)
-            keep = digits.count
         }
         var value: Int64 = 0
         for digit in digits {
@@ -103,26 +101,12 @@ package enum DecimalValue {
         return negative ? -value : value
     }
 
-    /// The decimal digits of `value` (0…9 each), zero-padded to `width`.
-    package static func appendDigits(_ value: UInt64, width: Int, to out: inout [UInt8]) {
-        let start = out.count
-        out.append(contentsOf: repeatElement(0, count: width))
-        var rest = value
-        var at = start + width - 1
-        while at >= start {
-            out[at] = UInt8(rest % 10)
-            rest /= 10
-            at -= 1
-        }
-    }
-
-    /// `-12.50` for (−1250, 2), for messages (the SQL layer writes result text into bytes).
-    package static func plainText(_ scaled: Int64, scale: Int) -> String {
+    /// `-12.50` for (−1250, 2). (Result sets write it into bytes: `DecimalValue.append`.)
+    package static func text(_ scaled: Int64, scale: Int) -> String {
         let magnitude = scaled.magnitude
         let divisor = UInt64(powers[scale])
-        var fraction: [UInt8] = []
-        appendDigits(magnitude % divisor, width: scale, to: &fraction)
-        let digits = String(decoding: fraction.map { $0 + 48 }, as: UTF8.self)
-        return (scaled < 0 ? "-" : "") + String(magnitude / divisor) + (scale > 0 ? "." + digits : "")
+        let fraction = String(magnitude % divisor)
+        return (scaled < 0 ? "-" : "") + String(magnitude / divisor)
+            + (scale > 0 ? "." + String(repeating: "0", count: scale - fraction.count) + fraction : "")
     }
 }

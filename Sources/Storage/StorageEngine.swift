@@ -223,57 +223,51 @@ package final class StorageEngine: Sendable {
             catalog.updating.insert(schema.tableID)
             return (schema.tableID, wal.nextTxn - 1)
         }
-        func release() {
-            let waiters = catalog.withLock { catalog in
-                catalog.updating.remove(tableID)
-                defer { catalog.updateWaiters = [] }
-                return catalog.updateWaiters
-            }
-            for waiter in waiters { waiter.resume() }
-        }
-        startApplying()
-        await waitUntilApplied(lastAppended)
-        let (snapshot, suspension) = published.withLock { ($0.snapshots[tableID], $0.suspended[tableID]) }
-        guard suspension == nil, let snapshot else {
-            release()
-            throw StorageError(.notWritable, path: name, "table is suspended and refuses writes: \(suspension ?? "not applied")")
-        }
-        let update: RowUpdate
-        switch compute(snapshot) {
-        case .failure(let failure):
-            release()
-            return .failure(failure)
-        case .success(let computed):
-            guard let computed, computed.rowCount > 0 else {
-                release()
-                return .success(0)
-            }
-            update = computed
-        }
-        var payload: [UInt8] = []
-        payload.reserveCapacity(update.batch.byteCount + update.rowCount * 8 + 64)
-        RowUpdateCodec.encode(update, into: &payload)
-        let position: WALPosition
+        let appended: Result<(WALPosition, rows: Int)?, Failure>
         do {
-            position = try catalog.withLock { (catalog) throws(StorageError) -> WALPosition in
-                try catalog.requireWritable(name)
-                guard let current = catalog.schemas[NameRules.lookupKey(name)], current.tableID == tableID,
-                      current.version == update.batch.schema.version
-                else { throw StorageError(.schemaChanged, path: name, "table changed during UPDATE; run it again") }
-                return try append(.rowUpdate, payload, in: catalog)
+            // The table is let go once the record is appended (or nothing is), not after the
+            // fsync: later writes queue behind the record, not behind the disk.
+            defer {
+                let waiters = catalog.withLock { catalog in
+                    catalog.updating.remove(tableID)
+                    defer { catalog.updateWaiters = [] }
+                    return catalog.updateWaiters
+                }
+                for waiter in waiters { waiter.resume() }
             }
-        } catch {
-            release()
-            throw error
+            startApplying()
+            await waitUntilApplied(lastAppended)
+            let (snapshot, suspension) = published.withLock { ($0.snapshots[tableID], $0.suspended[tableID]) }
+            guard suspension == nil, let snapshot else {
+                throw StorageError(.notWritable, path: name, "table is suspended and refuses writes: \(suspension ?? "not applied")")
+            }
+            switch compute(snapshot) {
+            case .failure(let failure):
+                appended = .failure(failure)
+            case .success(let update?) where update.rowCount > 0:
+                var payload: [UInt8] = []
+                payload.reserveCapacity(update.batch.byteCount + update.rowCount * 8 + 64)
+                RowUpdateCodec.encode(update, into: &payload)
+                let position = try catalog.withLock { (catalog) throws(StorageError) -> WALPosition in
+                    try catalog.requireWritable(name)
+                    guard let current = catalog.schemas[NameRules.lookupKey(name)], current.tableID == tableID,
+                          current.version == update.batch.schema.version
+                    else { throw StorageError(.schemaChanged, path: name, "table changed during UPDATE; run it again") }
+                    return try append(.rowUpdate, payload, in: catalog)
+                }
+                appended = .success((position, update.rowCount))
+            case .success:
+                appended = .success(nil)
+            }
         }
-        release()
-        try await settle(position)
-        await waitUntilApplied(position.txn)
+        guard case .success(let written?) = appended else { return appended.map { _ in 0 } }
+        try await settle(written.0)
+        await waitUntilApplied(written.0.txn)
         if let reason = published.withLock({ $0.suspended[tableID] }) {
             throw StorageError(.notWritable, path: name, "UPDATE failed to apply; the table is suspended: \(reason)")
         }
-        StorageMetrics.committedRows(update.rowCount)
-        return .success(update.rowCount)
+        StorageMetrics.committedRows(written.rows)
+        return .success(written.rows)
     }
 
     /// Runs `body` under the catalog lock once no UPDATE holds any of the tables `names` name
