@@ -98,6 +98,17 @@ struct AggregatePlan {
             let scopeColumns = aggregators.indices.map { Scope.Column(name: Self.aggregatePrefix + String($0), qualifier: nil, type: .long) }
             return try project(ColumnBatch(columns: columns, count: 1), scopeColumns, rewrite, bucketColumn: nil)
         }
+        if sampling == nil, let direct = try directAggregation(boundKeys, aggregators, aggregateArguments, intervals) {
+            let output = try direct.run(
+                parallelism: executor.parallelism, parallelMinRows: executor.parallelMinRows, context: context, aggregators: &aggregators)
+            var columns = output.keyColumns
+            var scopeColumns = boundKeys.indices.map { Scope.Column(name: Self.keyPrefix + String($0), qualifier: nil, type: boundKeys[$0].type) }
+            for index in aggregators.indices {
+                columns.append(aggregators[index].result(groupCount: output.groupCount))
+                scopeColumns.append(.init(name: Self.aggregatePrefix + String(index), qualifier: nil, type: aggregators[index].outputType))
+            }
+            return try project(ColumnBatch(columns: columns, count: output.groupCount), scopeColumns, rewrite, bucketColumn: nil)
+        }
         let initial = Accumulation(
             table: GroupTable(width: boundKeys.count + (sampling == nil ? 0 : 1)),
             atomizers: boundKeys.map { KeyAtomizer(type: $0.type) }, samples: Array(repeating: nil, count: boundKeys.count),
@@ -145,6 +156,24 @@ struct AggregatePlan {
                 aggregateColumns: Array(aggregateStart..<columns.count), types: scopeColumns.map(\.type), context: context)
         }
         return try project(groups, scopeColumns, rewrite, bucketColumn: bucketColumn)
+    }
+
+    /// The direct plan (aggregates straight from the mapped columns) when the query has its
+    /// shape; nil to run the general one. Key filters the symbol postings answer stay there.
+    private func directAggregation(
+        _ keys: [BoundExpression], _ aggregators: [Aggregator], _ arguments: [BoundExpression?], _ intervals: [Range<Int64>]?
+    ) throws(SQLError) -> DirectAggregation? {
+        guard case .table(let snapshot, _) = plan else { return nil }
+        let timestampIndex = scope.timestampIndex
+        let prunable = timestampIndex.map { snapshot.schema.columns[$0].type == .timestamp } ?? false
+        var filter = predicate
+        if prunable, let timestampIndex, let intervals, let bound = predicate, bound.timestampIntervals(timestampIndex) == intervals {
+            filter = bound.removingTimestampConjuncts(timestampIndex)
+        }
+        if executor.postings != nil, TableScan.indexedCondition(filter, snapshot) != nil { return nil }
+        return try DirectAggregation(
+            snapshot: snapshot, timestampIndex: timestampIndex, keys: keys, aggregators: aggregators, arguments: arguments,
+            predicate: filter, intervals: prunable ? intervals : nil)
     }
 
     /// Table scans split in two contiguous halves of rows when the query is big enough to pay

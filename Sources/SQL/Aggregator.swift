@@ -320,6 +320,18 @@ struct Aggregator {
         }
     }
 
+    /// Takes per-group states computed elsewhere (`DirectAggregation`): for each group the
+    /// number of non-NULL values, and their integer or real total (sum, avg) or extreme (min,
+    /// max). Only those kinds, over integer or real inputs.
+    mutating func load(counts: [Int64], integers: [Int64], reals: [Double]) {
+        precondition([.countAll, .count, .sum, .avg, .min, .max].contains(kind), "load of \(kind)")
+        self.counts = counts
+        seen = counts.map { $0 > 0 }
+        self.integers = integers
+        self.reals = reals.isEmpty ? Array(repeating: 0, count: counts.count) : reals
+        compensations = Array(repeating: 0, count: counts.count)
+    }
+
     /// Adds `count` rows to a one-group `count(*)`.
     mutating func addCount(_ count: Int64) {
         resize(1)
