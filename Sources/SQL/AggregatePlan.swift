@@ -98,50 +98,53 @@ struct AggregatePlan {
             let scopeColumns = aggregators.indices.map { Scope.Column(name: Self.aggregatePrefix + String($0), qualifier: nil, type: .long) }
             return try project(ColumnBatch(columns: columns, count: 1), scopeColumns, rewrite, bucketColumn: nil)
         }
-        if sampling == nil, let direct = try directAggregation(boundKeys, aggregators, aggregateArguments, intervals) {
+        // Groups: the keys' vectors, SAMPLE BY's bucket starts, and the aggregators' states.
+        let keyVectors: [ColumnVector]
+        var bucketStarts: [Int64] = []
+        let groupCount: Int
+        let sampleBuckets = sampling?.fixedBuckets
+        if sampling == nil || sampleBuckets != nil,
+           let direct = try directAggregation(boundKeys, aggregators, aggregateArguments, intervals, sampleBuckets: sampleBuckets)
+        {
             let output = try direct.run(
                 parallelism: executor.parallelism, parallelMinRows: executor.parallelMinRows, context: context, aggregators: &aggregators)
-            var columns = output.keyColumns
-            var scopeColumns = boundKeys.indices.map { Scope.Column(name: Self.keyPrefix + String($0), qualifier: nil, type: boundKeys[$0].type) }
-            for index in aggregators.indices {
-                columns.append(aggregators[index].result(groupCount: output.groupCount))
-                scopeColumns.append(.init(name: Self.aggregatePrefix + String(index), qualifier: nil, type: aggregators[index].outputType))
-            }
-            return try project(ColumnBatch(columns: columns, count: output.groupCount), scopeColumns, rewrite, bucketColumn: nil)
-        }
-        let initial = Accumulation(
-            table: GroupTable(width: boundKeys.count + (sampling == nil ? 0 : 1)),
-            atomizers: boundKeys.map { KeyAtomizer(type: $0.type) }, samples: Array(repeating: nil, count: boundKeys.count),
-            aggregators: aggregators, sampling: sampling)
-        let work = Accumulator(
-            keys: boundKeys, arguments: aggregateArguments, timestampIndex: timestampIndex, context: context)
-        var state: Accumulation
-        let threadSafe = !(predicate?.usesRegex ?? false) && !boundKeys.contains(where: \.usesRegex)
-            && !aggregateArguments.contains { $0?.usesRegex ?? false } && !aggregators.contains { $0.secondArgument?.usesRegex ?? false }
-        if let scans = try parallelScans(needed: needed, intervals: intervals, eligible: initial.isMergeable && threadSafe) {
-            state = try work.runParallel(scans, initial: initial)
+            keyVectors = Array(output.keyColumns.prefix(boundKeys.count))
+            if sampling != nil { bucketStarts = output.keyColumns[boundKeys.count].integers }
+            groupCount = output.groupCount
         } else {
-            let (source, remaining) = try executor.makeSource(plan, needed: needed, intervals: intervals, predicate: predicate)
-            state = initial
-            try work.run(source, remaining: remaining, into: &state)
+            let initial = Accumulation(
+                table: GroupTable(width: boundKeys.count + (sampling == nil ? 0 : 1)),
+                atomizers: boundKeys.map { KeyAtomizer(type: $0.type) }, samples: Array(repeating: nil, count: boundKeys.count),
+                aggregators: aggregators, sampling: sampling)
+            let work = Accumulator(
+                keys: boundKeys, arguments: aggregateArguments, timestampIndex: timestampIndex, context: context)
+            var state: Accumulation
+            let threadSafe = !(predicate?.usesRegex ?? false) && !boundKeys.contains(where: \.usesRegex)
+                && !aggregateArguments.contains { $0?.usesRegex ?? false } && !aggregators.contains { $0.secondArgument?.usesRegex ?? false }
+            if let scans = try parallelScans(needed: needed, intervals: intervals, eligible: initial.isMergeable && threadSafe) {
+                state = try work.runParallel(scans, initial: initial)
+            } else {
+                let (source, remaining) = try executor.makeSource(plan, needed: needed, intervals: intervals, predicate: predicate)
+                state = initial
+                try work.run(source, remaining: remaining, into: &state)
+            }
+            let table = state.table
+            sampling = state.sampling
+            aggregators = state.aggregators
+            keyVectors = boundKeys.indices.map { index in
+                state.atomizers[index].vector(
+                    table.atoms(column: index), from: state.samples[index] ?? ColumnVector.empty(boundKeys[index].type.representation))
+            }
+            if sampling != nil { bucketStarts = table.atoms(column: boundKeys.count) }
+            // A global aggregate over no rows still answers one row (count() = 0).
+            groupCount = table.width == 0 && table.count == 0 ? 1 : table.count
         }
-        let table = state.table
-        let atomizers = state.atomizers
-        let samples = state.samples
-        sampling = state.sampling
-        aggregators = state.aggregators
 
-        // A global aggregate over no rows still answers one row (count() = 0).
-        let groupCount = table.width == 0 && table.count == 0 ? 1 : table.count
-        var columns: [ColumnVector] = []
-        var scopeColumns: [Scope.Column] = []
-        for (index, key) in boundKeys.enumerated() {
-            columns.append(atomizers[index].vector(table.atoms(column: index), from: samples[index] ?? ColumnVector.empty(key.type.representation)))
-            scopeColumns.append(.init(name: Self.keyPrefix + String(index), qualifier: nil, type: key.type))
-        }
+        var columns = keyVectors
+        var scopeColumns = boundKeys.indices.map { Scope.Column(name: Self.keyPrefix + String($0), qualifier: nil, type: boundKeys[$0].type) }
         let bucketColumn = sampling == nil ? nil : columns.count
         if sampling != nil {
-            columns.append(.integer(table.atoms(column: boundKeys.count)))
+            columns.append(.integer(bucketStarts))
             scopeColumns.append(.init(name: Self.bucketName, qualifier: nil, type: .timestamp))
         }
         let aggregateStart = columns.count
@@ -161,7 +164,8 @@ struct AggregatePlan {
     /// The direct plan (aggregates straight from the mapped columns) when the query has its
     /// shape; nil to run the general one. Key filters the symbol postings answer stay there.
     private func directAggregation(
-        _ keys: [BoundExpression], _ aggregators: [Aggregator], _ arguments: [BoundExpression?], _ intervals: [Range<Int64>]?
+        _ keys: [BoundExpression], _ aggregators: [Aggregator], _ arguments: [BoundExpression?], _ intervals: [Range<Int64>]?,
+        sampleBuckets: (step: Int64, origin: Int64)?
     ) throws(SQLError) -> DirectAggregation? {
         guard case .table(let snapshot, _) = plan else { return nil }
         let timestampIndex = scope.timestampIndex
@@ -173,7 +177,7 @@ struct AggregatePlan {
         if executor.postings != nil, TableScan.indexedCondition(filter, snapshot) != nil { return nil }
         return try DirectAggregation(
             snapshot: snapshot, timestampIndex: timestampIndex, keys: keys, aggregators: aggregators, arguments: arguments,
-            predicate: filter, intervals: prunable ? intervals : nil)
+            predicate: filter, intervals: prunable ? intervals : nil, sampleBuckets: sampleBuckets)
     }
 
     /// Table scans split in two contiguous halves of rows when the query is big enough to pay

@@ -65,7 +65,8 @@ struct DirectAggregation {
     /// The plan for a query of the supported shape, nil otherwise.
     init?(
         snapshot: TableSnapshot, timestampIndex: Int?, keys boundKeys: [BoundExpression], aggregators: [Aggregator],
-        arguments: [BoundExpression?], predicate: BoundExpression?, intervals: [Range<Int64>]?
+        arguments: [BoundExpression?], predicate: BoundExpression?, intervals: [Range<Int64>]?,
+        sampleBuckets: (step: Int64, origin: Int64)? = nil
     ) throws(SQLError) {
         guard boundKeys.count <= 2, !aggregators.isEmpty else { return nil }
         var keys: [Key] = []
@@ -84,6 +85,11 @@ struct DirectAggregation {
             default:
                 return nil
             }
+        }
+        // SAMPLE BY's buckets come last, after the query's own keys.
+        if let sampleBuckets {
+            guard let timestampIndex, snapshot.schema.columns[timestampIndex].type == .timestamp else { return nil }
+            keys.append(.bucket(column: timestampIndex, step: sampleBuckets.step, origin: sampleBuckets.origin))
         }
         // One key of each kind at most: a slot is bucket × symbol.
         guard keys.filter({ if case .symbol = $0 { true } else { false } }).count <= 1,

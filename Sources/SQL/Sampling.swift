@@ -80,6 +80,15 @@ struct Sampling {
     /// without FROM), so scans over parts of the rows agree on them.
     var originIsFixed: Bool { origin != nil }
 
+    /// Buckets of one fixed length from a known origin, in UTC — (step, origin) in µs, a bucket
+    /// being `origin + ⌊(ts − origin) / step⌋ × step` — or nil for calendar months and years, time
+    /// zones and alignment to a first observation not known yet (`DirectAggregation` takes these).
+    var fixedBuckets: (step: Int64, origin: Int64)? {
+        guard zone == nil, let origin, let micros = unit.fixedMicros else { return nil }
+        let (step, overflow) = count.multipliedReportingOverflow(by: micros)
+        return overflow || step <= 0 ? nil : (step, origin)
+    }
+
     /// Rows outside [FROM, TO) are not sampled.
     var rowRange: Range<Int64>? {
         guard from != nil || to != nil else { return nil }
