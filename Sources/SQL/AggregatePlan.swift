@@ -167,7 +167,17 @@ struct AggregatePlan {
         _ keys: [BoundExpression], _ aggregators: [Aggregator], _ arguments: [BoundExpression?], _ intervals: [Range<Int64>]?,
         sampleBuckets: (step: Int64, origin: Int64)?
     ) throws(SQLError) -> DirectAggregation? {
-        guard case .table(let snapshot, _) = plan else { return nil }
+        guard case .table(let snapshot, _) = plan, let (filter, prunable) = scanFilter(snapshot, intervals) else { return nil }
+        return try DirectAggregation(
+            snapshot: snapshot, timestampIndex: scope.timestampIndex, keys: keys, aggregators: aggregators, arguments: arguments,
+            predicate: filter, intervals: prunable ? intervals : nil, sampleBuckets: sampleBuckets)
+    }
+
+    /// What a scan of the whole table still filters once the designated timestamp's conditions
+    /// are partition pruning and binary search (`prunable`), or nil when a key condition the
+    /// symbol postings answer should serve the query: few rows come out of postings whatever
+    /// the range, so one thread and the batch path are cheaper.
+    private func scanFilter(_ snapshot: TableSnapshot, _ intervals: [Range<Int64>]?) -> (filter: BoundExpression?, prunable: Bool)? {
         let timestampIndex = scope.timestampIndex
         let prunable = timestampIndex.map { snapshot.schema.columns[$0].type == .timestamp } ?? false
         var filter = predicate
@@ -175,23 +185,15 @@ struct AggregatePlan {
             filter = bound.removingTimestampConjuncts(timestampIndex)
         }
         if executor.postings != nil, TableScan.indexedCondition(filter, snapshot) != nil { return nil }
-        return try DirectAggregation(
-            snapshot: snapshot, timestampIndex: timestampIndex, keys: keys, aggregators: aggregators, arguments: arguments,
-            predicate: filter, intervals: prunable ? intervals : nil, sampleBuckets: sampleBuckets)
+        return (filter, prunable)
     }
 
     /// Table scans split in two contiguous halves of rows when the query is big enough to pay
     /// for a second thread and its aggregates can be merged; nil to run on this thread alone.
     private func parallelScans(needed: Set<Int>, intervals: [Range<Int64>]?, eligible: Bool) throws(SQLError) -> [TableScan]? {
-        guard eligible, executor.parallelism > 1, case .table(let snapshot, _) = plan else { return nil }
-        let timestampIndex = scope.timestampIndex
-        let prunable = timestampIndex.map { snapshot.schema.columns[$0].type == .timestamp } ?? false
-        var scanPredicate = predicate
-        if prunable, let timestampIndex, let intervals, let bound = predicate, bound.timestampIntervals(timestampIndex) == intervals {
-            scanPredicate = bound.removingTimestampConjuncts(timestampIndex)
-        }
-        // Few rows come out of postings whatever the range: one thread is cheaper.
-        if executor.postings != nil, TableScan.indexedCondition(scanPredicate, snapshot) != nil { return nil }
+        guard eligible, executor.parallelism > 1, case .table(let snapshot, _) = plan,
+              let (scanPredicate, prunable) = scanFilter(snapshot, intervals)
+        else { return nil }
         let work = try TableScan.plan(snapshot, intervals: prunable ? intervals : nil)
         guard work.reduce(0, { $0 + $1.rows.count }) >= executor.parallelMinRows else { return nil }
         return TableScan.split(work, parts: executor.parallelism).map { part in
