@@ -20,14 +20,46 @@ package enum JavaDoubleText {
     /// Appends the text of `value` to `out` without a String per value (result sets format
     /// millions of them).
     package static func append(_ value: Double, to out: inout [UInt8]) {
-        append(value, description: value.magnitude.description, to: &out)
+        var shortest = ShortestDigits()
+        value.magnitude.write(to: &shortest)
+        shortest.withBytes { append(value, description: $0, to: &out) }
     }
 
     package static func append(_ value: Float, to out: inout [UInt8]) {
-        append(Double(value), description: value.magnitude.description, to: &out)
+        var shortest = ShortestDigits()
+        value.magnitude.write(to: &shortest)
+        shortest.withBytes { append(Double(value), description: $0, to: &out) }
     }
 
-    private static func append(_ value: Double, description: String, to out: inout [UInt8]) {
+    /// Swift's shortest round-trip text of a number, caught in a fixed buffer: `write(to:)`
+    /// hands a stream the formatted ASCII bytes (`_writeASCII`), where `description` would
+    /// build a String — a heap allocation for the usual 16–18 characters, which doubled the
+    /// cost of formatting. A stream that only gets `write(_:)` still works, through a String.
+    private struct ShortestDigits: TextOutputStream {
+        // 32 bytes: the longest text is 24 ("2.2250738585072014e-308" and a sign).
+        private var storage: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        private var count = 0
+
+        mutating func write(_ string: String) {
+            var text = string
+            text.withUTF8 { _writeASCII($0) }
+        }
+
+        mutating func _writeASCII(_ buffer: UnsafeBufferPointer<UInt8>) {
+            let start = count
+            let taken = Swift.min(buffer.count, 32 - start)
+            withUnsafeMutableBytes(of: &storage) { bytes in
+                for index in 0..<taken { bytes[start + index] = buffer[index] }
+            }
+            count += taken
+        }
+
+        func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+            withUnsafeBytes(of: storage) { body(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+        }
+    }
+
+    private static func append(_ value: Double, description: UnsafeRawBufferPointer, to out: inout [UInt8]) {
         if value.isNaN { return out.append(contentsOf: "NaN".utf8) }
         if value.isInfinite { return out.append(contentsOf: (value < 0 ? "-Infinity" : "Infinity").utf8) }
         if value == 0 { return out.append(contentsOf: (value.sign == .minus ? "-0.0" : "0.0").utf8) }
@@ -41,7 +73,7 @@ package enum JavaDoubleText {
             var exponentSign = 1
             var inExponent = false
             var leadingZeros = 0
-            for byte in description.utf8 {
+            for byte in description {
                 switch byte {
                 case UInt8(ascii: "e"), UInt8(ascii: "E"): inExponent = true
                 case UInt8(ascii: "-") where inExponent: exponentSign = -1
