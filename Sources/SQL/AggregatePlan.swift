@@ -104,10 +104,10 @@ struct AggregatePlan {
         let groupCount: Int
         let sampleBuckets = sampling?.fixedBuckets
         if sampling == nil || sampleBuckets != nil,
-           let direct = try directAggregation(boundKeys, aggregators, aggregateArguments, intervals, sampleBuckets: sampleBuckets)
+           let direct = try directAggregation(boundKeys, aggregators, aggregateArguments, intervals, sampleBuckets: sampleBuckets),
+           let output = try direct.run(
+               parallelism: executor.parallelism, parallelMinRows: executor.parallelMinRows, context: context, aggregators: &aggregators)
         {
-            let output = try direct.run(
-                parallelism: executor.parallelism, parallelMinRows: executor.parallelMinRows, context: context, aggregators: &aggregators)
             keyVectors = Array(output.keyColumns.prefix(boundKeys.count))
             if sampling != nil { bucketStarts = output.keyColumns[boundKeys.count].integers }
             groupCount = output.groupCount

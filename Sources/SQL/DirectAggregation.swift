@@ -1,5 +1,6 @@
 import Dispatch
 import Storage
+import Synchronization
 
 /// GROUP BY straight from the mapped column files, for the shape most time-series dashboards
 /// ask: keys that are a SYMBOL column and/or a fixed-width time bucket of the designated
@@ -56,9 +57,12 @@ struct DirectAggregation {
     let conditions: [Condition]
     let work: [TableScan.WorkItem]
 
-    /// Most slots one query may hold per aggregate (buckets × symbol keys); past it the general
-    /// path runs (it hashes only the groups that occur).
+    /// Most slots (buckets × symbol keys) one shard may hold, also bounded by the query's
+    /// memory cap; a dictionary larger than this leaves the query to the general path (it
+    /// hashes only the groups that occur).
     static let maxSlots = 1 << 22
+    /// Slots any query may take whatever its row count, before sparseness is judged.
+    static let sparseFloor = 1 << 16
     /// Rows per step of the loops: slot and mask buffers stay in the L1 cache.
     static let chunkRows = 4096
 
@@ -187,16 +191,23 @@ struct DirectAggregation {
         var groupCount: Int
     }
 
-    func run(parallelism: Int, parallelMinRows: Int, context: QueryContext, aggregators: inout [Aggregator]) throws(SQLError) -> Output {
+    /// Nil when the groups would need more slots than the memory cap allows (sparse buckets ×
+    /// keys): the general path then hashes only the groups that occur.
+    func run(parallelism: Int, parallelMinRows: Int, context: QueryContext, aggregators: inout [Aggregator]) throws(SQLError) -> Output? {
         let total = work.reduce(0) { $0 + $1.rows.count }
         let parts = parallelism > 1 && total >= parallelMinRows ? TableScan.split(work, parts: parallelism) : [work]
-        let shards = parts.map { Shard(work: $0, plan: self) }
+        // Every shard holds its slots' states: the query's memory cap bounds them all together.
+        let bytesPerSlot = 8 * (1 + 3 * aggregates.count)
+        let slotLimit = Swift.min(Self.maxSlots, context.maxResultBytes / (bytesPerSlot * parts.count))
+        if bucketKey == nil && 1 + symbolSlots > slotLimit { return nil }
+        let shards = parts.map { Shard(work: $0, plan: self, slotLimit: slotLimit) }
         if shards.count == 1 {
-            try run(shards[0], context: context)
+            guard try run(shards[0], context: context, overflow: nil) else { return nil }
         } else {
+            let overflow = Overflow()
             DispatchQueue.concurrentPerform(iterations: shards.count) { index in
                 do throws(SQLError) {
-                    try run(shards[index], context: context)
+                    if try !run(shards[index], context: context, overflow: overflow) { overflow.raise() }
                 } catch {
                     shards[index].error = error
                     context.cancel()
@@ -205,8 +216,9 @@ struct DirectAggregation {
             if let error = shards.compactMap(\.error).first(where: { $0.code != .cancelled }) ?? shards.compactMap(\.error).first {
                 throw error
             }
+            if overflow.isRaised { return nil }
         }
-        for shard in shards.dropFirst() { try merge(shard, into: shards[0]) }
+        for shard in shards.dropFirst() { guard merge(shard, into: shards[0]) else { return nil } }
         return finish(shards[0], aggregators: &aggregators)
     }
 
@@ -246,6 +258,9 @@ struct DirectAggregation {
         let work: [TableScan.WorkItem]
         let symbolSlots: Int
         let kinds: [AggregateKind]
+        let slotLimit: Int
+        /// Rows the shard has taken so far (merged: of both shards).
+        var rowsSeen = 0
         var rows: [Int64] = []
         var nulls: [[Int64]]
         var integers: [[Int64]]
@@ -255,8 +270,9 @@ struct DirectAggregation {
         var bucketBase: [Int64: Int] = [:]
         var error: SQLError?
 
-        init(work: [TableScan.WorkItem], plan: DirectAggregation) {
+        init(work: [TableScan.WorkItem], plan: DirectAggregation, slotLimit: Int) {
             self.work = work
+            self.slotLimit = slotLimit
             self.symbolSlots = plan.symbolSlots
             kinds = plan.aggregates.map(\.kind)
             nulls = Array(repeating: [], count: kinds.count)
@@ -266,11 +282,14 @@ struct DirectAggregation {
             grow(to: plan.bucketKey == nil ? 1 + symbolSlots : 1)
         }
 
-        /// The first slot of bucket `start`, adding the bucket's slots when it is new; nil past `maxSlots`.
+        /// The first slot of bucket `start`, adding the bucket's slots when it is new; nil past `slotLimit`.
         func base(of start: Int64) -> Int? {
             if let base = bucketBase[start] { return base }
             let base = rows.count
-            guard base + symbolSlots <= DirectAggregation.maxSlots else { return nil }
+            // Sparse groups (say per-second buckets of hosts that report every 10 s) would make
+            // most slots empty: past 8 slots per row the general path, which hashes only groups
+            // that occur, is the better plan.
+            guard base + symbolSlots <= Swift.min(slotLimit, Swift.max(DirectAggregation.sparseFloor, 8 * rowsSeen)) else { return nil }
             buckets.append(start)
             bucketBase[start] = base
             grow(to: base + symbolSlots)
@@ -290,7 +309,15 @@ struct DirectAggregation {
         }
     }
 
-    private func run(_ shard: Shard, context: QueryContext) throws(SQLError) {
+    /// Raised by the shard whose slots would pass the limit; the others stop at their next chunk.
+    final class Overflow: Sendable {
+        private let raised = Atomic<Bool>(false)
+        func raise() { raised.store(true, ordering: .relaxed) }
+        var isRaised: Bool { raised.load(ordering: .relaxed) }
+    }
+
+    /// False when the shard's slots would pass its limit (or another shard's did).
+    private func run(_ shard: Shard, context: QueryContext, overflow: Overflow?) throws(SQLError) -> Bool {
         let slots = UnsafeMutableBufferPointer<Int32>.allocate(capacity: Self.chunkRows)
         defer { slots.deallocate() }
         for (partition, rows) in shard.work {
@@ -298,9 +325,11 @@ struct DirectAggregation {
             var start = rows.lowerBound
             while start < rows.upperBound {
                 try context.check()
+                if overflow?.isRaised == true { return false }
                 let chunk = start..<min(rows.upperBound, start + Self.chunkRows)
                 let chunkSlots = UnsafeMutableBufferPointer(rebasing: slots[0..<chunk.count])
-                try assignSlots(chunk, mapped, shard, chunkSlots)
+                shard.rowsSeen += chunk.count
+                guard try assignSlots(chunk, mapped, shard, chunkSlots) else { return false }
                 for condition in conditions { filter(chunk, condition, mapped[condition.column]!, chunkSlots) }
                 shard.rows.withUnsafeMutableBufferPointer { rows in
                     switch mode {
@@ -320,6 +349,7 @@ struct DirectAggregation {
                 start = chunk.upperBound
             }
         }
+        return true
     }
 
     private func mapColumns(_ partition: TableSnapshot.Partition) throws(SQLError) -> [Int: MappedColumn] {
@@ -340,10 +370,10 @@ struct DirectAggregation {
         return mapped
     }
 
-    /// Each row's slot from its keys.
+    /// Each row's slot from its keys; false when a new bucket would pass the shard's slot limit.
     private func assignSlots(
         _ chunk: Range<Int>, _ mapped: [Int: MappedColumn], _ shard: Shard, _ slots: UnsafeMutableBufferPointer<Int32>
-    ) throws(SQLError) {
+    ) throws(SQLError) -> Bool {
         // Without buckets the key slots start at 1; with them, at each bucket's base.
         let offset: Int32 = bucketKey == nil ? 1 : 0
         if let symbolColumn {
@@ -363,7 +393,7 @@ struct DirectAggregation {
         } else {
             slots.update(repeating: offset)
         }
-        guard let (column, step, origin) = bucketKey else { return }
+        guard let (column, step, origin) = bucketKey else { return true }
         // Rows are in time order within a part: a bucket holds runs of them.
         var low = Int64.max, high = Int64.min, base = 0
         let fits = mapped[column]!.withUnsafeBytes { bytes -> Bool in
@@ -382,11 +412,8 @@ struct DirectAggregation {
             }
             return true
         }
-        if !fits { throw Self.tooManyGroups }
+        return fits
     }
-
-    static let tooManyGroups = SQLError(
-        .limitExceeded, "too many groups: more than \(maxSlots) time buckets × SYMBOL values (narrow the time range or use a coarser unit)")
 
     /// Sends rows failing `condition` to slot 0.
     private func filter(_ chunk: Range<Int>, _ condition: Condition, _ column: MappedColumn, _ slots: UnsafeMutableBufferPointer<Int32>) {
@@ -599,14 +626,16 @@ struct DirectAggregation {
     // MARK: Merging and results
 
     /// Adds `later` (a shard over rows after `merged`'s) into `merged`.
-    private func merge(_ later: Shard, into merged: Shard) throws(SQLError) {
+    /// False when the union of buckets would pass the slot limit.
+    private func merge(_ later: Shard, into merged: Shard) -> Bool {
+        merged.rowsSeen += later.rowsSeen
         let slotsPerBucket = merged.symbolSlots
         var mapping: [(from: Int, to: Int)] = []
         if bucketKey == nil {
             mapping = [(1, 1)]
         } else {
             for start in later.buckets {
-                guard let base = merged.base(of: start) else { throw Self.tooManyGroups }
+                guard let base = merged.base(of: start) else { return false }
                 mapping.append((later.bucketBase[start]!, base))
             }
         }
@@ -630,6 +659,7 @@ struct DirectAggregation {
                 }
             }
         }
+        return true
     }
 
     /// The occupied slots as groups: key vectors, and each aggregator loaded with its states.
