@@ -7,15 +7,15 @@ import Synchronization
 /// timestamp (`date_trunc`, `timestamp_floor`), `count`/`sum`/`avg`/`min`/`max` of LONG, INT or
 /// DOUBLE columns, and a filter of `column <op> constant` conjuncts. The general path copies every
 /// value into a vector, atomizes keys and hashes groups batch by batch; here a group is a slot
-/// — `bucket × (symbol keys + 1) + key + 1` — and each aggregate is one tight loop over the
-/// mapped bytes into per-slot arrays. Rows are split over the executor's threads like the
+/// — its time bucket's first slot + symbol key + 1, slot 0 taking the rows the filter drops —
+/// and each aggregate is one tight loop over the mapped bytes into per-slot arrays. Rows are split over the executor's threads like the
 /// general path's parallel scans and merged in row order, so sums add up in the same order.
 ///
 /// Groups come out by time bucket (first seen first), then by symbol key (the dictionary's
 /// order): GROUP BY has no order of its own; ORDER BY sorts after.
 struct DirectAggregation {
     enum Key {
-        /// A SYMBOL column; `slots` = dictionary size + 1 (slot 0 is NULL).
+        /// A SYMBOL column; `slots` = dictionary size + 1 per bucket (the first is NULL).
         case symbol(column: Int, slots: Int, table: SymbolTable)
         /// `timestamp_floor(unit, ts, origin)` of the designated timestamp, for units of fixed length.
         case bucket(column: Int, step: Int64, origin: Int64)
@@ -112,12 +112,8 @@ struct DirectAggregation {
                 guard case .column(let column, let type)? = argument, let width = Width(type),
                       type == aggregator.inputType
                 else { return nil }
-                // min/max of a timestamp keep its type; sums of one make no sense here.
-                if type != .long && type != .int && type != .double && aggregator.kind != .min && aggregator.kind != .max
-                    && aggregator.kind != .count
-                {
-                    return nil
-                }
+                // TIMESTAMP and DATE read as LONG, but only their count, min and max are taken here.
+                if (aggregator.kind == .sum || aggregator.kind == .avg) && type != .long && width == .long { return nil }
                 aggregates.append(Aggregate(kind: aggregator.kind, column: column, width: width))
             default:
                 return nil
@@ -125,28 +121,15 @@ struct DirectAggregation {
         }
 
         var conditions: [Condition] = []
-        if let predicate {
-            var conjuncts: [BoundExpression] = []
-            Self.flatten(predicate, into: &conjuncts)
-            for conjunct in conjuncts {
-                guard let condition = Self.condition(conjunct) else { return nil }
-                conditions.append(condition)
-            }
+        for conjunct in predicate?.conjuncts ?? [] {
+            guard let condition = Self.condition(conjunct) else { return nil }
+            conditions.append(condition)
         }
         self.snapshot = snapshot
         self.keys = keys
         self.aggregates = aggregates
         self.conditions = conditions
         self.work = try TableScan.plan(snapshot, intervals: intervals)
-    }
-
-    private static func flatten(_ expression: BoundExpression, into conjuncts: inout [BoundExpression]) {
-        if case .and(let l, let r) = expression {
-            flatten(l, into: &conjuncts)
-            flatten(r, into: &conjuncts)
-        } else {
-            conjuncts.append(expression)
-        }
     }
 
     /// `column <op> constant` (either way round; an integer column may come cast to LONG, as
@@ -471,8 +454,8 @@ struct DirectAggregation {
         for row in 0..<slots.count { slots[row] = passes(typed[row]) ? slots[row] : 0 }
     }
 
-    /// One aggregate over a chunk. A chunk without NULLs (nearly all) takes a loop that only
-    /// updates the state; one with NULLs also counts them per slot.
+    /// One aggregate over a chunk: one pass updating the states, and a second counting NULLs
+    /// per slot only when the chunk has any (nearly none do).
     private func accumulate(
         _ chunk: Range<Int>, _ aggregate: Aggregate, _ index: Int, _ column: MappedColumn, _ shard: Shard,
         _ slots: UnsafeMutableBufferPointer<Int32>

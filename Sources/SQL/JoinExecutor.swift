@@ -46,7 +46,7 @@ struct JoinExecutor {
                 keyPairs.append((a, b))
             }
         } else if let condition = join.condition {
-            for conjunct in Self.conjuncts(try binder.bindPredicate(condition)) {
+            for conjunct in try binder.bindPredicate(condition).conjuncts {
                 if case .comparison(.equal, let a, let b) = conjunct, let pair = Self.sides(a, b, leftCount: leftCount) {
                     keyPairs.append(pair)
                 } else {
@@ -168,11 +168,6 @@ struct JoinExecutor {
             residual = try binder.bindPredicate(condition)
         }
         return try finish(join, left, rightResult, leftRows, rightRows, residual: residual, scopeColumns: scopeColumns)
-    }
-
-    private static func conjuncts(_ expression: BoundExpression) -> [BoundExpression] {
-        if case .and(let l, let r) = expression { return conjuncts(l) + conjuncts(r) }
-        return [expression]
     }
 
     /// (left-side expression, right-side expression) when each reads only one side.

@@ -186,6 +186,12 @@ extension BoundExpression {
         }
     }
 
+    /// The AND-ed parts of a predicate, left to right (itself when it is no AND).
+    var conjuncts: [BoundExpression] {
+        if case .and(let l, let r) = self { return l.conjuncts + r.conjuncts }
+        return [self]
+    }
+
     /// The predicate without the conjuncts `timestampIntervals` read (a scan limited to those
     /// intervals already guarantees them); nil when nothing is left.
     func removingTimestampConjuncts(_ timestampIndex: Int) -> BoundExpression? {
