@@ -45,7 +45,6 @@ package final class LineIngestor {
     /// repeat one table), so most lines skip the name lookup entirely.
     private var lastWriter: TableWriter?
     private var scratch: [UInt8] = []
-    private var lineStamp = 0
 
     package init(engine: StorageEngine, configuration: LineIngestConfiguration, nowNanos: @escaping @Sendable () -> Int64) {
         self.engine = engine
@@ -72,14 +71,12 @@ package final class LineIngestor {
         guard let writer = try writer(for: parser, in: buffer, line: line) else {
             return try createTable(for: parser, in: buffer, line: line)
         }
-        lineStamp &+= 1
         // Resolve every entity to a column first: a line with unknown columns adds them all
         // before any value is written.
         var missing: [(name: String, type: ColumnType)] = []
         for index in 0..<parser.entityCount {
             let entity = parser.entity(index)
-            let position = writer.column(forEntity: index, name: entity.name, in: buffer)
-            writer.entityColumns[index] = position ?? -1
+            let position = writer.resolve(entity: index, name: entity.name, in: buffer)
             if position == nil, entity.kind != .null {
                 let name = LineText.string(buffer, entity.name)
                 guard !missing.contains(where: { NameRules.lookupKey($0.name) == NameRules.lookupKey(name) }),
@@ -116,10 +113,9 @@ package final class LineIngestor {
         batch.beginRow()
         var designatedSet = false
         for index in 0..<parser.entityCount {
-            let position = writer.entityColumns[index]
+            let position = writer.column(ofEntity: index)
             // A column given twice on one line: the first value counts (QuestDB).
-            guard position >= 0, writer.stamps[position] != lineStamp else { continue }
-            writer.stamps[position] = lineStamp
+            guard position >= 0, !batch.isSetInRow(position) else { continue }
             let entity = parser.entity(index)
             let type = writer.columnTypes[position]
             do throws(LineCasts.Failure) {
@@ -397,14 +393,9 @@ final class TableWriter {
     private var positions: [String: Int] = [:]
     /// Column types by position, apart from the schema so the row loop copies no names.
     private(set) var columnTypes: [ColumnType] = []
-    /// The column of each entity position of the last line, and the name bytes it had, so a
-    /// stream repeating its layout resolves columns by comparing bytes.
-    private var cachedNames: [[UInt8]] = []
-    private var cachedColumns: [Int] = []
-    /// Columns of the current line (−1: skipped), filled by `LineIngestor.append`.
-    var entityColumns: [Int] = []
-    /// Per column, the stamp of the last line that set it (duplicate fields keep the first).
-    var stamps: [Int] = []
+    /// Per entity position: the column it resolved to on this line and the name bytes it had,
+    /// so a stream repeating its layout resolves columns by comparing bytes.
+    private var entities = EntityColumnCache()
     private var tableName: [UInt8] = []
 
     init(schema: TableSchema, configuration: LineIngestConfiguration) {
@@ -421,26 +412,7 @@ final class TableWriter {
         for (position, column) in newSchema.columns.enumerated() { positions[NameRules.lookupKey(column.name)] = position }
         designatedPosition = newSchema.designatedTimestamp.flatMap { id in newSchema.columns.firstIndex { $0.id == id } }
         designatedUnit = designatedPosition.map { newSchema.columns[$0].type == .timestampNanos ? .nanos : .micros } ?? .micros
-        cachedNames = []
-        cachedColumns = []
-        stamps = Array(repeating: 0, count: newSchema.columns.count)
-    }
-
-    /// Byte equality for short names, eight bytes at a time (cheaper than a memcmp call).
-    @inline(__always)
-    static func equal(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
-        var index = 0
-        while index + 8 <= count {
-            if a.loadUnaligned(fromByteOffset: index, as: UInt64.self) != b.loadUnaligned(fromByteOffset: index, as: UInt64.self) {
-                return false
-            }
-            index += 8
-        }
-        while index < count {
-            if a.load(fromByteOffset: index, as: UInt8.self) != b.load(fromByteOffset: index, as: UInt8.self) { return false }
-            index += 1
-        }
-        return true
+        entities.forget()
     }
 
     func matches(_ range: LineRange, in buffer: UnsafeRawBufferPointer) -> Bool {
@@ -452,23 +424,79 @@ final class TableWriter {
         tableName = range.escaped ? [] : Array(UnsafeRawBufferPointer(rebasing: buffer[range.start..<range.end]))
     }
 
-    /// The column position of entity `index` called `name`; `nil` when the table lacks it.
-    func column(forEntity index: Int, name: LineRange, in buffer: UnsafeRawBufferPointer) -> Int? {
-        while entityColumns.count <= index { entityColumns.append(-1) }
+    /// Resolves entity `index` of the line, called `name`, to its column position (remembered
+    /// for `column(ofEntity:)`); `nil` when the table lacks it.
+    func resolve(entity index: Int, name: LineRange, in buffer: UnsafeRawBufferPointer) -> Int? {
         let bytes = UnsafeRawBufferPointer(rebasing: buffer[name.start..<name.end])
-        if index < cachedNames.count, !name.escaped, !bytes.isEmpty, cachedNames[index].count == bytes.count,
-           cachedNames[index].withUnsafeBytes({ Self.equal($0.baseAddress!, bytes.baseAddress!, bytes.count) }) {
-            return cachedColumns[index]
-        }
-        let key = NameRules.lookupKey(LineText.string(buffer, name))
-        guard let position = positions[key] else { return nil }
-        while cachedNames.count <= index {
-            cachedNames.append([])
-            cachedColumns.append(-1)
-        }
-        cachedNames[index] = name.escaped ? [] : Array(bytes)
-        cachedColumns[index] = position
+        if !name.escaped, let known = entities.cachedColumn(index, name: bytes) { return known }
+        let position = positions[NameRules.lookupKey(LineText.string(buffer, name))]
+        entities.remember(index, name: name.escaped ? nil : bytes, column: position ?? -1)
         return position
+    }
+
+    /// The column entity `index` resolved to on this line (−1: none).
+    @inline(__always)
+    func column(ofEntity index: Int) -> Int { entities.column(index) }
+}
+
+/// Entity position → (name bytes, column) of the last line resolved, in one flat allocation:
+/// checking a line against the previous line's layout costs a few word compares per entity,
+/// with no array copy-on-write checks or retains.
+struct EntityColumnCache: ~Copyable {
+    /// Entry layout: column Int32, name length Int32 (−1: name not cached), then the name.
+    private static let stride = 8 + NameRules.maxNameBytes + 1
+    private var entries: UnsafeMutableRawPointer
+    private var capacity = 64
+
+    init() {
+        entries = .allocate(byteCount: capacity * Self.stride, alignment: 8)
+        forget()
+    }
+
+    deinit { entries.deallocate() }
+
+    /// Drops every cached name (the schema changed).
+    mutating func forget() {
+        for index in 0..<capacity { entry(index).storeBytes(of: -1, toByteOffset: 4, as: Int32.self) }
+    }
+
+    @inline(__always)
+    private func entry(_ index: Int) -> UnsafeMutableRawPointer { entries + index * Self.stride }
+
+    /// The cached column when entity `index` has the same name bytes as when it was remembered.
+    @inline(__always)
+    func cachedColumn(_ index: Int, name: UnsafeRawBufferPointer) -> Int? {
+        guard index < capacity, !name.isEmpty else { return nil }
+        let slot = entry(index)
+        guard slot.load(fromByteOffset: 4, as: Int32.self) == Int32(name.count),
+              ShortBytes.equal(slot + 8, name.baseAddress!, name.count)
+        else { return nil }
+        return Int(slot.load(as: Int32.self))
+    }
+
+    mutating func remember(_ index: Int, name: UnsafeRawBufferPointer?, column: Int) {
+        if index >= capacity { grow(to: index + 1) }
+        let slot = entry(index)
+        slot.storeBytes(of: Int32(column), as: Int32.self)
+        if let name, column >= 0, !name.isEmpty, name.count <= NameRules.maxNameBytes {
+            slot.storeBytes(of: Int32(name.count), toByteOffset: 4, as: Int32.self)
+            (slot + 8).copyMemory(from: name.baseAddress!, byteCount: name.count)
+        } else {
+            slot.storeBytes(of: -1, toByteOffset: 4, as: Int32.self)
+        }
+    }
+
+    @inline(__always)
+    func column(_ index: Int) -> Int { Int(entry(index).load(as: Int32.self)) }
+
+    private mutating func grow(to needed: Int) {
+        let newCapacity = max(needed, capacity * 2)
+        let grown = UnsafeMutableRawPointer.allocate(byteCount: newCapacity * Self.stride, alignment: 8)
+        grown.copyMemory(from: entries, byteCount: capacity * Self.stride)
+        entries.deallocate()
+        entries = grown
+        for index in capacity..<newCapacity { (grown + index * Self.stride).storeBytes(of: -1, toByteOffset: 4, as: Int32.self) }
+        capacity = newCapacity
     }
 }
 

@@ -7,11 +7,17 @@
 package final class RowBatch {
     package private(set) var schema: TableSchema
     package private(set) var rowCount = 0
-    private var columns: [ColumnBuffer]
-    private var setInRow: [Bool]
+    /// One storage per schema column, in schema order: a manual table rather than an array of
+    /// classes, so setting a value costs neither a retain/release nor a uniqueness check.
+    private var columns: UnsafeMutablePointer<ColumnStorage>
+    private var columnCount: Int
     private var inRow = false
+    /// Counts rows begun; a column whose `setInRow` equals it was set in the current row.
+    private var rowStamp = 0
     /// Total bytes held, checked against `maxBytes` at each row's end.
     package private(set) var byteCount = 0
+    /// Bytes the current row has appended so far.
+    private var rowBytes = 0
     package let maxBytes: Int
     /// Largest single var-size value; a larger one fails its row.
     package let maxValueBytes: Int
@@ -28,27 +34,40 @@ package final class RowBatch {
         self.schema = schema
         self.maxBytes = maxBytes
         self.maxValueBytes = maxValueBytes
-        self.columns = schema.columns.map { ColumnBuffer(type: $0.type) }
-        self.setInRow = Array(repeating: false, count: schema.columns.count)
+        self.columnCount = schema.columns.count
+        self.columns = .allocate(capacity: max(1, schema.columns.count))
+        for (index, column) in schema.columns.enumerated() { (columns + index).initialize(to: ColumnStorage(type: column.type)) }
         self.designatedIndex = schema.designatedTimestamp.flatMap { id in schema.columns.firstIndex { $0.id == id } }
+    }
+
+    deinit {
+        columns.deinitialize(count: columnCount)
+        columns.deallocate()
     }
 
     /// Empties the batch for `schema` (same or newer), keeping buffers where the column is unchanged.
     package func reset(schema newSchema: TableSchema? = nil) {
         if let newSchema, newSchema != schema {
-            let old = Dictionary(uniqueKeysWithValues: zip(schema.columns.map(\.id), columns))
-            columns = newSchema.columns.map { column in
-                if var buffer = old[column.id], buffer.type == column.type {
-                    buffer.removeAll()
-                    return buffer
+            // Columns the new schema keeps (same id and type) move over with their capacity.
+            let old = columns, oldCount = columnCount
+            var moved = Array(repeating: false, count: oldCount)
+            columns = .allocate(capacity: max(1, newSchema.columns.count))
+            for (index, column) in newSchema.columns.enumerated() {
+                if let from = schema.columns.firstIndex(where: { $0.id == column.id && $0.type == column.type }) {
+                    (columns + index).initialize(to: (old + from).move())
+                    moved[from] = true
+                    columns[index].removeAll()
+                } else {
+                    (columns + index).initialize(to: ColumnStorage(type: column.type))
                 }
-                return ColumnBuffer(type: column.type)
             }
+            for index in 0..<oldCount where !moved[index] { (old + index).deinitialize(count: 1) }
+            old.deallocate()
+            columnCount = newSchema.columns.count
             schema = newSchema
-            setInRow = Array(repeating: false, count: newSchema.columns.count)
             designatedIndex = newSchema.designatedTimestamp.flatMap { id in newSchema.columns.firstIndex { $0.id == id } }
         } else {
-            for index in columns.indices { columns[index].removeAll() }
+            for index in 0..<columnCount { columns[index].removeAll() }
         }
         rowCount = 0
         byteCount = 0
@@ -69,14 +88,17 @@ package final class RowBatch {
               Array(newSchema.columns.prefix(schema.columns.count)) == schema.columns,
               newSchema.designatedTimestamp == schema.designatedTimestamp
         else { return false }
-        for column in newSchema.columns.dropFirst(schema.columns.count) {
-            var buffer = ColumnBuffer(type: column.type)
-            for _ in 0..<rowCount { buffer.appendNull() }
-            columns.append(buffer)
+        let old = columns
+        columns = .allocate(capacity: max(1, newSchema.columns.count))
+        columns.moveInitialize(from: old, count: columnCount)
+        old.deallocate()
+        for (index, column) in newSchema.columns.enumerated().dropFirst(columnCount) {
+            (columns + index).initialize(to: ColumnStorage(type: column.type))
+            for _ in 0..<rowCount { _ = columns[index].appendNull() }
         }
-        setInRow = Array(repeating: false, count: newSchema.columns.count)
+        columnCount = newSchema.columns.count
         schema = newSchema
-        byteCount = columns.reduce(0) { $0 + $1.byteCount }
+        byteCount = totalBytes
         return true
     }
 
@@ -85,7 +107,8 @@ package final class RowBatch {
     package func beginRow() {
         precondition(!inRow, "beginRow inside a row")
         inRow = true
-        for index in setInRow.indices { setInRow[index] = false }
+        rowStamp &+= 1
+        rowBytes = 0
     }
 
     /// Abandons the row being built: the batch is as it was before `beginRow`.
@@ -93,7 +116,7 @@ package final class RowBatch {
         precondition(inRow, "cancelRow outside a row")
         inRow = false
         invalidValue = nil
-        for index in columns.indices where setInRow[index] { columns[index].removeLast() }
+        for index in 0..<columnCount where columns[index].setInRow == rowStamp { _ = columns[index].removeLast() }
     }
 
     /// Finishes the row, filling unset columns with NULL; throws when the batch would exceed
@@ -101,23 +124,22 @@ package final class RowBatch {
     package func endRow() throws(StorageError) {
         precondition(inRow, "endRow outside a row")
         inRow = false
-        for index in columns.indices where !setInRow[index] { columns[index].appendNull() }
+        for index in 0..<columnCount where columns[index].setInRow != rowStamp { rowBytes += columns[index].appendNull() }
         if let invalid = invalidValue {
             invalidValue = nil
-            for index in columns.indices { columns[index].removeLast() }
+            for index in 0..<columnCount { _ = columns[index].removeLast() }
             throw StorageError(
                 .limitExceeded, path: schema.name, "a value of column \(schema.columns[invalid.column].name) \(invalid.reason)")
         }
-        let newByteCount = columns.reduce(0) { $0 + $1.byteCount }
-        if newByteCount > maxBytes {
-            for index in columns.indices { columns[index].removeLast() }
+        if byteCount + rowBytes > maxBytes {
+            for index in 0..<columnCount { _ = columns[index].removeLast() }
             throw StorageError(
                 .limitExceeded, path: schema.name,
                 "a row batch for table \(schema.name) exceeds \(maxBytes) bytes; commit smaller batches")
         }
-        byteCount = newByteCount
+        byteCount += rowBytes
         if let designatedIndex {
-            let timestamp = columns[designatedIndex].fixedValue(row: rowCount, as: Int64.self)
+            let timestamp = columns[designatedIndex].view.lastFixedValue(as: Int64.self)
             if timestamp < maxTimestamp { isOrderedByTimestamp = false }
             minTimestamp = min(minTimestamp, timestamp)
             maxTimestamp = max(maxTimestamp, timestamp)
@@ -146,33 +168,33 @@ package final class RowBatch {
     private func setInteger<T: FixedWidthInteger>(_ column: Int, _ value: T, as: T.Type) {
         markSet(column)
         precondition(columns[column].width == MemoryLayout<T>.size, "width mismatch for column \(column)")
-        columns[column].appendFixed(value)
+        rowBytes += columns[column].appendFixed(value)
     }
 
     package func setDouble(_ column: Int, _ value: Double) {
         markSet(column)
         precondition(columns[column].type == .double, "column \(column) is not DOUBLE")
-        columns[column].appendFixed(value.bitPattern)
+        rowBytes += columns[column].appendFixed(value.bitPattern)
     }
 
     package func setFloat(_ column: Int, _ value: Float) {
         markSet(column)
         precondition(columns[column].type == .float, "column \(column) is not FLOAT")
-        columns[column].appendFixed(value.bitPattern)
+        rowBytes += columns[column].appendFixed(value.bitPattern)
     }
 
     /// Sets a UUID, LONG256 or other multi-word fixed value from its little-endian bytes.
     package func setFixedBytes(_ column: Int, _ bytes: UnsafeRawBufferPointer) {
         markSet(column)
         precondition(columns[column].width == bytes.count, "width mismatch for column \(column)")
-        columns[column].appendFixedBytes(bytes)
+        rowBytes += columns[column].appendFixedBytes(bytes)
     }
 
     /// Sets a SYMBOL (its string; the applier interns it), VARCHAR, STRING (UTF-8), BINARY or
     /// DOUBLE[] (encoded) value.
     package func setBytes(_ column: Int, _ bytes: UnsafeRawBufferPointer) {
         markSet(column)
-        precondition(columns[column].type.isVariableSize || columns[column].type == .symbol, "column \(column) is fixed-width")
+        precondition(columns[column].isLengthPrefixed, "column \(column) is fixed-width")
         var problem: String?
         if bytes.count > maxValueBytes {
             problem = "exceeds \(maxValueBytes) bytes"
@@ -182,37 +204,53 @@ package final class RowBatch {
         if let problem {
             // Stand in a NULL so the row stays aligned; endRow drops the row and says why.
             invalidValue = (column, problem)
-            columns[column].appendNull()
+            rowBytes += columns[column].appendNull()
             return
         }
-        columns[column].appendVariable(bytes)
+        rowBytes += columns[column].appendVariable(bytes)
     }
 
     /// Sets a column to NULL explicitly.
     package func setNull(_ column: Int) {
         markSet(column)
-        columns[column].appendNull()
+        rowBytes += columns[column].appendNull()
     }
 
+    /// Whether `column` has a value in the row being built.
+    @inline(__always)
+    package func isSetInRow(_ column: Int) -> Bool {
+        precondition(column >= 0 && column < columnCount, "no column \(column)")
+        return columns[column].setInRow == rowStamp
+    }
+
+    @inline(__always)
     private func markSet(_ column: Int) {
         precondition(inRow, "value set outside a row")
-        precondition(!setInRow[column], "column \(column) set twice in one row")
-        setInRow[column] = true
+        precondition(column >= 0 && column < columnCount, "no column \(column)")
+        precondition(columns[column].setInRow != rowStamp, "column \(column) set twice in one row")
+        columns[column].setInRow = rowStamp
     }
 
     // MARK: Reading (applier, WAL codec, tests)
 
-    package func column(_ index: Int) -> ColumnBuffer { columns[index] }
+    /// A view of the column at `index`, valid until the batch is next changed.
+    package func column(_ index: Int) -> ColumnBuffer {
+        precondition(index >= 0 && index < columnCount, "no column \(index)")
+        return columns[index].view
+    }
+
+    private var totalBytes: Int { (0..<columnCount).reduce(0) { $0 + columns[$1].byteCount } }
 
     /// Bytes the batch's buffers hold on to (capacity, not content): what keeping an emptied
     /// batch for reuse costs.
     package var retainedBytes: Int {
-        columns.reduce(0) { $0 + $1.fixed.capacity + $1.lengths.capacity * 4 + $1.data.capacity }
+        (0..<columnCount).reduce(0) { $0 + columns[$1].capacity }
     }
 
     /// Loads a column's contents in place, reusing its buffers' capacity, or appends them after
     /// the rows it holds (the WAL decoder).
     func loadColumn(_ index: Int, fixed: ArraySlice<UInt8>, lengths: ArraySlice<UInt8>, data: ArraySlice<UInt8>, appending: Bool) {
+        precondition(index >= 0 && index < columnCount, "no column \(index)")
         columns[index].load(fixed: fixed, lengths: lengths, data: data, appending: appending)
     }
 
@@ -220,10 +258,10 @@ package final class RowBatch {
     /// timestamp order and range take them in.
     func finishDecoded(rows: Range<Int>) {
         self.rowCount = rows.upperBound
-        byteCount = columns.reduce(0) { $0 + $1.byteCount }
+        byteCount = totalBytes
         guard let designatedIndex else { return }
         for row in rows {
-            let timestamp = columns[designatedIndex].fixedValue(row: row, as: Int64.self)
+            let timestamp = columns[designatedIndex].view.fixedValue(row: row, as: Int64.self)
             if timestamp < maxTimestamp { isOrderedByTimestamp = false }
             minTimestamp = min(minTimestamp, timestamp)
             maxTimestamp = max(maxTimestamp, timestamp)
@@ -231,20 +269,62 @@ package final class RowBatch {
     }
 }
 
-/// One column of a `RowBatch`. Fixed-width types keep values back to back in `fixed`
-/// (the `.d` layout); variable-size types and symbols keep a length per row (−1 for NULL)
-/// and the bytes in `data`.
-package struct ColumnBuffer: Sendable, Equatable {
+/// A read-only view of one column of a `RowBatch`, valid until the batch is next changed.
+/// Fixed-width types keep values back to back in `fixed` (the `.d` layout); variable-size types
+/// and symbols keep a length per row (−1 for NULL) in `lengths` and the bytes in `data`.
+package struct ColumnBuffer: Equatable {
     package let type: ColumnType
-    package private(set) var fixed: [UInt8] = []
-    package private(set) var lengths: [Int32] = []
-    package private(set) var data: [UInt8] = []
+    /// Whether rows are stored as length + bytes (var-size types and symbols before interning).
+    package let isLengthPrefixed: Bool
+    /// Fixed-width values, `rows × width` bytes.
+    package let fixed: UnsafeRawBufferPointer
+    /// Lengths of length-prefixed rows (−1: NULL).
+    package let lengths: UnsafeBufferPointer<Int32>
+    /// Bytes of length-prefixed rows, back to back.
+    package let data: UnsafeRawBufferPointer
+
+    /// Equal contents.
+    package static func == (lhs: ColumnBuffer, rhs: ColumnBuffer) -> Bool {
+        lhs.type == rhs.type && lhs.fixed.elementsEqual(rhs.fixed) && lhs.lengths.elementsEqual(rhs.lengths)
+            && lhs.data.elementsEqual(rhs.data)
+    }
+
+    /// The fixed-width value of the last row.
+    package func lastFixedValue<T: FixedWidthInteger>(as: T.Type) -> T {
+        fixed.loadLittleEndian(fromByteOffset: fixed.count - MemoryLayout<T>.size, as: T.self)
+    }
+
+    /// The fixed-width value of `row`.
+    package func fixedValue<T: FixedWidthInteger>(row: Int, as: T.Type) -> T {
+        fixed.loadLittleEndian(fromByteOffset: row * MemoryLayout<T>.size, as: T.self)
+    }
+
+    /// The bytes of a length-prefixed `row`, or `nil` for NULL. Linear in `row`: for tests and
+    /// tools; the applier walks rows in order.
+    package func variableValue(row: Int) -> [UInt8]? {
+        var start = 0
+        for index in 0..<row where lengths[index] > 0 { start += Int(lengths[index]) }
+        let length = lengths[row]
+        return length < 0 ? nil : Array(data[start..<start + Int(length)])
+    }
+}
+
+/// The bytes of one column of a `RowBatch`, in growable regions the batch owns. ILP appends ~20
+/// values a row: as a struct of arrays in an array, each append paid uniqueness checks on the
+/// column list and the array, a generic `append(contentsOf:)` and a `memmove` call for 8 bytes
+/// (decision 0017); here it is a capacity check and a store.
+struct ColumnStorage: ~Copyable {
+    let type: ColumnType
+    /// Bytes per value of a fixed-width type (0 for length-prefixed ones).
+    let width: Int
+    let isLengthPrefixed: Bool
     /// The NULL value of a fixed-width type, computed once (rows without the column append it).
     private let null: [UInt8]
-    /// Bytes per value of a fixed-width type (0 for length-prefixed ones), computed once: every
-    /// set checks it.
-    let width: Int
-    package let isLengthPrefixed: Bool
+    /// `RowBatch.rowStamp` of the row that last set this column.
+    var setInRow = 0
+    private var fixed = GrowableBytes()
+    private var lengths = GrowableBytes()
+    private var data = GrowableBytes()
 
     init(type: ColumnType) {
         self.type = type
@@ -253,65 +333,59 @@ package struct ColumnBuffer: Sendable, Equatable {
         self.width = isLengthPrefixed ? 0 : type.fixedWidthBytes ?? 0
     }
 
-    /// Whether rows are stored as length + bytes (var-size types and symbols before interning).
+    var view: ColumnBuffer {
+        ColumnBuffer(type: type, isLengthPrefixed: isLengthPrefixed, fixed: fixed.bytes,
+                     lengths: lengths.bytes.bindMemory(to: Int32.self), data: data.bytes)
+    }
 
-    var byteCount: Int { fixed.count + lengths.count * 4 + data.count }
+    var byteCount: Int { fixed.count + lengths.count + data.count }
+    var capacity: Int { fixed.capacity + lengths.capacity + data.capacity }
 
     mutating func removeAll() {
-        fixed.removeAll(keepingCapacity: true)
-        lengths.removeAll(keepingCapacity: true)
-        data.removeAll(keepingCapacity: true)
+        fixed.removeAll()
+        lengths.removeAll()
+        data.removeAll()
+    }
+
+    /// Appends a value; returns the bytes it took.
+    @inline(__always)
+    mutating func appendFixed<T: FixedWidthInteger>(_ value: T) -> Int {
+        fixed.append(value)
+        return MemoryLayout<T>.size
+    }
+
+    mutating func appendFixedBytes(_ bytes: UnsafeRawBufferPointer) -> Int {
+        fixed.append(bytes)
+        return bytes.count
     }
 
     @inline(__always)
-    mutating func appendFixed<T: FixedWidthInteger>(_ value: T) {
-        fixed.appendLittleEndian(value)
-    }
-
-    mutating func appendFixedBytes(_ bytes: UnsafeRawBufferPointer) {
-        fixed.append(contentsOf: bytes)
-    }
-
-    mutating func appendVariable(_ bytes: UnsafeRawBufferPointer) {
+    mutating func appendVariable(_ bytes: UnsafeRawBufferPointer) -> Int {
         precondition(bytes.count <= Int(Int32.max), "value too large")
         lengths.append(Int32(bytes.count))
-        data.append(contentsOf: bytes)
+        data.append(bytes)
+        return 4 + bytes.count
     }
 
-    mutating func appendNull() {
+    mutating func appendNull() -> Int {
         if isLengthPrefixed {
-            lengths.append(-1)
-        } else {
-            fixed.append(contentsOf: null)
+            lengths.append(Int32(-1))
+            return 4
         }
+        null.withUnsafeBytes { fixed.append($0) }
+        return width
     }
 
-    mutating func removeLast() {
+    /// Drops the last row; returns the bytes it took.
+    mutating func removeLast() -> Int {
         if isLengthPrefixed {
-            let length = lengths.removeLast()
-            if length > 0 { data.removeLast(Int(length)) }
-        } else {
-            fixed.removeLast(width)
+            let length = Int(lengths.bytes.loadLittleEndian(fromByteOffset: lengths.count - 4, as: Int32.self))
+            lengths.removeLast(4)
+            if length > 0 { data.removeLast(length) }
+            return 4 + max(0, length)
         }
-    }
-
-    /// The fixed-width value of the last row appended.
-    package func lastFixedValue<T: FixedWidthInteger>(as: T.Type) -> T {
-        fixed.withUnsafeBytes { $0.loadLittleEndian(fromByteOffset: fixed.count - MemoryLayout<T>.size, as: T.self) }
-    }
-
-    /// The fixed-width value of `row`.
-    package func fixedValue<T: FixedWidthInteger>(row: Int, as: T.Type) -> T {
-        fixed.withUnsafeBytes { $0.loadLittleEndian(fromByteOffset: row * MemoryLayout<T>.size, as: T.self) }
-    }
-
-    /// The bytes of a length-prefixed `row`, or `nil` for NULL. Linear in `row`: for tests and
-    /// tools; the applier walks rows in order.
-    package func variableValue(row: Int) -> ArraySlice<UInt8>? {
-        var start = 0
-        for index in 0..<row where lengths[index] > 0 { start += Int(lengths[index]) }
-        let length = lengths[row]
-        return length < 0 ? nil : data[start..<start + Int(length)]
+        fixed.removeLast(width)
+        return width
     }
 
     /// Replaces the contents (or appends to them), keeping capacity: decoding batch after batch
@@ -320,18 +394,65 @@ package struct ColumnBuffer: Sendable, Equatable {
         fixed newFixed: ArraySlice<UInt8>, lengths newLengths: ArraySlice<UInt8>, data newData: ArraySlice<UInt8>,
         appending: Bool = false
     ) {
-        if !appending {
-            fixed.removeAll(keepingCapacity: true)
-            lengths.removeAll(keepingCapacity: true)
-            data.removeAll(keepingCapacity: true)
+        if !appending { removeAll() }
+        newFixed.withUnsafeBytes { fixed.append($0) }
+        newLengths.withUnsafeBytes { lengths.append($0) }
+        newData.withUnsafeBytes { data.append($0) }
+    }
+}
+
+/// A growable run of bytes owned by one `ColumnStorage` (noncopyable: never aliased). Appends
+/// store straight into the allocation; growth doubles.
+struct GrowableBytes: ~Copyable {
+    private var base: UnsafeMutableRawPointer?
+    private(set) var count = 0
+    private(set) var capacity = 0
+
+    init() {}
+
+    deinit { base?.deallocate() }
+
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    @inline(__always)
+    mutating func append<T: FixedWidthInteger>(_ value: T) {
+        let size = MemoryLayout<T>.size
+        if count + size > capacity { grow(to: count + size) }
+        base.unsafelyUnwrapped.storeBytes(of: value.littleEndian, toByteOffset: count, as: T.self)
+        count += size
+    }
+
+    @inline(__always)
+    mutating func append(_ source: UnsafeRawBufferPointer) {
+        let size = source.count
+        guard size > 0 else { return }
+        if count + size > capacity { grow(to: count + size) }
+        let target = base.unsafelyUnwrapped + count
+        if size <= 16 {
+            // Symbols and short strings: a byte loop beats a memmove call.
+            for index in 0..<size { target.storeBytes(of: source[index], toByteOffset: index, as: UInt8.self) }
+        } else {
+            target.copyMemory(from: source.baseAddress.unsafelyUnwrapped, byteCount: size)
         }
-        fixed.append(contentsOf: newFixed)
-        let count = newLengths.count / 4
-        if count > 0 {
-            let start = lengths.count
-            lengths.append(contentsOf: repeatElement(0, count: count))
-            lengths.withUnsafeMutableBytes { UnsafeMutableRawBufferPointer(rebasing: $0[(start * 4)...]).copyBytes(from: newLengths) }
+        count += size
+    }
+
+    mutating func removeLast(_ size: Int) {
+        precondition(size <= count, "removing more bytes than held")
+        count -= size
+    }
+
+    mutating func removeAll() { count = 0 }
+
+    @inline(never)
+    private mutating func grow(to needed: Int) {
+        let newCapacity = max(needed, capacity * 2, 256)
+        let grown = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
+        if let base {
+            grown.copyMemory(from: base, byteCount: count)
+            base.deallocate()
         }
-        data.append(contentsOf: newData)
+        base = grown
+        capacity = newCapacity
     }
 }

@@ -23,7 +23,7 @@ package enum RowBatchCodec {
             output.append(type.tag)
             output.append(type.parameter)
             if buffer.isLengthPrefixed {
-                buffer.lengths.withUnsafeBytes { output.append(contentsOf: $0) }
+                output.append(contentsOf: UnsafeRawBufferPointer(buffer.lengths))
                 output.appendLittleEndian(UInt64(buffer.data.count))
                 output.append(contentsOf: buffer.data)
             } else {

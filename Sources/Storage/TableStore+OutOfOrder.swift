@@ -451,11 +451,11 @@ extension TableStore {
                 let buffer = batch.column(position)
                 let starts = variableStarts[position]
                 if (buffer.lengths[a] < 0) != (buffer.lengths[b] < 0)
-                    || buffer.data[starts[a]..<starts[a + 1]] != buffer.data[starts[b]..<starts[b + 1]] { return false }
+                    || !buffer.data[starts[a]..<starts[a + 1]].elementsEqual(buffer.data[starts[b]..<starts[b + 1]]) { return false }
             } else {
                 let width = type.fixedWidthBytes!
                 let fixed = batch.column(position).fixed
-                if fixed[a * width..<(a + 1) * width] != fixed[b * width..<(b + 1) * width] { return false }
+                if !fixed[a * width..<(a + 1) * width].elementsEqual(fixed[b * width..<(b + 1) * width]) { return false }
             }
         }
         return true

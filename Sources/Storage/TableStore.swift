@@ -165,19 +165,16 @@ package final class TableStore {
                     symbolKeys[position] = keys
                 }
                 keys.removeAll(keepingCapacity: true)
-                try buffer.data.withUnsafeBytes { data in
-                    Result { () throws(StorageError) in
-                        var offset = 0
-                        for length in buffer.lengths {
-                            guard length >= 0 else {
-                                keys.append(-1)
-                                continue
-                            }
-                            keys.append(try dictionary.intern(UnsafeRawBufferPointer(rebasing: data[offset..<offset + Int(length)])))
-                            offset += Int(length)
-                        }
+                let data = buffer.data
+                var offset = 0
+                for length in buffer.lengths {
+                    guard length >= 0 else {
+                        keys.append(-1)
+                        continue
                     }
-                }.get()
+                    keys.append(try dictionary.intern(UnsafeRawBufferPointer(rebasing: data[offset..<offset + Int(length)])))
+                    offset += Int(length)
+                }
             } else if column.type.isVariableSize {
                 variableStarts[position].removeAll(keepingCapacity: true)
                 var offset = 0
@@ -212,13 +209,9 @@ package final class TableStore {
                     }
                 }.get()
             } else if let width = column.type.fixedWidthBytes {
-                try buffer.fixed.withUnsafeBytes { bytes in
-                    Result { () throws(StorageError) in
-                        try write(name, ColumnFiles.dataFileName(columnID: column.id),
-                                  UnsafeRawBufferPointer(rebasing: bytes[rows.lowerBound * width..<rows.upperBound * width]),
-                                  at: Int(partition.rowCount) * width)
-                    }
-                }.get()
+                try write(name, ColumnFiles.dataFileName(columnID: column.id),
+                          UnsafeRawBufferPointer(rebasing: buffer.fixed[rows.lowerBound * width..<rows.upperBound * width]),
+                          at: Int(partition.rowCount) * width)
             } else {
                 try appendVariable(buffer, starts: variableStarts[position], rows: rows, column: column.id,
                                    partition: name, rowCount: Int(partition.rowCount))
@@ -233,12 +226,8 @@ package final class TableStore {
     ) throws(StorageError) {
         let dataEnd = try variableDataEnd(partition: partition, column: column, rowCount: rowCount)
         let first = starts[rows.lowerBound]
-        try buffer.data.withUnsafeBytes { bytes in
-            Result { () throws(StorageError) in
-                try write(partition, ColumnFiles.dataFileName(columnID: column),
-                          UnsafeRawBufferPointer(rebasing: bytes[first..<starts[rows.upperBound]]), at: Int(dataEnd))
-            }
-        }.get()
+        try write(partition, ColumnFiles.dataFileName(columnID: column),
+                  UnsafeRawBufferPointer(rebasing: buffer.data[first..<starts[rows.upperBound]]), at: Int(dataEnd))
         var offsets: [UInt64] = []
         offsets.reserveCapacity(rows.count)
         for row in rows {

@@ -107,9 +107,10 @@ import TestSupport
         let second = RowBatch(schema: Self.schema)
         try Self.fill(second, rows: 20, timestamps: Array(timestamps[..<20]))
         for index in Self.schema.columns.indices {
-            #expect(decoded.column(index).fixed == expected.column(index).fixed + second.column(index).fixed)
-            #expect(decoded.column(index).lengths == expected.column(index).lengths + second.column(index).lengths)
-            #expect(decoded.column(index).data == expected.column(index).data + second.column(index).data)
+            let (got, first, then) = (decoded.column(index), expected.column(index), second.column(index))
+            #expect(Array(got.fixed) == Array(first.fixed) + Array(then.fixed))
+            #expect(Array(got.lengths) == Array(first.lengths) + Array(then.lengths))
+            #expect(Array(got.data) == Array(first.data) + Array(then.data))
         }
         // Decoding without appending starts over.
         try RowBatchCodec.decode(payloads[1], schema: Self.schema, into: decoded)
