@@ -52,6 +52,8 @@ let package = Package(
 
         // Hardware CRC-32C (one C function; decision 0006).
         .target(name: "CCRC32C"),
+        // ILP token scanning sixteen bytes at a time (static inline C; decision 0017).
+        .target(name: "CByteScan"),
 
         // Layers, bottom up (Docs/ARCHITECTURE.md §"Dependency rules").
         .target(
@@ -71,6 +73,7 @@ let package = Package(
             name: "LineProtocol",
             dependencies: [
                 "Storage",
+                "CByteScan",
                 "COpenSSL",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

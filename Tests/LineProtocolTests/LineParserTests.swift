@@ -170,6 +170,30 @@ func parseStream(_ input: [UInt8], cuts: [Int] = [], isHTTP: Bool = true, maxLin
         #expect(result == ["error: error in line 1: line is longer than the maximum line size of 64 bytes"])
     }
 
+    /// Tokens are found sixteen bytes at a time: every token length from 1 to 40, with each stop
+    /// byte (and an escape) at every position of a window, and the buffer ending anywhere, must
+    /// give the same tokens as the grammar says.
+    @Test func tokensOfEveryLengthAcrossScanWindows() {
+        for length in 1...40 {
+            let name = String(repeating: "n", count: length)
+            let text = String(repeating: "v", count: length)
+            let escaped = String(repeating: "e", count: length - 1) + "\\ x"
+            let line = "t\(name),\(name)=\(text) \(name)=\"\(text)\",q=\"\(escaped)\",\(name)x=\(text)x=y\r\n"
+            let expected = ["1: t\(name) | tag:\(name)=\(text) | string:\(name)=\(text) | string:q=\(String(repeating: "e", count: length - 1)) x | "
+                            + "double:\(name)x=\(text)x=y"]
+            let bytes = Array(line.utf8)
+            let whole = parseStream(bytes)
+            // `…x=y` is not a number: the line is refused, naming the whole value the scan found.
+            #expect(whole == ["error: error in line 1: Could not parse entire line, field value is invalid. Field: \(name)x; value: \(text)x=y"],
+                    "length \(length)")
+            for cut in stride(from: 0, through: bytes.count, by: 3) {
+                #expect(parseStream(bytes, cuts: [cut]) == whole, "length \(length) cut at \(cut)")
+            }
+            let valid = Array("t\(name),\(name)=\(text) \(name)=\"\(text)\",q=\"\(escaped)\"\n".utf8)
+            #expect(parseStream(valid) == [String(expected[0].dropLast(" | double:\(name)x=\(text)x=y".count))], "length \(length)")
+        }
+    }
+
     @Test func linesWithManyFieldsGrowTheEntityBuffer() {
         let fields = (0..<300).map { "f\($0)=\($0)i" }.joined(separator: ",")
         let result = parseStream(Array("wide \(fields)\nnarrow a=1i\n".utf8), cuts: [1000, 2000])
