@@ -71,8 +71,10 @@ package final class LineIngestor {
         guard let writer = try writer(for: parser, in: buffer, line: line) else {
             return try createTable(for: parser, in: buffer, line: line)
         }
-        // Resolve every entity to a column first: a line with unknown columns adds them all
-        // before any value is written.
+        // One pass resolves and writes (the stream's layout is usually cached); a line with an
+        // unknown column is taken back and adds all of its unknown columns before any value is
+        // written.
+        if try writeRow(parser, in: buffer, into: writer, line: line, defaultUnit: defaultUnit) { return nil }
         var missing: [(name: String, type: ColumnType)] = []
         for index in 0..<parser.entityCount {
             let entity = parser.entity(index)
@@ -102,21 +104,30 @@ package final class LineIngestor {
             }
             return .addColumns(table: writer.schema.name, columns: missing, line: line)
         }
-        try writeRow(parser, in: buffer, into: writer, line: line, defaultUnit: defaultUnit)
+        // Unknown names that cannot define a column (two spellings of one new name, or an
+        // empty array): the row goes in without them.
+        _ = try writeRow(parser, in: buffer, into: writer, line: line, defaultUnit: defaultUnit, skippingUnknown: true)
         return nil
     }
 
+    /// Resolves and writes the line's row; false (nothing written) when an entity names a
+    /// column the table lacks, unless `skippingUnknown`.
     private func writeRow(
-        _ parser: LineParser, in buffer: UnsafeRawBufferPointer, into writer: TableWriter, line: Int, defaultUnit: LineTimestampUnit
-    ) throws(LineIngestError) {
+        _ parser: LineParser, in buffer: UnsafeRawBufferPointer, into writer: TableWriter, line: Int, defaultUnit: LineTimestampUnit,
+        skippingUnknown: Bool = false
+    ) throws(LineIngestError) -> Bool {
         let batch = writer.batch
         batch.beginRow()
         var designatedSet = false
         for index in 0..<parser.entityCount {
-            let position = writer.column(ofEntity: index)
-            // A column given twice on one line: the first value counts (QuestDB).
-            guard position >= 0, !batch.isSetInRow(position) else { continue }
             let entity = parser.entity(index)
+            guard let position = writer.resolve(entity: index, name: entity.name, in: buffer) else {
+                if entity.kind == .null || skippingUnknown { continue }
+                batch.cancelRow()
+                return false
+            }
+            // A column given twice on one line: the first value counts (QuestDB).
+            guard !batch.isSetInRow(position) else { continue }
             let type = writer.columnTypes[position]
             do throws(LineCasts.Failure) {
                 try LineCasts.set(entity, from: buffer, column: position, type: type, into: batch, scratch: &scratch)
@@ -158,6 +169,7 @@ package final class LineIngestor {
             throw LineIngestError(
                 error.code == .limitExceeded ? .tooLarge : .invalidLine, line: line, table: writer.schema.name, error.message)
         }
+        return true
     }
 
     /// Designated timestamps QuestDB refuses at ingest (RELIABILITY I17): before the epoch, or
@@ -393,8 +405,8 @@ final class TableWriter {
     private var positions: [String: Int] = [:]
     /// Column types by position, apart from the schema so the row loop copies no names.
     private(set) var columnTypes: [ColumnType] = []
-    /// Per entity position: the column it resolved to on this line and the name bytes it had,
-    /// so a stream repeating its layout resolves columns by comparing bytes.
+    /// Per entity position: the name bytes it last had and the column they named, so a stream
+    /// repeating its layout resolves columns by comparing bytes.
     private var entities = EntityColumnCache()
     private var tableName: [UInt8] = []
 
@@ -424,8 +436,8 @@ final class TableWriter {
         tableName = range.escaped ? [] : Array(UnsafeRawBufferPointer(rebasing: buffer[range.start..<range.end]))
     }
 
-    /// Resolves entity `index` of the line, called `name`, to its column position (remembered
-    /// for `column(ofEntity:)`); `nil` when the table lacks it.
+    /// Resolves entity `index` of the line, called `name`, to its column position; `nil` when
+    /// the table lacks it.
     func resolve(entity index: Int, name: LineRange, in buffer: UnsafeRawBufferPointer) -> Int? {
         let bytes = UnsafeRawBufferPointer(rebasing: buffer[name.start..<name.end])
         if !name.escaped, let known = entities.cachedColumn(index, name: bytes) { return known }
@@ -433,10 +445,6 @@ final class TableWriter {
         entities.remember(index, name: name.escaped ? nil : bytes, column: position ?? -1)
         return position
     }
-
-    /// The column entity `index` resolved to on this line (−1: none).
-    @inline(__always)
-    func column(ofEntity index: Int) -> Int { entities.column(index) }
 }
 
 /// Entity position → (name bytes, column) of the last line resolved, in one flat allocation:
@@ -485,9 +493,6 @@ struct EntityColumnCache: ~Copyable {
             slot.storeBytes(of: -1, toByteOffset: 4, as: Int32.self)
         }
     }
-
-    @inline(__always)
-    func column(_ index: Int) -> Int { Int(entry(index).load(as: Int32.self)) }
 
     private mutating func grow(to needed: Int) {
         let newCapacity = max(needed, capacity * 2)
