@@ -1,3 +1,4 @@
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -152,29 +153,16 @@ package final class TableStore {
             symbolKeys = Array(repeating: [], count: schema.columns.count)
             variableStarts = Array(repeating: [], count: schema.columns.count)
         }
+        var interning: [SymbolInterning] = []
         for (position, column) in schema.columns.enumerated() {
             let buffer = batch.column(position)
             if column.type == .symbol {
                 // The dictionary and key buffer are taken out for the loop (no per-row lookups)
                 // and put back after.
-                var dictionary = symbols.removeValue(forKey: column.id)!
-                var keys = symbolKeys[position]
+                interning.append(SymbolInterning(
+                    position: position, columnID: column.id, dictionary: symbols.removeValue(forKey: column.id)!,
+                    keys: symbolKeys[position], column: buffer))
                 symbolKeys[position] = []
-                defer {
-                    symbols[column.id] = dictionary
-                    symbolKeys[position] = keys
-                }
-                keys.removeAll(keepingCapacity: true)
-                let data = buffer.data
-                var offset = 0
-                for length in buffer.lengths {
-                    guard length >= 0 else {
-                        keys.append(-1)
-                        continue
-                    }
-                    keys.append(try dictionary.intern(UnsafeRawBufferPointer(rebasing: data[offset..<offset + Int(length)])))
-                    offset += Int(length)
-                }
             } else if column.type.isVariableSize {
                 variableStarts[position].removeAll(keepingCapacity: true)
                 var offset = 0
@@ -185,7 +173,25 @@ package final class TableStore {
                 }
             }
         }
+        // Interning is most of applying a batch (a hash lookup per row and SYMBOL column, into
+        // tables the batch's own bytes keep evicting from cache); columns are independent, so a
+        // large batch interns them on both cores — replicas catching up and the primary's
+        // applier behind a fast writer have the second core idle.
+        if interning.count > 1 && batch.rowCount * interning.count >= TableStore.parallelInterningLookups {
+            let work = interning
+            DispatchQueue.concurrentPerform(iterations: work.count) { index in work[index].run() }
+        } else {
+            for work in interning { work.run() }
+        }
+        for work in interning {
+            symbols[work.columnID] = work.dictionary
+            symbolKeys[work.position] = work.keys
+        }
+        if let error = interning.compactMap(\.error).first { throw error }
     }
+
+    /// Symbol lookups in one batch past which its columns are interned in parallel.
+    package static let parallelInterningLookups = 1 << 16
 
     /// Appends `rows` of `batch` to the partition starting at `partitionTimestamp`: one write
     /// per file, straight from the batch's column bytes for a contiguous range, gathered for a
@@ -365,5 +371,47 @@ package final class TableStore {
             },
             appliedTxn: state.appliedTxn,
             symbols: symbols.mapValues { SymbolTable(values: $0.values, keys: $0.keys) })
+    }
+}
+
+/// One SYMBOL column's interning in `TableStore.prepare`: the dictionary and key buffer taken
+/// out of the store for the loop, and a view of the batch column's bytes.
+///
+/// `@unchecked Sendable`: each instance is used by exactly one iteration of a
+/// `concurrentPerform` (or sequentially), and the batch it views is not changed while `prepare`
+/// runs; the dictionary's file writes go to its own descriptor.
+private final class SymbolInterning: @unchecked Sendable {
+    let position: Int
+    let columnID: UInt32
+    var dictionary: SymbolDictionary
+    var keys: [Int32]
+    let column: ColumnBuffer
+    var error: StorageError?
+
+    init(position: Int, columnID: UInt32, dictionary: SymbolDictionary, keys: [Int32], column: ColumnBuffer) {
+        self.position = position
+        self.columnID = columnID
+        self.dictionary = dictionary
+        self.keys = keys
+        self.column = column
+    }
+
+    func run() {
+        keys.removeAll(keepingCapacity: true)
+        keys.reserveCapacity(column.lengths.count)
+        let data = column.data
+        var offset = 0
+        do throws(StorageError) {
+            for length in column.lengths {
+                guard length >= 0 else {
+                    keys.append(-1)
+                    continue
+                }
+                keys.append(try dictionary.intern(UnsafeRawBufferPointer(rebasing: data[offset..<offset + Int(length)])))
+                offset += Int(length)
+            }
+        } catch {
+            self.error = error
+        }
     }
 }

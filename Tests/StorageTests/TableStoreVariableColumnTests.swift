@@ -110,3 +110,56 @@ import TestSupport
         #expect(error?.code == .corrupt && error?.path == path)
     }
 }
+
+/// A batch large enough (rows × SYMBOL columns ≥ `TableStore.parallelInterningLookups`) that its
+/// columns are interned in parallel: every column gets its own dictionary, keys in first-seen
+/// order, NULLs kept, exactly as one at a time.
+@Suite struct ParallelInterningTests {
+    static let schema = TableSchema(
+        tableID: 3, name: "wide",
+        columns: (1...6).map { ColumnSchema(id: UInt32($0), name: "s\($0)", type: .symbol) }
+            + [ColumnSchema(id: 7, name: "ts", type: .timestamp)],
+        designatedTimestamp: 7, partitionBy: .day)
+
+    /// Column c of row r: NULL when r % (c + 7) == 0, else "c<c>v<r % (50 × (c + 1))>".
+    static func value(_ column: Int, _ row: Int) -> String? {
+        row % (column + 7) == 0 ? nil : "c\(column)v\(row % (50 * (column + 1)))"
+    }
+
+    @Test func largeBatchesInternEveryColumnAsOneAtATimeWould() throws {
+        let rows = 20_000
+        #expect(rows * 6 >= TableStore.parallelInterningLookups)
+        let batch = RowBatch(schema: Self.schema)
+        for row in 0..<rows {
+            batch.beginRow()
+            for column in 0..<6 {
+                if let value = Self.value(column, row) { Array(value.utf8).withUnsafeBytes { batch.setBytes(column, $0) } }
+            }
+            batch.setInteger(6, Int64(row) * 1_000_000)
+            try batch.endRow()
+        }
+        let directory = TemporaryDirectory()
+        let store = try TableStore.create(in: directory.path, schema: Self.schema, txn: 1)
+        try store.apply(batch, txn: 2)
+        let snapshot = store.snapshot()
+        for column in 0..<6 {
+            let dictionary = try #require(snapshot.symbols[UInt32(column + 1)])
+            var firstSeen: [String] = []
+            var seen = Set<String>()
+            for row in 0..<rows {
+                if let value = Self.value(column, row), seen.insert(value).inserted { firstSeen.append(value) }
+            }
+            #expect(dictionary.values == firstSeen, "column \(column)")
+            var row = 0
+            for partition in snapshot.partitions {
+                let keys = try snapshot.mapColumn(UInt32(column + 1), in: partition)
+                for index in 0..<partition.rowCount {
+                    let key = keys.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: index * 4, as: Int32.self) }
+                    #expect(dictionary.value(key) == Self.value(column, row), "column \(column) row \(row)")
+                    row += 1
+                }
+            }
+            #expect(row == rows)
+        }
+    }
+}
