@@ -429,7 +429,7 @@ final class TableWriter {
 
     func matches(_ range: LineRange, in buffer: UnsafeRawBufferPointer) -> Bool {
         !range.escaped && range.count == tableName.count && range.count > 0
-            && tableName.withUnsafeBytes { memcmp($0.baseAddress!, buffer.baseAddress! + range.start, range.count) == 0 }
+            && tableName.withUnsafeBytes { ShortBytes.equal($0.baseAddress!, buffer.baseAddress! + range.start, range.count) }
     }
 
     func rememberName(_ range: LineRange, in buffer: UnsafeRawBufferPointer) {
@@ -505,6 +505,3 @@ struct EntityColumnCache: ~Copyable {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#endif

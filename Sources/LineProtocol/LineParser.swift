@@ -189,7 +189,7 @@ package struct LineParser {
             let start = c.index
             var escaped = false
             while true {
-                c.index = Byte.skipPlain(c.buffer, from: c.index, special: Byte.quotedSpecials)
+                c.index = Byte.skipPlain(c.buffer, from: c.index, stops: .quoted)
                 let byte = try c.realByte(orFail: fail(.invalidFieldValue, c, name: name, value: LineRange(start: start, end: c.index)))
                 if byte == Byte.backslash {
                     _ = try c.realByte(at: c.index + 1, orFail: fail(.invalidFieldValue, c, name: name))
@@ -385,21 +385,21 @@ package struct LineParser {
 
     /// A table, tag or field name: up to an unescaped `,`, `=`, space or end of line.
     private func scanName(_ c: inout Cursor) throws(Stop) -> (LineRange, UInt8) {
-        try scanToken(&c, special: Byte.nameSpecials, invalid: c.index == table.start ? .invalidTableName : .invalidColumnName)
+        try scanToken(&c, stops: .name, invalid: c.index == table.start ? .invalidTableName : .invalidColumnName)
     }
 
     /// A tag value or unquoted field value: up to an unescaped `,`, space or end of line.
     private func scanValue(_ c: inout Cursor) throws(Stop) -> LineRange {
-        try scanToken(&c, special: Byte.valueSpecials, invalid: .invalidFieldValue).0
+        try scanToken(&c, stops: .value, invalid: .invalidFieldValue).0
     }
 
-    /// Bytes up to the first unescaped byte of `special`; returns the token and that byte.
+    /// Bytes up to the first unescaped stop byte; returns the token and that byte.
     /// A NUL, or a backslash ending a final buffer, is `invalid`.
-    private func scanToken(_ c: inout Cursor, special: UInt64, invalid: LineParseError.Code) throws(Stop) -> (LineRange, UInt8) {
+    private func scanToken(_ c: inout Cursor, stops: Byte.TokenStops, invalid: LineParseError.Code) throws(Stop) -> (LineRange, UInt8) {
         let start = c.index
         var escaped = false
         while true {
-            c.index = Byte.skipPlain(c.buffer, from: c.index, special: special)
+            c.index = Byte.skipPlain(c.buffer, from: c.index, stops: stops)
             let byte = try c.byte()
             switch byte {
             case Byte.backslash:
@@ -696,38 +696,21 @@ enum Byte {
 
     static func isEndOfLine(_ byte: UInt8) -> Bool { byte == newline || byte == carriageReturn }
 
-    /// Bytes below 64 that end or interrupt a token, as bit masks; the backslash (92) is the
-    /// only special byte above 63, checked apart. Names stop at NUL, LF, CR, space, `,`, `=`.
-    static let nameSpecials: UInt64 = 1 << 0 | 1 << 10 | 1 << 13 | 1 << 32 | 1 << 44 | 1 << 61
-    /// Unquoted values stop at NUL, LF, CR, space and `,` (`=` is an ordinary byte there).
-    static let valueSpecials: UInt64 = 1 << 0 | 1 << 10 | 1 << 13 | 1 << 32 | 1 << 44
-    /// Quoted strings stop at LF and `"`.
-    static let quotedSpecials: UInt64 = 1 << 10 | 1 << 34
+    /// The bytes that end or interrupt a token, by where the token is (the sets live in
+    /// `CByteScan`). Names stop at NUL, LF, CR, space, `,`, `=` and backslash; unquoted values
+    /// at the same but `=` (an ordinary byte there); quoted strings at LF, `"` and backslash.
+    enum TokenStops { case name, value, quoted }
 
-    /// The first index from `start` holding a special byte (or a backslash), or the end: the
-    /// loop every token spends its time in. The three grammar sets scan sixteen bytes at a time
-    /// (`CByteScan`); any other set, one compare and shift per byte.
+    /// The first index from `start` holding a stop byte, or the end: the loop every token
+    /// spends its time in, sixteen bytes at a time.
     @inline(__always)
-    static func skipPlain(_ buffer: UnsafeRawBufferPointer, from start: Int, special: UInt64) -> Int {
+    static func skipPlain(_ buffer: UnsafeRawBufferPointer, from start: Int, stops: TokenStops) -> Int {
         guard let base = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return start }
-        switch special {
-        case nameSpecials: return sundial_scan_name(base, start, buffer.count)
-        case valueSpecials: return sundial_scan_value(base, start, buffer.count)
-        case quotedSpecials: return sundial_scan_quoted(base, start, buffer.count)
-        default: break
+        switch stops {
+        case .name: return sundial_scan_name(base, start, buffer.count)
+        case .value: return sundial_scan_value(base, start, buffer.count)
+        case .quoted: return sundial_scan_quoted(base, start, buffer.count)
         }
-        var index = start
-        let end = buffer.count
-        while index < end {
-            let byte = buffer[index]
-            if byte < 64 {
-                if special >> UInt64(byte) & 1 != 0 { return index }
-            } else if byte == backslash {
-                return index
-            }
-            index += 1
-        }
-        return index
     }
 
     static func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }

@@ -88,7 +88,6 @@ struct ByteInterner {
     }
 }
 
-
 /// Byte equality for short strings (symbols, column and table names), eight bytes at a time:
 /// cheaper than a `memcmp` call at these lengths.
 package enum ShortBytes {

@@ -116,7 +116,7 @@ package final class RowBatch {
         precondition(inRow, "cancelRow outside a row")
         inRow = false
         invalidValue = nil
-        for index in 0..<columnCount where columns[index].setInRow == rowStamp { _ = columns[index].removeLast() }
+        for index in 0..<columnCount where columns[index].setInRow == rowStamp { columns[index].removeLast() }
     }
 
     /// Finishes the row, filling unset columns with NULL; throws when the batch would exceed
@@ -127,12 +127,12 @@ package final class RowBatch {
         for index in 0..<columnCount where columns[index].setInRow != rowStamp { rowBytes += columns[index].appendNull() }
         if let invalid = invalidValue {
             invalidValue = nil
-            for index in 0..<columnCount { _ = columns[index].removeLast() }
+            for index in 0..<columnCount { columns[index].removeLast() }
             throw StorageError(
                 .limitExceeded, path: schema.name, "a value of column \(schema.columns[invalid.column].name) \(invalid.reason)")
         }
         if byteCount + rowBytes > maxBytes {
-            for index in 0..<columnCount { _ = columns[index].removeLast() }
+            for index in 0..<columnCount { columns[index].removeLast() }
             throw StorageError(
                 .limitExceeded, path: schema.name,
                 "a row batch for table \(schema.name) exceeds \(maxBytes) bytes; commit smaller batches")
@@ -376,16 +376,15 @@ struct ColumnStorage: ~Copyable {
         return width
     }
 
-    /// Drops the last row; returns the bytes it took.
-    mutating func removeLast() -> Int {
+    /// Drops the last row (the batch counts a row's bytes only at `endRow`).
+    mutating func removeLast() {
         if isLengthPrefixed {
             let length = Int(lengths.bytes.loadLittleEndian(fromByteOffset: lengths.count - 4, as: Int32.self))
             lengths.removeLast(4)
             if length > 0 { data.removeLast(length) }
-            return 4 + max(0, length)
+        } else {
+            fixed.removeLast(width)
         }
-        fixed.removeLast(width)
-        return width
     }
 
     /// Replaces the contents (or appends to them), keeping capacity: decoding batch after batch

@@ -153,6 +153,21 @@ final class IngestFixture {
         #expect(fixture.columns("t") == ["a LONG", "timestamp TIMESTAMP", "b DOUBLE"])
     }
 
+    /// Lines are written in one pass: a field that cannot be cast fails its line before any
+    /// column named after it is added; a new column named before it is added first (QuestDB
+    /// adds the columns it meets before the failing field).
+    @Test func aCastErrorStopsTheColumnsAfterItButNotThoseBefore() async throws {
+        let fixture = try IngestFixture()
+        #expect(await fixture.ingest("t a=1i 1000\n") == nil)
+        let before = await fixture.ingest("t a=1.5,late=2i 2000\n")
+        #expect(before?.message == "table: t, column: a; cast error from protocol type: FLOAT to column type: LONG")
+        #expect(fixture.columns("t") == ["a LONG", "timestamp TIMESTAMP"])
+        let after = await fixture.ingest("t early=2i,a=1.5 3000\n")
+        #expect(after?.message == "table: t, column: a; cast error from protocol type: FLOAT to column type: LONG")
+        #expect(fixture.columns("t") == ["a LONG", "timestamp TIMESTAMP", "early LONG"])
+        #expect(try await fixture.rows("t").count == 1)
+    }
+
     @Test func aRequestOverSeveralTablesIsOneTransaction() async throws {
         let fixture = try IngestFixture()
         #expect(await fixture.ingest("a x=1i 1000\nb y=2i 1000\n") == nil)
