@@ -195,6 +195,16 @@ struct DataDefinition {
                 throw SQLError(.undefinedTable, "table does not exist [table=\(name)]", at: position)
             }
             do { try await storage.dropTable(name) } catch { throw Self.storageError(error, at: position) }
+        case .dropAllTables(let position):
+            // One table at a time, each its own WAL transaction, as QuestDB drops them.
+            for schema in storage.tableSchemas {
+                do {
+                    try await storage.dropTable(schema.name)
+                } catch {
+                    if storage.schema(named: schema.name) == nil { continue }  // dropped meanwhile
+                    throw Self.storageError(error, at: position)
+                }
+            }
         case .truncateTable(let name, let position):
             try requireTable(name, at: position)
             do { try await storage.truncateTable(name) } catch { throw Self.storageError(error, at: position) }
@@ -229,6 +239,31 @@ struct DataDefinition {
         switch change {
         case .noOp:
             return
+        case .resumeWAL(let txn):
+            do { try await storage.resumeWAL(name, fromTxn: txn) } catch { throw Self.storageError(error, at: position) }
+        case .dedup(let keys):
+            let schema = storage.schema(named: name)!
+            guard schema.partitionBy != .none, let designated = schema.designatedTimestamp else {
+                throw SQLError(.invalidValue, "deduplication is only supported for WAL tables", at: position)
+            }
+            var ids: [UInt32] = []
+            for (key, keyPosition) in keys ?? [] {
+                guard let column = schema.column(named: key) else {
+                    throw SQLError(.undefinedColumn, "deduplicate key column not found [column=\(key)]", at: keyPosition)
+                }
+                if !ids.contains(column.id) { ids.append(column.id) }
+            }
+            if keys != nil, !ids.contains(designated) {
+                throw SQLError(.syntax, "deduplicate key list must include dedicated timestamp column", at: position)
+            }
+            try await alter(name, at: position) { (schema) throws(SchemaError) in schema.dedupKeys = ids }
+        case .columnHint(let (column, columnPosition), let indexed):
+            guard let found = storage.schema(named: name)!.column(named: column) else {
+                throw SQLError(.undefinedColumn, "column '\(column)' does not exist in table '\(name)'", at: columnPosition)
+            }
+            if indexed, found.type != .symbol {
+                throw SQLError(.invalidValue, "indexes are supported only for SYMBOL columns: \(found.name)", at: columnPosition)
+            }
         case .addColumns(let columns, let ifNotExists):
             var resolved: [(String, ColumnType)] = []
             let schema = storage.schema(named: name)!

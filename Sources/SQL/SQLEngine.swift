@@ -180,7 +180,7 @@ package final class SQLEngine: Sendable {
             return .updated(rows: try await onStorageThreads { () async throws(SQLError) in
                 try await UpdatePlan(update: update, executor: executor).run()
             })
-        case .dropTable, .truncateTable, .renameTable, .alterTable:
+        case .dropTable, .dropAllTables, .truncateTable, .renameTable, .alterTable:
             try await onStorageThreads { () async throws(SQLError) in try await DataDefinition(engine: self, executor: executor).change(statement) }
             return .ddl
         }
@@ -329,7 +329,7 @@ package final class SQLEngine: Sendable {
         case .declareCursor(_, let query):
             // The cursor's rows come with FETCH; DECLARE itself returns none.
             _ = try executor.run(query)
-        case .createTable, .dropTable, .truncateTable, .renameTable, .alterTable, .session:
+        case .createTable, .dropTable, .dropAllTables, .truncateTable, .renameTable, .alterTable, .session:
             break
         }
         let count = max(parameterCount, declared.count)

@@ -132,8 +132,57 @@ extension SQLParser {
             let (to, _) = try name(what: "new column name")
             return .alterTable(name: table, .renameColumn(from: from, to: to, position: columnPosition), position: position)
         }
-        for word in ["set", "resume", "alter"] where current.isWord(word) {
-            // Tuning (`SET PARAM`), `RESUME WAL` and index changes have nothing to do here.
+        if accept("resume") {
+            try expect("wal")
+            var txn: UInt64?
+            if accept("from") {
+                if !accept("txn") { try expect("transaction") }
+                let token = advance()
+                guard token.kind == .integer, let value = UInt64(token.text), value > 0 else {
+                    throw SQLError(.syntax, "transaction number expected", at: token.position)
+                }
+                txn = value
+            }
+            return .alterTable(name: table, .resumeWAL(fromTxn: txn), position: position)
+        }
+        if accept("dedup") {
+            if accept("disable") { return .alterTable(name: table, .dedup(keys: nil), position: position) }
+            try expect("enable")
+            try expect("upsert")
+            try expect("keys")
+            try expect(symbol: "(")
+            var keys: [(String, Int)] = []
+            repeat { keys.append(try name(what: "column name")) } while accept(symbol: ",")
+            try expect(symbol: ")")
+            return .alterTable(name: table, .dedup(keys: keys), position: position)
+        }
+        if accept("alter") {
+            _ = accept("column")
+            let column = try name(what: "column name")
+            if current.isWord("type") {
+                throw SQLError(.unsupported, "ALTER COLUMN TYPE is not supported yet", at: current.position)
+            }
+            // Index and symbol-cache options are hints (postings are built per query): the
+            // column is checked, nothing changes.
+            if accept("add") || accept("drop") {
+                try expect("index")
+                if accept("capacity") { index += 1 }
+                return .alterTable(name: table, .columnHint(column, indexed: true), position: position)
+            }
+            if accept("symbol") {
+                try expect("capacity")
+                index += 1
+            } else if !accept("cache"), !accept("nocache") {
+                throw SQLError(.syntax, "'add index', 'drop index', 'symbol capacity', 'cache', 'nocache' or 'type' expected", at: current.position)
+            }
+            return .alterTable(name: table, .columnHint(column, indexed: false), position: position)
+        }
+        if accept("set") {
+            // Tuning (`SET PARAM maxUncommittedRows = n`, `o3MaxLag`), `SET TTL` and `SET TYPE
+            // [BYPASS] WAL` have nothing to change here: every table is written through the WAL.
+            guard current.isWord("param") || current.isWord("ttl") || current.isWord("type") else {
+                throw SQLError(.syntax, "'param', 'ttl' or 'type' expected", at: current.position)
+            }
             while current.kind != .end, !current.isSymbol(";") { index += 1 }
             return .alterTable(name: table, .noOp, position: position)
         }

@@ -283,7 +283,11 @@ package struct SQLParser {
     }
 
     mutating func drop() throws(SQLError) -> SQLStatement {
-        index += 1
+        let start = advance().position
+        if accept("all") {
+            _ = accept("tables")
+            return .dropAllTables(position: start)
+        }
         try expect("table")
         var ifExists = false
         if accept("if") {

@@ -8,6 +8,8 @@ package indirect enum SQLStatement: Sendable {
     case insert(Insert)
     case update(Update)
     case dropTable(name: String, ifExists: Bool, position: Int)
+    /// QuestDB's `DROP ALL TABLES` (also `DROP ALL`).
+    case dropAllTables(position: Int)
     case truncateTable(name: String, position: Int)
     case renameTable(from: String, to: String, position: Int)
     case alterTable(name: String, AlterTable, position: Int)
@@ -25,7 +27,9 @@ package indirect enum SQLStatement: Sendable {
     package var isWrite: Bool {
         switch self {
         case .query, .showTables, .showColumns, .showCreateTable, .explain, .session, .declareCursor: false
-        case .createTable, .insert, .update, .dropTable, .truncateTable, .renameTable, .alterTable: true
+        // Node-local maintenance: a replica resumes its own copy of a table (decision 0018).
+        case .alterTable(_, .resumeWAL, _): false
+        case .createTable, .insert, .update, .dropTable, .dropAllTables, .truncateTable, .renameTable, .alterTable: true
         }
     }
 
@@ -36,7 +40,7 @@ package indirect enum SQLStatement: Sendable {
         case .createTable: "CREATE TABLE"
         case .insert: "INSERT"
         case .update: "UPDATE"
-        case .dropTable: "DROP TABLE"
+        case .dropTable, .dropAllTables: "DROP TABLE"
         case .truncateTable: "TRUNCATE"
         case .renameTable: "RENAME TABLE"
         case .alterTable: "ALTER TABLE"
@@ -326,7 +330,14 @@ package enum AlterTable: Sendable {
     case renameColumn(from: String, to: String, position: Int)
     case dropPartitionList([SQLExpression])
     case dropPartitionWhere(SQLExpression)
-    /// Accepted for compatibility; no effect (`SET PARAM`, `SET TYPE`, `RESUME WAL`, indexes).
+    /// `RESUME WAL [FROM TXN n]`: a suspended table replays its WAL records and takes writes again.
+    case resumeWAL(fromTxn: UInt64?)
+    /// `DEDUP ENABLE UPSERT KEYS(…)`, or `DEDUP DISABLE` (nil).
+    case dedup(keys: [(name: String, position: Int)]?)
+    /// `ALTER COLUMN c ADD/DROP INDEX`, `SYMBOL CAPACITY n`, `CACHE`/`NOCACHE`: hints; the
+    /// column must exist (and be a SYMBOL for an index).
+    case columnHint((name: String, position: Int), indexed: Bool)
+    /// Accepted for compatibility; no effect (`SET PARAM`, `SET TTL`, `SET TYPE`).
     case noOp
 }
 

@@ -162,18 +162,7 @@ struct Applier: ~Copyable {
                 stores[schema.tableID] = store
                 return
             }
-            // A table dropped before the last run ended has no store: nothing left to do.
-            guard let store = stores[change.tableID], store.state.appliedTxn < record.txn else { return }
-            switch change {
-            case .createTable: break
-            case .alterTable(let schema): try store.alter(to: schema, txn: record.txn)
-            case .truncateTable: try store.truncate(txn: record.txn)
-            case .dropPartitions(_, let timestamps): try store.dropPartitions(timestamps, txn: record.txn)
-            case .dropTable:
-                try store.drop()
-                stores[change.tableID] = nil
-                suspended[change.tableID] = nil
-            }
+            try applyToExisting(change, txn: record.txn)
         case .rowBatch:
             // Only a batch that names no table gets here (runs go through `applyRun`).
             try applyBatch(record.payload, txn: record.txn)
@@ -208,6 +197,89 @@ struct Applier: ~Copyable {
         }
     }
 
+    /// A schema change of a table that has a store (all but `createTable`).
+    private mutating func applyToExisting(_ change: SchemaChange, txn: UInt64) throws(StorageError) {
+        // A table dropped before the last run ended has no store: nothing left to do.
+        guard let store = stores[change.tableID], store.state.appliedTxn < txn else { return }
+        switch change {
+        case .createTable: break
+        case .alterTable(let schema): try store.alter(to: schema, txn: txn)
+        case .truncateTable: try store.truncate(txn: txn)
+        case .dropPartitions(_, let timestamps): try store.dropPartitions(timestamps, txn: txn)
+        case .dropTable:
+            try store.drop()
+            stores[change.tableID] = nil
+            suspended[change.tableID] = nil
+        }
+    }
+
+    // MARK: Resuming a suspended table
+
+    /// QuestDB's `ALTER TABLE … RESUME WAL [FROM TXN n]`: the suspended table is reopened from
+    /// its files (rolled back to its last checkpoint, as after a crash) and its records are
+    /// replayed from the WAL up to what every other table has applied — from the failed one
+    /// on, or from `txn`, skipping this table's records before it (the operator gives up
+    /// their rows). A record that fails again suspends the table again and is thrown.
+    /// Nothing happens to a table that is not suspended.
+    mutating func resume(table id: UInt32, from txn: UInt64?, wal: WriteAheadLog) throws(StorageError) {
+        guard let reason = suspended[id] else { return }
+        guard let old = stores[id] else {
+            throw StorageError(.notWritable, path: "wal", "the table's files are damaged; it cannot resume until they are repaired [\(reason)]")
+        }
+        let store = try TableStore(directory: old.directory, io: io)
+        store.outOfOrder = outOfOrder
+        old.closeOpenFiles()
+        stores[id] = store
+        changed.insert(id)
+        let next = store.state.appliedTxn + 1
+        if let txn {
+            guard txn >= next else {
+                throw StorageError(
+                    .notWritable, path: store.schema.name,
+                    "cannot resume from txn \(txn): the table has applied everything through txn \(next - 1)")
+            }
+            guard txn <= appliedTxn + 1 else {
+                throw StorageError(
+                    .notWritable, path: store.schema.name, "cannot resume from txn \(txn): the last txn is \(appliedTxn)")
+            }
+            store.markApplied(through: txn - 1)
+        }
+        suspended[id] = nil
+        let replay = try WALReader(log: wal, from: store.state.appliedTxn + 1)
+        while replay.nextTxn <= appliedTxn, let record = try replay.next(), record.txn <= appliedTxn {
+            do {
+                try replayRecord(record, table: id)
+            } catch {
+                suspended[id] = "apply of txn \(record.txn) failed: \(error)"
+                throw error
+            }
+            if stores[id] == nil { return }  // the table was dropped by a later record
+        }
+    }
+
+    /// The part of `record` that concerns table `id`, applied to it alone.
+    private mutating func replayRecord(_ record: WALRecord, table id: UInt32) throws(StorageError) {
+        switch record.header.kind {
+        case .schemaChange:
+            let change = try SchemaChange.decode(record.payload, txn: record.txn)
+            if change.tableID == id { try applyToExisting(change, txn: record.txn) }
+        case .rowBatch:
+            if RowBatchCodec.tableID(of: record.payload) == id { try applyBatches([(record.txn, record.payload)], table: id) }
+        case .rowBatchGroup:
+            guard let members = RowBatchCodec.members(ofGroup: record.payload) else {
+                throw StorageError(.corrupt, path: "wal", "row batch group at txn \(record.txn) is malformed")
+            }
+            for member in members where RowBatchCodec.tableID(of: Array(member)) == id {
+                try applyBatches([(record.txn, Array(member))], table: id)
+            }
+        case .rowUpdate:
+            guard RowUpdateCodec.tableID(of: record.payload) == id, let store = stores[id] else { return }
+            try store.update(try RowUpdateCodec.decode(record.payload, schema: store.schema), txn: record.txn)
+        default:
+            return
+        }
+    }
+
     private mutating func applyBatch(_ payload: [UInt8], txn: UInt64) throws(StorageError) {
         guard let id = RowBatchCodec.tableID(of: payload) else {
             throw StorageError(.corrupt, path: "wal", "row batch at txn \(txn) is malformed")
@@ -227,7 +299,10 @@ struct Applier: ~Copyable {
     /// the table falls back to its previous checkpoint and must find the WAL from there.
     mutating func checkpointAll(wal: WriteAheadLog? = nil, hold: UInt64? = nil) throws(StorageError) {
         for (id, store) in stores {
-            if suspended[id] == nil { store.markApplied(through: appliedTxn) }
+            // A suspended table keeps its last good checkpoint: its memory may hold half of
+            // the apply that failed. RESUME WAL (or a restart) reopens it from there.
+            guard suspended[id] == nil else { continue }
+            store.markApplied(through: appliedTxn)
             try store.checkpoint()
         }
         sinceCheckpoint = 0

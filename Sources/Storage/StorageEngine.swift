@@ -495,6 +495,34 @@ package final class StorageEngine: Sendable {
         return published.withLock { $0.suspended[id] }
     }
 
+    /// QuestDB's `ALTER TABLE name RESUME WAL [FROM TXN txn]`: a suspended table is reopened
+    /// from its last checkpoint and replays its WAL records (from `txn` when given, skipping
+    /// the ones before it) until it has caught up with the other tables; then it takes writes
+    /// again. A record that fails again leaves it suspended and is thrown. A healthy table is
+    /// left alone. Local to this node: a replica resumes its own copy (the WAL is the
+    /// primary's and stays untouched).
+    package func resumeWAL(_ name: String, fromTxn txn: UInt64?) async throws(StorageError) {
+        guard let id = schema(named: name)?.tableID else {
+            throw StorageError(.notWritable, path: name, "table does not exist [table=\(name)]")
+        }
+        let result: Result<Void, StorageError> = await withCheckedContinuation { continuation in
+            applyQueue.async {
+                let outcome = self.applier.withLock { applier -> (Result<Void, StorageError>, TableSnapshot?, [UInt32: String]) in
+                    let result = Result { () throws(StorageError) in try applier.resume(table: id, from: txn, wal: self.wal) }
+                    return (result, applier.stores[id]?.snapshot(), applier.suspended)
+                }
+                let applied = self.published.withLock { published in
+                    published.snapshots[id] = outcome.1
+                    published.suspended = outcome.2
+                    return published.appliedTxn
+                }
+                StorageMetrics.record(wal: self.wal, appliedTxn: applied, suspendedTables: outcome.2.count)
+                continuation.resume(returning: outcome.0)
+            }
+        }
+        try result.get()
+    }
+
     // MARK: Applying
 
     private func startApplying() {
