@@ -101,6 +101,34 @@ def test_a_transaction_block_commits_every_table_together_or_nothing(node):
         assert other.execute("select s from tx_b").fetchall() == [("x",)]
 
 
+def test_updates_in_a_transaction_block_wait_for_commit_and_rollback_drops_them(node):
+    with psycopg.connect(node.pg_dsn, autocommit=True) as admin:
+        admin.execute("create table txu (ts timestamp, k symbol, v long) timestamp(ts) partition by day")
+        admin.execute("insert into txu values ('2024-01-01', 'a', 1), ('2024-01-02', 'b', 2), ('2024-01-03', 'a', 3)")
+    with psycopg.connect(node.pg_dsn) as conn, psycopg.connect(node.pg_dsn, autocommit=True) as other:
+        # The count is what PostgreSQL would report; the rows change only at COMMIT.
+        cursor = conn.execute("update txu set v = v * 10 where k = %s", ["a"])
+        assert cursor.rowcount == 2
+        assert other.execute("select v from txu order by ts").fetchall() == [(1,), (2,), (3,)]
+        conn.rollback()
+        assert other.execute("select v from txu order by ts").fetchall() == [(1,), (2,), (3,)]
+
+        # In statement order: the row INSERTed before the UPDATE is updated, the one after not.
+        conn.execute("insert into txu values ('2024-01-04', 'a', 4)")
+        assert conn.execute("update txu set v = v + 100 where k = 'a'").rowcount == 2  # committed rows only
+        conn.execute("insert into txu values ('2024-01-05', 'a', 5)")
+        assert other.execute("select count(*) from txu").fetchone() == (3,)
+        conn.commit()
+        assert other.execute("select v from txu order by ts").fetchall() == [(101,), (2,), (103,), (104,), (5,)]
+
+        # A bad UPDATE fails at once and the block's other writes are dropped with it.
+        conn.execute("insert into txu values ('2024-01-06', 'c', 6)")
+        with pytest.raises(psycopg.errors.UndefinedColumn):
+            conn.execute("update txu set nope = 1")
+        conn.rollback()
+        assert other.execute("select count(*) from txu").fetchone() == (5,)
+
+
 def test_a_failed_transaction_refuses_statements_until_rollback(node):
     with psycopg.connect(node.pg_dsn) as conn:
         with pytest.raises(psycopg.errors.UndefinedTable):

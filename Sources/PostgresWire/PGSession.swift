@@ -44,9 +44,9 @@ package final class PGSession {
     private var settings: [String: String] = [:]
     private var statements: [String: PGPreparedStatement] = [:]
     private var portals: [String: PGPortal] = [:]
-    /// Rows INSERTed in an open transaction block, committed together at COMMIT (QuestDB
-    /// buffers them too; here they are also checked at the INSERT, as PostgreSQL does).
-    private var pendingWrites = TableBatches()
+    /// Rows INSERTed and UPDATEs run in an open transaction block, committed at COMMIT
+    /// (QuestDB buffers both; here each is also checked when it runs, as PostgreSQL does).
+    private var pendingWrites = PendingWrites()
     package var machine = PGConnectionStateMachine()
     /// The running statement's context, for CancelRequest.
     package let running: RunningQuery
@@ -292,12 +292,12 @@ package final class PGSession {
                 return
             }
             let types = portal.prepared.parameterOIDs.map(PGType.sqlType(ofParameter:))
-            if machine.transaction == .inTransaction, case .insert(let insert) = statement, insert.valuesRowCount != nil {
-                let (batches, rows) = try await engine.buffer(
+            if machine.transaction == .inTransaction, PendingWrites.waitsForCommit(statement) {
+                let (pending, tag) = try await engine.buffer(
                     statement, parameters: portal.parameters, parameterTypes: types, into: pendingWrites, context: makeContext())
                 running.clear()
-                pendingWrites = batches
-                PGBackendMessage.commandComplete("INSERT 0 \(rows)").write(into: &out)
+                pendingWrites = pending
+                PGBackendMessage.commandComplete(tag).write(into: &out)
                 portal.finished = true
                 return
             }
@@ -451,16 +451,17 @@ package final class PGSession {
         case .commit:
             let failed = machine.transaction == .failed
             let writes = pendingWrites
-            pendingWrites = TableBatches()
+            pendingWrites = PendingWrites()
             machine.endTransaction()
             if failed {
                 PGBackendMessage.commandComplete("ROLLBACK").write(into: &out)
                 return
             }
-            // One WAL transaction: every buffered row becomes visible together, or none does.
+            // Buffered rows as one WAL transaction (visible together or not at all), then each
+            // deferred UPDATE, in statement order.
             try await engine.commit(writes)
         case .rollback:
-            pendingWrites = TableBatches()
+            pendingWrites = PendingWrites()
             machine.endTransaction()
         case .discard:
             settings.removeAll()

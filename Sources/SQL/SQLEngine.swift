@@ -210,26 +210,8 @@ package final class SQLEngine: Sendable {
         }
     }
 
-    /// An INSERT … VALUES of a transaction block (PG wire's BEGIN … COMMIT): its rows are
-    /// checked and written into the transaction's batches now, so a bad value fails this
-    /// statement as in PostgreSQL; nothing is visible until `commit(_:)`. Returns the rows.
-    package func buffer(
-        _ insert: SQLStatement, parameters: [SQLValue], parameterTypes: [SQLType?], into batches: TableBatches, context: QueryContext
-    ) async throws(SQLError) -> (TableBatches, rows: Int) {
-        guard case .insert(let statement) = insert, statement.query == nil else {
-            preconditionFailure("a transaction block buffers INSERT … VALUES only")
-        }
-        if isReadOnly() { throw SQLError(.readOnly, "cannot execute INSERT in a read-only transaction") }
-        let executor = makeExecutor(context, parameters: parameters, parameterTypes: parameterTypes)
-        return try await offload { () throws(SQLError) in
-            var batches = batches
-            let rows = try DataDefinition(engine: self, executor: executor).write(statement, into: &batches)
-            return (batches, rows)
-        }
-    }
-
     /// Commits a transaction block's buffered rows as one WAL transaction: all or none.
-    package func commit(_ batches: TableBatches) async throws(SQLError) {
+    func commit(_ batches: TableBatches) async throws(SQLError) {
         if batches.isEmpty { return }
         if isReadOnly() { throw SQLError(.readOnly, "cannot execute COMMIT in a read-only transaction") }
         let executor = makeExecutor(makeContext(), parameters: [])
@@ -339,7 +321,7 @@ package final class SQLEngine: Sendable {
         return StatementDescription(parameterTypes: types, columns: columns)
     }
 
-    private func makeExecutor(
+    func makeExecutor(
         _ context: QueryContext, parameters: [SQLValue], parameterTypes: [SQLType?] = [], inference: ParameterInference? = nil
     ) -> QueryExecutor {
         var executor = QueryExecutor(engine: storage, context: context, now: clock(), parameters: parameters)
