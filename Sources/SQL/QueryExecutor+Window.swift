@@ -55,7 +55,7 @@ extension QueryExecutor {
     }
 
     private func bindWindow(_ call: SQLExpression, _ binder: Binder) throws(SQLError) -> WindowFunction {
-        guard case .window(let name, let arguments, let partitionBy, let orderBy, let frame) = call.kind else {
+        guard case .window(let name, let arguments, let spec) = call.kind else {
             preconditionFailure("not a window call")
         }
         guard let kind = WindowFunction.kind(name) else {
@@ -96,10 +96,47 @@ extension QueryExecutor {
                 throw SQLError(.typeMismatch, "\(name)() does not accept \(type)", at: arguments[0].position)
             }
         }
+        if spec.ignoreNulls, ![.lag, .lead, .firstValue, .lastValue].contains(kind) {
+            throw SQLError(.syntax, "IGNORE NULLS is supported by first_value, last_value, lag and lead only", at: call.position)
+        }
         var orders: [(BoundExpression, descending: Bool)] = []
-        for order in orderBy { orders.append((try binder.bind(order.expression), order.descending)) }
+        for order in spec.orderBy { orders.append((try binder.bind(order.expression), order.descending)) }
+        var frame = spec.frame
+        if var range = frame, range.unit == .range, range.start.hasOffset || range.end.hasOffset {
+            // Offsets are distances in the ORDER BY key: one key, numeric or a time.
+            guard orders.count == 1 else {
+                throw SQLError(.syntax, "RANGE with offset PRECEDING/FOLLOWING requires exactly one ORDER BY column", at: call.position)
+            }
+            let keyType = orders[0].0.type
+            guard keyType.isNumeric || keyType.isTemporal else {
+                throw SQLError(.typeMismatch, "RANGE with offset needs a numeric or timestamp ORDER BY column, not \(keyType)", at: call.position)
+            }
+            if range.timeUnits {
+                guard let ticks = keyType.ticksPerSecond else {
+                    throw SQLError(.typeMismatch, "a RANGE frame with a time unit needs a timestamp ORDER BY column, not \(keyType)", at: call.position)
+                }
+                // The parser gave µs; the key counts in its own ticks (saturating: a span
+                // longer than the type's range covers every row anyway).
+                func converted(_ bound: WindowFrame.Bound) -> WindowFrame.Bound {
+                    func ticksOf(_ micros: Int64) -> Int64 {
+                        if ticks < 1_000_000 { return micros / (1_000_000 / ticks) }
+                        let (product, overflow) = micros.multipliedReportingOverflow(by: ticks / 1_000_000)
+                        return overflow ? .max : product
+                    }
+                    switch bound {
+                    case .preceding(let micros): return .preceding(ticksOf(micros))
+                    case .following(let micros): return .following(ticksOf(micros))
+                    default: return bound
+                    }
+                }
+                range.start = converted(range.start)
+                range.end = converted(range.end)
+            }
+            frame = range
+        }
         return WindowFunction(
             kind: kind, argument: argument, offset: offset, defaultValue: defaultValue,
-            partitionBy: try partitionBy.map { (e) throws(SQLError) in try binder.bind(e) }, orderBy: orders, frame: frame)
+            partitionBy: try spec.partitionBy.map { (e) throws(SQLError) in try binder.bind(e) }, orderBy: orders, frame: frame,
+            ignoreNulls: spec.ignoreNulls)
     }
 }

@@ -34,7 +34,7 @@ extension SQLExpression {
         case .unary(_, let e), .cast(let e, _), .isNull(let e, _): [e]
         case .binary(_, let l, let r), .like(let l, let r, _, _): [l, r]
         case .function(_, let arguments, _): arguments
-        case .window(_, let arguments, let partitionBy, let orderBy, _): arguments + partitionBy + orderBy.map(\.expression)
+        case .window(_, let arguments, let spec): arguments + spec.partitionBy + spec.orderBy.map(\.expression)
         case .inList(let e, let list, _): [e] + list
         case .between(let e, let l, let h, _): [e, l, h]
         case .caseWhen(let operand, let branches, let otherwise):
@@ -68,10 +68,11 @@ extension SQLExpression {
             return "case \(operand?.canonical ?? "") " + branches.map { "when \($0.0.canonical) then \($0.1.canonical)" }.joined(separator: " ")
                 + " else \(otherwise?.canonical ?? "null") end"
         case .subquery: return "(subquery@\(position))"
-        case .window(let name, let arguments, let partitionBy, let orderBy, let frame):
-            return name + "(" + arguments.map(\.canonical).joined(separator: ",") + ") over (partition by "
-                + partitionBy.map(\.canonical).joined(separator: ",") + " order by "
-                + orderBy.map { $0.expression.canonical + ($0.descending ? " desc" : "") }.joined(separator: ",") + " \(String(describing: frame)))"
+        case .window(let name, let arguments, let spec):
+            return name + "(" + arguments.map(\.canonical).joined(separator: ",") + ")" + (spec.ignoreNulls ? " ignore nulls" : "")
+                + " over (partition by " + spec.partitionBy.map(\.canonical).joined(separator: ",") + " order by "
+                + spec.orderBy.map { $0.expression.canonical + ($0.descending ? " desc" : "") }.joined(separator: ",")
+                + " \(String(describing: spec.frame)))"
         }
     }
 
@@ -101,7 +102,7 @@ extension SQLExpression {
     var defaultName: String {
         switch kind {
         case .column(_, let name): name
-        case .function(let name, _, _), .window(let name, _, _, _, _): name
+        case .function(let name, _, _), .window(let name, _, _): name
         case .cast: "cast"
         case .integer(let text), .decimal(let text): text
         case .string(let text): text

@@ -287,7 +287,12 @@ extension SQLParser {
             repeat { arguments.append(try expression()) } while accept(symbol: ",")
         }
         try expect(symbol: ")")
-        if accept("over") { return try window(name, arguments, at: position) }
+        if current.isWord("ignore") || current.isWord("respect"), next.isWord("nulls"), peek(2).isWord("over") {
+            let ignoreNulls = advance().isWord("ignore")
+            index += 2
+            return try window(name, arguments, ignoreNulls: ignoreNulls, at: position)
+        }
+        if accept("over") { return try window(name, arguments, ignoreNulls: false, at: position) }
         let call = SQLExpression(.function(name: name, arguments: arguments, distinct: distinct), at: position)
         if current.isWord("filter"), next.isSymbol("(") {
             // `agg(x) FILTER (WHERE c)`: the aggregate sees only the rows where c holds.
@@ -304,58 +309,142 @@ extension SQLParser {
         return call
     }
 
-    /// `OVER ( [PARTITION BY …] [ORDER BY …] [ROWS|RANGE BETWEEN … AND …] )`.
-    private mutating func window(_ name: String, _ arguments: [SQLExpression], at position: Int) throws(SQLError) -> SQLExpression {
-        try expect(symbol: "(")
-        var partitionBy: [SQLExpression] = []
-        var orderBy: [OrderItem] = []
-        var frame: WindowFrame?
+    /// `[IGNORE NULLS | RESPECT NULLS] OVER w` or `OVER ( [w] [PARTITION BY …] [ORDER BY …]
+    /// [ROWS|RANGE BETWEEN … AND … | CUMULATIVE] [EXCLUDE CURRENT ROW | EXCLUDE NO OTHERS] )`.
+    private mutating func window(_ name: String, _ arguments: [SQLExpression], ignoreNulls: Bool, at position: Int) throws(SQLError) -> SQLExpression {
+        var spec: WindowSpec
+        if current.isSymbol("(") {
+            index += 1
+            spec = try windowSpec()
+            try expect(symbol: ")")
+        } else {
+            let (base, basePosition) = try self.name(what: "window name or '('")
+            spec = WindowSpec(base: (base, basePosition))
+        }
+        spec.ignoreNulls = ignoreNulls
+        return SQLExpression(.window(name: name, arguments: arguments, spec: spec), at: position)
+    }
+
+    /// The inside of `OVER ( … )` or of `WINDOW w AS ( … )`.
+    mutating func windowSpec() throws(SQLError) -> WindowSpec {
+        var spec = WindowSpec()
+        let keywords: Set<String> = ["partition", "order", "rows", "range", "cumulative"]
+        if current.kind == .quotedIdentifier || (current.kind == .word && !keywords.contains(current.text.lowercased())) {
+            let (base, basePosition) = try name(what: "window name")
+            spec.base = (base, basePosition)
+        }
         if accept("partition") {
             try expect("by")
-            repeat { partitionBy.append(try expression()) } while accept(symbol: ",")
+            repeat { spec.partitionBy.append(try expression()) } while accept(symbol: ",")
         }
         if accept("order") {
             try expect("by")
-            orderBy = try orderItems()
+            spec.orderBy = try orderItems()
         }
-        if current.isWord("rows") || current.isWord("range") {
-            let isRange = advance().isWord("range")
+        if current.isWord("cumulative") {
+            let token = advance()
+            guard !spec.orderBy.isEmpty || spec.base != nil else {
+                throw SQLError(.syntax, "CUMULATIVE requires an ORDER BY clause", at: token.position)
+            }
+            spec.frame = WindowFrame(start: .unboundedPreceding, end: .currentRow)
+        } else if current.isWord("rows") || current.isWord("range") {
+            let unit: WindowFrame.Unit = advance().isWord("range") ? .range : .rows
+            var frame: WindowFrame
             if accept("between") {
-                let start = try frameBound()
+                let start = try frameBound(unit)
                 try expect("and")
-                frame = WindowFrame(start: start, end: try frameBound())
+                let end = try frameBound(unit)
+                frame = WindowFrame(unit: unit, start: start.bound, end: end.bound, timeUnits: start.timeUnit || end.timeUnit)
             } else {
-                frame = WindowFrame(start: try frameBound(), end: .currentRow)
+                let start = try frameBound(unit)
+                frame = WindowFrame(unit: unit, start: start.bound, end: .currentRow, timeUnits: start.timeUnit)
             }
-            if isRange, frame != WindowFrame(start: .unboundedPreceding, end: .currentRow),
-               frame != WindowFrame(start: .unboundedPreceding, end: .unboundedFollowing)
-            {
-                throw SQLError(.unsupported, "RANGE frames other than UNBOUNDED PRECEDING are not supported yet; use ROWS", at: position)
+            try checkFrame(frame, at: current.position)
+            spec.frame = frame
+        }
+        if current.isWord("exclude") {
+            let token = advance()
+            if accept("no") {
+                try expect("others")
+            } else {
+                try expect("current")
+                try expect("row")
+                guard spec.frame != nil else {
+                    throw SQLError(.syntax, "EXCLUDE CURRENT ROW needs a ROWS or RANGE frame", at: token.position)
+                }
+                spec.frame?.excludeCurrentRow = true
             }
         }
-        try expect(symbol: ")")
-        return SQLExpression(.window(name: name, arguments: arguments, partitionBy: partitionBy, orderBy: orderBy, frame: frame), at: position)
+        return spec
     }
 
-    private mutating func frameBound() throws(SQLError) -> WindowFrame.Bound {
+    /// PostgreSQL's frame rules: a frame cannot start at UNBOUNDED FOLLOWING nor end at
+    /// UNBOUNDED PRECEDING, and cannot start after it ends in the bounds' order.
+    private func checkFrame(_ frame: WindowFrame, at position: Int) throws(SQLError) {
+        func rank(_ bound: WindowFrame.Bound) -> Int {
+            switch bound {
+            case .unboundedPreceding: 0
+            case .preceding: 1
+            case .currentRow: 2
+            case .following: 3
+            case .unboundedFollowing: 4
+            }
+        }
+        if frame.start == .unboundedFollowing {
+            throw SQLError(.syntax, "frame start cannot be UNBOUNDED FOLLOWING", at: position)
+        }
+        if frame.end == .unboundedPreceding {
+            throw SQLError(.syntax, "frame end cannot be UNBOUNDED PRECEDING", at: position)
+        }
+        if rank(frame.start) > rank(frame.end) {
+            throw SQLError(.syntax, "frame starting after its end: start must not follow end", at: position)
+        }
+    }
+
+    /// A frame bound; RANGE offsets may carry a time unit (`'5' MINUTE PRECEDING`, µs).
+    private mutating func frameBound(_ unit: WindowFrame.Unit) throws(SQLError) -> (bound: WindowFrame.Bound, timeUnit: Bool) {
         if accept("unbounded") {
-            if accept("preceding") { return .unboundedPreceding }
+            if accept("preceding") { return (.unboundedPreceding, false) }
             try expect("following")
-            return .unboundedFollowing
+            return (.unboundedFollowing, false)
         }
         if accept("current") {
             try expect("row")
-            return .currentRow
+            return (.currentRow, false)
         }
         let token = current
-        guard token.kind == .integer, let count = Int(token.text), count >= 0 else {
-            throw SQLError.syntax("frame bound expected: UNBOUNDED PRECEDING, n PRECEDING, CURRENT ROW, n FOLLOWING", at: token.position)
+        let expected = unit == .rows
+            ? "frame bound expected: UNBOUNDED PRECEDING, n PRECEDING, CURRENT ROW, n FOLLOWING"
+            : "frame bound expected: UNBOUNDED PRECEDING, 'n' <unit> PRECEDING, CURRENT ROW, 'n' <unit> FOLLOWING"
+        guard token.kind == .integer || (token.kind == .string && unit == .range), let count = Int64(token.text), count >= 0 else {
+            throw SQLError.syntax(expected, at: token.position)
         }
         index += 1
-        if accept("preceding") { return .preceding(count) }
+        var distance = count
+        var timeUnit = false
+        if current.kind == .word, let micros = Self.frameTimeUnits[current.text.lowercased()] {
+            guard unit == .range else {
+                throw SQLError(.syntax, "a time unit is allowed in RANGE frames only", at: current.position)
+            }
+            index += 1
+            let (product, overflow) = count.multipliedReportingOverflow(by: micros)
+            guard !overflow else { throw SQLError(.invalidValue, "frame offset is too large", at: token.position) }
+            distance = product
+            timeUnit = true
+        } else if token.kind == .string {
+            throw SQLError(.syntax, "time unit expected: DAY, HOUR, MINUTE, SECOND, MILLISECOND or MICROSECOND", at: current.position)
+        }
+        if accept("preceding") { return (.preceding(distance), timeUnit) }
         try expect("following")
-        return .following(count)
+        return (.following(distance), timeUnit)
     }
+
+    /// QuestDB's RANGE frame units, in µs.
+    static let frameTimeUnits: [String: Int64] = [
+        "day": 86_400_000_000, "days": 86_400_000_000, "hour": 3_600_000_000, "hours": 3_600_000_000,
+        "minute": 60_000_000, "minutes": 60_000_000, "second": 1_000_000, "seconds": 1_000_000,
+        "millisecond": 1_000, "milliseconds": 1_000, "microsecond": 1, "microseconds": 1,
+    ]
 
     private mutating func caseExpression(at position: Int) throws(SQLError) -> SQLExpression {
         var operand: SQLExpression?

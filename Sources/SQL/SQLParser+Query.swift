@@ -166,15 +166,77 @@ extension SQLParser {
             repeat { select.groupBy.append(try expression()) } while accept(symbol: ",")
             if accept("having") { select.having = try expression() }
         }
+        var windows: [(name: String, spec: WindowSpec)] = []
+        if accept("window") {
+            repeat {
+                let (name, position) = try self.name(what: "window name")
+                guard !windows.contains(where: { Scope.sameName($0.name, name) }) else {
+                    throw SQLError(.syntax, "window \"\(name)\" is already defined", at: position)
+                }
+                try expect("as")
+                try expect(symbol: "(")
+                let spec = try Self.resolve(try windowSpec(), windows)
+                try expect(symbol: ")")
+                windows.append((name, spec))
+            } while accept(symbol: ",")
+        }
         if accept("order") {
             try expect("by")
             select.orderBy = try orderItems()
         }
+        for index in select.items.indices { select.items[index].expression = try Self.resolveWindows(select.items[index].expression, windows) }
+        for index in select.orderBy.indices { select.orderBy[index].expression = try Self.resolveWindows(select.orderBy[index].expression, windows) }
         if accept("limit") {
             let first = try expression()
             select.limit = Limit(first: first, second: accept(symbol: ",") ? try expression() : nil)
         }
         return select
+    }
+
+    /// Window calls that name a window (`OVER w`, `OVER (w …)`) given its definition.
+    static func resolveWindows(_ expression: SQLExpression, _ windows: [(name: String, spec: WindowSpec)]) throws(SQLError) -> SQLExpression {
+        var failure: SQLError?
+        let resolved = expression.rewritten { node in
+            guard failure == nil, case .window(let name, let arguments, let spec) = node.kind, spec.base != nil else { return nil }
+            do throws(SQLError) {
+                return SQLExpression(.window(name: name, arguments: arguments, spec: try resolve(spec, windows)), at: node.position)
+            } catch {
+                failure = error
+                return node
+            }
+        }
+        if let failure { throw failure }
+        return resolved
+    }
+
+    /// `spec` on top of the named window it refers to, with PostgreSQL's rules: PARTITION BY
+    /// comes from the named window only, ORDER BY from one of the two, and a named window with
+    /// a frame is used as it is (`OVER w`) or not at all.
+    static func resolve(_ spec: WindowSpec, _ windows: [(name: String, spec: WindowSpec)]) throws(SQLError) -> WindowSpec {
+        guard let (name, position) = spec.base else { return spec }
+        guard let base = windows.first(where: { Scope.sameName($0.name, name) })?.spec else {
+            throw SQLError(.syntax, "window \"\(name)\" does not exist", at: position)
+        }
+        let bare = spec.partitionBy.isEmpty && spec.orderBy.isEmpty && spec.frame == nil
+        if bare {
+            var resolved = base
+            resolved.ignoreNulls = spec.ignoreNulls
+            return resolved
+        }
+        guard spec.partitionBy.isEmpty else {
+            throw SQLError(.syntax, "cannot override PARTITION BY clause of window \"\(name)\"", at: position)
+        }
+        guard spec.orderBy.isEmpty || base.orderBy.isEmpty else {
+            throw SQLError(.syntax, "cannot override ORDER BY clause of window \"\(name)\"", at: position)
+        }
+        guard base.frame == nil else {
+            throw SQLError(.syntax, "cannot copy window \"\(name)\" because it has a frame clause", at: position)
+        }
+        var resolved = base
+        if !spec.orderBy.isEmpty { resolved.orderBy = spec.orderBy }
+        resolved.frame = spec.frame
+        resolved.ignoreNulls = spec.ignoreNulls
+        return resolved
     }
 
     mutating func orderItems() throws(SQLError) -> [OrderItem] {

@@ -49,6 +49,8 @@ package struct SQLParser {
 
     var current: SQLToken { tokens[index] }
     var next: SQLToken { tokens[min(index + 1, tokens.count - 1)] }
+    /// The token `offset` places ahead (the end token past the last).
+    func peek(_ offset: Int) -> SQLToken { tokens[min(index + offset, tokens.count - 1)] }
 
     mutating func advance() -> SQLToken {
         let token = tokens[index]
@@ -96,7 +98,7 @@ package struct SQLParser {
         "from", "where", "group", "order", "limit", "sample", "latest", "union", "except", "intersect",
         "join", "on", "and", "or", "not", "as", "asc", "desc", "by", "fill", "align", "inner", "left", "right",
         "cross", "asof", "lt", "splice", "then", "when", "else", "end", "in", "between", "like", "ilike", "is",
-        "select", "with", "having", "partition", "timestamp", "tolerance", "outer", "case", "to", "values", "full", "pivot",
+        "select", "with", "having", "partition", "timestamp", "tolerance", "outer", "case", "to", "values", "full", "pivot", "window",
     ]
 
     /// A name: a bare word, a `"quoted identifier"` or (for tables) a `'quoted name'`.

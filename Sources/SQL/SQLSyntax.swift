@@ -245,18 +245,49 @@ package enum TimeUnit: Sendable, Equatable {
     }
 }
 
-/// `ROWS BETWEEN start AND end` of a window.
+/// `OVER (…)` of a window call: partitions, order, frame, and `IGNORE NULLS` (written before
+/// OVER). Named windows (`OVER w`, `WINDOW w AS (…)`) are resolved by the parser.
+package struct WindowSpec: Sendable {
+    var partitionBy: [SQLExpression] = []
+    var orderBy: [OrderItem] = []
+    /// nil: the default frame (the whole partition, or up to the last peer with ORDER BY).
+    var frame: WindowFrame?
+    var ignoreNulls = false
+    /// While parsing: the named window this one refers to (`OVER w` or `OVER (w …)`).
+    var base: (name: String, position: Int)?
+}
+
+/// `ROWS|RANGE BETWEEN start AND end [EXCLUDE CURRENT ROW]` of a window.
 package struct WindowFrame: Sendable, Equatable {
-    package enum Bound: Sendable, Equatable {
-        case unboundedPreceding
-        case preceding(Int)
-        case currentRow
-        case following(Int)
-        case unboundedFollowing
+    package enum Unit: Sendable, Equatable {
+        /// Offsets count rows.
+        case rows
+        /// Offsets are distances in the single ORDER BY key's values (µs for time units);
+        /// CURRENT ROW takes the row's peers along.
+        case range
     }
 
+    package enum Bound: Sendable, Equatable {
+        case unboundedPreceding
+        case preceding(Int64)
+        case currentRow
+        case following(Int64)
+        case unboundedFollowing
+
+        var hasOffset: Bool {
+            switch self {
+            case .preceding, .following: true
+            default: false
+            }
+        }
+    }
+
+    var unit: Unit = .rows
     var start: Bound
     var end: Bound
+    var excludeCurrentRow = false
+    /// RANGE offsets given with a time unit (`'5' MINUTE`): µs, for a TIMESTAMP key.
+    var timeUnits = false
 }
 
 package struct OrderItem: Sendable {
@@ -364,7 +395,7 @@ package struct SQLExpression: Sendable {
         case caseWhen(operand: SQLExpression?, branches: [(SQLExpression, SQLExpression)], otherwise: SQLExpression?)
         case subquery(SQLQuery)
         /// `f(args) OVER (PARTITION BY … ORDER BY … [ROWS BETWEEN … AND …])`.
-        case window(name: String, arguments: [SQLExpression], partitionBy: [SQLExpression], orderBy: [OrderItem], frame: WindowFrame?)
+        case window(name: String, arguments: [SQLExpression], spec: WindowSpec)
     }
 
     var kind: Kind

@@ -16,6 +16,8 @@ struct WindowFunction {
     let partitionBy: [BoundExpression]
     let orderBy: [(BoundExpression, descending: Bool)]
     let frame: WindowFrame?
+    /// `IGNORE NULLS` (lag, lead, first_value, last_value): NULL values are skipped.
+    var ignoreNulls = false
 
     var type: SQLType {
         switch kind {
@@ -95,35 +97,42 @@ struct WindowFunction {
                 }
                 lastPeer[position] = keys.isEmpty ? partition.count - 1 : runEnd
             }
-            fill(partition, firstPeer: firstPeer, lastPeer: lastPeer, values: values, source: &source, integers: &integers, reals: &reals)
+            let frames = Frames(
+                spec: frame, defaultEnd: orderBy.isEmpty ? nil : lastPeer, firstPeer: firstPeer, lastPeer: lastPeer,
+                keys: rangeKeys(keys.first, partition))
+            fill(partition, frames: frames, values: values, source: &source, integers: &integers, reals: &reals)
             start = end
         }
         return try output(values: values, source: source, integers: integers, reals: reals, batch: batch)
     }
 
-    /// The frame of `position` in a partition of `count` rows: positions [start, end].
-    private func frame(_ position: Int, _ count: Int, lastPeer: Int) -> ClosedRange<Int>? {
-        guard let frame else {
-            return orderBy.isEmpty ? 0...(count - 1) : 0...lastPeer
+    /// For a RANGE frame with offsets: the partition's ORDER BY key values in partition order,
+    /// negated when the order is descending (so they ascend either way), and which are NULL.
+    private func rangeKeys(_ key: ColumnVector?, _ partition: [Int]) -> Frames.Keys? {
+        guard let frame, frame.unit == .range, frame.start.hasOffset || frame.end.hasOffset, let key else { return nil }
+        let descending = orderBy[0].descending
+        let nulls = key.nullMask(orderBy[0].0.type)
+        let isNull = partition.map { nulls[$0] }
+        switch key {
+        case .integer(let values):
+            return .integers(partition.map { descending ? 0 &- values[$0] : values[$0] }, isNull: isNull)
+        case .real(let values):
+            return .reals(partition.map { descending ? -values[$0] : values[$0] }, isNull: isNull)
+        default:
+            return nil
         }
-        func resolve(_ bound: WindowFrame.Bound) -> Int {
-            switch bound {
-            case .unboundedPreceding: 0
-            case .preceding(let n): position - n
-            case .currentRow: position
-            case .following(let n): position + n
-            case .unboundedFollowing: count - 1
-            }
-        }
-        let low = max(0, resolve(frame.start)), high = min(count - 1, resolve(frame.end))
-        return low <= high ? low...high : nil
     }
 
     private func fill(
-        _ partition: [Int], firstPeer: [Int], lastPeer: [Int], values: ColumnVector?, source: inout [Int], integers: inout [Int64],
-        reals: inout [Double]
+        _ partition: [Int], frames: Frames, values: ColumnVector?, source: inout [Int], integers: inout [Int64], reals: inout [Double]
     ) {
         let count = partition.count
+        let firstPeer = frames.firstPeer
+        // IGNORE NULLS: the positions holding a value, ascending.
+        let valued: [Int]? = ignoreNulls ? {
+            let nulls = values?.nullMask(argument?.type ?? .long)
+            return (0..<count).filter { !(nulls?[partition[$0]] ?? false) }
+        }() : nil
         switch kind {
         case .rowNumber:
             for (position, row) in partition.enumerated() { integers[row] = Int64(position + 1) }
@@ -137,20 +146,51 @@ struct WindowFunction {
             }
         case .lag, .lead:
             for (position, row) in partition.enumerated() {
-                let target = kind == .lag ? position - offset : position + offset
+                var target = kind == .lag ? position - offset : position + offset
+                if let valued, offset > 0 {
+                    // The offset-th valued position before (lag) or after (lead) this one.
+                    let before = Self.firstIndex(in: valued, atLeast: position)
+                    let through = Self.firstIndex(in: valued, atLeast: position + 1)
+                    let index = kind == .lag ? before - offset : through + offset - 1
+                    target = index >= 0 && index < valued.count ? valued[index] : -1
+                }
                 source[row] = target >= 0 && target < count ? partition[target] : -1
             }
         case .firstValue, .lastValue:
             for (position, row) in partition.enumerated() {
-                guard let range = frame(position, count, lastPeer: lastPeer[position]) else { continue }
-                source[row] = partition[kind == .firstValue ? range.lowerBound : range.upperBound]
+                guard var range = frames.range(position) else { continue }
+                if frames.excludesCurrentRow {
+                    // The current row leaves a gap only inside; at an edge the frame shrinks.
+                    if range.lowerBound == position, range.upperBound == position { continue }
+                    if range.lowerBound == position { range = (position + 1)...range.upperBound }
+                    if range.upperBound == position { range = range.lowerBound...(position - 1) }
+                }
+                guard let valued else {
+                    source[row] = partition[kind == .firstValue ? range.lowerBound : range.upperBound]
+                    continue
+                }
+                let skip = frames.excludesCurrentRow ? position : -1
+                var index = kind == .firstValue
+                    ? Self.firstIndex(in: valued, atLeast: range.lowerBound) : Self.firstIndex(in: valued, atLeast: range.upperBound + 1) - 1
+                if index >= 0, index < valued.count, valued[index] == skip { index += kind == .firstValue ? 1 : -1 }
+                if index >= 0, index < valued.count, range.contains(valued[index]) { source[row] = partition[valued[index]] }
             }
         case .sum, .avg, .count, .min, .max:
-            aggregate(partition, lastPeer: lastPeer, values: values, integers: &integers, reals: &reals)
+            aggregate(partition, frames: frames, values: values, integers: &integers, reals: &reals)
         }
     }
 
-    private func aggregate(_ partition: [Int], lastPeer: [Int], values: ColumnVector?, integers: inout [Int64], reals: inout [Double]) {
+    /// The first index of ascending `positions` holding a value ≥ `position` (the count when none).
+    private static func firstIndex(in positions: [Int], atLeast position: Int) -> Int {
+        var low = 0, high = positions.count
+        while low < high {
+            let middle = (low + high) / 2
+            if positions[middle] >= position { high = middle } else { low = middle + 1 }
+        }
+        return low
+    }
+
+    private func aggregate(_ partition: [Int], frames: Frames, values: ColumnVector?, integers: inout [Int64], reals: inout [Double]) {
         let count = partition.count
         let argumentType = argument?.type ?? .long
         let isInteger = argumentType.representation == .integer
@@ -170,26 +210,35 @@ struct WindowFunction {
             present[position + 1] = present[position] + (isNull ? 0 : 1)
         }
         for (position, row) in partition.enumerated() {
-            guard let range = frame(position, count, lastPeer: lastPeer[position]) else {
+            let frame = frames.range(position)
+            // EXCLUDE CURRENT ROW: the row's own contribution comes off the frame's totals.
+            let excluded = frames.excludesCurrentRow && frame?.contains(position) == true ? position : nil
+            let rows = (frame?.count ?? 0) - (excluded == nil ? 0 : 1)
+            guard let range = frame, rows > 0 else {
                 if kind == .count { integers[row] = 0 } else { integers[row] = argumentType.integerNull }
                 continue
             }
-            let n = present[range.upperBound + 1] - present[range.lowerBound]
+            var n = present[range.upperBound + 1] - present[range.lowerBound]
+            var realTotal = sums[range.upperBound + 1] - sums[range.lowerBound]
+            var integerTotal = integerSums[range.upperBound + 1] &- integerSums[range.lowerBound]
+            if let excluded {
+                n -= present[excluded + 1] - present[excluded]
+                realTotal -= sums[excluded + 1] - sums[excluded]
+                integerTotal = integerTotal &- (integerSums[excluded + 1] &- integerSums[excluded])
+            }
             switch kind {
             case .count:
-                integers[row] = Int64(values == nil ? range.count : n)
+                integers[row] = Int64(values == nil ? rows : n)
             case .sum where isInteger:
-                integers[row] = n == 0 ? Int64.min : integerSums[range.upperBound + 1] &- integerSums[range.lowerBound]
+                integers[row] = n == 0 ? Int64.min : integerTotal
             case .sum:
-                reals[row] = n == 0 ? .nan : sums[range.upperBound + 1] - sums[range.lowerBound]
+                reals[row] = n == 0 ? .nan : realTotal
             case .avg:
-                let total = isInteger ? Double(integerSums[range.upperBound + 1] &- integerSums[range.lowerBound])
-                    : sums[range.upperBound + 1] - sums[range.lowerBound]
-                reals[row] = n == 0 ? .nan : total / Double(n)
+                reals[row] = n == 0 ? .nan : (isInteger ? Double(integerTotal) : realTotal) / Double(n)
             default:
                 // min / max: a scan of the frame.
                 var best: Int?
-                for p in range where !(nulls?[partition[p]] ?? false) {
+                for p in range where p != excluded && !(nulls?[partition[p]] ?? false) {
                     guard let current = best else { best = p; continue }
                     let better = isInteger
                         ? (kind == .max ? inputIntegers[p] > inputIntegers[current] : inputIntegers[p] < inputIntegers[current])
