@@ -11,13 +11,11 @@ extension QueryExecutor {
         if case .constant(.boolean(true), _)? = predicate { predicate = nil }
 
         let aggregating = select.sampleBy != nil || !select.groupBy.isEmpty || items.contains { $0.expression.containsAggregate }
-            || select.latestOn != nil
+            || select.latestOn != nil || items.contains { $0.expression.aggregatesInWindows }
         var result: QueryResult
         var orderHandled = false
         if items.contains(where: { $0.expression.containsWindow }) {
-            if aggregating {
-                throw SQLError(.unsupported, "window functions over GROUP BY or SAMPLE BY are not supported yet; use a subquery", at: select.position)
-            }
+            if aggregating { return try run(Self.windowsOverGroups(select, items)) }
             (result, orderHandled) = (try windowProjection(select, items, plan, scope, binder, predicate), true)
         } else if aggregating {
             (result, orderHandled) = try AggregatePlan(executor: self, select: select, items: items, plan: plan, scope: scope, predicate: predicate).run()

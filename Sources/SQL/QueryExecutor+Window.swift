@@ -140,3 +140,72 @@ extension QueryExecutor {
             ignoreNulls: spec.ignoreNulls)
     }
 }
+
+extension QueryExecutor {
+    /// Window functions over GROUP BY / SAMPLE BY results (`lag(sum(v)) OVER (ORDER BY ts)`,
+    /// `sum(sum(v)) OVER ()`): the aggregation runs as an inner query whose columns are every
+    /// grouped expression the select list and ORDER BY use — whole items without windows, and
+    /// the aggregates and columns a window call or its surroundings read — and the windows run
+    /// over its rows, as the SQL standard orders them (windows after grouping).
+    static func windowsOverGroups(_ select: SelectQuery, _ items: [SelectQuery.Item]) throws(SQLError) -> SQLQuery {
+        var inner = select
+        inner.items = []
+        inner.orderBy = []
+        inner.limit = nil
+        inner.distinct = false
+        var canonicals: [String: String] = [:]
+        func column(_ expression: SQLExpression) -> SQLExpression {
+            let key = expression.canonical
+            let name: String
+            if let known = canonicals[key] {
+                name = known
+            } else {
+                name = "\u{1}g\(canonicals.count)"
+                canonicals[key] = name
+                inner.items.append(.init(expression: expression, alias: name))
+            }
+            return SQLExpression(.column(qualifier: nil, name: name), at: expression.position)
+        }
+        // A part that reads the rows (a column or an aggregate) comes from the inner query;
+        // constants (a lag offset, a default) stay as written.
+        func readsRows(_ expression: SQLExpression) -> Bool {
+            var found = false
+            expression.visit { node in
+                switch node.kind {
+                case .column: found = true
+                case .function(let name, _, _) where AggregateKind.isAggregate(name): found = true
+                default: break
+                }
+            }
+            return found
+        }
+        func outer(_ expression: SQLExpression) -> SQLExpression {
+            guard expression.containsWindow else { return readsRows(expression) ? column(expression) : expression }
+            return expression.rewritten { node in
+                if case .window(let name, let arguments, var spec) = node.kind {
+                    spec.partitionBy = spec.partitionBy.map { readsRows($0) ? column($0) : $0 }
+                    for index in spec.orderBy.indices where readsRows(spec.orderBy[index].expression) {
+                        spec.orderBy[index].expression = column(spec.orderBy[index].expression)
+                    }
+                    let arguments = arguments.map { readsRows($0) ? column($0) : $0 }
+                    return SQLExpression(.window(name: name, arguments: arguments, spec: spec), at: node.position)
+                }
+                if !node.containsWindow, readsRows(node) { return column(node) }
+                return nil
+            }
+        }
+        let names = outputNames(items)
+        var result = SelectQuery()
+        result.position = select.position
+        result.distinct = select.distinct
+        result.limit = select.limit
+        result.items = zip(items, names).map { item, name in .init(expression: outer(item.expression), alias: name) }
+        result.orderBy = select.orderBy.map { order in
+            // An output name or position is the outer query's own.
+            if case .column(nil, let name) = order.expression.kind, names.contains(where: { Scope.sameName($0, name) }) { return order }
+            return OrderItem(expression: outer(order.expression), descending: order.descending)
+        }
+        result.from = .subquery(.select(inner), alias: nil, position: select.position)
+        return .select(result)
+    }
+}

@@ -9,6 +9,15 @@ extension SQLExpression {
         return found
     }
 
+    /// Whether a window call's arguments, PARTITION BY or ORDER BY aggregate (`lag(sum(v)) OVER …`).
+    var aggregatesInWindows: Bool {
+        var found = false
+        visit { node in
+            if case .window = node.kind, node.children.contains(where: \.containsAggregate) { found = true }
+        }
+        return found
+    }
+
     /// Whether a window function is called anywhere in the expression.
     var containsWindow: Bool {
         var found = false
