@@ -307,6 +307,10 @@ def test_replica_refuses_every_write_with_25006_and_says_so(make_node):
                 conn.execute(sql)
             assert str(failure.value) == f"cannot execute {verb} in a read-only transaction"
         assert conn.execute("select count(*) from long_sequence(10)").fetchone() == (10,)
+        # Node-local maintenance writes no WAL record: a replica backs itself up (decision 0019).
+        conn.execute("checkpoint create")
+        assert (node.data_dir / "checkpoint" / "manifest").exists()
+        conn.execute("checkpoint release")
     response = requests.get(f"{node.http_url}/exec", params={"query": "create table r (ts timestamp)"})
     assert response.status_code == 421 and response.headers["X-QuestDB-Role"] == "REPLICA"
 

@@ -46,6 +46,12 @@ package struct SundialNode {
                 "epoch": "\(opened.identity.epoch)", "role": "\(opened.identity.role.rawValue)",
             ])
 
+        // A copy taken under CHECKPOINT CREATE, started with `_restore` in its root, becomes
+        // the checkpoint's image before anything reads its tables (decision 0019).
+        if let txn = try BackupCheckpoint.restoreIfRequested(opened.layout) {
+            logger.warning("restored the data directory from its checkpoint", metadata: ["txn": "\(txn)"])
+        }
+
         // Metrics come first: storage publishes gauges while it opens.
         let refreshes = MetricsRefreshes()
         let metricsText = configuration.metricsEnabled ? SundialNode.bootstrapMetrics(refreshes: refreshes) : nil

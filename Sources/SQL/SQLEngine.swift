@@ -180,6 +180,16 @@ package final class SQLEngine: Sendable {
             return .updated(rows: try await onStorageThreads { () async throws(SQLError) in
                 try await UpdatePlan(update: update, executor: executor).run()
             })
+        case .checkpoint(let create, let position):
+            // Hard links and fsyncs: blocking file work, on a SQL worker.
+            try await offload { [storage] () throws(SQLError) in
+                do throws(StorageError) {
+                    if create { _ = try storage.createCheckpoint() } else { try storage.releaseCheckpoint() }
+                } catch {
+                    throw DataDefinition.storageError(error, at: position)
+                }
+            }
+            return .ddl
         case .dropTable, .dropAllTables, .truncateTable, .renameTable, .alterTable:
             try await onStorageThreads { () async throws(SQLError) in try await DataDefinition(engine: self, executor: executor).change(statement) }
             return .ddl
@@ -311,7 +321,7 @@ package final class SQLEngine: Sendable {
         case .declareCursor(_, let query):
             // The cursor's rows come with FETCH; DECLARE itself returns none.
             _ = try executor.run(query)
-        case .createTable, .dropTable, .dropAllTables, .truncateTable, .renameTable, .alterTable, .session:
+        case .createTable, .dropTable, .dropAllTables, .truncateTable, .renameTable, .alterTable, .session, .checkpoint:
             break
         }
         let count = max(parameterCount, declared.count)

@@ -142,6 +142,10 @@ package struct SQLParser {
             return .renameTable(from: from, to: to, position: position)
         }
         if token.isWord("alter") { return try alterTable() }
+        if token.isWord("checkpoint"), next.isWord("create") || next.isWord("release") {
+            index += 1
+            return .checkpoint(create: advance().isWord("create"), position: token.position)
+        }
         if token.isWord("show") { return try show() }
         if token.isWord("explain") {
             index += 1

@@ -10,6 +10,8 @@ package indirect enum SQLStatement: Sendable {
     case dropTable(name: String, ifExists: Bool, position: Int)
     /// QuestDB's `DROP ALL TABLES` (also `DROP ALL`).
     case dropAllTables(position: Int)
+    /// `CHECKPOINT CREATE` / `CHECKPOINT RELEASE`: backup mode (decision 0019).
+    case checkpoint(create: Bool, position: Int)
     case truncateTable(name: String, position: Int)
     case renameTable(from: String, to: String, position: Int)
     case alterTable(name: String, AlterTable, position: Int)
@@ -28,7 +30,7 @@ package indirect enum SQLStatement: Sendable {
         switch self {
         case .query, .showTables, .showColumns, .showCreateTable, .explain, .session, .declareCursor: false
         // Node-local maintenance: a replica resumes its own copy of a table (decision 0018).
-        case .alterTable(_, .resumeWAL, _): false
+        case .alterTable(_, .resumeWAL, _), .checkpoint: false
         case .createTable, .insert, .update, .dropTable, .dropAllTables, .truncateTable, .renameTable, .alterTable: true
         }
     }
@@ -41,6 +43,7 @@ package indirect enum SQLStatement: Sendable {
         case .insert: "INSERT"
         case .update: "UPDATE"
         case .dropTable, .dropAllTables: "DROP TABLE"
+        case .checkpoint: "CHECKPOINT"
         case .truncateTable: "TRUNCATE"
         case .renameTable: "RENAME TABLE"
         case .alterTable: "ALTER TABLE"

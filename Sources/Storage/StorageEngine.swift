@@ -21,7 +21,7 @@ package final class StorageEngine: Sendable {
     private let retentionHold = Mutex<UInt64?>(nil)
     /// Synchronous replication: a commit is acknowledged once this says enough replicas hold it.
     private let commitGate = Mutex<(any CommitGate)?>(nil)
-    private let layout: DataDirectory
+    let layout: DataDirectory
 
     /// Opens the tables and the WAL and replays every committed transaction the tables lack.
     package init(layout: DataDirectory, configuration: StorageConfiguration, role: NodeRole = .standalone) throws(StorageError) {
