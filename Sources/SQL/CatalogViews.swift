@@ -1,4 +1,7 @@
 import Storage
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Metadata as tables: `tables()`, `table_columns('t')`, `wal_tables()`, `SHOW …`, with
 /// QuestDB's column names.
@@ -90,16 +93,71 @@ struct CatalogViews {
         ], rows)
     }
 
+    /// `table_partitions('t')` / `SHOW PARTITIONS FROM t`: QuestDB's columns, one row per
+    /// partition (the parts a partition was split into count as one), oldest first.
     func partitions(of table: String, at position: Int) throws(SQLError) -> QueryResult {
         let schema = try schema(table, at: position)
         let snapshot = engine.snapshot(ofTable: table)
-        let rows: [[SQLValue]] = (snapshot?.partitions ?? []).enumerated().map { index, partition in
-            [
-                .integer(Int64(index)), .text(schema.partitionBy.description), .text(partition.directoryName),
-                .integer(Int64(partition.rowCount)),
-            ]
+        let parts = snapshot?.partitions ?? []
+        let timestampID = schema.designatedTimestamp
+        var starts: [Int64] = []
+        for part in parts where starts.last != part.timestamp { starts.append(part.timestamp) }
+        starts = Array(Set(starts)).sorted()
+        var rows: [[SQLValue]] = []
+        for (index, start) in starts.enumerated() {
+            let members = parts.filter { $0.timestamp == start }
+            var minimum: Int64?
+            var maximum: Int64?
+            if let snapshot, let timestampID {
+                for part in members where part.rowCount > 0 {
+                    guard let mapped = try? snapshot.mapColumn(timestampID, in: part) else { continue }
+                    mapped.withUnsafeBytes { bytes in
+                        let first = bytes.loadUnaligned(fromByteOffset: 0, as: Int64.self)
+                        let last = bytes.loadUnaligned(fromByteOffset: (part.rowCount - 1) * 8, as: Int64.self)
+                        minimum = min(minimum ?? first, first)
+                        maximum = max(maximum ?? last, last)
+                    }
+                }
+            }
+            let size = members.reduce(Int64(0)) { total, part in
+                total + Self.directorySize((snapshot?.directory ?? "") + "/" + part.directoryName)
+            }
+            rows.append([
+                .integer(Int64(index)), .text(schema.partitionBy.description), .text(PartitionTime.name(of: start, by: schema.partitionBy)),
+                minimum.map { .integer($0) } ?? .null, maximum.map { .integer($0) } ?? .null,
+                .integer(Int64(members.reduce(0) { $0 + $1.rowCount })), .integer(size), .text(Self.humanReadable(bytes: size)),
+                .boolean(false), .boolean(index == starts.count - 1), .boolean(true), .boolean(false), .boolean(false),
+            ])
         }
-        return Self.build([("index", .int), ("partitionBy", .string), ("name", .string), ("numRows", .long)], rows)
+        return Self.build([
+            ("index", .int), ("partitionBy", .string), ("name", .string), ("minTimestamp", .timestamp), ("maxTimestamp", .timestamp),
+            ("numRows", .long), ("diskSize", .long), ("diskSizeHuman", .string), ("readOnly", .boolean), ("active", .boolean),
+            ("attached", .boolean), ("detached", .boolean), ("attachable", .boolean),
+        ], rows)
+    }
+
+    /// Bytes of the regular files in `path` (a partition directory; not recursive).
+    private static func directorySize(_ path: String) -> Int64 {
+        guard let names = try? ColumnFiles.entries(of: path) else { return 0 }
+        var total: Int64 = 0
+        for name in names {
+            var info = stat()
+            if stat(path + "/" + name, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG { total += Int64(info.st_size) }
+        }
+        return total
+    }
+
+    /// QuestDB's human-readable size: `512.0 B`, `1.5 KiB`, `3.2 MiB`, …
+    static func humanReadable(bytes: Int64) -> String {
+        var value = Double(bytes)
+        var unit = 0
+        let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        let tenths = Int((value * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10) \(units[unit])"
     }
 
     func showTables() -> QueryResult {

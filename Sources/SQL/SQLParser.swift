@@ -169,6 +169,19 @@ package struct SQLParser {
             let (table, position) = try name(allowString: true, what: "table name")
             return .showCreateTable(table: table, position: position)
         }
+        if accept("partitions") {
+            // `SHOW PARTITIONS FROM t` is `SELECT * FROM table_partitions('t')` (it reads file
+            // sizes and timestamps, so it runs as a query, on a SQL worker).
+            let start = current.position
+            try expect("from")
+            let (table, position) = try name(allowString: true, what: "table name")
+            var select = SelectQuery()
+            select.position = start
+            select.items = [.init(expression: SQLExpression(.star(qualifier: nil), at: start), alias: nil)]
+            select.from = .function(
+                name: "table_partitions", arguments: [SQLExpression(.string(table), at: position)], alias: nil, position: position)
+            return .query(.select(select))
+        }
         return .session(.show(name: settingName(restOfStatement())))
     }
 
