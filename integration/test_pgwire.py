@@ -221,6 +221,37 @@ def test_cancel_request_stops_a_running_query(node):
         assert conn.execute("select 1").fetchone() == (1,)
 
 
+def test_query_activity_lists_running_statements_and_cancel_query_stops_one(node):
+    slow = "select count(*) from long_sequence(100000000000) where x % 7 = 3"
+    failures = []
+
+    def run_slow():
+        try:
+            with psycopg.connect(node.pg_dsn, autocommit=True) as conn:
+                conn.execute(slow)
+        except psycopg.Error as error:
+            failures.append(error)
+
+    worker = threading.Thread(target=run_slow)
+    worker.start()
+    with psycopg.connect(node.pg_dsn, autocommit=True) as conn:
+        deadline = time.monotonic() + 10
+        running = []
+        while not running and time.monotonic() < deadline:
+            running = conn.execute("select query_id, username, state from query_activity() where query = %s", [slow]).fetchall()
+        assert running and running[0][1:] == ("admin", "active"), running
+        # Seen over REST too, with the same ids.
+        listed = requests.get(f"{node.http_url}/exec", params={"query": "select query_id, query from query_activity()"}).json()
+        assert [running[0][0], slow] in listed["dataset"]
+        conn.execute(f"cancel query {running[0][0]}")
+        worker.join(timeout=20)
+        assert not worker.is_alive()
+        assert len(failures) == 1 and isinstance(failures[0], psycopg.errors.QueryCanceled), failures
+        assert conn.execute("select count() from query_activity() where query = %s", [slow]).fetchone() == (0,)
+        with pytest.raises(psycopg.Error, match="not found in registry"):
+            conn.execute(f"cancel query {running[0][0]}")
+
+
 def test_statement_timeout_from_startup_options_and_set(node):
     with psycopg.connect(node.pg_dsn + " options='-c statement_timeout=300'", autocommit=True) as conn:
         with pytest.raises(psycopg.errors.QueryCanceled):

@@ -30,7 +30,7 @@ package struct ExecEndpoint: HTTPEndpoint {
         json.includeMetadata = !flag("nm")
         json.quoteLargeNumbers = flag("quoteLargeNum") || target.parameter("src") == "con"
         let limit = RowLimit(target.parameter("limit"), inclusiveStart: true)
-        let context = engine.makeContext(timeout: StatementTimeout.parse(request.headers))
+        let context = engine.makeContext(timeout: StatementTimeout.parse(request.headers), text: query)
         let started = ContinuousClock.now
         let selectedNames = target.parameter("cols").map { cols in
             cols.split(separator: ",").map { String($0).trimmingCharacters(in: " ") }.filter { !$0.isEmpty }
@@ -94,7 +94,7 @@ package struct ExportEndpoint: HTTPEndpoint {
         guard case .query = statement else {
             return .json(.badRequest, "{\"query\":\(JSONText.quoted(query)),\"error\":\"/exp endpoint only accepts SELECT\",\"position\":0}")
         }
-        let context = engine.makeContext(timeout: target.parameter("timeout").flatMap(Int.init).map { .seconds($0) })
+        let context = engine.makeContext(timeout: target.parameter("timeout").flatMap(Int.init).map { .seconds($0) }, text: query)
         let outcome: SQLOutcome
         do {
             outcome = try await request.connection.whileOpen(onClose: { context.cancel() }) { () throws(SQLError) in

@@ -15,6 +15,8 @@ package struct PGSessionLimits: Sendable {
 /// client or inferred) and its result columns known.
 struct PGPreparedStatement {
     var statement: SQLStatement?
+    /// The SQL as the client sent it (what `query_activity()` shows).
+    var text = ""
     /// Answered by the session itself instead of the SQL engine.
     var introspection = false
     var parameterOIDs: [Int32]
@@ -90,8 +92,9 @@ package final class PGSession {
         return nil
     }
 
-    private func makeContext() -> QueryContext {
-        let context = engine.makeContext(timeout: statementTimeoutMillis > 0 ? .milliseconds(statementTimeoutMillis) : nil)
+    private func makeContext(text: String = "") -> QueryContext {
+        let context = engine.makeContext(
+            timeout: statementTimeoutMillis > 0 ? .milliseconds(statementTimeoutMillis) : nil, text: text, user: user)
         running.set(context)
         return context
     }
@@ -106,7 +109,7 @@ package final class PGSession {
             if parsed.isEmpty { PGBackendMessage.emptyQueryResponse.write(into: &out) }
             for statement in parsed {
                 var portal = PGPortal(
-                    prepared: PGPreparedStatement(statement: statement, parameterOIDs: [], columns: nil), parameters: [], resultFormats: [])
+                    prepared: PGPreparedStatement(statement: statement, text: sql, parameterOIDs: [], columns: nil), parameters: [], resultFormats: [])
                 try await run(&portal, describe: true, maxRows: 0, flush: flush)
                 answered += 1
             }
@@ -147,7 +150,7 @@ package final class PGSession {
             guard ready.statements.count <= 1 else {
                 throw SQLError(.syntax, "cannot insert multiple commands into a prepared statement")
             }
-            var prepared = PGPreparedStatement(statement: ready.statements.first, parameterOIDs: parameterTypes, columns: nil)
+            var prepared = PGPreparedStatement(statement: ready.statements.first, text: query, parameterOIDs: parameterTypes, columns: nil)
             if case .session(.fetch(let cursor, _))? = ready.statements.first {
                 // A FETCH returns its cursor's columns, which only this session knows.
                 guard let declared = portals[cursor]?.result else { throw SQLError(.undefinedObject, "cursor \"\(cursor)\" does not exist") }
@@ -294,7 +297,7 @@ package final class PGSession {
             let types = portal.prepared.parameterOIDs.map(PGType.sqlType(ofParameter:))
             if machine.transaction == .inTransaction, PendingWrites.waitsForCommit(statement) {
                 let (pending, tag) = try await engine.buffer(
-                    statement, parameters: portal.parameters, parameterTypes: types, into: pendingWrites, context: makeContext())
+                    statement, parameters: portal.parameters, parameterTypes: types, into: pendingWrites, context: makeContext(text: portal.prepared.text))
                 running.clear()
                 pendingWrites = pending
                 PGBackendMessage.commandComplete(tag).write(into: &out)
@@ -306,7 +309,7 @@ package final class PGSession {
             let stop = maxRows > 0 ? maxRows : Int.max
             let limit = limits.flushBytes
             let rendered = try await engine.execute(
-                statement, parameters: portal.parameters, parameterTypes: types, context: makeContext()
+                statement, parameters: portal.parameters, parameterTypes: types, context: makeContext(text: portal.prepared.text)
             ) { result in
                 let first = PGEncodedRows.encode(result, formats: formats, rows: 0..<min(result.rowCount, stop), limit: limit, describe: describe)
                 return (first, first.end < result.rowCount ? result : nil)

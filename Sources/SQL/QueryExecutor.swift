@@ -26,6 +26,8 @@ struct QueryExecutor {
     var parallelMinRows = 262_144
     /// In-memory symbol postings shared by queries (nil: scans read symbol columns whole).
     var postings: SymbolPostingsCache?
+    /// For `query_activity()`.
+    var activity: QueryActivity?
 
     var bindingContext: BindingContext {
         var binding = BindingContext(now: now, parameters: parameters)
@@ -144,6 +146,7 @@ struct QueryExecutor {
                 }
                 return .longSequence(inference == nil ? count : 0, qualifier: alias)
             }
+            if name == "query_activity", let activity { return .materialized(activity.table(), qualifier: alias) }
             return .materialized(try CatalogViews(engine: engine).function(name, values, at: position), qualifier: alias)
         }
     }

@@ -67,11 +67,18 @@ package enum SQLOutcome: Sendable {
 package final class QueryContext: Sendable {
     package let deadline: ContinuousClock.Instant
     package let maxResultBytes: Int
+    /// What `query_activity()` shows: the statement's text (as the client sent it) and user.
+    package let text: String
+    package let user: String
     private let cancelled = Atomic<Bool>(false)
+    /// Its `query_activity()` id while registered (0: not registered).
+    let activityID = Atomic<Int64>(0)
 
-    package init(timeout: Duration, maxResultBytes: Int) {
+    package init(timeout: Duration, maxResultBytes: Int, text: String = "", user: String = "") {
         self.deadline = ContinuousClock.now + timeout
         self.maxResultBytes = maxResultBytes
+        self.text = text
+        self.user = user
     }
 
     package func cancel() { cancelled.store(true, ordering: .relaxed) }

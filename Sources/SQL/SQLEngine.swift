@@ -49,6 +49,8 @@ package final class SQLEngine: Sendable {
     /// Whether writes are refused (a replica or fenced node); asked per statement.
     private let isReadOnly: @Sendable () -> Bool
     private let clock: @Sendable () -> Int64
+    /// The statements running now (`query_activity()`, `CANCEL QUERY`).
+    package let activity: QueryActivity
     private let postings: SymbolPostingsCache
     private let statementCache: StatementCache
     /// `SELECT pg_promote()`: promotes this node (Replication's controller, set by `Node`);
@@ -66,6 +68,7 @@ package final class SQLEngine: Sendable {
         self.configuration = configuration
         self.isReadOnly = isReadOnly
         self.clock = nowMicros
+        self.activity = QueryActivity(clock: nowMicros)
         self.postings = SymbolPostingsCache(maxBytes: configuration.symbolPostingsCacheBytes)
         self.statementCache = StatementCache(capacity: configuration.statementCacheSize)
         self.workers = NIOThreadPool(numberOfThreads: max(1, configuration.workerThreads))
@@ -83,13 +86,25 @@ package final class SQLEngine: Sendable {
     }
 
     /// A context with the configured timeout (or `timeout` when the client sent one).
-    package func makeContext(timeout: Duration? = nil) -> QueryContext {
-        QueryContext(timeout: timeout ?? configuration.queryTimeout, maxResultBytes: configuration.maxQueryMemoryBytes)
+    package func makeContext(timeout: Duration? = nil, text: String = "", user: String = "admin") -> QueryContext {
+        QueryContext(timeout: timeout ?? configuration.queryTimeout, maxResultBytes: configuration.maxQueryMemoryBytes, text: text, user: user)
+    }
+
+    /// Runs `body` registered in `activity` (for `query_activity()` and `CANCEL QUERY`), unless
+    /// an outer call already registered the context.
+    private func tracked<T>(_ context: QueryContext, _ body: () async throws(SQLError) -> T) async throws(SQLError) -> T {
+        let id = activity.begin(context)
+        defer { if let id { activity.end(id, context) } }
+        return try await body()
     }
 
     /// Parses `sql` (one or more statements) and runs each in order; returns the last outcome.
     package func execute(_ sql: String, parameters: [SQLValue] = [], context: QueryContext? = nil) async throws(SQLError) -> SQLOutcome {
-        let context = context ?? makeContext()
+        let context = context ?? makeContext(text: sql)
+        return try await tracked(context) { () async throws(SQLError) in try await run(sql, parameters: parameters, context: context) }
+    }
+
+    private func run(_ sql: String, parameters: [SQLValue], context: QueryContext) async throws(SQLError) -> SQLOutcome {
         let statements = try await offload { () throws(SQLError) in try SQLParser.parse(sql) }
         guard !statements.isEmpty else { throw SQLError(.syntax, "empty query", at: 0) }
         var outcome = SQLOutcome.ddl
@@ -111,7 +126,13 @@ package final class SQLEngine: Sendable {
     package func execute<T: Sendable>(
         _ sql: String, context: QueryContext? = nil, render: @escaping @Sendable (QueryResult) -> T
     ) async throws(SQLError) -> Rendered<T> {
-        let context = context ?? makeContext()
+        let context = context ?? makeContext(text: sql)
+        return try await tracked(context) { () async throws(SQLError) in try await run(sql, context: context, render: render) }
+    }
+
+    private func run<T: Sendable>(
+        _ sql: String, context: QueryContext, render: @escaping @Sendable (QueryResult) -> T
+    ) async throws(SQLError) -> Rendered<T> {
         let executor = makeExecutor(context, parameters: [])
         // Either the rendered rows of a lone SELECT, or the statements to run one by one.
         let step = try await offload { () throws(SQLError) -> (T?, [SQLStatement]) in
@@ -145,13 +166,23 @@ package final class SQLEngine: Sendable {
             return .outcome(try await execute(statement, parameters: parameters, parameterTypes: parameterTypes, context: context))
         }
         let executor = makeExecutor(context, parameters: parameters, parameterTypes: parameterTypes)
-        return .rows(try await offload { () throws(SQLError) in render(try executor.run(query)) })
+        return try await tracked(context) { () async throws(SQLError) in
+            .rows(try await offload { () throws(SQLError) in render(try executor.run(query)) })
+        }
     }
 
     /// Runs one parsed statement. `parameterTypes` are the declared types of the parameters
     /// (nil entries: the value's own type).
     package func execute(
         _ statement: SQLStatement, parameters: [SQLValue] = [], parameterTypes: [SQLType?] = [], context: QueryContext
+    ) async throws(SQLError) -> SQLOutcome {
+        try await tracked(context) { () async throws(SQLError) in
+            try await perform(statement, parameters: parameters, parameterTypes: parameterTypes, context: context)
+        }
+    }
+
+    private func perform(
+        _ statement: SQLStatement, parameters: [SQLValue], parameterTypes: [SQLType?], context: QueryContext
     ) async throws(SQLError) -> SQLOutcome {
         if statement.isWrite, isReadOnly() {
             throw SQLError(.readOnly, "cannot execute \(statement.verb) in a read-only transaction")
@@ -180,6 +211,9 @@ package final class SQLEngine: Sendable {
             return .updated(rows: try await onStorageThreads { () async throws(SQLError) in
                 try await UpdatePlan(update: update, executor: executor).run()
             })
+        case .cancelQuery(let id, let position):
+            guard activity.cancel(id) else { throw SQLError(.invalidValue, "query to cancel not found in registry [id=\(id)]", at: position) }
+            return .ddl
         case .checkpoint(let create, let position):
             // Hard links and fsyncs: blocking file work, on a SQL worker.
             try await offload { [storage] () throws(SQLError) in
@@ -321,7 +355,7 @@ package final class SQLEngine: Sendable {
         case .declareCursor(_, let query):
             // The cursor's rows come with FETCH; DECLARE itself returns none.
             _ = try executor.run(query)
-        case .createTable, .dropTable, .dropAllTables, .truncateTable, .renameTable, .alterTable, .session, .checkpoint:
+        case .createTable, .dropTable, .dropAllTables, .truncateTable, .renameTable, .alterTable, .session, .checkpoint, .cancelQuery:
             break
         }
         let count = max(parameterCount, declared.count)
@@ -341,6 +375,7 @@ package final class SQLEngine: Sendable {
         executor.parallelism = configuration.scanThreads
         executor.parallelMinRows = configuration.parallelScanMinRows
         executor.postings = configuration.symbolPostingsCacheBytes > 0 ? postings : nil
+        executor.activity = activity
         return executor
     }
 

@@ -142,6 +142,14 @@ package struct SQLParser {
             return .renameTable(from: from, to: to, position: position)
         }
         if token.isWord("alter") { return try alterTable() }
+        if token.isWord("cancel"), next.isWord("query") {
+            index += 2
+            let id = advance()
+            guard id.kind == .integer, let value = Int64(id.text) else {
+                throw SQLError(.syntax, "query id expected", at: id.position)
+            }
+            return .cancelQuery(id: value, position: id.position)
+        }
         if token.isWord("checkpoint"), next.isWord("create") || next.isWord("release") {
             index += 1
             return .checkpoint(create: advance().isWord("create"), position: token.position)

@@ -12,6 +12,8 @@ package indirect enum SQLStatement: Sendable {
     case dropAllTables(position: Int)
     /// `CHECKPOINT CREATE` / `CHECKPOINT RELEASE`: backup mode (decision 0019).
     case checkpoint(create: Bool, position: Int)
+    /// `CANCEL QUERY id`: stops a running statement (ids from `query_activity()`).
+    case cancelQuery(id: Int64, position: Int)
     case truncateTable(name: String, position: Int)
     case renameTable(from: String, to: String, position: Int)
     case alterTable(name: String, AlterTable, position: Int)
@@ -30,7 +32,7 @@ package indirect enum SQLStatement: Sendable {
         switch self {
         case .query, .showTables, .showColumns, .showCreateTable, .explain, .session, .declareCursor: false
         // Node-local maintenance: a replica resumes its own copy of a table (decision 0018).
-        case .alterTable(_, .resumeWAL, _), .checkpoint: false
+        case .alterTable(_, .resumeWAL, _), .checkpoint, .cancelQuery: false
         case .createTable, .insert, .update, .dropTable, .dropAllTables, .truncateTable, .renameTable, .alterTable: true
         }
     }
@@ -44,6 +46,7 @@ package indirect enum SQLStatement: Sendable {
         case .update: "UPDATE"
         case .dropTable, .dropAllTables: "DROP TABLE"
         case .checkpoint: "CHECKPOINT"
+        case .cancelQuery: "CANCEL QUERY"
         case .truncateTable: "TRUNCATE"
         case .renameTable: "RENAME TABLE"
         case .alterTable: "ALTER TABLE"
