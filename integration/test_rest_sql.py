@@ -251,3 +251,33 @@ def test_a_query_whose_client_went_away_is_cancelled(make_node, path):
                         timeout=60).json()
     assert body["dataset"] == [[500500]]
 
+
+
+def test_ttl_drops_expired_partitions_as_ilp_rows_arrive(node):
+    """A table with TTL 2 DAYS fed by the official ILP client: partitions that ended more than
+    two days before the newest row (the wall clock is later) are dropped, newest kept."""
+    ok(node, "create table ttl_cpu (ts timestamp, host symbol, usage double) timestamp(ts) partition by day ttl 2 days")
+    day = 86_400 * 1_000_000_000
+    start = 1_700_000_000_000_000_000 - 1_700_000_000_000_000_000 % day  # a midnight, 2023-11-14
+    with Sender.from_conf(f"http::addr=127.0.0.1:{node.http_port};") as sender:
+        for d in range(6):
+            sender.row("ttl_cpu", symbols={"host": "h"}, columns={"usage": float(d)}, at=TimestampNanos(start + d * day + 12 * 3_600 * 1_000_000_000))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        names = [row[0] for row in ok(node, "select name from table_partitions('ttl_cpu')")["dataset"]]
+        if len(names) == 3:
+            break
+        time.sleep(0.05)
+    # Newest row: day 5 at noon; back 2 days is day 3 at noon: days 0-2 ended before it.
+    assert names == ["2023-11-17", "2023-11-18", "2023-11-19"]
+    assert ok(node, "select min(usage), max(usage), count() from ttl_cpu")["dataset"] == [[3.0, 5.0, 3]]
+    # A later row moves the reference on.
+    with Sender.from_conf(f"http::addr=127.0.0.1:{node.http_port};") as sender:
+        sender.row("ttl_cpu", symbols={"host": "h"}, columns={"usage": 6.0}, at=TimestampNanos(start + 6 * day + 12 * 3_600 * 1_000_000_000))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        names = [row[0] for row in ok(node, "select name from table_partitions('ttl_cpu')")["dataset"]]
+        if names[0] != "2023-11-17":
+            break
+        time.sleep(0.05)
+    assert names == ["2023-11-18", "2023-11-19", "2023-11-20"]

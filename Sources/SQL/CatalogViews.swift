@@ -40,7 +40,7 @@ struct CatalogViews {
             return [
                 .integer(Int64(schema.tableID)), .text(schema.name), timestamp.map(SQLValue.text) ?? .null,
                 .text(schema.partitionBy.description), .boolean(schema.partitionBy != .none), .boolean(!schema.dedupKeys.isEmpty),
-                .integer(0), .text("HOUR"), .boolean(false), .text(schema.name), .integer(500_000), .integer(600_000_000),
+                .integer(Int64(schema.ttl?.value ?? 0)), .text(schema.ttl?.unit.description ?? "HOUR"), .boolean(false), .text(schema.name), .integer(500_000), .integer(600_000_000),
                 .boolean(engine.suspension(ofTable: schema.name) != nil), .text("T"), .integer(Int64(rowCount)),
             ]
         }
@@ -172,6 +172,7 @@ struct CatalogViews {
         ddl += "\n)"
         if let timestamp = schema.designatedTimestamp.flatMap({ schema.column(id: $0)?.name }) {
             ddl += " timestamp(\(timestamp)) PARTITION BY \(schema.partitionBy.description)"
+            if let ttl = schema.ttl { ddl += " TTL \(ttl.value) \(ttl.unit)\(ttl.value == 1 ? "" : "S")" }
             if schema.partitionBy != .none { ddl += " WAL" }
         }
         if !schema.dedupKeys.isEmpty {

@@ -17,6 +17,22 @@ struct DataDefinition {
         return SQLError(.storage, error.message, at: position)
     }
 
+    /// A TTL clause for a table: nil for `TTL 0`; QuestDB's rules (a partitioned table, a whole
+    /// number of its partitions).
+    static func checkedTTL(_ clause: TTLClause, _ schema: TableSchema) throws(SQLError) -> TableTTL? {
+        guard clause.value > 0 else { return nil }
+        guard schema.partitionBy != .none, schema.designatedTimestamp != nil else {
+            throw SQLError(.invalidValue, "TTL needs a partitioned table with a designated timestamp", at: clause.position)
+        }
+        let ttl = TableTTL(value: clause.value, unit: clause.unit)
+        guard ttl.fits(schema.partitionBy) else {
+            throw SQLError(
+                .invalidValue, "TTL value must be an integer multiple of partition size [partitionBy=\(schema.partitionBy)]",
+                at: clause.position)
+        }
+        return ttl
+    }
+
     // MARK: CREATE TABLE
 
     func create(_ create: CreateTable) async throws(SQLError) {
@@ -31,9 +47,10 @@ struct DataDefinition {
             guard let model = storage.schema(named: name) else {
                 throw SQLError(.undefinedTable, "table does not exist [table=\(name)]", at: position)
             }
-            let copy = TableSchema(
+            var copy = TableSchema(
                 tableID: 0, name: create.name, columns: model.columns, designatedTimestamp: model.designatedTimestamp,
                 partitionBy: model.partitionBy, dedupKeys: model.dedupKeys)
+            copy.ttl = model.ttl
             do { _ = try await storage.createTable(copy) } catch { throw Self.storageError(error, at: create.position) }
             return
         }
@@ -89,8 +106,9 @@ struct DataDefinition {
         if !dedupKeys.isEmpty, let designated, !dedupKeys.contains(designated) {
             throw SQLError(.syntax, "deduplicate key list must include dedicated timestamp column", at: create.position)
         }
-        let requested = TableSchema(
+        var requested = TableSchema(
             tableID: 0, name: create.name, columns: columns, designatedTimestamp: designated, partitionBy: partitionBy, dedupKeys: dedupKeys)
+        if let clause = create.ttl { requested.ttl = try Self.checkedTTL(clause, requested) }
         let schema: TableSchema
         do { schema = try await storage.createTable(requested) } catch { throw Self.storageError(error, at: create.position) }
         if let source { _ = try await insertRows(source, into: schema, columns: schema.columns.indices.map { $0 }, at: create.position) }
@@ -239,6 +257,9 @@ struct DataDefinition {
         switch change {
         case .noOp:
             return
+        case .setTTL(let clause):
+            let ttl = try Self.checkedTTL(clause, storage.schema(named: name)!)
+            try await alter(name, at: position) { (schema) throws(SchemaError) in schema.ttl = ttl }
         case .resumeWAL(let txn):
             do { try await storage.resumeWAL(name, fromTxn: txn) } catch { throw Self.storageError(error, at: position) }
         case .dedup(let keys):

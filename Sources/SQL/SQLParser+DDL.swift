@@ -44,10 +44,7 @@ extension SQLParser {
             try expect("by")
             create.partitionBy = try self.name(what: "partition unit").0.uppercased()
         }
-        if accept("ttl") {
-            index += 1
-            if current.kind == .word { index += 1 }
-        }
+        if accept("ttl") { create.ttl = try ttlClause() }
         if accept("bypass") {
             try expect("wal")
         } else {
@@ -92,6 +89,29 @@ extension SQLParser {
             }
         }
         return CreateTable.Column(name: name, type: type, position: position)
+    }
+
+    /// `n unit` after TTL: `2 WEEKS`, `2 w`, or `2w` as one token.
+    mutating func ttlClause() throws(SQLError) -> TTLClause {
+        let token = advance()
+        // `2w` is one token (as SAMPLE BY's `1h`); `2 WEEKS` two.
+        let digits = String(token.text.prefix { $0.isNumber })
+        var unitText = String(token.text.dropFirst(digits.count))
+        guard token.kind == .integer || token.kind == .word, !digits.isEmpty else {
+            throw SQLError(.syntax, "TTL value and unit expected, such as 7 DAYS", at: token.position)
+        }
+        if unitText.isEmpty, current.kind == .word { unitText = advance().text }
+        guard let value = Int32(digits), value >= 0 else {
+            throw SQLError(.invalidValue, "TTL value must be a non-negative integer", at: token.position)
+        }
+        let units: [String: TableTTL.Unit] = [
+            "h": .hour, "hour": .hour, "hours": .hour, "d": .day, "day": .day, "days": .day, "w": .week, "week": .week,
+            "weeks": .week, "m": .month, "month": .month, "months": .month, "y": .year, "year": .year, "years": .year,
+        ]
+        guard let unit = units[unitText.lowercased()] else {
+            throw SQLError(.syntax, "TTL unit expected: HOURS, DAYS, WEEKS, MONTHS or YEARS", at: token.position)
+        }
+        return TTLClause(value: value, unit: unit, position: token.position)
     }
 
     mutating func alterTable() throws(SQLError) -> SQLStatement {
@@ -178,9 +198,10 @@ extension SQLParser {
             return .alterTable(name: table, .columnHint(column, indexed: false), position: position)
         }
         if accept("set") {
-            // Tuning (`SET PARAM maxUncommittedRows = n`, `o3MaxLag`), `SET TTL` and `SET TYPE
-            // [BYPASS] WAL` have nothing to change here: every table is written through the WAL.
-            guard current.isWord("param") || current.isWord("ttl") || current.isWord("type") else {
+            if accept("ttl") { return .alterTable(name: table, .setTTL(try ttlClause()), position: position) }
+            // Tuning (`SET PARAM maxUncommittedRows = n`, `o3MaxLag`) and `SET TYPE [BYPASS] WAL`
+            // have nothing to change here: every table is written through the WAL.
+            guard current.isWord("param") || current.isWord("type") else {
                 throw SQLError(.syntax, "'param', 'ttl' or 'type' expected", at: current.position)
             }
             while current.kind != .end, !current.isSymbol(";") { index += 1 }

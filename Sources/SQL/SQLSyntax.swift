@@ -307,6 +307,13 @@ package struct Limit: Sendable {
     var second: SQLExpression?
 }
 
+/// `TTL n HOURS|DAYS|WEEKS|MONTHS|YEARS` (also `H`, `D`, `W`, `M`, `Y`, and `2w` written as one word).
+package struct TTLClause: Sendable {
+    var value: Int32
+    var unit: TableTTL.Unit
+    var position: Int
+}
+
 package struct CreateTable: Sendable {
     package struct Column: Sendable {
         var name: String
@@ -322,6 +329,8 @@ package struct CreateTable: Sendable {
     var like: (name: String, position: Int)?
     var timestamp: (name: String, position: Int)?
     var partitionBy: String?
+    /// `TTL n unit` (n = 0: none).
+    var ttl: TTLClause?
     var dedupKeys: [(name: String, position: Int)]
     var position: Int
     var namePosition: Int
@@ -367,6 +376,8 @@ package enum AlterTable: Sendable {
     case renameColumn(from: String, to: String, position: Int)
     case dropPartitionList([SQLExpression])
     case dropPartitionWhere(SQLExpression)
+    /// `SET TTL n unit`: drops partitions once they are older than that (0: never).
+    case setTTL(TTLClause)
     /// `RESUME WAL [FROM TXN n]`: a suspended table replays its WAL records and takes writes again.
     case resumeWAL(fromTxn: UInt64?)
     /// `DEDUP ENABLE UPSERT KEYS(…)`, or `DEDUP DISABLE` (nil).
@@ -374,7 +385,7 @@ package enum AlterTable: Sendable {
     /// `ALTER COLUMN c ADD/DROP INDEX`, `SYMBOL CAPACITY n`, `CACHE`/`NOCACHE`: hints; the
     /// column must exist (and be a SYMBOL for an index).
     case columnHint((name: String, position: Int), indexed: Bool)
-    /// Accepted for compatibility; no effect (`SET PARAM`, `SET TTL`, `SET TYPE`).
+    /// Accepted for compatibility; no effect (`SET PARAM`, `SET TYPE`).
     case noOp
 }
 

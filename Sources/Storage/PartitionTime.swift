@@ -2,8 +2,18 @@
 /// named as QuestDB names them: `yyyy-MM-dd` (DAY), `yyyy-MM-ddTHH` (HOUR), `YYYY-Www` (WEEK,
 /// ISO weeks), `yyyy-MM` (MONTH), `yyyy` (YEAR), `default` (NONE).
 package enum PartitionTime {
-    static let microsPerHour: Int64 = 3_600_000_000
-    static let microsPerDay: Int64 = 86_400_000_000
+    package static let microsPerHour: Int64 = 3_600_000_000
+    package static let microsPerDay: Int64 = 86_400_000_000
+
+    /// Days since 1970-01-01 of the day holding `timestamp` (µs), rounding down.
+    package static func floorDays(_ timestamp: Int64) -> Int64 { flooredDivision(timestamp, microsPerDay) }
+
+    /// The number of days in `month` (1–12) of `year` (proleptic Gregorian).
+    package static func daysInMonth(year: Int, month: Int) -> Int {
+        let nextYear = month == 12 ? year + 1 : year
+        let nextMonth = month == 12 ? 1 : month + 1
+        return Int(days(fromYear: nextYear, month: nextMonth, day: 1) - days(fromYear: year, month: month, day: 1))
+    }
 
     /// Start (inclusive) of the partition holding `timestamp`.
     package static func floor(_ timestamp: Int64, by unit: PartitionBy) -> Int64 {

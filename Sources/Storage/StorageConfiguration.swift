@@ -13,6 +13,9 @@ package struct StorageConfiguration: Sendable {
     /// Most distinct values one SYMBOL column's dictionary may hold (it lives in memory, and a
     /// stream of unique tag values would otherwise grow it without bound: RELIABILITY I20).
     package var maxSymbolValues = 1 << 22
+    /// Whether applies that move a TTL table's newest row start a TTL pass (tests of the pass
+    /// itself turn it off and call `enforceTTL`).
+    package var enforcesTTL = true
 
     package init(wal: WALConfiguration = WALConfiguration(), checkpointEveryTxns: Int = 256, maxApplyLagTxns: Int = 4_096) {
         self.wal = wal

@@ -17,6 +17,8 @@ package final class StorageEngine: Sendable {
     private let published: Mutex<Published>
     private let applier: Mutex<Applier>
     private let applyQueue = DispatchQueue(label: "sundial.apply")
+    /// Set while a TTL pass (`enforceTTL`) is scheduled or running.
+    private let ttlPass = Atomic<Bool>(false)
     /// Lowest txn a replica still needs (set by replication); the WAL keeps everything after it.
     private let retentionHold = Mutex<UInt64?>(nil)
     /// Synchronous replication: a commit is acknowledged once this says enough replicas hold it.
@@ -558,6 +560,15 @@ package final class StorageEngine: Sendable {
             published.waiters = waiting
         }
         if wal.committedTxn > committed { startApplying() }
+        // New rows may have moved a TTL table's newest timestamp: its old partitions may expire.
+        if configuration.enforcesTTL, changed.values.contains(where: { $0?.schema.ttl != nil }), role.acceptsWrites,
+           ttlPass.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+        {
+            Task {
+                await self.enforceTTL(nowMicros: StorageMetrics.nowMicros())
+                self.ttlPass.store(false, ordering: .releasing)
+            }
+        }
     }
 
     /// Returns once the apply queue is idle (tests use it to stop cleanly without a checkpoint).

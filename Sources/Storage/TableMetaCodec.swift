@@ -4,10 +4,11 @@
 /// schema version u64, partition u8, has-designated u8, designated column id u32,
 /// next column id u32, name, column count u32, columns (id u32, type tag u8, type parameter u8,
 /// flags u8 [bit 0 indexed], symbol capacity i32, name), dedup key count u16, key ids u32…,
-/// CRC32C u32 of everything before it. Strings are u16 length + UTF-8.
+/// [format 2: TTL value i32 (0: none), TTL unit u8], CRC32C u32 of everything before it.
+/// Strings are u16 length + UTF-8. Format 1 files (no TTL) are still read.
 package enum TableMetaCodec {
     package static let magic: UInt32 = 0x544D_4453  // "SDMT"
-    package static let formatVersion: UInt16 = 1
+    package static let formatVersion: UInt16 = 2
     package static let maxFileBytes = 1 << 20
 
     package static func encode(_ schema: TableSchema) -> [UInt8] {
@@ -34,6 +35,8 @@ package enum TableMetaCodec {
         }
         bytes.appendLittleEndian(UInt16(schema.dedupKeys.count))
         for key in schema.dedupKeys { bytes.appendLittleEndian(key) }
+        bytes.appendLittleEndian(schema.ttl?.value ?? 0)
+        bytes.append(schema.ttl?.unit.rawValue ?? 0)
         bytes.appendLittleEndian(CRC32C.checksum(bytes))
         return bytes
     }
@@ -51,11 +54,21 @@ package enum TableMetaCodec {
                 throw StorageError(.corrupt, path: path, "not a table metadata file")
             }
             let version = try reader.read(UInt16.self)
-            guard version == formatVersion else {
+            guard version == 1 || version == formatVersion else {
                 throw StorageError(.unsupportedVersion, path: path, "table metadata format \(version) is not supported")
             }
             _ = try reader.read(UInt16.self)
-            let schema = try decodeBody(&reader, path: path)
+            var schema = try decodeBody(&reader, path: path)
+            if version >= 2 {
+                let value = try reader.read(Int32.self)
+                let unit = try reader.read(UInt8.self)
+                if value != 0 {
+                    guard value > 0, let unit = TableTTL.Unit(rawValue: unit) else {
+                        throw StorageError(.corrupt, path: path, "table metadata has an invalid TTL")
+                    }
+                    schema.ttl = TableTTL(value: value, unit: unit)
+                }
+            }
             guard reader.remaining == 0 else { throw StorageError(.corrupt, path: path, "table metadata has trailing bytes") }
             return schema
         } catch let overrun as BinaryReader.Overrun {

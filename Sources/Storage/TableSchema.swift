@@ -56,6 +56,8 @@ package struct TableSchema: Sendable, Equatable {
     package var version: UInt64
     /// The id the next added column gets.
     package var nextColumnID: UInt32
+    /// `TTL n unit`: partitions older than this are dropped (nil: kept forever).
+    package var ttl: TableTTL?
 
     package init(
         tableID: UInt32, name: String, columns: [ColumnSchema], designatedTimestamp: UInt32?,
