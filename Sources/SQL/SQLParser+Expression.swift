@@ -214,7 +214,9 @@ extension SQLParser {
             return SQLExpression(.parameter(number), at: token.position)
         }
         if current.isSymbol("(") { return try functionCall(lower, at: token.position) }
-        if SQLParser.reserved.contains(lower), !["timestamp", "left", "right"].contains(lower) { throw unexpectedWord(token) }
+        // `window` stays a column name (ILP may create one); it is reserved only as an alias,
+        // where `FROM t WINDOW w AS (…)` must not read it as t's alias.
+        if SQLParser.reserved.contains(lower), !["timestamp", "left", "right", "window"].contains(lower) { throw unexpectedWord(token) }
         // Typed literals: `timestamp '2024-01-01'`, `date '…'`.
         if current.kind == .string, ["timestamp", "date", "uuid", "ipv4", "long256", "varchar", "interval"].contains(lower) {
             let literal = advance()
