@@ -99,26 +99,13 @@ struct CatalogViews {
         let schema = try schema(table, at: position)
         let snapshot = engine.snapshot(ofTable: table)
         let parts = snapshot?.partitions ?? []
-        let timestampID = schema.designatedTimestamp
-        var starts: [Int64] = []
-        for part in parts where starts.last != part.timestamp { starts.append(part.timestamp) }
-        starts = Array(Set(starts)).sorted()
+        let starts = Set(parts.map(\.timestamp)).sorted()
         var rows: [[SQLValue]] = []
         for (index, start) in starts.enumerated() {
             let members = parts.filter { $0.timestamp == start }
-            var minimum: Int64?
-            var maximum: Int64?
-            if let snapshot, let timestampID {
-                for part in members where part.rowCount > 0 {
-                    guard let mapped = try? snapshot.mapColumn(timestampID, in: part) else { continue }
-                    mapped.withUnsafeBytes { bytes in
-                        let first = bytes.loadUnaligned(fromByteOffset: 0, as: Int64.self)
-                        let last = bytes.loadUnaligned(fromByteOffset: (part.rowCount - 1) * 8, as: Int64.self)
-                        minimum = min(minimum ?? first, first)
-                        maximum = max(maximum ?? last, last)
-                    }
-                }
-            }
+            let bounds = members.compactMap { snapshot?.timestampBounds(of: $0) }
+            let minimum = bounds.map(\.first).min()
+            let maximum = bounds.map(\.last).max()
             let size = members.reduce(Int64(0)) { total, part in
                 total + Self.directorySize((snapshot?.directory ?? "") + "/" + part.directoryName)
             }

@@ -33,6 +33,24 @@ struct DataDefinition {
         return ttl
     }
 
+    /// Column ids of `DEDUP UPSERT KEYS(…)` (CREATE TABLE and ALTER … DEDUP ENABLE), checked
+    /// as QuestDB does: every key exists, and the designated timestamp is among them.
+    static func dedupKeyIDs(
+        _ keys: [(name: String, position: Int)], columns: [ColumnSchema], designated: UInt32?, at position: Int
+    ) throws(SQLError) -> [UInt32] {
+        var ids: [UInt32] = []
+        for (name, keyPosition) in keys {
+            guard let column = columns.first(where: { Scope.sameName($0.name, name) }) else {
+                throw SQLError(.undefinedColumn, "deduplicate key column not found [column=\(name)]", at: keyPosition)
+            }
+            if !ids.contains(column.id) { ids.append(column.id) }
+        }
+        if !ids.isEmpty, let designated, !ids.contains(designated) {
+            throw SQLError(.syntax, "deduplicate key list must include dedicated timestamp column", at: position)
+        }
+        return ids
+    }
+
     // MARK: CREATE TABLE
 
     func create(_ create: CreateTable) async throws(SQLError) {
@@ -96,16 +114,7 @@ struct DataDefinition {
             }
             partitionBy = parsed
         }
-        var dedupKeys: [UInt32] = []
-        for (name, position) in create.dedupKeys {
-            guard let column = columns.first(where: { $0.name.lowercased() == name.lowercased() }) else {
-                throw SQLError(.undefinedColumn, "deduplicate key column not found [column=\(name)]", at: position)
-            }
-            dedupKeys.append(column.id)
-        }
-        if !dedupKeys.isEmpty, let designated, !dedupKeys.contains(designated) {
-            throw SQLError(.syntax, "deduplicate key list must include dedicated timestamp column", at: create.position)
-        }
+        let dedupKeys = try Self.dedupKeyIDs(create.dedupKeys, columns: columns, designated: designated, at: create.position)
         var requested = TableSchema(
             tableID: 0, name: create.name, columns: columns, designatedTimestamp: designated, partitionBy: partitionBy, dedupKeys: dedupKeys)
         if let clause = create.ttl { requested.ttl = try Self.checkedTTL(clause, requested) }
@@ -264,19 +273,10 @@ struct DataDefinition {
             do { try await storage.resumeWAL(name, fromTxn: txn) } catch { throw Self.storageError(error, at: position) }
         case .dedup(let keys):
             let schema = storage.schema(named: name)!
-            guard schema.partitionBy != .none, let designated = schema.designatedTimestamp else {
+            guard schema.partitionBy != .none, schema.designatedTimestamp != nil else {
                 throw SQLError(.invalidValue, "deduplication is only supported for WAL tables", at: position)
             }
-            var ids: [UInt32] = []
-            for (key, keyPosition) in keys ?? [] {
-                guard let column = schema.column(named: key) else {
-                    throw SQLError(.undefinedColumn, "deduplicate key column not found [column=\(key)]", at: keyPosition)
-                }
-                if !ids.contains(column.id) { ids.append(column.id) }
-            }
-            if keys != nil, !ids.contains(designated) {
-                throw SQLError(.syntax, "deduplicate key list must include dedicated timestamp column", at: position)
-            }
+            let ids = try Self.dedupKeyIDs(keys ?? [], columns: schema.columns, designated: schema.designatedTimestamp, at: position)
             try await alter(name, at: position) { (schema) throws(SchemaError) in schema.dedupKeys = ids }
         case .columnHint(let (column, columnPosition), let indexed):
             guard let found = storage.schema(named: name)!.column(named: column) else {

@@ -15,8 +15,6 @@ package struct PendingWrites: Sendable {
 
     package init() {}
 
-    package var isEmpty: Bool { steps.isEmpty && rows.isEmpty }
-
     /// Every step, the open rows last.
     var ordered: [Step] { rows.isEmpty ? steps : steps + [.rows(rows)] }
 
@@ -53,10 +51,9 @@ extension SQLEngine {
     ) async throws(SQLError) -> (PendingWrites, tag: String) {
         if readOnly { throw SQLError(.readOnly, "cannot execute \(statement.verb) in a read-only transaction") }
         let executor = makeExecutor(context, parameters: parameters, parameterTypes: parameterTypes)
-        var pending = pending
         switch statement {
         case .insert(let insert) where insert.valuesRowCount != nil:
-            return try await offload { [pending] () throws(SQLError) in
+            return try await offload { () throws(SQLError) in
                 var written = pending
                 let rows = try DataDefinition(engine: self, executor: executor).write(insert, into: &written.rows)
                 return (written, "INSERT 0 \(rows)")
@@ -67,8 +64,9 @@ extension SQLEngine {
             }
             let plan = UpdatePlan(update: update, executor: executor)
             let rows = try await offload { () throws(SQLError) in try plan.compute(snapshot)?.rowCount ?? 0 }
-            pending.append(update, parameters: parameters, parameterTypes: parameterTypes)
-            return (pending, "UPDATE \(rows)")
+            var kept = pending
+            kept.append(update, parameters: parameters, parameterTypes: parameterTypes)
+            return (kept, "UPDATE \(rows)")
         default:
             preconditionFailure("a transaction block keeps INSERT … VALUES and UPDATE only")
         }

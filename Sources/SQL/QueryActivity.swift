@@ -49,8 +49,8 @@ package final class QueryActivity: Sendable {
         return true
     }
 
-    /// `query_activity()`: QuestDB's columns (`worker_*` name the SQL worker pool; `is_wal`
-    /// says whether the statement writes).
+    /// `query_activity()`: QuestDB's columns (`worker_*` name the SQL worker pool; no worker
+    /// id is tracked, -1; `is_wal` is false: the WAL apply is not a registered statement).
     func table() -> QueryResult {
         let rows: [[SQLValue]] = running.map { entry in
             [

@@ -58,8 +58,9 @@ struct Frames {
         }
     }
 
-    /// Where a RANGE bound `delta` away from the row's key falls: the first position whose key
-    /// reaches it (a start) or the last one not past it (an end). A row with a NULL key has its
+    /// Where a RANGE bound `delta` away from the row's key falls, searched among the valued keys:
+    /// the first position whose key reaches it (a start; one past them when none does) or the
+    /// last one not past it (an end; one before them when none is). A row with a NULL key has its
     /// NULL peers as the frame, as in PostgreSQL.
     private func rangeBound(_ delta: Int64, _ position: Int, isStart: Bool) -> Int {
         guard let keys, let valued else { return isStart ? firstPeer[position] : lastPeer[position] }
@@ -68,31 +69,11 @@ struct Frames {
             if isNull[position] { return isStart ? firstPeer[position] : lastPeer[position] }
             let (sum, overflow) = values[position].addingReportingOverflow(delta)
             let target = overflow ? (delta < 0 ? Int64.min : Int64.max) : sum
-            return Self.search(values, valued, isStart: isStart) { $0 >= target } atMost: { $0 <= target }
+            return isStart ? values[valued].partitioningIndex { $0 >= target } : values[valued].partitioningIndex { $0 > target } - 1
         case .reals(let values, let isNull):
             if isNull[position] { return isStart ? firstPeer[position] : lastPeer[position] }
             let target = values[position] + Double(delta)
-            return Self.search(values, valued, isStart: isStart) { $0 >= target } atMost: { $0 <= target }
+            return isStart ? values[valued].partitioningIndex { $0 >= target } : values[valued].partitioningIndex { $0 > target } - 1
         }
-    }
-
-    /// In ascending `values[range]`: the first index where `atLeast` holds (one past the range
-    /// when none does), or the last where `atMost` holds (one before it when none does).
-    private static func search<T>(
-        _ values: [T], _ range: ClosedRange<Int>, isStart: Bool, atLeast: (T) -> Bool, atMost: (T) -> Bool
-    ) -> Int {
-        var low = range.lowerBound, high = range.upperBound + 1
-        if isStart {
-            while low < high {
-                let middle = (low + high) / 2
-                if atLeast(values[middle]) { high = middle } else { low = middle + 1 }
-            }
-            return low
-        }
-        while low < high {
-            let middle = (low + high) / 2
-            if atMost(values[middle]) { low = middle + 1 } else { high = middle }
-        }
-        return low - 1
     }
 }

@@ -149,8 +149,8 @@ struct WindowFunction {
                 var target = kind == .lag ? position - offset : position + offset
                 if let valued, offset > 0 {
                     // The offset-th valued position before (lag) or after (lead) this one.
-                    let before = Self.firstIndex(in: valued, atLeast: position)
-                    let through = Self.firstIndex(in: valued, atLeast: position + 1)
+                    let before = valued.partitioningIndex { $0 >= position }
+                    let through = valued.partitioningIndex { $0 > position }
                     let index = kind == .lag ? before - offset : through + offset - 1
                     target = index >= 0 && index < valued.count ? valued[index] : -1
                 }
@@ -171,23 +171,13 @@ struct WindowFunction {
                 }
                 let skip = frames.excludesCurrentRow ? position : -1
                 var index = kind == .firstValue
-                    ? Self.firstIndex(in: valued, atLeast: range.lowerBound) : Self.firstIndex(in: valued, atLeast: range.upperBound + 1) - 1
+                    ? valued.partitioningIndex { $0 >= range.lowerBound } : valued.partitioningIndex { $0 > range.upperBound } - 1
                 if index >= 0, index < valued.count, valued[index] == skip { index += kind == .firstValue ? 1 : -1 }
                 if index >= 0, index < valued.count, range.contains(valued[index]) { source[row] = partition[valued[index]] }
             }
         case .sum, .avg, .count, .min, .max:
             aggregate(partition, frames: frames, values: values, integers: &integers, reals: &reals)
         }
-    }
-
-    /// The first index of ascending `positions` holding a value ≥ `position` (the count when none).
-    private static func firstIndex(in positions: [Int], atLeast position: Int) -> Int {
-        var low = 0, high = positions.count
-        while low < high {
-            let middle = (low + high) / 2
-            if positions[middle] >= position { high = middle } else { low = middle + 1 }
-        }
-        return low
     }
 
     private func aggregate(_ partition: [Int], frames: Frames, values: ColumnVector?, integers: inout [Int64], reals: inout [Double]) {

@@ -110,7 +110,4 @@ extension StorageEngine {
         try DurableFile.syncDirectory(containing: BackupCheckpoint.directory(layout), io: .system)
         return true
     }
-
-    /// The txn of the checkpoint in effect, nil when none is.
-    package var checkpointTxn: UInt64? { try? BackupCheckpoint.txn(layout) }
 }

@@ -5,8 +5,6 @@ package enum PartitionTime {
     package static let microsPerHour: Int64 = 3_600_000_000
     package static let microsPerDay: Int64 = 86_400_000_000
 
-    /// Days since 1970-01-01 of the day holding `timestamp` (µs), rounding down.
-    package static func floorDays(_ timestamp: Int64) -> Int64 { flooredDivision(timestamp, microsPerDay) }
 
     /// The number of days in `month` (1–12) of `year` (proleptic Gregorian).
     package static func daysInMonth(year: Int, month: Int) -> Int {

@@ -38,6 +38,18 @@ package struct TableSnapshot: Sendable {
 
     package var rowCount: Int { partitions.reduce(0) { $0 + $1.rowCount } }
 
+    /// The designated timestamps of `partition`'s first and last rows (rows are in time order
+    /// within a part); nil for an empty part or a table without a designated timestamp.
+    package func timestampBounds(of partition: Partition) -> (first: Int64, last: Int64)? {
+        guard partition.rowCount > 0, let timestampID = schema.designatedTimestamp,
+              let mapped = try? mapColumn(timestampID, in: partition)
+        else { return nil }
+        return mapped.withUnsafeBytes { bytes in
+            (bytes.loadUnaligned(fromByteOffset: 0, as: Int64.self),
+             bytes.loadUnaligned(fromByteOffset: (partition.rowCount - 1) * 8, as: Int64.self))
+        }
+    }
+
     /// Partitions whose time range overlaps `[from, to)` (µs); all for `PARTITION BY NONE`.
     package func partitions(overlapping from: Int64, _ to: Int64) -> [Partition] {
         guard schema.partitionBy != .none else { return partitions }

@@ -34,7 +34,7 @@ package struct TableTTL: Sendable, Equatable {
         case .week: return reference - value * 7 * PartitionTime.microsPerDay
         case .month, .year:
             let months = unit == .month ? Int(value) : Int(value) * 12
-            let day = PartitionTime.floorDays(reference)
+            let day = PartitionTime.floor(reference, by: .day) / PartitionTime.microsPerDay
             let timeOfDay = reference - day * PartitionTime.microsPerDay
             let date = PartitionTime.civil(fromDays: day)
             let total = date.year * 12 + (date.month - 1) - months
@@ -84,13 +84,7 @@ extension StorageEngine {
 
     /// The newest designated timestamp of a table: the last rows of its newest partition's parts.
     static func newestTimestamp(_ snapshot: TableSnapshot) -> Int64? {
-        guard let timestampID = snapshot.schema.designatedTimestamp, let last = snapshot.partitions.map(\.timestamp).max() else { return nil }
-        var newest: Int64?
-        for part in snapshot.partitions where part.timestamp == last && part.rowCount > 0 {
-            guard let mapped = try? snapshot.mapColumn(timestampID, in: part) else { continue }
-            let value = mapped.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: (part.rowCount - 1) * 8, as: Int64.self) }
-            newest = max(newest ?? value, value)
-        }
-        return newest
+        guard let last = snapshot.partitions.map(\.timestamp).max() else { return nil }
+        return snapshot.partitions.filter { $0.timestamp == last }.compactMap { snapshot.timestampBounds(of: $0)?.last }.max()
     }
 }
