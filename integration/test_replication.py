@@ -76,6 +76,19 @@ def test_ilp_on_primary_is_read_over_pg_on_two_replicas(cluster):
     assert (("s0", "seven", 100, -sum(i * 0.5 for i in range(0, 700, 7)), sum(range(0, 700, 7)))) in expected
     for replica in replicas:
         assert pg_rows(replica, "SELECT sym, note, count(*), sum(price), sum(id) FROM trades ORDER BY sym, note") == expected
+    # A column type change is converted by each replica from its own files (the WAL carries
+    # only the new schema), to the same values as on the primary.
+    with psycopg.connect(primary.pg_dsn, autocommit=True) as connection:
+        connection.execute("ALTER TABLE trades ALTER COLUMN id TYPE VARCHAR")
+        connection.execute("ALTER TABLE trades ALTER COLUMN sym TYPE STRING")
+        connection.execute("INSERT INTO trades (sym, id, price, timestamp) VALUES ('s3', '20009', 10004.5, now())")
+    wait_caught_up(primary, replicas)
+    expected = pg_rows(primary, "SELECT id, sym, price FROM trades WHERE id IN ('7', '19999', '20009') ORDER BY price")
+    assert expected == [("7", "s0", -3.5), ("19999", "s0", 9999.5), ("20009", "s3", 10004.5)]
+    for replica in replicas:
+        assert pg_rows(replica, "SELECT \"column\", type FROM table_columns('trades') WHERE \"column\" IN ('id', 'sym')") == \
+            [("sym", "STRING"), ("id", "VARCHAR")]
+        assert pg_rows(replica, "SELECT id, sym, price FROM trades WHERE id IN ('7', '19999', '20009') ORDER BY price") == expected
 
 
 def test_writes_to_a_replica_fail_on_every_protocol(cluster):

@@ -51,6 +51,23 @@ struct DataDefinition {
         return ids
     }
 
+    /// Whether `ALTER COLUMN … TYPE` converts `from` into `to` (QuestDB's matrix): numbers,
+    /// booleans, characters, decimals and time types into one another; anything to and from
+    /// text (STRING, VARCHAR, SYMBOL). BINARY and arrays convert to nothing.
+    static func convertible(_ from: ColumnType, to: ColumnType) -> Bool {
+        func isText(_ type: ColumnType) -> Bool { type == .string || type == .varchar || type == .symbol }
+        func isScalar(_ type: ColumnType) -> Bool {
+            switch type {
+            case .boolean, .byte, .short, .char, .int, .long, .float, .double, .date, .timestamp, .timestampNanos, .decimal: true
+            default: false
+            }
+        }
+        switch (from, to) {
+        case (.binary, _), (_, .binary), (.doubleArray, _), (_, .doubleArray): return false
+        default: return isText(from) || isText(to) || (isScalar(from) && isScalar(to))
+        }
+    }
+
     // MARK: CREATE TABLE
 
     func create(_ create: CreateTable) async throws(SQLError) {
@@ -278,6 +295,26 @@ struct DataDefinition {
             }
             let ids = try Self.dedupKeyIDs(keys ?? [], columns: schema.columns, designated: schema.designatedTimestamp, at: position)
             try await alter(name, at: position) { (schema) throws(SchemaError) in schema.dedupKeys = ids }
+        case .changeColumnType(let (column, columnPosition), let typeName):
+            let schema = storage.schema(named: name)!
+            guard let found = schema.column(named: column) else {
+                throw SQLError(.undefinedColumn, "column '\(column)' does not exist in table '\(name)'", at: columnPosition)
+            }
+            if found.id == schema.designatedTimestamp {
+                throw SQLError(.invalidValue, "cannot change type of designated timestamp column", at: columnPosition)
+            }
+            let type = try TypeNames.resolve(typeName)
+            if type == found.type {
+                throw SQLError(.invalidValue, "column '\(found.name)' type is already '\(type)'", at: typeName.position)
+            }
+            guard Self.convertible(found.type, to: type) else {
+                throw SQLError(.invalidValue, "incompatible column type change [existing=\(found.type), new=\(type)]", at: typeName.position)
+            }
+            do {
+                _ = try await storage.changeColumnType(name, column: found.name, to: type)
+            } catch {
+                throw Self.storageError(error, at: columnPosition)
+            }
         case .columnHint(let (column, columnPosition), let indexed):
             guard let found = storage.schema(named: name)!.column(named: column) else {
                 throw SQLError(.undefinedColumn, "column '\(column)' does not exist in table '\(name)'", at: columnPosition)

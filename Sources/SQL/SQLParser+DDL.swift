@@ -179,8 +179,23 @@ extension SQLParser {
         if accept("alter") {
             _ = accept("column")
             let column = try name(what: "column name")
-            if current.isWord("type") {
-                throw SQLError(.unsupported, "ALTER COLUMN TYPE is not supported yet", at: current.position)
+            if accept("type") {
+                let type = try typeName()
+                // QuestDB's column options after the type (CAPACITY n, CACHE/NOCACHE,
+                // INDEX [CAPACITY n]) are hints here, as in CREATE TABLE.
+                while true {
+                    let indexed = accept("index")
+                    if accept("capacity") {
+                        guard current.kind == .integer else { throw SQLError(.syntax, "capacity expected", at: current.position) }
+                        index += 1
+                    } else if !indexed, !accept("cache"), !accept("nocache") {
+                        break
+                    }
+                }
+                guard current.kind == .end || current.isSymbol(";") else {
+                    throw SQLError(.syntax, "unexpected token [\(current.text)] while trying to change column type", at: current.position)
+                }
+                return .alterTable(name: table, .changeColumnType(column, type), position: position)
             }
             // Index and symbol-cache options are hints (postings are built per query): the
             // column is checked, nothing changes.

@@ -385,6 +385,8 @@ package enum AlterTable: Sendable {
     /// `ALTER COLUMN c ADD/DROP INDEX`, `SYMBOL CAPACITY n`, `CACHE`/`NOCACHE`: hints; the
     /// column must exist (and be a SYMBOL for an index).
     case columnHint((name: String, position: Int), indexed: Bool)
+    /// `ALTER COLUMN c TYPE t`: the stored values are converted as by CAST.
+    case changeColumnType((name: String, position: Int), ColumnTypeName)
     /// Accepted for compatibility; no effect (`SET PARAM`, `SET TYPE`).
     case noOp
 }

@@ -130,7 +130,9 @@ enum ValueConversion {
 
 extension String {
     func trimmingCharacters(in set: Character) -> String {
-        String(drop { $0 == set }.reversed().drop { $0 == set }.reversed())
+        // Most text has nothing to trim: skip the Character walk (grapheme breaking) for it.
+        if let byte = set.asciiValue, utf8.first != byte, utf8.last != byte { return self }
+        return String(drop { $0 == set }.reversed().drop { $0 == set }.reversed())
     }
 }
 

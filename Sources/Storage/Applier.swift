@@ -18,15 +18,17 @@ struct Applier: ~Copyable {
 
     private let io: StorageIO
     private let outOfOrder: OutOfOrderPolicy
+    private let columnConverter: (any ColumnConverter)?
 
     init(
         stores: [UInt32: TableStore], tablesDirectory: String, damaged: [DamagedTable] = [], io: StorageIO,
-        outOfOrder: OutOfOrderPolicy = OutOfOrderPolicy()
+        outOfOrder: OutOfOrderPolicy = OutOfOrderPolicy(), columnConverter: (any ColumnConverter)? = nil
     ) {
         self.stores = stores
         self.tablesDirectory = tablesDirectory
         self.io = io
         self.outOfOrder = outOfOrder
+        self.columnConverter = columnConverter
         for table in damaged {
             if let id = table.tableID { suspended[id] = "table files are damaged: \(table.reason)" }
         }
@@ -204,6 +206,8 @@ struct Applier: ~Copyable {
         switch change {
         case .createTable: break
         case .alterTable(let schema): try store.alter(to: schema, txn: txn)
+        case .changeColumnType(let schema, let from):
+            try store.changeColumnType(to: schema, from: from, converter: columnConverter, txn: txn)
         case .truncateTable: try store.truncate(txn: txn)
         case .dropPartitions(_, let timestamps): try store.dropPartitions(timestamps, txn: txn)
         case .dropTable:

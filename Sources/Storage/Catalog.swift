@@ -125,7 +125,7 @@ struct Catalog: ~Copyable {
         case .createTable(let schema):
             schemas[NameRules.lookupKey(schema.name)] = schema
             nextTableID = max(nextTableID, schema.tableID + 1)
-        case .alterTable(let schema):
+        case .alterTable(let schema), .changeColumnType(let schema, _):
             if let old = schemas.first(where: { $0.value.tableID == schema.tableID })?.key { schemas[old] = nil }
             schemas[NameRules.lookupKey(schema.name)] = schema
         case .dropTable(let id):

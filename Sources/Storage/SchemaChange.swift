@@ -10,10 +10,13 @@ package enum SchemaChange: Sendable, Equatable {
     case dropTable(tableID: UInt32)
     /// Removes the partitions starting at these timestamps (µs).
     case dropPartitions(tableID: UInt32, timestamps: [Int64])
+    /// The schema after `ALTER COLUMN … TYPE`: column `from` became the column at its place
+    /// in `schema` (a new id); every node converts the stored values as it applies this.
+    case changeColumnType(TableSchema, from: UInt32)
 
     package var tableID: UInt32 {
         switch self {
-        case .createTable(let schema), .alterTable(let schema): schema.tableID
+        case .createTable(let schema), .alterTable(let schema), .changeColumnType(let schema, _): schema.tableID
         case .truncateTable(let id), .dropTable(let id), .dropPartitions(let id, _): id
         }
     }
@@ -34,6 +37,10 @@ package enum SchemaChange: Sendable, Equatable {
             bytes.appendLittleEndian(id)
             bytes.appendLittleEndian(UInt32(timestamps.count))
             for timestamp in timestamps { bytes.appendLittleEndian(timestamp) }
+        case .changeColumnType(let schema, let from):
+            bytes = [6]
+            bytes.appendLittleEndian(from)
+            bytes += TableMetaCodec.encode(schema)
         }
         return bytes
     }
@@ -58,6 +65,10 @@ package enum SchemaChange: Sendable, Equatable {
             var timestamps: [Int64] = []
             for _ in 0..<count { timestamps.append((try? reader.read(Int64.self)) ?? 0) }
             return .dropPartitions(tableID: id, timestamps: timestamps)
+        case 6:
+            guard body.count > 4 else { throw StorageError(.corrupt, path: "wal", "schema change at txn \(txn) is malformed") }
+            let from = body.withUnsafeBytes { $0.loadLittleEndian(fromByteOffset: 0, as: UInt32.self) }
+            return .changeColumnType(try TableMetaCodec.decode(Array(body[4...]), path: "wal txn \(txn)"), from: from)
         default:
             throw StorageError(.corrupt, path: "wal", "schema change at txn \(txn) has unknown operation \(operation)")
         }

@@ -16,6 +16,9 @@ package struct StorageConfiguration: Sendable {
     /// Whether applies that move a TTL table's newest row start a TTL pass (tests of the pass
     /// itself turn it off and call `enforceTTL`).
     package var enforcesTTL = true
+    /// How stored values convert for `ALTER COLUMN … TYPE` (SQL's CAST, supplied by the node);
+    /// without one, applying a type change suspends the table.
+    package var columnConverter: (any ColumnConverter)?
 
     package init(wal: WALConfiguration = WALConfiguration(), checkpointEveryTxns: Int = 256, maxApplyLagTxns: Int = 4_096) {
         self.wal = wal

@@ -59,7 +59,7 @@ package final class StorageEngine: Sendable {
         self.configuration = configuration
         var applier = Applier(
             stores: stores, tablesDirectory: layout.tablesDirectory, damaged: damaged, io: configuration.io,
-            outOfOrder: configuration.outOfOrder)
+            outOfOrder: configuration.outOfOrder, columnConverter: configuration.columnConverter)
         let replayFrom = stores.values.map { $0.state.appliedTxn + 1 }.min() ?? (wal.segments.first?.firstTxn ?? 1)
         try applier.applyCommitted(wal: wal, from: max(replayFrom, wal.segments.first?.firstTxn ?? replayFrom))
         // Checkpoint before serving. Skipping it made recovery ~20 % faster, and running it in
@@ -111,6 +111,31 @@ package final class StorageEngine: Sendable {
         }
         try await settle(position)
         await waitUntilApplied(position.txn)
+        return schema
+    }
+
+    /// `ALTER TABLE … ALTER COLUMN … TYPE`: the column keeps its name and place under a new id,
+    /// and every node converts the stored values as it applies the change (decision 0021).
+    /// Returns the new schema once applied; a conversion that failed leaves the table
+    /// suspended and is thrown.
+    package func changeColumnType(_ name: String, column: String, to type: ColumnType) async throws(StorageError) -> TableSchema {
+        let (schema, position) = try await withTablesFree([name]) { (catalog) throws(StorageError) -> (TableSchema, WALPosition) in
+            var from = UInt32(0)
+            let (old, schema) = try catalog.alter(name) { (schema) throws(SchemaError) in
+                from = try schema.changeColumnType(named: column, to: type).from
+            }
+            do throws(StorageError) {
+                return (schema, try append(.schemaChange, SchemaChange.changeColumnType(schema, from: from).encoded(), in: catalog))
+            } catch {
+                catalog.restore(old, replacing: schema)
+                throw error
+            }
+        }
+        try await settle(position)
+        await waitUntilApplied(position.txn)
+        if let reason = published.withLock({ $0.suspended[schema.tableID] }) {
+            throw StorageError(.notWritable, path: name, "the column type change failed to apply; the table is suspended: \(reason)")
+        }
         return schema
     }
 

@@ -23,6 +23,12 @@ extension TableStore {
             symbols[column.id] = try SymbolDictionary(
                 path: directory + "/" + ColumnFiles.symbolFileName(columnID: column.id), count: 0, io: io)
         }
+        try adopt(newSchema, txn: txn)
+    }
+
+    /// Takes `newSchema` (its `_meta` already durable) as of `txn`: dictionaries of columns it
+    /// no longer has are let go, per-batch caches reset, and the result checkpointed.
+    func adopt(_ newSchema: TableSchema, txn: UInt64) throws(StorageError) {
         for column in schema.columns where newSchema.column(id: column.id) == nil {
             symbols.removeValue(forKey: column.id)?.close()
             state.symbolCounts[column.id] = nil

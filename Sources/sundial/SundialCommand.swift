@@ -89,7 +89,9 @@ struct DumpCommand: AsyncParsableCommand {
         let layout = DataDirectory(root: dataDir)
         do {
             let opened = try layout.open(initialRole: .standalone)
-            let engine = try StorageEngine(layout: layout, configuration: StorageConfiguration())
+            var configuration = StorageConfiguration()
+            configuration.columnConverter = CastColumnConverter()
+            let engine = try StorageEngine(layout: layout, configuration: configuration)
             engine.waitForApplier()
             guard let snapshot = engine.snapshot(ofTable: table) else {
                 printError("sundial: table does not exist [table=\(table)]")

@@ -105,7 +105,9 @@ final class LogicFixture {
     init(parallel: Bool) throws {
         let layout = DataDirectory(root: directory.path)
         opened = try layout.open(initialRole: .standalone)
-        storage = try StorageEngine(layout: layout, configuration: StorageConfiguration())
+        var storageConfiguration = StorageConfiguration()
+        storageConfiguration.columnConverter = CastColumnConverter()
+        storage = try StorageEngine(layout: layout, configuration: storageConfiguration)
         var configuration = SQLConfiguration()
         configuration.maxQueryMemoryBytes = 256 << 20
         configuration.scanThreads = parallel ? 2 : 1

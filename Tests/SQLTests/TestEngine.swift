@@ -10,5 +10,7 @@ func makeTestEngine(
     let directory = TemporaryDirectory(prefix: prefix)
     let layout = DataDirectory(root: directory.path)
     _ = try layout.open(initialRole: .standalone)
+    var storage = storage
+    storage.columnConverter = storage.columnConverter ?? CastColumnConverter()
     return (directory, SQLEngine(storage: try StorageEngine(layout: layout, configuration: storage), configuration: sql))
 }
