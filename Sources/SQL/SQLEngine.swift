@@ -211,6 +211,17 @@ package final class SQLEngine: Sendable {
             return .updated(rows: try await onStorageThreads { () async throws(SQLError) in
                 try await UpdatePlan(update: update, executor: executor).run()
             })
+        case .tableUpkeep(_, let table, let column, let position):
+            guard let schema = storage.schema(named: table) else {
+                throw SQLError(.undefinedTable, "table does not exist [table=\(table)]", at: position)
+            }
+            if let (name, columnPosition) = column {
+                guard let found = schema.column(named: name) else {
+                    throw SQLError(.undefinedColumn, "column '\(name)' does not exist in table '\(table)'", at: columnPosition)
+                }
+                guard found.type == .symbol else { throw SQLError(.invalidValue, "Column is not indexed", at: columnPosition) }
+            }
+            return .ddl
         case .cancelQuery(let id, let position):
             guard activity.cancel(id) else { throw SQLError(.invalidValue, "query to cancel not found in registry [id=\(id)]", at: position) }
             return .ddl
@@ -355,7 +366,8 @@ package final class SQLEngine: Sendable {
         case .declareCursor(_, let query):
             // The cursor's rows come with FETCH; DECLARE itself returns none.
             _ = try executor.run(query)
-        case .createTable, .dropTable, .dropAllTables, .truncateTable, .renameTable, .alterTable, .session, .checkpoint, .cancelQuery:
+        case .createTable, .dropTable, .dropAllTables, .truncateTable, .renameTable, .alterTable, .session, .checkpoint, .cancelQuery,
+             .tableUpkeep:
             break
         }
         let count = max(parameterCount, declared.count)

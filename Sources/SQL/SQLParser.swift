@@ -154,6 +154,12 @@ package struct SQLParser {
             index += 1
             return .checkpoint(create: advance().isWord("create"), position: token.position)
         }
+        if token.isWord("vacuum"), next.isWord("table") {
+            index += 2
+            let (table, position) = try name(allowString: true, what: "table name")
+            return .tableUpkeep(verb: "VACUUM", table: table, column: nil, position: position)
+        }
+        if token.isWord("reindex") { return try reindex() }
         if token.isWord("show") { return try show() }
         if token.isWord("explain") {
             index += 1
@@ -307,6 +313,25 @@ package struct SQLParser {
         default:
             return nil
         }
+    }
+
+    /// QuestDB's `REINDEX TABLE t [COLUMN c] [PARTITION 'p'[, …]] LOCK EXCLUSIVE`.
+    mutating func reindex() throws(SQLError) -> SQLStatement {
+        index += 1
+        try expect("table")
+        let (table, position) = try name(allowString: true, what: "table name")
+        var column: (String, Int)?
+        if accept("column") { column = try name(what: "column name") }
+        if accept("partition") {
+            repeat {
+                guard current.kind == .string else { throw SQLError(.syntax, "partition name expected", at: current.position) }
+                index += 1
+            } while accept(symbol: ",")
+        }
+        guard accept("lock"), accept("exclusive") else {
+            throw SQLError(.syntax, "LOCK EXCLUSIVE expected", at: current.position)
+        }
+        return .tableUpkeep(verb: "REINDEX", table: table, column: column, position: position)
     }
 
     mutating func drop() throws(SQLError) -> SQLStatement {

@@ -17,6 +17,10 @@ package indirect enum SQLStatement: Sendable {
     case truncateTable(name: String, position: Int)
     case renameTable(from: String, to: String, position: Int)
     case alterTable(name: String, AlterTable, position: Int)
+    /// `VACUUM TABLE t` and `REINDEX TABLE t [COLUMN c] … LOCK EXCLUSIVE`: node-local upkeep
+    /// with nothing to do here (no column versions to purge; SYMBOL postings are built per
+    /// query), answered once the table (and column) are checked.
+    case tableUpkeep(verb: String, table: String, column: (name: String, position: Int)?, position: Int)
     case showTables
     case showColumns(table: String, position: Int)
     case showCreateTable(table: String, position: Int)
@@ -32,7 +36,7 @@ package indirect enum SQLStatement: Sendable {
         switch self {
         case .query, .showTables, .showColumns, .showCreateTable, .explain, .session, .declareCursor: false
         // Node-local maintenance: a replica resumes its own copy of a table (decision 0018).
-        case .alterTable(_, .resumeWAL, _), .checkpoint, .cancelQuery: false
+        case .alterTable(_, .resumeWAL, _), .checkpoint, .cancelQuery, .tableUpkeep: false
         case .createTable, .insert, .update, .dropTable, .dropAllTables, .truncateTable, .renameTable, .alterTable: true
         }
     }
@@ -46,6 +50,7 @@ package indirect enum SQLStatement: Sendable {
         case .update: "UPDATE"
         case .dropTable, .dropAllTables: "DROP TABLE"
         case .checkpoint: "CHECKPOINT"
+        case .tableUpkeep(let verb, _, _, _): verb
         case .cancelQuery: "CANCEL QUERY"
         case .truncateTable: "TRUNCATE"
         case .renameTable: "RENAME TABLE"
