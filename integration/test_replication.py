@@ -91,6 +91,36 @@ def test_ilp_on_primary_is_read_over_pg_on_two_replicas(cluster):
         assert pg_rows(replica, "SELECT id, sym, price FROM trades WHERE id IN ('7', '19999', '20009') ORDER BY price") == expected
 
 
+def test_detached_partitions_travel_and_replicas_attach_their_own_copies(plain_cluster):
+    """DETACH on the primary detaches on every replica; the operator renames the primary's
+    copy to `.attachable` (as with QuestDB), and ATTACH brings the rows back everywhere, each
+    replica from the copy its own DETACH kept (decision 0022)."""
+    primary = plain_cluster.start_primary()
+    replicas = [plain_cluster.start_replica(), plain_cluster.start_replica()]
+    sql = "ALTER TABLE hours {} PARTITION LIST '2024-01-02'"
+    with psycopg.connect(primary.pg_dsn, autocommit=True) as connection:
+        connection.execute("CREATE TABLE hours (ts TIMESTAMP, v LONG, s SYMBOL) TIMESTAMP(ts) PARTITION BY DAY")
+        connection.execute("INSERT INTO hours SELECT timestamp_sequence('2024-01-01', 3600000000), x, 's' || (x % 5) FROM long_sequence(72)")
+        connection.execute(sql.format("DETACH"))
+    wait_caught_up(primary, replicas)
+    for node in [primary, *replicas]:
+        assert pg_rows(node, "SELECT count(*), sum(v) FROM hours") == [(48, sum(range(1, 25)) + sum(range(49, 73)))]
+        (table,) = (node.data_dir / "db").glob("hours~*")
+        assert (table / "2024-01-02.detached" / "_detached").exists()
+    (table,) = (primary.data_dir / "db").glob("hours~*")
+    (table / "2024-01-02.detached").rename(table / "2024-01-02.attachable")
+    with psycopg.connect(primary.pg_dsn, autocommit=True) as connection:
+        connection.execute(sql.format("ATTACH"))
+    wait_caught_up(primary, replicas)
+    expected = pg_rows(primary, "SELECT s, count(*), sum(v), min(ts), max(ts) FROM hours ORDER BY s")
+    assert sum(row[1] for row in expected) == 72 and sum(row[2] for row in expected) == sum(range(1, 73))
+    for node in replicas:
+        assert pg_rows(node, "SELECT s, count(*), sum(v), min(ts), max(ts) FROM hours ORDER BY s") == expected
+        assert pg_rows(node, "SELECT suspended FROM wal_tables() WHERE name = 'hours'") == [(False,)]
+        (table,) = (node.data_dir / "db").glob("hours~*")
+        assert not (table / "2024-01-02.detached").exists()
+
+
 def test_writes_to_a_replica_fail_on_every_protocol(cluster):
     primary = cluster.start_primary()
     replica = cluster.start_replica()

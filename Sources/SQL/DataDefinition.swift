@@ -358,44 +358,67 @@ struct DataDefinition {
                 throw SQLError(.undefinedColumn, "column '\(from)' does not exist in table '\(name)'", at: columnPosition)
             }
             try await alter(name, at: columnPosition) { (schema) throws(SchemaError) in try schema.renameColumn(from, to: to) }
-        case .dropPartitionList(let values):
-            let schema = storage.schema(named: name)!
-            guard schema.partitionBy != .none else {
-                throw SQLError(.invalidValue, "table is not partitioned", at: position)
+        case .partitions(let action, let selection):
+            let starts = try partitionStarts(name, action, selection, at: position)
+            do {
+                switch action {
+                case .drop: _ = try await storage.dropPartitions(name) { starts.contains($0) }
+                case .detach: _ = try await storage.detachPartitions(name) { starts.contains($0) }
+                case .attach: try await storage.attachPartitions(name, timestamps: starts.sorted())
+                }
+            } catch {
+                throw Self.storageError(error, at: position)
             }
-            var starts = Set<Int64>()
+        }
+    }
+
+    /// The start timestamps of the partitions `selection` names: each listed name's partition,
+    /// or every partition whose whole time range satisfies the condition.
+    private func partitionStarts(
+        _ name: String, _ action: PartitionAction, _ selection: PartitionSelection, at position: Int
+    ) throws(SQLError) -> Set<Int64> {
+        let schema = storage.schema(named: name)!
+        guard schema.partitionBy != .none, let timestampID = schema.designatedTimestamp,
+              let timestampIndex = schema.columns.firstIndex(where: { $0.id == timestampID })
+        else {
+            throw SQLError(.invalidValue, "table is not partitioned", at: position)
+        }
+        var starts = Set<Int64>()
+        switch selection {
+        case .list(let values):
+            let present = Set(storage.snapshot(ofTable: name)?.partitions.map(\.timestamp) ?? [])
             for value in values {
                 let binder = Binder(scope: Scope(columns: [], timestampIndex: nil), context: executor.bindingContext)
                 guard case .text(let text)? = try binder.bind(value).constantValue, let period = TimestampText.parse(text) else {
                     throw SQLError(.invalidValue, "partition name expected, such as '2024-01-01'", at: value.position)
                 }
-                starts.insert(PartitionTime.floor(period.start, by: schema.partitionBy))
+                let start = PartitionTime.floor(period.start, by: schema.partitionBy)
+                // Detaching nothing is a mistake worth saying (dropping nothing is idempotent).
+                if action == .detach, !present.contains(start) {
+                    throw SQLError(
+                        .invalidValue, "could not detach partition \(PartitionTime.name(of: start, by: schema.partitionBy)): the table has no such partition",
+                        at: value.position)
+                }
+                starts.insert(start)
             }
-            do { _ = try await storage.dropPartitions(name) { starts.contains($0) } } catch { throw Self.storageError(error, at: position) }
-        case .dropPartitionWhere(let condition):
-            let schema = storage.schema(named: name)!
-            guard let snapshot = storage.snapshot(ofTable: name), let timestampID = schema.designatedTimestamp,
-                  schema.partitionBy != .none, let timestampIndex = schema.columns.firstIndex(where: { $0.id == timestampID })
-            else {
-                throw SQLError(.invalidValue, "table is not partitioned", at: position)
-            }
-            // A partition goes when the condition holds for its whole time range.
+        case .matching(let condition):
+            guard let snapshot = storage.snapshot(ofTable: name) else { throw SQLError(.undefinedTable, "table does not exist [table=\(name)]", at: position) }
+            // A partition qualifies when the condition holds for its whole time range.
             let scope = Scope(columns: schema.columns.map { .init(name: $0.name, qualifier: nil, type: .column($0.type)) }, timestampIndex: timestampIndex)
             let predicate = try Binder(scope: scope, context: executor.bindingContext).bindPredicate(condition)
             var needed = Set<Int>()
             predicate.collectColumns(into: &needed)
             guard needed == [timestampIndex] else {
-                throw SQLError(.unsupported, "DROP PARTITION WHERE may only use the designated timestamp", at: condition.position)
+                throw SQLError(.unsupported, "\(action.rawValue) PARTITION WHERE may only use the designated timestamp", at: condition.position)
             }
-            var starts = Set<Int64>()
             for partition in snapshot.partitions {
                 let end = PartitionTime.next(after: partition.timestamp, by: schema.partitionBy) - 1
                 let probe = ColumnBatch(columns: Array(repeating: .integer([partition.timestamp, end]), count: schema.columns.count), count: 2)
                 let holds = try ExpressionEvaluator(batch: probe).evaluate(predicate).booleans
                 if holds.allSatisfy({ $0 }) { starts.insert(partition.timestamp) }
             }
-            do { _ = try await storage.dropPartitions(name) { starts.contains($0) } } catch { throw Self.storageError(error, at: position) }
         }
+        return starts
     }
 }
 

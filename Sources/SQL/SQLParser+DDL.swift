@@ -114,6 +114,20 @@ extension SQLParser {
         return TTLClause(value: value, unit: unit, position: token.position)
     }
 
+    /// `LIST 'p' [, …]` or `WHERE condition` after `… PARTITION` (ATTACH: the list only, as QuestDB).
+    mutating func partitionSelection(for action: PartitionAction) throws(SQLError) -> PartitionSelection {
+        if accept("list") {
+            var values: [SQLExpression] = []
+            repeat { values.append(try expression()) } while accept(symbol: ",")
+            return .list(values)
+        }
+        if action == .attach {
+            throw SQLError(.syntax, "'list' expected", at: current.position)
+        }
+        if !accept("where") { throw SQLError(.syntax, "'list' or 'where' expected", at: current.position) }
+        return .matching(try expression())
+    }
+
     mutating func alterTable() throws(SQLError) -> SQLStatement {
         let position = advance().position
         try expect("table")
@@ -130,15 +144,13 @@ extension SQLParser {
             repeat { columns.append(try columnDefinition()) } while accept(symbol: ",")
             return .alterTable(name: table, .addColumns(columns, ifNotExists: ifNotExists), position: position)
         }
+        for action in [PartitionAction.detach, .attach] where current.isWord(action.rawValue.lowercased()) && next.isWord("partition") {
+            index += 2
+            return .alterTable(name: table, .partitions(action, try partitionSelection(for: action)), position: position)
+        }
         if accept("drop") {
             if accept("partition") {
-                if accept("list") {
-                    var values: [SQLExpression] = []
-                    repeat { values.append(try expression()) } while accept(symbol: ",")
-                    return .alterTable(name: table, .dropPartitionList(values), position: position)
-                }
-                try expect("where")
-                return .alterTable(name: table, .dropPartitionWhere(try expression()), position: position)
+                return .alterTable(name: table, .partitions(.drop, try partitionSelection(for: .drop)), position: position)
             }
             _ = accept("column")
             var names: [(String, Int)] = []

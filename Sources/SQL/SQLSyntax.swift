@@ -379,8 +379,8 @@ package enum AlterTable: Sendable {
     case addColumns([CreateTable.Column], ifNotExists: Bool)
     case dropColumns([(name: String, position: Int)])
     case renameColumn(from: String, to: String, position: Int)
-    case dropPartitionList([SQLExpression])
-    case dropPartitionWhere(SQLExpression)
+    /// `DROP`, `DETACH` or `ATTACH PARTITION LIST …` / `… WHERE …` (ATTACH takes a list only).
+    case partitions(PartitionAction, PartitionSelection)
     /// `SET TTL n unit`: drops partitions once they are older than that (0: never).
     case setTTL(TTLClause)
     /// `RESUME WAL [FROM TXN n]`: a suspended table replays its WAL records and takes writes again.
@@ -394,6 +394,17 @@ package enum AlterTable: Sendable {
     case changeColumnType((name: String, position: Int), ColumnTypeName)
     /// Accepted for compatibility; no effect (`SET PARAM`, `SET TYPE`).
     case noOp
+}
+
+package enum PartitionAction: String, Sendable {
+    case drop = "DROP", detach = "DETACH", attach = "ATTACH"
+}
+
+/// Which partitions a partition statement names: partition names (`'2024-01-01'`), or the
+/// partitions whose whole time range satisfies a condition on the designated timestamp.
+package enum PartitionSelection: Sendable {
+    case list([SQLExpression])
+    case matching(SQLExpression)
 }
 
 /// An expression as written.

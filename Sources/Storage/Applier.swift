@@ -210,6 +210,8 @@ struct Applier: ~Copyable {
             try store.changeColumnType(to: schema, from: from, converter: columnConverter, txn: txn)
         case .truncateTable: try store.truncate(txn: txn)
         case .dropPartitions(_, let timestamps): try store.dropPartitions(timestamps, txn: txn)
+        case .detachPartitions(_, let timestamps): try store.detachPartitions(timestamps, txn: txn)
+        case .attachPartitions(_, let partitions): try store.attachPartitions(partitions, txn: txn)
         case .dropTable:
             try store.drop()
             stores[change.tableID] = nil

@@ -13,11 +13,17 @@ package enum SchemaChange: Sendable, Equatable {
     /// The schema after `ALTER COLUMN … TYPE`: column `from` became the column at its place
     /// in `schema` (a new id); every node converts the stored values as it applies this.
     case changeColumnType(TableSchema, from: UInt32)
+    /// Moves the partitions starting at these timestamps out of the table, into
+    /// `<name>.detached/` (decision 0022).
+    case detachPartitions(tableID: UInt32, timestamps: [Int64])
+    /// Takes detached partitions back, each checked against its identity.
+    case attachPartitions(tableID: UInt32, partitions: [DetachedPartition.Identity])
 
     package var tableID: UInt32 {
         switch self {
         case .createTable(let schema), .alterTable(let schema), .changeColumnType(let schema, _): schema.tableID
-        case .truncateTable(let id), .dropTable(let id), .dropPartitions(let id, _): id
+        case .truncateTable(let id), .dropTable(let id), .dropPartitions(let id, _), .detachPartitions(let id, _),
+             .attachPartitions(let id, _): id
         }
     }
 
@@ -32,11 +38,15 @@ package enum SchemaChange: Sendable, Equatable {
         case .dropTable(let id):
             bytes = [4]
             bytes.appendLittleEndian(id)
-        case .dropPartitions(let id, let timestamps):
-            bytes = [5]
+        case .dropPartitions(let id, let timestamps), .detachPartitions(let id, let timestamps):
+            if case .dropPartitions = self { bytes = [5] } else { bytes = [7] }
             bytes.appendLittleEndian(id)
             bytes.appendLittleEndian(UInt32(timestamps.count))
             for timestamp in timestamps { bytes.appendLittleEndian(timestamp) }
+        case .attachPartitions(let id, let partitions):
+            bytes = [8]
+            bytes.appendLittleEndian(id)
+            SchemaChange.encodeIdentities(partitions, into: &bytes)
         case .changeColumnType(let schema, let from):
             bytes = [6]
             bytes.appendLittleEndian(from)
@@ -57,14 +67,20 @@ package enum SchemaChange: Sendable, Equatable {
             guard body.count == 4 else { throw StorageError(.corrupt, path: "wal", "schema change at txn \(txn) is malformed") }
             let id = body.withUnsafeBytes { $0.loadLittleEndian(fromByteOffset: 0, as: UInt32.self) }
             return operation == 3 ? .truncateTable(tableID: id) : .dropTable(tableID: id)
-        case 5:
+        case 8:
+            var reader = BinaryReader(body)
+            guard let id = try? reader.read(UInt32.self), let partitions = try? SchemaChange.decodeIdentities(&reader) else {
+                throw StorageError(.corrupt, path: "wal", "schema change at txn \(txn) is malformed")
+            }
+            return .attachPartitions(tableID: id, partitions: partitions)
+        case 5, 7:
             var reader = BinaryReader(body)
             guard let id = try? reader.read(UInt32.self), let count = try? reader.read(UInt32.self),
                   reader.remaining == Int(count) * 8
             else { throw StorageError(.corrupt, path: "wal", "schema change at txn \(txn) is malformed") }
             var timestamps: [Int64] = []
             for _ in 0..<count { timestamps.append((try? reader.read(Int64.self)) ?? 0) }
-            return .dropPartitions(tableID: id, timestamps: timestamps)
+            return operation == 5 ? .dropPartitions(tableID: id, timestamps: timestamps) : .detachPartitions(tableID: id, timestamps: timestamps)
         case 6:
             guard body.count > 4 else { throw StorageError(.corrupt, path: "wal", "schema change at txn \(txn) is malformed") }
             let from = body.withUnsafeBytes { $0.loadLittleEndian(fromByteOffset: 0, as: UInt32.self) }

@@ -154,6 +154,47 @@ package final class StorageEngine: Sendable {
     /// `DROP PARTITION LIST …` and `… WHERE ts < …` resolve to this); returns how many.
     @discardableResult
     package func dropPartitions(_ name: String, where matches: (Int64) -> Bool) async throws(StorageError) -> Int {
+        try await removePartitions(name, where: matches) { id, timestamps throws(StorageError) in
+            .dropPartitions(tableID: id, timestamps: timestamps)
+        }
+    }
+
+    /// QuestDB's `DETACH PARTITION`: the partitions of `name` whose start timestamp `matches`
+    /// leave the table into `<partition>.detached/` on every node (decision 0022); returns how
+    /// many. Refused while an earlier detached copy of one of them is still there.
+    @discardableResult
+    package func detachPartitions(_ name: String, where matches: (Int64) -> Bool) async throws(StorageError) -> Int {
+        try await removePartitions(name, where: matches) { [layout] id, timestamps throws(StorageError) in
+            guard let schema = catalog.withLock({ $0.schemas.values.first { $0.tableID == id } }) else {
+                throw StorageError(.notWritable, path: name, "table does not exist [table=\(name)]")
+            }
+            var isDirectory = false
+            for timestamp in timestamps {
+                let partition = PartitionTime.name(of: timestamp, by: schema.partitionBy)
+                let path = "\(layout.tablesDirectory)/\(TableStore.directoryName(for: schema))/\(partition)\(DetachedPartition.detachedSuffix)"
+                if DurableFile.exists(path, isDirectory: &isDirectory) {
+                    throw StorageError(
+                        .notWritable, path: path,
+                        "partition \(partition) was detached before and \(partition)\(DetachedPartition.detachedSuffix) is still in the table's directory; move it away first")
+                }
+            }
+            return .detachPartitions(tableID: id, timestamps: timestamps)
+        }
+    }
+
+    private func removePartitions(
+        _ name: String, where matches: (Int64) -> Bool, record: (UInt32, [Int64]) throws(StorageError) -> SchemaChange
+    ) async throws(StorageError) -> Int {
+        let (schema, present) = try await partitionedTable(name)
+        let timestamps = present.filter(matches).sorted()
+        guard !timestamps.isEmpty else { return 0 }
+        try await commitPartitionChange(name, schema, try record(schema.tableID, timestamps))
+        return timestamps.count
+    }
+
+    /// The schema of partitioned table `name` and the start of each partition it has once
+    /// everything committed so far is applied (one entry however many parts a partition has).
+    private func partitionedTable(_ name: String) async throws(StorageError) -> (TableSchema, Set<Int64>) {
         let schema = try catalog.withLock { (catalog) throws(StorageError) -> TableSchema in
             try catalog.requireWritable(name)
             return try catalog.existing(name)
@@ -161,23 +202,48 @@ package final class StorageEngine: Sendable {
         guard schema.partitionBy != .none else {
             throw StorageError(.notWritable, path: name, "table is not partitioned [table=\(name)]")
         }
-        // Partitions are those applied so far: wait for everything committed before deciding.
         await waitUntilApplied(wal.committedTxn)
-        // One entry per partition, however many parts it was split into.
-        let timestamps = Set((published.withLock { $0.snapshots[schema.tableID] }?.partitions ?? [])
-            .map(\.timestamp).filter(matches)).sorted()
-        guard !timestamps.isEmpty else { return 0 }
+        return (schema, Set((published.withLock { $0.snapshots[schema.tableID] }?.partitions ?? []).map(\.timestamp)))
+    }
+
+    /// Commits a partition change of `schema`'s table and waits for it; an apply that failed
+    /// (the table is suspended) is thrown.
+    private func commitPartitionChange(_ name: String, _ schema: TableSchema, _ change: SchemaChange) async throws(StorageError) {
         let position = try await withTablesFree([name]) { (catalog) throws(StorageError) -> WALPosition in
             try catalog.requireWritable(name)
-            let current = try catalog.existing(name)
-            guard current.tableID == schema.tableID else {
-                throw StorageError(.notWritable, path: name, "table was replaced while dropping partitions")
+            guard try catalog.existing(name).tableID == schema.tableID else {
+                throw StorageError(.notWritable, path: name, "table was replaced while changing its partitions")
             }
-            return try append(.schemaChange, SchemaChange.dropPartitions(tableID: schema.tableID, timestamps: timestamps).encoded(), in: catalog)
+            return try append(.schemaChange, change.encoded(), in: catalog)
         }
         try await settle(position)
         await waitUntilApplied(position.txn)
-        return timestamps.count
+        if let reason = published.withLock({ $0.suspended[schema.tableID] }) {
+            throw StorageError(.notWritable, path: name, "the partition change failed to apply; the table is suspended: \(reason)")
+        }
+    }
+
+    /// QuestDB's `ATTACH PARTITION LIST`: each partition must be in the table's directory as
+    /// `<partition>.attachable` (a directory DETACH made), of this table, and absent from it.
+    /// Every node then attaches its own copy (decision 0022).
+    package func attachPartitions(_ name: String, timestamps: [Int64]) async throws(StorageError) {
+        let (schema, present) = try await partitionedTable(name)
+        var identities: [DetachedPartition.Identity] = []
+        var isDirectory = false
+        for timestamp in Set(timestamps).sorted() {
+            let partition = PartitionTime.name(of: timestamp, by: schema.partitionBy)
+            let path = "\(layout.tablesDirectory)/\(TableStore.directoryName(for: schema))/\(partition)\(DetachedPartition.attachableSuffix)"
+            guard !present.contains(timestamp) else {
+                throw StorageError(.notWritable, path: name, "cannot attach partition \(partition): the table already has that partition")
+            }
+            guard DurableFile.exists(path, isDirectory: &isDirectory), isDirectory else {
+                throw StorageError(
+                    .notWritable, path: path,
+                    "cannot attach partition \(partition): \(partition)\(DetachedPartition.attachableSuffix) is not in the table's directory (rename the detached copy to it)")
+            }
+            identities.append(try DetachedPartition.inspect(path, for: schema).2)
+        }
+        try await commitPartitionChange(name, schema, .attachPartitions(tableID: schema.tableID, partitions: identities))
     }
 
     /// Removes a table and its files.

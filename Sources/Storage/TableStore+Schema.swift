@@ -58,7 +58,12 @@ extension TableStore {
     /// Removes the partitions starting at `timestamps`; the others and their rows stay.
     package func dropPartitions(_ timestamps: [Int64], txn: UInt64) throws(StorageError) {
         guard txn > state.appliedTxn else { return }
-        let doomed = Set(timestamps)
+        try removePartitions(Set(timestamps), txn: txn)
+    }
+
+    /// Takes the partitions starting at `doomed` out of the table as of `txn` (drop, detach);
+    /// their directories go once no checkpoint or reader needs them.
+    func removePartitions(_ doomed: Set<Int64>, txn: UInt64) throws(StorageError) {
         for partition in state.partitions where doomed.contains(partition.timestamp) {
             obsoleteDirectories.append((ColumnFiles.partitionDirectoryName(partition, by: schema.partitionBy), txn))
         }
@@ -70,7 +75,7 @@ extension TableStore {
     }
 
     /// Min and max designated timestamps from the first and last rows of the partitions.
-    private func recomputeTimestampRange() throws(StorageError) {
+    func recomputeTimestampRange() throws(StorageError) {
         state.minTimestamp = .max
         state.maxTimestamp = .min
         guard let designated = schema.designatedTimestamp else { return }
@@ -100,7 +105,7 @@ extension TableStore {
     }
 
     /// Writes NULL for `rows` rows of a column added after the partition was written.
-    private func materializeNulls(_ column: ColumnSchema, partition: String, rows: Int) throws(StorageError) {
+    func materializeNulls(_ column: ColumnSchema, partition: String, rows: Int) throws(StorageError) {
         let base = "\(directory)/\(partition)/"
         if column.type.isVariableSize {
             var offsets: [UInt64] = [0]

@@ -347,7 +347,11 @@ package final class TableStore {
                 }
             }
         }
-        for entry in try ColumnFiles.entries(of: directory) where !known.contains(entry) && !entry.hasSuffix(".tmp") {
+        // Detached partitions stay: they are the operator's (DETACH/ATTACH PARTITION).
+        for entry in try ColumnFiles.entries(of: directory)
+        where !known.contains(entry) && !entry.hasSuffix(".tmp") && !entry.hasSuffix(DetachedPartition.detachedSuffix)
+            && !entry.hasSuffix(DetachedPartition.attachableSuffix)
+        {
             ColumnFiles.removeTree(directory + "/" + entry, io: io)
         }
     }
