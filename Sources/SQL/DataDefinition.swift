@@ -288,6 +288,14 @@ struct DataDefinition {
             try await alter(name, at: position) { (schema) throws(SchemaError) in schema.ttl = ttl }
         case .resumeWAL(let txn):
             do { try await storage.resumeWAL(name, fromTxn: txn) } catch { throw Self.storageError(error, at: position) }
+        case .suspendWAL(let reason):
+            do {
+                try await storage.suspendWAL(name, reason: "suspended by ALTER TABLE … SUSPEND WAL" + (reason.map { " [\($0)]" } ?? ""))
+            } catch {
+                throw Self.storageError(error, at: position)
+            }
+        case .squashPartitions:
+            do { try await storage.squashPartitions(name) } catch { throw Self.storageError(error, at: position) }
         case .dedup(let keys):
             let schema = storage.schema(named: name)!
             guard schema.partitionBy != .none, schema.designatedTimestamp != nil else {

@@ -177,6 +177,27 @@ extension SQLParser {
             }
             return .alterTable(name: table, .resumeWAL(fromTxn: txn), position: position)
         }
+        if accept("suspend") {
+            try expect("wal")
+            var reason: String?
+            if accept("with") {
+                let code = advance()
+                guard code.kind == .integer || code.kind == .string else {
+                    throw SQLError(.syntax, "error code expected", at: code.position)
+                }
+                reason = code.text
+                if accept(symbol: ",") {
+                    let message = advance()
+                    guard message.kind == .string else { throw SQLError(.syntax, "error message expected", at: message.position) }
+                    reason! += ": " + message.text
+                }
+            }
+            return .alterTable(name: table, .suspendWAL(reason: reason), position: position)
+        }
+        if accept("squash") {
+            try expect("partitions")
+            return .alterTable(name: table, .squashPartitions, position: position)
+        }
         if accept("dedup") {
             if accept("disable") { return .alterTable(name: table, .dedup(keys: nil), position: position) }
             try expect("enable")

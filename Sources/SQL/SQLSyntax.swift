@@ -36,7 +36,7 @@ package indirect enum SQLStatement: Sendable {
         switch self {
         case .query, .showTables, .showColumns, .showCreateTable, .explain, .session, .declareCursor: false
         // Node-local maintenance: a replica resumes its own copy of a table (decision 0018).
-        case .alterTable(_, .resumeWAL, _), .checkpoint, .cancelQuery, .tableUpkeep: false
+        case .alterTable(_, .resumeWAL, _), .alterTable(_, .suspendWAL, _), .checkpoint, .cancelQuery, .tableUpkeep: false
         case .createTable, .insert, .update, .dropTable, .dropAllTables, .truncateTable, .renameTable, .alterTable: true
         }
     }
@@ -385,6 +385,10 @@ package enum AlterTable: Sendable {
     case setTTL(TTLClause)
     /// `RESUME WAL [FROM TXN n]`: a suspended table replays its WAL records and takes writes again.
     case resumeWAL(fromTxn: UInt64?)
+    /// `SUSPEND WAL [WITH code, 'message']`: this node stops applying the table until RESUME.
+    case suspendWAL(reason: String?)
+    /// `SQUASH PARTITIONS`: partitions split into parts become one part each.
+    case squashPartitions
     /// `DEDUP ENABLE UPSERT KEYS(…)`, or `DEDUP DISABLE` (nil).
     case dedup(keys: [(name: String, position: Int)]?)
     /// `ALTER COLUMN c ADD/DROP INDEX`, `SYMBOL CAPACITY n`, `CACHE`/`NOCACHE`: hints; the

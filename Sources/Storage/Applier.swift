@@ -212,6 +212,7 @@ struct Applier: ~Copyable {
         case .dropPartitions(_, let timestamps): try store.dropPartitions(timestamps, txn: txn)
         case .detachPartitions(_, let timestamps): try store.detachPartitions(timestamps, txn: txn)
         case .attachPartitions(_, let partitions): try store.attachPartitions(partitions, txn: txn)
+        case .squashPartitions: try store.squashAllPartitions(txn: txn)
         case .dropTable:
             try store.drop()
             stores[change.tableID] = nil
@@ -261,6 +262,17 @@ struct Applier: ~Copyable {
             }
             if stores[id] == nil { return }  // the table was dropped by a later record
         }
+    }
+
+    /// QuestDB's `ALTER TABLE … SUSPEND WAL`: the table stops applying (its later records wait
+    /// in the WAL) until RESUME WAL, as if an apply had failed — checkpointed first, so the
+    /// resume replays only what came after. False when it was suspended already.
+    mutating func suspend(table id: UInt32, reason: String) throws(StorageError) -> Bool {
+        guard suspended[id] == nil, let store = stores[id] else { return false }
+        store.markApplied(through: appliedTxn)
+        try store.checkpoint()
+        suspended[id] = reason
+        return true
     }
 
     /// The part of `record` that concerns table `id`, applied to it alone.

@@ -130,7 +130,7 @@ struct Catalog: ~Copyable {
             schemas[NameRules.lookupKey(schema.name)] = schema
         case .dropTable(let id):
             if let old = schemas.first(where: { $0.value.tableID == id })?.key { schemas[old] = nil }
-        case .truncateTable, .dropPartitions, .detachPartitions, .attachPartitions:
+        case .truncateTable, .dropPartitions, .detachPartitions, .attachPartitions, .squashPartitions:
             break
         }
     }

@@ -18,11 +18,13 @@ package enum SchemaChange: Sendable, Equatable {
     case detachPartitions(tableID: UInt32, timestamps: [Int64])
     /// Takes detached partitions back, each checked against its identity.
     case attachPartitions(tableID: UInt32, partitions: [DetachedPartition.Identity])
+    /// QuestDB's `SQUASH PARTITIONS`: every partition split into parts becomes one part.
+    case squashPartitions(tableID: UInt32)
 
     package var tableID: UInt32 {
         switch self {
         case .createTable(let schema), .alterTable(let schema), .changeColumnType(let schema, _): schema.tableID
-        case .truncateTable(let id), .dropTable(let id), .dropPartitions(let id, _), .detachPartitions(let id, _),
+        case .truncateTable(let id), .dropTable(let id), .squashPartitions(let id), .dropPartitions(let id, _), .detachPartitions(let id, _),
              .attachPartitions(let id, _): id
         }
     }
@@ -37,6 +39,9 @@ package enum SchemaChange: Sendable, Equatable {
             bytes.appendLittleEndian(id)
         case .dropTable(let id):
             bytes = [4]
+            bytes.appendLittleEndian(id)
+        case .squashPartitions(let id):
+            bytes = [9]
             bytes.appendLittleEndian(id)
         case .dropPartitions(let id, let timestamps), .detachPartitions(let id, let timestamps):
             if case .dropPartitions = self { bytes = [5] } else { bytes = [7] }
@@ -63,10 +68,10 @@ package enum SchemaChange: Sendable, Equatable {
         switch operation {
         case 1: return .createTable(try TableMetaCodec.decode(body, path: "wal txn \(txn)"))
         case 2: return .alterTable(try TableMetaCodec.decode(body, path: "wal txn \(txn)"))
-        case 3, 4:
+        case 3, 4, 9:
             guard body.count == 4 else { throw StorageError(.corrupt, path: "wal", "schema change at txn \(txn) is malformed") }
             let id = body.withUnsafeBytes { $0.loadLittleEndian(fromByteOffset: 0, as: UInt32.self) }
-            return operation == 3 ? .truncateTable(tableID: id) : .dropTable(tableID: id)
+            return operation == 3 ? .truncateTable(tableID: id) : operation == 4 ? .dropTable(tableID: id) : .squashPartitions(tableID: id)
         case 8:
             var reader = BinaryReader(body)
             guard let id = try? reader.read(UInt32.self), let partitions = try? SchemaChange.decodeIdentities(&reader) else {

@@ -182,6 +182,13 @@ package final class StorageEngine: Sendable {
         }
     }
 
+    /// QuestDB's `SQUASH PARTITIONS`: partitions split into parts by late rows (decision
+    /// 0013) become one part each, on every node.
+    package func squashPartitions(_ name: String) async throws(StorageError) {
+        let (schema, _) = try await partitionedTable(name)
+        try await commitPartitionChange(name, schema, .squashPartitions(tableID: schema.tableID))
+    }
+
     private func removePartitions(
         _ name: String, where matches: (Int64) -> Bool, record: (UInt32, [Int64]) throws(StorageError) -> SchemaChange
     ) async throws(StorageError) -> Int {
@@ -614,6 +621,27 @@ package final class StorageEngine: Sendable {
             }
         }
         try result.get()
+    }
+
+    /// QuestDB's `ALTER TABLE name SUSPEND WAL`: this node stops applying the table until
+    /// RESUME WAL (node-local, as RESUME is). False when it was suspended already.
+    @discardableResult
+    package func suspendWAL(_ name: String, reason: String) async throws(StorageError) -> Bool {
+        guard let id = schema(named: name)?.tableID else {
+            throw StorageError(.notWritable, path: name, "table does not exist [table=\(name)]")
+        }
+        await waitUntilApplied(wal.committedTxn)
+        let result: Result<Bool, StorageError> = await withCheckedContinuation { continuation in
+            applyQueue.async {
+                let (result, suspended) = self.applier.withLock { applier in
+                    (Result { () throws(StorageError) in try applier.suspend(table: id, reason: reason) }, applier.suspended)
+                }
+                self.published.withLock { $0.suspended = suspended }
+                StorageMetrics.record(wal: self.wal, appliedTxn: self.appliedTxn, suspendedTables: suspended.count)
+                continuation.resume(returning: result)
+            }
+        }
+        return try result.get()
     }
 
     // MARK: Applying

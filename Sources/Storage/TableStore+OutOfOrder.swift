@@ -159,6 +159,17 @@ extension TableStore {
         }
     }
 
+    /// QuestDB's `ALTER TABLE … SQUASH PARTITIONS` (WAL `txn`): every partition split into
+    /// parts is concatenated into one part again.
+    package func squashAllPartitions(txn: UInt64) throws(StorageError) {
+        guard txn > state.appliedTxn else { return }
+        for timestamp in Set(state.partitions.map(\.timestamp)).sorted() {
+            if let parts = parts(of: timestamp), parts.count > 1 { try concatenate(parts, txn: txn) }
+        }
+        state.appliedTxn = txn
+        try checkpoint()
+    }
+
     /// The first `squashFanIn` neighbouring parts of one size tier, if any.
     private func sameTierRun(in parts: Range<Int>) -> Range<Int>? {
         var runStart = parts.lowerBound
