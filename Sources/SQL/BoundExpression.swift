@@ -59,6 +59,23 @@ indirect enum BoundExpression {
         return nil
     }
 
+    /// Whether anything volatile (`rnd_*`, row numbers) is called: such a filter must run
+    /// exactly once per row, where it is written.
+    var callsVolatile: Bool {
+        switch self {
+        case .column, .correlated, .constant: false
+        case .function(let function, let arguments, _): function.isVolatile || arguments.contains(where: \.callsVolatile)
+        case .negate(let e, _), .not(let e), .isNull(let e, _), .inList(let e, _, _), .inIntervals(let e, _, _),
+             .like(let e, _, _), .regex(let e, _, _), .cast(let e, _, _):
+            e.callsVolatile
+        case .arithmetic(_, let l, let r, _), .concat(let l, let r), .comparison(_, let l, let r), .and(let l, let r),
+             .or(let l, let r):
+            l.callsVolatile || r.callsVolatile
+        case .caseWhen(let branches, let otherwise, _):
+            otherwise.callsVolatile || branches.contains { $0.0.callsVolatile || $0.1.callsVolatile }
+        }
+    }
+
     /// Whether the expression reads no column and calls nothing volatile (so it can be folded).
     var isFoldable: Bool {
         switch self {

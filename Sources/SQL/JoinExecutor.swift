@@ -9,10 +9,17 @@ struct JoinExecutor {
 
     var context: QueryContext { executor.context }
 
-    func run(_ join: Join) throws(SQLError) -> (QueryResult, [String?]) {
-        let (left, leftQualifiers) = try executor.materialize(join.left)
+    /// `filter`: WHERE conjuncts over the joined rows. Each input is offered those it can
+    /// check alone without changing the result: the left input for every join but SPLICE
+    /// (a left row's pairs depend on it alone), the right input only for INNER and CROSS
+    /// (LEFT pads, ASOF and LT pick a right row among all of them). The WHERE itself still
+    /// runs on the joined rows.
+    func run(_ join: Join, filter: [SQLExpression] = []) throws(SQLError) -> (QueryResult, [String?]) {
+        let leftFilter = join.kind == .splice ? [] : filter
+        let rightFilter = join.kind == .inner || join.kind == .cross ? filter : []
+        let (left, leftQualifiers) = try executor.materialize(join.left, filter: leftFilter)
         if join.lateral { return try lateral(join, left, leftQualifiers) }
-        let (right, rightQualifiers) = try executor.materialize(join.right)
+        let (right, rightQualifiers) = try executor.materialize(join.right, filter: rightFilter, within: Self.asOfWindow(join, left))
         return try run(join, left: (left, leftQualifiers), right: (right, rightQualifiers))
     }
 
@@ -77,6 +84,22 @@ struct JoinExecutor {
                 tolerance: join.toleranceMicros)
         }
         return try finish(join, left, right, leftRows, rightRows, residual: residual, scopeColumns: scopeColumns)
+    }
+
+    /// For ASOF and LT: the right side's rows that can pair with a left row lie at or before
+    /// the last left timestamp (and, with a TOLERANCE, no earlier than the first left one
+    /// minus it); nil for other joins or when the left side has no designated timestamp.
+    static func asOfWindow(_ join: Join, _ left: QueryResult) -> Range<Int64>? {
+        guard join.kind == .asOf || join.kind == .lessThan, let time = left.timestampIndex,
+              case .integer(let values) = left.batch.columns[time]
+        else { return nil }
+        let present = values.lazy.filter { $0 != Int64.min }
+        guard let last = present.max(), let first = present.min() else { return 0..<0 }
+        let lower = join.toleranceMicros.map { tolerance in
+            let (value, overflow) = first.subtractingReportingOverflow(tolerance)
+            return overflow ? Int64.min : value
+        } ?? Int64.min
+        return lower..<(last == Int64.max ? last : last + 1)
     }
 
     /// The pairs as rows, filtered by the conditions that were not hash keys (a LEFT join keeps

@@ -3,7 +3,9 @@ import Storage
 extension QueryExecutor {
     /// One SELECT: source → filter → (latest | aggregate | project) → distinct → order → limit.
     func runSelect(_ select: SelectQuery) throws(SQLError) -> QueryResult {
-        let plan = try sourcePlan(select.from)
+        // The WHERE goes with the FROM so a join can filter its inputs early (it is still
+        // applied below, to the joined rows).
+        let plan = try sourcePlan(select.from, filter: select.whereClause?.conjuncts.filter(\.isPushable) ?? [])
         let scope = plan.scope
         let items = try expandStars(select.items, scope)
         let binder = Binder(scope: scope, context: bindingContext)

@@ -101,7 +101,8 @@ struct QueryExecutor {
         }
     }
 
-    func sourcePlan(_ from: FromSource?) throws(SQLError) -> SourcePlan {
+    /// `filter`: conjuncts of the WHERE over this source that a join may check on its inputs.
+    func sourcePlan(_ from: FromSource?, filter: [SQLExpression] = []) throws(SQLError) -> SourcePlan {
         guard let from else { return .single }
         switch from {
         case .table(let name, let alias, let position):
@@ -128,7 +129,7 @@ struct QueryExecutor {
         case .subquery(let query, let alias, _):
             return .materialized(try run(query), qualifier: alias)
         case .join(let join):
-            let (result, qualifiers) = try JoinExecutor(executor: self).run(join)
+            let (result, qualifiers) = try JoinExecutor(executor: self).run(join, filter: filter)
             return .joined(result, qualifiers: qualifiers)
         case .function(let name, let arguments, let alias, let position):
             let binder = Binder(scope: Scope(columns: [], timestampIndex: nil), context: bindingContext)
@@ -182,16 +183,36 @@ struct QueryExecutor {
     }
 
     /// A FROM source's rows in memory, with each column's qualifier (the inputs of a join).
-    func materialize(_ from: FromSource) throws(SQLError) -> (QueryResult, [String?]) {
-        let plan = try sourcePlan(from)
+    /// `filter` holds WHERE conjuncts the join may check here first: those over this source's
+    /// columns alone (and calling nothing volatile) keep only the rows that can pass — a table
+    /// scan prunes partitions by their timestamp intervals and filters before reading the
+    /// other columns.
+    /// `within`: designated timestamps outside it cannot matter to the caller (an ASOF join's
+    /// right side past the left side's last row); a table scan skips them.
+    func materialize(_ from: FromSource, filter: [SQLExpression] = [], within: Range<Int64>? = nil) throws(SQLError) -> (QueryResult, [String?]) {
+        let plan = try sourcePlan(from, filter: filter)
         switch plan {
         case .joined(let result, let qualifiers): return (result, qualifiers)
-        case .materialized(let result, let qualifier): return (result, result.columns.map { _ in qualifier })
+        case .materialized(let result, let qualifier) where filter.isEmpty: return (result, result.columns.map { _ in qualifier })
         default: break
         }
         let scope = plan.scope
-        let (source, _) = try makeSource(plan, needed: Set(scope.columns.indices), intervals: nil, predicate: nil)
-        let batch = try collect(source, remaining: nil, empty: scope.columns.map { ColumnVector.empty($0.type.representation) })
+        let binder = Binder(scope: scope, context: bindingContext)
+        var predicate: BoundExpression?
+        for conjunct in filter {
+            guard let bound = try? binder.bindPredicate(conjunct), !bound.callsVolatile else { continue }
+            predicate = predicate.map { .and($0, bound) } ?? bound
+        }
+        var intervals = scope.timestampIndex.flatMap { predicate?.timestampIntervals($0) }
+        if let within, scope.timestampIndex != nil {
+            intervals = (intervals ?? [Int64.min..<Int64.max]).compactMap { range in
+                let lower = max(range.lowerBound, within.lowerBound), upper = min(range.upperBound, within.upperBound)
+                return lower < upper ? lower..<upper : nil
+            }
+        }
+        if case .materialized(let result, let qualifier) = plan, predicate == nil { return (result, result.columns.map { _ in qualifier }) }
+        let (source, remaining) = try makeSource(plan, needed: Set(scope.columns.indices), intervals: intervals, predicate: predicate)
+        let batch = try collect(source, remaining: remaining, empty: scope.columns.map { ColumnVector.empty($0.type.representation) })
         let columns = scope.columns.map { QueryResult.Column(name: $0.name, type: $0.type) }
         let result = QueryResult(columns: columns, batch: batch, timestampIndex: scope.timestampIndex)
         return (result, scope.columns.map(\.qualifier))

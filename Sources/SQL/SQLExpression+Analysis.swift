@@ -18,6 +18,26 @@ extension SQLExpression {
         return found
     }
 
+    /// The expression's AND-ed parts (`a AND (b AND c)` → a, b, c).
+    var conjuncts: [SQLExpression] {
+        if case .binary(let op, let left, let right) = kind, op == "and" { return left.conjuncts + right.conjuncts }
+        return [self]
+    }
+
+    /// Whether a filter may be checked early, on one input of a join, besides where it is
+    /// written: no subquery (it would run twice), no aggregate or window.
+    var isPushable: Bool {
+        var pushable = true
+        visit { node in
+            switch node.kind {
+            case .subquery, .window, .parameter: pushable = false
+            case .function(let name, _, _) where AggregateKind.isAggregate(name): pushable = false
+            default: break
+            }
+        }
+        return pushable
+    }
+
     /// Whether a window function is called anywhere in the expression.
     var containsWindow: Bool {
         var found = false

@@ -101,7 +101,7 @@ struct UpdatePlan {
         // Conditions on the table alone filter its scan (and prune partitions); the rest join.
         var scanPredicate: BoundExpression?
         var joinCondition: SQLExpression?
-        for conjunct in Self.conjuncts(update.whereClause) {
+        for conjunct in update.whereClause?.conjuncts ?? [] {
             if let bound = try? tableBinder.bind(conjunct), bound.type == .boolean {
                 scanPredicate = scanPredicate.map { .and($0, bound) } ?? bound
             } else {
@@ -170,12 +170,6 @@ struct UpdatePlan {
         var partIndex: [String: Int] = [:]
         for (index, part) in snapshot.partitions.enumerated() { partIndex[part.directoryName] = index }
         return (scan, partIndex)
-    }
-
-    private static func conjuncts(_ expression: SQLExpression?) -> [SQLExpression] {
-        guard let expression else { return [] }
-        if case .binary(let op, let left, let right) = expression.kind, op == "and" { return conjuncts(left) + conjuncts(right) }
-        return [expression]
     }
 
     /// The replacement of `row` of `batch` (whose first columns are the table's): the assigned
