@@ -14,12 +14,14 @@ struct JoinExecutor {
     /// (a left row's pairs depend on it alone), the right input only for INNER and CROSS
     /// (LEFT pads, ASOF and LT pick a right row among all of them). The WHERE itself still
     /// runs on the joined rows.
-    func run(_ join: Join, filter: [SQLExpression] = []) throws(SQLError) -> (QueryResult, [String?]) {
+    /// `columns`: the column names the statement reads (nil: all), for the inputs' scans.
+    func run(_ join: Join, filter: [SQLExpression] = [], columns: Set<String>? = nil) throws(SQLError) -> (QueryResult, [String?]) {
         let leftFilter = join.kind == .splice ? [] : filter
         let rightFilter = join.kind == .inner || join.kind == .cross ? filter : []
-        let (left, leftQualifiers) = try executor.materialize(join.left, filter: leftFilter)
+        let (left, leftQualifiers) = try executor.materialize(join.left, filter: leftFilter, columns: join.lateral ? nil : columns)
         if join.lateral { return try lateral(join, left, leftQualifiers) }
-        let (right, rightQualifiers) = try executor.materialize(join.right, filter: rightFilter, within: Self.asOfWindow(join, left))
+        let (right, rightQualifiers) = try executor.materialize(
+            join.right, filter: rightFilter, within: Self.asOfWindow(join, left), columns: columns)
         return try run(join, left: (left, leftQualifiers), right: (right, rightQualifiers))
     }
 

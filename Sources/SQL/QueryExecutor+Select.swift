@@ -5,7 +5,8 @@ extension QueryExecutor {
     func runSelect(_ select: SelectQuery) throws(SQLError) -> QueryResult {
         // The WHERE goes with the FROM so a join can filter its inputs early (it is still
         // applied below, to the joined rows).
-        let plan = try sourcePlan(select.from, filter: select.whereClause?.conjuncts.filter(\.isPushable) ?? [])
+        let plan = try sourcePlan(
+            select.from, filter: select.whereClause?.conjuncts.filter(\.isPushable) ?? [], columns: Self.referencedColumns(select))
         let scope = plan.scope
         let items = try expandStars(select.items, scope)
         let binder = Binder(scope: scope, context: bindingContext)
@@ -30,6 +31,47 @@ extension QueryExecutor {
         }
         if let limit = select.limit { result = try applyLimit(limit, result) }
         return result
+    }
+
+    /// For a SELECT over a join: every column name the statement mentions (lower-cased, any
+    /// qualifier), so the join reads only those of its tables — the others are NULL in the
+    /// joined rows, where nothing reads them. Nil (read everything) when the statement has a
+    /// `*` item, a subquery (it may name outer columns) or a LATERAL join.
+    static func referencedColumns(_ select: SelectQuery) -> Set<String>? {
+        guard case .join? = select.from else { return nil }
+        var names = Set<String>()
+        var complete = true
+        func add(_ expression: SQLExpression) {
+            expression.visit { node in
+                switch node.kind {
+                case .column(_, let name): names.insert(ASCIICase.lowercased(name))
+                case .subquery: complete = false
+                default: break  // a `*` below an item is `count(*)`'s: it reads no column
+                }
+            }
+        }
+        func addJoins(_ from: FromSource?) {
+            guard case .join(let join)? = from else { return }
+            if join.lateral { complete = false }
+            join.condition.map(add)
+            for name in join.sharedColumns { names.insert(ASCIICase.lowercased(name)) }
+            addJoins(join.left)
+            addJoins(join.right)
+        }
+        for item in select.items {
+            if case .star = item.expression.kind { complete = false }
+            add(item.expression)
+        }
+        select.whereClause.map(add)
+        select.having.map(add)
+        select.groupBy.forEach(add)
+        for item in select.orderBy { add(item.expression) }
+        if let latest = select.latestOn {
+            add(latest.timestamp)
+            latest.partitionBy.forEach(add)
+        }
+        addJoins(select.from)
+        return complete ? names : nil
     }
 
     /// `*` and `t.*` replaced by the columns they name.

@@ -102,7 +102,8 @@ struct QueryExecutor {
     }
 
     /// `filter`: conjuncts of the WHERE over this source that a join may check on its inputs.
-    func sourcePlan(_ from: FromSource?, filter: [SQLExpression] = []) throws(SQLError) -> SourcePlan {
+    /// `columns`: for a join, the column names the statement reads (nil: all).
+    func sourcePlan(_ from: FromSource?, filter: [SQLExpression] = [], columns: Set<String>? = nil) throws(SQLError) -> SourcePlan {
         guard let from else { return .single }
         switch from {
         case .table(let name, let alias, let position):
@@ -129,7 +130,7 @@ struct QueryExecutor {
         case .subquery(let query, let alias, _):
             return .materialized(try run(query), qualifier: alias)
         case .join(let join):
-            let (result, qualifiers) = try JoinExecutor(executor: self).run(join, filter: filter)
+            let (result, qualifiers) = try JoinExecutor(executor: self).run(join, filter: filter, columns: columns)
             return .joined(result, qualifiers: qualifiers)
         case .function(let name, let arguments, let alias, let position):
             let binder = Binder(scope: Scope(columns: [], timestampIndex: nil), context: bindingContext)
@@ -189,8 +190,12 @@ struct QueryExecutor {
     /// other columns.
     /// `within`: designated timestamps outside it cannot matter to the caller (an ASOF join's
     /// right side past the left side's last row); a table scan skips them.
-    func materialize(_ from: FromSource, filter: [SQLExpression] = [], within: Range<Int64>? = nil) throws(SQLError) -> (QueryResult, [String?]) {
-        let plan = try sourcePlan(from, filter: filter)
+    /// `columns`: the names the statement reads (nil: all); a table's other columns are not
+    /// read and hold NULL (its designated timestamp is always read: joins pair by it).
+    func materialize(
+        _ from: FromSource, filter: [SQLExpression] = [], within: Range<Int64>? = nil, columns: Set<String>? = nil
+    ) throws(SQLError) -> (QueryResult, [String?]) {
+        let plan = try sourcePlan(from, filter: filter, columns: columns)
         switch plan {
         case .joined(let result, let qualifiers): return (result, qualifiers)
         case .materialized(let result, let qualifier) where filter.isEmpty: return (result, result.columns.map { _ in qualifier })
@@ -211,8 +216,17 @@ struct QueryExecutor {
             }
         }
         if case .materialized(let result, let qualifier) = plan, predicate == nil { return (result, result.columns.map { _ in qualifier }) }
-        let (source, remaining) = try makeSource(plan, needed: Set(scope.columns.indices), intervals: intervals, predicate: predicate)
-        let batch = try collect(source, remaining: remaining, empty: scope.columns.map { ColumnVector.empty($0.type.representation) })
+        var needed = Set(scope.columns.indices)
+        if let columns, case .table = plan {
+            needed = needed.filter { columns.contains(ASCIICase.lowercased(scope.columns[$0].name)) || $0 == scope.timestampIndex }
+        }
+        let (source, remaining) = try makeSource(plan, needed: needed, intervals: intervals, predicate: predicate)
+        var batch = try collect(source, remaining: remaining, empty: scope.columns.map { ColumnVector.empty($0.type.representation) })
+        if needed.count < scope.columns.count {
+            for index in scope.columns.indices where !needed.contains(index) {
+                batch.columns[index] = .nulls(scope.columns[index].type, count: batch.count)
+            }
+        }
         let columns = scope.columns.map { QueryResult.Column(name: $0.name, type: $0.type) }
         let result = QueryResult(columns: columns, batch: batch, timestampIndex: scope.timestampIndex)
         return (result, scope.columns.map(\.qualifier))
