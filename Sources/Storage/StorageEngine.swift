@@ -19,6 +19,8 @@ package final class StorageEngine: Sendable {
     private let applyQueue = DispatchQueue(label: "sundial.apply")
     /// Set while a TTL pass (`enforceTTL`) is scheduled or running.
     private let ttlPass = Atomic<Bool>(false)
+    /// Why the last TTL pass could not drop a table's expired partitions, if one could not.
+    package let lastTTLFailure = Mutex<String?>(nil)
     /// Lowest txn a replica still needs (set by replication); the WAL keeps everything after it.
     private let retentionHold = Mutex<UInt64?>(nil)
     /// Synchronous replication: a commit is acknowledged once this says enough replicas hold it.

@@ -18,12 +18,15 @@ enum StorageMetrics {
     static let walRetainedBytes = Gauge(label: "sundial_wal_retained_bytes")
     static let walSyncRounds = Gauge(label: "sundial_wal_sync_rounds")
     static let walBytesPurged = Counter(label: "sundial_wal_purged_bytes_total")
+    /// TTL passes that could not drop a table's expired partitions (the next apply retries).
+    static let ttlFailures = Counter(label: "sundial_ttl_failures_total")
 
     /// Publishes every storage metric at open, so dashboards see them before the first write.
     static func opened(wal: WriteAheadLog, suspendedTables: Int) {
         committedRowsTotal.increment(by: 0)
         appliedRowsTotal.increment(by: 0)
         walBytesPurged.increment(by: 0)
+        ttlFailures.increment(by: 0)
         record(wal: wal, appliedTxn: wal.committedTxn, suspendedTables: suspendedTables)
     }
 
@@ -33,6 +36,10 @@ enum StorageMetrics {
 
     static func appliedRows(_ count: Int) {
         appliedRowsTotal.increment(by: count)
+    }
+
+    static func ttlFailed() {
+        ttlFailures.increment()
     }
 
     static func purged(bytes: Int) {

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// QuestDB's table TTL: partitions whose whole period is older than the TTL, measured back
 /// from the reference time min(wall clock, newest row), are dropped (decision 0020).
 package struct TableTTL: Sendable, Equatable {
@@ -67,7 +69,9 @@ package struct TableTTL: Sendable, Equatable {
 extension StorageEngine {
     /// Drops the partitions TTL has expired, in every table with a TTL, as WAL transactions
     /// (replicas follow the records; only a node that takes writes decides). Returns how many
-    /// partitions went. Runs after applies that touched a table with a TTL.
+    /// partitions went. Runs after applies that touched a table with a TTL. A table whose drop
+    /// fails (suspended, say) is counted in `sundial_ttl_failures_total`, its reason kept in
+    /// `lastTTLFailure`, and retried by the next pass.
     @discardableResult
     package func enforceTTL(nowMicros: Int64) async -> Int {
         guard role.acceptsWrites else { return 0 }
@@ -77,7 +81,12 @@ extension StorageEngine {
             else { continue }
             let cutoff = ttl.cutoff(from: min(nowMicros, newest))
             let partitionBy = schema.partitionBy
-            dropped += (try? await dropPartitions(schema.name) { PartitionTime.next(after: $0, by: partitionBy) <= cutoff }) ?? 0
+            do {
+                dropped += try await dropPartitions(schema.name) { PartitionTime.next(after: $0, by: partitionBy) <= cutoff }
+            } catch {
+                StorageMetrics.ttlFailed()
+                lastTTLFailure.withLock { $0 = "\(schema.name): \(error.message)" }
+            }
         }
         return dropped
     }

@@ -2,6 +2,7 @@
 // whole-partition rule, and that expired partitions are dropped through the WAL measured from
 // min(now, newest row).
 import Storage
+import Synchronization
 import Testing
 import TestSupport
 
@@ -63,8 +64,22 @@ import TestSupport
         #expect(await engine.enforceTTL(nowMicros: Self.micros(2030, 1, 1)) == 0)
         // The TTL is in `_meta`: a reopened table still has it.
         try engine.checkpoint()
-        let reopened = try StorageEngineSchemaTests.open(directory)
+        let reopened = try StorageEngine(layout: layout, configuration: configuration)
         #expect(reopened.snapshot(ofTable: "metrics")?.schema.ttl == TableTTL(value: 2, unit: .day))
         #expect(try StorageEngineSchemaTests.longs(reopened, "metrics", column: "value") == [2, 3, 4])
+
+        // A suspended table cannot drop: the pass counts the failure and says why; its drop
+        // record waits in the WAL and applies when the table resumes.
+        let later = RowBatch(schema: schema)
+        later.beginRow()
+        later.setInteger(0, Int64(5))
+        later.setInteger(1, Self.micros(2024, 1, 6, hour: 12))
+        try later.endRow()
+        await reopened.waitUntilApplied(try await reopened.commit(later))
+        try await reopened.suspendWAL("metrics", reason: "test")
+        #expect(await reopened.enforceTTL(nowMicros: Self.micros(2030, 1, 1)) == 0)
+        #expect(reopened.lastTTLFailure.withLock { $0 }?.hasPrefix("metrics: ") == true)
+        try await reopened.resumeWAL("metrics", fromTxn: nil)
+        #expect(try StorageEngineSchemaTests.longs(reopened, "metrics", column: "value") == [4, 5])
     }
 }
