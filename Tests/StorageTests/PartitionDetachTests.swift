@@ -96,3 +96,52 @@ import TestSupport
         #expect(throws: StorageError.self) { try SchemaChange.decode(truncated, txn: 1) }
     }
 }
+
+@Suite struct ReplicatedDetachTests {
+    static func table(_ directory: TemporaryDirectory, _ engine: StorageEngine) throws -> String {
+        try PartitionDetachTests.tableDirectory(directory, engine)
+    }
+
+    /// A replica detaches its own copy, attaches it back without an `.attachable` of its own,
+    /// and refuses (suspending the table, saying what it needs) when its copy is gone — until
+    /// the copy is put in place and the table resumes.
+    @Test func replicasAttachTheirOwnCopyOrSayWhatTheyNeed() async throws {
+        let primaryDirectory = TemporaryDirectory(), replicaDirectory = TemporaryDirectory()
+        let primary = try ReplicatedAppendTests.open(primaryDirectory, role: .primary)
+        let replica = try ReplicatedAppendTests.open(replicaDirectory, role: .replica)
+        func ship() async throws {
+            let last = try await replica.appendReplicated(try ReplicatedAppendTests.shipped(primary, from: replica.wal.nextTxn))
+            await replica.waitUntilApplied(last)
+        }
+        let schema = try await StorageEngineSchemaTests.create(primary)
+        try await StorageEngineSchemaTests.commit(primary, schema, 0..<12)
+        let all = (0..<12).map { Int64($0 * 10 + 1) }
+        let hourOne = PartitionDetachTests.hourOne, hourTwo = 2 * PartitionDetachTests.hourOne
+        try await primary.detachPartitions("metrics") { $0 == hourOne || $0 == hourTwo }
+        try await ship()
+        #expect(try StorageEngineSchemaTests.longs(replica, "metrics", column: "value") == Array(all[0..<4]))
+        let primaryTable = try Self.table(primaryDirectory, primary), replicaTable = try Self.table(replicaDirectory, replica)
+        for hour in ["01", "02"] {
+            #expect(PartitionDetachTests.exists("\(replicaTable)/1970-01-01T\(hour).detached/_detached"))
+            #expect(rename("\(primaryTable)/1970-01-01T\(hour).detached", "\(primaryTable)/1970-01-01T\(hour).attachable") == 0)
+        }
+
+        // Hour 1: the replica attaches the copy its own DETACH kept.
+        try await primary.attachPartitions("metrics", timestamps: [hourOne])
+        try await ship()
+        #expect(replica.suspension(ofTable: "metrics") == nil)
+        #expect(try StorageEngineSchemaTests.longs(replica, "metrics", column: "value") == Array(all[0..<8]))
+
+        // Hour 2: the replica's copy was archived away; it suspends the table naming the file.
+        let archived = replicaDirectory.path + "/archived"
+        #expect(rename("\(replicaTable)/1970-01-01T02.detached", archived) == 0)
+        try await primary.attachPartitions("metrics", timestamps: [hourTwo])
+        try await ship()
+        let reason = try #require(replica.suspension(ofTable: "metrics"))
+        #expect(reason.contains("1970-01-01T02.attachable"))
+        #expect(rename(archived, "\(replicaTable)/1970-01-01T02.attachable") == 0)
+        try await replica.resumeWAL("metrics", fromTxn: nil)
+        #expect(try StorageEngineSchemaTests.longs(replica, "metrics", column: "value") == all)
+        #expect(try StorageEngineSchemaTests.longs(primary, "metrics", column: "value") == all)
+    }
+}
