@@ -83,14 +83,30 @@ struct CatalogViews {
         let applied = engine.appliedTxn
         let rows: [[SQLValue]] = engine.tableSchemas.filter { $0.partitionBy != .none }.map { schema in
             let snapshotTxn = engine.snapshot(ofTable: schema.name)?.appliedTxn ?? applied
+            let suspension = engine.suspension(ofTable: schema.name)
             return [
-                .text(schema.name), .boolean(engine.suspension(ofTable: schema.name) != nil), .integer(Int64(snapshotTxn)),
-                .integer(0), .integer(Int64(applied)),
+                .text(schema.name), .boolean(suspension != nil), .integer(Int64(snapshotTxn)),
+                .integer(0), .integer(Int64(applied)), .text(suspension.map(Self.errorTag) ?? ""), .text(suspension ?? ""),
+                .integer(0),
             ]
         }
+        // QuestDB's newer columns after the first five: why a table is suspended (its error
+        // tag and message; empty while healthy) and its memory pressure (0: none here).
         return Self.build([
             ("name", .string), ("suspended", .boolean), ("writerTxn", .long), ("writerLagTxnCount", .long), ("sequencerTxn", .long),
+            ("errorTag", .string), ("errorMessage", .string), ("memoryPressure", .int),
         ], rows)
+    }
+
+    /// QuestDB's error tag for a suspension reason: the resource that ran out, when it is one
+    /// (from the system error text, or the errno given to `SUSPEND WAL WITH code`).
+    static func errorTag(_ reason: String) -> String {
+        let lower = reason.lowercased()
+        func code(_ errno: Int) -> Bool { lower.contains("[\(errno):") || lower.contains("[\(errno)]") }
+        if lower.contains("no space left") || code(28) { return "DISK FULL" }
+        if lower.contains("too many open files") || code(24) { return "TOO MANY OPEN FILES" }
+        if lower.contains("cannot allocate memory") || code(12) { return "OUT OF MEMORY" }
+        return ""
     }
 
     /// `table_partitions('t')` / `SHOW PARTITIONS FROM t`: QuestDB's columns, one row per
