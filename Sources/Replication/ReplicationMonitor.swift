@@ -207,7 +207,11 @@ package final class ReplicationMonitor: Sendable {
             state.drainedFor = target
         }
         logger.notice("planned switchover: writes stopped", metadata: ["target": "\(target)"])
-        let last = storage.wal.committedTxn
+        // The WAL's end, not its committed txn: a write admitted before the fence may be
+        // appended but not yet fsynced (in `sync` mode committed = durable). It is acknowledged
+        // once durable, so the target must have it too — a drill caught the old primary one
+        // txn past the new primary's fork point, unable to follow it.
+        let last = storage.wal.nextTxn - 1
         try? await storage.wal.waitDurable(last)
         return last
     }
