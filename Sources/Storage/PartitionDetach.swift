@@ -28,7 +28,7 @@ package enum DetachedPartition {
         package var parts: [PartitionState]
         package var rowCount: UInt64 { parts.reduce(0) { $0 + $1.rowCount } }
 
-        func sealed(partitionBy: PartitionBy) -> [UInt8] {
+        var sealed: [UInt8] {
             var lines = ["table \(tableID)", "partition \(timestamp)"]
             for part in parts { lines.append("part \(part.rowCount) \(part.version) \(part.splitAt)") }
             return ChecksummedText.seal(magic: DetachedPartition.magic, version: 1, lines: lines)
@@ -180,7 +180,7 @@ extension TableStore {
             }
             try DurableFile.replace(building + "/_meta", with: TableMetaCodec.encode(schema), io: io)
             let manifest = DetachedPartition.Manifest(tableID: schema.tableID, timestamp: timestamp, parts: parts)
-            try DurableFile.replace(building + "/" + DetachedPartition.manifestName, with: manifest.sealed(partitionBy: schema.partitionBy), io: io)
+            try DurableFile.replace(building + "/" + DetachedPartition.manifestName, with: manifest.sealed, io: io)
             // A copy left by an earlier DETACH of the same period gives way to this one.
             ColumnFiles.removeTree(target, io: io)
             if io.rename(building, target) != 0 { throw StorageError(.io, path: building, "cannot publish detached partition", errno: errno) }
