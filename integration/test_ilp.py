@@ -390,3 +390,70 @@ def test_chunked_bodies_stream_and_keep_alive_is_reused(node):
             assert r.status_code == 204, r.text
     rows = dump(node, "chunked")["rows"]
     assert len(rows) == 400 and {r["s"] for r in rows} == {"é0", "é1", "é2"}
+
+
+def varied_lines(prefix, count):
+    """ILP lines with escapes, escaped newlines and quoted strings; a column that appears only
+    after the middle and a table that appears only in the second half — what a body parsed in
+    two halves at once (decision 0023) must still get exactly right."""
+    tags = ["plain", "sp\\ ace", "com\\,ma", "new\\\nline", "back\\\\"]
+    strings = ["x", 'quo\\"te', "esc\\\nnl", "a, b=c", "", "back\\\\"]
+    for i in range(count):
+        fields = f'v={i}i,d={i * 0.5},s="{strings[i % len(strings)]}"'
+        if i > count // 2 + 7:
+            fields += f",late={i}i"
+        yield f"{prefix}_main,tag={tags[i % len(tags)]} {fields} {BASE_NS + i * 1000}\n"
+        if i > count // 2 and i % 3 == 0:
+            yield f"{prefix}_second n={i}i {BASE_NS + i}\r\n"
+
+
+def table_json(node, table):
+    r = requests.get(f"{node.http_url}/exec", params={"query": f"select * from {table}"}, timeout=60)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    return body["columns"], body["dataset"]
+
+
+def test_large_http_bodies_parsed_in_two_halves_match_small_requests(node):
+    one = "".join(varied_lines("whole", 90_000)).encode()
+    assert len(one) > 6 << 20  # a read-ahead round of 4 MiB, then the rest: two splits
+    r = requests.post(f"{node.http_url}/write", data=one, timeout=120)
+    assert r.status_code == 204, r.text
+    # The same lines as small requests, each parsed in one pass.
+    lines = list(varied_lines("parts", 90_000))
+    for start in range(0, len(lines), 1_000):
+        r = requests.post(f"{node.http_url}/write", data="".join(lines[start:start + 1_000]).encode(), timeout=60)
+        assert r.status_code == 204, r.text
+    for table in ["main", "second"]:
+        assert table_json(node, f"whole_{table}") == table_json(node, f"parts_{table}")
+    columns, rows = table_json(node, "whole_main")
+    assert [c["name"] for c in columns] == ["tag", "v", "d", "s", "timestamp", "late"]
+    assert len(rows) == 90_000 and rows[45_002][3] == "esc\nnl" and rows[3][0] == "new\nline"
+
+
+def test_a_bad_line_late_in_a_large_body_is_reported_with_its_number(node):
+    lines = [f"late_bad,k=v{i % 10} x={i}i {BASE_NS + i}\n" for i in range(80_000)]
+    lines[71_234] = f"late_bad,k=v x=oops {BASE_NS}\n"
+    r = requests.post(f"{node.http_url}/write", data="".join(lines).encode(), timeout=120)
+    assert r.status_code == 400
+    assert r.json()["line"] == 71_235 and "error in line 71235" in r.json()["message"]
+    assert requests.post(f"{node.http_url}/write", data=lines[0].encode(), timeout=10).status_code == 204
+    assert table_json(node, "late_bad")[1] == [["v0", 0, "2023-11-14T22:13:20.000000Z"]]
+
+
+def test_a_long_tcp_stream_matches_http_and_keeps_lines_before_a_bad_one(node):
+    lines = list(varied_lines("tcp", 60_000))
+    bad = len(lines) - 500
+    sock = socket.create_connection(("127.0.0.1", node.ilp_tcp_port))
+    sock.sendall("".join(lines[:bad]).encode() + b"tcp_main v=oops\n" + "".join(lines[bad:]).encode())
+    sock.settimeout(30)
+    assert closed_by_peer(sock)
+    sock.close()
+    for start in range(0, bad, 1_000):
+        text = "".join(lines[start:min(start + 1_000, bad)]).replace("tcp_", "http_")
+        assert requests.post(f"{node.http_url}/write", data=text.encode(), timeout=60).status_code == 204
+    deadline = time.monotonic() + 10
+    while table_json(node, "tcp_main")[1].__len__() < 30_000 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for table in ["main", "second"]:
+        assert table_json(node, f"tcp_{table}") == table_json(node, f"http_{table}")

@@ -59,17 +59,16 @@ package struct LineHTTPEndpoint: HTTPEndpoint {
 
         let ingestor = ingestion.borrowIngestor()
         defer { ingestion.recycle(ingestor) }
-        var stream = LineStream(maxLineBytes: ingestion.configuration.maxLineBytes)
+        var lanes = LineLanes(ingestion: ingestion, ingestor: ingestor, defaultUnit: unit)
         do throws(LineIngestError) {
             do {
                 while let chunk = try await body.next() {
                     LineMetrics.http.received(bytes: chunk.readableBytes)
-                    stream.feed(try inflater.map { (inflater) throws(GzipInflater.Failure) in try inflater.inflate(chunk) } ?? chunk)
-                    try await LineIngestion.drain(&stream, into: ingestor, defaultUnit: unit)
+                    try await lanes.feed(try inflater.map { (inflater) throws(GzipInflater.Failure) in try inflater.inflate(chunk) } ?? chunk)
                 }
                 try inflater?.finish()
             } catch let failure as GzipInflater.Failure {
-                throw Self.gzipError(failure, line: stream.linesParsed + 1)
+                throw Self.gzipError(failure, line: lanes.linesParsed + 1)
             } catch let error as LineIngestError {
                 throw error
             } catch let error as HTTPBodyTooLargeError {
@@ -77,9 +76,8 @@ package struct LineHTTPEndpoint: HTTPEndpoint {
             } catch {
                 throw LineIngestError(.invalidLine, line: nil, table: "", "request body could not be read: \(error)")
             }
-            stream.finish()
-            try await LineIngestion.drain(&stream, into: ingestor, defaultUnit: unit)
-            LineMetrics.http.parsed(lines: stream.linesParsed)
+            try await lanes.finish()
+            LineMetrics.http.parsed(lines: lanes.linesParsed)
             try await ingestor.commitAll()
             return HTTPResponse(status: .noContent)
         } catch {

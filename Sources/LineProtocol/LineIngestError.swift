@@ -43,8 +43,21 @@ package struct LineIngestError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// A commit of `table` (one or several tables, comma-separated) that failed.
+    package static func commit(_ error: StorageError, table: String) -> LineIngestError {
+        storage(error, line: nil, table: table, "commit error for table: \(table), error: \(error.message)")
+    }
+
     package static func parse(_ error: LineParseError, line: Int) -> LineIngestError {
         LineIngestError(error.code == .lineTooLong ? .tooLarge : .invalidLine, line: line, table: error.table, error.description)
+    }
+
+    /// The same error with its line number `lines` further on: a lane numbers the lines of
+    /// its part of a body from 1, and the lines before that part are counted later.
+    package func shifted(by lines: Int) -> LineIngestError {
+        var shifted = self
+        shifted.line = line.map { $0 + lines }
+        return shifted
     }
 
     package var description: String {

@@ -42,11 +42,30 @@ package struct LineIngestion: Sendable {
         if ingestor.tableCount <= 8 && ingestor.retainedBytes <= configuration.maxPooledBatchBytes { pool.give(ingestor) }
     }
 
+    /// Waits for appended commits to settle (durable, acknowledged as the sync mode asks).
+    package func settle(_ commits: [UnsettledCommit]) async throws(LineIngestError) {
+        try await Self.settle(commits, on: engine)
+    }
+
+    static func settle(_ commits: [UnsettledCommit], on engine: StorageEngine) async throws(LineIngestError) {
+        for commit in commits {
+            do {
+                try await engine.settle(commit.appended)
+            } catch {
+                throw .commit(error, table: commit.tables)
+            }
+        }
+    }
+
     /// Feeds everything `stream` holds to `ingestor`, running the schema changes lines need.
-    package static func drain(_ stream: inout LineStream, into ingestor: LineIngestor, defaultUnit: LineTimestampUnit) async throws(LineIngestError) {
-        while let change = try stream.drain({ (parser, buffer, line) throws(LineIngestError) in
+    /// `carriedOnly`: only the line the stream carries is finished (`LineStream.drainCarried`).
+    package static func drain(
+        _ stream: inout LineStream, into ingestor: LineIngestor, defaultUnit: LineTimestampUnit, carriedOnly: Bool = false
+    ) async throws(LineIngestError) {
+        let handler: LineStream.LineHandler = { (parser, buffer, line) throws(LineIngestError) in
             try ingestor.append(parser, in: buffer, line: line, defaultUnit: defaultUnit)
-        }) {
+        }
+        while let change = try carriedOnly ? stream.drainCarried(handler) : stream.drain(handler) {
             try await ingestor.apply(change)
         }
     }

@@ -226,7 +226,7 @@ package final class LineIngestor {
 
     /// Every table a stream writes holds a batch: a stream naming a new table per line must
     /// not grow memory without bound (RELIABILITY I20).
-    private func checkTableCount(table: String, line: Int) throws(LineIngestError) {
+    private func checkTableCount(table: String, line: Int?) throws(LineIngestError) {
         guard writers.count < configuration.maxTablesPerStream else {
             throw LineIngestError(.tooLarge, line: line, table: table,
                                   "table: \(table); one request or connection may write at most \(configuration.maxTablesPerStream) tables")
@@ -327,21 +327,66 @@ package final class LineIngestor {
         return true
     }
 
+    /// Moves every row `other` holds after this ingestor's rows, table by table: the second
+    /// half of an ILP body, parsed by another ingestor at the same time as the first
+    /// (`LineLanes`). Batches of different versions of a table both take its current schema
+    /// first; `other` is left empty.
+    package func absorb(_ other: LineIngestor) throws(LineIngestError) {
+        for (key, theirs) in other.writers where theirs.batch.rowCount > 0 {
+            let mine: TableWriter
+            if let writer = writers[key] {
+                mine = writer
+            } else {
+                try checkTableCount(table: theirs.schema.name, line: nil)
+                mine = TableWriter(schema: theirs.schema, configuration: configuration)
+                writers[key] = mine
+            }
+            if mine.schema != theirs.schema {
+                guard let current = engine.schema(named: theirs.schema.name), current.tableID == theirs.schema.tableID,
+                      current.tableID == mine.schema.tableID
+                else {
+                    throw LineIngestError(.schemaChanged, line: nil, table: theirs.schema.name,
+                                          "table: \(theirs.schema.name); the table was replaced while rows were written into it, retry")
+                }
+                _ = try adopt(current, by: mine, line: nil)
+                _ = try adopt(current, by: theirs, line: nil)
+            }
+            do {
+                try mine.batch.append(contentsOf: theirs.batch)
+            } catch {
+                throw LineIngestError(.tooLarge, line: nil, table: mine.schema.name, error.message)
+            }
+            theirs.batch.reset()
+        }
+    }
+
     // MARK: Committing
 
     /// Commits every table's pending rows as one WAL transaction: an HTTP request is all or
     /// nothing even when it writes several tables (QuestDB commits table by table).
     package func commitAll() async throws(LineIngestError) {
-        try await commit(writers.values.filter { $0.batch.rowCount > 0 })
+        try await LineIngestion.settle(appendAll(), on: engine)
     }
 
     /// Commits the tables holding at least `rows` rows or `bytes` bytes, each on its own.
     package func commitFull(rows: Int, bytes: Int) async throws(LineIngestError) {
-        for writer in writers.values where writer.batch.rowCount >= rows || writer.batch.byteCount >= bytes {
-            try await commit([writer])
-        }
+        try await LineIngestion.settle(appendFull(rows: rows, bytes: bytes), on: engine)
     }
 
+    /// `commitAll` up to the WAL append: the batches are empty again at once, and what is
+    /// left of the commit (fsync, replication acknowledgement) is for `LineIngestion.settle`.
+    package func appendAll() async throws(LineIngestError) -> [UnsettledCommit] {
+        try await append(writers.values.filter { $0.batch.rowCount > 0 }).map { [$0] } ?? []
+    }
+
+    /// `commitFull` up to the WAL appends (see `appendAll`).
+    package func appendFull(rows: Int, bytes: Int) async throws(LineIngestError) -> [UnsettledCommit] {
+        var appended: [UnsettledCommit] = []
+        for writer in writers.values where writer.batch.rowCount >= rows || writer.batch.byteCount >= bytes {
+            if let commit = try await append([writer]) { appended.append(commit) }
+        }
+        return appended
+    }
     /// Makes a reused ingestor current: writers of tables dropped or replaced since are
     /// forgotten, writers of changed tables take the new schema. Batches are empty here.
     package func refresh() {
@@ -360,23 +405,24 @@ package final class LineIngestor {
         for writer in writers.values { writer.batch.reset() }
     }
 
-    /// Commits the writers' batches as one transaction. A batch another writer made stale (by
-    /// adding columns) adopts the table's current schema and the commit is tried again.
-    private func commit(_ pending: [TableWriter]) async throws(LineIngestError) {
-        if pending.isEmpty { return }
+    /// Appends the writers' batches to the WAL as one transaction and empties them. A batch
+    /// another writer made stale (by adding columns) adopts the table's current schema and the
+    /// append is tried again.
+    private func append(_ pending: [TableWriter]) async throws(LineIngestError) -> UnsettledCommit? {
+        if pending.isEmpty { return nil }
         let rows = pending.reduce(0) { $0 + $1.batch.rowCount }
         let tables = pending.map(\.schema.name).joined(separator: ", ")
         for _ in 0..<8 {
             do {
-                _ = try await engine.commit(all: pending.map(\.batch))
+                guard let appended = try await engine.appendRows(all: pending.map(\.batch)) else { return nil }
                 for writer in pending { writer.batch.reset() }
                 LineMetrics.committed(rows: rows)
-                return
+                return UnsettledCommit(appended: appended, tables: tables)
             } catch where error.code == .schemaChanged {
-                guard let writer = writers[NameRules.lookupKey(error.path)] else { throw storageError(error, table: error.path) }
+                guard let writer = writers[NameRules.lookupKey(error.path)] else { throw .commit(error, table: error.path) }
                 try adoptCurrentSchema(writer)
             } catch {
-                throw storageError(error, table: tables)
+                throw .commit(error, table: tables)
             }
         }
         throw LineIngestError(.schemaChanged, line: nil, table: tables, "table: \(tables); the table kept changing while rows were committed, retry")
@@ -390,9 +436,12 @@ package final class LineIngestor {
         _ = try adopt(current, by: writer, line: nil)
     }
 
-    private func storageError(_ error: StorageError, table: String) -> LineIngestError {
-        LineIngestError.storage(error, line: nil, table: table, "commit error for table: \(table), error: \(error.message)")
-    }
+}
+
+/// Rows in the WAL whose commit nothing has waited for yet (`LineIngestion.settle`).
+package struct UnsettledCommit: Sendable {
+    let appended: StorageEngine.AppendedCommit
+    let tables: String
 }
 
 /// One table's batch and the caches that make appending a row cheap.

@@ -18,8 +18,17 @@ package struct LineStream {
         parser = LineParser(maxLineBytes: maxLineBytes)
     }
 
+    /// Whether the start of a line is carried, waiting for the rest of it.
+    package var isCarryingLine: Bool { !carry.isEmpty }
+
     /// Whether a partial line is waiting for more bytes.
     package var hasPartialLine: Bool { !carry.isEmpty || chunk.readableBytes > 0 }
+
+    /// Counts `lines` parsed elsewhere (by another lane) that come before the bytes this
+    /// stream is fed next, so its line numbers stay those of the whole body.
+    package mutating func countLines(_ lines: Int) {
+        linesParsed += lines
+    }
 
     /// Adds received bytes. Call only after `drain` returned `nil` (everything consumed).
     package mutating func feed(_ bytes: ByteBuffer) {
@@ -78,6 +87,19 @@ package struct LineStream {
             chunk.clear()
         }
         return change
+    }
+
+    /// Finishes only the carried partial line, with bytes of the chunk fed since; lines after
+    /// it stay unparsed (`LineLanes` takes them back with `takeUnread`).
+    package mutating func drainCarried(_ handler: LineHandler) throws(LineIngestError) -> LineSchemaChange? {
+        try drainCarry(handler)
+    }
+
+    /// The fed bytes not parsed yet, taken out of the stream; it must carry no partial line.
+    package mutating func takeUnread() -> ByteBuffer {
+        precondition(carry.isEmpty, "taking bytes behind a carried partial line")
+        defer { chunk = ByteBuffer() }
+        return chunk
     }
 
     /// Finishes the carried partial line with bytes from the chunk, one newline at a time.

@@ -132,7 +132,7 @@ package struct BoundLineTCPServer: Service {
             LineMetrics.tcp.disconnected()
         }
         let ingestor = ingestion.makeIngestor()
-        var stream = LineStream(maxLineBytes: ingestion.configuration.maxLineBytes)
+        var lanes = LineLanes(ingestion: ingestion, ingestor: ingestor, defaultUnit: .nanos)
         var bytesReceived = 0
         var lastCommit = NIODeadline.now()
         var lastData = NIODeadline.now()
@@ -141,6 +141,27 @@ package struct BoundLineTCPServer: Service {
         let connected = NIODeadline.now()
         let interval = configuration.commitInterval
         let batchBytes = ingestion.configuration.maxBatchBytes / 2
+        // Nothing acknowledges a TCP commit, so the connection parses on while its last commit
+        // settles (fsync, replication); the one before must have settled by then (at most two
+        // in flight), and a failed one closes the connection like a bad line.
+        var settling: Task<LineIngestError?, Never>?
+        func settled() async throws(LineIngestError) {
+            let failure = await settling?.value
+            settling = nil
+            if let failure { throw failure }
+        }
+        func handOff(_ commits: [UnsettledCommit]) async throws(LineIngestError) {
+            guard !commits.isEmpty else { return }
+            try await settled()
+            settling = Task { [ingestion] in
+                do throws(LineIngestError) {
+                    try await ingestion.settle(commits)
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+        }
         do {
             try await connection.executeThenClose { inbound, outbound in
                 do throws(LineIngestError) {
@@ -157,20 +178,24 @@ package struct BoundLineTCPServer: Service {
                                 bytesReceived += chunk.readableBytes
                                 lastData = .now()
                                 LineMetrics.tcp.received(bytes: chunk.readableBytes)
-                                stream.feed(chunk)
-                                try await LineIngestion.drain(&stream, into: ingestor, defaultUnit: .nanos)
-                                try await ingestor.commitFull(rows: configuration.maxUncommittedRows, bytes: batchBytes)
-                                partialSince = stream.hasPartialLine ? (partialSince ?? lastData) : nil
-                            } else if let reason = Self.idleReason(
-                                now: .now(), lastData: lastData, partialSince: partialSince, timeout: configuration.idleTimeout) {
-                                // Rows that arrived whole are kept; a partial line never is.
-                                logger.info("ILP over TCP connection closed: \(reason)", metadata: ["connection": "\(id)"])
-                                break
+                                try await lanes.feed(chunk)
+                                try await handOff(ingestor.appendFull(rows: configuration.maxUncommittedRows, bytes: batchBytes))
+                            } else {
+                                // A tick: lines read ahead for the next split are parsed now.
+                                try await lanes.flush()
+                                if let reason = Self.idleReason(
+                                    now: .now(), lastData: lastData, partialSince: partialSince, timeout: configuration.idleTimeout) {
+                                    // Rows that arrived whole are kept; a partial line never is.
+                                    logger.info("ILP over TCP connection closed: \(reason)", metadata: ["connection": "\(id)"])
+                                    break
+                                }
                             }
+                            partialSince = lanes.hasPartialLine ? (partialSince ?? lastData) : nil
                             // An empty buffer is the ticker's (no read is ever empty): commit rows
                             // that have waited for the interval, even when the client went quiet.
                             if NIODeadline.now() - lastCommit >= interval {
-                                if ingestor.pendingRows > 0 { try await ingestor.commitAll() }
+                                try await lanes.flush()
+                                try await handOff(ingestor.appendAll())
                                 lastCommit = .now()
                             }
                         }
@@ -180,8 +205,10 @@ package struct BoundLineTCPServer: Service {
                         // The peer reset the connection: what arrived whole is still committed.
                         logger.debug("ILP over TCP connection ended", metadata: ["connection": "\(id)", "error": "\(error)"])
                     }
+                    try await lanes.flush()
+                    try await settled()
                     try await ingestor.commitAll()
-                    LineMetrics.tcp.parsed(lines: stream.linesParsed)
+                    LineMetrics.tcp.parsed(lines: lanes.linesParsed)
                 } catch {
                     LineMetrics.tcp.error(error.kind)
                     errorLog.log(logger, "ILP over TCP line refused, closing the connection", metadata: [
@@ -189,6 +216,11 @@ package struct BoundLineTCPServer: Service {
                         "bytes-received": "\(bytesReceived)", "error": "\(error.description)", "table": "\(error.table)",
                     ])
                     // Lines before the bad one are kept (QuestDB's line.tcp.disconnect.on.error).
+                    do {
+                        try await settled()
+                    } catch {
+                        logger.error("ILP over TCP commit failed", metadata: ["connection": "\(id)", "error": "\(error)"])
+                    }
                     do {
                         try await ingestor.commitAll()
                     } catch {

@@ -133,9 +133,7 @@ package final class RowBatch {
         }
         if byteCount + rowBytes > maxBytes {
             for index in 0..<columnCount { columns[index].removeLast() }
-            throw StorageError(
-                .limitExceeded, path: schema.name,
-                "a row batch for table \(schema.name) exceeds \(maxBytes) bytes; commit smaller batches")
+            throw tooLarge
         }
         byteCount += rowBytes
         if let designatedIndex {
@@ -145,6 +143,27 @@ package final class RowBatch {
             maxTimestamp = max(maxTimestamp, timestamp)
         }
         rowCount += 1
+    }
+
+    private var tooLarge: StorageError {
+        StorageError(
+            .limitExceeded, path: schema.name, "a row batch for table \(schema.name) exceeds \(maxBytes) bytes; commit smaller batches")
+    }
+
+    /// Appends every row of `other`, a batch of the same schema, after this batch's rows: an
+    /// ILP body parsed in two halves at once joins them in order. Throws, changing nothing,
+    /// when the result would exceed `maxBytes`.
+    package func append(contentsOf other: RowBatch) throws(StorageError) {
+        precondition(!inRow && !other.inRow, "append inside a row")
+        precondition(other.schema == schema, "appending a batch of another schema")
+        guard other.rowCount > 0 else { return }
+        if byteCount + other.byteCount > maxBytes { throw tooLarge }
+        for index in 0..<columnCount { columns[index].append(contentsOf: other.columns[index]) }
+        if !other.isOrderedByTimestamp || other.minTimestamp < maxTimestamp { isOrderedByTimestamp = false }
+        minTimestamp = min(minTimestamp, other.minTimestamp)
+        maxTimestamp = max(maxTimestamp, other.maxTimestamp)
+        rowCount += other.rowCount
+        byteCount += other.byteCount
     }
 
     /// Sets a fixed-width integer-backed column (BOOLEAN as 0/1, BYTE, SHORT, CHAR, INT, LONG,
@@ -374,6 +393,13 @@ struct ColumnStorage: ~Copyable {
         }
         null.withUnsafeBytes { fixed.append($0) }
         return width
+    }
+
+    /// Appends all of `other`'s rows (a column of the same type).
+    mutating func append(contentsOf other: borrowing ColumnStorage) {
+        fixed.append(other.fixed.bytes)
+        lengths.append(other.lengths.bytes)
+        data.append(other.data.bytes)
     }
 
     /// Drops the last row (the batch counts a row's bytes only at `endRow`).

@@ -271,27 +271,34 @@ package final class StorageEngine: Sendable {
     /// Commits `batch` as one WAL transaction; returns its txn once committed. Rows become
     /// visible to snapshots when applied (`waitUntilApplied`).
     package func commit(_ batch: RowBatch) async throws(StorageError) -> UInt64 {
-        try checkSymbolValues(batch)
-        await waitForApplyLag()
-        var payload: [UInt8] = []
-        payload.reserveCapacity(batch.byteCount + 64)
-        RowBatchCodec.encode(batch, into: &payload)
-        let position = try await withTablesFree([batch.schema.name]) { (catalog) throws(StorageError) -> WALPosition in
-            try catalog.admit(batch)
-            return try append(.rowBatch, payload, in: catalog)
-        }
-        try await settle(position)
-        StorageMetrics.committedRows(batch.rowCount)
-        return position.txn
+        let appended = try await appendRows(batch)
+        try await settle(appended)
+        return appended.txn
     }
 
     /// Commits batches of several tables as one WAL transaction: all of them become durable
     /// and visible together, or none does (an ILP/HTTP request over several tables). A
     /// `.schemaChanged` error names the stale batch's table in `path`.
     package func commit(all batches: [RowBatch]) async throws(StorageError) -> UInt64? {
+        guard let appended = try await appendRows(all: batches) else { return nil }
+        try await settle(appended)
+        return appended.txn
+    }
+
+    /// A transaction appended to the WAL that `settle` has not waited for yet.
+    package struct AppendedCommit: Sendable {
+        package let position: WALPosition
+        let rows: Int
+        package var txn: UInt64 { position.txn }
+    }
+
+    /// The first half of `commit(all:)`: the batches' transaction is in the WAL — in its order
+    /// for good, not yet durable — and the batches may be refilled at once. ILP over TCP, which
+    /// acknowledges nothing, parses on while `settle` waits for the fsync.
+    package func appendRows(all batches: [RowBatch]) async throws(StorageError) -> AppendedCommit? {
         let batches = batches.filter { $0.rowCount > 0 }
         if batches.isEmpty { return nil }
-        if batches.count == 1 { return try await commit(batches[0]) }
+        if batches.count == 1 { return try await appendRows(batches[0]) }
         for batch in batches { try checkSymbolValues(batch) }
         guard Set(batches.map(\.schema.tableID)).count == batches.count else {
             throw StorageError(.notWritable, path: batches[0].schema.name, "one transaction holds one batch per table")
@@ -304,9 +311,27 @@ package final class StorageEngine: Sendable {
             for batch in batches { try catalog.admit(batch) }
             return try append(.rowBatchGroup, payload, in: catalog)
         }
-        try await settle(position)
-        StorageMetrics.committedRows(batches.reduce(0) { $0 + $1.rowCount })
-        return position.txn
+        return AppendedCommit(position: position, rows: batches.reduce(0) { $0 + $1.rowCount })
+    }
+
+    private func appendRows(_ batch: RowBatch) async throws(StorageError) -> AppendedCommit {
+        try checkSymbolValues(batch)
+        await waitForApplyLag()
+        var payload: [UInt8] = []
+        payload.reserveCapacity(batch.byteCount + 64)
+        RowBatchCodec.encode(batch, into: &payload)
+        let position = try await withTablesFree([batch.schema.name]) { (catalog) throws(StorageError) -> WALPosition in
+            try catalog.admit(batch)
+            return try append(.rowBatch, payload, in: catalog)
+        }
+        return AppendedCommit(position: position, rows: batch.rowCount)
+    }
+
+    /// The second half of a commit: waits until the transaction is durable (`sync` commit mode)
+    /// and acknowledged as the replication sync mode asks, and starts applying it.
+    package func settle(_ appended: AppendedCommit) async throws(StorageError) {
+        try await settle(appended.position)
+        StorageMetrics.committedRows(appended.rows)
     }
 
     /// UPDATE: `compute` reads the table as of every write appended before it and returns the

@@ -17,8 +17,8 @@ import TestSupport
         ],
         designatedTimestamp: 7, partitionBy: .day, version: 4)
 
-    static func fill(_ batch: RowBatch, rows: Int, timestamps: [Int64]? = nil) throws {
-        for row in 0..<rows {
+    static func fill(_ batch: RowBatch, rows: Int, from first: Int = 0, timestamps: [Int64]? = nil) throws {
+        for row in first..<first + rows {
             batch.beginRow()
             Array("S\(row % 3)".utf8).withUnsafeBytes { batch.setBytes(0, $0) }
             batch.setDouble(1, Double(row) * 1.5)
@@ -26,7 +26,7 @@ import TestSupport
             if row % 3 != 0 { Array("note \(row)".utf8).withUnsafeBytes { batch.setBytes(3, $0) } }
             batch.setInteger(4, UInt8(row % 2))
             [UInt8](repeating: UInt8(row), count: 16).withUnsafeBytes { batch.setFixedBytes(5, $0) }
-            batch.setInteger(6, timestamps?[row] ?? Int64(1_000 + row))
+            batch.setInteger(6, timestamps?[row - first] ?? Int64(1_000 + row))
             try batch.endRow()
         }
     }
@@ -59,6 +59,35 @@ import TestSupport
         let kept = batch.rowCount
         #expect(batch.column(1).fixed.count == kept * 8)
         #expect(batch.column(3).lengths.count == kept)
+    }
+
+    /// Two halves appended give the batch of all rows: values, byte count, timestamp range
+    /// and order; past the byte limit nothing changes.
+    @Test func appendingABatchJoinsItsRowsAfterOurs() throws {
+        let timestamps: [Int64] = [10, 11, 12, 13, 14, 12, 15, 16, 17, 18]
+        let whole = RowBatch(schema: Self.schema)
+        try Self.fill(whole, rows: 10, timestamps: timestamps)
+        let head = RowBatch(schema: Self.schema)
+        try Self.fill(head, rows: 4, timestamps: Array(timestamps[..<4]))
+        let tail = RowBatch(schema: Self.schema)
+        try Self.fill(tail, rows: 6, from: 4, timestamps: Array(timestamps[4...]))
+        #expect(head.isOrderedByTimestamp && tail.isOrderedByTimestamp == false)
+        try head.append(contentsOf: tail)
+        #expect(head.rowCount == 10 && head.byteCount == whole.byteCount)
+        #expect((0..<Self.schema.columns.count).allSatisfy { head.column($0) == whole.column($0) })
+        #expect(!head.isOrderedByTimestamp && head.minTimestamp == 10 && head.maxTimestamp == 18)
+        // Ordered halves stay ordered only when the second starts at or after the first's end.
+        let early = RowBatch(schema: Self.schema), late = RowBatch(schema: Self.schema)
+        try Self.fill(early, rows: 2, timestamps: [5, 7])
+        try Self.fill(late, rows: 2, timestamps: [7, 8])
+        try early.append(contentsOf: late)
+        #expect(early.isOrderedByTimestamp)
+        try late.append(contentsOf: early)
+        #expect(!late.isOrderedByTimestamp && late.minTimestamp == 5)
+        let small = RowBatch(schema: Self.schema, maxBytes: whole.byteCount + 10)
+        try Self.fill(small, rows: 1)
+        let error = #expect(throws: StorageError.self) { try small.append(contentsOf: whole) }
+        #expect(error?.code == .limitExceeded && small.rowCount == 1)
     }
 
     @Test func resetReusesTheBatch() throws {
