@@ -1,4 +1,3 @@
-import CByteScan
 import NIOCore
 
 /// One ILP stream — an HTTP body or a TCP connection — parsed on two cores (decision 0023).
@@ -14,8 +13,9 @@ import NIOCore
 /// What a lane cannot do alone it hands back: a line that needs a new table or column stops
 /// the helper there, and the stream's task applies the change (after the first half, whose
 /// own changes come first, as in a single pass) and parses the rest of that half itself.
-/// Streams with ILP v2 binary values are parsed in one pass: their raw bytes may hold
-/// newlines, so a newline there need not end a line. Small amounts are parsed in one pass too,
+/// ILP v2 binary values hold raw bytes, a newline among them, so a cut can land inside one:
+/// the first half then ends inside a line, and the helper's work is dropped for a one-pass
+/// parse of the second half. Small amounts are parsed in one pass,
 /// and bytes that hold no line end yet go to the stream at once, which checks them as it would
 /// in one pass (a sender of garbage is refused without waiting for a newline).
 package struct LineLanes {
@@ -49,10 +49,6 @@ package struct LineLanes {
     /// Takes the next received bytes; parses once `roundBytes` are waiting.
     package mutating func feed(_ chunk: ByteBuffer) async throws(LineIngestError) {
         var chunk = chunk
-        if pending.hasBinaryValues {
-            try await parseInOnePass([chunk])
-            return
-        }
         if stream.hasPartialLine {
             // The stream holds the start of a line (see below): finish that line, and the
             // bytes after it wait to be split like any others.
@@ -62,7 +58,7 @@ package struct LineLanes {
             chunk = stream.takeUnread()
         }
         pending.append(chunk)
-        if pending.hasBinaryValues || pending.count >= roundBytes {
+        if pending.count >= roundBytes {
             try await parsePending(isFinal: false)
         } else if !pending.containsNewline {
             // Not even one line yet (a slow sender, or bytes that are no ILP at all): the
@@ -92,10 +88,13 @@ package struct LineLanes {
     /// pass when they cannot or need not be split. A partial last line stays pending unless
     /// the body is complete.
     private mutating func parsePending(isFinal: Bool) async throws(LineIngestError) {
-        if pending.hasBinaryValues {
-            try await parseInOnePass(pending.take(pending.count))
-            return
-        }
+        try await parseRound(isFinal: isFinal)
+        // A cut inside a binary value can leave the stream inside a line: the bytes after the
+        // cut belong to that line and go to the stream next, not wait behind it.
+        if stream.isCarryingLine && !pending.isEmpty { try await parseInOnePass(pending.take(pending.count)) }
+    }
+
+    private mutating func parseRound(isFinal: Bool) async throws(LineIngestError) {
         guard let end = isFinal ? Optional(pending.count) : pending.lineEnd(atOrBefore: pending.count) else {
             // No complete line yet. Pending bytes start at a line's start, so past the longest
             // line allowed this one is too long: the stream refuses it.
@@ -122,6 +121,15 @@ package struct LineLanes {
         }
         let outcome = await helped
         if let failure { throw failure }
+        guard !stream.isCarryingLine else {
+            // The first half ended inside a line: the newline it was cut at lay in an ILP v2
+            // binary value, whose raw bytes may hold any byte. The helper parsed from the
+            // middle of a line, so its work is dropped (it changed nothing but its own
+            // batches) and the second half is parsed here, after the first.
+            helper.discardAll()
+            try await parseInOnePass(tail)
+            return
+        }
         try await join(outcome, from: helper, isFinal: isFinal)
     }
 
@@ -146,6 +154,11 @@ package struct LineLanes {
             } catch {
                 failure = error
             }
+        }
+        if failure == nil && laneStream.isCarryingLine {
+            // The second half ended inside a line too (its last newline lay in a binary value):
+            // that line's start waits in front of the bytes that finish it.
+            pending.prepend(ByteBuffer(bytes: laneStream.takeCarried()))
         }
         stream.countLines(laneStream.linesParsed)
         // Rows before a bad line are kept, as in one pass (a request discards them all).
@@ -207,12 +220,6 @@ private struct Lane: @unchecked Sendable {
 struct PendingLines {
     private(set) var chunks: [ByteBuffer] = []
     private(set) var count = 0
-    /// Whether the bytes so far hold "==", which starts every ILP v2 binary value (and may
-    /// appear in a text line's quoted string or escaped name: one pass is then merely slower).
-    private(set) var hasBinaryValues = false
-    /// The last byte of the previous chunk, for a "==" cut between two chunks.
-    private var lastByte: UInt8 = 0
-
     var isEmpty: Bool { count == 0 }
 
     /// Whether any newline is pending (escaped or not); found early in all but a partial line.
@@ -222,20 +229,21 @@ struct PendingLines {
 
     mutating func append(_ chunk: ByteBuffer) {
         guard chunk.readableBytes > 0 else { return }
-        if !hasBinaryValues {
-            hasBinaryValues = chunk.withUnsafeReadableBytes { bytes in
-                let base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
-                let pair = UInt8(ascii: "=")
-                return (lastByte == pair && bytes[0] == pair) || sundial_find_pair(base, 0, bytes.count, pair) < bytes.count
-            }
-        }
-        lastByte = chunk.getInteger(at: chunk.writerIndex - 1, as: UInt8.self)!
         chunks.append(chunk)
         count += chunk.readableBytes
     }
 
+    mutating func prepend(_ chunk: ByteBuffer) {
+        guard chunk.readableBytes > 0 else { return }
+        chunks.insert(chunk, at: 0)
+        count += chunk.readableBytes
+    }
+
     /// Just past the last newline at or before `limit` that ends a line — one after an even
-    /// run of backslashes (an odd run escapes it) — or `nil` when there is none.
+    /// run of backslashes (an odd run escapes it) — or `nil` when there is none. A newline
+    /// just after a `==` may be a byte of an ILP v2 binary double (`==`, a type byte, 8 bytes)
+    /// and is passed over; one inside a longer binary value (an array) can still be returned,
+    /// which `LineLanes` finds out after parsing the first half.
     func lineEnd(atOrBefore limit: Int) -> Int? {
         var chunkEnd = count
         for chunk in chunks.reversed() {
@@ -247,11 +255,25 @@ struct PendingLines {
                 guard let newline = chunk.withUnsafeReadableBytes({ bytes in
                     bytes[..<searchEnd].lastIndex(of: UInt8(ascii: "\n"))
                 }) else { break }
-                if backslashesBefore(chunkStart + newline) % 2 == 0 { return chunkStart + newline + 1 }
+                let offset = chunkStart + newline
+                if backslashesBefore(offset) % 2 == 0 && !followsBinaryMarker(offset) { return offset + 1 }
                 searchEnd = newline
             }
         }
         return nil
+    }
+
+    /// Whether a `==` starts within the 10 bytes before `offset`: the byte may then belong to
+    /// a binary double's type byte or value.
+    private func followsBinaryMarker(_ offset: Int) -> Bool {
+        let equals = UInt8(ascii: "=")
+        var previous: UInt8 = 0
+        for position in max(0, offset - 10)..<offset {
+            let byte = byte(at: position)
+            if byte == equals && previous == equals { return true }
+            previous = byte
+        }
+        return false
     }
 
     /// How many backslashes directly precede the byte at `offset`.

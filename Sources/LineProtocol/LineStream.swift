@@ -102,6 +102,14 @@ package struct LineStream {
         return chunk
     }
 
+    /// The carried start of a line, taken out of the stream (whose fed chunk is consumed):
+    /// `LineLanes` puts it back in front of the bytes that follow it.
+    package mutating func takeCarried() -> [UInt8] {
+        precondition(chunk.readableBytes == 0, "taking a carried line before the chunk behind it")
+        defer { carry = [] }
+        return carry
+    }
+
     /// Finishes the carried partial line with bytes from the chunk, one newline at a time.
     private mutating func drainCarry(_ handler: LineHandler) throws(LineIngestError) -> LineSchemaChange? {
         while !carry.isEmpty {

@@ -71,6 +71,18 @@ package enum WALRecordCodec {
         kind: WALRecordKind, txn: UInt64, epoch: UInt64, commitTimeMicros: Int64,
         payload: UnsafeRawBufferPointer, durableTxn: UInt64 = 0, into output: inout [UInt8]
     ) {
+        encodeHeader(
+            kind: kind, txn: txn, epoch: epoch, commitTimeMicros: commitTimeMicros, payload: payload, durableTxn: durableTxn,
+            into: &output)
+        output.append(contentsOf: payload)
+    }
+
+    /// Appends the header of the record holding `payload` (its CRC covers the payload), not
+    /// the payload itself: the WAL writes the payload from where it already is.
+    package static func encodeHeader(
+        kind: WALRecordKind, txn: UInt64, epoch: UInt64, commitTimeMicros: Int64,
+        payload: UnsafeRawBufferPointer, durableTxn: UInt64, into output: inout [UInt8]
+    ) {
         let start = output.count
         output.appendLittleEndian(WALRecordHeader.magic)
         output.appendLittleEndian(WALRecordHeader.formatVersion)
@@ -84,7 +96,6 @@ package enum WALRecordCodec {
         output.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[start..<start + 40])) }
         crc.update(payload)
         output.appendLittleEndian(crc.value)
-        output.append(contentsOf: payload)
     }
 
     /// Why bytes at some offset are not a valid record.

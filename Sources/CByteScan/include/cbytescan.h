@@ -54,25 +54,4 @@ static inline long sundial_scan_quoted(const uint8_t *base, long start, long end
     return sundial_scan_stops(base, start, end, '\n', '"', '\\', '\\', '\\', '\\', '\\');
 }
 
-// The first index i in [start, end - 1) with base[i] == base[i + 1] == b, or end. ILP v2 binary
-// values start with "==" and hold raw bytes (a LF among them), so a stream cut at newlines
-// for parallel parsing must first know it has none.
-static inline long sundial_find_pair(const uint8_t *base, long start, long end, uint8_t b) {
-    long index = start;
-#if defined(__SSE2__)
-    const __m128i v = _mm_set1_epi8((char)b);
-    while (index + 17 <= end) {
-        __m128i here = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(base + index)), v);
-        __m128i next = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(base + index + 1)), v);
-        int bits = _mm_movemask_epi8(_mm_and_si128(here, next));
-        if (bits) return index + __builtin_ctz((unsigned)bits);
-        index += 16;
-    }
-#endif
-    for (; index + 1 < end; index++) {
-        if (base[index] == b && base[index + 1] == b) return index;
-    }
-    return end;
-}
-
 #endif
