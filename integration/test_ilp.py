@@ -475,6 +475,11 @@ def test_large_protocol_v2_flushes_with_binary_doubles_match_v1(node):
                 sender.row(table, symbols={"k": f"s{i % 5}"}, columns={"d": float(value), "n": i},
                            at=TimestampNanos(BASE_NS + i))
             sender.flush()
+        if version == 2:
+            # The binary body was parsed on two lanes, not only in one pass.
+            metrics = requests.get(f"{node.health_url}/metrics", timeout=5).text.splitlines()
+            joined = [line for line in metrics if line.startswith('sundial_line_parse_splits_total{outcome="joined"}')]
+            assert joined and float(joined[0].split()[-1]) >= 1, metrics
     v2_columns, v2_rows = table_json(node, "v2_doubles")
     v1_columns, v1_rows = table_json(node, "v1_doubles")
     assert v2_columns == v1_columns and len(v2_rows) == 120_000

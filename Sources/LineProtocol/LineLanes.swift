@@ -127,9 +127,11 @@ package struct LineLanes {
             // middle of a line, so its work is dropped (it changed nothing but its own
             // batches) and the second half is parsed here, after the first.
             helper.discardAll()
+            LineMetrics.split(undone: true)
             try await parseInOnePass(tail)
             return
         }
+        LineMetrics.split(undone: false)
         try await join(outcome, from: helper, isFinal: isFinal)
     }
 

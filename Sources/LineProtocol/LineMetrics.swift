@@ -8,6 +8,15 @@ package enum LineMetrics {
         committedRows.increment(by: rows)
     }
 
+    /// Rounds parsed on two lanes (decision 0023): `joined`, or `undone` when the cut lay
+    /// inside an ILP v2 binary value and the second half was parsed again after the first.
+    private static let splitsJoined = Counter(label: "sundial_line_parse_splits_total", dimensions: [("outcome", "joined")])
+    private static let splitsUndone = Counter(label: "sundial_line_parse_splits_total", dimensions: [("outcome", "undone")])
+
+    static func split(undone: Bool) {
+        (undone ? splitsUndone : splitsJoined).increment()
+    }
+
     /// Counters of one transport.
     package struct Transport: Sendable {
         package let receivedBytes: Counter
