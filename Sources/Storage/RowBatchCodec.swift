@@ -10,6 +10,24 @@ package enum RowBatchCodec {
 
     /// Appends the encoded batch to `output` (a reused buffer).
     package static func encode(_ batch: RowBatch, into output: inout [UInt8]) {
+        write(batch, into: &output)
+    }
+
+    /// Several batches (distinct tables) as one payload: format u8, count u32, then per batch
+    /// its byte length u64 and its `encode` payload.
+    package static func encodeGroup(_ batches: [RowBatch], into output: inout [UInt8]) {
+        writeGroup(batches, into: &output)
+    }
+
+    /// The payload of one batch (kind `rowBatch`) or of several (`rowBatchGroup`) as pieces
+    /// that reference the batches' column bytes — valid while the batches are unchanged.
+    package static func pieces(_ batches: [RowBatch]) -> PayloadPieces {
+        var pieces = PayloadPieces()
+        if batches.count == 1 { write(batches[0], into: &pieces) } else { writeGroup(batches, into: &pieces) }
+        return pieces
+    }
+
+    private static func write<Output: PayloadWriter>(_ batch: RowBatch, into output: inout Output) {
         let schema = batch.schema
         output.append(formatVersion)
         output.appendLittleEndian(schema.tableID)
@@ -23,28 +41,22 @@ package enum RowBatchCodec {
             output.append(type.tag)
             output.append(type.parameter)
             if buffer.isLengthPrefixed {
-                output.append(contentsOf: UnsafeRawBufferPointer(buffer.lengths))
+                output.append(region: UnsafeRawBufferPointer(buffer.lengths))
                 output.appendLittleEndian(UInt64(buffer.data.count))
-                output.append(contentsOf: buffer.data)
+                output.append(region: buffer.data)
             } else {
-                output.append(contentsOf: buffer.fixed)
+                output.append(region: buffer.fixed)
             }
         }
     }
 
-    /// Several batches (distinct tables) as one payload: format u8, count u32, then per batch
-    /// its byte length u64 and its `encode` payload.
-    package static func encodeGroup(_ batches: [RowBatch], into output: inout [UInt8]) {
+    private static func writeGroup<Output: PayloadWriter>(_ batches: [RowBatch], into output: inout Output) {
         output.append(formatVersion)
         output.appendLittleEndian(UInt32(batches.count))
         for batch in batches {
-            let lengthAt = output.count
-            output.appendLittleEndian(UInt64(0))
-            encode(batch, into: &output)
-            let length = UInt64(output.count - lengthAt - 8)
-            withUnsafeBytes(of: length.littleEndian) { bytes in
-                for index in 0..<8 { output[lengthAt + index] = bytes[index] }
-            }
+            let length = output.beginLength()
+            write(batch, into: &output)
+            output.endLength(length)
         }
     }
 
@@ -130,5 +142,116 @@ package enum RowBatchCodec {
             }
         }
         batch.finishDecoded(rows: firstRow..<firstRow + rows)
+    }
+}
+
+/// Where the codec writes a payload: one array, or pieces (`PayloadPieces`).
+protocol PayloadWriter {
+    mutating func append(_ byte: UInt8)
+    mutating func appendLittleEndian<T: FixedWidthInteger>(_ value: T)
+    /// Column bytes, possibly large.
+    mutating func append(region: UnsafeRawBufferPointer)
+    /// Writes a u64 length to be filled by `endLength` with the bytes written in between.
+    mutating func beginLength() -> PayloadLength
+    mutating func endLength(_ length: PayloadLength)
+}
+
+struct PayloadLength {
+    /// Where the u64 goes, and the payload's size just after it.
+    let slot: Int
+    let start: Int
+}
+
+extension Array: PayloadWriter where Element == UInt8 {
+    mutating func append(region: UnsafeRawBufferPointer) {
+        append(contentsOf: region)
+    }
+
+    mutating func beginLength() -> PayloadLength {
+        appendLittleEndian(UInt64(0))
+        return PayloadLength(slot: count - 8, start: count)
+    }
+
+    mutating func endLength(_ length: PayloadLength) {
+        Self.patch(&self, at: length.slot, UInt64(count - length.start))
+    }
+
+    fileprivate static func patch(_ bytes: inout [UInt8], at slot: Int, _ value: UInt64) {
+        Swift.withUnsafeBytes(of: value.littleEndian) { raw in
+            for index in 0..<8 { bytes[slot + index] = raw[index] }
+        }
+    }
+}
+
+/// A payload as the pieces it is made of: the codec's small fields (and small columns) in one
+/// array, larger column bytes referenced where their batch keeps them. The WAL writes a batch
+/// from these without first copying it into one array — for ILP's 10 000-row requests, a
+/// pass over megabytes saved per commit. Valid while the batches are unchanged.
+package struct PayloadPieces: PayloadWriter {
+    private enum Piece {
+        case header(Range<Int>)
+        case region(UnsafeRawBufferPointer)
+    }
+
+    /// Regions up to this size are copied in with the headers: a piece each would cost more
+    /// (a 1-row batch becomes one contiguous piece).
+    static let largestCopiedRegion = 512
+
+    private var headers: [UInt8] = []
+    private var pieces: [Piece] = []
+    /// Bytes of the whole payload.
+    package private(set) var count = 0
+
+    mutating func append(_ byte: UInt8) {
+        headers.append(byte)
+        grewHeaders(by: 1)
+    }
+
+    mutating func appendLittleEndian<T: FixedWidthInteger>(_ value: T) {
+        headers.appendLittleEndian(value)
+        grewHeaders(by: MemoryLayout<T>.size)
+    }
+
+    mutating func append(region: UnsafeRawBufferPointer) {
+        guard region.count > Self.largestCopiedRegion else {
+            headers.append(contentsOf: region)
+            grewHeaders(by: region.count)
+            return
+        }
+        pieces.append(.region(region))
+        count += region.count
+    }
+
+    mutating func beginLength() -> PayloadLength {
+        appendLittleEndian(UInt64(0))
+        return PayloadLength(slot: headers.count - 8, start: count)
+    }
+
+    mutating func endLength(_ length: PayloadLength) {
+        [UInt8].patch(&headers, at: length.slot, UInt64(count - length.start))
+    }
+
+    private mutating func grewHeaders(by bytes: Int) {
+        let end = headers.count
+        if case .header(let range)? = pieces.last, range.upperBound == end - bytes {
+            pieces[pieces.count - 1] = .header(range.lowerBound..<end)
+        } else {
+            pieces.append(.header(end - bytes..<end))
+        }
+        count += bytes
+    }
+
+    /// Calls `body` with the pieces in order.
+    package func withBuffers<Result>(_ body: ([UnsafeRawBufferPointer]) throws(StorageError) -> Result) throws(StorageError) -> Result {
+        try headers.withUnsafeBytes { base in
+            Swift.Result { () throws(StorageError) in
+                try body(pieces.map { piece in
+                    switch piece {
+                    case .header(let range): UnsafeRawBufferPointer(rebasing: base[range])
+                    case .region(let region): region
+                    }
+                })
+            }
+        }.get()
     }
 }

@@ -304,12 +304,9 @@ package final class StorageEngine: Sendable {
             throw StorageError(.notWritable, path: batches[0].schema.name, "one transaction holds one batch per table")
         }
         await waitForApplyLag()
-        var payload: [UInt8] = []
-        payload.reserveCapacity(batches.reduce(64) { $0 + $1.byteCount + 64 })
-        RowBatchCodec.encodeGroup(batches, into: &payload)
         let position = try await withTablesFree(batches.map(\.schema.name)) { (catalog) throws(StorageError) -> WALPosition in
             for batch in batches { try catalog.admit(batch) }
-            return try append(.rowBatchGroup, payload, in: catalog)
+            return try append(.rowBatchGroup, RowBatchCodec.pieces(batches), in: catalog)
         }
         return AppendedCommit(position: position, rows: batches.reduce(0) { $0 + $1.rowCount })
     }
@@ -317,12 +314,10 @@ package final class StorageEngine: Sendable {
     private func appendRows(_ batch: RowBatch) async throws(StorageError) -> AppendedCommit {
         try checkSymbolValues(batch)
         await waitForApplyLag()
-        var payload: [UInt8] = []
-        payload.reserveCapacity(batch.byteCount + 64)
-        RowBatchCodec.encode(batch, into: &payload)
         let position = try await withTablesFree([batch.schema.name]) { (catalog) throws(StorageError) -> WALPosition in
             try catalog.admit(batch)
-            return try append(.rowBatch, payload, in: catalog)
+            // Written from the batch's own column memory: no copy of it into one array first.
+            return try append(.rowBatch, RowBatchCodec.pieces([batch]), in: catalog)
         }
         return AppendedCommit(position: position, rows: batch.rowCount)
     }
@@ -461,6 +456,11 @@ package final class StorageEngine: Sendable {
         return try payload.withUnsafeBytes { raw in
             Result { () throws(StorageError) in try wal.append(kind: kind, epoch: epoch, payload: raw) }
         }.get()
+    }
+
+    private func append(_ kind: WALRecordKind, _ payload: PayloadPieces, in catalog: borrowing Catalog) throws(StorageError) -> WALPosition {
+        let epoch = catalog.epochs.writingEpoch
+        return try payload.withBuffers { (pieces) throws(StorageError) in try wal.append(kind: kind, epoch: epoch, pieces: pieces) }
     }
 
     /// Waits until an appended record is committed as the commit mode defines, wakes the

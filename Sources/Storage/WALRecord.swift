@@ -72,29 +72,31 @@ package enum WALRecordCodec {
         payload: UnsafeRawBufferPointer, durableTxn: UInt64 = 0, into output: inout [UInt8]
     ) {
         encodeHeader(
-            kind: kind, txn: txn, epoch: epoch, commitTimeMicros: commitTimeMicros, payload: payload, durableTxn: durableTxn,
+            kind: kind, txn: txn, epoch: epoch, commitTimeMicros: commitTimeMicros, payload: [payload], durableTxn: durableTxn,
             into: &output)
         output.append(contentsOf: payload)
     }
 
-    /// Appends the header of the record holding `payload` (its CRC covers the payload), not
-    /// the payload itself: the WAL writes the payload from where it already is.
+    /// Appends the header of the record whose payload is the concatenation of `payload`'s
+    /// pieces (its CRC covers them), not the payload itself: the WAL writes the pieces from
+    /// where they already are.
     package static func encodeHeader(
         kind: WALRecordKind, txn: UInt64, epoch: UInt64, commitTimeMicros: Int64,
-        payload: UnsafeRawBufferPointer, durableTxn: UInt64, into output: inout [UInt8]
+        payload: [UnsafeRawBufferPointer], durableTxn: UInt64, into output: inout [UInt8]
     ) {
+        let payloadBytes = payload.reduce(0) { $0 + $1.count }
         let start = output.count
         output.appendLittleEndian(WALRecordHeader.magic)
         output.appendLittleEndian(WALRecordHeader.formatVersion)
         output.appendLittleEndian(kind.rawValue)
-        output.appendLittleEndian(UInt32(payload.count))
+        output.appendLittleEndian(UInt32(payloadBytes))
         output.appendLittleEndian(UInt32(clamping: txn - min(txn, durableTxn)))
         output.appendLittleEndian(txn)
         output.appendLittleEndian(epoch)
         output.appendLittleEndian(commitTimeMicros)
         var crc = CRC32C()
         output.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[start..<start + 40])) }
-        crc.update(payload)
+        for piece in payload { crc.update(piece) }
         output.appendLittleEndian(crc.value)
     }
 

@@ -33,8 +33,9 @@ struct WALState: ~Copyable {
         self.durableTxn = nextTxn - 1
     }
 
+    /// Appends a record whose payload is the concatenation of `payload`'s pieces.
     mutating func append(
-        kind: WALRecordKind, epoch: UInt64, payload: UnsafeRawBufferPointer, commitTimeMicros: Int64,
+        kind: WALRecordKind, epoch: UInt64, payload: [UnsafeRawBufferPointer], commitTimeMicros: Int64,
         directory: String, segmentSizeBytes: Int
     ) throws(StorageError) -> WALPosition {
         if let failure {
@@ -49,16 +50,23 @@ struct WALState: ~Copyable {
         WALRecordCodec.encodeHeader(
             kind: kind, txn: txn, epoch: epoch, commitTimeMicros: commitTimeMicros, payload: payload,
             durableTxn: durableTxn, into: &encodeBuffer)
-        // A large payload is written from where it is, after its header: copying a batch's
-        // megabytes behind the header would cost a pass over them under the WAL's lock. A
-        // small one joins the header, saving a system call.
-        let apart = payload.count > Self.maxCopiedPayloadBytes
-        if !apart { encodeBuffer.append(contentsOf: payload) }
-        let recordBytes = apart ? encodeBuffer.count + payload.count : encodeBuffer.count
+        // A large payload is written from where its pieces are, after its header: copying a
+        // batch's megabytes behind the header would cost a pass over them under the WAL's
+        // lock. A small one joins the header, saving system calls.
+        let payloadBytes = payload.reduce(0) { $0 + $1.count }
+        let apart = payloadBytes > Self.maxCopiedPayloadBytes
+        if !apart { for piece in payload { encodeBuffer.append(contentsOf: piece) } }
+        let recordBytes = apart ? encodeBuffer.count + payloadBytes : encodeBuffer.count
         var segment = current!
         do throws(StorageError) {
             try writeAll(segment.fd, encodeBuffer, at: segment.size, path: segment.path)
-            if apart { try writeAll(segment.fd, payload, at: segment.size + encodeBuffer.count, path: segment.path) }
+            if apart {
+                var offset = segment.size + encodeBuffer.count
+                for piece in payload {
+                    try writeAll(segment.fd, piece, at: offset, path: segment.path)
+                    offset += piece.count
+                }
+            }
         } catch {
             // A partial record must not stay behind the last good one. If it cannot be cut
             // off, the log's end is unknown and it refuses writes from now on.

@@ -61,10 +61,19 @@ package final class WriteAheadLog: Sendable {
     package func append(
         kind: WALRecordKind, epoch: UInt64, payload: UnsafeRawBufferPointer
     ) throws(StorageError) -> WALPosition {
-        guard payload.count <= configuration.maxRecordBytes else {
+        try append(kind: kind, epoch: epoch, pieces: [payload])
+    }
+
+    /// Appends one record whose payload is the concatenation of `pieces`, written from where
+    /// they are (`PayloadPieces`).
+    package func append(
+        kind: WALRecordKind, epoch: UInt64, pieces payload: [UnsafeRawBufferPointer]
+    ) throws(StorageError) -> WALPosition {
+        let payloadBytes = payload.reduce(0) { $0 + $1.count }
+        guard payloadBytes <= configuration.maxRecordBytes else {
             throw StorageError(
                 .limitExceeded, path: directory,
-                "a WAL record of \(payload.count) bytes exceeds the limit of \(configuration.maxRecordBytes)")
+                "a WAL record of \(payloadBytes) bytes exceeds the limit of \(configuration.maxRecordBytes)")
         }
         let now = WriteAheadLog.nowMicros()
         let immediate = configuration.commitMode != .sync
@@ -94,7 +103,7 @@ package final class WriteAheadLog: Sendable {
                     "replicated txn \(header.txn) has epoch \(header.epoch), older than the WAL's epoch \(state.epoch)")
             }
             let position = try state.append(
-                kind: header.kind, epoch: header.epoch, payload: payload, commitTimeMicros: header.commitTimeMicros,
+                kind: header.kind, epoch: header.epoch, payload: [payload], commitTimeMicros: header.commitTimeMicros,
                 directory: directory, segmentSizeBytes: configuration.segmentSizeBytes)
             if configuration.commitMode != .sync { state.releaseWatchers(committedTxn: position.txn) }
             return position

@@ -146,6 +146,31 @@ import TestSupport
         #expect(decoded.rowCount == 20 && decoded.isOrderedByTimestamp)
     }
 
+    /// What the WAL writes from the batches' own memory is byte for byte the encoded payload:
+    /// one batch and a group, a 1-row batch (all small fields, copied) and a large one (its
+    /// columns referenced).
+    @Test(arguments: [1, 3, 200])
+    func payloadPiecesAreTheEncodedBytes(rows: Int) throws {
+        let batch = RowBatch(schema: Self.schema)
+        try Self.fill(batch, rows: rows)
+        var other = Self.schema
+        other.tableID = 9
+        other.name = "quotes"
+        let second = RowBatch(schema: other)
+        try Self.fill(second, rows: rows + 7)
+        var single: [UInt8] = []
+        RowBatchCodec.encode(batch, into: &single)
+        var group: [UInt8] = []
+        RowBatchCodec.encodeGroup([batch, second], into: &group)
+        for (batches, expected) in [([batch], single), ([batch, second], group)] {
+            let pieces = RowBatchCodec.pieces(batches)
+            #expect(pieces.count == expected.count)
+            let joined = try pieces.withBuffers { (buffers) throws(StorageError) in buffers.flatMap { Array($0) } }
+            #expect(joined == expected)
+        }
+        #expect(RowBatchCodec.members(ofGroup: group)?.count == 2)
+    }
+
     @Test func damagedPayloadsAreRefusedNeverMisread() throws {
         let batch = RowBatch(schema: Self.schema)
         try Self.fill(batch, rows: 5)
