@@ -111,7 +111,7 @@ package struct LineLanes {
         let tail = pending.take(end - middle)
         let helper = ingestion.borrowIngestor()
         defer { ingestion.recycle(helper) }
-        let lane = Lane(ingestor: helper, maxLineBytes: ingestion.configuration.maxLineBytes, unit: unit)
+        let lane = Lane(ingestor: helper, maxLineBytes: maxLineBytes, unit: unit)
         async let helped = lane.parse(tail, isFinal: isFinal)
         var failure: LineIngestError?
         do {
@@ -125,8 +125,7 @@ package struct LineLanes {
             // The first half ended inside a line: the newline it was cut at lay in an ILP v2
             // binary value, whose raw bytes may hold any byte. The helper parsed from the
             // middle of a line, so its work is dropped (it changed nothing but its own
-            // batches) and the second half is parsed here, after the first.
-            helper.discardAll()
+            // batches, which `recycle` empties) and the second half is parsed here.
             LineMetrics.split(undone: true)
             try await parseInOnePass(tail)
             return
