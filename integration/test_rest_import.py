@@ -212,6 +212,6 @@ def test_csv_edge_cases(node):
 def test_decimal_columns_import_and_export_exactly(node):
     requests.get(f"{node.http_url}/exec", params={"query": "create table prices (sym symbol, px decimal(12, 4))"}, timeout=10)
     imp(node, "prices.csv", "sym,px\na,1.5\nb,-0.00005\nc,12345678.12345\nd,\n", name="prices")
-    assert rows(node, "select sym, px from prices")["dataset"] == [["a", 1.5], ["b", -0.0001], ["c", 12345678.1235], ["d", None]]
+    assert rows(node, "select sym, px from prices")["dataset"] == [["a", "1.5000"], ["b", "-0.0001"], ["c", "12345678.1235"], ["d", None]]
     exported = requests.get(f"{node.http_url}/exp", params={"query": "select px from prices"}, timeout=10).text
     assert exported.splitlines() == ['"px"', "1.5000", "-0.0001", "12345678.1235", ""]

@@ -171,6 +171,68 @@ def test_chk(node):
     assert requests.get(f"{node.http_url}/chk", timeout=5).text == "table name missing"
 
 
+def validate(node, query, **params):
+    return requests.get(f"{node.http_url}/api/v1/sql/validate", params={"query": query, **params}, timeout=10)
+
+
+def test_validate_describes_without_running(node):
+    ok(node, "create table v (ts timestamp, sym symbol, px decimal(10, 2)) timestamp(ts) partition by day")
+    ok(node, "insert into v values ('2024-01-01', 'a', 1.5)")
+    response = validate(node, "select sym, px, ts from v")
+    assert response.status_code == 200
+    assert response.text == ('{"query":"select sym, px, ts from v","columns":[{"name":"sym","type":"SYMBOL"},'
+                             '{"name":"px","type":"DECIMAL(10,2)"},{"name":"ts","type":"TIMESTAMP"}],"timestamp":2}')
+    assert validate(node, "select count() from v").json()["timestamp"] == -1
+    assert validate(node, "select 1", nm="true").json() == {}
+    # Statements other than queries answer their type, and none of them runs.
+    for query, kind in [("insert into v values ('2024-01-02', 'b', 2)", "INSERT"),
+                        ("insert into v select * from v", "INSERT AS SELECT"),
+                        ("create table made (a int)", "CREATE TABLE"),
+                        ("create table copy as (select * from v)", "CREATE AS SELECT"),
+                        ("update v set px = 0", "UPDATE"), ("truncate table v", "TRUNCATE"),
+                        ("alter table v add column extra int", "ALTER TABLE"), ("drop table v", "DROP"),
+                        ("rename table v to w", "RENAME TABLE")]:
+        assert validate(node, query).json() == {"queryType": kind}, query
+    assert ok(node, "select count() from v")["dataset"] == [[1]]
+    assert [c["name"] for c in ok(node, "select * from v")["columns"]] == ["ts", "sym", "px"]
+    assert exec_sql(node, "select * from made").status_code == 400
+    # Errors have /exec's shape and position; a statement changing a missing table is one.
+    error = validate(node, "select nope from v")
+    assert error.status_code == 400
+    assert error.json() == {"query": "select nope from v", "error": error.json()["error"], "position": 7}
+    assert "nope" in error.json()["error"]
+    missing = validate(node, "alter table absent add column a int")
+    assert missing.status_code == 400 and missing.json()["position"] == 12
+    assert missing.json()["error"] == "table does not exist [table=absent]"
+    assert validate(node, "create table fresh (a int); insert into fresh values (1)").json() == {"queryType": "INSERT"}
+    assert validate(node, "selec 1").status_code == 400
+    assert validate(node, "").json() == {"error": "empty query", "query": "", "position": 0}
+
+
+def test_warnings_list_what_the_host_gets_wrong(node):
+    import resource
+    response = requests.get(f"{node.http_url}/warnings", timeout=10)
+    assert response.status_code == 200
+    warnings = response.json()
+    assert isinstance(warnings, list)
+    tags = [w["tag"] for w in warnings]
+    assert all(set(w) == {"tag", "warning"} for w in warnings)
+    # The same facts read here decide which warnings must be there.
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert ("TOO MANY OPEN FILES" in tags) == (soft != resource.RLIM_INFINITY and soft < 1048576)
+    if "TOO MANY OPEN FILES" in tags:
+        assert f"[current={soft}, recommended=1048576]" in warnings[tags.index("TOO MANY OPEN FILES")]["warning"]
+    maps = int(open("/proc/sys/vm/max_map_count").read())
+    assert ("OUT OF MMAP AREAS" in tags) == (maps < 1048576)
+    fs_type = subprocess.run(["findmnt", "-n", "-o", "FSTYPE", "--target", str(node.data_dir)],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    assert ("UNSUPPORTED FILE SYSTEM" in tags) == (fs_type in {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "vboxsf", "fuse.sshfs", "tmpfs", "ramfs"})
+    # The same warnings are logged at start-up.
+    log = node.log_path.read_text()
+    for warning in warnings:
+        assert warning["warning"] in log
+
+
 def test_curl_reads_json(node):
     ok(node, "create table c (a int)")
     ok(node, "insert into c values (5)")

@@ -19,12 +19,7 @@ package struct ExecEndpoint: HTTPEndpoint {
     package func respond(to request: HTTPRequest, body: HTTPRequestBody) async throws -> HTTPResponse {
         let target = request.target
         let query = target.parameter("query") ?? ""
-        let version = Int(target.parameter("version") ?? "1") ?? 1
-        if query.allSatisfy(\.isWhitespace) {
-            return .json(.ok, version >= 2
-                ? "{\"notice\":\"empty query\",\"query\":\(JSONText.quoted(query)),\"position\":\"0\"}"
-                : "{\"error\":\"empty query\",\"query\":\(JSONText.quoted(query)),\"position\":0}")
-        }
+        if let empty = Self.emptyQuery(query, target) { return empty }
         let flag = { (name: String) in target.parameter(name)?.lowercased() == "true" }
         var json = QueryJSON()
         json.includeMetadata = !flag("nm")
@@ -71,8 +66,69 @@ package struct ExecEndpoint: HTTPEndpoint {
         }
     }
 
+    /// QuestDB's answer to a blank `query` (200; a notice from API version 2), nil otherwise.
+    static func emptyQuery(_ query: String, _ target: HTTPRequestTarget) -> HTTPResponse? {
+        guard query.allSatisfy(\.isWhitespace) else { return nil }
+        let version = Int(target.parameter("version") ?? "1") ?? 1
+        return .json(.ok, version >= 2
+            ? "{\"notice\":\"empty query\",\"query\":\(JSONText.quoted(query)),\"position\":\"0\"}"
+            : "{\"error\":\"empty query\",\"query\":\(JSONText.quoted(query)),\"position\":0}")
+    }
+
     static func nanos(_ duration: Duration) -> Int64 {
         duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+    }
+}
+
+/// `GET /api/v1/sql/validate?query=`: whether SQL compiles, without running it (the Web Console
+/// checks its editor's text this way, QUESTDB-COMPAT §3.5). A query answers its columns and
+/// designated timestamp, like `/exec` without `dataset`; any other statement its type
+/// (`{"queryType":"INSERT"}`); errors have `/exec`'s shape and position. Nothing is read from
+/// tables and nothing changes.
+package struct ValidateEndpoint: HTTPEndpoint {
+    package var handlesOnEventLoop: Bool { true }
+    private let engine: SQLEngine
+
+    package init(engine: SQLEngine) { self.engine = engine }
+
+    package func respond(to request: HTTPRequest, body: HTTPRequestBody) async throws -> HTTPResponse {
+        let query = request.target.parameter("query") ?? ""
+        if let empty = ExecEndpoint.emptyQuery(query, request.target) { return empty }
+        let statement: SQLStatement, description: StatementDescription
+        do {
+            (statement, description) = try await engine.validate(query)
+        } catch {
+            return SQLErrorResponse.response(error, query: query, role: engine.storage.role)
+        }
+        guard let columns = description.columns else {
+            return .json(.ok, "{\"queryType\":\(JSONText.quoted(Self.queryType(statement)))}")
+        }
+        if request.target.parameter("nm")?.lowercased() == "true" { return .json(.ok, "{}") }
+        let list = columns.map(QueryJSON.columnJSON).joined(separator: ",")
+        return .json(.ok, "{\"query\":\(JSONText.quoted(query)),\"columns\":[\(list)],\"timestamp\":\(description.timestampIndex ?? -1)}")
+    }
+
+    /// QuestDB's name for a statement that returns no rows (its `CompiledQuery` types).
+    static func queryType(_ statement: SQLStatement) -> String {
+        switch statement {
+        case .query, .explain, .showTables, .showColumns, .showCreateTable: "SELECT"
+        case .insert(let insert): insert.valuesRowCount == nil ? "INSERT AS SELECT" : "INSERT"
+        case .createTable(let create): create.isAsSelect ? "CREATE AS SELECT" : "CREATE TABLE"
+        case .update: "UPDATE"
+        case .dropTable, .dropAllTables: "DROP"
+        case .truncateTable: "TRUNCATE"
+        case .renameTable: "RENAME TABLE"
+        case .alterTable: "ALTER TABLE"
+        case .checkpoint(let create, _): create ? "CHECKPOINT CREATE" : "CHECKPOINT RELEASE"
+        case .cancelQuery: "CANCEL QUERY"
+        case .tableUpkeep(let verb, _, _, _): verb.uppercased()
+        case .declareCursor: "DECLARE CURSOR"
+        case .session(.begin): "BEGIN"
+        case .session(.commit): "COMMIT"
+        case .session(.rollback): "ROLLBACK"
+        case .session(.deallocate): "DEALLOCATE"
+        case .session: "SET"
+        }
     }
 }
 

@@ -148,7 +148,11 @@ private struct CellWriter {
         case .decimal(let values, let scale):
             let value = values[row]
             if value == Int64.min { return null(&out) }
+            // Quoted, as QuestDB writes it: a JSON number would be read as a double by most
+            // clients and lose digits past the 15th.
+            out.append(UInt8(ascii: "\""))
             DecimalValue.append(value, scale: scale, to: &out)
+            out.append(UInt8(ascii: "\""))
         case .integerText(let values, let type):
             guard let text = ValueText.integer(values[row], type) else { return null(&out) }
             TextBytes.appendJSONQuoted(text, to: &out)

@@ -32,6 +32,9 @@ package struct SundialNode {
     package func run() async throws {
         logger.info("starting sundial \(SundialVersion.current)", metadata: ["data-dir": "\(dataDirectory.root)"])
         for warning in configuration.warnings { logger.warning("\(warning)") }
+        for warning in HostChecks.warnings(HostChecks.facts(dataDirectory: dataDirectory.root)) {
+            logger.warning("\(warning.warning)", metadata: ["tag": "\(warning.tag)"])
+        }
 
         let directory = try dataDirectory.open(initialRole: configuration.role)
         let start = StartRole.decide(
@@ -132,7 +135,8 @@ package struct SundialNode {
         if let http = configuration.http {
             let settings = ServerSettings(releaseVersion: SundialVersion.current)
             var router = MainHTTPRoutes.router(
-                settings: settings, pingVersion: configuration.pingVersion, acceptsWrites: { storage.role.acceptsWrites })
+                settings: settings, pingVersion: configuration.pingVersion, acceptsWrites: { storage.role.acceptsWrites },
+                warnings: { HostChecks.warnings(HostChecks.facts(dataDirectory: dataDirectory.root)) })
             let ilp = LineHTTPEndpoint(
                 ingestion: LineIngestion(engine: storage, configuration: configuration.lineHTTP, nowNanos: Self.wallClockNanos),
                 maxBodyBytes: Int(http.maxBodyBytes), logger: Logger(label: "sundial.line.http"))

@@ -38,6 +38,8 @@ package struct PreparedSQL: Sendable {
 package struct StatementDescription: Sendable {
     package var parameterTypes: [SQLType?]
     package var columns: [QueryResult.Column]?
+    /// The designated timestamp among `columns`, when the rows keep one.
+    package var timestampIndex: Int?
 }
 
 /// Runs SQL statements against the storage engine: the one entry point PG wire and REST share.
@@ -340,9 +342,12 @@ package final class SQLEngine: Sendable {
         let inference = ParameterInference()
         let executor = makeExecutor(makeContext(), parameters: [], parameterTypes: declared, inference: inference)
         var columns: [QueryResult.Column]?
+        var timestampIndex: Int?
         switch statement {
         case .query(let query):
-            columns = try executor.run(query).columns
+            let empty = try executor.run(query)
+            columns = empty.columns
+            timestampIndex = empty.timestampIndex
         case .explain(let query):
             columns = try Explain(executor: executor).plan(query).columns
         case .insert(let insert):
@@ -374,7 +379,42 @@ package final class SQLEngine: Sendable {
         let types = (0..<count).map { index in
             (index < declared.count ? declared[index] : nil) ?? inference.types[index + 1]
         }
-        return StatementDescription(parameterTypes: types, columns: columns)
+        return StatementDescription(parameterTypes: types, columns: columns, timestampIndex: timestampIndex)
+    }
+
+    /// `/api/v1/sql/validate`: each statement of `sql` parsed and described as Describe does
+    /// it (tables read as empty; nothing runs, nothing changes). The last statement and its
+    /// description; the first error otherwise.
+    package func validate(_ sql: String) async throws(SQLError) -> (statement: SQLStatement, description: StatementDescription) {
+        try await offload { () throws(SQLError) in
+            let parsed = try StatementCache.Parsed(parsing: sql)
+            guard let last = parsed.statements.last else { throw SQLError(.syntax, "empty query", at: 0) }
+            var description: StatementDescription?
+            var created = Set<String>()
+            for statement in parsed.statements {
+                // Describe reads a missing table as empty; a statement that changes one needs it.
+                if let (table, position) = Self.changedTable(statement), !created.contains(ASCIICase.lowercased(table)),
+                    self.storage.schema(named: table) == nil
+                {
+                    throw SQLError(.undefinedTable, "table does not exist [table=\(table)]", at: position)
+                }
+                if case .createTable(let create) = statement { created.insert(ASCIICase.lowercased(create.name)) }
+                description = try self.describe(statement, parameterTypes: [], parameterCount: parsed.parameterCount)
+            }
+            return (last, description!)
+        }
+    }
+
+    /// The existing table a statement writes to or changes, and where it is named.
+    private static func changedTable(_ statement: SQLStatement) -> (String, Int)? {
+        switch statement {
+        case .insert(let insert): (insert.table, insert.position)
+        case .update(let update): (update.table, update.position)
+        case .dropTable(let name, ifExists: false, let position), .truncateTable(let name, let position),
+             .renameTable(let name, _, let position), .alterTable(let name, _, let position):
+            (name, position)
+        default: nil
+        }
     }
 
     func makeExecutor(

@@ -129,9 +129,10 @@ extension SQLParser {
     }
 
     mutating func alterTable() throws(SQLError) -> SQLStatement {
-        let position = advance().position
+        _ = advance()
         try expect("table")
-        let (table, _) = try name(allowString: true, what: "table name")
+        // Errors about the table as a whole point at its name, as QuestDB's do.
+        let (table, position) = try name(allowString: true, what: "table name")
         if accept("add") {
             _ = accept("column")
             var ifNotExists = false
