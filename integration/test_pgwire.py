@@ -422,7 +422,7 @@ def test_decimals_travel_exactly_over_every_protocol(node):
     asyncio.run(binary())
 
     body = requests.get(f"{node.http_url}/exec", params={"query": "select amount from money order by ts limit 2"}).text
-    assert '"type":"DECIMAL(10,2)"' in body and '"dataset":[[0.01],[-1234567.89]]' in body
+    assert '"type":"DECIMAL(10,2)"' in body and '"dataset":[["0.01"],["-1234567.89"]]' in body
     from questdb import Sender, TimestampNanos
     with Sender.from_conf(f"http::addr=127.0.0.1:{node.http_port};") as sender:
         sender.row("money", columns={"amount": 12.345, "rate": 3}, at=TimestampNanos(1_704_153_600_000_000_000))

@@ -159,17 +159,17 @@ struct PGConnectionDriver {
     private func process(_ message: PGFrontendMessage, flush: (inout ByteBuffer) async throws -> Void) async throws {
         switch message {
         case .query(let sql):
-            PGMetrics.query("simple")
+            PGMetrics.query(.simple)
             try await session.simpleQuery(sql, flush: flush)
         case .parse(let name, let query, let types):
-            PGMetrics.query("parse")
+            PGMetrics.query(.parse)
             await session.parse(name: name, query: query, parameterTypes: types)
         case .bind(let bind):
             session.bind(bind)
         case .describe(let target, let name):
             session.describe(target, name: name)
         case .execute(let portal, let maxRows):
-            PGMetrics.query("extended")
+            PGMetrics.query(.extended)
             try await session.execute(portal: portal, maxRows: maxRows, flush: flush)
         case .close(let target, let name):
             session.close(target, name: name)

@@ -13,8 +13,23 @@ package enum PGMetrics {
     static func authenticationFailed() { authenticationFailures.increment() }
     static func cancelRequested() { cancelRequests.increment() }
 
-    static func query(_ kind: String) {
-        Counter(label: "questdb_pg_wire_queries_total", dimensions: [("kind", kind)]).increment()
+    /// The protocol path a statement came by.
+    enum QueryKind {
+        case simple, parse, extended
+    }
+
+    // Made once: building a counter looks it up in the registry under a lock and checks its
+    // name, which cost more than some queries do.
+    private static let simpleQueries = Counter(label: "questdb_pg_wire_queries_total", dimensions: [("kind", "simple")])
+    private static let parsedQueries = Counter(label: "questdb_pg_wire_queries_total", dimensions: [("kind", "parse")])
+    private static let extendedQueries = Counter(label: "questdb_pg_wire_queries_total", dimensions: [("kind", "extended")])
+
+    static func query(_ kind: QueryKind) {
+        switch kind {
+        case .simple: simpleQueries.increment()
+        case .parse: parsedQueries.increment()
+        case .extended: extendedQueries.increment()
+        }
     }
 
     /// Errors by SQLSTATE class (its first two characters).

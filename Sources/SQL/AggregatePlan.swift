@@ -387,12 +387,14 @@ struct AggregatePlan {
             wanted = Set(allowed).filter { dictionary.keys[$0] != nil }.count
             nullPossible = false
         }
-        var seen = [Bool](repeating: false, count: keyCount + 1)
         var found = 0
         var nullSeen = false
         var picked: [ColumnBatch] = []
+        var seen: [Bool] = []
         if remaining == nil, let fromPostings = try scan.latestPerKey(column: keyIndex, keyCount: keyCount) {
             picked = fromPostings  // the scan is then exhausted: the loop below does not run
+        } else {
+            seen = [Bool](repeating: false, count: keyCount + 1)
         }
         while nullPossible || found < wanted, let batch = try scan.next() {
             try context.check()

@@ -214,15 +214,19 @@ final class TableScan: RowSource {
     /// name keys of `column` (the batch path handles those).
     func latestPerKey(column: Int, keyCount: Int) throws(SQLError) -> [ColumnBatch]? {
         guard reverse, let postingsCache else { return nil }
-        var slots = Array(0...keyCount)
+        // Slot k + 1 is key k, slot 0 NULL. Named keys are looked for alone, so the latest row
+        // of one key costs the same with ten keys in the dictionary or a million.
+        let slots: [Int]
         var filter = predicate
         if let predicate {
             guard let named = Self.indexedCondition(predicate, snapshot), named.column == column else { return nil }
             slots = named.keys.map { Int($0) + 1 }.filter { $0 <= keyCount }
             // The condition alone is what the postings answer: nothing left to check per row.
             if Self.isKeyCondition(predicate, column: column) { filter = nil }
+        } else {
+            slots = Array(0...keyCount)
         }
-        var found = [Bool](repeating: false, count: keyCount + 1)
+        var found = [Bool](repeating: false, count: slots.count)
         var missing = slots.count
         var batches: [ColumnBatch] = []
         for (index, item) in work.enumerated() where missing > 0 {
@@ -232,11 +236,11 @@ final class TableScan: RowSource {
             guard case .fixed(let keys)? = mapped[column] else { return nil }
             let postings = postingsCache.postings(snapshot, item.partition, columnID: snapshot.schema.columns[column].id, keys: keys)
             var rows: [Int] = []
-            for slot in slots where !found[slot] {
+            for (index, slot) in slots.enumerated() where !found[index] {
                 let candidates = postings.rows(of: Int32(slot - 1), in: item.rows)
                 guard let row = try newest(candidates, passing: filter) else { continue }
                 rows.append(row)
-                found[slot] = true
+                found[index] = true
                 missing -= 1
             }
             if !rows.isEmpty { batches.append(readRows(rows.sorted())) }
