@@ -140,12 +140,12 @@ package struct TableSnapshot: Sendable {
 final class ColumnMappings: Sendable {
     static let shared = ColumnMappings(capacity: 4096)
 
-    private let fixedColumns: LeastRecentlyUsed<MappedColumn>
-    private let variableColumns: LeastRecentlyUsed<VariableColumn>
+    private let fixedColumns: RecentlyUsedCache<MappedColumn>
+    private let variableColumns: RecentlyUsedCache<VariableColumn>
 
     init(capacity: Int) {
-        fixedColumns = LeastRecentlyUsed(capacity: capacity)
-        variableColumns = LeastRecentlyUsed(capacity: capacity)
+        fixedColumns = RecentlyUsedCache(capacity: capacity)
+        variableColumns = RecentlyUsedCache(capacity: capacity)
     }
 
     /// `device:inode` of a file, or nil when it cannot be read.
@@ -188,40 +188,6 @@ final class FileIdentities: Sendable {
         guard let identity = ColumnMappings.identity(path) else { return nil }
         known.withLock { $0[path] = identity }
         return identity
-    }
-}
-
-/// Values by key, made on a miss (outside the lock) and dropped least recently used past a count.
-private final class LeastRecentlyUsed<Value: Sendable>: Sendable {
-    private struct State {
-        var entries: [String: (value: Value, lastUse: UInt64)] = [:]
-        var clock: UInt64 = 0
-    }
-
-    private let state = Mutex(State())
-    private let capacity: Int
-
-    init(capacity: Int) { self.capacity = capacity }
-
-    func value(_ key: String, _ make: () throws(StorageError) -> Value) throws(StorageError) -> Value {
-        if let hit = state.withLock({ state -> Value? in
-            state.clock += 1
-            guard let entry = state.entries[key] else { return nil }
-            state.entries[key] = (entry.value, state.clock)
-            return entry.value
-        }) {
-            return hit
-        }
-        let made = try make()
-        return state.withLock { state in
-            if let raced = state.entries[key] { return raced.value }
-            state.clock += 1
-            state.entries[key] = (made, state.clock)
-            if state.entries.count > capacity, let oldest = state.entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
-                state.entries[oldest.key] = nil
-            }
-            return made
-        }
     }
 }
 

@@ -8,8 +8,13 @@ import Glibc
 package final class TemporaryDirectory: Sendable {
     package let path: String
 
-    package init(prefix: String = "sundial-test") {
-        var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
+    /// `inMemory`: under `/dev/shm` when the host has it — for tests whose durability is
+    /// simulated (`PowerLossIO`) and which create thousands of files: ext4's inode allocation
+    /// was most of their time in `/tmp`.
+    package init(prefix: String = "sundial-test", inMemory: Bool = false) {
+        var status = stat()
+        let base = inMemory && stat("/dev/shm", &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR ? "/dev/shm" : "/tmp"
+        var template = Array("\(base)/\(prefix)-XXXXXX".utf8CString)
         let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         precondition(created != nil, "mkdtemp failed: errno \(errno)")
         path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -21,7 +21,7 @@ import Glibc
     ) throws -> Set<[Bool]> {
         var seen = Set<[Bool]>()
         for seed in seeds {
-            let directory = TemporaryDirectory()
+            let directory = TemporaryDirectory(inMemory: true)
             let power = PowerLossIO()
             try body(power.io, directory.path)
             var random = SplitMix64(seed: seed)
@@ -58,7 +58,7 @@ import Glibc
     @Test func anUnsyncedRenameMayRevertAndRestoreWhatItReplaced() throws {
         var contents = Set<[UInt8]>()
         for seed: UInt64 in 1...32 {
-            let directory = TemporaryDirectory()
+            let directory = TemporaryDirectory(inMemory: true)
             let power = PowerLossIO()
             try DurableFile.replace(directory.appending("target"), with: [1], io: .system)
             try DurableFile.replace(directory.appending("new"), with: [2], io: .system)

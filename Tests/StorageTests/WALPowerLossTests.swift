@@ -30,7 +30,7 @@ import TestSupport
     @Test func everyCutKeepsEveryAcknowledgedCommit() async throws {
         let probe = PowerLossIO()
         do {
-            let directory = TemporaryDirectory()
+            let directory = TemporaryDirectory(inMemory: true)
             let log = try WriteAheadLog(
                 directory: directory.path, configuration: WALConfiguration(segmentSizeBytes: 3_000), io: probe.io)
             _ = await Self.workload(log)
@@ -40,7 +40,7 @@ import TestSupport
         var random = SplitMix64(seed: 42)
         for cutAfter in 0...total {
             for image in 0..<4 {
-                let directory = TemporaryDirectory()
+                let directory = TemporaryDirectory(inMemory: true)
                 let power = PowerLossIO(cutAfter: cutAfter)
                 var acknowledged: [UInt64: [UInt8]] = [:]
                 do {
