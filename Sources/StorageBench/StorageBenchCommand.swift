@@ -40,9 +40,13 @@ struct CrashWriter: AsyncParsableCommand {
 
     @Option var dataDir: String
     @Option var ackFile: String
+    @Option(help: "sync, async or nosync") var commitMode = "sync"
 
     func run() async throws {
-        try await CrashTest(dataDir: dataDir, ackFile: ackFile).write()
+        guard let mode = WALConfiguration.CommitMode(rawValue: commitMode) else {
+            throw ValidationError("--commit-mode must be sync, async or nosync")
+        }
+        try await CrashTest(dataDir: dataDir, ackFile: ackFile, commitMode: mode).write()
     }
 }
 
