@@ -157,7 +157,11 @@ def test_the_example_configuration_starts(make_node):
     example = ROOT / "deploy" / "config" / "server.conf.example"
     node = make_node(args=["--config", str(example)])
     assert requests.get(f"{node.http_url}/ping").status_code == 204
-    assert "warning" not in node.log()
+    # No configuration warning; warnings about the host (`/warnings`, decision 0024) depend on
+    # the machine the test runs on.
+    host_tags = ("tag=UNSUPPORTED FILE SYSTEM", "tag=TOO MANY OPEN FILES", "tag=OUT OF MMAP AREAS")
+    warnings = [line for line in node.log().splitlines() if "warning" in line and not any(t in line for t in host_tags)]
+    assert warnings == []
 
 
 def test_storage_opens_at_startup_and_checkpoints_at_shutdown(node):
