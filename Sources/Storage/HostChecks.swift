@@ -123,7 +123,8 @@ package enum HostChecks {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Up to `limit` bytes of a file (a `/proc` file has no size to ask for first), or nil.
+    /// Up to `limit` bytes of a file, or nil. Read to its end, not to its size: a `/proc` file
+    /// reports size 0, so `DurableFile.read` (sized by `fstat`) would read nothing.
     private static func readFile(_ path: String, limit: Int) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
@@ -132,6 +133,7 @@ package enum HostChecks {
         var chunk = [UInt8](repeating: 0, count: 16 << 10)
         while bytes.count < limit {
             let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
             guard count > 0 else { break }
             bytes.append(contentsOf: chunk[0..<count])
         }

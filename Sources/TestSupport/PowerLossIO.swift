@@ -183,7 +183,8 @@ package final class PowerLossIO: Sendable {
         }
         // A stash that cannot hold the file would quietly turn "restore what it replaced" into
         // "lose it" — a harness fault, not a storage one (data and stash on two file systems).
-        precondition(link(path, name) == 0, "cannot stash \(path) (errno \(errno)): keep test data in TemporaryDirectory(inMemory: true)")
+        let linked = link(path, name) == 0
+        precondition(linked, "cannot stash \(path) (errno \(errno)): keep test data in TemporaryDirectory(inMemory: true)")
         return name
     }
 

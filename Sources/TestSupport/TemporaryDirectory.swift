@@ -12,8 +12,8 @@ package final class TemporaryDirectory: Sendable {
     /// simulated (`PowerLossIO`) and which create thousands of files: ext4's inode allocation
     /// was most of their time in `/tmp`.
     package init(prefix: String = "sundial-test", inMemory: Bool = false) {
-        var status = stat()
-        let base = inMemory && stat("/dev/shm", &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR ? "/dev/shm" : "/tmp"
+        var isDirectory = false
+        let base = inMemory && DurableFile.exists("/dev/shm", isDirectory: &isDirectory) && isDirectory ? "/dev/shm" : "/tmp"
         var template = Array("\(base)/\(prefix)-XXXXXX".utf8CString)
         let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         precondition(created != nil, "mkdtemp failed: errno \(errno)")

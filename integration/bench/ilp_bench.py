@@ -176,8 +176,10 @@ def bench_tcp(workdir, ilp_path):
     return count / elapsed, cpu / count * 1e6
 
 
-def one_row_client(port, slot, connections, seconds):
-    """One client process: 1-row requests back to back, each waiting for its acknowledgement."""
+def one_row_client(port, slot, connections, seconds, in_order=False):
+    """One client process: 1-row requests back to back, each waiting for its acknowledgement.
+    The clients' timestamps interleave (`i × connections + slot`), so about every other commit
+    lands before rows already applied; `in_order` sends none and the server's clock decides."""
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     latencies = []
@@ -185,7 +187,8 @@ def one_row_client(port, slot, connections, seconds):
     end = time.monotonic() + seconds
     i = 0
     while time.monotonic() < end:
-        body = f"one,host=h{slot} v={i}i {1_700_000_000_000_000_000 + i * connections + slot}\n".encode()
+        stamp = "" if in_order else f" {1_700_000_000_000_000_000 + i * connections + slot}"
+        body = f"one,host=h{slot} v={i}i{stamp}\n".encode()
         request = (f"POST /write HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
         t0 = time.perf_counter()
         sock.sendall(request)
@@ -196,17 +199,22 @@ def one_row_client(port, slot, connections, seconds):
     return latencies
 
 
-def bench_one_row(workdir, connections, seconds=5.0):
+def bench_one_row(workdir, connections, seconds=5.0, in_order=False):
     """1-row requests from `connections` client processes at once (processes, so the clients'
-    own interpreter lock does not inflate the latencies); concurrent commits share fsyncs."""
+    own interpreter lock does not inflate the latencies); concurrent commits share fsyncs.
+    Returns requests/s, p99 and p50 in ms, and the server's CPU per request in µs."""
     node = Sundial(workdir)
     try:
+        cpu0 = cpu_seconds(node.process.pid)
         with multiprocessing.get_context("fork").Pool(connections) as pool:
-            results = pool.starmap(one_row_client, [(node.http, slot, connections, seconds) for slot in range(connections)])
+            results = pool.starmap(one_row_client, [(node.http, slot, connections, seconds, in_order)
+                                                    for slot in range(connections)])
+        cpu = cpu_seconds(node.process.pid) - cpu0
     finally:
         node.stop()
     merged = sorted(x for per in results for x in per)
-    return len(merged) / seconds, merged[int(len(merged) * 0.99)] * 1000, merged[len(merged) // 2] * 1000
+    return (len(merged) / seconds, merged[int(len(merged) * 0.99)] * 1000, merged[len(merged) // 2] * 1000,
+            cpu / len(merged) * 1e6)
 
 
 def bench_postgres(workdir, csv_path):
@@ -252,7 +260,15 @@ def main():
     parser.add_argument("--http-only", action="store_true", help="only the HTTP load (e.g. to compare connection counts)")
     parser.add_argument("--connection-sweep", help="comma-separated HTTP connection counts to load with in one run, "
                         "each reported as a ratio to the first (out-of-order commits from several senders)")
+    parser.add_argument("--one-row-only", action="store_true",
+                        help="only 1-row requests from 4 clients, timestamps interleaved and then in order")
     args = parser.parse_args()
+    if args.one_row_only:
+        for in_order in (False, True):
+            rate, p99, p50, cpu = bench_one_row(args.workdir, 4, in_order=in_order)
+            print(f"1-row HTTP x4, {'in order' if in_order else 'interleaved'}: {rate:.0f} durable requests/s, "
+                  f"p50 {p50:.2f} ms, p99 {p99:.2f} ms, {cpu:.0f} µs server CPU/request", flush=True)
+        return
     if args.partition_by:
         Sundial.extra_env["QDB_LINE_DEFAULT_PARTITION_BY"] = args.partition_by
     ilp_path, csv_path = generate(args.hosts, args.rows, args.data)
@@ -276,7 +292,7 @@ def main():
     pg_rate, pg_cpu = bench_postgres(args.workdir, csv_path)
     print(f"postgres COPY : {pg_rate / 1e6:.3f} M rows/s, {pg_cpu:.3f} µs backend CPU/row", flush=True)
     for clients in (1, 4):
-        one_rate, p99, p50 = bench_one_row(args.workdir, clients)
+        one_rate, p99, p50, _ = bench_one_row(args.workdir, clients)
         print(f"1-row HTTP x{clients} : {one_rate:.0f} durable requests/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms", flush=True)
     print(f"ratios        : HTTP/COPY {http_rate / pg_rate:.2f}x, TCP/COPY {tcp_rate / pg_rate:.2f}x, "
           f"CPU/row HTTP/COPY {http_cpu / pg_cpu:.2f}x")
