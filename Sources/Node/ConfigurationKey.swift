@@ -200,6 +200,8 @@ extension ConfigurationKey {
               "When a commit is acknowledged: sync fsyncs the WAL first (group commit), async fsyncs in the background within 100 ms, nosync leaves it to the OS."),
         .init("cairo.max.symbol.values", .integer(1...Int64(Int32.max)), default: "4194304",
               "Most distinct values one SYMBOL column may hold (its dictionary lives in memory); a write that would pass it is refused (ILP 413, SQL error)."),
+        .init("cairo.wal.apply.late.hold.micros", .integer(0...1_000_000), default: "2000",
+              "Longest a small run of late commits (rows before ones already applied) waits at the WAL's end for the commits after it, so they are merged into their partition once; 0 merges each at once. Rows waiting are durable, not yet visible; INSERT, /imp and DDL never wait."),
         .init("cairo.wal.segment.rollover.size", .byteSize((1 << 20)...(1 << 34)), default: "64m",
               "Size at which a WAL segment is sealed and the next begins; whole sealed segments are what purge deletes."),
 

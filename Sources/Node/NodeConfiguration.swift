@@ -77,6 +77,7 @@ package struct NodeConfiguration: Sendable {
         storage = StorageConfiguration(wal: WALConfiguration(
             commitMode: commitMode, segmentSizeBytes: Int(try values.byteSize("cairo.wal.segment.rollover.size"))))
         storage.maxSymbolValues = Int(try values.integer("cairo.max.symbol.values"))
+        storage.lateApplyHoldNanos = UInt64(try values.integer("cairo.wal.apply.late.hold.micros")) * 1_000
         storage.columnConverter = CastColumnConverter()
         var line = LineIngestConfiguration()
         line.autoCreateTables = try values.boolean("line.auto.create.new.tables")

@@ -4,8 +4,14 @@ struct Applier: ~Copyable {
     private(set) var stores: [UInt32: TableStore]
     private let tablesDirectory: String
     private var reader: WALReader?
-    /// A record read ahead while gathering a run of one table's batches; applied next.
-    private var readAhead: WALRecord?
+    /// Records read from the WAL but not applied yet, the next one last: a record read ahead
+    /// while gathering a run of one table's batches, or a late run held back (`LateApplyHold`).
+    private var pending: [WALRecord] = []
+    /// The late run held back: its first txn, and the uptime (ns) by which it is applied
+    /// whatever comes after it.
+    private var held: (firstTxn: UInt64, until: UInt64)?
+    /// A hold begun since the last `takeNewHoldDeadline`, for the engine to set its timer.
+    private var newHoldDeadline: UInt64?
     private var batch: RowBatch?
     private var sinceCheckpoint = 0
     /// Tables that failed to apply a record, with the reason; their later records are skipped.
@@ -38,9 +44,10 @@ struct Applier: ~Copyable {
     /// WAL that cannot be read stops the open.
     mutating func applyCommitted(wal: WriteAheadLog, from txn: UInt64) throws(StorageError) {
         reader = try WALReader(log: wal, from: txn)
-        readAhead = nil
+        pending = []
+        held = nil
         appliedTxn = txn - 1
-        while try applyNext(upTo: .max) {}
+        while try applyNext(upTo: .max, lateHold: nil) {}
     }
 
     /// The most row-batch payload bytes applied as one batch (8 of the benchmark's 10 000-row
@@ -51,9 +58,10 @@ struct Applier: ~Copyable {
     /// batches of the same table that follows it, as one batch: their rows are sorted together,
     /// so commits that reached the WAL slightly out of time order (several senders into one
     /// table) meet as one in-order append instead of a merge per commit. Only records already
-    /// committed (≤ `limit`) are gathered; nothing waits for more, so a run forms exactly when
-    /// apply has fallen behind. False when the WAL holds nothing more.
-    private mutating func applyNext(upTo limit: UInt64) throws(StorageError) -> Bool {
+    /// committed (≤ `limit`) are gathered, so a run forms when apply has fallen behind — or
+    /// when `lateHold` keeps back a small run that would be merged into rows already applied
+    /// (below). False when the WAL holds nothing more, or the run at its end is held.
+    private mutating func applyNext(upTo limit: UInt64, lateHold: LateApplyHold?) throws(StorageError) -> Bool {
         guard let record = try nextRecord() else { return false }
         guard record.header.kind == .rowBatch, let table = RowBatchCodec.tableID(of: record.payload) else {
             applyOrSuspend(record)
@@ -61,18 +69,32 @@ struct Applier: ~Copyable {
         }
         var run = [record]
         var bytes = record.payload.count
-        while run.last!.txn < limit, bytes < Applier.runMaxBytes, let next = try reader!.next() {
+        while run.last!.txn < limit, bytes < Applier.runMaxBytes, let next = try nextRecord() {
             guard next.header.kind == .rowBatch, RowBatchCodec.tableID(of: next.payload) == table,
                   bytes + next.payload.count <= Applier.runMaxBytes
             else {
-                readAhead = next
+                pending.append(next)
                 break
             }
             run.append(next)
             bytes += next.payload.count
         }
+        // A late commit is merged into the part it lands in, which writes a new version of that
+        // part however few rows it brings: with several clients interleaving small commits,
+        // every other one did so. Held at the WAL's end for a moment, the commits that follow
+        // join it and the part is rewritten once for all of them.
+        var decoded = false
+        if let lateHold, run.last!.txn == limit, bytes <= lateHold.maxBytes {
+            let hold = holds(run, table: table, lateHold)
+            if hold.held {
+                pending = run.reversed()
+                return false
+            }
+            decoded = hold.decoded
+        }
+        held = nil
         do {
-            try applyRun(run, table: table)
+            try applyRun(run, table: table, decoded: decoded)
         } catch {
             suspended[table] = "apply of txns \(run[0].txn)...\(run.last!.txn) failed: \(error)"
         }
@@ -81,36 +103,73 @@ struct Applier: ~Copyable {
         return true
     }
 
+    /// Whether the run at the WAL's end is held back: it would merge into rows already
+    /// applied, and the hold begun with its first txn has not expired. `decoded` tells that
+    /// `batch` holds the run's rows (judging it decoded them).
+    private mutating func holds(
+        _ run: [WALRecord], table: UInt32, _ lateHold: LateApplyHold
+    ) -> (held: Bool, decoded: Bool) {
+        // A held run only grows, and a late run stays late with more rows.
+        if let held, held.firstTxn == run[0].txn { return (lateHold.now < held.until, false) }
+        guard let store = stores[table], suspended[table] == nil,
+              let decoded = try? decode(run.map { ($0.txn, $0.payload) }, into: store), decoded
+        else { return (false, false) }
+        guard !store.appendsAfterEnd(batch!) else { return (false, true) }
+        let until = lateHold.now + lateHold.nanos
+        held = (run[0].txn, until)
+        newHoldDeadline = until
+        StorageMetrics.heldLateRun()
+        return (true, true)
+    }
+
+    /// The deadline of a hold begun since the last call: the engine applies again by then.
+    mutating func takeNewHoldDeadline() -> UInt64? {
+        defer { newHoldDeadline = nil }
+        return newHoldDeadline
+    }
+
+    /// Whether a late run is held back now (applied txns stop before it).
+    var isHolding: Bool { held != nil && !pending.isEmpty }
+
     private mutating func nextRecord() throws(StorageError) -> WALRecord? {
-        if let record = readAhead {
-            readAhead = nil
-            return record
-        }
+        if let record = pending.popLast() { return record }
         return try reader!.next()
     }
 
-    /// Applies consecutive row batches of one table as one batch, committed as the last txn.
-    private mutating func applyRun(_ run: [WALRecord], table: UInt32) throws(StorageError) {
+    /// Applies consecutive row batches of one table as one batch, committed as the last txn;
+    /// `decoded` when `batch` already holds their rows.
+    private mutating func applyRun(_ run: [WALRecord], table: UInt32, decoded: Bool = false) throws(StorageError) {
         changed.insert(table)
         for record in run { StorageMetrics.applied(committedAtMicros: record.header.commitTimeMicros) }
-        try applyBatches(run.map { ($0.txn, $0.payload) }, table: table)
+        try applyBatches(run.map { ($0.txn, $0.payload) }, table: table, decoded: decoded)
     }
 
     /// Applies row-batch payloads of one table (consecutive txns) as one batch.
-    private mutating func applyBatches(_ batches: [(txn: UInt64, payload: [UInt8])], table: UInt32) throws(StorageError) {
+    private mutating func applyBatches(
+        _ batches: [(txn: UInt64, payload: [UInt8])], table: UInt32, decoded: Bool = false
+    ) throws(StorageError) {
         guard suspended[table] == nil else { return }
         guard let store = stores[table] else {
             throw StorageError(.corrupt, path: "wal", "row batch at txn \(batches[0].txn) names no known table")
         }
-        // After a crash a run may start with txns the table's checkpoint already holds.
+        if !decoded {
+            guard try decode(batches, into: store) else { return }
+        }
+        try store.apply(batch!, txn: batches.last!.txn)
+        StorageMetrics.appliedRows(batch!.rowCount)
+    }
+
+    /// Decodes the payloads `store` has not applied yet into `batch`, as one batch; false
+    /// when it has them all (after a crash a run may start with txns the table's checkpoint
+    /// already holds).
+    private mutating func decode(_ batches: [(txn: UInt64, payload: [UInt8])], into store: TableStore) throws(StorageError) -> Bool {
         let fresh = batches.drop { $0.txn <= store.state.appliedTxn }
-        guard let last = fresh.last else { return }
+        guard !fresh.isEmpty else { return false }
         if batch == nil { batch = RowBatch(schema: store.schema, maxBytes: .max) }
         for (index, item) in fresh.enumerated() {
             try RowBatchCodec.decode(item.payload, schema: store.schema, into: batch!, appending: index > 0)
         }
-        try store.apply(batch!, txn: last.txn)
-        StorageMetrics.appliedRows(batch!.rowCount)
+        return true
     }
 
     /// Applies one record; a failure suspends the table it concerns and the others go on.
@@ -124,14 +183,18 @@ struct Applier: ~Copyable {
         sinceCheckpoint += 1
     }
 
-    /// Applies records up to `limit`; a table that fails is suspended, the others go on.
-    mutating func applyAvailable(wal: WriteAheadLog, upTo limit: UInt64, checkpointEvery: Int, hold: UInt64? = nil) {
+    /// Applies records up to `limit` — short of a late run at the end that `lateHold` keeps
+    /// back; a table that fails is suspended, the others go on.
+    mutating func applyAvailable(
+        wal: WriteAheadLog, upTo limit: UInt64, checkpointEvery: Int, hold: UInt64? = nil, lateHold: LateApplyHold? = nil
+    ) {
         do {
             if reader == nil {
                 reader = try WALReader(log: wal, from: appliedTxn + 1)
-                readAhead = nil
+                pending = []
+                held = nil
             }
-            while appliedTxn < limit, try applyNext(upTo: limit) {
+            while appliedTxn < limit, try applyNext(upTo: limit, lateHold: lateHold) {
                 if sinceCheckpoint >= checkpointEvery { try checkpointAll(wal: wal, hold: hold) }
             }
         } catch {
@@ -353,4 +416,17 @@ struct Applier: ~Copyable {
     func snapshots() -> [UInt32: TableSnapshot] {
         stores.mapValues { $0.snapshot() }
     }
+}
+
+/// How long the applier may keep back a small run of late commits at the WAL's end so the
+/// commits after it are merged with it (one new version of the part they land in instead of
+/// one per commit). Rows held are durable and acknowledged, only not visible yet; anything
+/// waiting for visibility (INSERT, UPDATE, DDL, checkpoints) applies without a hold.
+struct LateApplyHold {
+    /// Longest a run is held, from the first time it was.
+    var nanos: UInt64
+    /// Largest run held (payload bytes): a large one gains little from waiting.
+    var maxBytes: Int
+    /// Uptime (ns) of this apply round.
+    var now: UInt64
 }

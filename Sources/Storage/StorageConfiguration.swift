@@ -6,6 +6,11 @@ package struct StorageConfiguration: Sendable {
     package var checkpointEveryTxns: Int
     /// Commits wait once this many committed transactions are not applied yet.
     package var maxApplyLagTxns: Int
+    /// How long a small run of late commits at the WAL's end may wait for the commits after
+    /// it before it is merged (`LateApplyHold`); 0 merges each at once.
+    package var lateApplyHoldNanos: UInt64 = 2_000_000
+    /// Largest run of late commits held (payload bytes).
+    package var lateApplyHoldMaxBytes = 1 << 20
     /// The storage write path's system calls; tests inject faults and power loss here.
     package var io: StorageIO = .system
     /// When late rows split a partition instead of rewriting it.

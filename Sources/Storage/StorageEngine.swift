@@ -606,13 +606,16 @@ package final class StorageEngine: Sendable {
     /// Returns once every transaction up to `txn` is applied (or failed to apply).
     package func waitUntilApplied(_ txn: UInt64) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            published.withLock { published in
+            let holding = published.withLock { published -> Bool in
                 if published.appliedTxn >= txn {
                     continuation.resume()
-                } else {
-                    published.waiters.append((txn, continuation))
+                    return false
                 }
+                published.waiters.append((txn, continuation))
+                return published.holdingLateRun
             }
+            // A held late run may be what this waits for: a round with a waiter holds nothing.
+            if holding { startApplying() }
         }
     }
 
@@ -684,28 +687,49 @@ package final class StorageEngine: Sendable {
 
     /// On `applyQueue`: applies everything committed, publishes snapshots, releases waiters.
     private func applyRound() {
-        published.withLock { $0.applyScheduled = false }
+        let waiting = published.withLock { published -> Bool in
+            published.applyScheduled = false
+            return !published.waiters.isEmpty
+        }
         let committed = wal.committedTxn
         let hold = retentionHold.withLock { $0 }
+        // Late runs are held only where nobody waits for them to be visible, and not on a
+        // replica: it applies what arrives in chunks, and `applied` acknowledgements wait on it.
+        let lateHold = waiting || configuration.lateApplyHoldNanos == 0 || !role.acceptsWrites
+            ? nil
+            : LateApplyHold(
+                nanos: configuration.lateApplyHoldNanos, maxBytes: configuration.lateApplyHoldMaxBytes,
+                now: DispatchTime.now().uptimeNanoseconds)
         // Only tables this round changed get a new snapshot: with hundreds of tables, a write to
         // one must not rebuild the views of all.
-        let (changed, suspended) = applier.withLock { applier in
+        let (changed, suspended, holding, deadline) = applier.withLock { applier in
             applier.applyAvailable(
-                wal: wal, upTo: committed, checkpointEvery: configuration.checkpointEveryTxns, hold: hold)
-            return (applier.takeChangedSnapshots(), applier.suspended)
+                wal: wal, upTo: committed, checkpointEvery: configuration.checkpointEveryTxns, hold: hold, lateHold: lateHold)
+            // Held: applied stops before the run; otherwise everything up to `committed` is
+            // applied or failed (a table that failed is suspended and its waiters let go).
+            let holding = applier.isHolding ? applier.appliedTxn : nil
+            return (applier.takeChangedSnapshots(), applier.suspended, holding, applier.takeNewHoldDeadline())
         }
-        StorageMetrics.record(wal: wal, appliedTxn: committed, suspendedTables: suspended.count)
-        published.withLock { published in
+        if let deadline {
+            // Weak: a hold must not keep a closed engine (its files and lock) alive.
+            applyQueue.asyncAfter(deadline: DispatchTime(uptimeNanoseconds: deadline)) { [weak self] in self?.applyRound() }
+        }
+        let applied = holding ?? committed
+        StorageMetrics.record(wal: wal, appliedTxn: applied, suspendedTables: suspended.count)
+        let waitsForHeld = published.withLock { published -> Bool in
             for (id, snapshot) in changed { published.snapshots[id] = snapshot }
             published.suspended = suspended
-            published.appliedTxn = max(published.appliedTxn, committed)
+            published.holdingLateRun = holding != nil
+            published.appliedTxn = max(published.appliedTxn, applied)
             var waiting: [(UInt64, CheckedContinuation<Void, Never>)] = []
             for waiter in published.waiters {
                 if waiter.0 <= published.appliedTxn { waiter.1.resume() } else { waiting.append(waiter) }
             }
             published.waiters = waiting
+            // A waiter that came while this round decided to hold.
+            return holding != nil && !waiting.isEmpty
         }
-        if wal.committedTxn > committed { startApplying() }
+        if wal.committedTxn > committed || waitsForHeld { startApplying() }
         // New rows may have moved a TTL table's newest timestamp: its old partitions may expire.
         if configuration.enforcesTTL, changed.values.contains(where: { $0?.schema.ttl != nil }), role.acceptsWrites,
            ttlPass.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
@@ -775,4 +799,6 @@ struct Published: ~Copyable {
     var suspended: [UInt32: String] = [:]
     var waiters: [(UInt64, CheckedContinuation<Void, Never>)] = []
     var applyScheduled = false
+    /// The applier keeps a late run back (`LateApplyHold`); a new waiter ends the hold.
+    var holdingLateRun = false
 }

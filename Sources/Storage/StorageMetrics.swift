@@ -20,6 +20,10 @@ enum StorageMetrics {
     static let walBytesPurged = Counter(label: "sundial_wal_purged_bytes_total")
     /// TTL passes that could not drop a table's expired partitions (the next apply retries).
     static let ttlFailures = Counter(label: "sundial_ttl_failures_total")
+    /// Applies that merged rows into partitions (late rows) instead of appending.
+    private static let outOfOrderMergesTotal = Counter(label: "sundial_storage_out_of_order_merges_total")
+    /// Runs of late commits the applier held back for the commits after them (`LateApplyHold`).
+    private static let lateHoldsTotal = Counter(label: "sundial_storage_late_holds_total")
 
     /// Publishes every storage metric at open, so dashboards see them before the first write.
     static func opened(wal: WriteAheadLog, suspendedTables: Int) {
@@ -27,6 +31,8 @@ enum StorageMetrics {
         appliedRowsTotal.increment(by: 0)
         walBytesPurged.increment(by: 0)
         ttlFailures.increment(by: 0)
+        outOfOrderMergesTotal.increment(by: 0)
+        lateHoldsTotal.increment(by: 0)
         record(wal: wal, appliedTxn: wal.committedTxn, suspendedTables: suspendedTables)
     }
 
@@ -36,6 +42,14 @@ enum StorageMetrics {
 
     static func appliedRows(_ count: Int) {
         appliedRowsTotal.increment(by: count)
+    }
+
+    static func mergedOutOfOrder() {
+        outOfOrderMergesTotal.increment()
+    }
+
+    static func heldLateRun() {
+        lateHoldsTotal.increment()
     }
 
     static func ttlFailed() {

@@ -114,11 +114,10 @@ package final class TableStore {
             try prepare(batch)
             if schema.designatedTimestamp != nil {
                 let dedup = !schema.dedupKeys.isEmpty
-                let appendsAfterEnd = state.partitions.isEmpty || batch.minTimestamp > state.maxTimestamp
-                    || (!dedup && batch.minTimestamp == state.maxTimestamp)
-                if batch.isOrderedByTimestamp && appendsAfterEnd && !(dedup && hasDuplicateKeys(batch)) {
+                if appendsAfterEnd(batch) && !(dedup && hasDuplicateKeys(batch)) {
                     try appendByPartition(batch)
                 } else {
+                    StorageMetrics.mergedOutOfOrder()
                     try applyOutOfOrder(batch, txn: txn)
                 }
                 state.minTimestamp = min(state.minTimestamp, batch.minTimestamp)
@@ -128,6 +127,17 @@ package final class TableStore {
             }
         }
         state.appliedTxn = txn
+    }
+
+    /// Whether `batch` goes after every row the table holds, in order — an append. Anything
+    /// else is merged into its partitions (a DEDUP table with duplicate keys inside the batch
+    /// too, which this does not look at).
+    func appendsAfterEnd(_ batch: RowBatch) -> Bool {
+        guard schema.designatedTimestamp != nil else { return true }
+        let dedup = !schema.dedupKeys.isEmpty
+        return batch.isOrderedByTimestamp
+            && (state.partitions.isEmpty || batch.minTimestamp > state.maxTimestamp
+                || (!dedup && batch.minTimestamp == state.maxTimestamp))
     }
 
     /// Splits an ordered batch at partition boundaries and appends each run.

@@ -74,8 +74,11 @@ class Sundial:
         wait_healthy(self.health, "sundial")
 
     def applied_rows(self):
+        return self.metric("questdb_wal_apply_written_rows_total")
+
+    def metric(self, name):
         for line in requests.get(f"http://127.0.0.1:{self.health}/metrics", timeout=5).text.splitlines():
-            if line.startswith("questdb_wal_apply_written_rows_total "):
+            if line.startswith(name + " "):
                 return int(float(line.split()[1]))
         return 0
 
@@ -202,19 +205,22 @@ def one_row_client(port, slot, connections, seconds, in_order=False):
 def bench_one_row(workdir, connections, seconds=5.0, in_order=False):
     """1-row requests from `connections` client processes at once (processes, so the clients'
     own interpreter lock does not inflate the latencies); concurrent commits share fsyncs.
-    Returns requests/s, p99 and p50 in ms, and the server's CPU per request in µs."""
+    Returns requests/s, p99 and p50 in ms, the server's CPU per request in µs, and how many
+    applies merged late rows into a partition per 1 000 requests."""
     node = Sundial(workdir)
     try:
         cpu0 = cpu_seconds(node.process.pid)
+        merges0 = node.metric("sundial_storage_out_of_order_merges_total")
         with multiprocessing.get_context("fork").Pool(connections) as pool:
             results = pool.starmap(one_row_client, [(node.http, slot, connections, seconds, in_order)
                                                     for slot in range(connections)])
         cpu = cpu_seconds(node.process.pid) - cpu0
+        merges = node.metric("sundial_storage_out_of_order_merges_total") - merges0
     finally:
         node.stop()
     merged = sorted(x for per in results for x in per)
     return (len(merged) / seconds, merged[int(len(merged) * 0.99)] * 1000, merged[len(merged) // 2] * 1000,
-            cpu / len(merged) * 1e6)
+            cpu / len(merged) * 1e6, merges / len(merged) * 1000)
 
 
 def bench_postgres(workdir, csv_path):
@@ -262,12 +268,19 @@ def main():
                         "each reported as a ratio to the first (out-of-order commits from several senders)")
     parser.add_argument("--one-row-only", action="store_true",
                         help="only 1-row requests from 4 clients, timestamps interleaved and then in order")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a server.conf key for every Sundial node of the run (as its QDB_ variable), "
+                        "e.g. cairo.wal.apply.late.hold.micros=0 for an A/B comparison; repeatable")
     args = parser.parse_args()
+    for setting in args.set:
+        key, _, value = setting.partition("=")
+        Sundial.extra_env["QDB_" + key.upper().replace(".", "_")] = value
     if args.one_row_only:
         for in_order in (False, True):
-            rate, p99, p50, cpu = bench_one_row(args.workdir, 4, in_order=in_order)
+            rate, p99, p50, cpu, merges = bench_one_row(args.workdir, 4, in_order=in_order)
             print(f"1-row HTTP x4, {'in order' if in_order else 'interleaved'}: {rate:.0f} durable requests/s, "
-                  f"p50 {p50:.2f} ms, p99 {p99:.2f} ms, {cpu:.0f} µs server CPU/request", flush=True)
+                  f"p50 {p50:.2f} ms, p99 {p99:.2f} ms, {cpu:.0f} µs server CPU/request, "
+                  f"{merges:.0f} late merges per 1 000 requests", flush=True)
         return
     if args.partition_by:
         Sundial.extra_env["QDB_LINE_DEFAULT_PARTITION_BY"] = args.partition_by
@@ -292,7 +305,7 @@ def main():
     pg_rate, pg_cpu = bench_postgres(args.workdir, csv_path)
     print(f"postgres COPY : {pg_rate / 1e6:.3f} M rows/s, {pg_cpu:.3f} µs backend CPU/row", flush=True)
     for clients in (1, 4):
-        one_rate, p99, p50, _ = bench_one_row(args.workdir, clients)
+        one_rate, p99, p50, _, _ = bench_one_row(args.workdir, clients)
         print(f"1-row HTTP x{clients} : {one_rate:.0f} durable requests/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms", flush=True)
     print(f"ratios        : HTTP/COPY {http_rate / pg_rate:.2f}x, TCP/COPY {tcp_rate / pg_rate:.2f}x, "
           f"CPU/row HTTP/COPY {http_cpu / pg_cpu:.2f}x")
