@@ -95,6 +95,32 @@ def test_ilp_rows_become_queryable(node):
     assert body["dataset"] == [["h0", 25, 1200.0], ["h1", 25, 1225.0], ["h2", 25, 1250.0], ["h3", 25, 1275.0]]
 
 
+def test_today_is_an_interval_over_rows_sent_now(node):
+    """`ts IN today()` over rows the official client stamps with the current time (QuestDB's
+    web-console habit), and the interval's own text and bounds."""
+    day_before = time.strftime("%Y-%m-%d", time.gmtime())
+    with Sender.from_conf(f"http::addr=127.0.0.1:{node.http_port};") as sender:
+        for i in range(10):
+            sender.row("pulse", columns={"n": i}, at=TimestampNanos.now())
+        # Two days ago: outside today().
+        sender.row("pulse", columns={"n": 99}, at=TimestampNanos(time.time_ns() - 2 * 86_400 * 10**9))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and ok(node, "select count() from pulse")["dataset"] != [[11]]:
+        time.sleep(0.05)
+    body = ok(node, "select count(), min(n), max(n) from pulse where timestamp in today()")
+    # Unless midnight passed during the test, today() holds exactly the ten rows sent now.
+    if time.strftime("%Y-%m-%d", time.gmtime()) == day_before:
+        assert body["dataset"] == [[10, 0, 9]]
+    body = ok(node, "select today() t, interval_start(today()) lo, interval_end(today()) hi")
+    assert [c["type"] for c in body["columns"]] == ["VARCHAR", "TIMESTAMP", "TIMESTAMP"]
+    t, lo, hi = body["dataset"][0]
+    day = lo[:10]
+    assert t == f"('{day}T00:00:00.000Z', '{day}T23:59:59.999Z')"
+    assert (lo, hi) == (f"{day}T00:00:00.000000Z", f"{day}T23:59:59.999999Z")
+    error = exec_sql(node, "select interval('2024-01-02', '2024-01-01')").json()
+    assert error["error"] == "invalid interval boundaries" and error["position"] == 7
+
+
 def test_limit_count_nm_cols_timings_explain(node):
     ok(node, "create table n as (select x, x * 10 as y from long_sequence(10))")
     assert ok(node, "select x from n", limit="3")["dataset"] == [[1], [2], [3]]

@@ -428,6 +428,9 @@ struct Binder {
         -> BoundExpression
     {
         let bound = try bind(value)
+        if list.count == 1, let interval = try intervalBounds(list[0]) {
+            return try inInterval(bound, interval, negated: negated, at: position)
+        }
         for item in list { context.inference?.note(item, as: bound.type) }
         if list.count == 1, case .subquery(let query) = list[0].kind {
             let result = try runSubquery(query, at: list[0].position)

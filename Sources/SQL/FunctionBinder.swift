@@ -107,9 +107,16 @@ struct FunctionBinder {
         case "now", "systimestamp", "sysdate", "current_timestamp":
             try arity(0...0)
             return .constant(.integer(binder.context.now), .timestamp)
-        case "today":
-            try arity(0...1)
-            return .constant(.integer(TimeArithmetic.floor(binder.context.now, .day, count: 1)), .timestamp)
+        case "interval", "today", "yesterday", "tomorrow":
+            // Projected, an interval is its text (see IntervalValues.swift).
+            let interval = try binder.intervalBounds(name, arguments, at: position)!
+            return make(.intervalText(position: position), [interval.lo, interval.hi], .varchar)
+        case "interval_start", "interval_end":
+            try arity(1...1)
+            guard let interval = try binder.intervalBounds(arguments[0]) else {
+                throw SQLError(.typeMismatch, "interval expected, not \(bound[0].type)", at: arguments[0].position)
+            }
+            return name == "interval_start" ? interval.lo : interval.hi
         case "timestamp_floor", "timestamp_ceil", "date_trunc":
             try arity(2...(name == "timestamp_floor" ? 3 : 2))
             let unitText = try constantText(0)

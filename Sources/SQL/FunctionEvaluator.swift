@@ -114,6 +114,19 @@ struct FunctionEvaluator {
                 guard instants[i] != Int64.min, let index = zones.rows[i] else { return Int64.min }
                 return toLocal ? cursors[index].local(fromUTC: instants[i]) : cursors[index].utc(fromLocal: instants[i])
             })
+        case .intervalText(let position):
+            let lows = values[0].integers, highs = values[1].integers
+            var texts: [String?] = []
+            texts.reserveCapacity(count)
+            for i in 0..<count {
+                if lows[i] == Int64.min || highs[i] == Int64.min {
+                    texts.append(nil)
+                    continue
+                }
+                guard lows[i] <= highs[i] else { throw SQLError(.invalidValue, "invalid interval boundaries", at: position) }
+                texts.append(IntervalText.format(lo: lows[i], hi: highs[i]))
+            }
+            return .text(texts)
         case .datediff(let unit):
             let a = values[0].integers, b = values[1].integers
             return .integer((0..<count).map { i in Self.difference(unit, a[i], b[i]) })

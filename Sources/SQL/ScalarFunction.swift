@@ -11,6 +11,8 @@ enum ScalarFunction: Sendable {
     /// `json_build_object(k1, v1, …)`: a JSON object text, PostgreSQL's spacing.
     case jsonBuildObject
     case now, today
+    /// An interval's text from its two bounds (QuestDB's INTERVAL, kept symbolic).
+    case intervalText(position: Int)
     /// `timestamp_floor(unit, ts[, origin])`: buckets counted from `origin` (default the epoch).
     case timestampFloor(TimeUnit, count: Int64, origin: Int64), timestampCeil(TimeUnit, count: Int64)
     /// `dateadd(unit, n, ts[, tz])`: with a zone, the units are added to the local time.
