@@ -10,6 +10,10 @@ connections (then the link is clean again, so the cluster can converge):
 latency (ms per chunk), slice (1-byte writes), truncate after N bytes (close mid-stream), reset
 after N bytes (RST), flip one bit at byte N, replay (re-send bytes already sent), blackhole (accept,
 never forward). Runs its own asyncio loop on a thread; toxics switch at run time.
+
+`clog()` partitions the link at once, both directions, live connections included: bytes stop
+flowing (held by the proxy and then by TCP's own flow control, as a network partition holds
+them) until `unclog()`, when what was held flows on, as after a healed partition.
 """
 import asyncio
 import socket
@@ -62,6 +66,7 @@ class FaultProxy:
         self.remaining = 0
         self.connections = 0
         self.faults_applied = 0
+        self.clogged = False
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((host, 0))
@@ -79,6 +84,12 @@ class FaultProxy:
 
     def clear(self):
         self.set(None, 0)
+
+    def clog(self):
+        self.clogged = True
+
+    def unclog(self):
+        self.clogged = False
 
     def close(self):
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -129,6 +140,9 @@ class FaultProxy:
         try:
             while True:
                 data = await reader.read(65536)
+                # Held while partitioned, a close included: nothing crosses a clogged link.
+                while self.clogged:
+                    await asyncio.sleep(0.005)
                 if not data:
                     break
                 if toxic is None or done:
