@@ -48,6 +48,10 @@ struct Binder {
             return .constant(.null, .null)
         case .boolean(let value):
             return .constant(.boolean(value), .boolean)
+        case .decimal(let text) where text.hasSuffix("m"):
+            return try Self.decimalLiteral(text.dropLast(), at: position)
+        case .integer(let text) where text.hasSuffix("m"):
+            return try Self.decimalLiteral(text.dropLast(), at: position)
         case .integer(let text):
             return try Self.integerLiteral(text, at: position)
         case .decimal(let text):
@@ -157,6 +161,25 @@ struct Binder {
     func runSubquery(_ query: SQLQuery, at position: Int) throws(SQLError) -> QueryResult {
         guard let run = context.runSubquery else { throw SQLError(.unsupported, "subqueries are not allowed here", at: position) }
         return try run(query, position)
+    }
+
+    /// QuestDB's decimal literal, `123.45m`: DECIMAL(digits, fraction digits), exact.
+    static func decimalLiteral(_ text: Substring, at position: Int) throws(SQLError) -> BoundExpression {
+        let unsigned = text.hasPrefix("-") ? text.dropFirst() : text
+        let parts = unsigned.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        guard !unsigned.isEmpty, parts.allSatisfy({ $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
+              parts.contains(where: { !$0.isEmpty })
+        else { throw SQLError(.syntax, "invalid decimal '\(text)m'", at: position) }
+        let scale = parts.count == 2 ? parts[1].count : 0
+        let precision = max(1, String(parts[0].drop { $0 == "0" }).count + scale)
+        guard precision <= ColumnType.maxDecimalPrecision else {
+            throw SQLError(
+                .unsupported, "DECIMAL precision above \(ColumnType.maxDecimalPrecision) is not supported yet", at: position)
+        }
+        guard let value = DecimalValue.parse(String(text), scale: scale) else {
+            throw SQLError(.syntax, "invalid decimal '\(text)m'", at: position)
+        }
+        return .constant(.integer(value), .column(.decimal(precision: max(precision, scale), scale: scale)))
     }
 
     static func integerLiteral(_ text: String, at position: Int) throws(SQLError) -> BoundExpression {
