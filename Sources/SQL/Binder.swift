@@ -308,8 +308,9 @@ struct Binder {
     }
 
     /// DECIMAL arithmetic stays exact where it can: ± between decimals and integers (at the
-    /// larger scale), × by an integer (same scale) or by a decimal (scales add, up to 18);
-    /// division, remainder and anything with a DOUBLE run on doubles.
+    /// larger scale), × by an integer (same scale) or by a decimal (scales add, up to 18), ÷ at
+    /// the larger scale truncated toward zero (QuestDB: `10.00m / 3.00m` is 3.33); remainder
+    /// and anything with a DOUBLE run on doubles.
     private func decimalArithmetic(_ op: ArithmeticOperator, _ left: BoundExpression, _ right: BoundExpression, at position: Int)
         throws(SQLError) -> BoundExpression
     {
@@ -330,6 +331,11 @@ struct Binder {
             return .arithmetic(op, try coerce(left, to: .long, at: position), right, .decimal(scale: rs!))
         case .multiply where ls != nil && rs != nil && ls! + rs! <= ColumnType.maxDecimalPrecision:
             return .arithmetic(op, left, right, .decimal(scale: ls! + rs!))
+        case .divide where exactSides:
+            // Integer sides as LONG (scale 0); the evaluator scales the dividend by the scales.
+            let a = ls == nil ? try coerce(left, to: .long, at: position) : left
+            let b = rs == nil ? try coerce(right, to: .long, at: position) : right
+            return .arithmetic(op, a, b, .decimal(scale: max(ls ?? 0, rs ?? 0)))
         default:
             return .arithmetic(op, try coerce(left, to: .double, at: position), try coerce(right, to: .double, at: position), .double)
         }

@@ -71,6 +71,9 @@ struct ExpressionEvaluator {
         }
     }
 
+    /// 10^0 … 10^38, for decimal division's 128-bit intermediate.
+    private static let powersOf10: [Int128] = (0...38).map { exponent in (0..<exponent).reduce(Int128(1)) { result, _ in result * 10 } }
+
     private func arithmetic(_ op: ArithmeticOperator, _ left: BoundExpression, _ right: BoundExpression, _ type: SQLType)
         throws(SQLError) -> ColumnVector
     {
@@ -94,10 +97,23 @@ struct ExpressionEvaluator {
         let null = type.integerNull
         var out = [Int64](repeating: null, count: count)
         let narrow = type == .int
+        // Decimal ÷: (x / 10^sa) / (y / 10^sb) at scale s is x × 10^(s + sb − sa) / y.
+        let divisionShift = type.decimalScale.map { $0 + (right.type.decimalScale ?? 0) - (left.type.decimalScale ?? 0) } ?? 0
         for i in 0..<count {
             let x = a[i], y = b[i]
             if x == nullA || y == nullB { continue }
             var value: Int64
+            if type.isDecimal, op == .divide {
+                // Truncated toward zero, as QuestDB; by zero, or past 18 digits, NULL.
+                guard y != 0 else { continue }
+                // The shift reaches 36 (scale 0 ÷ scale 18): a product past Int128 would give a
+                // quotient past 18 digits anyway.
+                let (dividend, overflow) = Int128(x).multipliedReportingOverflow(by: Self.powersOf10[divisionShift])
+                guard !overflow else { continue }
+                let quotient = dividend / Int128(y)
+                if quotient > Int128(Int64.min), quotient <= Int128(Int64.max) { out[i] = Int64(quotient) }
+                continue
+            }
             if type.isDecimal {
                 // DECIMAL arithmetic is exact or NULL: no wrapping past 18 digits.
                 let (result, overflow) = switch op {
