@@ -85,3 +85,44 @@ def test_health_answers_while_the_main_server_is_saturated(make_node):
     while (status := requests.get(f"{node.http_url}/ping", timeout=5).status_code) != 204:
         assert status == 503 and time.monotonic() < deadline
         time.sleep(0.05)
+
+
+def answer(node, path, timeout=30):
+    """The health server's first answer, whatever its status (a red one included)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return requests.get(f"{node.health_url}{path}", timeout=2)
+        except requests.RequestException:
+            assert time.monotonic() < deadline and node.process.poll() is None, node.log()
+            time.sleep(0.05)
+
+
+def test_pessimistic_health_turns_red_after_an_unhandled_error(make_node, tmp_path):
+    """`http.pessimistic.health.check.enabled`: QuestDB's 500 `Status: Unhealthy` once any
+    unhandled error was counted — here a table found damaged at start (its `_meta` flipped)."""
+    pessimistic = {"QDB_HTTP_PESSIMISTIC_HEALTH_CHECK_ENABLED": "true"}
+    node = make_node(env=pessimistic, data_dir=tmp_path / "data")
+    assert requests.get(node.health_url).text == "Status: Healthy"
+    for query in ["CREATE TABLE broken (v LONG, ts TIMESTAMP) TIMESTAMP(ts) PARTITION BY DAY WAL",
+                  "INSERT INTO broken VALUES (1, '2024-01-01T00:00:00Z')"]:
+        assert requests.get(f"{node.http_url}/exec", params={"query": query}, timeout=10).status_code == 200
+    # Answered errors are not unhandled: health stays green.
+    assert requests.get(f"{node.http_url}/exec", params={"query": "SELECT nope FROM broken"}, timeout=10).status_code == 400
+    assert requests.get(node.health_url).status_code == 200
+    assert node.stop() == 0
+    meta = next((tmp_path / "data" / "db").glob("broken*/_meta"))
+    damaged = bytearray(meta.read_bytes())
+    damaged[10] ^= 0x40
+    meta.write_bytes(bytes(damaged))
+
+    for env, expected in [(pessimistic, 500), ({}, 200)]:
+        node = make_node(env=env, data_dir=tmp_path / "data", wait=False)
+        response = answer(node, "/anything")
+        assert response.status_code == expected, response.text
+        if expected == 500:
+            assert response.headers["Content-Type"] == "text/plain"
+            assert response.text == "Status: Unhealthy\nUnhandled errors: 1"
+        samples, types = parse_prometheus(requests.get(f"{node.health_url}/metrics").text)
+        assert samples["questdb_unhandled_errors_total"] == 1 and types["questdb_unhandled_errors_total"] == "counter"
+        assert node.stop() == 0

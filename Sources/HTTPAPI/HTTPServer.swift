@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import SQL
+import Storage
 import ServiceLifecycle
 
 /// One HTTP/1.1 listener (the main server on 9000 or the health server on 9003).
@@ -180,6 +181,7 @@ package struct BoundHTTPServer: Service {
             return .text(.payloadTooLarge, "request body exceeds \(error.limit) bytes\n")
         } catch {
             logger.error("endpoint failed", metadata: ["path": "\(target.path)", "error": "\(error)"])
+            StorageMetrics.unhandledError()
             return .json(.internalServerError, #"{"code":"internal error","message":"internal server error"}"#)
         }
     }

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import Storage
 
 /// The routes of the health server (9003): `Status: Healthy` on any path, as QuestDB answers,
 /// Prometheus text on `/metrics` when metrics are enabled, the node's role, positions and
@@ -25,10 +26,17 @@ package enum HealthRoutes {
     }
 
     /// `metricsText` renders the current metrics; `nil` when `metrics.enabled=false`.
-    package static func router(metricsText: (@Sendable () -> [UInt8])?, status: NodeStatus? = nil) -> HTTPRouter {
+    /// `unhandledErrors` (QuestDB's `http.pessimistic.health.check.enabled`): health turns red,
+    /// 500 `Status: Unhealthy`, once any unhandled error was counted.
+    package static func router(
+        metricsText: (@Sendable () -> [UInt8])?, status: NodeStatus? = nil, unhandledErrors: (@Sendable () -> Int)? = nil
+    ) -> HTTPRouter {
         var router = HTTPRouter(fallback: ClosureEndpoint { request, _ in
             if let status, request.headers["accept"].contains(where: { $0.contains("application/json") }) {
                 return .json(.ok, status.json())
+            }
+            if let errors = unhandledErrors?(), errors > 0 {
+                return .text(.internalServerError, "Status: Unhealthy\nUnhandled errors: \(errors)", contentType: "text/plain")
             }
             return .text(.ok, "Status: Healthy", contentType: "text/plain")
         })

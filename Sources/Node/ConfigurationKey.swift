@@ -192,6 +192,8 @@ extension ConfigurationKey {
               "Concurrent connections to the health server, counted apart from the main server's."),
         .init("http.min.net.connection.timeout", .milliseconds(100...86_400_000), default: "300000",
               "Keep-alive wait on the health server."),
+        .init("http.pessimistic.health.check.enabled", .boolean, default: "false",
+              "The health server answers 500 \"Status: Unhealthy\" once any unhandled error was counted (questdb_unhandled_errors_total: a table suspended by a failed apply or damaged files, a failed WAL fsync, a failed TTL pass, an endpoint that failed with 500)."),
         .init("metrics.enabled", .boolean, default: "true",
               "Serve Prometheus metrics on GET /metrics of the health server (QuestDB's default is false)."),
 

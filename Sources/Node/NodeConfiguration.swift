@@ -25,6 +25,8 @@ package struct NodeConfiguration: Sendable {
     /// The ILP over TCP listener, or `nil` when `line.tcp.enabled=false`.
     package var lineTCP: LineTCPConfiguration?
     package var metricsEnabled: Bool
+    /// `http.pessimistic.health.check.enabled`: health answers 500 after any unhandled error.
+    package var pessimisticHealthCheck: Bool
     /// The PG wire listener, or `nil` when `pg.enabled=false`.
     package var pg: PGServerConfiguration?
     /// `replication.role`: a replica refuses writes on every protocol.
@@ -105,6 +107,7 @@ package struct NodeConfiguration: Sendable {
         tcpWithAuth.idleTimeout = .milliseconds(try values.milliseconds("line.tcp.net.connection.timeout"))
         lineTCP = try values.boolean("line.tcp.enabled") ? tcpWithAuth : nil
         metricsEnabled = try values.boolean("metrics.enabled")
+        pessimisticHealthCheck = try values.boolean("http.pessimistic.health.check.enabled")
         sql = SQLConfiguration()
         sql.queryTimeout = .milliseconds(try values.milliseconds("query.timeout"))
         sql.maxQueryMemoryBytes = Int(try values.byteSize("sql.query.memory.limit"))

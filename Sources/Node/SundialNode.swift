@@ -170,7 +170,9 @@ package struct SundialNode {
             let status = HealthRoutes.NodeStatus(
                 json: { NodeStatusDocument.json(replication) }, text: { NodeStatusDocument.text(replication) },
                 ready: { replication.isReady() })
-            let router = HealthRoutes.router(metricsText: metricsText, status: status)
+            let count: @Sendable () -> Int = { StorageMetrics.unhandledErrors }
+            let unhandledErrors = configuration.pessimisticHealthCheck ? count : nil
+            let router = HealthRoutes.router(metricsText: metricsText, status: status, unhandledErrors: unhandledErrors)
             services.append(try await bind(health, router: router, group: healthGroup))
         }
 

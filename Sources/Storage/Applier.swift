@@ -37,6 +37,7 @@ struct Applier: ~Copyable {
         self.columnConverter = columnConverter
         for table in damaged {
             if let id = table.tableID { suspended[id] = "table files are damaged: \(table.reason)" }
+            StorageMetrics.unhandledError()
         }
     }
 
@@ -97,6 +98,7 @@ struct Applier: ~Copyable {
             try applyRun(run, table: table, decoded: decoded)
         } catch {
             suspended[table] = "apply of txns \(run[0].txn)...\(run.last!.txn) failed: \(error)"
+            StorageMetrics.unhandledError()
         }
         appliedTxn = run.last!.txn
         sinceCheckpoint += run.count
@@ -206,6 +208,7 @@ struct Applier: ~Copyable {
     /// Stops every table until restart (the WAL or a checkpoint failed under all of them).
     mutating func suspendAll(_ reason: String) {
         for id in stores.keys where suspended[id] == nil { suspended[id] = reason }
+        StorageMetrics.unhandledError()
     }
 
     private mutating func apply(_ record: WALRecord) throws(StorageError) {
@@ -246,6 +249,7 @@ struct Applier: ~Copyable {
                 } catch {
                     guard let id else { throw error }
                     suspended[id] = "apply of txn \(record.txn) failed: \(error)"
+                    StorageMetrics.unhandledError()
                 }
             }
         case .rowUpdate:
@@ -371,6 +375,7 @@ struct Applier: ~Copyable {
     private mutating func suspend(_ record: WALRecord, _ error: any Error) {
         let id = Applier.tableID(of: record) ?? 0
         suspended[id] = "apply of txn \(record.txn) failed: \(error)"
+        StorageMetrics.unhandledError()
     }
 
     /// Checkpoints every table at the applied txn, then lets the WAL drop what no table (and

@@ -2,11 +2,12 @@
 import Glibc
 #endif
 import Metrics
+import Synchronization
 
 /// Metric names of the storage layer, in one place (STYLE). QuestDB's names where the concept
 /// exists (`questdb_wal_written_rows_total`, `questdb_wal_apply_written_rows_total`,
 /// `questdb_suspended_tables`), `sundial_*` for the rest.
-enum StorageMetrics {
+package enum StorageMetrics {
     private static let committedRowsTotal = Counter(label: "questdb_wal_written_rows_total")
     private static let appliedRowsTotal = Counter(label: "questdb_wal_apply_written_rows_total")
     static let suspendedTables = Gauge(label: "questdb_suspended_tables")
@@ -20,6 +21,11 @@ enum StorageMetrics {
     static let walBytesPurged = Counter(label: "sundial_wal_purged_bytes_total")
     /// TTL passes that could not drop a table's expired partitions (the next apply retries).
     static let ttlFailures = Counter(label: "sundial_ttl_failures_total")
+    /// QuestDB's count of errors nobody asked for an answer to: a table whose apply failed or
+    /// whose files are damaged, a failed WAL fsync or write, a failed TTL pass, an endpoint
+    /// that failed with 500. `http.pessimistic.health.check.enabled` turns health red on it.
+    private static let unhandledErrorsTotal = Counter(label: "questdb_unhandled_errors_total")
+    private static let unhandledErrorCount = Atomic<Int>(0)
     /// Applies that merged rows into partitions (late rows) instead of appending.
     private static let outOfOrderMergesTotal = Counter(label: "sundial_storage_out_of_order_merges_total")
     /// Runs of late commits the applier held back for the commits after them (`LateApplyHold`).
@@ -31,6 +37,7 @@ enum StorageMetrics {
         appliedRowsTotal.increment(by: 0)
         walBytesPurged.increment(by: 0)
         ttlFailures.increment(by: 0)
+        unhandledErrorsTotal.increment(by: 0)
         outOfOrderMergesTotal.increment(by: 0)
         lateHoldsTotal.increment(by: 0)
         record(wal: wal, appliedTxn: wal.committedTxn, suspendedTables: suspendedTables)
@@ -54,7 +61,16 @@ enum StorageMetrics {
 
     static func ttlFailed() {
         ttlFailures.increment()
+        unhandledError()
     }
+
+    package static func unhandledError() {
+        unhandledErrorsTotal.increment()
+        unhandledErrorCount.add(1, ordering: .relaxed)
+    }
+
+    /// Unhandled errors since the process started.
+    package static var unhandledErrors: Int { unhandledErrorCount.load(ordering: .relaxed) }
 
     static func purged(bytes: Int) {
         walBytesPurged.increment(by: bytes)

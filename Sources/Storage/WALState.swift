@@ -72,6 +72,7 @@ struct WALState: ~Copyable {
             // off, the log's end is unknown and it refuses writes from now on.
             if io.ftruncate(segment.fd, segment.size) != 0 {
                 failure = StorageError(.io, path: segment.path, "cannot cut a failed write off the WAL", errno: errno)
+                StorageMetrics.unhandledError()
             }
             throw error
         }
@@ -125,6 +126,7 @@ struct WALState: ~Copyable {
     /// Records the round's outcome; returns the waiters to release and whether to go again.
     mutating func finishSyncRound(upTo target: UInt64, failure roundFailure: StorageError?) -> ([WALWaiter], Bool) {
         if let roundFailure {
+            if failure == nil { StorageMetrics.unhandledError() }
             failure = failure ?? roundFailure
         }
         if let failure {
