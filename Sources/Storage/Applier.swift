@@ -80,10 +80,10 @@ struct Applier: ~Copyable {
             run.append(next)
             bytes += next.payload.count
         }
-        // A late commit is merged into the part it lands in, which writes a new version of that
-        // part however few rows it brings: with several clients interleaving small commits,
-        // every other one did so. Held at the WAL's end for a moment, the commits that follow
-        // join it and the part is rewritten once for all of them.
+        // A late commit that reaches the applier alone is merged into the part it lands in,
+        // which writes a new version of that part however few rows it brings (about a
+        // millisecond of work). Held at the WAL's end for a moment, the commits that follow
+        // join it and the part is rewritten once for all of them (decision 0025).
         var decoded = false
         if let lateHold, run.last!.txn == limit, bytes <= lateHold.maxBytes {
             let hold = holds(run, table: table, lateHold)
