@@ -92,6 +92,16 @@ class FaultProxy:
         self.clogged = False
 
     def close(self):
+        async def finish_connections():
+            # Cancelled and awaited here, so none is left pending when the loop stops.
+            tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            asyncio.run_coroutine_threadsafe(finish_connections(), self.loop).result(timeout=5)
+        except Exception:
+            pass  # a connection that would not finish is not worth failing a test over
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5)
         self.listener.close()

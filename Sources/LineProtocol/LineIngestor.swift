@@ -287,7 +287,10 @@ package final class LineIngestor {
             do {
                 _ = try await engine.createTable(schema)
             } catch {
-                guard engine.schema(named: schema.name) != nil else {
+                // Another writer created it meanwhile: adopt it. A synchronous-replication
+                // timeout is not that: the request fails now, within `replication.sync.timeout`,
+                // rather than going on to wait for its rows as long again.
+                guard error.code != .notReplicated, engine.schema(named: schema.name) != nil else {
                     throw LineIngestError.storage(error, line: line, table: schema.name, error.message)
                 }
             }
@@ -299,7 +302,7 @@ package final class LineIngestor {
                     }
                 }
             } catch {
-                guard let current = engine.schema(named: table),
+                guard error.code != .notReplicated, let current = engine.schema(named: table),
                       columns.allSatisfy({ current.column(named: $0.name) != nil })
                 else {
                     if error.code == .notWritable { throw LineIngestError(.invalidLine, line: line, table: table, error.message) }
