@@ -427,4 +427,9 @@ def test_decimals_travel_exactly_over_every_protocol(node):
     with Sender.from_conf(f"http::addr=127.0.0.1:{node.http_port};") as sender:
         sender.row("money", columns={"amount": 12.345, "rate": 3}, at=TimestampNanos(1_704_153_600_000_000_000))
     with psycopg.connect(node.pg_dsn, autocommit=True) as conn:
-        assert conn.execute("select amount, rate from money where ts = '2024-01-02'").fetchone() == (Decimal("12.35"), Decimal("3.000000000"))
+        # ILP's 204 means durable; the row is visible once applied, a moment later.
+        deadline = time.monotonic() + 10
+        while (row := conn.execute("select amount, rate from money where ts = '2024-01-02'").fetchone()) is None:
+            assert time.monotonic() < deadline, "the ILP row never became visible"
+            time.sleep(0.02)
+        assert row == (Decimal("12.35"), Decimal("3.000000000"))
