@@ -43,6 +43,15 @@ def dump(node, table):
     }
 
 
+def wait_rows(node, table, count, timeout=10):
+    """ILP's acknowledgement means durable; rows are visible once applied, a moment later."""
+    deadline = time.monotonic() + timeout
+    query = f"select count() from '{table}'"
+    while requests.get(f"{node.http_url}/exec", params={"query": query}, timeout=10).json().get("dataset") != [[count]]:
+        assert time.monotonic() < deadline, f"{table} never had {count} rows"
+        time.sleep(0.02)
+
+
 def http_conf(node, **extra):
     conf = f"http::addr=127.0.0.1:{node.http_port};"
     return conf + "".join(f"{k}={v};" for k, v in extra.items())
@@ -91,6 +100,7 @@ def test_decimals_over_protocol_v3_land_exactly(node):
     requests.get(f"{node.http_url}/exec", params={"query": "alter table prices add column fixed decimal(6, 1)"}, timeout=10)
     with Sender.from_conf(http_conf(node, protocol_version=3)) as sender:
         sender.row("prices", columns={"fixed": Decimal("12.35"), "px": Decimal("1")}, at=TimestampNanos(BASE_NS + 10))
+    wait_rows(node, "prices", 6)
     # /exec quotes decimals (as QuestDB does), every digit of the column's scale kept.
     body = requests.get(f"{node.http_url}/exec", params={"query": "select px, fixed from prices"}, timeout=10).json()
     assert [c["type"] for c in body["columns"]] == ["DECIMAL(18,3)", "DECIMAL(6,1)"]
@@ -100,6 +110,37 @@ def test_decimals_over_protocol_v3_land_exactly(node):
     with pytest.raises(Exception, match="12345678"):
         with Sender.from_conf(http_conf(node, protocol_version=3)) as sender:
             sender.row("prices", columns={"fixed": Decimal("12345678")}, at=TimestampNanos(BASE_NS + 11))
+
+
+def test_wide_decimals_over_protocol_v3_and_text(node):
+    """Past 18 digits (QuestDB's DECIMAL128/256): the client's binary decimals and `…d` text
+    land exactly in DECIMAL(38, 10) and DECIMAL(76, 0) columns; a new column from a wide value
+    is DECIMAL(76, its scale)."""
+    from decimal import Decimal
+    exec_ok = lambda q: requests.get(f"{node.http_url}/exec", params={"query": q}, timeout=10).json()
+    exec_ok("create table big (ts timestamp, a decimal(38, 10), b decimal(76, 0)) timestamp(ts) partition by day wal")
+    a_values = [Decimal("1234567890123456789012345678.0123456789"), Decimal("-0.0000000001"), Decimal("42")]
+    b_values = [Decimal("9" * 76), Decimal("-" + "1" * 60), Decimal("0")]
+    with Sender.from_conf(http_conf(node, protocol_version=3)) as sender:
+        for i, (a, b) in enumerate(zip(a_values, b_values)):
+            sender.row("big", columns={"a": a, "b": b}, at=TimestampNanos(BASE_NS + i))
+        sender.row("big", columns={"fresh": Decimal("12345678901234567890.25")}, at=TimestampNanos(BASE_NS + 3))
+    text = f"big a=-98765432109876543210.9876543210d,b={'7' * 40}d {BASE_NS + 4}\n"
+    assert requests.post(f"{node.http_url}/write", data=text, timeout=10).status_code == 204
+    wait_rows(node, "big", 5)
+    body = exec_ok("select a, b, fresh from big order by ts")
+    assert [c["type"] for c in body["columns"]] == ["DECIMAL(38,10)", "DECIMAL(76,0)", "DECIMAL(76,2)"]
+    assert [row[0] for row in body["dataset"]] == [
+        "1234567890123456789012345678.0123456789", "-0.0000000001", "42.0000000000", None, "-98765432109876543210.9876543210"]
+    assert [row[1] for row in body["dataset"]] == ["9" * 76, "-" + "1" * 60, "0", None, "7" * 40]
+    assert body["dataset"][3][2] == "12345678901234567890.25"
+    assert exec_ok("select sum(b) s from big where b < 10")["dataset"] == [["-" + "1" * 60]]
+    # A value past the column's precision fails its line with a clear error; the rest stay.
+    bad = requests.post(f"{node.http_url}/write", data=f"big a={'1' * 29}d {BASE_NS + 5}\n", timeout=10)
+    assert bad.status_code == 400 and "a" in bad.json()["message"]
+    assert exec_ok("select count() from big")["dataset"] == [[5]]
+    # The storage read API (`sundial dump`) writes them the same way.
+    assert [r["a"] for r in dump(node, "big")["rows"]][:2] == ["1234567890123456789012345678.0123456789", "-0.0000000001"]
 
 
 def test_arrays_over_http_v2(node):

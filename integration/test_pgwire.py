@@ -392,6 +392,44 @@ def test_psycopg_type_loading_and_sqlalchemy_reflection(node):
         engine.dispose()
 
 
+def test_wide_decimals_travel_exactly_over_pg_wire(node):
+    """DECIMAL(38, 10) and DECIMAL(76, 0) over PG wire: psycopg's text parameters and results,
+    its binary results, asyncpg's binary parameters and results — every digit, both ways."""
+    from decimal import Decimal, getcontext
+    getcontext().prec = 100
+    a_values = [Decimal("1234567890123456789012345678.0123456789"), Decimal("-0.0000000001"), Decimal("0E-10")]
+    b_values = [Decimal("9" * 76), Decimal("-" + "1" * 60), Decimal("123")]
+    with psycopg.connect(node.pg_dsn, autocommit=True) as conn:
+        conn.execute("create table ledger (ts timestamp, a decimal(38, 10), b decimal(76, 0)) timestamp(ts) partition by day")
+        with conn.cursor() as cursor:
+            cursor.executemany("insert into ledger (ts, a, b) values (%s, %s, %s)",
+                               [(datetime.datetime(2024, 1, 1, 0, i), a, b) for i, (a, b) in enumerate(zip(a_values, b_values))])
+        assert conn.execute("select a, b from ledger order by ts").fetchall() == list(zip(a_values, b_values))
+        assert conn.execute("select sum(a), max(b), a * 2 from ledger where b = %s", (Decimal("123"),)).fetchone() == (
+            Decimal("0E-10"), Decimal("123"), Decimal("0E-10"))
+        assert conn.execute("select count() from ledger where a > %s", (Decimal("-0.00000000005"),)).fetchone() == (2,)
+        # A numeric parameter is the DECIMAL its digits make, so arithmetic with it stays exact.
+        assert conn.execute("select %s * 2, b + %s from ledger where b = 123", (Decimal("1.5"), Decimal("0.25"))).fetchone() == (
+            Decimal("3.0"), Decimal("123.25"))
+        with conn.cursor(binary=True) as cursor:
+            cursor.execute("select a, b from ledger order by ts")
+            assert cursor.fetchall() == list(zip(a_values, b_values))
+
+    async def binary():
+        conn = await asyncpg.connect(host="127.0.0.1", port=node.pg_port, user="admin", password="quest", database="qdb")
+        try:
+            await conn.execute("insert into ledger (ts, a, b) values ($1, $2, $3)",
+                               datetime.datetime(2024, 1, 2), Decimal("-98765432109876543210.9876543210"), Decimal("7" * 40))
+            statement = await conn.prepare("select a, b from ledger order by ts")
+            assert [a.type.name for a in statement.get_attributes()] == ["numeric", "numeric"]
+            rows = await statement.fetch()
+            assert [(row["a"], row["b"]) for row in rows] == list(zip(a_values, b_values)) + [
+                (Decimal("-98765432109876543210.9876543210"), Decimal("7" * 40))]
+        finally:
+            await conn.close()
+    asyncio.run(binary())
+
+
 def test_decimals_travel_exactly_over_every_protocol(node):
     """DECIMAL as PostgreSQL's numeric: text for psycopg, base-10000 binary for asyncpg, bind
     parameters in; a JSON number over /exec; ILP integer and double fields into it."""

@@ -215,3 +215,15 @@ def test_decimal_columns_import_and_export_exactly(node):
     assert rows(node, "select sym, px from prices")["dataset"] == [["a", "1.5000"], ["b", "-0.0001"], ["c", "12345678.1235"], ["d", None]]
     exported = requests.get(f"{node.http_url}/exp", params={"query": "select px from prices"}, timeout=10).text
     assert exported.splitlines() == ['"px"', "1.5000", "-0.0001", "12345678.1235", ""]
+
+
+def test_wide_decimal_columns_import_and_export_exactly(node):
+    requests.get(f"{node.http_url}/exec", params={"query": "create table wide (sym symbol, px decimal(40, 12))"}, timeout=10)
+    csv = "sym,px\na,1234567890123456789012345678.123456789012\nb,-0.0000000000005\nc,\nd,1e20\n"
+    imp(node, "wide.csv", csv, name="wide")
+    assert rows(node, "select sym, px from wide")["dataset"] == [
+        ["a", "1234567890123456789012345678.123456789012"], ["b", "-0.000000000001"], ["c", None],
+        ["d", "100000000000000000000.000000000000"]]
+    exported = requests.get(f"{node.http_url}/exp", params={"query": "select px from wide"}, timeout=10).text
+    assert exported.splitlines() == ['"px"', "1234567890123456789012345678.123456789012", "-0.000000000001", "",
+                                     "100000000000000000000.000000000000"]

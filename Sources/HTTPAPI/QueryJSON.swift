@@ -70,6 +70,7 @@ private struct CellWriter {
         case integerText([Int64], SQLType)
         /// DECIMAL: a JSON number with exactly its scale's digits.
         case decimal([Int64], scale: Int)
+        case wideDecimal([Int256], scale: Int)
         /// Arrays: their JSON text as it is.
         case raw([String?])
         case binary
@@ -84,6 +85,7 @@ private struct CellWriter {
     init(_ vector: ColumnVector, type: SQLType, rows: Range<Int>, quoteLargeNumbers: Bool) {
         switch (vector, type.wireKind) {
         case (.boolean(let values), _): kind = .boolean(values)
+        case (.wide(let values), _): kind = .wideDecimal(values, scale: type.decimalScale ?? 0)
         case (.integer(let values), .byte), (.integer(let values), .short): kind = .plainInteger(values)
         case (.integer(let values), .int): kind = .nullableInteger(values, quoted: false)
         case (.integer(let values), .long): kind = .nullableInteger(values, quoted: quoteLargeNumbers)
@@ -152,6 +154,12 @@ private struct CellWriter {
             // clients and lose digits past the 15th.
             out.append(UInt8(ascii: "\""))
             DecimalValue.append(value, scale: scale, to: &out)
+            out.append(UInt8(ascii: "\""))
+        case .wideDecimal(let values, let scale):
+            let value = values[row]
+            if value == .min { return null(&out) }
+            out.append(UInt8(ascii: "\""))
+            WideDecimal.append(value, scale: scale, to: &out)
             out.append(UInt8(ascii: "\""))
         case .integerText(let values, let type):
             guard let text = ValueText.integer(values[row], type) else { return null(&out) }

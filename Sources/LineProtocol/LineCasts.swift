@@ -2,7 +2,7 @@ import Storage
 
 /// Writing an ILP value into a column of a given type: QuestDB's cast table
 /// (`LineWalAppender`, QUESTDB-COMPAT §1.5), its range checks and its error texts.
-enum LineCasts {
+package enum LineCasts {
     /// Why a value could not be written; the caller adds table, column and line.
     enum Failure: Error {
         case cast(from: LineValueKind)
@@ -22,7 +22,7 @@ enum LineCasts {
         case .timestamp: "TIMESTAMP"
         case .null: "NULL"
         case .doubleArray: "ARRAY"
-        case .decimal: "DECIMAL"
+        case .decimal, .wideDecimal: "DECIMAL"
         }
     }
 
@@ -39,8 +39,9 @@ enum LineCasts {
         case .timestamp: entity.unit == .nanos ? .timestampNanos : .timestamp
         case .null: nil
         case .doubleArray: entity.dimensions > 0 ? .doubleArray(dimensions: entity.dimensions) : nil
-        // The widest DECIMAL held here, at the value's scale.
-        case .decimal: .decimal(precision: ColumnType.maxDecimalPrecision, scale: entity.dimensions)
+        // The widest DECIMAL of the value's width, at its scale: 18 digits in one Int64, else 76.
+        case .decimal: .decimal(precision: ColumnType.maxNarrowDecimalPrecision, scale: entity.dimensions)
+        case .wideDecimal: .decimal(precision: ColumnType.maxDecimalPrecision, scale: entity.dimensions)
         }
     }
 
@@ -71,6 +72,11 @@ enum LineCasts {
             switch type {
             case .double: batch.setDouble(column, entity.double)
             case .float: batch.setFloat(column, Float(entity.double))
+            case .decimal(let precision, let scale) where type.isWideDecimal:
+                if entity.double.isNaN { return batch.setNull(column) }
+                guard let scaled = WideDecimal.fromDouble(entity.double, scale: scale), WideDecimal.fits(scaled, precision: precision)
+                else { throw .outOfBounds(value: "\(entity.double)") }
+                setWide(scaled, column, type, batch)
             case .decimal(let precision, let scale):
                 // Rounded half away from zero to the column's scale; NaN is NULL.
                 if entity.double.isNaN { return batch.setNull(column) }
@@ -108,8 +114,18 @@ enum LineCasts {
                 scratch.withUnsafeBytes { batch.setBytes(column, $0) }
             default: throw .cast(from: .long256)
             }
+        case .wideDecimal:
+            guard let value = wideValue(entity, buffer) else { throw .invalid(value: LineText.string(buffer, entity.range)) }
+            switch type {
+            case .decimal: try setDecimal(value, scale: entity.dimensions, column, type, batch)
+            case .double: batch.setDouble(column, WideDecimal.toDouble(value, scale: entity.dimensions))
+            case .float: batch.setFloat(column, Float(WideDecimal.toDouble(value, scale: entity.dimensions)))
+            default: throw .cast(from: .decimal)
+            }
         case .decimal:
             switch type {
+            case .decimal where type.isWideDecimal:
+                try setDecimal(Int256(entity.integer), scale: entity.dimensions, column, type, batch)
             case .decimal(let precision, let scale):
                 // Rescaled to the column (rounded half away from zero when it has fewer digits).
                 guard let scaled = DecimalValue.rescale(entity.integer, from: entity.dimensions, to: scale),
@@ -148,6 +164,8 @@ enum LineCasts {
             batch.setDouble(column, Double(value))
         case .float:
             batch.setFloat(column, Float(value))
+        case .decimal where type.isWideDecimal:
+            try setDecimal(Int256(value), scale: 0, column, type, batch)
         case .decimal(let precision, let scale):
             guard let scaled = DecimalValue.fromInteger(value, scale: scale), DecimalValue.fits(scaled, precision: precision) else {
                 throw .outOfBounds(value: "\(value)")
@@ -201,6 +219,11 @@ enum LineCasts {
                   let words = ColumnValueText.long256(hexDigits: UnsafeRawBufferPointer(rebasing: text[2...]))
             else { throw invalid() }
             setLong256(words, column, batch)
+        case .decimal(let precision, let scale) where kind == .string && type.isWideDecimal:
+            guard let scaled = WideDecimal.parse(String(decoding: text, as: UTF8.self), scale: scale),
+                  WideDecimal.fits(scaled, precision: precision)
+            else { throw invalid() }
+            setWide(scaled, column, type, batch)
         case .decimal(let precision, let scale) where kind == .string:
             guard let scaled = DecimalValue.parse(String(decoding: text, as: UTF8.self), scale: scale),
                   DecimalValue.fits(scaled, precision: precision)
@@ -228,6 +251,53 @@ enum LineCasts {
 
     private static func setStatic(_ text: StaticString, _ column: Int, _ batch: RowBatch) {
         batch.setBytes(column, UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    /// A wide decimal's unscaled value from its text or its big-endian bytes; nil when the
+    /// text is not a number.
+    package static func wideValue(_ entity: LineEntity, _ buffer: UnsafeRawBufferPointer) -> Int256? {
+        let bytes = UnsafeRawBufferPointer(rebasing: buffer[entity.range.start..<entity.range.end])
+        guard entity.integer == LineEntity.wideDecimalBinary else {
+            // The parser checked the shape: digits with one optional point, ≤ 76 digits.
+            var text = String(decoding: bytes, as: UTF8.self)
+            if let point = text.firstIndex(of: ".") { text.remove(at: point) }
+            return WideDecimal.parse(text, scale: 0)
+        }
+        // Two's complement, most significant byte first, 1…32 bytes: shifted in, then the
+        // sign extended over the bits the bytes did not fill.
+        var high: UInt128 = 0, low: UInt128 = 0
+        for byte in bytes {
+            high = high << 8 | low >> 120
+            low = low << 8 | UInt128(byte)
+        }
+        let bits = bytes.count * 8
+        if let first = bytes.first, first & 0x80 != 0, bits < 256 {
+            if bits < 128 {
+                low |= UInt128.max << bits
+                high = .max
+            } else {
+                high |= UInt128.max << (bits - 128)
+            }
+        }
+        return Int256(high: Int128(bitPattern: high), low: low)
+    }
+
+    /// An exact decimal (`value` × 10^−scale) into a DECIMAL column of any width: rescaled
+    /// (half away from zero), refused past the column's precision.
+    private static func setDecimal(_ value: Int256, scale: Int, _ column: Int, _ type: ColumnType, _ batch: RowBatch) throws(Failure) {
+        guard case .decimal(let precision, let target) = type else { throw .cast(from: .decimal) }
+        guard let scaled = WideDecimal.rescale(value, from: scale, to: target), WideDecimal.fits(scaled, precision: precision) else {
+            throw .outOfBounds(value: WideDecimal.text(value, scale: scale))
+        }
+        if type.isWideDecimal { return setWide(scaled, column, type, batch) }
+        batch.setInteger(column, Int64(scaled.int128!))
+    }
+
+    private static func setWide(_ scaled: Int256, _ column: Int, _ type: ColumnType, _ batch: RowBatch) {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(32)
+        scaled.appendBytes(width: type.fixedWidthBytes!, to: &bytes)
+        bytes.withUnsafeBytes { batch.setFixedBytes(column, $0) }
     }
 
     /// Decimal digits of `value` appended without going through String.

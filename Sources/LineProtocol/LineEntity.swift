@@ -67,8 +67,12 @@ package enum LineValueKind: UInt8, Sendable, Equatable {
     /// which is exactly how a DOUBLE[] value is stored (`DoubleArrayValue`). Empty range: NULL array.
     case doubleArray
     /// `1.25d` or a binary DECIMAL (protocol v3): `integer` is the unscaled value, `dimensions`
-    /// the scale (digits after the point). At most 18 digits, like a DECIMAL column.
+    /// the scale (digits after the point). At most 18 digits, like a narrow DECIMAL column.
     case decimal
+    /// A DECIMAL past 18 digits (up to 76): `range` holds its text without the `d`
+    /// (`integer` = `LineEntity.wideDecimalText`) or its big-endian two's-complement bytes
+    /// (`wideDecimalBinary`); `dimensions` the scale.
+    case wideDecimal
 }
 
 /// One tag or field of a parsed line.
@@ -81,6 +85,10 @@ package struct LineEntity: Sendable, Equatable {
     package var unit: LineTimestampUnit
     /// Dimensions of a `doubleArray` value (0 for a NULL array); the scale of a `decimal`.
     package var dimensions: Int
+
+    /// How a `wideDecimal`'s `range` is written.
+    package static let wideDecimalText: Int64 = 0
+    package static let wideDecimalBinary: Int64 = 1
 
     static let empty = LineEntity(
         name: LineRange(start: 0, end: 0), kind: .null, range: LineRange(start: 0, end: 0),

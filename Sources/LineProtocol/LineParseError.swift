@@ -48,7 +48,7 @@ package struct LineParseError: Error, Sendable, Equatable, CustomStringConvertib
         case .invalidTagValue: "Could not parse entire line, tag value is invalid. Tag: \(name); value: \(value)"
         case .invalidColumnName: "table: \(table); invalid column name: \(name)"
         case .decimalNotSupported:
-            "table: \(table), column: \(name); DECIMAL values of more than 18 digits (or a scale above 18) are not supported by this server yet"
+            "table: \(table), column: \(name); DECIMAL values have at most 76 digits and a scale of at most 76"
         case .lineTooLong: "line is longer than the maximum line size of \(value) bytes"
         case .invalidUTF8: "table: \(table); the line is not valid UTF-8 (names and text values must be)"
         default: code.rawValue

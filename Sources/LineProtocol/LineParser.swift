@@ -266,6 +266,7 @@ package struct LineParser {
             guard length >= 1, length <= 32 else { throw fail(.unsupportedBinaryFormat, c, name: entity.name) }
             var value: Int64 = 0
             var fits = true
+            let start = c.index
             let negative = try c.realByte(orFail: .truncated) & 0x80 != 0
             for index in 0..<length {
                 let byte = try c.littleEndian(UInt8.self)
@@ -278,11 +279,16 @@ package struct LineParser {
             }
             if length < 8, negative { value |= -1 << (length * 8) }
             if length > 8, (value < 0) != negative { fits = false }
-            guard fits, scale <= Self.maxDecimalDigits, value.magnitude <= Self.largestDecimal else {
-                throw fail(.decimalNotSupported, c, name: entity.name)
+            if fits, scale <= Self.maxDecimalDigits, value.magnitude <= Self.largestDecimal {
+                entity.kind = .decimal
+                entity.integer = value
+            } else {
+                // Past 18 digits: the bytes stay where they are, read when the value is written.
+                guard scale <= Self.maxWideDecimalDigits else { throw fail(.decimalNotSupported, c, name: entity.name) }
+                entity.kind = .wideDecimal
+                entity.range = LineRange(start: start, end: c.index)
+                entity.integer = LineEntity.wideDecimalBinary
             }
-            entity.kind = .decimal
-            entity.integer = value
             entity.dimensions = scale
         default:
             throw fail(.unsupportedBinaryFormat, c, name: entity.name, offset: typeOffset)
@@ -365,12 +371,20 @@ package struct LineParser {
             entity.integer = integer
             entity.unit = unit
         case UInt8(ascii: "d") where bytes[value.end - 1] == UInt8(ascii: "d"):
-            guard let (unscaled, scale) = Self.decimal(bytes, LineRange(start: value.start, end: value.end - 1)) else {
+            let text = LineRange(start: value.start, end: value.end - 1)
+            guard let (unscaled, scale, digits) = Self.decimal(bytes, text) else {
                 throw fail(.invalidFieldValue, c, name: entity.name, value: value)
             }
-            guard let unscaled else { throw fail(.decimalNotSupported, c, name: entity.name) }
-            entity.kind = .decimal
-            entity.integer = unscaled
+            if let unscaled {
+                entity.kind = .decimal
+                entity.integer = unscaled
+            } else {
+                // Past 18 digits: the text stays where it is, read when the value is written.
+                guard digits <= Self.maxWideDecimalDigits else { throw fail(.decimalNotSupported, c, name: entity.name) }
+                entity.kind = .wideDecimal
+                entity.range = text
+                entity.integer = LineEntity.wideDecimalText
+            }
             entity.dimensions = scale
         default:
             guard let double = Self.double(bytes, value) else {
@@ -482,10 +496,12 @@ package struct LineParser {
     /// Most digits (and the largest scale) of a DECIMAL value: a DECIMAL column's (one Int64).
     static let maxDecimalDigits = 18
     static let largestDecimal: UInt64 = 999_999_999_999_999_999
+    /// Most digits (and the largest scale) of a wide DECIMAL value (QuestDB's DECIMAL256).
+    static let maxWideDecimalDigits = 76
 
     /// `[-+]digits[.digits]` (the text of a `…d` decimal): the unscaled value (nil past 18
-    /// digits) and the scale; nil when it is not of that shape.
-    static func decimal(_ bytes: UnsafeRawBufferPointer, _ range: LineRange) -> (Int64?, Int)? {
+    /// digits), the scale and the number of digits; nil when it is not of that shape.
+    static func decimal(_ bytes: UnsafeRawBufferPointer, _ range: LineRange) -> (Int64?, Int, Int)? {
         var index = range.start
         let end = range.end
         let negative = index < end && bytes[index] == UInt8(ascii: "-")
@@ -512,7 +528,7 @@ package struct LineParser {
         }
         guard digits > 0 else { return nil }
         if let current = value, current > Self.largestDecimal || scale > Self.maxDecimalDigits { value = nil }
-        return (value.map { negative ? -$0 : $0 }, scale)
+        return (value.map { negative ? -$0 : $0 }, scale, digits)
     }
 
     /// A decimal floating-point number, `NaN`, `Infinity` or `-Infinity` (no hex floats).

@@ -26,9 +26,13 @@ package enum PGParameters {
         case 20, 21, 23:
             guard let value = Int64(text.trimmingSpaces) else { throw invalid(oid == 20 ? "bigint" : oid == 21 ? "smallint" : "integer") }
             return .integer(value)
-        case 700, 701, 1700:
-            guard let value = Double(text.trimmingSpaces) else { throw invalid(oid == 1700 ? "numeric" : "double precision") }
+        case 700, 701:
+            guard let value = Double(text.trimmingSpaces) else { throw invalid("double precision") }
             return .real(value)
+        case 1700:
+            // Kept as text: a DECIMAL column takes every digit of it, where a double would keep 15–17.
+            guard Double(text.trimmingSpaces) != nil else { throw invalid("numeric") }
+            return .text(String(text.trimmingSpaces))
         case 1022, 1016:
             // `{1,2}` → the engine's array text.
             return .text(String(text.map { $0 == "{" ? "[" : $0 == "}" ? "]" : $0 }))
@@ -80,7 +84,7 @@ package enum PGParameters {
             try width(16)
             return .text(PGUUID.text(bytes))
         case 1700:
-            return .real(try numeric(bytes, index: index))
+            return .text(try numeric(bytes, index: index))
         case 0, 17, 18, 19, 25, 705, 1042, 1043:
             guard let text = String(validating: bytes, as: UTF8.self) else {
                 throw PGProtocolError("22021", "invalid byte sequence for encoding \"UTF8\" in bind parameter \(index + 1)", fatal: false)
@@ -93,26 +97,30 @@ package enum PGParameters {
         }
     }
 
-    /// PostgreSQL's binary NUMERIC (base-10000 digits) as a double.
-    private static func numeric(_ bytes: [UInt8], index: Int) throws(PGProtocolError) -> Double {
+    /// PostgreSQL's binary NUMERIC (base-10000 digits) as exact decimal text (`NaN` for NaN).
+    private static func numeric(_ bytes: [UInt8], index: Int) throws(PGProtocolError) -> String {
+        let bad = PGProtocolError("22P03", "incorrect binary data format in bind parameter \(index + 1)", fatal: false)
         func word(_ at: Int) -> Int { Int(bytes[at]) << 8 | Int(bytes[at + 1]) }
-        guard bytes.count >= 8 else { throw PGProtocolError("22P03", "incorrect binary data format in bind parameter \(index + 1)", fatal: false) }
-        let count = word(0), weight = Int(Int16(bitPattern: UInt16(word(2)))), sign = word(4)
-        guard bytes.count == 8 + count * 2 else {
-            throw PGProtocolError("22P03", "incorrect binary data format in bind parameter \(index + 1)", fatal: false)
+        guard bytes.count >= 8 else { throw bad }
+        let count = word(0), weight = Int(Int16(bitPattern: UInt16(word(2)))), sign = word(4), scale = word(6)
+        guard bytes.count == 8 + count * 2, scale <= 16383, abs(weight) <= 4096 else { throw bad }
+        if sign == 0xC000 { return "NaN" }
+        guard sign == 0 || sign == 0x4000 else { throw bad }
+        // Digit k is worth 10000^(weight − k): whole digits first, then the fraction's.
+        var whole = ""
+        var fraction = ""
+        for k in 0...max(weight, count - 1) {
+            let digit = k < count ? word(8 + k * 2) : 0
+            guard digit < 10_000 else { throw bad }
+            let text = String(digit)
+            let padded = String(repeating: "0", count: 4 - text.count) + text
+            if k <= weight { whole += whole.isEmpty ? text : padded } else { fraction += padded }
         }
-        if sign == 0xC000 { return .nan }
-        var value = 0.0
-        for digit in 0..<count {
-            value += Double(word(8 + digit * 2)) * pow10000(weight - digit)
-        }
-        return sign == 0x4000 ? -value : value
-    }
-
-    private static func pow10000(_ exponent: Int) -> Double {
-        var result = 1.0
-        if exponent >= 0 { for _ in 0..<exponent { result *= 10_000 } } else { for _ in 0..<(-exponent) { result /= 10_000 } }
-        return result
+        if weight < 0 { fraction = String(repeating: "0000", count: -weight - 1) + fraction }
+        // The display scale says how many fraction digits the value has.
+        fraction = fraction.count >= scale ? String(fraction.prefix(scale)) : fraction + String(repeating: "0", count: scale - fraction.count)
+        if whole.isEmpty { whole = "0" }
+        return (sign == 0x4000 ? "-" : "") + whole + (fraction.isEmpty ? "" : "." + fraction)
     }
 
     /// A one-dimensional binary array of float8, int8 or text as the engine's array text.

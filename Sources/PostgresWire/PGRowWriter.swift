@@ -140,6 +140,13 @@ package struct PGRowWriter {
                 if !value.isFinite { cells.appendNull(); continue }
                 if binary { cells.append(integer: value.bitPattern) } else { cells.appendDouble(value) }
             }
+        case (.wide(let values), _):
+            let scale = type.decimalScale ?? 0
+            for row in rows {
+                let value = values[row]
+                if value == .min { cells.appendNull(); continue }
+                cells.appendNumeric(value, scale: scale, binary: binary)
+            }
         case (.integer(let values), .numeric(let scale)):
             for row in rows {
                 let value = values[row]
@@ -259,6 +266,12 @@ final class CellStore {
     func appendNumeric(_ value: Int64, scale: Int, binary: Bool) {
         scratch.removeAll(keepingCapacity: true)
         if binary { PGNumeric.writeBinary(value, scale: scale, into: &scratch) } else { DecimalValue.append(value, scale: scale, to: &scratch) }
+        scratch.withUnsafeBytes { append(bytes: $0) }
+    }
+
+    func appendNumeric(_ value: Int256, scale: Int, binary: Bool) {
+        scratch.removeAll(keepingCapacity: true)
+        if binary { PGNumeric.writeBinary(value, scale: scale, into: &scratch) } else { WideDecimal.append(value, scale: scale, to: &scratch) }
         scratch.withUnsafeBytes { append(bytes: $0) }
     }
 

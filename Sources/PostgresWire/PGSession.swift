@@ -294,7 +294,7 @@ package final class PGSession {
                 try await session(command, portal: &portal, describe: describe, flush: flush)
                 return
             }
-            let types = portal.prepared.parameterOIDs.map(PGType.sqlType(ofParameter:))
+            let types = zip(portal.prepared.parameterOIDs, portal.parameters).map(PGType.executionType(ofParameter:value:))
             if machine.transaction == .inTransaction, PendingWrites.waitsForCommit(statement) {
                 let (pending, tag) = try await engine.buffer(
                     statement, parameters: portal.parameters, parameterTypes: types, into: pendingWrites, context: makeContext(text: portal.prepared.text))

@@ -44,6 +44,14 @@ package struct PGType: Sendable, Equatable {
         self.modifier = modifier
     }
 
+    /// The SQL type a parameter declared with `oid` has once its value is known: a numeric is
+    /// the DECIMAL its digits make (as the literal with QuestDB's `m` suffix would be), so
+    /// `$1 * 2` with 1.5 is exact, and a column comparison with it stays on narrow decimals.
+    package static func executionType(ofParameter oid: Int32, value: SQLValue) -> SQLType? {
+        if oid == 1700, case .text(let text) = value, let type = DecimalText.literalType(text) { return type }
+        return sqlType(ofParameter: oid)
+    }
+
     /// The SQL type a parameter declared with `oid` has; nil for text types (their value is
     /// read as whatever its use needs) and for OIDs Sundial does not know.
     package static func sqlType(ofParameter oid: Int32) -> SQLType? {
@@ -53,7 +61,10 @@ package struct PGType: Sendable, Equatable {
         case 23: .int
         case 20: .long
         case 700: .float
-        case 701, 1700: .double
+        case 701: .double
+        // A numeric's precision and scale are its value's (`executionType`); until the value
+        // is known (describing), a decimal with room on both sides of the point.
+        case 1700: .column(.decimal(precision: ColumnType.maxDecimalPrecision, scale: 38))
         case 1114, 1184, 1082: .timestamp
         case 2950: .uuid
         case 1022: .doubleArray(dimensions: 1)
@@ -139,5 +150,33 @@ enum PGNumeric {
         put(scaled < 0 && first < last ? 0x4000 : 0)
         put(Int16(scale))
         for index in first..<last { put(group(index)) }
+    }
+
+    /// The same for a wide decimal, from its digits: its numbers are too large to take apart
+    /// by 64-bit division, and such results are rare enough to afford the array.
+    static func writeBinary(_ scaled: Int256, scale: Int, into out: inout [UInt8]) {
+        let digits: [Int16] = scaled.magnitude.decimalDigits.map { Int16($0) - 48 }
+        let whole: [Int16] = digits.count > scale ? Array(digits[..<(digits.count - scale)]) : []
+        let fraction: [Int16] = Array(repeating: 0, count: max(0, scale - digits.count)) + digits.suffix(scale)
+        // Whole part padded on the left, fraction on the right, to whole base-10000 digits.
+        var padded: [Int16] = Array(repeating: 0, count: (4 - whole.count % 4) % 4)
+        padded += whole
+        padded += fraction
+        padded += Array(repeating: 0, count: (4 - fraction.count % 4) % 4)
+        var groups: [Int16] = []
+        for start in stride(from: 0, to: padded.count, by: 4) {
+            let high: Int16 = padded[start] * 1000 + padded[start + 1] * 100
+            groups.append(high + padded[start + 2] * 10 + padded[start + 3])
+        }
+        let wholeGroups = (whole.count + 3) / 4
+        var first = 0, last = groups.count
+        while first < last, groups[first] == 0 { first += 1 }
+        while last > first, groups[last - 1] == 0 { last -= 1 }
+        func put(_ value: Int16) { withUnsafeBytes(of: value.bigEndian) { out.append(contentsOf: $0) } }
+        put(Int16(last - first))
+        put(Int16(first == last ? 0 : wholeGroups - 1 - first))
+        put(scaled.isNegative && first < last ? 0x4000 : 0)
+        put(Int16(scale))
+        for index in first..<last { put(groups[index]) }
     }
 }

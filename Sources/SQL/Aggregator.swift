@@ -23,6 +23,9 @@ struct Aggregator {
     private var compensations: [Double] = []
     private var means: [Double] = []
     private var texts: [String?] = []
+    /// Decimal sums (of any width) and wide decimals' min/max/first/last; an overflowed sum
+    /// is `Int256.min`, which stays NULL.
+    private var wides: [Int256] = []
     private var seen: [Bool] = []
     private var distinct: [Set<Int64>] = []
     private var symbolTable: SymbolTable?
@@ -44,7 +47,7 @@ struct Aggregator {
     static func outputType(_ kind: AggregateKind, _ input: SQLType) -> SQLType {
         switch kind {
         case .countAll, .count, .countDistinct: .long
-        case .sum: input.representation == .real ? .double : input == .null ? .double : input.decimalScale.map { .decimal(scale: $0) } ?? .long
+        case .sum: sumType(input)
         case .kahanSum, .avg, .stddevSample, .stddevPopulation, .varianceSample, .variancePopulation, .approxPercentile: .double
         case .regrCount: .long
         case .covarSample, .covarPopulation, .correlation, .regrAvgX, .regrAvgY, .regrSXX, .regrSYY, .regrSXY, .regrSlope,
@@ -53,6 +56,14 @@ struct Aggregator {
         case .min, .max, .first, .last: input == .null ? .string : input
         case .stringAgg: .string
         }
+    }
+
+    /// DOUBLE over reals, LONG over integers; a DECIMAL's exact sum has 38 digits (76 past 38).
+    private static func sumType(_ input: SQLType) -> SQLType {
+        if let (precision, scale) = input.isDecimal ? input.decimalShape : nil {
+            return .decimal(precision: precision <= 38 ? 38 : ColumnType.maxDecimalPrecision, scale: scale)
+        }
+        return input.representation == .real || input == .null ? .double : .long
     }
 
     /// Whether the input type is one this aggregate accepts.
@@ -76,6 +87,7 @@ struct Aggregator {
         case .countAll, .count: break
         case .countDistinct: distinct.append(contentsOf: repeatElement([], count: extra))
         case .stringAgg: texts.append(contentsOf: repeatElement(nil, count: extra))
+        case .sum where inputType.isDecimal: wides.append(contentsOf: repeatElement(.zero, count: extra))
         case .approxPercentile: samples.append(contentsOf: repeatElement([], count: extra))
         case .stddevSample, .stddevPopulation, .varianceSample, .variancePopulation:
             means.append(contentsOf: repeatElement(0, count: extra))
@@ -96,6 +108,7 @@ struct Aggregator {
             case .text:
                 integers.append(contentsOf: repeatElement(-1, count: extra))
                 texts.append(contentsOf: repeatElement(nil, count: extra))
+            case .wide: wides.append(contentsOf: repeatElement(.min, count: extra))
             }
             if kind == .kahanSum || kind == .avg {
                 if reals.count < groups { reals.append(contentsOf: repeatElement(0, count: groups - reals.count)) }
@@ -143,6 +156,15 @@ struct Aggregator {
         case .countDistinct:
             let atoms = atomizer.atoms(values)
             for (row, group) in groups.enumerated() where !nulls[row] { distinct[Int(group)].insert(atoms[row]) }
+        case .sum where inputType.isDecimal:
+            let input = ExpressionEvaluator.wides(values, inputType)
+            for (row, group) in groups.enumerated() where !nulls[row] {
+                let g = Int(group)
+                seen[g] = true
+                guard wides[g] != .min else { continue }
+                let (total, overflow) = wides[g].addingReportingOverflow(input[row])
+                wides[g] = overflow ? .min : total
+            }
         case .sum where inputType.representation == .integer:
             let input = values.integers
             for (row, group) in groups.enumerated() where !nulls[row] {
@@ -212,7 +234,7 @@ struct Aggregator {
     /// NULL is checked inline against the type's sentinel. False when another path must run.
     private mutating func updateFast(_ groups: [Int32], _ values: ColumnVector) -> Bool {
         switch values {
-        case .integer(let input) where inputType.isNumeric || inputType.isTemporal || inputType.isDecimal:
+        case .integer(let input) where inputType.isNumeric || inputType.isTemporal || (inputType.isDecimal && kind != .sum):
             let null = inputType.integerHasNull ? inputType.integerNull : nil
             switch kind {
             case .count: Self.countLoop(input, groups, isNull: { $0 == null }, counts: &counts)
@@ -288,6 +310,9 @@ struct Aggregator {
             Self.keep(values.integers, groups, nulls, kind: kind, keepsNull: keepsNull, state: &integers, seen: &seen, less: <)
         case .real:
             Self.keep(values.reals, groups, nulls, kind: kind, keepsNull: keepsNull, state: &reals, seen: &seen, less: <)
+        case .wide:
+            Self.keep(ExpressionEvaluator.wides(values, inputType), groups, nulls, kind: kind, keepsNull: keepsNull, state: &wides,
+                      seen: &seen, less: <)
         case .text:
             if case .symbol(let keys, let table) = values, kind == .first || kind == .last {
                 symbolTable = table
@@ -356,6 +381,10 @@ struct Aggregator {
             case .approxPercentile:
                 samples[g].append(contentsOf: other.samples[source])
                 heldBytes += other.samples[source].count * 8
+            case .sum where inputType.isDecimal:
+                let (total, overflow) = wides[g].addingReportingOverflow(other.wides[source])
+                wides[g] = overflow || wides[g] == .min || other.wides[source] == .min ? .min : total
+                seen[g] = seen[g] || other.seen[source]
             case .sum, .avg, .kahanSum:
                 if inputType.representation == .integer && kind != .kahanSum {
                     integers[g] &+= other.integers[source]
@@ -396,6 +425,7 @@ struct Aggregator {
                 switch inputType.representation {
                 case .integer, .boolean: integers[g] = other.integers[source]
                 case .real: reals[g] = other.reals[source]
+                case .wide: wides[g] = other.wides[source]
                 case .text:
                     if let table = other.symbolTable {
                         symbolTable = table
@@ -438,6 +468,8 @@ struct Aggregator {
             return isMax ? other.integers[source] > integers[g] : other.integers[source] < integers[g]
         case .real:
             return isMax ? other.reals[source] > reals[g] : other.reals[source] < reals[g]
+        case .wide:
+            return isMax ? other.wides[source] > wides[g] : other.wides[source] < wides[g]
         case .text:
             guard let mine = texts[g], let theirs = other.texts[source] else { return texts[g] == nil }
             return isMax ? theirs > mine : theirs < mine
@@ -450,6 +482,9 @@ struct Aggregator {
         switch kind {
         case .countAll, .count: return .integer(Array(counts.prefix(groupCount)))
         case .countDistinct: return .integer(distinct.prefix(groupCount).map { Int64($0.count) })
+        case .sum where inputType.isDecimal:
+            guard case .column(.decimal(let precision, _)) = outputType else { return .nulls(outputType, count: groupCount) }
+            return .wide((0..<groupCount).map { seen[$0] && WideDecimal.fits(wides[$0], precision: precision) ? wides[$0] : .min })
         case .sum where inputType.representation == .integer:
             return .integer((0..<groupCount).map { seen[$0] ? integers[$0] : Int64.min })
         case .sum:
@@ -491,6 +526,7 @@ struct Aggregator {
             case .integer: return .integer((0..<groupCount).map { seen[$0] ? integers[$0] : inputType.integerNull })
             case .boolean: return .boolean((0..<groupCount).map { seen[$0] && integers[$0] != 0 })
             case .real: return .real((0..<groupCount).map { seen[$0] ? reals[$0] : .nan })
+            case .wide: return .wide((0..<groupCount).map { seen[$0] ? wides[$0] : .min })
             case .text:
                 if let symbolTable { return .symbol((0..<groupCount).map { seen[$0] ? Int32(integers[$0]) : -1 }, symbolTable) }
                 return .text(Array(texts.prefix(groupCount)))

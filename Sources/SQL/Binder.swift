@@ -173,13 +173,13 @@ struct Binder {
         let scale = parts.count == 2 ? parts[1].count : 0
         let precision = max(1, String(parts[0].drop { $0 == "0" }).count + scale)
         guard precision <= ColumnType.maxDecimalPrecision else {
-            throw SQLError(
-                .unsupported, "DECIMAL precision above \(ColumnType.maxDecimalPrecision) is not supported yet", at: position)
+            throw SQLError(.invalidValue, "decimal literal '\(text)m' has more than \(ColumnType.maxDecimalPrecision) digits", at: position)
         }
-        guard let value = DecimalValue.parse(String(text), scale: scale) else {
+        let type = SQLType.column(.decimal(precision: max(precision, scale), scale: scale))
+        guard let value = DecimalText.value(String(text), type) else {
             throw SQLError(.syntax, "invalid decimal '\(text)m'", at: position)
         }
-        return .constant(.integer(value), .column(.decimal(precision: max(precision, scale), scale: scale)))
+        return .constant(value, type)
     }
 
     static func integerLiteral(_ text: String, at position: Int) throws(SQLError) -> BoundExpression {
@@ -307,38 +307,47 @@ struct Binder {
         return .arithmetic(op, try coerce(left, to: type, at: position), try coerce(right, to: type, at: position), type)
     }
 
-    /// DECIMAL arithmetic stays exact where it can: ± between decimals and integers (at the
-    /// larger scale), × by an integer (same scale) or by a decimal (scales add, up to 18), ÷ at
-    /// the larger scale truncated toward zero (QuestDB: `10.00m / 3.00m` is 3.33); remainder
-    /// and anything with a DOUBLE run on doubles.
+    /// DECIMAL arithmetic stays exact where it can, typed as QuestDB types it (integers as
+    /// DECIMAL(n, 0), LONG 19 digits): ± at the larger scale with one digit more than the wider
+    /// side, × with precisions and scales added, ÷ at the larger scale truncated toward zero
+    /// (QuestDB: `10.00m / 3.00m` is 3.33) with room for dividing by the smallest divisor;
+    /// precisions cap at 76 (a result past it is NULL). Past 18 digits the values are
+    /// `Int256`s. Remainder and anything with a DOUBLE run on doubles.
     private func decimalArithmetic(_ op: ArithmeticOperator, _ left: BoundExpression, _ right: BoundExpression, at position: Int)
         throws(SQLError) -> BoundExpression
     {
         let l = left.type, r = right.type
-        func integral(_ type: SQLType) -> Bool { (type.isNumeric && type.representation == .integer) || type == .null }
         guard (l.isDecimal || l.isNumeric || l == .null), (r.isDecimal || r.isNumeric || r == .null) else {
             throw SQLError(.typeMismatch, "operator not supported for \(l) and \(r)", at: position)
         }
-        let ls = l.decimalScale, rs = r.decimalScale
-        let exactSides = (ls != nil || integral(l)) && (rs != nil || integral(r))
+        guard let (p1, s1) = l.decimalShape, let (p2, s2) = r.decimalShape else {
+            return .arithmetic(op, try coerce(left, to: .double, at: position), try coerce(right, to: .double, at: position), .double)
+        }
+        // Integer sides as LONG (scale 0); the evaluator scales them.
+        func exact(_ side: BoundExpression) throws(SQLError) -> BoundExpression {
+            side.type.isDecimal ? side : try coerce(side, to: .long, at: position)
+        }
         switch op {
-        case .add where exactSides, .subtract where exactSides:
-            let type = SQLType.decimal(scale: max(ls ?? 0, rs ?? 0))
+        case .add, .subtract:
+            let scale = max(s1, s2)
+            let type = SQLType.decimal(precision: max(p1 - s1, p2 - s2) + scale + 1, scale: scale)
             return .arithmetic(op, try coerce(left, to: type, at: position), try coerce(right, to: type, at: position), type)
-        case .multiply where ls != nil && integral(r):
-            return .arithmetic(op, left, try coerce(right, to: .long, at: position), .decimal(scale: ls!))
-        case .multiply where rs != nil && integral(l):
-            return .arithmetic(op, try coerce(left, to: .long, at: position), right, .decimal(scale: rs!))
-        case .multiply where ls != nil && rs != nil && ls! + rs! <= ColumnType.maxDecimalPrecision:
-            return .arithmetic(op, left, right, .decimal(scale: ls! + rs!))
-        case .divide where exactSides:
-            // Integer sides as LONG (scale 0); the evaluator scales the dividend by the scales.
-            let a = ls == nil ? try coerce(left, to: .long, at: position) : left
-            let b = rs == nil ? try coerce(right, to: .long, at: position) : right
-            return .arithmetic(op, a, b, .decimal(scale: max(ls ?? 0, rs ?? 0)))
+        case .multiply where s1 + s2 <= ColumnType.maxDecimalPrecision:
+            return .arithmetic(op, try exact(left), try exact(right), .decimal(precision: p1 + p2, scale: s1 + s2))
+        case .divide:
+            let scale = max(s1, s2)
+            return .arithmetic(op, try exact(left), try exact(right), .decimal(precision: p1 - s1 + s2 + scale, scale: scale))
         default:
             return .arithmetic(op, try coerce(left, to: .double, at: position), try coerce(right, to: .double, at: position), .double)
         }
+    }
+
+    /// The decimal both sides of a comparison (or of a UNION, CASE, …) are read as: the larger
+    /// scale and the wider integer part.
+    static func commonDecimal(_ l: SQLType, _ r: SQLType) -> SQLType? {
+        guard let (p1, s1) = l.decimalShape, let (p2, s2) = r.decimalShape else { return nil }
+        let scale = max(s1, s2)
+        return .decimal(precision: max(p1 - s1, p2 - s2) + scale, scale: scale)
     }
 
     static func numericResult(_ l: SQLType, _ r: SQLType) -> SQLType {
@@ -370,28 +379,32 @@ struct Binder {
         let l = left.type, r = right.type
         guard l.isDecimal || r.isDecimal else { return nil }
         if let ls = l.decimalScale, let rs = r.decimalScale {
-            if ls == rs { return .comparison(op, left, right) }
-            let type = SQLType.decimal(scale: max(ls, rs))
+            if ls == rs, l.isWideDecimal == r.isWideDecimal { return .comparison(op, left, right) }
+            let type = Self.commonDecimal(l, r)!
             return .comparison(op, try coerce(left, to: type, at: position), try coerce(right, to: type, at: position))
         }
         let (decimal, other, flipped) = l.isDecimal ? (left, right, false) : (right, left, true)
         let scale = decimal.type.decimalScale!
         func ordered(_ a: BoundExpression, _ b: BoundExpression) -> BoundExpression { flipped ? .comparison(op, b, a) : .comparison(op, a, b) }
         if let value = other.constantValue, value != .null, other.type.isNumeric {
-            var scaled: Int64?
+            // A constant the decimal's scale holds exactly is compared as one of its values.
+            var exact: Double?
             switch value {
-            case .integer(let n): scaled = DecimalValue.fromInteger(n, scale: scale)
-            case .real(let d):
-                if let candidate = DecimalValue.fromDouble(d, scale: scale), DecimalValue.toDouble(candidate, scale: scale) == d {
-                    scaled = candidate
-                }
+            case .integer(let n): exact = Double(exactly: n)
+            case .real(let d): exact = d
             default: break
             }
-            if let scaled { return ordered(decimal, .constant(.integer(scaled), decimal.type)) }
+            if let exact, let constant = try? ValueConversion.convert(.real(exact), from: .double, to: decimal.type, at: position),
+               constant != .null,
+               case .real(let back) = try ValueConversion.convert(constant, from: decimal.type, to: .double, at: position), back == exact
+            {
+                return ordered(decimal, .constant(constant, decimal.type))
+            }
         }
         guard other.type.isNumeric else { return nil }
         if other.type.representation == .integer {
-            return ordered(decimal, try coerce(other, to: .decimal(scale: scale), at: position))
+            let type = Self.commonDecimal(decimal.type, other.type)!
+            return ordered(try coerce(decimal, to: type, at: position), try coerce(other, to: type, at: position))
         }
         return ordered(try coerce(decimal, to: .double, at: position), try coerce(other, to: .double, at: position))
     }
@@ -425,10 +438,10 @@ struct Binder {
         if l == r { return l }
         if l == .null { return r }
         if r == .null { return l }
-        if let ls = l.decimalScale, let rs = r.decimalScale { return .decimal(scale: max(ls, rs)) }
         if l.isDecimal || r.isDecimal {
-            let (decimal, other) = l.isDecimal ? (l, r) : (r, l)
-            if other.isNumeric { return other.representation == .integer ? .decimal(scale: decimal.decimalScale!) : .double }
+            if let common = commonDecimal(l, r) { return common }
+            let other = l.isDecimal ? r : l
+            if other.isNumeric { return .double }
         }
         if l.isText && r.isText { return l == .symbol ? r : l }
         if l.isTemporal && (r.isText || r.representation == .integer) { return l }

@@ -16,6 +16,8 @@ extension ColumnVector {
         case .text:
             if case .text(let text) = value { return .text(Array(repeating: text, count: count)) }
             return .text(Array(repeating: nil, count: count))
+        case .wide:
+            return .wide(Array(repeating: DecimalText.wide(value, type) ?? .min, count: count))
         }
     }
 
@@ -26,6 +28,7 @@ extension ColumnVector {
         case .real(let values): values.map { $0.isNaN ? Int64.min : Int64($0) }
         case .symbol(let keys, _): keys.map { Int64($0) }
         case .text(let values): values.map { _ in Int64.min }
+        case .wide(let values): values.map { $0.int128.flatMap { Int64(exactly: $0) } ?? Int64.min }
         }
     }
 
@@ -35,6 +38,7 @@ extension ColumnVector {
         case .integer(let values): values.map { $0 == Int64.min ? .nan : Double($0) }
         case .boolean(let values): values.map { $0 ? 1 : 0 }
         case .symbol, .text: Array(repeating: .nan, count: count)
+        case .wide(let values): values.map { $0 == .min ? .nan : $0.doubleValue }
         }
     }
 
@@ -50,6 +54,8 @@ extension ColumnVector {
     package func asText(_ type: SQLType) -> [String?] {
         switch self {
         case .integer(let values): values.map { ValueText.integer($0, type) }
+        case .wide(let values):
+            values.map { $0 == .min ? nil : WideDecimal.text($0, scale: type.decimalScale ?? 0) }
         case .real(let values):
             values.map { $0.isNaN ? nil : type == .column(.float) ? JavaDoubleText.format(Float($0)) : JavaDoubleText.format($0) }
         default: asText
@@ -67,6 +73,7 @@ extension ColumnVector {
         case .boolean(let values): return Array(repeating: false, count: values.count)
         case .text(let values): return values.map { $0 == nil }
         case .symbol(let keys, _): return keys.map { $0 < 0 }
+        case .wide(let values): return values.map { $0 == .min }
         }
     }
 
@@ -79,6 +86,8 @@ extension ColumnVector {
         case .real(let values): return values[row].isNaN ? .null : .real(values[row])
         case .text(let values): return values[row].map(SQLValue.text) ?? .null
         case .symbol(let keys, let table): return table.value(keys[row]).map(SQLValue.text) ?? .null
+        case .wide(let values):
+            return values[row] == .min ? .null : .text(WideDecimal.text(values[row], scale: type.decimalScale ?? 0))
         }
     }
 
@@ -94,6 +103,9 @@ extension ColumnVector {
         case (.real(var a), .real(let b)):
             for i in a.indices where take[i] { a[i] = b[i] }
             return .real(a)
+        case (.wide(var a), .wide(let b)):
+            for i in a.indices where take[i] { a[i] = b[i] }
+            return .wide(a)
         default:
             var a = asText(type)
             let b = other.asText(type)
@@ -112,8 +124,13 @@ enum VectorCast {
         case .text:
             if to == .symbol, case .symbol = vector { return vector }
             return .text(vector.asText(from))
+        case .wide:
+            return .wide(wideCast(vector, from: from, to: to))
         case .real:
             switch vector {
+            case .wide(let values):
+                let scale = from.decimalScale ?? 0
+                return .real(values.map { WideDecimal.toDouble($0, scale: scale) })
             case .integer(let values) where from.isDecimal:
                 let scale = from.decimalScale!
                 return .real(values.map { DecimalValue.toDouble($0, scale: scale) })
@@ -126,6 +143,19 @@ enum VectorCast {
                 return .real(perValue(vector, from, to, position).reals)
             }
         case .integer:
+            if case .wide(let values) = vector {
+                // Into a narrow DECIMAL rescaled (rounded), into integers truncated toward zero.
+                let scale = from.decimalScale ?? 0
+                let moved: [Int256] = to.isDecimal
+                    ? wideCast(vector, from: from, to: .decimal(precision: ColumnType.maxDecimalPrecision, scale: to.decimalScale!))
+                    : values.map { $0 == .min ? .min : WideDecimal.truncated($0, scale: scale) }
+                let narrow = moved.map { value -> Int64 in
+                    guard value != .min, let small = value.int128.flatMap({ Int64(exactly: $0) }) else { return Int64.min }
+                    return small
+                }
+                return .integer(to.isDecimal ? decimalCast(narrow, from: to, to: to)
+                                             : integerToInteger(narrow, from: .long, to: to))
+            }
             if case .integer(let values) = vector, from.isDecimal || to.isDecimal, !from.isTemporal {
                 return .integer(decimalCast(values, from: from, to: to))
             }
@@ -155,6 +185,29 @@ enum VectorCast {
         let scale = from.decimalScale!
         let narrowed = values.map { $0 == Int64.min ? Int64.min : DecimalValue.truncated($0, scale: scale) }
         return integerToInteger(narrowed, from: .long, to: to)
+    }
+
+    /// Into a wide DECIMAL: integers and decimals rescaled exactly (rounded half away from zero
+    /// when the scale shrinks), doubles rounded; a value past the precision becomes NULL.
+    private static func wideCast(_ vector: ColumnVector, from: SQLType, to: SQLType) -> [Int256] {
+        guard case .column(.decimal(let precision, let scale)) = to else { return Array(repeating: .min, count: vector.count) }
+        func fitted(_ value: Int256?) -> Int256 {
+            guard let value, WideDecimal.fits(value, precision: precision) else { return .min }
+            return value
+        }
+        let fromScale = from.decimalScale ?? 0
+        switch vector {
+        case .wide(let values):
+            return values.map { $0 == .min ? .min : fitted(WideDecimal.rescale($0, from: fromScale, to: scale)) }
+        case .integer(let values) where !from.isTemporal && (from.isDecimal || from.isNumeric):
+            let null: Int64? = from.integerHasNull ? from.integerNull : nil
+            return values.map { $0 == null ? .min : fitted(WideDecimal.rescale(Int256($0), from: fromScale, to: scale)) }
+        case .real(let values):
+            return values.map { fitted(WideDecimal.fromDouble($0, scale: scale)) }
+        default:
+            if case .wide(let values) = perValue(vector, from, to, 0) { return values }
+            return Array(repeating: .min, count: vector.count)
+        }
     }
 
     private static func integerToInteger(_ values: [Int64], from: SQLType, to: SQLType) -> [Int64] {
@@ -193,6 +246,7 @@ enum VectorCast {
         case .integer: return .integer(values.map { if case .integer(let n) = $0 { n } else { to.integerNull } })
         case .real: return .real(values.map { if case .real(let n) = $0 { n } else { .nan } })
         case .text: return .text(values.map { if case .text(let t) = $0 { t } else { nil } })
+        case .wide: return .wide(values.map { DecimalText.wide($0, to) ?? .min })
         }
     }
 }
@@ -218,6 +272,7 @@ extension ColumnVector {
         case .real(let values): return .real(indices.map { $0 < 0 ? .nan : values[$0] })
         case .text(let values): return .text(indices.map { $0 < 0 ? nil : values[$0] })
         case .symbol(let keys, let table): return .symbol(indices.map { $0 < 0 ? -1 : keys[$0] }, table)
+        case .wide(let values): return .wide(indices.map { $0 < 0 ? .min : values[$0] })
         }
     }
 }

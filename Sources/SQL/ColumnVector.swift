@@ -11,6 +11,8 @@ package enum ColumnVector: Sendable {
     case text([String?])
     /// SYMBOL keys (−1 = NULL) with the dictionary they index.
     case symbol([Int32], SymbolTable)
+    /// DECIMALs past 18 digits, × 10^scale; NULL is `Int256.min`.
+    case wide([Int256])
 
     package var count: Int {
         switch self {
@@ -19,6 +21,7 @@ package enum ColumnVector: Sendable {
         case .real(let values): values.count
         case .text(let values): values.count
         case .symbol(let keys, _): keys.count
+        case .wide(let values): values.count
         }
     }
 
@@ -29,6 +32,7 @@ package enum ColumnVector: Sendable {
         case .integer: .integer([])
         case .real: .real([])
         case .text: .text([])
+        case .wide: .wide([])
         }
     }
 
@@ -39,6 +43,7 @@ package enum ColumnVector: Sendable {
         case .integer: .integer(Array(repeating: type.integerNull, count: count))
         case .real: .real(Array(repeating: .nan, count: count))
         case .text: .text(Array(repeating: nil, count: count))
+        case .wide: .wide(Array(repeating: .min, count: count))
         }
     }
 
@@ -50,6 +55,8 @@ package enum ColumnVector: Sendable {
         case .boolean(let values): values.map { $0 ? "true" : "false" }
         case .integer(let values): values.map { $0 == Int64.min ? nil : String($0) }
         case .real(let values): values.map { $0.isNaN ? nil : JavaDoubleText.format($0) }
+        // Unscaled: `asText(type)` writes decimals with their scale.
+        case .wide(let values): values.map { $0 == .min ? nil : $0.description }
         }
     }
 
@@ -61,6 +68,7 @@ package enum ColumnVector: Sendable {
         case .real(let values): .real(indices.map { values[$0] })
         case .text(let values): .text(indices.map { values[$0] })
         case .symbol(let keys, let table): .symbol(indices.map { keys[$0] }, table)
+        case .wide(let values): .wide(indices.map { values[$0] })
         }
     }
 
@@ -72,6 +80,7 @@ package enum ColumnVector: Sendable {
         case .real(let values): .real(Array(values[range]))
         case .text(let values): .text(Array(values[range]))
         case .symbol(let keys, let table): .symbol(Array(keys[range]), table)
+        case .wide(let values): .wide(Array(values[range]))
         }
     }
 
@@ -89,6 +98,7 @@ package enum ColumnVector: Sendable {
         case .real(let values): return .real(pick(values))
         case .text(let values): return .text(pick(values))
         case .symbol(let keys, let table): return .symbol(pick(keys), table)
+        case .wide(let values): return .wide(pick(values))
         }
     }
 
@@ -134,6 +144,13 @@ package enum ColumnVector: Sendable {
                 self = .text(values)
                 return
             }
+        case .wide(var values):
+            if case .wide(let more) = other {
+                self = .boolean([])
+                values.append(contentsOf: more)
+                self = .wide(values)
+                return
+            }
         case .symbol(var keys, let table):
             // Dictionaries only grow: the later one of the same column extends the earlier.
             if case .symbol(let more, let otherTable) = other, table.values.count <= otherTable.values.count,
@@ -158,6 +175,7 @@ package enum ColumnVector: Sendable {
         case .integer(let values): values.count * 8
         case .real(let values): values.count * 8
         case .symbol(let keys, _): keys.count * 4
+        case .wide(let values): values.count * 32
         case .text(let values): values.count * 16 + values.reduce(0) { $0 + ($1?.utf8.count ?? 0) }
         }
     }

@@ -24,6 +24,7 @@ struct ExpressionEvaluator {
         case .negate(let operand, let type):
             let vector = try evaluate(operand)
             if type.representation == .real { return .real(vector.reals.map { -$0 }) }
+            if case .wide(let values) = vector { return .wide(values.map { $0 == .min ? .min : $0.negated }) }
             let null = type.integerNull
             return .integer(vector.integers.map { $0 == null ? null : 0 &- $0 })
         case .not(let operand):
@@ -91,6 +92,9 @@ struct ExpressionEvaluator {
             if type == .column(.float) { for i in 0..<count { out[i] = Double(Float(out[i])) } }
             return .real(out)
         }
+        if type.isWideDecimal || left.type.isWideDecimal || right.type.isWideDecimal {
+            return Self.wideArithmetic(op, Self.wides(l, left.type), left.type, Self.wides(r, right.type), right.type, type)
+        }
         let a = l.integers, b = r.integers
         let nullA = left.type.integerHasNull ? left.type.integerNull : nil
         let nullB = right.type.integerHasNull ? right.type.integerNull : nil
@@ -146,6 +150,47 @@ struct ExpressionEvaluator {
         return .integer(out)
     }
 
+    /// A decimal or integer vector's values as `Int256`s at their own scale (NULL `.min`).
+    static func wides(_ vector: ColumnVector, _ type: SQLType) -> [Int256] {
+        switch vector {
+        case .wide(let values): return values
+        case .integer(let values):
+            let null: Int64? = type.integerHasNull ? type.integerNull : nil
+            return values.map { $0 == null ? .min : Int256($0) }
+        default: return Array(repeating: .min, count: vector.count)
+        }
+    }
+
+    /// Decimal arithmetic where a side or the result is past 18 digits: ± over operands already
+    /// at the result's scale, × adding scales, ÷ truncated toward zero at the result's scale.
+    /// A result past the precision, or a division by zero, is NULL.
+    private static func wideArithmetic(
+        _ op: ArithmeticOperator, _ a: [Int256], _ left: SQLType, _ b: [Int256], _ right: SQLType, _ type: SQLType
+    ) -> ColumnVector {
+        guard case .column(.decimal(let precision, let scale)) = type else { return .nulls(type, count: a.count) }
+        let divisionShift = scale + (right.decimalScale ?? 0) - (left.decimalScale ?? 0)
+        var out = [Int256](repeating: .min, count: a.count)
+        for i in a.indices {
+            let x = a[i], y = b[i]
+            if x == .min || y == .min { continue }
+            let result: (partialValue: Int256, overflow: Bool)
+            switch op {
+            case .add: result = x.addingReportingOverflow(y)
+            case .subtract: result = x.subtractingReportingOverflow(y)
+            case .multiply: result = x.multipliedReportingOverflow(by: y)
+            case .divide:
+                guard divisionShift <= ColumnType.maxDecimalPrecision, let dividend = WideDecimal.fromInteger(x, scale: divisionShift),
+                      let (quotient, _) = dividend.quotientAndRemainder(dividingBy: y)
+                else { continue }
+                result = (quotient, false)
+            case .remainder: continue
+            }
+            if !result.overflow, WideDecimal.fits(result.partialValue, precision: precision) { out[i] = result.partialValue }
+        }
+        if type.isWideDecimal { return .wide(out) }
+        return .integer(out.map { $0 == .min ? Int64.min : $0.int128.flatMap { Int64(exactly: $0) } ?? Int64.min })
+    }
+
     private func compare(_ op: ComparisonOperator, _ left: BoundExpression, _ right: BoundExpression) throws(SQLError)
         -> ColumnVector
     {
@@ -167,6 +212,8 @@ struct ExpressionEvaluator {
         case .boolean:
             let a = l.booleans.map { $0 ? 1 : 0 }, b = r.booleans.map { $0 ? 1 : 0 }
             return .boolean(Self.compareOrdered(op, a, b, isNull: { _ in false }))
+        case .wide:
+            return .boolean(Self.compareOrdered(op, Self.wides(l, type), Self.wides(r, type), isNull: { $0 == .min }))
         case .text:
             let a = l.asText(left.type), b = r.asText(right.type)
             switch op {
@@ -263,6 +310,9 @@ struct ExpressionEvaluator {
         case .boolean:
             let set = Set(values.compactMap { value -> Bool? in if case .boolean(let flag) = value { return flag } else { return nil } })
             return .boolean(vector.booleans.map { set.contains($0) != negated })
+        case .wide:
+            let set = Set(values.map { DecimalText.wide($0, operand.type) ?? .min })
+            return .boolean(Self.wides(vector, operand.type).map { set.contains($0) != negated })
         case .text:
             let set = Set(values.map { value -> String? in if case .text(let text) = value { return text } else { return nil } })
             if case .symbol(let keys, let table) = vector {

@@ -17,6 +17,7 @@ struct FunctionEvaluator {
         switch function {
         case .abs:
             if type.representation == .real { return .real(values[0].reals.map { Swift.abs($0) }) }
+            if case .wide(let wides) = values[0] { return .wide(wides.map { $0.isNegative && $0 != .min ? $0.negated : $0 }) }
             let null = type.integerNull
             return .integer(values[0].integers.map { $0 == null ? null : Swift.abs($0) })
         case .round(let digits):

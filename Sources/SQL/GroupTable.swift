@@ -146,6 +146,9 @@ struct KeyAtomizer {
     let type: SQLType
     private var interned: [String: Int64] = [:]
     private var strings: [String] = []
+    /// Wide decimals (NULL included) interned like text.
+    private var internedWide: [Int256: Int64] = [:]
+    private var wides: [Int256] = []
     private(set) var symbolTable: SymbolTable?
 
     init(type: SQLType) { self.type = type }
@@ -168,6 +171,16 @@ struct KeyAtomizer {
                 interned[value] = id
                 return id
             }
+        case .wide(let values):
+            return values.map { value in
+                // NULL keeps the numbers' NULL atom, so joins see it as NULL.
+                if value == .min { return Int64.min }
+                if let id = internedWide[value] { return id }
+                let id = Int64(wides.count)
+                wides.append(value)
+                internedWide[value] = id
+                return id
+            }
         }
     }
 
@@ -178,6 +191,7 @@ struct KeyAtomizer {
         case .text?: return .text(atoms.map { $0 < 0 ? nil : strings[Int($0)] })
         case .real?: return .real(atoms.map { $0 == Int64.min ? .nan : Double(bitPattern: UInt64(bitPattern: $0)) })
         case .boolean?: return .boolean(atoms.map { $0 != 0 })
+        case .wide?: return .wide(atoms.map { $0 == Int64.min ? .min : wides[Int($0)] })
         case .integer?, nil: return .integer(atoms)
         }
     }

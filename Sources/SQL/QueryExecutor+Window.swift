@@ -88,8 +88,9 @@ extension QueryExecutor {
             guard arguments.count == 1 else { throw SQLError(.syntax, "\(name)() expects one argument", at: call.position) }
             argument = try binder.bind(arguments[0])
             // A DECIMAL's running sums and averages are computed in doubles (its scaled
-            // integers would be summed as if they were the values).
-            if [.sum, .avg].contains(kind), let bound = argument, bound.type.isDecimal {
+            // integers would be summed as if they were the values); so are a wide one's
+            // running extremes (frames keep 64-bit or double state).
+            if let bound = argument, bound.type.isDecimal, [.sum, .avg].contains(kind) || (bound.type.isWideDecimal && kind != .count) {
                 argument = try binder.coerce(bound, to: .double, at: arguments[0].position)
             }
             if [.sum, .avg].contains(kind), let type = argument?.type, !type.isNumeric {

@@ -13,6 +13,8 @@ enum RowOperations {
         case real([Double])
         case text([String?])
         case boolean([Bool])
+        /// Wide decimals: NULL (`Int256.min`) sorts first, as integers' does.
+        case wide([Int256])
     }
 
     /// Rows ordered by `keys` (stable: ties keep their order). NULLs sort first ascending.
@@ -27,6 +29,7 @@ enum RowOperations {
                 case .real(let v): .real(v)
                 case .boolean(let v): .boolean(v)
                 case .symbol, .text: .text(vector.asText(type))
+                case .wide(let v): .wide(v)
                 }
             return (typed, key.descending)
         }
@@ -40,6 +43,7 @@ enum RowOperations {
                     let x = v[a], y = v[b]
                     order = x == y || (x.isNaN && y.isNaN) ? 0 : (x.isNaN || x < y) ? -1 : 1
                 case .boolean(let v): order = v[a] == v[b] ? 0 : !v[a] ? -1 : 1
+                case .wide(let v): order = v[a] == v[b] ? 0 : v[a] < v[b] ? -1 : 1
                 case .text(let v):
                     switch (v[a], v[b]) {
                     case (nil, nil): order = 0

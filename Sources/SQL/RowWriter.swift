@@ -74,6 +74,14 @@ enum RowWriter {
                 withUnsafeBytes(of: (words.0.littleEndian, words.1.littleEndian, words.2.littleEndian, words.3.littleEndian)) {
                     batch.setFixedBytes(column, $0)
                 }
+            case .decimal(let precision, let scale) where type.isWideDecimal:
+                // A wide decimal's SQL value is its text (`DecimalText`).
+                guard let scaled = WideDecimal.parse(text, scale: scale), WideDecimal.fits(scaled, precision: precision) else {
+                    throw SQLError(.invalidValue, "inconvertible value: `\(text)` [STRING -> \(type)]", at: position)
+                }
+                var bytes: [UInt8] = []
+                scaled.appendBytes(width: type.fixedWidthBytes!, to: &bytes)
+                bytes.withUnsafeBytes { batch.setFixedBytes(column, $0) }
             case .symbol, .varchar, .string:
                 var copy = text
                 copy.withUTF8 { batch.setBytes(column, UnsafeRawBufferPointer($0)) }

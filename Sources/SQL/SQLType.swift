@@ -50,6 +50,7 @@ package enum SQLType: Sendable, Equatable, CustomStringConvertible {
         case .column(let type):
             switch type {
             case .boolean: .boolean
+            case .decimal where type.isWideDecimal: .wide
             case .byte, .short, .char, .int, .long, .date, .timestamp, .timestampNanos, .ipv4, .geohash, .decimal: .integer
             case .float, .double: .real
             case .symbol, .varchar, .string, .uuid, .long256, .binary, .doubleArray: .text
@@ -59,6 +60,8 @@ package enum SQLType: Sendable, Equatable, CustomStringConvertible {
 
     enum Representation: Equatable {
         case boolean, integer, real, text
+        /// DECIMAL past 18 digits: `Int256`s.
+        case wide
     }
 
     var isNumeric: Bool {
@@ -68,8 +71,9 @@ package enum SQLType: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// DECIMAL(p, s): integer-represented (the value × 10^s), so every generic integer path
-    /// must scale it; it is not `isNumeric`, and the binder gives it its own rules.
+    /// DECIMAL(p, s): integer-represented (the value × 10^s; up to 18 digits an Int64, beyond
+    /// an `Int256`), so every generic integer path must scale it; it is not `isNumeric`, and
+    /// the binder gives it its own rules.
     package var decimalScale: Int? {
         if case .column(.decimal(_, let scale)) = self { return scale }
         return nil
@@ -77,8 +81,30 @@ package enum SQLType: Sendable, Equatable, CustomStringConvertible {
 
     package var isDecimal: Bool { decimalScale != nil }
 
-    /// DECIMAL(18, s): what arithmetic and comparisons over decimals of scale `s` give.
-    static func decimal(scale: Int) -> SQLType { .column(.decimal(precision: ColumnType.maxDecimalPrecision, scale: scale)) }
+    /// DECIMAL past 18 digits (`Int256` values).
+    package var isWideDecimal: Bool {
+        if case .column(let type) = self { return type.isWideDecimal }
+        return false
+    }
+
+    /// DECIMAL(p, s) with p capped at 76 and at least s.
+    static func decimal(precision: Int, scale: Int) -> SQLType {
+        .column(.decimal(precision: min(ColumnType.maxDecimalPrecision, max(precision, scale, 1)), scale: scale))
+    }
+
+    /// The (precision, scale) a value of this type has as a decimal: integers are DECIMAL(n, 0)
+    /// with n their widest value's digits (LONG 19, as QuestDB widens it); nil for others.
+    var decimalShape: (precision: Int, scale: Int)? {
+        switch self {
+        case .column(.decimal(let precision, let scale)): (precision, scale)
+        case .column(.byte): (3, 0)
+        case .column(.short): (5, 0)
+        case .column(.int): (10, 0)
+        case .column(.long): (19, 0)
+        case .null: (1, 0)
+        default: nil
+        }
+    }
 
     var isTemporal: Bool {
         self == .timestamp || self == .column(.date) || self == .column(.timestampNanos)

@@ -260,6 +260,7 @@ extension ColumnVector {
                 }
             })
         case .text: return .text(values.map { if case .text(let text) = $0 { text } else { nil } })
+        case .wide: return .wide(values.map { DecimalText.wide($0, type) ?? .min })
         }
     }
 }

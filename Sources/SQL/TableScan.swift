@@ -391,6 +391,9 @@ enum ColumnReader {
         case .char: return .integer(load(UInt16.self) { Int64($0) })
         case .int: return .integer(load(Int32.self) { $0 == Int32.min ? Int64.min : Int64($0) })
         case .ipv4: return .integer(load(UInt32.self) { Int64($0) })
+        case .decimal where type.isWideDecimal:
+            let width = type.fixedWidthBytes!
+            return .wide(rows.map { Int256.load(from: bytes.baseAddress! + $0 * width, width: width) })
         case .long, .date, .timestamp, .timestampNanos, .decimal: return .integer(load(Int64.self) { $0 })
         case .geohash:
             switch type.fixedWidthBytes! {

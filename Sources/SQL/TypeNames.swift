@@ -48,8 +48,7 @@ enum TypeNames {
                 throw SQLError(.invalidValue, "DECIMAL precision must be at least 1 and the scale between 0 and the precision", at: name.position)
             }
             guard precision <= ColumnType.maxDecimalPrecision else {
-                throw SQLError(
-                    .unsupported, "DECIMAL precision above \(ColumnType.maxDecimalPrecision) is not supported yet", at: name.position)
+                throw SQLError(.invalidValue, "DECIMAL precision must be at most \(ColumnType.maxDecimalPrecision)", at: name.position)
             }
             return .decimal(precision: precision, scale: scale)
         default:

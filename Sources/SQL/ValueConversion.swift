@@ -32,6 +32,8 @@ enum ValueConversion {
             }
         case .integer:
             return try toInteger(value, from: from, to: to, fail: fail)
+        case .wide:
+            return try toWideDecimal(value, from: from, to: to, fail: fail)
         case .text:
             if case .column(.uuid) = to {
                 guard case .text(let text) = value, text.utf8.count == 36,
@@ -41,6 +43,27 @@ enum ValueConversion {
             }
             return ValueText.render(value, from).map(SQLValue.text) ?? .null
         }
+    }
+
+    /// Into a DECIMAL past 18 digits (its value is its text; see `DecimalText`). A wide
+    /// decimal's value arrives as text too, so rescaling is parsing at the new scale.
+    private static func toWideDecimal(_ value: SQLValue, from: SQLType, to: SQLType, fail: () -> SQLError) throws(SQLError) -> SQLValue {
+        guard case .column(.decimal(let precision, let scale)) = to else { throw fail() }
+        let scaled: Int256?
+        switch value {
+        case .null: return .null
+        case .integer(let n) where from.integerHasNull && n == from.integerNull: return .null
+        case .integer(let n):
+            guard !from.isTemporal else { throw fail() }
+            scaled = WideDecimal.rescale(Int256(n), from: from.decimalScale ?? 0, to: scale)
+        case .real(let r):
+            if r.isNaN { return .null }
+            scaled = WideDecimal.fromDouble(r, scale: scale)
+        case .text(let text): scaled = WideDecimal.parse(text, scale: scale)
+        case .boolean: throw fail()
+        }
+        guard let scaled, WideDecimal.fits(scaled, precision: precision) else { throw fail() }
+        return .text(WideDecimal.text(scaled, scale: scale))
     }
 
     private static func toDecimal(
@@ -73,6 +96,12 @@ enum ValueConversion {
         case .integer(let n) where from.isDecimal:
             if n == Int64.min { return .integer(to.integerNull) }
             number = DecimalValue.truncated(n, scale: from.decimalScale!)
+        case .text(let text) where from.isWideDecimal:
+            guard let scaled = WideDecimal.parse(text, scale: from.decimalScale!),
+                  let whole = WideDecimal.truncated(scaled, scale: from.decimalScale!).int128.flatMap({ Int64(exactly: $0) }),
+                  whole != Int64.min
+            else { throw fail() }
+            number = whole
         case .boolean(let flag): number = flag ? 1 : 0
         case .integer(let n):
             if from.integerHasNull && n == from.integerNull { return .integer(to.integerNull) }

@@ -274,6 +274,7 @@ struct WindowFunction {
         case .symbol(let keys, let table):
             let x = table.value(keys[a]), y = table.value(keys[b])
             return x == y ? 0 : (x ?? "") < (y ?? "") || x == nil ? -1 : 1
+        case .wide(let v): return v[a] == v[b] ? 0 : v[a] < v[b] ? -1 : 1
         }
     }
 }

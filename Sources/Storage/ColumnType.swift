@@ -28,12 +28,21 @@ package enum ColumnType: Sendable, Hashable, CustomStringConvertible {
     case geohash(bits: Int)
     /// `dimensions` ≥ 1.
     case doubleArray(dimensions: Int)
-    /// Exact decimal of `precision` digits (1…18), `scale` of them after the point: the value
-    /// times 10^scale in an Int64 (QuestDB's DECIMAL64).
+    /// Exact decimal of `precision` digits (1…76), `scale` of them after the point: the value
+    /// times 10^scale in an Int64 up to 18 digits (QuestDB's DECIMAL64), in 16 bytes up to 38
+    /// (DECIMAL128) and in 32 beyond (DECIMAL256); see `isWideDecimal`.
     case decimal(precision: Int, scale: Int)
 
-    /// Most digits a DECIMAL holds (one Int64).
-    package static let maxDecimalPrecision = 18
+    /// Most digits a DECIMAL holds.
+    package static let maxDecimalPrecision = 76
+    /// Most digits a DECIMAL held in one Int64 holds.
+    package static let maxNarrowDecimalPrecision = 18
+
+    /// A DECIMAL past 18 digits: its values are `Int256`s (stored in 16 or 32 bytes).
+    package var isWideDecimal: Bool {
+        if case .decimal(let precision, _) = self { return precision > ColumnType.maxNarrowDecimalPrecision }
+        return false
+    }
 
     /// Bytes per row in the `.d` file of a fixed-width type; `nil` for var-size types.
     package var fixedWidthBytes: Int? {
@@ -41,7 +50,8 @@ package enum ColumnType: Sendable, Hashable, CustomStringConvertible {
         case .boolean, .byte: 1
         case .short, .char: 2
         case .int, .float, .symbol, .ipv4: 4
-        case .long, .double, .date, .timestamp, .timestampNanos, .decimal: 8
+        case .long, .double, .date, .timestamp, .timestampNanos: 8
+        case .decimal(let precision, _): precision <= 18 ? 8 : precision <= 38 ? 16 : 32
         case .uuid: 16
         case .long256: 32
         case .geohash(let bits): bits <= 7 ? 1 : bits <= 15 ? 2 : bits <= 31 ? 4 : 8
@@ -93,7 +103,12 @@ package enum ColumnType: Sendable, Hashable, CustomStringConvertible {
         case .boolean, .byte: return [0]
         case .short, .char: return [0, 0]
         case .int: return le(Int32.min)
-        case .long, .date, .timestamp, .timestampNanos, .decimal: return le(Int64.min)
+        case .long, .date, .timestamp, .timestampNanos: return le(Int64.min)
+        case .decimal(let precision, _):
+            if precision <= ColumnType.maxNarrowDecimalPrecision { return le(Int64.min) }
+            var bytes: [UInt8] = []
+            Int256.min.appendBytes(width: fixedWidthBytes!, to: &bytes)
+            return bytes
         case .float: return le(Float.nan.bitPattern)
         case .double: return le(Double.nan.bitPattern)
         case .symbol: return le(Int32(-1))
@@ -131,7 +146,7 @@ extension ColumnType {
         case .binary: (18, 0)
         case .geohash(let bits): (19, UInt8(bits))
         case .doubleArray(let dimensions): (20, UInt8(dimensions))
-        // Tags 33…50: the precision is tag − 32, the parameter the scale.
+        // Tags 33…108: the precision is tag − 32, the parameter the scale.
         case .decimal(let precision, let scale): (UInt8(32 + precision), UInt8(scale))
         }
     }

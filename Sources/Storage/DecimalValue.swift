@@ -13,12 +13,27 @@ package enum DecimalValue {
         scaled == Int64.min ? .nan : Double(scaled) / Double(powers[scale])
     }
 
-    /// `value` × 10^scale, rounded; nil when it does not fit an Int64.
+    /// `value` × 10^scale, rounded; nil when it does not fit an Int64. The double is read as
+    /// its shortest text (as PostgreSQL's and Java's conversions do): 0.285 to two digits is
+    /// 0.29, where 0.285 × 100 in binary is 28.4999….
     package static func fromDouble(_ value: Double, scale: Int) -> Int64? {
         guard value.isFinite else { return nil }
-        let scaled = (value * Double(powers[scale])).rounded(.toNearestOrAwayFromZero)
-        guard scaled > -9.2e18, scaled < 9.2e18 else { return nil }
-        return Int64(scaled)
+        // Fast path: the binary product rounds as the text would unless it lies within a few
+        // ulps of a half (the text and the double differ by under one ulp of the product).
+        let product = value * exactPowers[min(scale, 22)]
+        if scale <= 22, product.magnitude < 9.0e15 {
+            let fraction = product - product.rounded(.down)
+            if (fraction - 0.5).magnitude > 4 * product.ulp { return Int64(product.rounded(.toNearestOrAwayFromZero)) }
+        }
+        return WideDecimal.fromDouble(value, scale: scale).flatMap(narrow)
+    }
+
+    /// 10^0 … 10^22: the powers of ten a double holds exactly.
+    private static let exactPowers: [Double] = (0...22).map { exponent in (0..<exponent).reduce(1.0) { result, _ in result * 10 } }
+
+    /// A wide value that fits an Int64 (and is not its NULL).
+    package static func narrow(_ value: Int256) -> Int64? {
+        value.int128.flatMap { Int64(exactly: $0) }.flatMap { $0 == Int64.min ? nil : $0 }
     }
 
     /// An integer × 10^scale; nil on overflow.
@@ -44,61 +59,7 @@ package enum DecimalValue {
     /// Plain decimal text (`-12.50`, `0.05`, `7`), or `1e3`/`1.5E-2` forms, × 10^scale rounded;
     /// nil when it is not a number or does not fit an Int64.
     package static func parse(_ text: String, scale: Int) -> Int64? {
-        var digits: [UInt8] = []
-        var fractionDigits = 0
-        var negative = false
-        var seenPoint = false
-        let bytes = Array(text.utf8)
-        var start = 0, end = bytes.count
-        while start < end, bytes[start] == UInt8(ascii: " ") { start += 1 }
-        while end > start, bytes[end - 1] == UInt8(ascii: " ") { end -= 1 }
-        var index = start
-        if index < end, bytes[index] == UInt8(ascii: "-") || bytes[index] == UInt8(ascii: "+") {
-            negative = bytes[index] == UInt8(ascii: "-")
-            index += 1
-        }
-        while index < end {
-            let byte = bytes[index]
-            if byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
-                digits.append(byte - 48)
-                if seenPoint { fractionDigits += 1 }
-            } else if byte == UInt8(ascii: "."), !seenPoint {
-                seenPoint = true
-            } else if byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
-                // Exponent forms go through a double (exact for what fits 18 digits).
-                return Double(String(decoding: bytes[start..<end], as: UTF8.self)).flatMap { fromDouble($0, scale: scale) }
-            } else {
-                return nil
-            }
-            index += 1
-        }
-        guard !digits.isEmpty else { return nil }
-        // Keep `scale` fraction digits; the next one rounds (half away from zero).
-        let keep = digits.count - fractionDigits + scale
-        var roundUp = false
-        if keep < digits.count {
-            roundUp = keep >= 0 && digits[keep] >= 5
-            digits.removeSubrange(max(keep, 0)...)
-        }
-        var value: Int64 = 0
-        for digit in digits {
-            let (shifted, o1) = value.multipliedReportingOverflow(by: 10)
-            let (sum, o2) = shifted.addingReportingOverflow(Int64(digit))
-            guard !o1, !o2 else { return nil }
-            value = sum
-        }
-        // Fewer fraction digits than the scale: pad.
-        let missing = scale - fractionDigits
-        if missing > 0 {
-            guard let padded = fromInteger(value, scale: missing) else { return nil }
-            value = padded
-        }
-        if roundUp {
-            let (sum, overflow) = value.addingReportingOverflow(1)
-            guard !overflow else { return nil }
-            value = sum
-        }
-        return negative ? -value : value
+        WideDecimal.parse(text, scale: scale).flatMap(narrow)
     }
 
     /// `-12.50` for (−1250, 2). (Result sets write it into bytes: `DecimalValue.append`.)

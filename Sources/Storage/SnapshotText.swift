@@ -47,6 +47,11 @@ package enum SnapshotText {
                 case .int: let value = load(Int32.self); return value == .min ? nil : "\(value)"
                 case .long, .date, .timestamp, .timestampNanos:
                     let value = load(Int64.self); return value == .min ? nil : "\(value)"
+                case .decimal(_, let scale) where column.type.isWideDecimal:
+                    let value = Int256.load(from: raw.baseAddress! + offset, width: width)
+                    return value == .min ? nil : WideDecimal.text(value, scale: scale)
+                case .decimal(_, let scale):
+                    let value = load(Int64.self); return value == .min ? nil : DecimalValue.text(value, scale: scale)
                 case .float: let value = Float(bitPattern: load(UInt32.self)); return value.isNaN ? nil : "\(value)"
                 case .double: let value = Double(bitPattern: load(UInt64.self)); return value.isNaN ? nil : "\(value)"
                 case .symbol: let key = load(Int32.self); return key < 0 ? nil : snapshot.symbols[column.id]?.value(key)

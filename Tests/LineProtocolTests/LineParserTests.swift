@@ -19,6 +19,7 @@ func describe(_ parser: LineParser, _ buffer: UnsafeRawBufferPointer) -> String 
         case .null: value = ""
         case .doubleArray: value = "\(entity.dimensions)d/\(entity.range.count)B"
         case .decimal: value = "\(entity.integer)e-\(entity.dimensions)"
+        case .wideDecimal: value = "\(LineCasts.wideValue(entity, buffer).map { "\($0)" } ?? "?")e-\(entity.dimensions)"
         }
         parts.append("\(entity.kind):\(name)=\(value)")
     }
@@ -60,6 +61,9 @@ func parseStream(_ input: [UInt8], cuts: [Int] = [], isHTTP: Bool = true, maxLin
         ("t a=1i", ["1: t | integer:a=1"]),
         ("t a=1.50d,b=-0.001d,c=7d,d=+99999999999999.999d\n",
          ["1: t | decimal:a=150e-2 | decimal:b=-1e-3 | decimal:c=7e-0 | decimal:d=99999999999999999e-3"]),
+        // Past 18 digits (or a scale past 18) a decimal is wide: up to 76 digits.
+        ("t a=12345678901234567890.5d,b=-0.0000000000000000001d,c=\(String(repeating: "9", count: 76))d\n",
+         ["1: t | wideDecimal:a=123456789012345678905e-1 | wideDecimal:b=-1e-19 | wideDecimal:c=\(String(repeating: "9", count: 76))e-0"]),
         ("t,s=x a=1i 123\n", ["1: t | tag:s=x | integer:a=1 | ts=123"]),
         ("t,s=x,u=y a=-5i,b=2.5,c=\"hi\",d=t 1700000000000000000n\n",
          ["1: t | tag:s=x | tag:u=y | integer:a=-5 | double:b=2.5 | string:c=hi | boolean:d=1 | ts=1700000000000000000nanos"]),
@@ -122,7 +126,7 @@ func parseStream(_ input: [UInt8], cuts: [Int] = [], isHTTP: Bool = true, maxLin
         ("t,=v a=1i\n", "error in line 1: table: t; invalid column name: "),
         (",s=v a=1i\n", "error in line 1: INVALID_TABLE_NAME"),
         (" a=1i\n", "error in line 1: INVALID_TABLE_NAME"),
-        ("t a=1234567890123456789d\n", "error in line 1: table: t, column: a; DECIMAL values of more than 18 digits (or a scale above 18) are not supported by this server yet"),
+        ("t a=\(String(repeating: "1", count: 77))d\n", "error in line 1: table: t, column: a; DECIMAL values have at most 76 digits and a scale of at most 76"),
         ("t a=1.2.3d\n", "error in line 1: Could not parse entire line, field value is invalid. Field: a; value: 1.2.3d"),
         ("t a=.d\n", "error in line 1: Could not parse entire line, field value is invalid. Field: a; value: .d"),
         ("t a=\u{0}1i\n", "error in line 1: Could not parse entire line, field value is invalid. Field: ; value: "),
@@ -233,6 +237,12 @@ func parseStream(_ input: [UInt8], cuts: [Int] = [], isHTTP: Bool = true, maxLin
             + Array(",c==".utf8) + [23, 2, 10, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x9C] + Array(",d==".utf8) + [23, 0, 1, 0]
             + Array("\n".utf8),
          ["1: t | decimal:a=99999999999999999e-3 | decimal:b=-15e-1 | decimal:c=-100e-2 | decimal:d=0e-0"]),
+        // Past 8 significant bytes the value is wide (and read when it is written): 2^64, a
+        // negative 9-byte value, and the most negative 32-byte one.
+        (Array("t a==".utf8) + [23, 0, 9, 0x01, 0, 0, 0, 0, 0, 0, 0, 0] + Array(",b==".utf8) + [23, 2, 9, 0xFF, 0x7F, 0, 0, 0, 0, 0, 0, 0]
+            + Array(",c==".utf8) + [23, 0, 32, 0x80] + [UInt8](repeating: 0, count: 31) + Array("\n".utf8),
+         ["1: t | wideDecimal:a=18446744073709551616e-0 | wideDecimal:b=-9295429630892703744e-2"
+            + " | wideDecimal:c=-57896044618658097711785492504343953926634992332820282019728792003956564819968e-0"]),
         (Array("t a==".utf8) + [3, 0xFF, 0xFF, 0xFF, 0x7F] + Array(",b==".utf8) + [6, 1] + Array(",c==".utf8) + [13, 2]
             + withUnsafeBytes(of: Int64(77).littleEndian) { Array($0) } + Array("\n".utf8),
          ["1: t | integer:a=2147483647 | boolean:b=1 | timestamp:c=77micros"]),
@@ -254,10 +264,10 @@ func parseStream(_ input: [UInt8], cuts: [Int] = [], isHTTP: Bool = true, maxLin
         // DECIMAL: a length of 0 or above 32 is malformed; a value past 18 digits is refused clearly.
         let emptyDecimal = Array("t d==".utf8) + [23, 3, 0] + Array("\n".utf8)
         #expect(parseStream(emptyDecimal).last == "error: error in line 1: UNSUPPORTED_BINARY_FORMAT")
-        let wideDecimal = Array("t d==".utf8) + [23, 0, 9, 0x01, 0, 0, 0, 0, 0, 0, 0, 0] + Array("\n".utf8)
-        #expect(parseStream(wideDecimal).last?.contains("more than 18 digits") == true)
-        let badSign = Array("t d==".utf8) + [23, 0, 9, 0xFF, 0x7F, 0, 0, 0, 0, 0, 0, 0] + Array("\n".utf8)
-        #expect(parseStream(badSign).last?.contains("more than 18 digits") == true)
+        let tooLargeScale = Array("t d==".utf8) + [23, 77, 1, 0x01] + Array("\n".utf8)
+        #expect(parseStream(tooLargeScale).last?.contains("DECIMAL values have at most 76 digits") == true)
+        let tooManyDigits = Array("t d=\(String(repeating: "1", count: 77))d\n".utf8)
+        #expect(parseStream(tooManyDigits).last?.contains("DECIMAL values have at most 76 digits") == true)
         let longArrays = Array("t a==".utf8) + [14, 11, 1, 1, 0, 0, 0] + Self.double(1).dropFirst(2) + Array("\n".utf8)
         #expect(parseStream(longArrays).last == "error: error in line 1: ARRAY_UNSUPPORTED_ELEMENT_TYPE")
         let tooManyDimensions = Array("t a==".utf8) + [14, 10, 33] + Array("\n".utf8)

@@ -3,6 +3,7 @@
 import NIOCore
 import PostgresWire
 import SQL
+import Storage
 import Testing
 
 @Suite struct PGValueTests {
@@ -81,9 +82,29 @@ import Testing
         #expect(try PGParameters.decode(Array(" 42 ".utf8), oid: 20, format: .text, index: 0) == .integer(42))
         #expect(try PGParameters.decode(Array("x".utf8), oid: 0, format: .text, index: 0) == .text("x"))
         #expect(try PGParameters.decode(nil, oid: 23, format: .binary, index: 0) == .null)
-        // numeric 12.5: 2 digits, weight 0, positive, scale 1: [12, 5000].
+        // numeric 12.5: 2 digits, weight 0, positive, scale 1: [12, 5000]. Numerics stay exact
+        // text, so a DECIMAL column gets every digit.
         #expect(try PGParameters.decode(be(Int16(2)) + be(Int16(0)) + be(Int16(0)) + be(Int16(1)) + be(Int16(12)) + be(Int16(5000)),
-                                        oid: 1700, format: .binary, index: 0) == .real(12.5))
+                                        oid: 1700, format: .binary, index: 0) == .text("12.5"))
+        // −1234567890123456789012.34000: weight 5, scale 5, digits [12, 3456, 7890, 1234, 5678, 9012, 3400, 0100]
+        // (the display scale cuts the last digit group).
+        let wide = [12, 3456, 7890, 1234, 5678, 9012, 3400, 100].reduce(be(Int16(8)) + be(Int16(5)) + be(UInt16(0x4000)) + be(Int16(5))) { $0 + be(Int16($1)) }
+        #expect(try PGParameters.decode(wide, oid: 1700, format: .binary, index: 0) == .text("-1234567890123456789012.34000"))
+        // 0.00005 (weight −2, one digit 5000, scale 5) and zero (no digits, scale 2).
+        #expect(try PGParameters.decode(be(Int16(1)) + be(Int16(-2)) + be(Int16(0)) + be(Int16(5)) + be(Int16(5000)),
+                                        oid: 1700, format: .binary, index: 0) == .text("0.00005"))
+        #expect(try PGParameters.decode(be(Int16(0)) + be(Int16(0)) + be(Int16(0)) + be(Int16(2)), oid: 1700, format: .binary, index: 0) == .text("0.00"))
+        #expect(try PGParameters.decode(Array(" 1.50 ".utf8), oid: 1700, format: .text, index: 0) == .text("1.50"))
+        // A numeric parameter is the DECIMAL its digits make; unknown until its value is.
+        let decimal = { (p: Int, s: Int) in SQLType.column(.decimal(precision: p, scale: s)) }
+        #expect(PGType.executionType(ofParameter: 1700, value: .text("1.5")) == decimal(2, 1))
+        #expect(PGType.executionType(ofParameter: 1700, value: .text("-0.001")) == decimal(3, 3))
+        #expect(PGType.executionType(ofParameter: 1700, value: .text("1.5E+3")) == decimal(4, 0))
+        #expect(PGType.executionType(ofParameter: 1700, value: .text("1E-3")) == decimal(3, 3))
+        #expect(PGType.executionType(ofParameter: 1700, value: .text("00012.50")) == decimal(4, 2))
+        #expect(PGType.executionType(ofParameter: 1700, value: .text("NaN")) == decimal(76, 38))
+        #expect(PGType.executionType(ofParameter: 1700, value: .text(String(repeating: "9", count: 77))) == decimal(76, 38))
+        #expect(PGType.executionType(ofParameter: 701, value: .real(1)) == .double)
         let array = be(Int32(1)) + be(Int32(0)) + be(Int32(701)) + be(Int32(2)) + be(Int32(1))
             + be(Int32(8)) + be(Double(1.5).bitPattern) + be(Int32(8)) + be(Double(-2).bitPattern)
         #expect(try PGParameters.decode(array, oid: 1022, format: .binary, index: 0) == .text("[1.5,-2.0]"))
