@@ -219,18 +219,52 @@ struct Sampling {
         case .linear:
             // Interpolate between the nearest filled-in neighbours of the same key.
             let combo = plan[entry].combo
+            if type.isDecimal { return linearDecimal(entry: entry, plan: plan, column: column, type: type) }
             var before: (Int64, Double)?
             var after: (Int64, Double)?
+            func number(_ row: Int) -> Double? {
+                if case .real(let v) = column.value(at: row, type: .double).asReal { return v }
+                return nil
+            }
             for index in stride(from: entry - 1, through: 0, by: -1) where plan[index].combo == combo && plan[index].row >= 0 {
-                if case .real(let v) = column.value(at: plan[index].row, type: .double).asReal { before = (plan[index].bucket, v); break }
+                if let v = number(plan[index].row) { before = (plan[index].bucket, v); break }
             }
             for index in (entry + 1)..<plan.count where plan[index].combo == combo && plan[index].row >= 0 {
-                if case .real(let v) = column.value(at: plan[index].row, type: .double).asReal { after = (plan[index].bucket, v); break }
+                if let v = number(plan[index].row) { after = (plan[index].bucket, v); break }
             }
             guard let (x0, y0) = before, let (x1, y1) = after, x1 != x0 else { return .null }
             let y = y0 + (y1 - y0) * Double(plan[entry].bucket - x0) / Double(x1 - x0)
             return type.representation == .integer ? .integer(Int64(y.rounded())) : .real(y)
         }
+    }
+
+    /// FILL(LINEAR) of a DECIMAL, exactly: y0 + (y1 − y0)(x − x0)/(x1 − x0) in scaled
+    /// integers, rounded half away from zero to the type's scale.
+    private func linearDecimal(entry: Int, plan: [(bucket: Int64, combo: Int, row: Int)], column: ColumnVector, type: SQLType) -> SQLValue {
+        let combo = plan[entry].combo
+        func scaled(_ index: Int) -> Int256? {
+            guard plan[index].combo == combo, plan[index].row >= 0 else { return nil }
+            switch column.value(at: plan[index].row, type: type) {
+            case .integer(let value): return Int256(value)
+            case .text(let text): return WideDecimal.parse(text, scale: type.decimalScale ?? 0)
+            default: return nil
+            }
+        }
+        guard let first = stride(from: entry - 1, through: 0, by: -1).first(where: { scaled($0) != nil }),
+              let last = ((entry + 1)..<plan.count).first(where: { scaled($0) != nil }),
+              let y0 = scaled(first), let y1 = scaled(last), plan[last].bucket != plan[first].bucket
+        else { return .null }
+        let span = Int256(plan[last].bucket - plan[first].bucket), offset = Int256(plan[entry].bucket - plan[first].bucket)
+        let (rise, o1) = y1.subtractingReportingOverflow(y0)
+        let (product, o2) = rise.multipliedReportingOverflow(by: offset)
+        guard !o1, !o2, let (quotient, remainder) = product.quotientAndRemainder(dividingBy: span) else { return .null }
+        // |remainder| < span, a bucket distance: 128 bits hold twice it.
+        let half = (remainder.int128 ?? 0).magnitude * 2 >= UInt128(plan[last].bucket - plan[first].bucket)
+        let rounded = half ? quotient.addingReportingOverflow(product.isNegative ? -1 : 1).partialValue : quotient
+        let (y, o3) = y0.addingReportingOverflow(rounded)
+        guard !o3, case .column(.decimal(let precision, _)) = type, WideDecimal.fits(y, precision: precision) else { return .null }
+        if type.isWideDecimal { return DecimalText.sqlValue(y, type) }
+        return DecimalValue.narrow(y).map(SQLValue.integer) ?? .null
     }
 }
 
