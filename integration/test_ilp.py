@@ -52,6 +52,15 @@ def wait_rows(node, table, count, timeout=10):
         time.sleep(0.02)
 
 
+def wait_equal(left, right, timeout=10):
+    """Whether `left()` and `right()` agree within `timeout` (both sides' rows may still be
+    applying); the last comparison's result."""
+    deadline = time.monotonic() + timeout
+    while (a := left()) != (b := right()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return a == b
+
+
 def http_conf(node, **extra):
     conf = f"http::addr=127.0.0.1:{node.http_port};"
     return conf + "".join(f"{k}={v};" for k, v in extra.items())
@@ -464,8 +473,10 @@ def test_large_http_bodies_parsed_in_two_halves_match_small_requests(node):
     for start in range(0, len(lines), 1_000):
         r = requests.post(f"{node.http_url}/write", data="".join(lines[start:start + 1_000]).encode(), timeout=60)
         assert r.status_code == 204, r.text
+    wait_rows(node, "whole_main", 90_000)
+    wait_rows(node, "parts_main", 90_000)
     for table in ["main", "second"]:
-        assert table_json(node, f"whole_{table}") == table_json(node, f"parts_{table}")
+        assert wait_equal(lambda: table_json(node, f"whole_{table}"), lambda: table_json(node, f"parts_{table}"))
     columns, rows = table_json(node, "whole_main")
     assert [c["name"] for c in columns] == ["tag", "v", "d", "s", "timestamp", "late"]
     assert len(rows) == 90_000 and rows[45_002][3] == "esc\nnl" and rows[3][0] == "new\nline"
@@ -478,6 +489,7 @@ def test_a_bad_line_late_in_a_large_body_is_reported_with_its_number(node):
     assert r.status_code == 400
     assert r.json()["line"] == 71_235 and "error in line 71235" in r.json()["message"]
     assert requests.post(f"{node.http_url}/write", data=lines[0].encode(), timeout=10).status_code == 204
+    wait_rows(node, "late_bad", 1)
     assert table_json(node, "late_bad")[1] == [["v0", 0, "2023-11-14T22:13:20.000000Z"]]
 
 
@@ -496,7 +508,7 @@ def test_a_long_tcp_stream_matches_http_and_keeps_lines_before_a_bad_one(node):
     while table_json(node, "tcp_main")[1].__len__() < 30_000 and time.monotonic() < deadline:
         time.sleep(0.1)
     for table in ["main", "second"]:
-        assert table_json(node, f"tcp_{table}") == table_json(node, f"http_{table}")
+        assert wait_equal(lambda: table_json(node, f"tcp_{table}"), lambda: table_json(node, f"http_{table}"))
 
 
 def test_large_protocol_v2_flushes_with_binary_doubles_match_v1(node):
@@ -520,6 +532,8 @@ def test_large_protocol_v2_flushes_with_binary_doubles_match_v1(node):
             metrics = requests.get(f"{node.health_url}/metrics", timeout=5).text.splitlines()
             joined = [line for line in metrics if line.startswith('sundial_line_parse_splits_total{outcome="joined"}')]
             assert joined and float(joined[0].split()[-1]) >= 1, metrics
+    wait_rows(node, "v2_doubles", 120_000)
+    wait_rows(node, "v1_doubles", 120_000)
     v2_columns, v2_rows = table_json(node, "v2_doubles")
     v1_columns, v1_rows = table_json(node, "v1_doubles")
     assert v2_columns == v1_columns and len(v2_rows) == 120_000

@@ -8,14 +8,21 @@ package struct LineIngestion: Sendable {
     package let configuration: LineIngestConfiguration
     private let nowNanos: @Sendable () -> Int64
     private let pool = LineIngestorPool(capacity: 16)
+    /// Whether SQL statements are running now: a stream then parses on one core and leaves
+    /// the other to them (decision 0028).
+    package let queriesRunning: @Sendable () -> Bool
 
     /// The node's role: a replica or fenced node refuses ILP before reading a line.
     package var role: NodeRole { engine.role }
 
-    package init(engine: StorageEngine, configuration: LineIngestConfiguration, nowNanos: @escaping @Sendable () -> Int64) {
+    package init(
+        engine: StorageEngine, configuration: LineIngestConfiguration, nowNanos: @escaping @Sendable () -> Int64,
+        queriesRunning: @escaping @Sendable () -> Bool = { false }
+    ) {
         self.engine = engine
         self.configuration = configuration
         self.nowNanos = nowNanos
+        self.queriesRunning = queriesRunning
     }
 
     /// A fresh ingestor for one request or connection.

@@ -107,6 +107,12 @@ package struct LineLanes {
             try await parseInOnePass(pending.take(end))
             return
         }
+        // Queries first: while statements run, ingestion keeps to one core (decision 0028).
+        if ingestion.queriesRunning() {
+            LineMetrics.yieldedToQueries()
+            try await parseInOnePass(pending.take(end))
+            return
+        }
         let head = pending.take(middle)
         let tail = pending.take(end - middle)
         let helper = ingestion.borrowIngestor()

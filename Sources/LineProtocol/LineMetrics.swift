@@ -17,6 +17,13 @@ package enum LineMetrics {
         (undone ? splitsUndone : splitsJoined).increment()
     }
 
+    /// Rounds parsed in one pass because SQL statements were running (decision 0028).
+    private static let splitsYielded = Counter(label: "sundial_line_parse_splits_total", dimensions: [("outcome", "yielded")])
+
+    static func yieldedToQueries() {
+        splitsYielded.increment()
+    }
+
     /// Counters of one transport.
     package struct Transport: Sendable {
         package let receivedBytes: Counter

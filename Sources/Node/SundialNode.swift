@@ -138,7 +138,9 @@ package struct SundialNode {
                 settings: settings, pingVersion: configuration.pingVersion, acceptsWrites: { storage.role.acceptsWrites },
                 warnings: { HostChecks.warnings(HostChecks.facts(dataDirectory: dataDirectory.root)) })
             let ilp = LineHTTPEndpoint(
-                ingestion: LineIngestion(engine: storage, configuration: configuration.lineHTTP, nowNanos: Self.wallClockNanos),
+                ingestion: LineIngestion(
+                    engine: storage, configuration: configuration.lineHTTP, nowNanos: Self.wallClockNanos,
+                    queriesRunning: { [activity = sql.activity] in activity.isBusy }),
                 maxBodyBytes: Int(http.maxBodyBytes), logger: Logger(label: "sundial.line.http"))
             MainHTTPRoutes.addLineProtocol(ilp, to: &router)
             MainHTTPRoutes.addQueries(sql, maxResponseRows: configuration.maxResponseRows, to: &router)
@@ -149,7 +151,9 @@ package struct SundialNode {
         if let tcp = configuration.lineTCP {
             let server = LineTCPServer(
                 configuration: tcp,
-                ingestion: LineIngestion(engine: storage, configuration: configuration.lineTCPIngest, nowNanos: Self.wallClockNanos),
+                ingestion: LineIngestion(
+                    engine: storage, configuration: configuration.lineTCPIngest, nowNanos: Self.wallClockNanos,
+                    queriesRunning: { [activity = sql.activity] in activity.isBusy }),
                 group: mainGroup, logger: Logger(label: "sundial.line.tcp"))
             let bound = try await server.bind()
             logger.info("line.tcp server listening", metadata: [

@@ -164,6 +164,11 @@ struct FunctionBinder {
                 "week_of_year": .weekOfYear, "extract_dow": .dayOfWeek,
             ]
             return make(functions[name]!, [try timestamp(0)], .int)
+        case "extract":
+            // `extract(part FROM ts)` (the parser makes the part a string): QuestDB's parts,
+            // PostgreSQL's meanings; INT, but LONG for epoch, milliseconds and microseconds.
+            try arity(2...2)
+            return try Self.extract(try constantText(0).lowercased(), try timestamp(1), at: arguments[0].position)
         case "to_timestamp", "to_date":
             try arity(1...2)
             if bound.count == 2 { _ = try constantText(1) }
@@ -195,6 +200,10 @@ struct FunctionBinder {
         case "version":
             try arity(0...0)
             return .constant(.text(Self.versionText), .string)
+        case "build":
+            // QuestDB's `SELECT build`: clients parse the `QuestDB x.y.z` in it.
+            try arity(0...0)
+            return .constant(.text(Self.buildText), .string)
         case "current_database", "current_catalog":
             try arity(0...0)
             return .constant(.text("qdb"), .string)
@@ -266,7 +275,52 @@ struct FunctionBinder {
     }
 
     /// Functions SQL lets a statement name without parentheses (`SELECT current_user`).
-    static let bareFunctions: Set<String> = ["current_user", "session_user", "user", "current_schema", "current_catalog"]
+    private static func extract(_ part: String, _ ts: BoundExpression, at position: Int) throws(SQLError) -> BoundExpression {
+        func int(_ n: Int64) -> BoundExpression { .constant(.integer(n), .int) }
+        func long(_ n: Int64) -> BoundExpression { .constant(.integer(n), .long) }
+        func call(_ function: ScalarFunction) -> BoundExpression { .function(function, [ts], .int) }
+        func math(_ op: ArithmeticOperator, _ a: BoundExpression, _ b: BoundExpression, _ type: SQLType = .int) -> BoundExpression {
+            .arithmetic(op, a, b, type)
+        }
+        func widened(_ e: BoundExpression) -> BoundExpression { .cast(e, to: .long, position: position) }
+        let year = call(.year)
+        switch part {
+        case "year", "years": return year
+        case "month", "months": return call(.month)
+        case "day", "days": return call(.day)
+        case "hour", "hours": return call(.hour)
+        case "minute", "minutes": return call(.minute)
+        case "second", "seconds": return call(.second)
+        case "doy": return call(.dayOfYear)
+        case "week", "weeks": return call(.weekOfYear)
+        case "isodow": return call(.dayOfWeek)
+        // Sunday is 0.
+        case "dow": return math(.remainder, call(.dayOfWeek), int(7))
+        case "quarter": return math(.divide, math(.add, call(.month), int(2)), int(3))
+        case "decade", "decades": return math(.divide, year, int(10))
+        // The 21st century and the 3rd millennium began in 2001.
+        case "century", "centuries": return math(.divide, math(.add, year, int(99)), int(100))
+        case "millennium", "millenniums", "millennia": return math(.divide, math(.add, year, int(999)), int(1000))
+        case "epoch": return math(.divide, .cast(ts, to: .long, position: position), long(1_000_000), .long)
+        // Of the minute, seconds included, as PostgreSQL and QuestDB count them.
+        case "millisecond", "milliseconds":
+            return math(.add, math(.multiply, widened(call(.second)), long(1000), .long), widened(call(.millis)), .long)
+        case "microsecond", "microseconds":
+            let millis = math(.add, math(.multiply, widened(call(.second)), long(1000), .long), widened(call(.millis)), .long)
+            return math(.add, math(.multiply, millis, long(1000), .long), widened(call(.micros)), .long)
+        case "isoyear":
+            // January days in the previous year's last ISO week, December days in the next's first.
+            let week = call(.weekOfYear), month = call(.month)
+            let early = BoundExpression.and(.comparison(.greaterOrEqual, week, int(52)), .comparison(.equal, month, int(1)))
+            let late = BoundExpression.and(.comparison(.equal, week, int(1)), .comparison(.equal, month, int(12)))
+            return .caseWhen([(early, math(.subtract, year, int(1))), (late, math(.add, year, int(1)))], otherwise: year, .int)
+        default:
+            throw SQLError(.invalidValue, "unsupported part '\(part)'", at: position)
+        }
+    }
+
+    static let bareFunctions: Set<String> = ["current_user", "session_user", "user", "current_schema", "current_catalog", "build"]
+    static let buildText = "Build Information: QuestDB \(SundialVersion.questDBCompatible) (compatible), Sundial \(SundialVersion.current)"
 
     /// What `version()` answers: PostgreSQL's form first, which drivers parse for a version.
     static let versionText = "PostgreSQL 12.3 on x86_64-pc-linux-gnu, compiled by Sundial (QuestDB-compatible), 64-bit"

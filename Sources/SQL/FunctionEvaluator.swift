@@ -33,7 +33,8 @@ struct FunctionEvaluator {
         case .power:
             return .real(zip(values[0].reals, values[1].reals).map { Self.power($0, $1) })
         case .length:
-            return .integer(values[0].asText(arguments[0].type).map { $0.map { Int64($0.count) } ?? Int64(Int32.min) })
+            // QuestDB's length of a NULL string is -1.
+            return .integer(values[0].asText(arguments[0].type).map { $0.map { Int64($0.count) } ?? -1 })
         case .upper: return .text(values[0].asText(arguments[0].type).map { $0?.uppercased() })
         case .formatType: return .text(values[0].integers.map { PostgresCatalog.typeName(oid: $0) })
         case .jsonBuildObject: return .text(Self.jsonObjects(values, arguments.map(\.type), count: count))
@@ -64,7 +65,7 @@ struct FunctionEvaluator {
         case .position:
             let texts = values[0].asText(arguments[0].type), parts = values[1].asText(arguments[1].type)
             return .integer((0..<count).map { i in
-                guard let text = texts[i], let part = parts[i] else { return Int64(Int32.min) }
+                guard let text = texts[i], let part = parts[i] else { return Int64.min }
                 guard let range = text.firstRange(of: part) else { return 0 }
                 return Int64(text.distance(from: text.startIndex, to: range.lowerBound) + 1)
             })
@@ -223,7 +224,8 @@ struct FunctionEvaluator {
     }
 
     static func field(_ function: ScalarFunction, _ instant: Int64) -> Int64 {
-        guard instant != Int64.min else { return Int64(Int32.min) }
+        // NULL in, NULL out (an INT vector's NULL is Int64.min, like every integer vector's).
+        guard instant != Int64.min else { return Int64.min }
         let (days, within) = TimeArithmetic.split(instant)
         let date = PartitionTime.civil(fromDays: days)
         switch function {
@@ -238,7 +240,7 @@ struct FunctionEvaluator {
         case .dayOfWeek: return (days + 3) %% 7 + 1  // 1 = Monday … 7 = Sunday
         case .dayOfYear: return days - PartitionTime.days(fromYear: date.year, month: 1, day: 1) + 1
         case .weekOfYear: return Int64(PartitionTime.isoWeek(ofDays: days).week)
-        default: return Int64(Int32.min)
+        default: return Int64.min
         }
     }
 

@@ -14,6 +14,11 @@ package final class QueryActivity: Sendable {
     }
 
     private let state = Mutex<(next: Int64, running: [Int64: Entry])>((1, [:]))
+    /// `running.count`, readable without the lock by ingestion deciding how many cores to use.
+    private let count = Atomic<Int>(0)
+
+    /// Whether any statement runs now.
+    package var isBusy: Bool { count.load(ordering: .relaxed) > 0 }
     private let clock: @Sendable () -> Int64
 
     package init(clock: @escaping @Sendable () -> Int64) {
@@ -31,12 +36,14 @@ package final class QueryActivity: Sendable {
             return id
         }
         context.activityID.store(id, ordering: .relaxed)
+        count.add(1, ordering: .relaxed)
         return id
     }
 
     func end(_ id: Int64, _ context: QueryContext) {
         _ = state.withLock { $0.running.removeValue(forKey: id) }
         context.activityID.store(0, ordering: .relaxed)
+        count.subtract(1, ordering: .relaxed)
     }
 
     /// The running statements, oldest first.

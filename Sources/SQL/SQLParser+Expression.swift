@@ -207,6 +207,17 @@ extension SQLParser {
             let type = try typeName()
             try expect(symbol: ")")
             return SQLExpression(.cast(value, type), at: token.position)
+        case "extract" where current.isSymbol("(") && next.kind != .symbol:
+            // `extract(year FROM ts)`: the field is a word (or a string), then FROM.
+            index += 1
+            let field = advance()
+            guard field.kind == .word || field.kind == .string else { throw unexpectedWord(field) }
+            try expect("from")
+            let value = try expression()
+            try expect(symbol: ")")
+            return SQLExpression(
+                .function(name: "extract", arguments: [SQLExpression(.string(field.text), at: field.position), value], distinct: false),
+                at: token.position)
         default: break
         }
         if lower.hasPrefix("$"), let number = Int(lower.dropFirst()), number > 0 {

@@ -6,6 +6,7 @@
 import LineProtocol
 import NIOCore
 import Storage
+import Synchronization
 import Testing
 import TestSupport
 
@@ -13,9 +14,10 @@ extension IngestFixture {
     /// Ingests `bytes` as the HTTP endpoint does, through `LineLanes`; `cuts` are where the
     /// received chunks end. Rounds are small so that short bodies are split too.
     func ingestInLanes(
-        _ bytes: [UInt8], cuts: [Int] = [], roundBytes: Int, minimumHalfBytes: Int
+        _ bytes: [UInt8], cuts: [Int] = [], roundBytes: Int, minimumHalfBytes: Int,
+        queriesRunning: @escaping @Sendable () -> Bool = { false }
     ) async -> LineIngestError? {
-        let ingestion = LineIngestion(engine: engine, configuration: configuration, nowNanos: { Self.now })
+        let ingestion = LineIngestion(engine: engine, configuration: configuration, nowNanos: { Self.now }, queriesRunning: queriesRunning)
         let ingestor = ingestion.makeIngestor()
         var lanes = LineLanes(
             ingestion: ingestion, ingestor: ingestor, defaultUnit: .nanos, roundBytes: roundBytes, minimumHalfBytes: minimumHalfBytes)
@@ -165,6 +167,23 @@ enum RandomILP {
         #expect(await lanes.ingestInLanes(body, roundBytes: 1 << 20, minimumHalfBytes: 16) == nil)
         #expect(lanes.columns("t") == ["s SYMBOL", "x LONG", "timestamp TIMESTAMP", "y DOUBLE", "z VARCHAR"])
         #expect(try await lanes.rows("t").count == 81)
+    }
+
+    /// While SQL statements run, a round that would be split is parsed in one pass (decision
+    /// 0028): the check is made for each round, and the rows are the same either way.
+    @Test func roundsStayOnOneCoreWhileQueriesRun() async throws {
+        let body = Array((0..<200).map { "t,s=k\($0 % 7) x=\($0)i \($0)\n" }.joined().utf8)
+        let asked = Mutex(0)
+        let lanes = try IngestFixture()
+        #expect(await lanes.ingestInLanes(body, roundBytes: 1 << 20, minimumHalfBytes: 16, queriesRunning: {
+            asked.withLock { $0 += 1 }
+            return true
+        }) == nil)
+        #expect(asked.withLock { $0 } == 1)
+        let alone = try IngestFixture()
+        #expect(await alone.ingestInLanes(body, roundBytes: 1 << 20, minimumHalfBytes: 16) == nil)
+        #expect(try await lanes.contents() == alone.contents())
+        #expect(try await lanes.rows("t").count == 200)
     }
 
     /// The first bad line is reported whichever half holds it, with its number in the body.
