@@ -384,7 +384,6 @@ struct Binder {
             return .comparison(op, try coerce(left, to: type, at: position), try coerce(right, to: type, at: position))
         }
         let (decimal, other, flipped) = l.isDecimal ? (left, right, false) : (right, left, true)
-        let scale = decimal.type.decimalScale!
         func ordered(_ a: BoundExpression, _ b: BoundExpression) -> BoundExpression { flipped ? .comparison(op, b, a) : .comparison(op, a, b) }
         if let value = other.constantValue, value != .null, other.type.isNumeric {
             // A constant the decimal's scale holds exactly is compared as one of its values.

@@ -342,9 +342,11 @@ package final class CSVImport {
     }
 }
 
-/// QuestDB-style date patterns for `/imp` schemas (`yyyy-MM-dd HH:mm:ss.SSS`): y, M, d, H, m,
-/// s, S (millis), U (micros), and literal text (quoted with '…' or plain punctuation).
-struct DatePattern: Sendable {
+/// QuestDB-style date patterns for `/imp` schemas, `to_timestamp` and `to_str`
+/// (`yyyy-MM-dd HH:mm:ss.SSS`): y, M, d, H, m, s, S (millis), U (micros), and literal text
+/// (quoted with '…' or plain punctuation); for formatting also E (day name), MMM/MMMM (month
+/// name), h (1–12 hour) and a (AM/PM).
+struct DatePattern: Sendable, Equatable {
     enum Token: Sendable, Equatable {
         case field(Character, Int)
         case literal(Character)
@@ -352,7 +354,8 @@ struct DatePattern: Sendable {
 
     let tokens: [Token]
 
-    init(_ pattern: String) {
+    init(_ pattern: String, formatting: Bool = false) {
+        let fields = formatting ? "yMdHmsSUEha" : "yMdHmsSU"
         var tokens: [Token] = []
         var characters = Array(pattern)[...]
         while let character = characters.first {
@@ -363,7 +366,7 @@ struct DatePattern: Sendable {
                     characters = characters.dropFirst()
                 }
                 characters = characters.dropFirst()
-            } else if "yMdHmsSU".contains(character) {
+            } else if fields.contains(character) {
                 let run = characters.prefix { $0 == character }.count
                 tokens.append(.field(character, run))
                 characters = characters.dropFirst(run)
@@ -373,6 +376,47 @@ struct DatePattern: Sendable {
             }
         }
         self.tokens = tokens
+    }
+
+    private static let monthNames = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+                                     "October", "November", "December"]
+    private static let dayNames = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+    /// `instant` (µs since the epoch, UTC) written by the pattern.
+    func format(_ instant: Int64) -> String {
+        let (days, within) = TimeArithmetic.split(instant)
+        let date = PartitionTime.civil(fromDays: days)
+        let hour = Int(within / 3_600_000_000), minute = Int(within / 60_000_000 % 60), second = Int(within / 1_000_000 % 60)
+        func padded(_ value: Int, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        var out = ""
+        for token in tokens {
+            switch token {
+            case .literal(let character): out.append(character)
+            case .field(let field, let width):
+                switch field {
+                case "y": out += width == 2 ? padded(date.year % 100, 2) : padded(date.year, width)
+                case "M":
+                    if width >= 4 { out += Self.monthNames[date.month - 1] }
+                    else if width == 3 { out += Self.monthNames[date.month - 1].prefix(3) }
+                    else { out += padded(date.month, width) }
+                case "d": out += padded(date.day, width)
+                case "H": out += padded(hour, width)
+                case "h": out += padded(hour % 12 == 0 ? 12 : hour % 12, width)
+                case "a": out += hour < 12 ? "AM" : "PM"
+                case "m": out += padded(minute, width)
+                case "s": out += padded(second, width)
+                case "S": out += padded(Int(within / 1000 % 1000), width)
+                case "U": out += padded(Int(within % 1000), width)
+                default:
+                    let name = Self.dayNames[Int((days + 3) %% 7)]
+                    out += width >= 4 ? name : String(name.prefix(3))
+                }
+            }
+        }
+        return out
     }
 
     /// µs since the epoch (UTC), or nil when `text` does not match.

@@ -28,6 +28,9 @@ struct Explain {
         case .pivot(let source, let pivot):
             lines.append(indent + "Pivot")
             try describe(.select(try PivotPlan(executor: executor).rewrite(source, pivot)), depth: depth + 1, into: &lines)
+        case .designated(let inner, let column, _):
+            lines.append(indent + "Designated timestamp: \(column)")
+            try describe(inner, depth: depth + 1, into: &lines)
         case .setOperation(let op, let left, let right, _):
             lines.append(indent + "Set operation: \(op)")
             try describe(left, depth: depth + 1, into: &lines)

@@ -121,7 +121,7 @@ struct FunctionBinder {
             try arity(2...(name == "timestamp_floor" ? 3 : 2))
             let unitText = try constantText(0)
             let (unit, count) = try Self.floorUnit(unitText, truncName: name == "date_trunc", at: arguments[0].position)
-            var origin: Int64 = 0
+            var origin: Int64 = unit == .week ? TimeArithmetic.weekOrigin : 0
             if bound.count == 3 {
                 switch try argument(2, as: .timestamp).constantValue {
                 case .integer(let value)?: origin = value == Int64.min ? 0 : value
@@ -171,9 +171,14 @@ struct FunctionBinder {
             return try Self.extract(try constantText(0).lowercased(), try timestamp(1), at: arguments[0].position)
         case "to_timestamp", "to_date":
             try arity(1...2)
-            if bound.count == 2 { _ = try constantText(1) }
             let type: SQLType = name == "to_date" ? .column(.date) : .timestamp
+            if bound.count == 2 {
+                return make(.parseTimestamp(DatePattern(try constantText(1)), date: name == "to_date"), [try text(0)], type)
+            }
             return make(name == "to_date" ? .toDate : .toTimestamp, [try text(0)], type)
+        case "to_str":
+            try arity(2...2)
+            return make(.formatTimestamp(DatePattern(try constantText(1), formatting: true)), [try timestamp(0)], .string)
         case "rnd_double":
             try arity(0...1)
             return make(.randomDouble, [], .double)
@@ -188,8 +193,50 @@ struct FunctionBinder {
             return make(.randomBoolean, [], .boolean)
         case "rnd_symbol", "rnd_str", "rnd_varchar":
             guard !bound.isEmpty else { throw SQLError(.syntax, "\(name) needs a list of values", at: position) }
+            let type: SQLType = name == "rnd_symbol" ? .symbol : name == "rnd_varchar" ? .varchar : .string
+            if case .integer? = bound[0].constantValue {
+                // The generated forms: rnd_str(lo, hi, nullRate), rnd_symbol(count, lo, hi, nullRate).
+                let symbol = name == "rnd_symbol"
+                try arity(symbol ? 4...4 : 3...3)
+                let numbers = try (0..<bound.count).map { (i) throws(SQLError) in try constantInteger(i) }
+                let (low, high, nullRate) = symbol ? (numbers[1], numbers[2], numbers[3]) : (numbers[0], numbers[1], numbers[2])
+                guard low >= 0, low <= high, high <= 1024, nullRate >= 0 else {
+                    throw SQLError(.invalidValue, "invalid range [lo=\(low), hi=\(high), nullRate=\(nullRate)]", at: position)
+                }
+                if symbol {
+                    guard (1...100_000).contains(numbers[0]) else { throw SQLError(.invalidValue, "symbol count must be 1…100000", at: arguments[0].position) }
+                    let choices = (0..<numbers[0]).map { _ in
+                        String((0..<Int.random(in: Int(low)...Int(high))).map { _ in Character(UnicodeScalar(UInt8.random(in: 65...90))) })
+                    }
+                    return make(.randomChoice(choices, nullRate: nullRate), [], type)
+                }
+                return make(.randomText(low, high, nullRate: nullRate), [], type)
+            }
             let values = try (0..<bound.count).map { (i) throws(SQLError) in try constantText(i) }
-            return make(.randomChoice(values), [], name == "rnd_symbol" ? .symbol : name == "rnd_varchar" ? .varchar : .string)
+            return make(.randomChoice(values, nullRate: 0), [], type)
+        case "rnd_char", "rnd_short", "rnd_byte", "rnd_ipv4":
+            try arity(0...0)
+            let (low, high, type): (Int64, Int64, SQLType) = switch name {
+            case "rnd_char": (65, 90, .column(.char))
+            case "rnd_short": (Int64(Int16.min), Int64(Int16.max), .short)
+            case "rnd_byte": (Int64(Int8.min), Int64(Int8.max), .column(.byte))
+            default: (1, Int64(UInt32.max), .column(.ipv4))
+            }
+            return make(.randomInt(low, high), [], type)
+        case "rnd_float":
+            try arity(0...1)
+            return make(.randomDouble, [], .float)
+        case "rnd_geohash":
+            try arity(1...1)
+            let bits = try constantInteger(0)
+            guard (1...60).contains(bits) else { throw SQLError(.invalidValue, "precision must be 1…60 bits", at: arguments[0].position) }
+            return make(.randomLong(0, (Int64(1) << bits) - 1), [], .column(.geohash(bits: Int(bits))))
+        case "rnd_uuid4":
+            try arity(0...0)
+            return make(.randomUUID, [], .uuid)
+        case "rnd_long256":
+            try arity(0...1)
+            return make(.randomLong256, [], .column(.long256))
         case "rnd_timestamp":
             try arity(3...3)
             return make(.randomTimestamp(try constantInteger(0), try constantInteger(1)), [], .timestamp)

@@ -87,11 +87,18 @@ struct FunctionEvaluator {
                 guard let text, let period = TimestampText.parse(text) else { return Int64.min }
                 return function.isToDate ? TimeArithmetic.floorDivide(period.start, 1000) : period.start
             })
+        case .parseTimestamp(let pattern, let date):
+            return .integer(values[0].asText(arguments[0].type).map { text in
+                guard let text, let instant = pattern.parse(text) else { return Int64.min }
+                return date ? TimeArithmetic.floorDivide(instant, 1000) : instant
+            })
+        case .formatTimestamp(let pattern):
+            return .text(values[0].integers.map { $0 == Int64.min ? nil : pattern.format($0) })
         case .timestampFloor(let unit, let count, let origin):
             return .integer(values[0].integers.map { TimeArithmetic.floor($0, unit, count: count, origin: origin) })
         case .timestampCeil(let unit, let count):
             return .integer(values[0].integers.map { value in
-                let floor = TimeArithmetic.floor(value, unit, count: count)
+                let floor = TimeArithmetic.floor(value, unit, count: count, origin: unit == .week ? TimeArithmetic.weekOrigin : 0)
                 return floor == value || value == Int64.min ? value : TimeArithmetic.add(unit, count, to: floor)
             })
         case .dateadd(let unit, let zone):
@@ -142,8 +149,28 @@ struct FunctionEvaluator {
             return .integer((0..<count).map { _ in Int64.random(in: low...high, using: &generator) })
         case .randomBoolean:
             return .boolean((0..<count).map { _ in Bool.random() })
-        case .randomChoice(let choices):
-            return .text((0..<count).map { _ in choices.randomElement() })
+        case .randomChoice(let choices, let nullRate):
+            return .text((0..<count).map { _ in nullRate > 0 && Int64.random(in: 0..<nullRate) == 0 ? nil : choices.randomElement() })
+        case .randomText(let low, let high, let nullRate):
+            return .text((0..<count).map { _ in
+                if nullRate > 0 && Int64.random(in: 0..<nullRate) == 0 { return nil }
+                return String((0..<Int.random(in: Int(low)...Int(high))).map { _ in Character(UnicodeScalar(UInt8.random(in: 65...90))) })
+            })
+        case .randomUUID:
+            return .text((0..<count).map { _ in
+                // Version 4, variant 1, as QuestDB's rnd_uuid4.
+                var bytes = (0..<16).map { _ in UInt8.random(in: 0...255) }
+                bytes[6] = bytes[6] & 0x0F | 0x40
+                bytes[8] = bytes[8] & 0x3F | 0x80
+                let hex = bytes.map { String($0, radix: 16) }.map { $0.count == 1 ? "0" + $0 : $0 }
+                return hex[0..<4].joined() + "-" + hex[4..<6].joined() + "-" + hex[6..<8].joined() + "-" + hex[8..<10].joined() + "-"
+                    + hex[10..<16].joined()
+            })
+        case .randomLong256:
+            return .text((0..<count).map { _ in "0x" + (0..<4).map { _ in
+                let word = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+                return String(repeating: "0", count: 16 - word.count) + word
+            }.joined() })
         case .timestampSequence:
             let starts = values[0].integers, steps = values[1].integers
             return .integer((0..<count).map { i in starts[i] &+ steps[i] &* (evaluator.firstRow + Int64(i)) })

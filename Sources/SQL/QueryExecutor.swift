@@ -67,7 +67,30 @@ struct QueryExecutor {
             if !order.isEmpty { result = try RowOperations.sort(result, try inner.outputOrder(order, result, at: position)) }
             if let limit { result = try inner.applyLimit(limit, result) }
             return result
+        case .designated(let query, let column, let position):
+            return try Self.designate(try inner.run(query), column: column, at: position)
         }
+    }
+
+    /// `(subquery) timestamp(col)`: `col` must be a TIMESTAMP whose values ascend (NULLs
+    /// aside none may be), as a designated timestamp's do.
+    static func designate(_ result: QueryResult, column: String, at position: Int) throws(SQLError) -> QueryResult {
+        guard let index = result.columns.firstIndex(where: { Scope.sameName($0.name, column) }) else {
+            throw SQLError(.undefinedColumn, "Invalid column: \(column)", at: position)
+        }
+        guard result.columns[index].type == .timestamp || result.columns[index].type == .column(.timestampNanos) else {
+            throw SQLError(.typeMismatch, "TIMESTAMP column expected [actual=\(result.columns[index].type)]", at: position)
+        }
+        let values = result.batch.columns[index].integers
+        for row in values.indices {
+            if values[row] == Int64.min { throw SQLError(.invalidValue, "designated timestamp column cannot be NULL", at: position) }
+            if row > 0, values[row] < values[row - 1] {
+                throw SQLError(.invalidValue, "designated timestamp column values must be in ascending order (row \(row + 1))", at: position)
+            }
+        }
+        var designated = result
+        designated.timestampIndex = index
+        return designated
     }
 
     // MARK: Sources

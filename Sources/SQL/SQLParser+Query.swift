@@ -334,8 +334,15 @@ extension SQLParser {
         let position = current.position
         var source: FromSource
         if accept(symbol: "(") {
-            let inner = try query()
+            var inner = try query()
             try expect(symbol: ")")
+            if current.isWord("timestamp"), next.isSymbol("(") {
+                index += 2
+                let column = current.position
+                let (name, _) = try self.name(what: "column name")
+                try expect(symbol: ")")
+                inner = .designated(inner, column: name, position: column)
+            }
             source = .subquery(inner, alias: nil, position: position)
         } else if current.kind == .word, SQLParser.catalogSchemas.contains(current.text.lowercased()), next.isSymbol("."),
                   tokens.count > index + 2, tokens[index + 2].kind == .word || tokens[index + 2].kind == .quotedIdentifier

@@ -109,6 +109,9 @@ package indirect enum SQLQuery: Sendable {
     case ordered(SQLQuery, [OrderItem], Limit?, position: Int)
     /// `source PIVOT (…)`: rows of `source` turned into columns.
     case pivot(SQLQuery, Pivot)
+    /// `(subquery) timestamp(col)`: the subquery's rows with `col` as their designated
+    /// timestamp (QuestDB's way to SAMPLE BY or ASOF-join a derived table).
+    case designated(SQLQuery, column: String, position: Int)
 }
 
 /// QuestDB's `PIVOT (agg [AS a], … FOR col IN (v [AS a], … | SELECT …) [col IN (…)]… [GROUP BY …])`.

@@ -48,7 +48,7 @@ struct Sampling {
                 let rules = try TimeZones.zone(timeZone, at: sample.position)
                 if !(rules.transitions.isEmpty && rules.tail == nil && rules.initialOffset == 0) { zone = rules }
             }
-            var base: Int64 = 0
+            var base: Int64 = unit == .week ? TimeArithmetic.weekOrigin : 0
             if let from {
                 if let zone {
                     base = isSubDay ? ZoneRules.shifted(from, by: zone.standardOffset(atUTC: from)) : zone.local(fromUTC: from)

@@ -22,8 +22,16 @@ enum ScalarFunction: Sendable {
     case toTimezone(ZoneRules?, position: Int), toUTC(ZoneRules?, position: Int)
     case year, month, day, hour, minute, second, millis, micros, dayOfWeek, dayOfYear, weekOfYear
     case toTimestamp, toDate
-    case randomDouble, randomInt(Int64, Int64), randomLong(Int64, Int64), randomBoolean, randomChoice([String]),
+    /// `to_timestamp(text, pattern)` / `to_date(text, pattern)`: text read by a QuestDB pattern.
+    case parseTimestamp(DatePattern, date: Bool)
+    /// `to_str(ts, pattern)`.
+    case formatTimestamp(DatePattern)
+    case randomDouble, randomInt(Int64, Int64), randomLong(Int64, Int64), randomBoolean, randomChoice([String], nullRate: Int64),
          randomTimestamp(Int64, Int64)
+    /// `rnd_str(lo, hi, nullRate)`: A–Z strings of lo…hi letters, NULL one time in `nullRate`
+    /// (0: never).
+    case randomText(Int64, Int64, nullRate: Int64)
+    case randomUUID, randomLong256
     /// `timestamp_sequence(start, step)`: start + step × row number.
     case timestampSequence
     /// `x` of `long_sequence`-like row numbering (row number from 1).

@@ -4,6 +4,10 @@ import Storage
 /// and fields. Months and years follow the calendar; other units are fixed lengths.
 enum TimeArithmetic {
     static let microsPerDay: Int64 = 86_400_000_000
+    /// Weeks start on Monday (QuestDB's `timestamp_floor('w', …)`, PostgreSQL's
+    /// `date_trunc('week', …)`): week buckets count from Monday 1969-12-29, not from the
+    /// epoch, a Thursday.
+    static let weekOrigin: Int64 = -3 * microsPerDay
 
     /// Beyond this many months either way an addition gives NULL (no calendar date fits).
     static let maxMonths: Int64 = 12 * 300_000
