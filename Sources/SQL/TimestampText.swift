@@ -32,6 +32,8 @@ package enum TimestampText {
     package struct Period: Sendable, Equatable {
         package var start: Int64
         package var end: Int64
+        /// Nanoseconds past `start`'s microsecond (fraction digits 7–9), for TIMESTAMP_NS.
+        package var nanos: Int64 = 0
     }
 
     /// Parses `yyyy[-MM[-dd[(T| )HH[:mm[:ss[.f{1,9}]]]]]][Z|±hh[:mm]]`; nil when it is not one.
@@ -40,6 +42,7 @@ package enum TimestampText {
         guard let year = scanner.number(digits: 4) else { return nil }
         var month = 1, day = 1, hour = 0, minute = 0, second = 0
         var fractionMicros: Int64 = 0
+        var nanos: Int64 = 0
         var precision = TimeUnit.year
         var fractionDigits = 0
         if scanner.accept(UInt8(ascii: "-")) {
@@ -67,8 +70,9 @@ package enum TimestampText {
                                 while let digit = scanner.digit() {
                                     fractionDigits += 1
                                     guard fractionDigits <= 9 else { return nil }
-                                    if fractionDigits <= 6 { micros = micros * 10 + Int64(digit) }
+                                    if fractionDigits <= 6 { micros = micros * 10 + Int64(digit) } else { nanos = nanos * 10 + Int64(digit) }
                                 }
+                                if fractionDigits > 6 { for _ in fractionDigits..<9 { nanos *= 10 } }
                                 guard fractionDigits > 0 else { return nil }
                                 if fractionDigits < 6 { for _ in fractionDigits..<6 { micros *= 10 } }
                                 fractionMicros = micros
@@ -100,7 +104,7 @@ package enum TimestampText {
                 * microsPerDay - offsetMicros
         default: end = start + (precision.fixedMicros ?? 1)
         }
-        return Period(start: start, end: max(end, start + 1))
+        return Period(start: start, end: max(end, start + 1), nanos: nanos)
     }
 
     static func daysIn(month: Int, year: Int) -> Int {

@@ -119,7 +119,7 @@ enum ValueConversion {
             case .timestamp, .column(.date), .column(.timestampNanos):
                 if let period = TimestampText.parse(text) {
                     number = to == .column(.date) ? TimeArithmetic.floorDivide(period.start, 1000)
-                        : to == .column(.timestampNanos) ? period.start * 1000 : period.start
+                        : to == .column(.timestampNanos) ? period.start * 1000 + period.nanos : period.start
                 } else if let raw = Int64(text) {
                     number = raw
                 } else {
