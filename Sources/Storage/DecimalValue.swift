@@ -9,8 +9,11 @@ package enum DecimalValue {
         scaled != Int64.min && scaled.magnitude < UInt64(powers[precision])
     }
 
+    /// The nearest double (one rounding: past 2^53 the scaled value is no exact double).
     package static func toDouble(_ scaled: Int64, scale: Int) -> Double {
-        scaled == Int64.min ? .nan : Double(scaled) / Double(powers[scale])
+        guard scaled != Int64.min else { return .nan }
+        if scaled.magnitude < 1 << 53 { return Double(scaled) / exactPowers[scale] }
+        return WideDecimal.toDouble(Int256(scaled), scale: scale)
     }
 
     /// `value` × 10^scale, rounded; nil when it does not fit an Int64. The double is read as
@@ -29,7 +32,7 @@ package enum DecimalValue {
     }
 
     /// 10^0 … 10^22: the powers of ten a double holds exactly.
-    private static let exactPowers: [Double] = (0...22).map { exponent in (0..<exponent).reduce(1.0) { result, _ in result * 10 } }
+    static let exactPowers: [Double] = (0...22).map { exponent in (0..<exponent).reduce(1.0) { result, _ in result * 10 } }
 
     /// A wide value that fits an Int64 (and is not its NULL).
     package static func narrow(_ value: Int256) -> Int64? {

@@ -17,7 +17,12 @@ package enum WideDecimal {
 
     package static func toDouble(_ scaled: Int256, scale: Int) -> Double {
         guard scaled != .min else { return .nan }
-        // Through the text: exactly rounded, where dividing two doubles would round twice.
+        // An integer below 2^53 and a power of ten up to 10^22 are exact doubles, so their
+        // quotient is rounded once, exactly. Otherwise through the text (dividing two rounded
+        // doubles would round twice).
+        if scale <= 22, let small = scaled.int128, small.magnitude < 1 << 53 {
+            return Double(small) / DecimalValue.exactPowers[scale]
+        }
         return Double(text(scaled, scale: scale)) ?? scaled.doubleValue
     }
 

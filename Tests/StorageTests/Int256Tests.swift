@@ -102,6 +102,18 @@ import Testing
         }
     }
 
+    /// A wide decimal becomes the double nearest its value, by the fast path or the text.
+    @Test func wideDecimalsBecomeTheNearestDouble() {
+        var state: UInt64 = 7
+        for _ in 0..<5_000 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let digits = Int64(bitPattern: state) >> Int64(state % 40)
+            let scale = Int(state >> 59) % 20
+            let value = Int256(digits)
+            #expect(WideDecimal.toDouble(value, scale: scale) == Double(WideDecimal.text(value, scale: scale)), "\(digits) at \(scale)")
+        }
+    }
+
     @Test func textRescalingAndDoubles() throws {
         let value = try #require(WideDecimal.parse("-1234567890123456789012345.678", scale: 3))
         #expect(WideDecimal.text(value, scale: 3) == "-1234567890123456789012345.678")
