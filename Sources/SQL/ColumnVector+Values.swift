@@ -28,7 +28,7 @@ extension ColumnVector {
         case .real(let values): values.map { $0.isNaN ? Int64.min : Int64($0) }
         case .symbol(let keys, _): keys.map { Int64($0) }
         case .text(let values): values.map { _ in Int64.min }
-        case .wide(let values): values.map { $0.int128.flatMap { Int64(exactly: $0) } ?? Int64.min }
+        case .wide(let values): values.map { DecimalValue.narrow($0) ?? Int64.min }
         }
     }
 
@@ -149,10 +149,7 @@ enum VectorCast {
                 let moved: [Int256] = to.isDecimal
                     ? wideCast(vector, from: from, to: .decimal(precision: ColumnType.maxDecimalPrecision, scale: to.decimalScale!))
                     : values.map { $0 == .min ? .min : WideDecimal.truncated($0, scale: scale) }
-                let narrow = moved.map { value -> Int64 in
-                    guard value != .min, let small = value.int128.flatMap({ Int64(exactly: $0) }) else { return Int64.min }
-                    return small
-                }
+                let narrow = moved.map { DecimalValue.narrow($0) ?? Int64.min }
                 return .integer(to.isDecimal ? decimalCast(narrow, from: to, to: to)
                                              : integerToInteger(narrow, from: .long, to: to))
             }

@@ -188,7 +188,7 @@ struct ExpressionEvaluator {
             if !result.overflow, WideDecimal.fits(result.partialValue, precision: precision) { out[i] = result.partialValue }
         }
         if type.isWideDecimal { return .wide(out) }
-        return .integer(out.map { $0 == .min ? Int64.min : $0.int128.flatMap { Int64(exactly: $0) } ?? Int64.min })
+        return .integer(out.map { DecimalValue.narrow($0) ?? Int64.min })
     }
 
     private func compare(_ op: ComparisonOperator, _ left: BoundExpression, _ right: BoundExpression) throws(SQLError)

@@ -205,9 +205,7 @@ struct FunctionBinder {
                 }
                 if symbol {
                     guard (1...100_000).contains(numbers[0]) else { throw SQLError(.invalidValue, "symbol count must be 1…100000", at: arguments[0].position) }
-                    let choices = (0..<numbers[0]).map { _ in
-                        String((0..<Int.random(in: Int(low)...Int(high))).map { _ in Character(UnicodeScalar(UInt8.random(in: 65...90))) })
-                    }
+                    let choices = (0..<numbers[0]).map { _ in FunctionEvaluator.randomLetters(low...high) }
                     return make(.randomChoice(choices, nullRate: nullRate), [], type)
                 }
                 return make(.randomText(low, high, nullRate: nullRate), [], type)

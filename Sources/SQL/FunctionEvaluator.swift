@@ -154,17 +154,15 @@ struct FunctionEvaluator {
         case .randomText(let low, let high, let nullRate):
             return .text((0..<count).map { _ in
                 if nullRate > 0 && Int64.random(in: 0..<nullRate) == 0 { return nil }
-                return String((0..<Int.random(in: Int(low)...Int(high))).map { _ in Character(UnicodeScalar(UInt8.random(in: 65...90))) })
+                return Self.randomLetters(low...high)
             })
         case .randomUUID:
             return .text((0..<count).map { _ in
-                // Version 4, variant 1, as QuestDB's rnd_uuid4.
-                var bytes = (0..<16).map { _ in UInt8.random(in: 0...255) }
-                bytes[6] = bytes[6] & 0x0F | 0x40
-                bytes[8] = bytes[8] & 0x3F | 0x80
-                let hex = bytes.map { String($0, radix: 16) }.map { $0.count == 1 ? "0" + $0 : $0 }
-                return hex[0..<4].joined() + "-" + hex[4..<6].joined() + "-" + hex[6..<8].joined() + "-" + hex[8..<10].joined() + "-"
-                    + hex[10..<16].joined()
+                // Version 4 (the high half's nibble 12–15), variant 1 (the low half's top bits), as
+                // QuestDB's rnd_uuid4.
+                let high = UInt64.random(in: 0...UInt64.max) & ~0xF000 | 0x4000
+                let low = UInt64.random(in: 0...UInt64.max) & ~(0xC0 << 56) | (0x80 << 56)
+                return ColumnReader.uuidText(high: high, low: low)
             })
         case .randomLong256:
             return .text((0..<count).map { _ in "0x" + (0..<4).map { _ in
@@ -248,6 +246,11 @@ struct FunctionEvaluator {
         var scale = 1.0
         for _ in 0..<Swift.abs(digits) { scale *= 10 }
         return digits >= 0 ? scale : 1 / scale
+    }
+
+    /// A–Z letters, as many as a random pick from `lengths` (QuestDB's rnd_str alphabet).
+    static func randomLetters(_ lengths: ClosedRange<Int64>) -> String {
+        String((0..<Int64.random(in: lengths)).map { _ in Character(UnicodeScalar(UInt8.random(in: 65...90))) })
     }
 
     static func field(_ function: ScalarFunction, _ instant: Int64) -> Int64 {

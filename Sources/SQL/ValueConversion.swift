@@ -98,8 +98,7 @@ enum ValueConversion {
             number = DecimalValue.truncated(n, scale: from.decimalScale!)
         case .text(let text) where from.isWideDecimal:
             guard let scaled = WideDecimal.parse(text, scale: from.decimalScale!),
-                  let whole = WideDecimal.truncated(scaled, scale: from.decimalScale!).int128.flatMap({ Int64(exactly: $0) }),
-                  whole != Int64.min
+                  let whole = DecimalValue.narrow(WideDecimal.truncated(scaled, scale: from.decimalScale!))
             else { throw fail() }
             number = whole
         case .boolean(let flag): number = flag ? 1 : 0
