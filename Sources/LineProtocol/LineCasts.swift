@@ -45,43 +45,44 @@ package enum LineCasts {
         }
     }
 
-    /// Sets column `column` (of `type`) of the batch's current row from `entity`.
+    /// Sets column `column` (of `type`) of the batch's current row from the entity at `entity`
+    /// (read field by field: see `LineParser.entityPointer`).
     static func set(
-        _ entity: LineEntity, from buffer: UnsafeRawBufferPointer, column: Int, type: ColumnType,
+        _ entity: UnsafePointer<LineEntity>, from buffer: UnsafeRawBufferPointer, column: Int, type: ColumnType,
         into batch: RowBatch, scratch: inout [UInt8]
     ) throws(Failure) {
-        switch entity.kind {
+        switch entity.pointee.kind {
         case .null:
             return
         case .tag, .string:
-            try setText(entity, buffer, column, type, batch, &scratch)
+            try setText(entity.pointee.range, kind: entity.pointee.kind, buffer, column, type, batch, &scratch)
         case .integer:
-            try setInteger(entity.integer, kind: .integer, column, type, batch, &scratch)
+            try setInteger(entity.pointee.integer, kind: .integer, column, type, batch, &scratch)
         case .boolean:
             switch type {
-            case .boolean, .byte: batch.setInteger(column, UInt8(entity.integer))
-            case .short: batch.setInteger(column, Int16(entity.integer))
-            case .int: batch.setInteger(column, Int32(entity.integer))
-            case .long: batch.setInteger(column, entity.integer)
-            case .float: batch.setFloat(column, Float(entity.integer))
-            case .double: batch.setDouble(column, Double(entity.integer))
-            case .symbol: setStatic(entity.integer == 1 ? "true" : "false", column, batch)
+            case .boolean, .byte: batch.setInteger(column, UInt8(entity.pointee.integer))
+            case .short: batch.setInteger(column, Int16(entity.pointee.integer))
+            case .int: batch.setInteger(column, Int32(entity.pointee.integer))
+            case .long: batch.setInteger(column, entity.pointee.integer)
+            case .float: batch.setFloat(column, Float(entity.pointee.integer))
+            case .double: batch.setDouble(column, Double(entity.pointee.integer))
+            case .symbol: setStatic(entity.pointee.integer == 1 ? "true" : "false", column, batch)
             default: throw .cast(from: .boolean)
             }
         case .double:
             switch type {
-            case .double: batch.setDouble(column, entity.double)
-            case .float: batch.setFloat(column, Float(entity.double))
+            case .double: batch.setDouble(column, entity.pointee.double)
+            case .float: batch.setFloat(column, Float(entity.pointee.double))
             case .decimal(let precision, let scale) where type.isWideDecimal:
-                if entity.double.isNaN { return batch.setNull(column) }
-                guard let scaled = WideDecimal.fromDouble(entity.double, scale: scale), WideDecimal.fits(scaled, precision: precision)
-                else { throw .outOfBounds(value: "\(entity.double)") }
+                if entity.pointee.double.isNaN { return batch.setNull(column) }
+                guard let scaled = WideDecimal.fromDouble(entity.pointee.double, scale: scale), WideDecimal.fits(scaled, precision: precision)
+                else { throw .outOfBounds(value: "\(entity.pointee.double)") }
                 setWide(scaled, column, type, batch)
             case .decimal(let precision, let scale):
                 // Rounded half away from zero to the column's scale; NaN is NULL.
-                if entity.double.isNaN { return batch.setNull(column) }
-                guard let scaled = DecimalValue.fromDouble(entity.double, scale: scale), DecimalValue.fits(scaled, precision: precision)
-                else { throw .outOfBounds(value: "\(entity.double)") }
+                if entity.pointee.double.isNaN { return batch.setNull(column) }
+                guard let scaled = DecimalValue.fromDouble(entity.pointee.double, scale: scale), DecimalValue.fits(scaled, precision: precision)
+                else { throw .outOfBounds(value: "\(entity.pointee.double)") }
                 batch.setInteger(column, scaled)
             default: throw .cast(from: .double)
             }
@@ -92,55 +93,55 @@ package enum LineCasts {
             case .timestampNanos: target = .nanos
             case .date: target = .millis
             case .symbol:
-                LineText.unescaped(buffer, entity.range, into: &scratch)
+                LineText.unescaped(buffer, entity.pointee.range, into: &scratch)
                 scratch.withUnsafeBytes { batch.setBytes(column, $0) }
                 return
             default: throw .cast(from: .timestamp)
             }
-            guard let value = entity.unit.convert(entity.integer, to: target) else {
-                throw .outOfBounds(value: "\(entity.integer)")
+            guard let value = entity.pointee.unit.convert(entity.pointee.integer, to: target) else {
+                throw .outOfBounds(value: "\(entity.pointee.integer)")
             }
             batch.setInteger(column, value)
         case .long256:
             switch type {
             case .long256:
-                let hex = UnsafeRawBufferPointer(rebasing: buffer[entity.range.start..<entity.range.end])
-                guard let words = ColumnValueText.long256(hexDigits: hex) else { throw .invalid(value: LineText.string(buffer, entity.range)) }
+                let hex = UnsafeRawBufferPointer(rebasing: buffer[entity.pointee.range.start..<entity.pointee.range.end])
+                guard let words = ColumnValueText.long256(hexDigits: hex) else { throw .invalid(value: LineText.string(buffer, entity.pointee.range)) }
                 setLong256(words, column, batch)
             case .symbol:
                 scratch.removeAll(keepingCapacity: true)
                 scratch.append(contentsOf: "0x".utf8)
-                scratch.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[entity.range.start..<entity.range.end]))
+                scratch.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[entity.pointee.range.start..<entity.pointee.range.end]))
                 scratch.withUnsafeBytes { batch.setBytes(column, $0) }
             default: throw .cast(from: .long256)
             }
         case .wideDecimal:
-            guard let value = wideValue(entity, buffer) else { throw .invalid(value: LineText.string(buffer, entity.range)) }
+            guard let value = wideValue(entity.pointee, buffer) else { throw .invalid(value: LineText.string(buffer, entity.pointee.range)) }
             switch type {
-            case .decimal: try setDecimal(value, scale: entity.dimensions, column, type, batch)
-            case .double: batch.setDouble(column, WideDecimal.toDouble(value, scale: entity.dimensions))
-            case .float: batch.setFloat(column, Float(WideDecimal.toDouble(value, scale: entity.dimensions)))
+            case .decimal: try setDecimal(value, scale: entity.pointee.dimensions, column, type, batch)
+            case .double: batch.setDouble(column, WideDecimal.toDouble(value, scale: entity.pointee.dimensions))
+            case .float: batch.setFloat(column, Float(WideDecimal.toDouble(value, scale: entity.pointee.dimensions)))
             default: throw .cast(from: .decimal)
             }
         case .decimal:
             switch type {
             case .decimal where type.isWideDecimal:
-                try setDecimal(Int256(entity.integer), scale: entity.dimensions, column, type, batch)
+                try setDecimal(Int256(entity.pointee.integer), scale: entity.pointee.dimensions, column, type, batch)
             case .decimal(let precision, let scale):
                 // Rescaled to the column (rounded half away from zero when it has fewer digits).
-                guard let scaled = DecimalValue.rescale(entity.integer, from: entity.dimensions, to: scale),
+                guard let scaled = DecimalValue.rescale(entity.pointee.integer, from: entity.pointee.dimensions, to: scale),
                       DecimalValue.fits(scaled, precision: precision)
-                else { throw .outOfBounds(value: DecimalValue.text(entity.integer, scale: entity.dimensions)) }
+                else { throw .outOfBounds(value: DecimalValue.text(entity.pointee.integer, scale: entity.pointee.dimensions)) }
                 batch.setInteger(column, scaled)
-            case .double: batch.setDouble(column, DecimalValue.toDouble(entity.integer, scale: entity.dimensions))
-            case .float: batch.setFloat(column, Float(DecimalValue.toDouble(entity.integer, scale: entity.dimensions)))
+            case .double: batch.setDouble(column, DecimalValue.toDouble(entity.pointee.integer, scale: entity.pointee.dimensions))
+            case .float: batch.setFloat(column, Float(DecimalValue.toDouble(entity.pointee.integer, scale: entity.pointee.dimensions)))
             default: throw .cast(from: .decimal)
             }
         case .doubleArray:
             guard case .doubleArray(let dimensions) = type else { throw .cast(from: .doubleArray) }
-            if entity.range.isEmpty { return }  // NULL array
-            guard dimensions == entity.dimensions else { throw .cast(from: .doubleArray) }
-            batch.setBytes(column, UnsafeRawBufferPointer(rebasing: buffer[entity.range.start..<entity.range.end]))
+            if entity.pointee.range.isEmpty { return }  // NULL array
+            guard dimensions == entity.pointee.dimensions else { throw .cast(from: .doubleArray) }
+            batch.setBytes(column, UnsafeRawBufferPointer(rebasing: buffer[entity.pointee.range.start..<entity.pointee.range.end]))
         }
     }
 
@@ -181,17 +182,17 @@ package enum LineCasts {
     }
 
     private static func setText(
-        _ entity: LineEntity, _ buffer: UnsafeRawBufferPointer, _ column: Int, _ type: ColumnType,
+        _ range: LineRange, kind: LineValueKind, _ buffer: UnsafeRawBufferPointer, _ column: Int, _ type: ColumnType,
         _ batch: RowBatch, _ scratch: inout [UInt8]
     ) throws(Failure) {
         // Most values have no escapes: their bytes go straight from the receive buffer.
-        guard entity.range.escaped else {
-            let text = UnsafeRawBufferPointer(rebasing: buffer[entity.range.start..<entity.range.end])
-            return try setText(text, kind: entity.kind, column, type, batch)
+        guard range.escaped else {
+            let text = UnsafeRawBufferPointer(rebasing: buffer[range.start..<range.end])
+            return try setText(text, kind: kind, column, type, batch)
         }
-        LineText.unescaped(buffer, entity.range, into: &scratch)
+        LineText.unescaped(buffer, range, into: &scratch)
         try scratch.withUnsafeBytes { text in
-            Result { () throws(Failure) in try setText(text, kind: entity.kind, column, type, batch) }
+            Result { () throws(Failure) in try setText(text, kind: kind, column, type, batch) }
         }.get()
     }
 

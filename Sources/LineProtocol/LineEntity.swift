@@ -11,8 +11,12 @@ package struct LineRange: Sendable, Equatable {
         self.escaped = escaped
     }
 
-    package var count: Int { end - start }
-    package var isEmpty: Bool { start == end }
+    package var count: Int {
+        @inline(__always) get { end - start }
+    }
+    package var isEmpty: Bool {
+        @inline(__always) get { start == end }
+    }
 }
 
 /// Units a timestamp can arrive in: suffixes `n`/`t`/`m`, binary unit bytes, or the HTTP

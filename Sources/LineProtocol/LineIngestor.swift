@@ -120,9 +120,9 @@ package final class LineIngestor {
         batch.beginRow()
         var designatedSet = false
         for index in 0..<parser.entityCount {
-            let entity = parser.entity(index)
-            guard let position = writer.resolve(entity: index, name: entity.name, in: buffer) else {
-                if entity.kind == .null || skippingUnknown { continue }
+            let entity = parser.entityPointer(index)
+            guard let position = writer.resolve(entity: index, name: entity.pointee.name, in: buffer) else {
+                if entity.pointee.kind == .null || skippingUnknown { continue }
                 batch.cancelRow()
                 return false
             }
@@ -135,7 +135,7 @@ package final class LineIngestor {
                 batch.cancelRow()
                 throw castError(error, writer: writer, column: position, line: line)
             }
-            if position == writer.designatedPosition && entity.kind != .null {
+            if position == writer.designatedPosition && entity.pointee.kind != .null {
                 designatedSet = true
                 let value = batch.column(position).lastFixedValue(as: Int64.self)
                 if let problem = Self.designatedProblem(value, unit: writer.designatedUnit) {

@@ -45,6 +45,12 @@ package struct LineParser {
 
     package func entity(_ index: Int) -> LineEntity { storage.pointer[index] }
 
+    /// Where entity `index` is, valid until the next `parse`: its fields read one by one. A
+    /// copy of the whole entity right after the parser stored its fields stalls on store
+    /// forwarding (wide loads over narrow recent stores) — a fifth of the row writer's time.
+    @inline(__always)
+    package func entityPointer(_ index: Int) -> UnsafePointer<LineEntity> { UnsafePointer(storage.pointer + index) }
+
     /// Parses the line starting at `start`. With `isFinal` the end of the buffer ends the last
     /// line (HTTP: the body may lack a trailing newline); without, it means "more to come".
     package mutating func parse(_ buffer: UnsafeRawBufferPointer, from start: Int, isFinal: Bool) -> LineParseOutcome {
@@ -73,12 +79,15 @@ package struct LineParser {
 
     // MARK: Grammar
 
+    // The grammar's functions are inlined into one loop: called, they kept the cursor in
+    // memory and reloaded it around every token; inlined, it lives in registers (decision 0029).
+    @inline(__always)
     private mutating func parseLine(_ c: inout Cursor) throws(Stop) -> LineParseOutcome {
         let first = try c.byte()
         if first == Byte.newline || first == Byte.carriageReturn {
             return .emptyLine(end: c.index + 1)
         }
-        var (name, stop) = try scanName(&c)
+        var (name, stop) = try Self.scanName(&c, table: table)
         table = name
         guard !name.isEmpty else { throw fail(.invalidTableName, c, offset: c.index) }
         if stop == Byte.comma {
@@ -86,11 +95,11 @@ package struct LineParser {
             repeat {
                 c.index += 1
                 let key: LineRange
-                (key, stop) = try scanName(&c)
+                (key, stop) = try Self.scanName(&c, table: table)
                 guard stop == Byte.equals else { throw fail(.missingTagValue, c, name: key) }
                 guard !key.isEmpty else { throw fail(.invalidColumnName, c, name: key) }
                 c.index += 1
-                let value = try scanValue(&c)
+                let value = try Self.scanValue(&c, table: table)
                 stop = try c.byte()
                 guard !value.isEmpty else { throw fail(.missingTagValue, c, name: key) }
                 append(LineEntity(name: key, kind: .tag, range: value, integer: 0, double: 0, unit: .nanos, dimensions: 0))
@@ -111,7 +120,7 @@ package struct LineParser {
                 return try finish(&c)
             }
             let key: LineRange
-            (key, stop) = try scanName(&c)
+            (key, stop) = try Self.scanName(&c, table: table)
             if stop != Byte.equals {
                 // A lone token right after the tags is the timestamp of a line without fields.
                 if fieldCount == 0 && tagCount > 0 && Byte.isEndOfLine(stop) {
@@ -139,12 +148,13 @@ package struct LineParser {
 
     /// The trailing timestamp: digits with an optional `n`/`t`/`m` suffix, up to the end of
     /// the line. An empty token (a trailing space) means no timestamp.
+    @inline(__always)
     private mutating func parseTimestamp(_ c: inout Cursor) throws(Stop) -> LineParseOutcome {
         let start = c.index
         while !Byte.isEndOfLine(try c.byte()) { c.index += 1 }
         let token = LineRange(start: start, end: c.index)
         guard !token.isEmpty else { return try finish(&c) }
-        guard let (value, unit) = Self.integer(c.buffer, token, allowingSuffixes: true) else {
+        guard let (value, unit) = Self.integer(c.base, token, allowingSuffixes: true) else {
             throw fail(.invalidTimestamp, c, value: token)
         }
         timestamp = value
@@ -154,7 +164,7 @@ package struct LineParser {
 
     private func finish(_ c: inout Cursor) throws(Stop) -> LineParseOutcome {
         // `c.index` is at the end-of-line byte (or the virtual one past a final buffer).
-        let end = min(c.index + 1, c.buffer.count)
+        let end = min(c.index + 1, c.count)
         if end - c.start > maxLineBytes {
             throw .failed(LineParseError(.lineTooLong, value: "\(maxLineBytes)", offset: c.start))
         }
@@ -163,11 +173,22 @@ package struct LineParser {
     }
 
     /// Names and text values must be UTF-8 (RELIABILITY I6). A pure-ASCII line — nearly all of
-    /// them — costs one pass with no branches taken; binary payloads are exempt.
+    /// them — costs only the bytes the token scans' blocks did not see; a high bit anywhere
+    /// (binary payloads included) sends the line to the exact check of its names and texts.
     private func checkUTF8(_ c: Cursor, end: Int) throws(Stop) {
-        var high: UInt8 = 0
-        for index in c.start..<end { high |= c.buffer[index] }
-        guard high & 0x80 != 0 else { return }
+        var high: UInt64 = c.highBitSeen ? 0x80 : 0
+        // The token scans' blocks saw the line's bytes up to `coveredEnd`, unless there was a gap.
+        var index = c.coveredEnd > c.start ? c.coveredEnd : c.start
+        let raw = UnsafeRawPointer(c.base)
+        while index + 8 <= end {
+            high |= raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            index += 8
+        }
+        while index < end {
+            high |= UInt64(c.base[index])
+            index += 1
+        }
+        guard high & 0x8080_8080_8080_8080 != 0 else { return }
         var ranges = [table]
         for index in 0..<entityCount {
             let entity = storage.pointer[index]
@@ -179,17 +200,30 @@ package struct LineParser {
         }
     }
 
+    @inline(__always)
     private mutating func parseFieldValue(_ c: inout Cursor, name: LineRange) throws(Stop) {
+        let first = try c.byte()
+        if first != Byte.quote && first != Byte.equals {
+            // The common case, an unquoted value, is decoded straight into its slot: a local
+            // entity copied in afterwards was read back right after its fields were stored,
+            // which stalls on store forwarding.
+            let value = try Self.scanValue(&c, table: table)
+            if entityCount == storage.capacity { storage.grow() }
+            let slot = storage.pointer + entityCount
+            slot.pointee = LineEntity(name: name, kind: .null, range: value, integer: 0, double: 0, unit: .nanos, dimensions: 0)
+            try Self.classify(value, &c, table: table, into: &slot.pointee)
+            entityCount += 1
+            return
+        }
         var entity = LineEntity.empty
         entity.name = name
-        let first = try c.byte()
         switch first {
         case Byte.quote:
             c.index += 1
             let start = c.index
             var escaped = false
             while true {
-                c.index = Byte.skipPlain(c.buffer, from: c.index, stops: .quoted)
+                c.index = Byte.skipQuoted(c.buffer, from: c.index)
                 let byte = try c.realByte(orFail: fail(.invalidFieldValue, c, name: name, value: LineRange(start: start, end: c.index)))
                 if byte == Byte.backslash {
                     _ = try c.realByte(at: c.index + 1, orFail: fail(.invalidFieldValue, c, name: name))
@@ -221,8 +255,7 @@ package struct LineParser {
                 throw error
             }
         default:
-            let value = try scanValue(&c)
-            try classify(value, c, into: &entity)
+            preconditionFailure("unquoted values are decoded above")
         }
         append(entity)
     }
@@ -325,21 +358,27 @@ package struct LineParser {
     }
 
     /// Types an unquoted text value by its form (QuestDB `ProtoEntity.parse`, §1.2).
-    private func classify(_ value: LineRange, _ c: Cursor, into entity: inout LineEntity) throws(Stop) {
+    @inline(__always)
+    private static func classify(_ value: LineRange, _ c: inout Cursor, table: LineRange, into entity: inout LineEntity) throws(Stop) {
         let bytes = c.buffer
+        let p = c.base
         guard !value.isEmpty else {
             entity.kind = .null
             return
         }
         // Escapes make no sense in a number or a boolean: such a value is invalid.
-        guard !value.escaped else { throw fail(.invalidFieldValue, c, name: entity.name, value: value) }
+        guard !value.escaped else { throw failure(.invalidFieldValue, c, table: table, name: entity.name, value: value) }
         entity.range = value
+        if p[value.end - 1] == UInt8(ascii: "i") {
+            // The commonest value first (`123i`); no boolean or NaN ends in `i`.
+            return try classifyInteger(value, &c, table: table, into: &entity)
+        }
         if let boolean = Self.boolean(bytes, value) {
             entity.kind = .boolean
             entity.integer = boolean ? 1 : 0
             return
         }
-        let last = bytes[value.end - 1] | 0x20
+        let last = p[value.end - 1] | 0x20
         if last == UInt8(ascii: "n") && value.count == 3, let nan = Self.double(bytes, value) {
             // `NaN` ends in the nanosecond suffix's letter.
             entity.kind = .double
@@ -348,39 +387,25 @@ package struct LineParser {
         }
         switch last {
         case UInt8(ascii: "i"):
-            let digits = LineRange(start: value.start, end: value.end - 1)
-            if digits.count > 2 && bytes[digits.start] == UInt8(ascii: "0") && bytes[digits.start + 1] | 0x20 == UInt8(ascii: "x") {
-                let hex = LineRange(start: digits.start + 2, end: digits.end)
-                guard hex.count <= 64, (hex.start..<hex.end).allSatisfy({ Byte.isHexDigit(bytes[$0]) }) else {
-                    throw fail(.invalidFieldValue, c, name: entity.name, value: value)
-                }
-                entity.kind = .long256
-                entity.range = hex
-                return
-            }
-            guard bytes[value.end - 1] == UInt8(ascii: "i"), let (integer, _) = Self.integer(bytes, digits, allowingSuffixes: false) else {
-                throw fail(.invalidFieldValue, c, name: entity.name, value: value)
-            }
-            entity.kind = .integer
-            entity.integer = integer
+            try classifyInteger(value, &c, table: table, into: &entity)
         case UInt8(ascii: "t"), UInt8(ascii: "n"), UInt8(ascii: "m"):
-            guard let (integer, unit) = Self.integer(bytes, value, allowingSuffixes: true), let unit else {
-                throw fail(.invalidFieldValue, c, name: entity.name, value: value)
+            guard let (integer, unit) = Self.integer(p, value, allowingSuffixes: true), let unit else {
+                throw failure(.invalidFieldValue, c, table: table, name: entity.name, value: value)
             }
             entity.kind = .timestamp
             entity.integer = integer
             entity.unit = unit
-        case UInt8(ascii: "d") where bytes[value.end - 1] == UInt8(ascii: "d"):
+        case UInt8(ascii: "d") where p[value.end - 1] == UInt8(ascii: "d"):
             let text = LineRange(start: value.start, end: value.end - 1)
             guard let (unscaled, scale, digits) = Self.decimal(bytes, text) else {
-                throw fail(.invalidFieldValue, c, name: entity.name, value: value)
+                throw failure(.invalidFieldValue, c, table: table, name: entity.name, value: value)
             }
             if let unscaled {
                 entity.kind = .decimal
                 entity.integer = unscaled
             } else {
                 // Past 18 digits: the text stays where it is, read when the value is written.
-                guard digits <= Self.maxWideDecimalDigits else { throw fail(.decimalNotSupported, c, name: entity.name) }
+                guard digits <= Self.maxWideDecimalDigits else { throw failure(.decimalNotSupported, c, table: table, name: entity.name) }
                 entity.kind = .wideDecimal
                 entity.range = text
                 entity.integer = LineEntity.wideDecimalText
@@ -388,42 +413,71 @@ package struct LineParser {
             entity.dimensions = scale
         default:
             guard let double = Self.double(bytes, value) else {
-                throw fail(.invalidFieldValue, c, name: entity.name, value: value)
+                throw failure(.invalidFieldValue, c, table: table, name: entity.name, value: value)
             }
             entity.kind = .double
             entity.double = double
         }
     }
 
+    /// `123i`, `-5i` or `0x…i` (LONG256); an `I` suffix is invalid.
+    @inline(__always)
+    private static func classifyInteger(_ value: LineRange, _ c: inout Cursor, table: LineRange, into entity: inout LineEntity) throws(Stop) {
+        let p = c.base
+        let digits = LineRange(start: value.start, end: value.end - 1)
+        if digits.count > 2 && p[digits.start] == UInt8(ascii: "0") && p[digits.start + 1] | 0x20 == UInt8(ascii: "x") {
+            let hex = LineRange(start: digits.start + 2, end: digits.end)
+            guard hex.count <= 64, (hex.start..<hex.end).allSatisfy({ Byte.isHexDigit(p[$0]) }) else {
+                throw failure(.invalidFieldValue, c, table: table, name: entity.name, value: value)
+            }
+            entity.kind = .long256
+            entity.range = hex
+            return
+        }
+        guard p[value.end - 1] == UInt8(ascii: "i"), let (integer, _) = Self.integer(p, digits, allowingSuffixes: false) else {
+            throw failure(.invalidFieldValue, c, table: table, name: entity.name, value: value)
+        }
+        entity.kind = .integer
+        entity.integer = integer
+    }
+
     // MARK: Scanning
 
+    // The scanners are static: as methods they were handed a copy of the parser per token,
+    // whose load right after the parser's own stores stalled on store forwarding.
+
     /// A table, tag or field name: up to an unescaped `,`, `=`, space or end of line.
-    private func scanName(_ c: inout Cursor) throws(Stop) -> (LineRange, UInt8) {
-        try scanToken(&c, stops: .name, invalid: c.index == table.start ? .invalidTableName : .invalidColumnName)
+    @inline(__always)
+    private static func scanName(_ c: inout Cursor, table: LineRange) throws(Stop) -> (LineRange, UInt8) {
+        try scanToken(&c, inValue: false, invalid: c.index == table.start ? .invalidTableName : .invalidColumnName, table: table)
     }
 
     /// A tag value or unquoted field value: up to an unescaped `,`, space or end of line.
-    private func scanValue(_ c: inout Cursor) throws(Stop) -> LineRange {
-        try scanToken(&c, stops: .value, invalid: .invalidFieldValue).0
+    @inline(__always)
+    private static func scanValue(_ c: inout Cursor, table: LineRange) throws(Stop) -> LineRange {
+        try scanToken(&c, inValue: true, invalid: .invalidFieldValue, table: table).0
     }
 
     /// Bytes up to the first unescaped stop byte; returns the token and that byte.
     /// A NUL, or a backslash ending a final buffer, is `invalid`.
-    private func scanToken(_ c: inout Cursor, stops: Byte.TokenStops, invalid: LineParseError.Code) throws(Stop) -> (LineRange, UInt8) {
+    @inline(__always)
+    private static func scanToken(
+        _ c: inout Cursor, inValue: Bool, invalid: LineParseError.Code, table: LineRange
+    ) throws(Stop) -> (LineRange, UInt8) {
         let start = c.index
         var escaped = false
         while true {
-            c.index = Byte.skipPlain(c.buffer, from: c.index, stops: stops)
+            c.index = c.nextStop(inValue: inValue)
             let byte = try c.byte()
             switch byte {
             case Byte.backslash:
-                _ = try c.realByte(at: c.index + 1, orFail: fail(invalid, c, offset: c.index))
+                _ = try c.realByte(at: c.index + 1, orFail: failure(invalid, c, table: table, offset: c.index))
                 escaped = true
                 c.index += 2
             case 0:
-                throw fail(invalid, c, value: LineRange(start: start, end: c.index), offset: c.index)
+                throw failure(invalid, c, table: table, value: LineRange(start: start, end: c.index), offset: c.index)
             default:
-                // `skipPlain` stops only at a special byte (or the end: a virtual newline).
+                // `nextStop` stops only at a special byte (or the end: a virtual newline).
                 return (LineRange(start: start, end: c.index, escaped: escaped), byte)
             }
         }
@@ -456,14 +510,15 @@ package struct LineParser {
     }
 
     /// A decimal integer with optional sign, and (when allowed) a `n`/`t`/`m` unit suffix.
+    @inline(__always)
     static func integer(
-        _ bytes: UnsafeRawBufferPointer, _ range: LineRange, allowingSuffixes: Bool
+        _ p: UnsafePointer<UInt8>, _ range: LineRange, allowingSuffixes: Bool
     ) -> (Int64, LineTimestampUnit?)? {
         guard !range.isEmpty, !range.escaped else { return nil }
         var end = range.end
         var unit: LineTimestampUnit?
         if allowingSuffixes {
-            switch bytes[end - 1] {
+            switch p[end - 1] {
             case UInt8(ascii: "n"): unit = .nanos
             case UInt8(ascii: "t"): unit = .micros
             case UInt8(ascii: "m"): unit = .millis
@@ -472,12 +527,23 @@ package struct LineParser {
             if unit != nil { end -= 1 }
         }
         var index = range.start
-        let negative = index < end && bytes[index] == UInt8(ascii: "-")
-        if negative || (index < end && bytes[index] == UInt8(ascii: "+")) { index += 1 }
+        let negative = index < end && p[index] == UInt8(ascii: "-")
+        if negative || (index < end && p[index] == UInt8(ascii: "+")) { index += 1 }
         guard index < end else { return nil }
+        if end - index <= 18 {
+            // Eighteen digits cannot overflow: no checks per digit (nearly every value).
+            var magnitude: Int64 = 0
+            while index < end {
+                let digit = p[index] &- UInt8(ascii: "0")
+                guard digit < 10 else { return nil }
+                magnitude = magnitude &* 10 &+ Int64(digit)
+                index += 1
+            }
+            return (negative ? -magnitude : magnitude, unit)
+        }
         var value: Int64 = 0
         while index < end {
-            let digit = bytes[index] &- UInt8(ascii: "0")
+            let digit = p[index] &- UInt8(ascii: "0")
             guard digit < 10 else { return nil }
             // Accumulate negatively so Int64.min parses; Int64.min itself is QuestDB's NULL.
             let (scaled, overflowA) = value.multipliedReportingOverflow(by: 10)
@@ -579,6 +645,13 @@ package struct LineParser {
     private func fail(
         _ code: LineParseError.Code, _ c: Cursor, name: LineRange? = nil, value: LineRange? = nil, offset: Int? = nil
     ) -> Stop {
+        Self.failure(code, c, table: table, name: name, value: value, offset: offset)
+    }
+
+    private static func failure(
+        _ code: LineParseError.Code, _ c: Cursor, table: LineRange, name: LineRange? = nil, value: LineRange? = nil,
+        offset: Int? = nil
+    ) -> Stop {
         .failed(LineParseError(
             code, table: LineText.string(c.buffer, table), name: name.map { LineText.string(c.buffer, $0) } ?? "",
             value: value.map { LineText.string(c.buffer, $0) } ?? "", offset: offset ?? c.index))
@@ -616,48 +689,102 @@ final class LineEntityStorage {
     }
 }
 
-/// A read position in the buffer, aware of where the data ends.
+/// A read position in the buffer, aware of where the data ends, with the stop bytes of the
+/// 64-byte block around it classified once (`sundial_classify_block`).
 private struct Cursor {
     let buffer: UnsafeRawBufferPointer
+    /// The buffer's bytes and size, read once: the raw buffer's accessors may not inline
+    /// into a parser this large.
+    let base: UnsafePointer<UInt8>
+    let count: Int
     let start: Int
     let isFinal: Bool
     var index: Int
+    /// The block: bit i of the masks is byte `blockStart + i`; none is loaded at first.
+    private var blockStart: Int
+    private var stopBits: UInt64 = 0
+    private var equalsBits: UInt64 = 0
+    /// Blocks loaded one after another from `start` cover `start..<coveredEnd` (0: a block was
+    /// loaded past a gap — a quoted string or binary payload skipped — so coverage is unknown);
+    /// `highBitSeen`: a byte of them has its high bit set (maybe past the line: the UTF-8
+    /// check then runs, which is only slower).
+    private(set) var coveredEnd: Int
+    private(set) var highBitSeen = false
 
     init(buffer: UnsafeRawBufferPointer, start: Int, isFinal: Bool) {
         self.buffer = buffer
+        self.base = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? Cursor.nothing
+        self.count = buffer.count
         self.start = start
         self.isFinal = isFinal
         self.index = start
+        self.blockStart = start &- 64
+        self.coveredEnd = start
+    }
+
+    /// The first index from the cursor holding a stop byte of a name (NUL, LF, CR, space,
+    /// `,`, `=`, backslash) — or, for a value, of the same but `=` — or the end of the buffer.
+    @inline(__always)
+    mutating func nextStop(inValue: Bool) -> Int {
+        var from = index
+        while true {
+            let offset = from &- blockStart
+            if UInt(bitPattern: offset) < 64 {
+                let bits = (inValue ? stopBits & ~equalsBits : stopBits) >> UInt64(offset)
+                if bits != 0 { return from + bits.trailingZeroBitCount }
+                from = blockStart + 64
+                // Past the end the block's bits are all set, so `from` never passes it.
+            }
+            loadBlock(at: from)
+        }
+    }
+
+    private mutating func loadBlock(at position: Int) {
+        blockStart = position
+        guard position < count else {
+            stopBits = ~0
+            equalsBits = 0
+            return
+        }
+        if sundial_classify_block(base, position, count, &stopBits, &equalsBits) != 0 { highBitSeen = true }
+        coveredEnd = position == coveredEnd ? position + 64 : 0
     }
 
     /// The byte at the cursor; past the end of a final buffer, a virtual newline.
     @inline(__always)
     func byte() throws(Stop) -> UInt8 {
-        if index < buffer.count { return buffer[index] }
-        if isFinal && index == buffer.count { return Byte.newline }
+        if index < count { return base[index] }
+        if isFinal && index == count { return Byte.newline }
         throw .incomplete
     }
 
     /// A byte that must really be there (inside quotes, after a backslash, in a payload).
     func realByte(at position: Int? = nil, orFail failure: @autoclosure () -> Stop) throws(Stop) -> UInt8 {
         let position = position ?? index
-        if position < buffer.count { return buffer[position] }
+        if position < count { return base[position] }
         if isFinal { throw failure() }
         throw .incomplete
     }
 
     mutating func littleEndian<T: FixedWidthInteger>(_ type: T.Type) throws(Stop) -> T {
         let size = MemoryLayout<T>.size
-        guard index + size <= buffer.count else { throw isFinal ? .truncated : .incomplete }
+        guard index + size <= count else { throw isFinal ? .truncated : .incomplete }
         let value = buffer.loadUnaligned(fromByteOffset: index, as: T.self)
         index += size
         return T(littleEndian: value)
     }
 
-    mutating func skip(_ count: Int) throws(Stop) {
-        guard index + count <= buffer.count else { throw isFinal ? .truncated : .incomplete }
-        index += count
+    mutating func skip(_ bytes: Int) throws(Stop) {
+        guard index + bytes <= self.count else { throw isFinal ? .truncated : .incomplete }
+        index += bytes
     }
+
+    /// A valid address for an empty buffer, never read.
+    nonisolated(unsafe) private static let nothing: UnsafePointer<UInt8> = {
+        let byte = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
+        byte.initialize(to: 0)
+        return UnsafePointer(byte)
+    }()
 }
 
 /// How parsing stops short of a line.
@@ -712,21 +839,20 @@ enum Byte {
 
     static func isEndOfLine(_ byte: UInt8) -> Bool { byte == newline || byte == carriageReturn }
 
-    /// The bytes that end or interrupt a token, by where the token is (the sets live in
-    /// `CByteScan`). Names stop at NUL, LF, CR, space, `,`, `=` and backslash; unquoted values
-    /// at the same but `=` (an ordinary byte there); quoted strings at LF, `"` and backslash.
-    enum TokenStops { case name, value, quoted }
-
-    /// The first index from `start` holding a stop byte, or the end: the loop every token
-    /// spends its time in, sixteen bytes at a time.
+    /// The first index from `start` holding a stop byte of a quoted string (LF, `"`,
+    /// backslash), or the end, sixteen bytes at a time. (Names and unquoted values are
+    /// scanned through `Cursor.nextStop`'s classified blocks.)
     @inline(__always)
-    static func skipPlain(_ buffer: UnsafeRawBufferPointer, from start: Int, stops: TokenStops) -> Int {
+    static func skipQuoted(_ buffer: UnsafeRawBufferPointer, from start: Int) -> Int {
         guard let base = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return start }
-        switch stops {
-        case .name: return sundial_scan_name(base, start, buffer.count)
-        case .value: return sundial_scan_value(base, start, buffer.count)
-        case .quoted: return sundial_scan_quoted(base, start, buffer.count)
-        }
+        return sundial_scan_quoted(base, start, buffer.count)
+    }
+
+    /// The first byte of a non-empty buffer as a typed pointer: its subscript always
+    /// inlines, where a raw buffer's may become a call in a large inlined parser.
+    @inline(__always)
+    static func pointer(_ buffer: UnsafeRawBufferPointer) -> UnsafePointer<UInt8> {
+        buffer.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: UInt8.self)
     }
 
     static func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }

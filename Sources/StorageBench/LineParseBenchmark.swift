@@ -24,6 +24,9 @@ struct LineParseBenchmark: AsyncParsableCommand {
     @Option(help: "Passes over the file per measure; the fastest counts (a shared machine's noise only slows a pass).")
     var passes = 3
 
+    @Flag(help: "Only the parse measure (for `perf stat` of the parser alone).")
+    var parseOnly = false
+
     func run() async throws {
         guard let bytes = try DurableFile.read(file, maxBytes: 1 << 36) else { throw ValidationError("no such file: \(file)") }
         let megabytes = Double(bytes.count) / 1_000_000
@@ -50,6 +53,8 @@ struct LineParseBenchmark: AsyncParsableCommand {
         let parseRate = megabytes / seconds
         let parseLines = Double(lines) / seconds / 1e6
         print("ilp parse          : \(Int(parseRate.rounded())) MB/s, \(format2(parseLines)) M lines/s (\(lines) lines, \(Int(megabytes)) MB, one core, best of \(max(1, passes)))")
+
+        if parseOnly { return }
 
         // Parse + append into batches.
         let directory = TemporaryDirectory(prefix: "sundial-ilp-parse")

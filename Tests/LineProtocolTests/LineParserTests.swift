@@ -2,6 +2,7 @@
 // malformed input, each parsed whole and split at every byte boundary with the same result.
 import LineProtocol
 import NIOCore
+import TestSupport
 import Testing
 
 /// A parsed line as text, for comparing: `table | kind:name=value ... | ts=…`.
@@ -165,6 +166,60 @@ func parseStream(_ input: [UInt8], cuts: [Int] = [], isHTTP: Bool = true, maxLin
         let emoji = Array("t s=\"😀\"\n".utf8)
         for cut in 5...8 {
             #expect(parseStream(emoji, cuts: [cut]) == ["1: t | string:s=😀"])
+        }
+    }
+
+    /// The UTF-8 check rides on the token scans' 64-byte blocks: a bad sequence must be found
+    /// wherever the blocks fall — in a tag value, in a string, in a name after a quoted string
+    /// or a binary payload the blocks skipped — and high bytes in a binary payload or in the
+    /// next line must not refuse a valid one.
+    @Test func invalidUTF8IsFoundWhereverTheScanBlocksFall() {
+        let bad: [UInt8] = [0xC0, 0x80]
+        let minusTwo: [UInt8] = [16, 0, 0, 0, 0, 0, 0, 0, 0xC0]  // binary DOUBLE -2.0
+        let refusal = "the line is not valid UTF-8 (names and text values must be)"
+        for pad in 1...140 {
+            let filler = String(repeating: "p", count: pad)
+            let lines: [[UInt8]] = [
+                Array("t,\(filler)=x,s=".utf8) + bad + Array(" a=1i\n".utf8),
+                Array("t s=\"\(filler)\",".utf8) + bad + Array("=1i\n".utf8),
+                Array("t a==".utf8) + minusTwo + Array(",\(filler)".utf8) + bad + Array("=1i\n".utf8),
+                Array("t \(filler)=1i,b=\"".utf8) + bad + Array("\"\n".utf8),
+                Array("t \(filler)=1i,b=2i,".utf8) + bad + Array("=1i\n".utf8),
+                Array("t s=\"\(filler)".utf8) + bad + Array("\",b=1i\n".utf8),
+            ]
+            for line in lines {
+                #expect(parseStream(line).last?.hasSuffix(refusal) == true, "pad \(pad): \(line)")
+            }
+            let fine = Array("t,\(filler)=x a=1i\nt s=\"é\"\n".utf8)
+            #expect(parseStream(fine) == ["1: t | tag:\(filler)=x | integer:a=1", "2: t | string:s=é"], "pad \(pad)")
+            let binary = Array("t a==".utf8) + minusTwo + Array(",\(filler)b=1i\n".utf8)
+            #expect(parseStream(binary) == ["1: t | double:a=-2.0 | integer:\(filler)b=1"], "pad \(pad)")
+        }
+    }
+
+    /// Random damage to long, valid lines (seeded): whatever the bytes, the parser answers the
+    /// same whole, cut at a random byte and cut at three, and never traps — the 64-byte scan
+    /// blocks meet stop bytes, escapes, quotes, NULs and high bytes at every offset.
+    @Test func damagedLinesParseTheSameWholeAndSplit() {
+        let alphabet = Array(",= \\\"\n\r\u{0}0123456789.-iatTfen".utf8) + [0xC3, 0xA9, 0xC0, 0x80, 0xFF]
+        let template = Array(("cpu,hostname=host_12,region=eu-central-1,datacenter=eu-central-1a,rack=6 "
+            + "usage_user=58i,usage_system=2.5,usage_idle=-24i,s=\"a b,c=d\",ok=t,big=9223372036854775807i 1451606400000000000\n").utf8)
+        var random = SplitMix64(seed: 17)
+        for _ in 0..<3_000 {
+            var bytes = template + template
+            for _ in 0..<Int.random(in: 1...4, using: &random) {
+                let at = Int.random(in: 0..<bytes.count, using: &random)
+                switch Int.random(in: 0..<3, using: &random) {
+                case 0: bytes[at] = alphabet.randomElement(using: &random)!
+                case 1: bytes.insert(alphabet.randomElement(using: &random)!, at: at)
+                default: bytes.remove(at: at)
+                }
+            }
+            let whole = parseStream(bytes)
+            let cut = Int.random(in: 0...bytes.count, using: &random)
+            #expect(parseStream(bytes, cuts: [cut]) == whole, "\(bytes) cut at \(cut)")
+            let cuts = (0..<3).map { _ in Int.random(in: 0...bytes.count, using: &random) }.sorted()
+            #expect(parseStream(bytes, cuts: cuts) == whole, "\(bytes) cut at \(cuts)")
         }
     }
 
