@@ -10,7 +10,7 @@ VENV := integration/.venv
 PYTHON := $(VENV)/bin/python
 BUILD_LOG := .build/build-log.txt
 
-.PHONY: run test unit integration release deps venv bench clean
+.PHONY: run test unit integration release deps venv bench fuzz clean
 
 run: release
 	.build/release/sundial serve --data-dir $(DATA_DIR)
@@ -60,5 +60,10 @@ bench: release venv
 	$(PYTHON) integration/bench/replication_bench.py --rows 10000000
 	$(PYTHON) integration/bench/failover_bench.py
 
+# The ILP and PG wire parsers under libFuzzer + AddressSanitizer, FUZZ_SECONDS (default 300)
+# each; its own build directory, .build-fuzz (RELIABILITY §5.1).
+fuzz: deps
+	scripts/fuzz.sh
+
 clean:
-	rm -rf .build $(VENV)
+	rm -rf .build .build-fuzz $(VENV)

@@ -173,6 +173,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Tool: the ILP and PG wire parsers under libFuzzer (`make fuzz`; RELIABILITY §5.1).
+        // A plain build is a replayer of saved inputs.
+        .executableTarget(
+            name: "WireFuzz",
+            dependencies: [
+                "LineProtocol",
+                "PostgresWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "TestSupport",
             dependencies: ["Storage"],

@@ -63,15 +63,18 @@ package struct LineParser {
         do throws(Stop) {
             return try parseLine(&cursor)
         } catch {
+            let tooLong = LineParseError(.lineTooLong, value: "\(maxLineBytes)", offset: start)
             switch error {
             case .incomplete:
-                if buffer.count - start > maxLineBytes {
-                    return .failed(LineParseError(.lineTooLong, value: "\(maxLineBytes)", offset: start))
-                }
+                if buffer.count - start > maxLineBytes { return .failed(tooLong) }
                 return .incomplete
             case .failed(let error):
+                // A fault found past the size limit is reported as the limit: a stream cut
+                // anywhere before the fault would have said so first (found by the fuzzer).
+                if max(cursor.index, cursor.rewound) + 1 - start > maxLineBytes { return .failed(tooLong) }
                 return .failed(error)
             case .truncated:
+                if max(cursor.index, cursor.rewound) + 1 - start > maxLineBytes { return .failed(tooLong) }
                 return .failed(LineParseError(.invalidFieldValue, table: LineText.string(buffer, table), offset: cursor.index))
             }
         }
@@ -124,6 +127,7 @@ package struct LineParser {
             if stop != Byte.equals {
                 // A lone token right after the tags is the timestamp of a line without fields.
                 if fieldCount == 0 && tagCount > 0 && Byte.isEndOfLine(stop) {
+                    c.rewound = c.index
                     c.index = key.start
                     return try parseTimestamp(&c)
                 }
@@ -710,6 +714,9 @@ private struct Cursor {
     /// check then runs, which is only slower).
     private(set) var coveredEnd: Int
     private(set) var highBitSeen = false
+    /// Where the cursor was before the one step back the grammar takes (a lone token after
+    /// the tags, read again as a timestamp): how far the line was read, for the size limit.
+    var rewound = 0
 
     init(buffer: UnsafeRawBufferPointer, start: Int, isFinal: Bool) {
         self.buffer = buffer

@@ -223,6 +223,31 @@ func parseStream(_ input: [UInt8], cuts: [Int] = [], isHTTP: Bool = true, maxLin
         }
     }
 
+    /// A fault found past the size limit is the limit, wherever the stream is cut: cut before
+    /// the fault, the parser can only say the line is too long (a fuzzer found the two answers
+    /// differing). A fault within the limit is the fault, even on a longer line.
+    @Test func aFaultPastTheLimitIsTheLimitWhereverTheStreamIsCut() {
+        let tooLong = "error: error in line 1: line is longer than the maximum line size of 64 bytes"
+        let pastLimit = Array(("t a=" + String(repeating: "x", count: 80) + " 1\n").utf8)
+        let withinLimit = Array(("t a=xyz,b=" + String(repeating: "1", count: 80) + "i\n").utf8)
+        let fault = "error: error in line 1: Could not parse entire line, field value is invalid. Field: a; value: xyz"
+        // A lone token after the tags is read up to its unescaped end (past the limit here),
+        // then again as a timestamp, which stops at the escaped newline: the line was read
+        // past the limit all the same.
+        let rereadPastLimit = Array(("t,a=b 1\\\n" + String(repeating: "y", count: 80) + "\n").utf8)
+        for isHTTP in [true, false] {
+            for cut in 0...pastLimit.count {
+                #expect(parseStream(pastLimit, cuts: [cut], isHTTP: isHTTP, maxLineBytes: 64) == [tooLong], "cut at \(cut)")
+            }
+            for cut in 0...rereadPastLimit.count {
+                #expect(parseStream(rereadPastLimit, cuts: [cut], isHTTP: isHTTP, maxLineBytes: 64) == [tooLong], "cut at \(cut)")
+            }
+            for cut in 0...withinLimit.count {
+                #expect(parseStream(withinLimit, cuts: [cut], isHTTP: isHTTP, maxLineBytes: 64) == [fault], "cut at \(cut)")
+            }
+        }
+    }
+
     @Test func aLineLongerThanTheLimitIsRefusedEvenBeforeItEnds() {
         let long = Array("t a=\"".utf8) + [UInt8](repeating: UInt8(ascii: "x"), count: 200)
         let result = parseStream(long, cuts: [50, 100, 150], isHTTP: false, maxLineBytes: 64)
