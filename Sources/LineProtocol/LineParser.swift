@@ -373,8 +373,8 @@ package struct LineParser {
         // Escapes make no sense in a number or a boolean: such a value is invalid.
         guard !value.escaped else { throw failure(.invalidFieldValue, c, table: table, name: entity.name, value: value) }
         entity.range = value
-        if p[value.end - 1] == UInt8(ascii: "i") {
-            // The commonest value first (`123i`); no boolean or NaN ends in `i`.
+        if p[value.end - 1] | 0x20 == UInt8(ascii: "i") {
+            // The commonest value first (`123i`); no boolean or NaN ends in `i` or `I`.
             return try classifyInteger(value, &c, table: table, into: &entity)
         }
         if let boolean = Self.boolean(bytes, value) {
@@ -390,8 +390,6 @@ package struct LineParser {
             return
         }
         switch last {
-        case UInt8(ascii: "i"):
-            try classifyInteger(value, &c, table: table, into: &entity)
         case UInt8(ascii: "t"), UInt8(ascii: "n"), UInt8(ascii: "m"):
             guard let (integer, unit) = Self.integer(p, value, allowingSuffixes: true), let unit else {
                 throw failure(.invalidFieldValue, c, table: table, name: entity.name, value: value)
@@ -853,13 +851,6 @@ enum Byte {
     static func skipQuoted(_ buffer: UnsafeRawBufferPointer, from start: Int) -> Int {
         guard let base = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return start }
         return sundial_scan_quoted(base, start, buffer.count)
-    }
-
-    /// The first byte of a non-empty buffer as a typed pointer: its subscript always
-    /// inlines, where a raw buffer's may become a call in a large inlined parser.
-    @inline(__always)
-    static func pointer(_ buffer: UnsafeRawBufferPointer) -> UnsafePointer<UInt8> {
-        buffer.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: UInt8.self)
     }
 
     static func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }

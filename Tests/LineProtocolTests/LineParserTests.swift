@@ -128,6 +128,7 @@ func parseStream(_ input: [UInt8], cuts: [Int] = [], isHTTP: Bool = true, maxLin
         (",s=v a=1i\n", "error in line 1: INVALID_TABLE_NAME"),
         (" a=1i\n", "error in line 1: INVALID_TABLE_NAME"),
         ("t a=\(String(repeating: "1", count: 77))d\n", "error in line 1: table: t, column: a; DECIMAL values have at most 76 digits and a scale of at most 76"),
+        ("t a=5I\n", "error in line 1: Could not parse entire line, field value is invalid. Field: a; value: 5I"),
         ("t a=1.2.3d\n", "error in line 1: Could not parse entire line, field value is invalid. Field: a; value: 1.2.3d"),
         ("t a=.d\n", "error in line 1: Could not parse entire line, field value is invalid. Field: a; value: .d"),
         ("t a=\u{0}1i\n", "error in line 1: Could not parse entire line, field value is invalid. Field: ; value: "),
