@@ -206,6 +206,8 @@ extension ConfigurationKey {
               "Longest a small run of late commits (rows before ones already applied) waits at the WAL's end for the commits after it, so they are merged into their partition once; 0 merges each at once. Rows waiting are durable, not yet visible; INSERT, /imp and DDL never wait."),
         .init("cairo.wal.segment.rollover.size", .byteSize((1 << 20)...(1 << 34)), default: "64m",
               "Size at which a WAL segment is sealed and the next begins; whole sealed segments are what purge deletes."),
+        .init("cairo.wal.recycled.segments", .integer(0...4096), default: "8",
+              "Most purged WAL segments kept as spare files that new segments reuse, overwriting pages already in the page cache and blocks already allocated (cheaper writes and fsyncs, as PostgreSQL's wal_recycle); 0 deletes every purged segment. Spares take up to this many segments of disk and are deleted at start-up."),
 
         // Process.
         .init("log.level", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]),

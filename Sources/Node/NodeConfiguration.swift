@@ -77,7 +77,8 @@ package struct NodeConfiguration: Sendable {
 
         let commitMode = WALConfiguration.CommitMode(rawValue: try values.choice("cairo.commit.mode")) ?? .sync
         storage = StorageConfiguration(wal: WALConfiguration(
-            commitMode: commitMode, segmentSizeBytes: Int(try values.byteSize("cairo.wal.segment.rollover.size"))))
+            commitMode: commitMode, segmentSizeBytes: Int(try values.byteSize("cairo.wal.segment.rollover.size")),
+            recycledSegments: Int(try values.integer("cairo.wal.recycled.segments"))))
         storage.maxSymbolValues = Int(try values.integer("cairo.max.symbol.values"))
         storage.lateApplyHoldNanos = UInt64(try values.integer("cairo.wal.apply.late.hold.micros")) * 1_000
         storage.columnConverter = CastColumnConverter()

@@ -14,6 +14,8 @@ struct Applier: ~Copyable {
     private var newHoldDeadline: UInt64?
     private var batch: RowBatch?
     private var sinceCheckpoint = 0
+    /// Record payload bytes applied since the last checkpoint.
+    private var bytesSinceCheckpoint = 0
     /// Tables that failed to apply a record, with the reason; their later records are skipped.
     private(set) var suspended: [UInt32: String] = [:]
     private(set) var appliedTxn: UInt64 = 0
@@ -102,6 +104,7 @@ struct Applier: ~Copyable {
         }
         appliedTxn = run.last!.txn
         sinceCheckpoint += run.count
+        bytesSinceCheckpoint += bytes
         return true
     }
 
@@ -183,12 +186,15 @@ struct Applier: ~Copyable {
             appliedTxn = record.txn
         }
         sinceCheckpoint += 1
+        bytesSinceCheckpoint += record.payload.count
     }
 
     /// Applies records up to `limit` — short of a late run at the end that `lateHold` keeps
-    /// back; a table that fails is suspended, the others go on.
+    /// back; a table that fails is suspended, the others go on. Checkpoints after
+    /// `checkpointEvery` txns or `checkpointEveryBytes` of payload, whichever comes first.
     mutating func applyAvailable(
-        wal: WriteAheadLog, upTo limit: UInt64, checkpointEvery: Int, hold: UInt64? = nil, lateHold: LateApplyHold? = nil
+        wal: WriteAheadLog, upTo limit: UInt64, checkpointEvery: Int, checkpointEveryBytes: Int = .max, hold: UInt64? = nil,
+        lateHold: LateApplyHold? = nil
     ) {
         do {
             if reader == nil {
@@ -197,7 +203,9 @@ struct Applier: ~Copyable {
                 held = nil
             }
             while appliedTxn < limit, try applyNext(upTo: limit, lateHold: lateHold) {
-                if sinceCheckpoint >= checkpointEvery { try checkpointAll(wal: wal, hold: hold) }
+                if sinceCheckpoint >= checkpointEvery || bytesSinceCheckpoint >= checkpointEveryBytes {
+                    try checkpointAll(wal: wal, hold: hold)
+                }
             }
         } catch {
             // The WAL itself failed to read: every table stops until restart.
@@ -392,6 +400,7 @@ struct Applier: ~Copyable {
             try store.checkpoint()
         }
         sinceCheckpoint = 0
+        bytesSinceCheckpoint = 0
         let floor = stores.values.map(\.checkpointedTxn).min() ?? appliedTxn
         if let wal {
             let limit = min(previousFloor, hold ?? .max)

@@ -4,6 +4,10 @@ package struct StorageConfiguration: Sendable {
     /// Tables are checkpointed (column files fsynced, `_txn` written) after this many applied
     /// transactions, and at shutdown; replay after a crash starts from the last checkpoint.
     package var checkpointEveryTxns: Int
+    /// …or after this many bytes of WAL records, whichever comes first: purge follows
+    /// checkpoints, and large transactions would otherwise keep many segments between them
+    /// (and leave none to reuse: decision 0030). `nil`: two segments' worth.
+    package var checkpointEveryBytes: Int?
     /// Commits wait once this many committed transactions are not applied yet.
     package var maxApplyLagTxns: Int
     /// How long a small run of late commits at the WAL's end may wait for the commits after

@@ -704,7 +704,9 @@ package final class StorageEngine: Sendable {
         // one must not rebuild the views of all.
         let (changed, suspended, holding, deadline) = applier.withLock { applier in
             applier.applyAvailable(
-                wal: wal, upTo: committed, checkpointEvery: configuration.checkpointEveryTxns, hold: hold, lateHold: lateHold)
+                wal: wal, upTo: committed, checkpointEvery: configuration.checkpointEveryTxns,
+                checkpointEveryBytes: configuration.checkpointEveryBytes ?? 2 * configuration.wal.segmentSizeBytes, hold: hold,
+                lateHold: lateHold)
             // Held: applied stops before the run; otherwise everything up to `committed` is
             // applied or failed (a table that failed is suspended and its waiters let go).
             let holding = applier.isHolding ? applier.appliedTxn : nil

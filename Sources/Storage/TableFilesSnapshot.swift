@@ -127,7 +127,8 @@ package struct SnapshotImport {
     /// Whether the node holds nothing a snapshot would replace: no table and no WAL segment.
     package static func isEmpty(_ layout: DataDirectory) throws(StorageError) -> Bool {
         let tables = try ColumnFiles.entries(of: layout.tablesDirectory)
-        let segments = try ColumnFiles.entries(of: layout.walDirectory)
+        // Spares (purged segments kept for reuse) hold nothing.
+        let segments = try ColumnFiles.entries(of: layout.walDirectory).filter { !$0.hasSuffix(WALSegmentFiles.spareSuffix) }
         let base = try SnapshotBase.load(layout)
         return tables.isEmpty && segments.isEmpty && base == nil
     }

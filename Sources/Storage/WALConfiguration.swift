@@ -18,16 +18,20 @@ package struct WALConfiguration: Sendable {
     package var maxRecordBytes: Int
     /// Upper bound on the time an `async` commit stays unsynced.
     package var asyncSyncIntervalMillis: Int
+    /// Most purged segments kept as spares for new segments to reuse (decision 0030); 0 deletes
+    /// every purged segment.
+    package var recycledSegments: Int
 
     package init(
         commitMode: CommitMode = .sync, segmentSizeBytes: Int = 64 << 20, maxRecordBytes: Int = 256 << 20,
-        asyncSyncIntervalMillis: Int = 100
+        asyncSyncIntervalMillis: Int = 100, recycledSegments: Int = 8
     ) {
         precondition(segmentSizeBytes > WALSegmentHeader.size, "segment size must exceed the segment header")
         self.commitMode = commitMode
         self.segmentSizeBytes = segmentSizeBytes
         self.maxRecordBytes = maxRecordBytes
         self.asyncSyncIntervalMillis = asyncSyncIntervalMillis
+        self.recycledSegments = recycledSegments
     }
 }
 

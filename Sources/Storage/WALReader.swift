@@ -113,12 +113,16 @@ package final class WALReader {
 
     private func readHeader(_ current: (info: WALSegmentInfo, fd: Int32)) throws(StorageError) -> WALRecordHeader {
         let path = current.info.path
-        try readExactly(current.fd, into: &headerBytes, at: offset, path: path)
+        do {
+            try readExactly(current.fd, into: &headerBytes, at: offset, path: path)
+        } catch where error.code == .corrupt {
+            throw failure(current, error.message)
+        }
         let decoded = headerBytes.withUnsafeBytes {
             WALRecordCodec.decodeHeader($0, maxPayloadBytes: log.configuration.maxRecordBytes)
         }
         guard case .success(let header) = decoded, header.txn == nextTxn else {
-            throw StorageError(.corrupt, path: path, "record at byte \(offset) (txn \(nextTxn)) fails verification on read")
+            throw failure(current, "record at byte \(offset) (txn \(nextTxn)) fails verification on read")
         }
         return header
     }
@@ -129,15 +133,29 @@ package final class WALReader {
         _ current: (info: WALSegmentInfo, fd: Int32), header: WALRecordHeader, into payload: UnsafeMutableRawBufferPointer
     ) throws(StorageError) {
         let path = current.info.path
-        try readExactly(current.fd, into: payload, at: offset + WALRecordHeader.size, path: path)
+        do {
+            try readExactly(current.fd, into: payload, at: offset + WALRecordHeader.size, path: path)
+        } catch where error.code == .corrupt {
+            throw failure(current, error.message)
+        }
         let intact = headerBytes.withUnsafeBytes { headerBytes in
             WALRecordCodec.checksumMatches(header, headerBytes: headerBytes, payload: UnsafeRawBufferPointer(payload))
         }
         guard intact else {
-            throw StorageError(.corrupt, path: path, "record at byte \(offset) (txn \(nextTxn)) fails its checksum on read")
+            throw failure(current, "record at byte \(offset) (txn \(nextTxn)) fails its checksum on read")
         }
         offset += header.recordSize
         nextTxn += 1
+    }
+
+    /// A record that fails verification: damage, unless its segment was purged while this
+    /// reader was in it — a purged segment may be reused and overwritten (decision 0030), so
+    /// that reader learns its records are gone, as one that had not started reading them would.
+    private func failure(_ current: (info: WALSegmentInfo, fd: Int32), _ message: String) -> StorageError {
+        if !log.segments.contains(where: { $0.firstTxn == current.info.firstTxn }) {
+            return StorageError(.limitExceeded, path: log.directory, "txn \(nextTxn) was purged from the WAL while this reader still needed it")
+        }
+        return StorageError(.corrupt, path: current.info.path, message)
     }
 
     /// Opens the segment holding `txn` and walks its headers to the record.

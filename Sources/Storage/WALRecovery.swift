@@ -110,6 +110,13 @@ package struct WALRecovery {
             return .anomaly(Anomaly(intact: nil, offset: 0, missingTxn: expectedFirst, reason: "is in a segment whose header \(invalid.reason)"))
         }
         guard header.firstTxn == file.firstTxn else {
+            // A reused segment (decision 0030) renamed before its new header reached the disk:
+            // no record in it was synced, since a sync would have carried the header too.
+            if header.firstTxn < file.firstTxn {
+                return .anomaly(Anomaly(
+                    intact: nil, offset: 0, missingTxn: expectedFirst,
+                    reason: "is in a reused segment whose new header never reached the disk"))
+            }
             throw StorageError(.corrupt, path: file.path, "segment header names first txn \(header.firstTxn), the file name \(file.firstTxn)")
         }
         if let previous, header.firstTxn != previous.lastTxn + 1 {
@@ -125,10 +132,13 @@ package struct WALRecovery {
         var offset = WALSegmentHeader.size
         var expected = header.firstTxn
         var epoch = max(lastEpoch, header.epoch)
-        while offset < bytes.count {
+        scanning: while offset < bytes.count {
             let failure: String
             switch WALRecordCodec.decode(bytes, at: offset, maxPayloadBytes: maxRecordBytes) {
             case .success(let record):
+                // A reused segment keeps its former records past the new ones; they are older
+                // than any txn the segment can hold, and the segment ends where they begin.
+                if record.txn < header.firstTxn { break scanning }
                 guard record.txn == expected else {
                     throw damage(file.path, offset, expected, "holds txn \(record.txn)")
                 }
@@ -148,7 +158,7 @@ package struct WALRecovery {
                 lastEpoch: epoch)
             return .anomaly(Anomaly(intact: intact, offset: offset, missingTxn: expected, reason: failure))
         }
-        let info = WALSegmentInfo(path: file.path, firstTxn: header.firstTxn, lastTxn: expected - 1, sizeBytes: bytes.count)
+        let info = WALSegmentInfo(path: file.path, firstTxn: header.firstTxn, lastTxn: expected - 1, sizeBytes: offset)
         return .clean(ScannedSegment(info: info, lastEpoch: epoch))
     }
 

@@ -55,13 +55,25 @@ package struct WALSegmentHeader: Sendable, Equatable {
     }
 }
 
-/// Naming and listing of segment files.
+/// Naming and listing of segment files, and of spare files (purged segments kept for reuse).
 package enum WALSegmentFiles {
     package static let suffix = ".wal"
+    package static let spareSuffix = ".spare"
 
     package static func name(firstTxn: UInt64) -> String {
         let digits = String(firstTxn)
         return String(repeating: "0", count: max(0, 20 - digits.count)) + digits + suffix
+    }
+
+    /// A purged segment kept for reuse (`WriteAheadLog.purge`); its name says where it came
+    /// from, nothing more.
+    package static func spareName(firstTxn: UInt64) -> String {
+        String(name(firstTxn: firstTxn).dropLast(suffix.count)) + spareSuffix
+    }
+
+    /// Spare files of `directory`.
+    package static func spares(_ directory: String) throws(StorageError) -> [String] {
+        try ColumnFiles.entries(of: directory).filter { $0.hasSuffix(spareSuffix) }.map { directory + "/" + $0 }
     }
 
     /// First txn named by a segment file name, or `nil` when the name is not a segment's.

@@ -22,6 +22,8 @@ struct WALState: ~Copyable {
     var syncRounds = 0
     /// Reused encoding buffer: one record at a time, no allocation per append once warm.
     var encodeBuffer: [UInt8] = []
+    /// Purged segments kept for reuse, oldest first (`WriteAheadLog.purge`).
+    var spares: [String] = []
     let io: StorageIO
 
     init(nextTxn: UInt64, epoch: UInt64, segments: [WALSegmentInfo], io: StorageIO) {
@@ -85,10 +87,17 @@ struct WALState: ~Copyable {
         return WALPosition(txn: txn, segmentFirstTxn: segment.firstTxn, endOffset: segment.size)
     }
 
-    /// Seals the current segment (if any) and creates the next, named by the next txn.
+    /// Seals the current segment (if any) and starts the next, named by the next txn: a spare
+    /// renamed when there is one (decision 0030), else a new file.
     private mutating func startSegment(directory: String, epoch: UInt64) throws(StorageError) {
+        // A reused file may run on past the last record with the records of its former life:
+        // they are cut off before the segment is sealed, so a sealed segment is exactly its
+        // records. The cut is synced with the segment, before any later record can be.
+        if let sealed = current, io.ftruncate(sealed.fd, sealed.size) != 0 {
+            throw StorageError(.io, path: sealed.path, "cannot cut a WAL segment to its records before sealing it", errno: errno)
+        }
         let path = directory + "/" + WALSegmentFiles.name(firstTxn: nextTxn)
-        let fd = io.create(path, O_WRONLY | O_EXCL, 0o644)
+        let fd = try reuseSpare(as: path) ?? io.create(path, O_WRONLY | O_EXCL, 0o644)
         if fd < 0 { throw StorageError(.io, path: path, "cannot create a WAL segment", errno: errno) }
         let header = WALSegmentHeader(firstTxn: nextTxn, epoch: epoch).encoded()
         do throws(StorageError) {
@@ -102,6 +111,24 @@ struct WALState: ~Copyable {
         current = OpenSegment(fd: fd, firstTxn: nextTxn, path: path, size: header.count)
         segments.append(WALSegmentInfo(path: path, firstTxn: nextTxn, lastTxn: nextTxn - 1, sizeBytes: header.count))
         directoryUnsynced = true
+    }
+
+    /// Renames the oldest spare to `path` and opens it for writing; nil when there is no spare
+    /// (or it cannot be used: it is removed and a new file is made instead).
+    private mutating func reuseSpare(as path: String) throws(StorageError) -> Int32? {
+        while !spares.isEmpty {
+            let spare = spares.removeFirst()
+            guard io.rename(spare, path) == 0 else {
+                _ = io.unlink(spare)
+                continue
+            }
+            let fd = open(path, O_WRONLY | O_CLOEXEC)
+            if fd >= 0 { return fd }
+            let failure = StorageError(.io, path: path, "cannot open a reused WAL segment", errno: errno)
+            _ = io.unlink(path)
+            throw failure
+        }
+        return nil
     }
 
     static let maxCopiedPayloadBytes = 64 << 10

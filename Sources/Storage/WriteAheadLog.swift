@@ -29,6 +29,11 @@ package final class WriteAheadLog: Sendable {
     ) throws(StorageError) {
         let recovered = try WALRecovery(directory: directory, maxRecordBytes: configuration.maxRecordBytes, io: io)
             .run(segmentSizeBytes: configuration.segmentSizeBytes, obsoleteThrough: obsoleteThrough)
+        // Spares of an earlier run go: whatever happened since (a restore, a resync) could make
+        // their old records look current to a reader. Reuse starts again with the next purge.
+        for spare in try WALSegmentFiles.spares(directory) where io.unlink(spare) != 0 && errno != ENOENT {
+            throw StorageError(.io, path: spare, "cannot remove a spare WAL segment", errno: errno)
+        }
         var initial = WALState(
             nextTxn: recovered.nextTxn ?? nextTxnIfEmpty, epoch: recovered.lastEpoch, segments: recovered.segments, io: io)
         if let last = recovered.segments.last {
@@ -50,7 +55,12 @@ package final class WriteAheadLog: Sendable {
 
     deinit {
         state.withLock { state in
-            if let current = state.current { close(current.fd) }
+            if let current = state.current {
+                // A reused segment's former records past the end go, so the next open does not
+                // take them for a torn tail (it would cut them the same way).
+                _ = io.ftruncate(current.fd, current.size)
+                close(current.fd)
+            }
             for fd in state.unsyncedSealed { close(fd) }
         }
     }
@@ -199,26 +209,44 @@ package final class WriteAheadLog: Sendable {
 
     // MARK: Retention
 
-    /// Deletes sealed segments whose every record is at or below `txn`; the segment being
-    /// appended to always stays. Returns the number of bytes freed.
+    /// Drops sealed segments whose every record is at or below `txn`; the segment being
+    /// appended to always stays. Up to `recycledSegments` of them are kept as spares that new
+    /// segments reuse (decision 0030), the rest deleted. Returns the number of bytes freed.
     @discardableResult
     package func purge(through txn: UInt64) throws(StorageError) -> Int {
-        let doomed = state.withLock { state -> [WALSegmentInfo] in
+        let (doomed, room) = state.withLock { state -> ([WALSegmentInfo], Int) in
             var doomed: [WALSegmentInfo] = []
             while state.segments.count > 1, let first = state.segments.first, first.lastTxn <= txn {
                 doomed.append(state.segments.removeFirst())
             }
-            return doomed
+            return (doomed, configuration.recycledSegments - state.spares.count)
         }
         guard !doomed.isEmpty else { return 0 }
-        // One directory fsync for all: if power fails before it, any subset of these files may
-        // come back, and the next open drops them again (`WALRecovery`, `obsoleteThrough`).
-        for segment in doomed where io.unlink(segment.path) != 0 && errno != ENOENT {
-            throw StorageError(.io, path: segment.path, "cannot remove a purged WAL segment", errno: errno)
+        // The newest are kept: the oldest would be reused first and are the likeliest to have
+        // left the page cache.
+        var spares: [String] = []
+        for (index, segment) in doomed.enumerated() {
+            if doomed.count - index <= room {
+                let spare = directory + "/" + WALSegmentFiles.spareName(firstTxn: segment.firstTxn)
+                if io.rename(segment.path, spare) == 0 {
+                    spares.append(spare)
+                    continue
+                }
+            }
+            if io.unlink(segment.path) != 0 && errno != ENOENT {
+                throw StorageError(.io, path: segment.path, "cannot remove a purged WAL segment", errno: errno)
+            }
         }
+        // One directory fsync for all: if power fails before it, any subset of these files may
+        // come back, and the next open drops them again (`WALRecovery`, `obsoleteThrough`; a
+        // spare is deleted at open). A spare is reused only once its new name is durable.
         try DurableFile.syncDirectory(containing: directory + "/segment", io: io)
+        if !spares.isEmpty { state.withLock { $0.spares.append(contentsOf: spares) } }
         return doomed.reduce(0) { $0 + $1.sizeBytes }
     }
+
+    /// Spare segments waiting for reuse.
+    package var spareCount: Int { state.withLock { $0.spares.count } }
 
     /// Bytes held by all segments.
     package var retainedBytes: Int { state.withLock { $0.segments.reduce(0) { $0 + $1.sizeBytes } } }
