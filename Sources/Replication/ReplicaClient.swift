@@ -148,7 +148,7 @@ package struct ReplicaClient: Service {
                     // Written now, synced in the background: the next chunk is received and
                     // verified during this one's fsync, and one fsync covers what arrived
                     // meanwhile (catch-up is bound by this loop).
-                    let last = try storage.appendReplicatedRecords(verified.records)
+                    let last = try storage.appendReplicatedRecords(verified.run)
                     machine.wrote(through: verified.lastTxn)
                     monitor.upstreamReceived(verified)
                     ReplicationMetrics.received(

@@ -16,7 +16,9 @@ package enum WALChunkCodec {
 
     /// A chunk whose every layer checked out: the records' bytes and what lag accounting needs.
     package struct Verified: Sendable {
-        package var records: [UInt8]
+        /// The records, each verified, with their headers.
+        package var run: VerifiedWALRecords
+        package var records: [UInt8] { run.bytes }
         package var firstTxn: UInt64
         package var lastTxn: UInt64
         /// Commit time (µs, primary's clock) of each record, first to last.
@@ -42,30 +44,23 @@ package enum WALChunkCodec {
         var commitTimes: [Int64] = []
         commitTimes.reserveCapacity(Int(min(chunk.lastTxn - chunk.firstTxn + 1, 1 << 16)))
         var expected = chunk.firstTxn
-        var offset = 0
-        let walked = records.withUnsafeBytes { raw in Result { () throws(ReplicationProtocolError) in
-            while offset < raw.count {
-                switch WALRecordCodec.decode(raw, at: offset, maxPayloadBytes: maxRecordBytes) {
-                case .success(let header):
-                    guard header.txn == expected else {
-                        throw .corruptChunk("record at byte \(offset) is txn \(header.txn), expected \(expected)")
-                    }
-                    guard header.epoch <= frameEpoch else {
-                        throw .corruptChunk("txn \(header.txn) has epoch \(header.epoch), newer than its frame's \(frameEpoch)")
-                    }
-                    commitTimes.append(header.commitTimeMicros)
-                    offset += header.recordSize
-                    expected += 1
-                case .failure(let invalid):
-                    throw .corruptChunk("record at byte \(offset) (txn \(expected)) is invalid: \(invalid)")
+        let run = try VerifiedWALRecords.verify(
+            records, maxRecordBytes: maxRecordBytes,
+            invalid: { offset, reason in .corruptChunk("record at byte \(offset) (txn \(expected)) is invalid: \(reason)") },
+            check: { (header, offset) throws(ReplicationProtocolError) in
+                guard header.txn == expected else {
+                    throw .corruptChunk("record at byte \(offset) is txn \(header.txn), expected \(expected)")
                 }
-            }
-        } }
-        try walked.get()
+                guard header.epoch <= frameEpoch else {
+                    throw .corruptChunk("txn \(header.txn) has epoch \(header.epoch), newer than its frame's \(frameEpoch)")
+                }
+                commitTimes.append(header.commitTimeMicros)
+                expected += 1
+            })
         guard expected == chunk.lastTxn + 1 else {
             throw .corruptChunk("chunk declares txns \(chunk.firstTxn)…\(chunk.lastTxn) but holds \(chunk.firstTxn)…\(expected - 1)")
         }
-        return Verified(records: records, firstTxn: chunk.firstTxn, lastTxn: chunk.lastTxn, commitTimes: commitTimes)
+        return Verified(run: run, firstTxn: chunk.firstTxn, lastTxn: chunk.lastTxn, commitTimes: commitTimes)
     }
 }
 

@@ -41,6 +41,22 @@ package struct CRC32C: Sendable {
         updatePortable(bytes)
     }
 
+    /// The checksum of a `length`-byte message whose bytes at `offset` changed from `old` to
+    /// `new` (same count), given its checksum before — without reading the rest of it. CRC is
+    /// affine: for messages of one length, crc(M) ⊕ crc(M′) is the zero-started, uninverted
+    /// CRC of M ⊕ M′, which leading zeros leave alone and trailing zeros shift.
+    package static func adjusting(
+        _ checksum: UInt32, length: Int, at offset: Int, from old: UnsafeRawBufferPointer, to new: UnsafeRawBufferPointer
+    ) -> UInt32 {
+        precondition(old.count == new.count && offset >= 0 && offset + old.count <= length, "the change must lie inside the message")
+        var difference = [UInt8](repeating: 0, count: old.count)
+        for index in 0..<old.count { difference[index] = old[index] ^ new[index] }
+        var crc = CRC32C()
+        crc.state = 0
+        difference.withUnsafeBytes { crc.update($0) }
+        return checksum ^ sundial_crc32c_zeros(crc.state, UInt64(length - offset - old.count))
+    }
+
     /// Whether the CPU's crc32 instruction is used (SSE4.2); the table version otherwise.
     package static let hardware = sundial_crc32c_hardware_available() != 0
 

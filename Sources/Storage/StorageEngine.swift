@@ -520,15 +520,18 @@ package final class StorageEngine: Sendable {
 
     /// Appends records received from the primary to this node's WAL with the primary's txn
     /// numbers, epochs and commit times, follows their schema changes in the catalog, waits
-    /// until they are durable and wakes the applier. `records` is a run of whole WAL records
-    /// (header + payload) that replication has verified; they are verified again here.
+    /// until they are durable and wakes the applier. `bytes` is a run of whole WAL records
+    /// (header + payload); each is verified first.
     ///
     /// Records at or below the WAL's last txn are skipped (a replayed chunk is harmless); a
-    /// gap or a record that fails verification throws before anything after it is appended.
+    /// gap or a record that fails verification throws before anything is appended.
     /// Returns the last txn now in the WAL.
     @discardableResult
     package func appendReplicated(_ bytes: [UInt8]) async throws(StorageError) -> UInt64 {
-        let last = try appendReplicatedRecords(bytes)
+        let run = try VerifiedWALRecords.verify(
+            bytes, maxRecordBytes: wal.configuration.maxRecordBytes,
+            invalid: { offset, reason in StorageError(.corrupt, path: "replication", "received record at byte \(offset) is invalid: \(reason)") })
+        let last = try appendReplicatedRecords(run)
         try await replicatedDurable(last)
         return last
     }
@@ -536,9 +539,11 @@ package final class StorageEngine: Sendable {
     /// Appends verified records without waiting for their fsync, so a replica can receive and
     /// verify the next chunk while this one syncs (the WAL's group commit then covers several
     /// chunks with one fsync); `replicatedDurable` waits for it. Returns the last txn written.
-    package func appendReplicatedRecords(_ bytes: [UInt8]) throws(StorageError) -> UInt64 {
-        try bytes.withUnsafeBytes { records in
-            Result { () throws(StorageError) in try appendReplicated(records) }
+    /// Their checksums are neither computed nor checked again (the WAL carries each over to
+    /// its own header arithmetically); the applier's reader verifies every record it reads.
+    package func appendReplicatedRecords(_ run: VerifiedWALRecords) throws(StorageError) -> UInt64 {
+        try run.bytes.withUnsafeBytes { records in
+            Result { () throws(StorageError) in try appendReplicated(run, records) }
         }.get()
     }
 
@@ -548,19 +553,11 @@ package final class StorageEngine: Sendable {
         startApplying()
     }
 
-    private func appendReplicated(_ records: UnsafeRawBufferPointer) throws(StorageError) -> UInt64 {
+    private func appendReplicated(_ run: VerifiedWALRecords, _ records: UnsafeRawBufferPointer) throws(StorageError) -> UInt64 {
         try catalog.withLock { (catalog) throws(StorageError) -> UInt64 in
-            var offset = 0
-            while offset < records.count {
-                let header: WALRecordHeader
-                switch WALRecordCodec.decode(records, at: offset, maxPayloadBytes: wal.configuration.maxRecordBytes) {
-                case .success(let decoded): header = decoded
-                case .failure(let invalid):
-                    throw StorageError(.corrupt, path: "replication", "received record at byte \(offset) is invalid: \(invalid)")
-                }
+            for (header, offset) in zip(run.headers, run.offsets) {
                 let payload = UnsafeRawBufferPointer(
                     rebasing: records[(offset + WALRecordHeader.size)..<(offset + header.recordSize)])
-                offset += header.recordSize
                 if header.txn < wal.nextTxn { continue }
                 if header.epoch > catalog.epochs.writingEpoch {
                     // The primary's history forked here (a promotion upstream): remember it

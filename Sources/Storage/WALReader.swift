@@ -37,11 +37,19 @@ package final class WALReader {
     package func next() throws(StorageError) -> WALRecord? {
         guard let current = try advance() else { return nil }
         let header = try readHeader(current)
-        // The payload is read straight into its own array: one copy from the page cache.
-        var payload = [UInt8](repeating: 0, count: header.payloadLength)
-        try payload.withUnsafeMutableBytes { raw in
-            Result { () throws(StorageError) in try readPayload(current, header: header, into: raw) }
-        }.get()
+        // The payload is read straight into its own array, left uninitialized until then: one
+        // copy from the page cache and no zeroing pass before it.
+        var failure: StorageError?
+        let payload = [UInt8](unsafeUninitializedCapacity: header.payloadLength) { buffer, initialized in
+            do throws(StorageError) {
+                try readPayload(current, header: header, into: UnsafeMutableRawBufferPointer(buffer))
+                initialized = header.payloadLength
+            } catch {
+                failure = error
+                initialized = 0
+            }
+        }
+        if let failure { throw failure }
         return WALRecord(
             header: header, payload: payload,
             position: WALPosition(txn: header.txn, segmentFirstTxn: current.info.firstTxn, endOffset: offset))

@@ -100,6 +100,28 @@ package enum WALRecordCodec {
         output.appendLittleEndian(crc.value)
     }
 
+    /// Appends the header of a verified record received from elsewhere (a primary) with this
+    /// log's unsynced depth: its checksum is carried over the changed field arithmetically
+    /// (`CRC32C.adjusting`) instead of being computed over the payload again. A wrong checksum
+    /// stays wrong — readers verify every record.
+    package static func encodeHeader(replicating header: WALRecordHeader, durableTxn: UInt64, into output: inout [UInt8]) {
+        let depth = UInt32(clamping: header.txn - min(header.txn, durableTxn))
+        let checksum = withUnsafeBytes(of: header.unsyncedDepth.littleEndian) { old in
+            withUnsafeBytes(of: depth.littleEndian) { new in
+                CRC32C.adjusting(header.checksum, length: 40 + header.payloadLength, at: 12, from: old, to: new)
+            }
+        }
+        output.appendLittleEndian(WALRecordHeader.magic)
+        output.appendLittleEndian(WALRecordHeader.formatVersion)
+        output.appendLittleEndian(header.kind.rawValue)
+        output.appendLittleEndian(UInt32(header.payloadLength))
+        output.appendLittleEndian(depth)
+        output.appendLittleEndian(header.txn)
+        output.appendLittleEndian(header.epoch)
+        output.appendLittleEndian(header.commitTimeMicros)
+        output.appendLittleEndian(checksum)
+    }
+
     /// Why bytes at some offset are not a valid record.
     package enum Invalid: Error, Sendable, Equatable {
         /// Fewer bytes than a header, or than the header's payload length: the log ends here
@@ -180,5 +202,51 @@ package enum WALRecordCodec {
             index += 1
         }
         return true
+    }
+}
+
+/// Whole WAL records back to back, each verified (`WALRecordCodec.decode`: magic, version,
+/// length, checksum) when this value was made, with where each starts: a replica appends them
+/// to its WAL without parsing or checksumming them again.
+package struct VerifiedWALRecords: Sendable {
+    package let bytes: [UInt8]
+    package let headers: [WALRecordHeader]
+    /// Where each record's header starts in `bytes`.
+    package let offsets: [Int]
+
+    /// Verifies every record of `bytes`, which must be whole records and nothing else;
+    /// `check` sees each header in order (and may refuse it), `invalid` says why a record at
+    /// an offset is not one.
+    package static func verify<Failure: Error>(
+        _ bytes: [UInt8], maxRecordBytes: Int,
+        invalid: (_ offset: Int, _ reason: WALRecordCodec.Invalid) -> Failure,
+        check: (_ header: WALRecordHeader, _ offset: Int) throws(Failure) -> Void = { (_, _) throws(Failure) in }
+    ) throws(Failure) -> VerifiedWALRecords {
+        var headers: [WALRecordHeader] = []
+        var offsets: [Int] = []
+        let walked = bytes.withUnsafeBytes { raw in
+            Result { () throws(Failure) in
+                var offset = 0
+                while offset < raw.count {
+                    switch WALRecordCodec.decode(raw, at: offset, maxPayloadBytes: maxRecordBytes) {
+                    case .success(let header):
+                        try check(header, offset)
+                        headers.append(header)
+                        offsets.append(offset)
+                        offset += header.recordSize
+                    case .failure(let reason):
+                        throw invalid(offset, reason)
+                    }
+                }
+            }
+        }
+        try walked.get()
+        return VerifiedWALRecords(bytes: bytes, headers: headers, offsets: offsets)
+    }
+
+    private init(bytes: [UInt8], headers: [WALRecordHeader], offsets: [Int]) {
+        self.bytes = bytes
+        self.headers = headers
+        self.offsets = offsets
     }
 }

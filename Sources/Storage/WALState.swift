@@ -35,10 +35,12 @@ struct WALState: ~Copyable {
         self.durableTxn = nextTxn - 1
     }
 
-    /// Appends a record whose payload is the concatenation of `payload`'s pieces.
+    /// Appends a record whose payload is the concatenation of `payload`'s pieces; `replicating`
+    /// is the verified header it arrived with from a primary (same txn, kind, epoch, commit
+    /// time and payload), whose checksum is carried over rather than computed again.
     mutating func append(
         kind: WALRecordKind, epoch: UInt64, payload: [UnsafeRawBufferPointer], commitTimeMicros: Int64,
-        directory: String, segmentSizeBytes: Int
+        directory: String, segmentSizeBytes: Int, replicating: WALRecordHeader? = nil
     ) throws(StorageError) -> WALPosition {
         if let failure {
             throw StorageError(.notWritable, path: directory, "the WAL refuses writes after an earlier failure: \(failure)")
@@ -49,9 +51,15 @@ struct WALState: ~Copyable {
         }
         let txn = nextTxn
         encodeBuffer.removeAll(keepingCapacity: true)
-        WALRecordCodec.encodeHeader(
-            kind: kind, txn: txn, epoch: epoch, commitTimeMicros: commitTimeMicros, payload: payload,
-            durableTxn: durableTxn, into: &encodeBuffer)
+        if let replicating {
+            precondition(replicating.txn == txn && replicating.payloadLength == payload.reduce(0) { $0 + $1.count },
+                         "a replicated header must describe the record appended")
+            WALRecordCodec.encodeHeader(replicating: replicating, durableTxn: durableTxn, into: &encodeBuffer)
+        } else {
+            WALRecordCodec.encodeHeader(
+                kind: kind, txn: txn, epoch: epoch, commitTimeMicros: commitTimeMicros, payload: payload,
+                durableTxn: durableTxn, into: &encodeBuffer)
+        }
         // A large payload is written from where its pieces are, after its header: copying a
         // batch's megabytes behind the header would cost a pass over them under the WAL's
         // lock. A small one joins the header, saving system calls.

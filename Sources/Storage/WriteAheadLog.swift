@@ -98,8 +98,9 @@ package final class WriteAheadLog: Sendable {
         return position
     }
 
-    /// Appends a record received from the primary: same txn, epoch and commit time. The txn
-    /// must be the next one; durability is the caller's to wait for (`waitDurable`), whatever
+    /// Appends a record received from the primary: same txn, epoch and commit time, and its
+    /// verified checksum carried over to this log's header (`header` must be what
+    /// `WALRecordCodec.decode` read with `payload`). The txn must be the next one; durability is the caller's to wait for (`waitDurable`), whatever
     /// the commit mode, because a replica reports its durable position to the primary.
     package func appendReplicated(_ header: WALRecordHeader, payload: UnsafeRawBufferPointer) throws(StorageError) -> WALPosition {
         try state.withLock { (state) throws(StorageError) -> WALPosition in
@@ -114,7 +115,7 @@ package final class WriteAheadLog: Sendable {
             }
             let position = try state.append(
                 kind: header.kind, epoch: header.epoch, payload: [payload], commitTimeMicros: header.commitTimeMicros,
-                directory: directory, segmentSizeBytes: configuration.segmentSizeBytes)
+                directory: directory, segmentSizeBytes: configuration.segmentSizeBytes, replicating: header)
             if configuration.commitMode != .sync { state.releaseWatchers(committedTxn: position.txn) }
             return position
         }

@@ -60,6 +60,12 @@ import TestSupport
         let gap = await #expect(throws: StorageError.self) { try await replica.appendReplicated(try Self.shipped(primary, from: 2)) }
         #expect(gap?.code == .corrupt)
         #expect(replica.wal.nextTxn == 1)
+        // A damaged last record: every record is verified before the first is appended.
+        var damaged = try Self.shipped(primary, from: 1)
+        damaged[damaged.count - 1] ^= 0x10
+        let refusedDamage = await #expect(throws: StorageError.self) { try await replica.appendReplicated(damaged) }
+        #expect(refusedDamage?.message.contains("invalid") == true)
+        #expect(replica.wal.nextTxn == 1)
         _ = try await replica.appendReplicated(try Self.shipped(primary, from: 1))
         let replicaSchema = try #require(replica.schema(named: "sensors"))
         let refused = await #expect(throws: StorageError.self) {

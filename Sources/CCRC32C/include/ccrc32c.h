@@ -13,4 +13,9 @@ int sundial_crc32c_hardware_available(void);
 // 0xFFFFFFFF, finish with ~state), exactly as the portable Swift implementation keeps it.
 uint32_t sundial_crc32c_update(uint32_t state, const void *bytes, size_t length);
 
+// The register `state` after `bytes` zero bytes with no initial or final inversion: the
+// factor that joins CRCs of adjacent parts, and that carries a change in a message's prefix
+// to its checksum (CRC is affine).
+uint32_t sundial_crc32c_zeros(uint32_t state, uint64_t bytes);
+
 #endif
