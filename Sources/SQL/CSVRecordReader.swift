@@ -10,6 +10,10 @@ package struct CSVRecordReader {
     private var inQuotes = false
     /// Line number (1-based) of the next record, for error messages.
     package private(set) var line = 1
+    /// A record found too long after others completed in the same call: those are returned
+    /// first and every later call throws this, so what comes out before the error does not
+    /// depend on where the input was cut.
+    private var failure: Failure?
 
     package init(delimiter: UInt8 = UInt8(ascii: ","), maxRecordBytes: Int = 1 << 20) {
         self.delimiter = delimiter
@@ -23,13 +27,15 @@ package struct CSVRecordReader {
     /// Appends `bytes` and returns every record now complete (fields as text; invalid UTF-8 is
     /// replaced).
     package mutating func feed(_ bytes: some Collection<UInt8>) throws(Failure) -> [[String?]] {
+        if let failure { throw failure }
         pending.append(contentsOf: bytes)
         return try drain(final: false)
     }
 
     /// The last record when the input ends without a line break.
     package mutating func finish() throws(Failure) -> [[String?]] {
-        try drain(final: true)
+        if let failure { throw failure }
+        return try drain(final: true)
     }
 
     private mutating func drain(final: Bool) throws(Failure) -> [[String?]] {
@@ -48,7 +54,12 @@ package struct CSVRecordReader {
                 start = index + 1
             }
             index += 1
-            if index - start > maxRecordBytes { throw .recordTooLong(line: line, limit: maxRecordBytes) }
+            if index - start > maxRecordBytes {
+                let tooLong = Failure.recordTooLong(line: line, limit: maxRecordBytes)
+                failure = tooLong
+                if records.isEmpty { throw tooLong }
+                return records.filter { !($0.count == 1 && $0[0] == nil) }
+            }
         }
         if final, start < pending.count {
             var end = pending.count

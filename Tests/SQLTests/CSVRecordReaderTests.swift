@@ -43,6 +43,28 @@ private let expected: [[String?]] = [
     }
 }
 
+/// The records before a too-long one come out, then the error — the same records wherever
+/// the input is cut (an import commits what it took before failing, so this decides what a
+/// failed import leaves behind).
+@Test func theRecordsBeforeATooLongOneAreTheSameWhereverTheInputIsCut() {
+    let text = "a,b\n1,2\n3,4\n\"" + String(repeating: "x", count: 100) + "\n5,6\n"
+    let bytes = Array(text.utf8)
+    for cut in 0...bytes.count {
+        var reader = CSVRecordReader(maxRecordBytes: 64)
+        var records: [[String?]] = []
+        var failure: CSVRecordReader.Failure?
+        do throws(CSVRecordReader.Failure) {
+            records += try reader.feed(bytes[..<cut])
+            records += try reader.feed(bytes[cut...])
+            records += try reader.finish()
+        } catch {
+            failure = error
+        }
+        #expect(records == [["a", "b"], ["1", "2"], ["3", "4"]], "cut at \(cut)")
+        #expect(failure == .recordTooLong(line: 4, limit: 64), "cut at \(cut)")
+    }
+}
+
 @Test func otherDelimiters() throws {
     var reader = CSVRecordReader(delimiter: UInt8(ascii: "\t"))
     #expect(try reader.feed(Array("a\tb,c\n".utf8)) == [["a", "b,c"]])
