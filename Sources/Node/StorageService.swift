@@ -11,6 +11,7 @@ struct StorageService: Service {
     func run() async throws {
         try? await gracefulShutdown()
         try engine.checkpoint()
+        try engine.wal.cutReusedTail()
         logger.info("storage checkpointed", metadata: ["applied-txn": "\(engine.appliedTxn)"])
     }
 }

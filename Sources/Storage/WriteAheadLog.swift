@@ -246,6 +246,19 @@ package final class WriteAheadLog: Sendable {
         return doomed.reduce(0) { $0 + $1.sizeBytes }
     }
 
+    /// Cuts the segment being appended to at its last record: a reused file keeps its former
+    /// records past the new ones, which the next open would have to step over (and a binary
+    /// from before decision 0030 would take for damage). For a graceful shutdown, after the
+    /// last append; appends after it still work (they extend the file instead of overwriting).
+    package func cutReusedTail() throws(StorageError) {
+        try state.withLock { (state) throws(StorageError) in
+            guard let current = state.current else { return }
+            if io.ftruncate(current.fd, current.size) != 0 {
+                throw StorageError(.io, path: current.path, "cannot cut a reused WAL segment to its records", errno: errno)
+            }
+        }
+    }
+
     /// Spare segments waiting for reuse.
     package var spareCount: Int { state.withLock { $0.spares.count } }
 

@@ -45,8 +45,13 @@ import Glibc
         let records = try WriteAheadLogTests.readAll(log, from: before[5].firstTxn)
         #expect(records.map(\.txn) == Array(before[5].firstTxn...120))
         #expect(records.map(\.payload) == (Int(before[5].firstTxn)...120).map(WriteAheadLogTests.payload))
-        // Sealed reused segments are exactly their records.
+        // Sealed reused segments are exactly their records; the current one once cut (at a
+        // graceful shutdown).
         for segment in log.segments.dropLast() { #expect(WriteAheadLogTests.fileSize(segment.path) == segment.sizeBytes) }
+        try log.cutReusedTail()
+        #expect(WriteAheadLogTests.fileSize(log.segments.last!.path) == log.segments.last!.sizeBytes)
+        try await WriteAheadLogTests.commit(log, 121)
+        #expect(try WriteAheadLogTests.readAll(log, from: 121).map(\.payload) == [WriteAheadLogTests.payload(121)])
     }
 
     @Test func noSparesAreKeptWhenRecyclingIsOff() async throws {
