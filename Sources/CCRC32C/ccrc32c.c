@@ -45,7 +45,6 @@ int sundial_crc32c_hardware_available(void) {
     return __builtin_cpu_supports("sse4.2");
 }
 
-
 __attribute__((target("sse4.2")))
 static uint64_t crc_chain(uint64_t crc, const unsigned char *p, size_t length) {
     while (length >= 8) {

@@ -58,7 +58,7 @@ package struct CSVRecordReader {
                 let tooLong = Failure.recordTooLong(line: line, limit: maxRecordBytes)
                 failure = tooLong
                 if records.isEmpty { throw tooLong }
-                return records.filter { !($0.count == 1 && $0[0] == nil) }
+                return Self.withoutBlankLines(records)
             }
         }
         if final, start < pending.count {
@@ -70,7 +70,12 @@ package struct CSVRecordReader {
         }
         pending.removeFirst(start)
         scanned = pending.count
-        return records.filter { !($0.count == 1 && $0[0] == nil) }
+        return Self.withoutBlankLines(records)
+    }
+
+    /// An empty line reads as one NULL field; it is no record.
+    private static func withoutBlankLines(_ records: [[String?]]) -> [[String?]] {
+        records.filter { !($0.count == 1 && $0[0] == nil) }
     }
 
     /// The fields of one record: quotes removed, `""` unescaped. An empty unquoted field is

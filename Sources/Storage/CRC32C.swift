@@ -49,11 +49,12 @@ package struct CRC32C: Sendable {
         _ checksum: UInt32, length: Int, at offset: Int, from old: UnsafeRawBufferPointer, to new: UnsafeRawBufferPointer
     ) -> UInt32 {
         precondition(old.count == new.count && offset >= 0 && offset + old.count <= length, "the change must lie inside the message")
-        var difference = [UInt8](repeating: 0, count: old.count)
-        for index in 0..<old.count { difference[index] = old[index] ^ new[index] }
         var crc = CRC32C()
         crc.state = 0
-        difference.withUnsafeBytes { crc.update($0) }
+        withUnsafeTemporaryAllocation(byteCount: old.count, alignment: 1) { difference in
+            for index in 0..<old.count { difference[index] = old[index] ^ new[index] }
+            crc.update(UnsafeRawBufferPointer(difference))
+        }
         return checksum ^ sundial_crc32c_zeros(crc.state, UInt64(length - offset - old.count))
     }
 

@@ -555,9 +555,11 @@ package final class StorageEngine: Sendable {
 
     private func appendReplicated(_ run: VerifiedWALRecords, _ records: UnsafeRawBufferPointer) throws(StorageError) -> UInt64 {
         try catalog.withLock { (catalog) throws(StorageError) -> UInt64 in
-            for (header, offset) in zip(run.headers, run.offsets) {
+            var offset = 0
+            for header in run.headers {
                 let payload = UnsafeRawBufferPointer(
                     rebasing: records[(offset + WALRecordHeader.size)..<(offset + header.recordSize)])
+                offset += header.recordSize
                 if header.txn < wal.nextTxn { continue }
                 if header.epoch > catalog.epochs.writingEpoch {
                     // The primary's history forked here (a promotion upstream): remember it

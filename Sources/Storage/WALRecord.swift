@@ -84,16 +84,10 @@ package enum WALRecordCodec {
         kind: WALRecordKind, txn: UInt64, epoch: UInt64, commitTimeMicros: Int64,
         payload: [UnsafeRawBufferPointer], durableTxn: UInt64, into output: inout [UInt8]
     ) {
-        let payloadBytes = payload.reduce(0) { $0 + $1.count }
         let start = output.count
-        output.appendLittleEndian(WALRecordHeader.magic)
-        output.appendLittleEndian(WALRecordHeader.formatVersion)
-        output.appendLittleEndian(kind.rawValue)
-        output.appendLittleEndian(UInt32(payloadBytes))
-        output.appendLittleEndian(UInt32(clamping: txn - min(txn, durableTxn)))
-        output.appendLittleEndian(txn)
-        output.appendLittleEndian(epoch)
-        output.appendLittleEndian(commitTimeMicros)
+        appendFields(
+            kind: kind, payloadLength: payload.reduce(0) { $0 + $1.count }, depth: unsyncedDepth(txn, durableTxn), txn: txn,
+            epoch: epoch, commitTimeMicros: commitTimeMicros, into: &output)
         var crc = CRC32C()
         output.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[start..<start + 40])) }
         for piece in payload { crc.update(piece) }
@@ -105,21 +99,35 @@ package enum WALRecordCodec {
     /// (`CRC32C.adjusting`) instead of being computed over the payload again. A wrong checksum
     /// stays wrong — readers verify every record.
     package static func encodeHeader(replicating header: WALRecordHeader, durableTxn: UInt64, into output: inout [UInt8]) {
-        let depth = UInt32(clamping: header.txn - min(header.txn, durableTxn))
+        let depth = unsyncedDepth(header.txn, durableTxn)
         let checksum = withUnsafeBytes(of: header.unsyncedDepth.littleEndian) { old in
             withUnsafeBytes(of: depth.littleEndian) { new in
                 CRC32C.adjusting(header.checksum, length: 40 + header.payloadLength, at: 12, from: old, to: new)
             }
         }
+        appendFields(
+            kind: header.kind, payloadLength: header.payloadLength, depth: depth, txn: header.txn, epoch: header.epoch,
+            commitTimeMicros: header.commitTimeMicros, into: &output)
+        output.appendLittleEndian(checksum)
+    }
+
+    private static func unsyncedDepth(_ txn: UInt64, _ durableTxn: UInt64) -> UInt32 {
+        UInt32(clamping: txn - min(txn, durableTxn))
+    }
+
+    /// The header's bytes 0..<40, which its CRC covers with the payload.
+    private static func appendFields(
+        kind: WALRecordKind, payloadLength: Int, depth: UInt32, txn: UInt64, epoch: UInt64, commitTimeMicros: Int64,
+        into output: inout [UInt8]
+    ) {
         output.appendLittleEndian(WALRecordHeader.magic)
         output.appendLittleEndian(WALRecordHeader.formatVersion)
-        output.appendLittleEndian(header.kind.rawValue)
-        output.appendLittleEndian(UInt32(header.payloadLength))
+        output.appendLittleEndian(kind.rawValue)
+        output.appendLittleEndian(UInt32(payloadLength))
         output.appendLittleEndian(depth)
-        output.appendLittleEndian(header.txn)
-        output.appendLittleEndian(header.epoch)
-        output.appendLittleEndian(header.commitTimeMicros)
-        output.appendLittleEndian(checksum)
+        output.appendLittleEndian(txn)
+        output.appendLittleEndian(epoch)
+        output.appendLittleEndian(commitTimeMicros)
     }
 
     /// Why bytes at some offset are not a valid record.
@@ -206,13 +214,11 @@ package enum WALRecordCodec {
 }
 
 /// Whole WAL records back to back, each verified (`WALRecordCodec.decode`: magic, version,
-/// length, checksum) when this value was made, with where each starts: a replica appends them
-/// to its WAL without parsing or checksumming them again.
+/// length, checksum) when this value was made, with their headers in order: a replica appends
+/// them to its WAL without parsing or checksumming them again.
 package struct VerifiedWALRecords: Sendable {
     package let bytes: [UInt8]
     package let headers: [WALRecordHeader]
-    /// Where each record's header starts in `bytes`.
-    package let offsets: [Int]
 
     /// Verifies every record of `bytes`, which must be whole records and nothing else;
     /// `check` sees each header in order (and may refuse it), `invalid` says why a record at
@@ -223,7 +229,6 @@ package struct VerifiedWALRecords: Sendable {
         check: (_ header: WALRecordHeader, _ offset: Int) throws(Failure) -> Void = { (_, _) throws(Failure) in }
     ) throws(Failure) -> VerifiedWALRecords {
         var headers: [WALRecordHeader] = []
-        var offsets: [Int] = []
         let walked = bytes.withUnsafeBytes { raw in
             Result { () throws(Failure) in
                 var offset = 0
@@ -232,7 +237,6 @@ package struct VerifiedWALRecords: Sendable {
                     case .success(let header):
                         try check(header, offset)
                         headers.append(header)
-                        offsets.append(offset)
                         offset += header.recordSize
                     case .failure(let reason):
                         throw invalid(offset, reason)
@@ -241,12 +245,11 @@ package struct VerifiedWALRecords: Sendable {
             }
         }
         try walked.get()
-        return VerifiedWALRecords(bytes: bytes, headers: headers, offsets: offsets)
+        return VerifiedWALRecords(bytes: bytes, headers: headers)
     }
 
-    private init(bytes: [UInt8], headers: [WALRecordHeader], offsets: [Int]) {
+    private init(bytes: [UInt8], headers: [WALRecordHeader]) {
         self.bytes = bytes
         self.headers = headers
-        self.offsets = offsets
     }
 }

@@ -50,9 +50,10 @@ struct WALState: ~Copyable {
             try startSegment(directory: directory, epoch: epoch)
         }
         let txn = nextTxn
+        let payloadBytes = payload.reduce(0) { $0 + $1.count }
         encodeBuffer.removeAll(keepingCapacity: true)
         if let replicating {
-            precondition(replicating.txn == txn && replicating.payloadLength == payload.reduce(0) { $0 + $1.count },
+            precondition(replicating.txn == txn && replicating.payloadLength == payloadBytes,
                          "a replicated header must describe the record appended")
             WALRecordCodec.encodeHeader(replicating: replicating, durableTxn: durableTxn, into: &encodeBuffer)
         } else {
@@ -63,7 +64,6 @@ struct WALState: ~Copyable {
         // A large payload is written from where its pieces are, after its header: copying a
         // batch's megabytes behind the header would cost a pass over them under the WAL's
         // lock. A small one joins the header, saving system calls.
-        let payloadBytes = payload.reduce(0) { $0 + $1.count }
         let apart = payloadBytes > Self.maxCopiedPayloadBytes
         if !apart { for piece in payload { encodeBuffer.append(contentsOf: piece) } }
         let recordBytes = apart ? encodeBuffer.count + payloadBytes : encodeBuffer.count
