@@ -134,7 +134,7 @@ package final class LineIngestor {
             switch (entity.pointee.kind, type) {
             case (.tag, .symbol) where !entity.pointee.range.escaped:
                 let range = entity.pointee.range
-                batch.setBytes(position, UnsafeRawBufferPointer(rebasing: buffer[range.start..<range.end]))
+                batch.setSymbol(position, UnsafeRawBufferPointer(rebasing: buffer[range.start..<range.end]))
             case (.integer, .long):
                 batch.setInteger(position, entity.pointee.integer)
             case (.double, .double):

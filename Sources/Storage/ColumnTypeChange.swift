@@ -146,15 +146,18 @@ private struct ConvertedColumnWriter: ~Copyable {
         if column.type == .symbol {
             guard var dictionary = symbols else { preconditionFailure("a SYMBOL column converts with its dictionary") }
             defer { symbols = dictionary }
-            scratch.removeAll(keepingCapacity: true)
+            // The batch's dictionary entries, interned once each; then each row's entry key mapped.
+            var tableKeys: [Int32] = []
+            tableKeys.reserveCapacity(buffer.lengths.count)
             var offset = 0
             for length in buffer.lengths {
-                var key = Int32(-1)
-                if length >= 0 {
-                    key = try dictionary.intern(UnsafeRawBufferPointer(rebasing: buffer.data[offset..<offset + Int(length)]))
-                    offset += Int(length)
-                }
-                scratch.appendLittleEndian(key)
+                tableKeys.append(try dictionary.intern(UnsafeRawBufferPointer(rebasing: buffer.data[offset..<offset + Int(length)])))
+                offset += Int(length)
+            }
+            scratch.removeAll(keepingCapacity: true)
+            for row in 0..<count {
+                let key = buffer.symbolKey(row: row)
+                scratch.appendLittleEndian(key < 0 ? Int32(-1) : tableKeys[Int(key)])
             }
             try write(data, dataPath, scratch, at: rows * 4)
         } else if let width = column.type.fixedWidthBytes {

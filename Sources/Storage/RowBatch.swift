@@ -159,11 +159,13 @@ package final class RowBatch {
         guard other.rowCount > 0 else { return }
         if byteCount + other.byteCount > maxBytes { throw tooLarge }
         for index in 0..<columnCount { columns[index].append(contentsOf: other.columns[index]) }
+        // Values both batches hold are kept once in a symbol dictionary.
+        let joinedBytes = totalBytes
         if !other.isOrderedByTimestamp || other.minTimestamp < maxTimestamp { isOrderedByTimestamp = false }
         minTimestamp = min(minTimestamp, other.minTimestamp)
         maxTimestamp = max(maxTimestamp, other.maxTimestamp)
         rowCount += other.rowCount
-        byteCount += other.byteCount
+        byteCount = joinedBytes
     }
 
     /// Sets a fixed-width integer-backed column (BOOLEAN as 0/1, BYTE, SHORT, CHAR, INT, LONG,
@@ -209,9 +211,13 @@ package final class RowBatch {
         rowBytes += columns[column].appendFixedBytes(bytes)
     }
 
-    /// Sets a SYMBOL (its string; the applier interns it), VARCHAR, STRING (UTF-8), BINARY or
-    /// DOUBLE[] (encoded) value.
+    /// Sets a SYMBOL (its string; the batch keeps each distinct value once and the applier
+    /// interns those), VARCHAR, STRING (UTF-8), BINARY or DOUBLE[] (encoded) value.
     package func setBytes(_ column: Int, _ bytes: UnsafeRawBufferPointer) {
+        if columns[column].isSymbol {
+            setSymbol(column, bytes)
+            return
+        }
         markSet(column)
         precondition(columns[column].isLengthPrefixed, "column \(column) is fixed-width")
         var problem: String?
@@ -227,6 +233,18 @@ package final class RowBatch {
             return
         }
         rowBytes += columns[column].appendVariable(bytes)
+    }
+
+    /// Sets a SYMBOL column's value (its UTF-8 bytes).
+    package func setSymbol(_ column: Int, _ bytes: UnsafeRawBufferPointer) {
+        markSet(column)
+        precondition(columns[column].isSymbol, "column \(column) is not SYMBOL")
+        guard bytes.count <= maxValueBytes else {
+            invalidValue = (column, "exceeds \(maxValueBytes) bytes")
+            rowBytes += columns[column].appendNull()
+            return
+        }
+        rowBytes += columns[column].appendSymbol(bytes)
     }
 
     /// Sets a column to NULL explicitly.
@@ -266,8 +284,19 @@ package final class RowBatch {
         (0..<columnCount).reduce(0) { $0 + columns[$1].capacity }
     }
 
+    /// Loads a SYMBOL column given as a length per row (−1 NULL) and the values' bytes (WAL
+    /// batch format 1), or appends those rows.
+    func loadSymbolRows(_ index: Int, lengths: ArraySlice<UInt8>, data: ArraySlice<UInt8>, appending: Bool) {
+        precondition(index >= 0 && index < columnCount && columns[index].isSymbol, "no SYMBOL column \(index)")
+        if !appending { columns[index].removeAll() }
+        lengths.withUnsafeBytes { lengths in
+            data.withUnsafeBytes { data in columns[index].appendSymbolRows(lengths: lengths, data: data) }
+        }
+    }
+
     /// Loads a column's contents in place, reusing its buffers' capacity, or appends them after
-    /// the rows it holds (the WAL decoder).
+    /// the rows it holds (the WAL decoder). A SYMBOL column's `fixed` is its rows' entry keys
+    /// and `lengths` and `data` its dictionary.
     func loadColumn(_ index: Int, fixed: ArraySlice<UInt8>, lengths: ArraySlice<UInt8>, data: ArraySlice<UInt8>, appending: Bool) {
         precondition(index >= 0 && index < columnCount, "no column \(index)")
         columns[index].load(fixed: fixed, lengths: lengths, data: data, appending: appending)
@@ -290,16 +319,20 @@ package final class RowBatch {
 
 /// A read-only view of one column of a `RowBatch`, valid until the batch is next changed.
 /// Fixed-width types keep values back to back in `fixed` (the `.d` layout); variable-size types
-/// and symbols keep a length per row (−1 for NULL) in `lengths` and the bytes in `data`.
+/// keep a length per row (−1 for NULL) in `lengths` and the bytes in `data`; SYMBOL keeps an
+/// Int32 entry key per row (−1 for NULL) in `fixed` and its batch dictionary — each distinct
+/// value once, in order of first use — as `lengths` and `data`.
 package struct ColumnBuffer: Equatable {
     package let type: ColumnType
-    /// Whether rows are stored as length + bytes (var-size types and symbols before interning).
+    /// Whether rows are stored as length + bytes (var-size types).
     package let isLengthPrefixed: Bool
-    /// Fixed-width values, `rows × width` bytes.
+    /// Whether this is a SYMBOL column: entry keys per row over a batch dictionary.
+    package let isSymbol: Bool
+    /// Fixed-width values, `rows × width` bytes (a SYMBOL column's Int32 entry keys).
     package let fixed: UnsafeRawBufferPointer
-    /// Lengths of length-prefixed rows (−1: NULL).
+    /// Lengths of length-prefixed rows (−1: NULL), or of a SYMBOL column's dictionary entries.
     package let lengths: UnsafeBufferPointer<Int32>
-    /// Bytes of length-prefixed rows, back to back.
+    /// Bytes of length-prefixed rows, or of a SYMBOL column's dictionary entries, back to back.
     package let data: UnsafeRawBufferPointer
 
     /// Equal contents.
@@ -318,9 +351,20 @@ package struct ColumnBuffer: Equatable {
         fixed.loadLittleEndian(fromByteOffset: row * MemoryLayout<T>.size, as: T.self)
     }
 
-    /// The bytes of a length-prefixed `row`, or `nil` for NULL. Linear in `row`: for tests and
-    /// tools; the applier walks rows in order.
+    /// A SYMBOL column's entry key of `row` (−1 for NULL).
+    package func symbolKey(row: Int) -> Int32 {
+        fixed.loadLittleEndian(fromByteOffset: row * 4, as: Int32.self)
+    }
+
+    /// The bytes of a length-prefixed or SYMBOL `row`, or `nil` for NULL. Linear in `row` (or
+    /// the entry): for tests and tools; the applier walks rows in order.
     package func variableValue(row: Int) -> [UInt8]? {
+        if isSymbol {
+            let key = Int(symbolKey(row: row))
+            guard key >= 0 else { return nil }
+            let start = lengths[..<key].reduce(0) { $0 + Int($1) }
+            return Array(data[start..<start + Int(lengths[key])])
+        }
         var start = 0
         for index in 0..<row where lengths[index] > 0 { start += Int(lengths[index]) }
         let length = lengths[row]
@@ -337,33 +381,87 @@ struct ColumnStorage: ~Copyable {
     /// Bytes per value of a fixed-width type (0 for length-prefixed ones).
     let width: Int
     let isLengthPrefixed: Bool
+    /// A SYMBOL column: `fixed` holds an Int32 entry key per row (−1 NULL) and `lengths` and
+    /// `data` the batch's dictionary of distinct values (decision 0031).
+    let isSymbol: Bool
     /// The NULL value of a fixed-width type, computed once (rows without the column append it).
     private let null: [UInt8]
     /// `RowBatch.rowStamp` of the row that last set this column.
     var setInRow = 0
+    /// `setInRow` of the row that added the dictionary's last entry: undoing that row drops it.
+    private var lastEntryAddedInRow = -1
     private var fixed = GrowableBytes()
     private var lengths = GrowableBytes()
     private var data = GrowableBytes()
+    private var symbolIndex = BatchSymbolIndex()
 
     init(type: ColumnType) {
         self.type = type
         self.null = type.nullBytes
-        self.isLengthPrefixed = type.isVariableSize || type == .symbol
+        self.isSymbol = type == .symbol
+        self.isLengthPrefixed = type.isVariableSize
         self.width = isLengthPrefixed ? 0 : type.fixedWidthBytes ?? 0
     }
 
     var view: ColumnBuffer {
-        ColumnBuffer(type: type, isLengthPrefixed: isLengthPrefixed, fixed: fixed.bytes,
+        ColumnBuffer(type: type, isLengthPrefixed: isLengthPrefixed, isSymbol: isSymbol, fixed: fixed.bytes,
                      lengths: lengths.bytes.bindMemory(to: Int32.self), data: data.bytes)
     }
 
     var byteCount: Int { fixed.count + lengths.count + data.count }
-    var capacity: Int { fixed.capacity + lengths.capacity + data.capacity }
+    var capacity: Int { fixed.capacity + lengths.capacity + data.capacity + symbolIndex.capacity }
 
     mutating func removeAll() {
         fixed.removeAll()
         lengths.removeAll()
         data.removeAll()
+        symbolIndex.removeAll()
+    }
+
+    /// Appends a SYMBOL value as its dictionary entry's key; returns the bytes it took (the
+    /// key, and the entry when the value is new to the batch).
+    @inline(__always)
+    mutating func appendSymbol(_ bytes: UnsafeRawBufferPointer) -> Int {
+        precondition(bytes.count <= Int(Int32.max), "value too large")
+        let (key, added) = symbolIndex.key(of: bytes, lengths: &lengths, data: &data)
+        fixed.append(key)
+        guard added else { return 4 }
+        lastEntryAddedInRow = setInRow
+        return 8 + bytes.count
+    }
+
+    /// Appends SYMBOL rows given as entry keys over their own dictionary (another batch's, or
+    /// a decoded payload's): each entry is looked up once, the rows are mapped.
+    mutating func appendSymbols(keys: UnsafeRawBufferPointer, lengths entryLengths: UnsafeRawBufferPointer, data entryData: UnsafeRawBufferPointer) {
+        let entries = entryLengths.count / 4
+        var mapping = [Int32](repeating: -1, count: entries)
+        var start = 0
+        for entry in 0..<entries {
+            let length = Int(entryLengths.loadUnaligned(fromByteOffset: entry * 4, as: Int32.self))
+            mapping[entry] = symbolIndex.key(
+                of: UnsafeRawBufferPointer(rebasing: entryData[start..<start + length]), lengths: &lengths, data: &data).key
+            start += length
+        }
+        for row in 0..<keys.count / 4 {
+            let key = keys.loadUnaligned(fromByteOffset: row * 4, as: Int32.self)
+            fixed.append(key < 0 ? Int32(-1) : mapping[Int(key)])
+        }
+    }
+
+    /// Appends SYMBOL rows given as a length per row (−1 NULL) and their bytes (WAL batch
+    /// format 1, before batch dictionaries).
+    mutating func appendSymbolRows(lengths rowLengths: UnsafeRawBufferPointer, data rowData: UnsafeRawBufferPointer) {
+        var start = 0
+        for row in 0..<rowLengths.count / 4 {
+            let length = Int(rowLengths.loadUnaligned(fromByteOffset: row * 4, as: Int32.self))
+            guard length >= 0 else {
+                fixed.append(Int32(-1))
+                continue
+            }
+            fixed.append(symbolIndex.key(
+                of: UnsafeRawBufferPointer(rebasing: rowData[start..<start + length]), lengths: &lengths, data: &data).key)
+            start += length
+        }
     }
 
     /// Appends a value; returns the bytes it took.
@@ -397,6 +495,10 @@ struct ColumnStorage: ~Copyable {
 
     /// Appends all of `other`'s rows (a column of the same type).
     mutating func append(contentsOf other: borrowing ColumnStorage) {
+        if isSymbol {
+            appendSymbols(keys: other.fixed.bytes, lengths: other.lengths.bytes, data: other.data.bytes)
+            return
+        }
         fixed.append(other.fixed.bytes)
         lengths.append(other.lengths.bytes)
         data.append(other.data.bytes)
@@ -409,17 +511,33 @@ struct ColumnStorage: ~Copyable {
             lengths.removeLast(4)
             if length > 0 { data.removeLast(length) }
         } else {
+            if isSymbol {
+                let key = fixed.bytes.loadLittleEndian(fromByteOffset: fixed.count - 4, as: Int32.self)
+                if key >= 0 && Int(key) == lengths.count / 4 - 1 && lastEntryAddedInRow == setInRow {
+                    symbolIndex.removeLast(lengths: &lengths, data: &data)
+                    lastEntryAddedInRow = -1
+                }
+            }
             fixed.removeLast(width)
         }
     }
 
     /// Replaces the contents (or appends to them), keeping capacity: decoding batch after batch
-    /// allocates nothing once the buffers have grown to the largest batch.
+    /// allocates nothing once the buffers have grown to the largest batch. A SYMBOL column takes
+    /// keys and its dictionary; appended ones are merged into the dictionary it has.
     mutating func load(
         fixed newFixed: ArraySlice<UInt8>, lengths newLengths: ArraySlice<UInt8>, data newData: ArraySlice<UInt8>,
         appending: Bool = false
     ) {
         if !appending { removeAll() }
+        if isSymbol && appending {
+            newFixed.withUnsafeBytes { keys in
+                newLengths.withUnsafeBytes { lengths in
+                    newData.withUnsafeBytes { data in appendSymbols(keys: keys, lengths: lengths, data: data) }
+                }
+            }
+            return
+        }
         newFixed.withUnsafeBytes { fixed.append($0) }
         newLengths.withUnsafeBytes { lengths.append($0) }
         newData.withUnsafeBytes { data.append($0) }

@@ -3,10 +3,15 @@
 ///
 /// Layout (little-endian): format u8, table id u32, schema version u64, row count u32,
 /// column count u32, then per column: column id u32, type tag u8, type parameter u8, and
-/// either `rows × width` value bytes, or `rows` i32 lengths (−1 NULL), data length u64, data.
-/// The WAL record's CRC covers it; decoding still checks every bound.
+/// either `rows × width` value bytes, or `rows` i32 lengths (−1 NULL), data length u64, data;
+/// a SYMBOL column (format 2, decision 0031) is `rows` i32 entry keys (−1 NULL), entry count
+/// u32, that many i32 entry lengths, data length u64, the entries' bytes — each distinct value
+/// once per batch. Format 1 (SYMBOL as lengths and bytes per row) is still read: WAL written
+/// by an older version replays. The WAL record's CRC covers it; decoding still checks every bound.
 package enum RowBatchCodec {
-    package static let formatVersion: UInt8 = 1
+    package static let formatVersion: UInt8 = 2
+    /// Formats `decode` reads.
+    static func isKnown(_ format: UInt8) -> Bool { format == 1 || format == 2 }
 
     /// Appends the encoded batch to `output` (a reused buffer).
     package static func encode(_ batch: RowBatch, into output: inout [UInt8]) {
@@ -40,7 +45,13 @@ package enum RowBatchCodec {
             let type = column.type.encoded
             output.append(type.tag)
             output.append(type.parameter)
-            if buffer.isLengthPrefixed {
+            if buffer.isSymbol {
+                output.append(region: buffer.fixed)
+                output.appendLittleEndian(UInt32(buffer.lengths.count))
+                output.append(region: UnsafeRawBufferPointer(buffer.lengths))
+                output.appendLittleEndian(UInt64(buffer.data.count))
+                output.append(region: buffer.data)
+            } else if buffer.isLengthPrefixed {
                 output.append(region: UnsafeRawBufferPointer(buffer.lengths))
                 output.appendLittleEndian(UInt64(buffer.data.count))
                 output.append(region: buffer.data)
@@ -62,7 +73,7 @@ package enum RowBatchCodec {
 
     /// The member payloads of a group, each checked to lie inside it.
     package static func members(ofGroup payload: [UInt8]) -> [ArraySlice<UInt8>]? {
-        guard payload.count >= 5, payload[0] == formatVersion else { return nil }
+        guard payload.count >= 5, isKnown(payload[0]) else { return nil }
         let count = Int(payload.withUnsafeBytes { $0.loadLittleEndian(fromByteOffset: 1, as: UInt32.self) })
         var members: [ArraySlice<UInt8>] = []
         var offset = 5
@@ -78,7 +89,7 @@ package enum RowBatchCodec {
 
     /// The table a payload belongs to, read without decoding the rest.
     package static func tableID(of payload: [UInt8]) -> UInt32? {
-        guard payload.count >= 5, payload[0] == formatVersion else { return nil }
+        guard payload.count >= 5, isKnown(payload[0]) else { return nil }
         return payload.withUnsafeBytes { $0.loadLittleEndian(fromByteOffset: 1, as: UInt32.self) }
     }
 
@@ -105,7 +116,8 @@ package enum RowBatchCodec {
         func mismatch(_ what: String) -> StorageError {
             StorageError(.corrupt, path: schema.name, "row batch does not match the table's schema: \(what)")
         }
-        guard try reader.read(UInt8.self) == formatVersion else { throw mismatch("unknown batch format") }
+        let format = try reader.read(UInt8.self)
+        guard isKnown(format) else { throw mismatch("unknown batch format \(format)") }
         guard try reader.read(UInt32.self) == schema.tableID else { throw mismatch("table id") }
         let version = try reader.read(UInt64.self)
         guard version == schema.version else { throw mismatch("schema version \(version), table is at \(schema.version)") }
@@ -122,26 +134,58 @@ package enum RowBatchCodec {
             let tag = try reader.read(UInt8.self)
             let parameter = try reader.read(UInt8.self)
             guard ColumnType(tag: tag, parameter: parameter) == column.type else { throw mismatch("type of \(column.name)") }
-            if column.type.isVariableSize || column.type == .symbol {
-                let lengthBytes = try reader.readBytes(rows * 4)
-                var total = 0
-                var valid = true
-                lengthBytes.withUnsafeBytes { raw in
-                    for row in 0..<rows {
-                        let length = raw.loadLittleEndian(fromByteOffset: row * 4, as: Int32.self)
-                        if length < -1 { valid = false }
-                        if length > 0 { total += Int(length) }
+            if column.type == .symbol && format >= 2 {
+                let keyBytes = try reader.readBytes(rows * 4)
+                let entries = Int(try reader.read(UInt32.self))
+                // Each entry is some row's value: more entries than rows is damage.
+                guard entries <= rows else { throw mismatch("\(entries) symbol entries for \(rows) rows in \(column.name)") }
+                let lengthBytes = try reader.readBytes(entries * 4)
+                guard let total = totalLength(lengthBytes, count: entries, allowingNull: false) else {
+                    throw mismatch("negative symbol entry length in \(column.name)")
+                }
+                guard try reader.read(UInt64.self) == UInt64(total) else { throw mismatch("data length of \(column.name)") }
+                let outOfRange = keyBytes.withUnsafeBytes { raw in
+                    (0..<rows).contains { row in
+                        let key = raw.loadLittleEndian(fromByteOffset: row * 4, as: Int32.self)
+                        return key < -1 || key >= Int32(entries)
                     }
                 }
-                guard valid else { throw mismatch("negative length in \(column.name)") }
+                guard !outOfRange else { throw mismatch("symbol key out of its dictionary in \(column.name)") }
+                batch.loadColumn(index, fixed: keyBytes, lengths: lengthBytes, data: try reader.readBytes(total), appending: appending)
+            } else if column.type.isVariableSize || column.type == .symbol {
+                let lengthBytes = try reader.readBytes(rows * 4)
+                guard let total = totalLength(lengthBytes, count: rows, allowingNull: true) else {
+                    throw mismatch("negative length in \(column.name)")
+                }
                 guard try reader.read(UInt64.self) == UInt64(total) else { throw mismatch("data length of \(column.name)") }
-                batch.loadColumn(index, fixed: [], lengths: lengthBytes, data: try reader.readBytes(total), appending: appending)
+                if column.type == .symbol {
+                    batch.loadSymbolRows(index, lengths: lengthBytes, data: try reader.readBytes(total), appending: appending)
+                } else {
+                    batch.loadColumn(index, fixed: [], lengths: lengthBytes, data: try reader.readBytes(total), appending: appending)
+                }
             } else {
                 let width = column.type.fixedWidthBytes!
                 batch.loadColumn(index, fixed: try reader.readBytes(rows * width), lengths: [], data: [], appending: appending)
             }
         }
         batch.finishDecoded(rows: firstRow..<firstRow + rows)
+    }
+
+    /// The sum of `count` i32 lengths (−1, NULL, counting 0 when `allowingNull`), or `nil`
+    /// when one is negative otherwise.
+    private static func totalLength(_ bytes: ArraySlice<UInt8>, count: Int, allowingNull: Bool) -> Int? {
+        bytes.withUnsafeBytes { raw in
+            var total = 0
+            for index in 0..<count {
+                let length = raw.loadLittleEndian(fromByteOffset: index * 4, as: Int32.self)
+                if length < 0 {
+                    guard allowingNull && length == -1 else { return nil }
+                } else {
+                    total += Int(length)
+                }
+            }
+            return total
+        }
     }
 }
 

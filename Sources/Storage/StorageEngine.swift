@@ -414,26 +414,28 @@ package final class StorageEngine: Sendable {
     /// `maxSymbolValues`. Checked before the WAL append, since interning happens at apply,
     /// when refusing is too late. The dictionary seen is the last applied one: batches not
     /// applied yet may add up to the apply lag's new values beyond the limit (it is a memory
-    /// bound, not an exact count). A column that cannot reach the limit with this batch's rows
-    /// is passed without looking at its values, so normal ingestion pays nothing.
+    /// bound, not an exact count). A column that cannot reach the limit with this batch's
+    /// distinct values is passed without looking at them, so normal ingestion pays nothing.
     private func checkSymbolValues(_ batch: RowBatch) throws(StorageError) {
         let limit = configuration.maxSymbolValues
         let symbols = published.withLock { $0.snapshots[batch.schema.tableID]?.symbols } ?? [:]
         for (position, column) in batch.schema.columns.enumerated() where column.type == .symbol {
             let dictionary = symbols[column.id] ?? .empty
-            guard dictionary.values.count + batch.rowCount > limit else { continue }
-            var fresh = Set<String>()
             let values = batch.column(position)
-            for row in 0..<batch.rowCount {
-                guard let bytes = values.variableValue(row: row) else { continue }
-                let value = String(decoding: bytes, as: UTF8.self)
-                if dictionary.keys[value] == nil { fresh.insert(value) }
+            // The batch's dictionary holds each of its distinct values once.
+            guard dictionary.values.count + values.lengths.count > limit else { continue }
+            var fresh = 0
+            var offset = 0
+            for length in values.lengths {
+                let value = String(decoding: values.data[offset..<offset + Int(length)], as: UTF8.self)
+                if dictionary.keys[value] == nil { fresh += 1 }
+                offset += Int(length)
             }
-            if dictionary.values.count + fresh.count > limit {
+            if dictionary.values.count + fresh > limit {
                 throw StorageError(
                     .limitExceeded, path: batch.schema.name,
                     "symbol column \(column.name) of table \(batch.schema.name) would hold more than \(limit) distinct values "
-                        + "(it has \(dictionary.values.count), the rows add \(fresh.count)); raise cairo.max.symbol.values or use a VARCHAR column")
+                        + "(it has \(dictionary.values.count), the rows add \(fresh)); raise cairo.max.symbol.values or use a VARCHAR column")
             }
         }
     }

@@ -183,11 +183,12 @@ package final class TableStore {
                 }
             }
         }
-        // Interning is most of applying a batch (a hash lookup per row and SYMBOL column, into
-        // tables the batch's own bytes keep evicting from cache); columns are independent, so a
-        // large batch interns them on both cores — replicas catching up and the primary's
-        // applier behind a fast writer have the second core idle.
-        if interning.count > 1 && batch.rowCount * interning.count >= TableStore.parallelInterningLookups {
+        // A lookup per distinct value of each SYMBOL column (the batch's dictionaries); columns
+        // are independent, so a batch with many distinct values interns them on both cores —
+        // replicas catching up and the primary's applier behind a fast writer have the second
+        // core idle.
+        let lookups = interning.reduce(0) { $0 + $1.column.lengths.count }
+        if interning.count > 1 && lookups >= TableStore.parallelInterningLookups {
             let work = interning
             DispatchQueue.concurrentPerform(iterations: work.count) { index in work[index].run() }
         } else {
@@ -200,8 +201,8 @@ package final class TableStore {
         if let error = interning.compactMap(\.error).first { throw error }
     }
 
-    /// Symbol lookups in one batch past which its columns are interned in parallel.
-    package static let parallelInterningLookups = 1 << 16
+    /// Symbol lookups (distinct values) in one batch past which its columns are interned in parallel.
+    package static let parallelInterningLookups = 1 << 14
 
     /// Appends `rows` of `batch` to the partition starting at `partitionTimestamp`: one write
     /// per file, straight from the batch's column bytes for a contiguous range, gathered for a
@@ -401,6 +402,8 @@ private final class SymbolInterning: @unchecked Sendable {
     var keys: [Int32]
     let column: ColumnBuffer
     var error: StorageError?
+    /// The table's key of each batch dictionary entry.
+    private var tableKeys: [Int32] = []
 
     init(position: Int, columnID: UInt32, dictionary: SymbolDictionary, keys: [Int32], column: ColumnBuffer) {
         self.position = position
@@ -410,22 +413,36 @@ private final class SymbolInterning: @unchecked Sendable {
         self.column = column
     }
 
+    /// Interns each dictionary entry (in order of first use, so keys are assigned as a row-by-row
+    /// pass would), then maps the rows' entry keys.
     func run() {
-        keys.removeAll(keepingCapacity: true)
-        keys.reserveCapacity(column.lengths.count)
+        tableKeys.removeAll(keepingCapacity: true)
+        tableKeys.reserveCapacity(column.lengths.count)
         let data = column.data
         var offset = 0
         do throws(StorageError) {
             for length in column.lengths {
-                guard length >= 0 else {
-                    keys.append(-1)
-                    continue
-                }
-                keys.append(try dictionary.intern(UnsafeRawBufferPointer(rebasing: data[offset..<offset + Int(length)])))
+                tableKeys.append(try dictionary.intern(UnsafeRawBufferPointer(rebasing: data[offset..<offset + Int(length)])))
                 offset += Int(length)
             }
         } catch {
             self.error = error
+            return
+        }
+        let rows = column.fixed.count / 4
+        if keys.count < rows {
+            keys.append(contentsOf: repeatElement(0, count: rows - keys.count))
+        } else {
+            keys.removeLast(keys.count - rows)
+        }
+        let entryKeys = column.fixed
+        tableKeys.withUnsafeBufferPointer { tableKeys in
+            keys.withUnsafeMutableBufferPointer { keys in
+                for row in 0..<rows {
+                    let key = entryKeys.loadUnaligned(fromByteOffset: row * 4, as: Int32.self)
+                    keys[row] = key < 0 ? -1 : tableKeys[Int(key)]
+                }
+            }
         }
     }
 }
