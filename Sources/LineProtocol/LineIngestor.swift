@@ -119,7 +119,26 @@ package final class LineIngestor {
         let batch = writer.batch
         batch.beginRow()
         var designatedSet = false
-        for index in 0..<parser.entityCount {
+        // A tag section seen before in this batch sets every tag at once (`LineSeriesMemo`);
+        // a new one is remembered once its row is in.
+        var first = 0
+        var newSeries: (start: Int, end: Int, hash: UInt64, tags: Int)?
+        if !skippingUnknown, parser.entityCount > 1, parser.entityPointer(0).pointee.kind == .tag {
+            var tags = 1
+            while tags < parser.entityCount && parser.entityPointer(tags).pointee.kind == .tag { tags += 1 }
+            if tags > 1 {
+                let start = parser.entityPointer(0).pointee.name.start, end = parser.entityPointer(tags - 1).pointee.range.end
+                let bytes = UnsafeRawBufferPointer(rebasing: buffer[start..<end])
+                let hash = ShortBytes.hash(bytes)
+                if writer.series.epoch == batch.dictionaryEpoch, let known = writer.series.find(bytes, hash: hash) {
+                    batch.setSymbolKeys(writer.series.pairs(of: known))
+                    first = tags
+                } else {
+                    newSeries = (start, end, hash, tags)
+                }
+            }
+        }
+        for index in first..<parser.entityCount {
             let entity = parser.entityPointer(index)
             guard let position = writer.resolve(entity: index, name: entity.pointee.name, in: buffer) else {
                 if entity.pointee.kind == .null || skippingUnknown { continue }
@@ -181,6 +200,7 @@ package final class LineIngestor {
             throw LineIngestError(
                 error.code == .limitExceeded ? .tooLarge : .invalidLine, line: line, table: writer.schema.name, error.message)
         }
+        if let newSeries { writer.rememberSeries(parser, in: buffer, newSeries) }
         return true
     }
 
@@ -473,6 +493,9 @@ final class TableWriter {
     /// repeating its layout resolves columns by comparing bytes.
     private var entities = EntityColumnCache()
     private var tableName: [UInt8] = []
+    /// Tag sections of this batch and the keys their tags got.
+    var series = LineSeriesMemo()
+    private var seriesPairs: [Int32] = []
 
     init(schema: TableSchema, configuration: LineIngestConfiguration) {
         self.schema = schema
@@ -489,6 +512,28 @@ final class TableWriter {
         designatedPosition = newSchema.designatedTimestamp.flatMap { id in newSchema.columns.firstIndex { $0.id == id } }
         designatedUnit = designatedPosition.map { newSchema.columns[$0].type == .timestampNanos ? .nanos : .micros } ?? .micros
         entities.forget()
+        series.forget(epoch: -1)
+    }
+
+    /// Remembers the tag section of the row just written — `tags` leading tag entities
+    /// between `start` and `end` — when each tag went to its own SYMBOL column (a tag into
+    /// another type, or a column named twice, is left to the per-tag path).
+    func rememberSeries(_ parser: LineParser, in buffer: UnsafeRawBufferPointer, _ found: (start: Int, end: Int, hash: UInt64, tags: Int)) {
+        if series.epoch != batch.dictionaryEpoch { series.forget(epoch: batch.dictionaryEpoch) }
+        seriesPairs.removeAll(keepingCapacity: true)
+        for index in 0..<found.tags {
+            guard let position = resolve(entity: index, name: parser.entityPointer(index).pointee.name, in: buffer),
+                  columnTypes[position] == .symbol,
+                  !stride(from: 0, to: seriesPairs.count, by: 2).contains(where: { seriesPairs[$0] == Int32(position) })
+            else { return }
+            let key = batch.lastSymbolKey(position)
+            guard key >= 0 else { return }
+            seriesPairs.append(Int32(position))
+            seriesPairs.append(key)
+        }
+        seriesPairs.withUnsafeBufferPointer { pairs in
+            series.remember(UnsafeRawBufferPointer(rebasing: buffer[found.start..<found.end]), hash: found.hash, pairs: pairs)
+        }
     }
 
     func matches(_ range: LineRange, in buffer: UnsafeRawBufferPointer) -> Bool {

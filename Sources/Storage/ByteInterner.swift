@@ -54,10 +54,18 @@ struct ByteInterner {
         for key in 0..<ends.count { place(Int32(key), hash: hashes[key]) }
     }
 
-    /// Eight bytes at a time (multiply and fold per word), then a final mix so nearby strings
-    /// spread over the table. In memory only: the hash is never persisted, so it may change.
+    /// `ShortBytes.hash`. In memory only: the hash is never persisted, so it may change.
     @inline(__always)
-    static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 { ShortBytes.hash(bytes) }
+}
+
+/// Hashing and equality for short byte strings (symbols, column and table names, ILP tag
+/// sections), eight bytes at a time: cheaper than generic hashing or a `memcmp` call here.
+package enum ShortBytes {
+    /// Eight bytes at a time (multiply and fold per word), then a final mix so nearby strings
+    /// spread over a table. In memory only: never persisted, so it may change.
+    @inlinable @inline(__always)
+    package static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         let multiplier: UInt64 = 0x9E37_79B9_7F4A_7C15
         var hash = UInt64(bytes.count) &* multiplier
         let count = bytes.count
@@ -86,11 +94,7 @@ struct ByteInterner {
         hash = hash &* 0xFF51_AFD7_ED55_8CCD
         return hash ^ (hash >> 33)
     }
-}
 
-/// Byte equality for short strings (symbols, column and table names), eight bytes at a time:
-/// cheaper than a `memcmp` call at these lengths.
-package enum ShortBytes {
     /// Whole words, then the last bytes as one word overlapping the previous one (or, below
     /// 8 bytes, two overlapping half words): never a loop over single bytes.
     @inlinable @inline(__always)

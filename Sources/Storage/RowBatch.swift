@@ -29,6 +29,9 @@ package final class RowBatch {
     package private(set) var maxTimestamp = Int64.min
     package private(set) var isOrderedByTimestamp = true
     private var designatedIndex: Int?
+    /// Changes whenever SYMBOL entry keys may stop meaning what they meant (`reset`, which a
+    /// decode also does): a writer remembering keys (`setSymbolKeys`) forgets them then.
+    package private(set) var dictionaryEpoch = 0
 
     package init(schema: TableSchema, maxBytes: Int = 64 << 20, maxValueBytes: Int = 16 << 20) {
         self.schema = schema
@@ -69,6 +72,7 @@ package final class RowBatch {
         } else {
             for index in 0..<columnCount { columns[index].removeAll() }
         }
+        dictionaryEpoch &+= 1
         rowCount = 0
         byteCount = 0
         inRow = false
@@ -245,6 +249,27 @@ package final class RowBatch {
             return
         }
         rowBytes += columns[column].appendSymbol(bytes)
+    }
+
+    /// Sets several SYMBOL columns of the row by entry keys this batch gave earlier (read back
+    /// with `symbolKey(row:)` of `column(_:)`) since the last change of `dictionaryEpoch`:
+    /// `pairs` is column position, key, column position, key… One call for a row's tags.
+    package func setSymbolKeys(_ pairs: UnsafeBufferPointer<Int32>) {
+        var index = 0
+        while index + 1 < pairs.count {
+            let column = Int(pairs[index]), key = pairs[index + 1]
+            markSet(column)
+            precondition(columns[column].isSymbol, "column \(column) is not SYMBOL")
+            columns[column].appendSymbolKey(key)
+            rowBytes += 4
+            index += 2
+        }
+    }
+
+    /// The entry key of SYMBOL `column` in the last finished row (−1: NULL).
+    package func lastSymbolKey(_ column: Int) -> Int32 {
+        precondition(!inRow && rowCount > 0 && columns[column].isSymbol, "no finished row with SYMBOL column \(column)")
+        return columns[column].view.lastFixedValue(as: Int32.self)
     }
 
     /// Sets a column to NULL explicitly.
@@ -428,6 +453,13 @@ struct ColumnStorage: ~Copyable {
         guard added else { return 4 }
         lastEntryAddedInRow = setInRow
         return 8 + bytes.count
+    }
+
+    /// Appends a row's entry key the dictionary already holds.
+    @inline(__always)
+    mutating func appendSymbolKey(_ key: Int32) {
+        precondition(key >= 0 && Int(key) < lengths.count / 4, "symbol key \(key) is not in the batch's dictionary")
+        fixed.append(key)
     }
 
     /// Appends SYMBOL rows given as entry keys over their own dictionary (another batch's, or
