@@ -283,6 +283,7 @@ def sundial_run(args, base, ilp_path):
     results["catchup_ingest_rows_per_s"] = args.catchup_rows / (time.monotonic() - t0)
     t0 = time.monotonic()
     replicas[1].start()
+    results["catchup_start_seconds"] = time.monotonic() - t0
     wait_caught_up(primary, [replicas[1]])
     results["catchup_rows_per_s"] = args.catchup_rows / (time.monotonic() - t0)
     for node in [*replicas, primary]:
@@ -425,7 +426,8 @@ def main():
     print(f"apply lag (txns) over the maximum-rate run: first third {sundial['apply_lag_txns_first_third']:.1f}, "
           f"last third {sundial['apply_lag_txns_last_third']:.1f}")
     print(f"catch-up: {sundial['catchup_rows_per_s']:,.0f} rows/s vs ingest {sundial['catchup_ingest_rows_per_s']:,.0f} rows/s "
-          f"({sundial['catchup_rows_per_s'] / sundial['catchup_ingest_rows_per_s']:.2f}×)")
+          f"({sundial['catchup_rows_per_s'] / sundial['catchup_ingest_rows_per_s']:.2f}×; "
+          f"the replica's restart until healthy took {sundial['catchup_start_seconds']:.2f} s of it)")
     print(f"compression (raw/LZ4): {sundial['compression_ratio']:.2f}×")
     print(f"primary CPU: {sundial['alone_cpu_per_s']:.2f} cores alone, {sundial['replicated_cpu_per_s']:.2f} with 2 replicas; "
           f"per 1 M rows/s: {sundial['alone_cpu_per_s'] / sundial['alone_rows_per_s'] * 1e6:.2f} vs "
