@@ -204,6 +204,8 @@ extension ConfigurationKey {
               "Most distinct values one SYMBOL column may hold (its dictionary lives in memory); a write that would pass it is refused (ILP 413, SQL error)."),
         .init("cairo.wal.apply.late.hold.micros", .integer(0...1_000_000), default: "2000",
               "Longest a small run of late commits (rows before ones already applied) waits at the WAL's end for the commits after it, so they are merged into their partition once; 0 merges each at once. Rows waiting are durable, not yet visible; INSERT, /imp and DDL never wait."),
+        .init("cairo.wal.checkpoint.txns", .integer(1...1_000_000), default: "2048",
+              "Transactions applied between checkpoints (column files fsynced, WAL purged); a checkpoint also follows every two segments of WAL. Fewer checkpoints cost fewer fsyncs (each one briefly slows the commits beside it); more shorten the replay after a crash."),
         .init("cairo.wal.segment.rollover.size", .byteSize((1 << 20)...(1 << 34)), default: "64m",
               "Size at which a WAL segment is sealed and the next begins; whole sealed segments are what purge deletes."),
         .init("cairo.wal.recycled.segments", .integer(0...4096), default: "8",

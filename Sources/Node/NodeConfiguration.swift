@@ -80,6 +80,7 @@ package struct NodeConfiguration: Sendable {
             commitMode: commitMode, segmentSizeBytes: Int(try values.byteSize("cairo.wal.segment.rollover.size")),
             recycledSegments: Int(try values.integer("cairo.wal.recycled.segments"))))
         storage.maxSymbolValues = Int(try values.integer("cairo.max.symbol.values"))
+        storage.checkpointEveryTxns = Int(try values.integer("cairo.wal.checkpoint.txns"))
         storage.lateApplyHoldNanos = UInt64(try values.integer("cairo.wal.apply.late.hold.micros")) * 1_000
         storage.columnConverter = CastColumnConverter()
         var line = LineIngestConfiguration()

@@ -191,10 +191,11 @@ struct Applier: ~Copyable {
 
     /// Applies records up to `limit` — short of a late run at the end that `lateHold` keeps
     /// back; a table that fails is suspended, the others go on. Checkpoints after
-    /// `checkpointEvery` txns or `checkpointEveryBytes` of payload, whichever comes first.
+    /// `checkpointEvery` txns or `checkpointEveryBytes` of payload, whichever comes first, or
+    /// once the tables hold `maxOpenColumnFiles` files open.
     mutating func applyAvailable(
-        wal: WriteAheadLog, upTo limit: UInt64, checkpointEvery: Int, checkpointEveryBytes: Int = .max, hold: UInt64? = nil,
-        lateHold: LateApplyHold? = nil
+        wal: WriteAheadLog, upTo limit: UInt64, checkpointEvery: Int, checkpointEveryBytes: Int = .max,
+        maxOpenColumnFiles: Int = .max, hold: UInt64? = nil, lateHold: LateApplyHold? = nil
     ) {
         do {
             if reader == nil {
@@ -203,7 +204,9 @@ struct Applier: ~Copyable {
                 held = nil
             }
             while appliedTxn < limit, try applyNext(upTo: limit, lateHold: lateHold) {
-                if sinceCheckpoint >= checkpointEvery || bytesSinceCheckpoint >= checkpointEveryBytes {
+                if sinceCheckpoint >= checkpointEvery || bytesSinceCheckpoint >= checkpointEveryBytes
+                    || openColumnFiles >= maxOpenColumnFiles
+                {
                     try checkpointAll(wal: wal, hold: hold)
                 }
             }
@@ -212,6 +215,9 @@ struct Applier: ~Copyable {
             suspendAll("WAL read failed: \(error)")
         }
     }
+
+    /// Column files the tables hold open (appended since their last checkpoint, which closes them).
+    var openColumnFiles: Int { stores.values.reduce(0) { $0 + $1.openFileCount } }
 
     /// Stops every table until restart (the WAL or a checkpoint failed under all of them).
     mutating func suspendAll(_ reason: String) {

@@ -3,11 +3,17 @@ package struct StorageConfiguration: Sendable {
     package var wal: WALConfiguration
     /// Tables are checkpointed (column files fsynced, `_txn` written) after this many applied
     /// transactions, and at shutdown; replay after a crash starts from the last checkpoint.
+    /// Each checkpoint's fsyncs slow the commits beside them by a few ms (decision 0032), so
+    /// this is not small; bytes and open files bring a checkpoint forward too.
     package var checkpointEveryTxns: Int
     /// …or after this many bytes of WAL records, whichever comes first: purge follows
     /// checkpoints, and large transactions would otherwise keep many segments between them
     /// (and leave none to reuse: decision 0030). `nil`: two segments' worth.
     package var checkpointEveryBytes: Int?
+    /// Column files open for appends (closed by each checkpoint) past which a checkpoint comes
+    /// early: writes spread over many partitions or tables must not run the process out of
+    /// descriptors between checkpoints.
+    package var maxOpenColumnFiles = 1_000
     /// Commits wait once this many committed transactions are not applied yet.
     package var maxApplyLagTxns: Int
     /// How long a small run of late commits at the WAL's end may wait for the commits after
@@ -29,7 +35,7 @@ package struct StorageConfiguration: Sendable {
     /// without one, applying a type change suspends the table.
     package var columnConverter: (any ColumnConverter)?
 
-    package init(wal: WALConfiguration = WALConfiguration(), checkpointEveryTxns: Int = 256, maxApplyLagTxns: Int = 4_096) {
+    package init(wal: WALConfiguration = WALConfiguration(), checkpointEveryTxns: Int = 2_048, maxApplyLagTxns: Int = 4_096) {
         self.wal = wal
         self.checkpointEveryTxns = checkpointEveryTxns
         self.maxApplyLagTxns = maxApplyLagTxns

@@ -706,8 +706,8 @@ package final class StorageEngine: Sendable {
         let (changed, suspended, holding, deadline) = applier.withLock { applier in
             applier.applyAvailable(
                 wal: wal, upTo: committed, checkpointEvery: configuration.checkpointEveryTxns,
-                checkpointEveryBytes: configuration.checkpointEveryBytes ?? 2 * configuration.wal.segmentSizeBytes, hold: hold,
-                lateHold: lateHold)
+                checkpointEveryBytes: configuration.checkpointEveryBytes ?? 2 * configuration.wal.segmentSizeBytes,
+                maxOpenColumnFiles: configuration.maxOpenColumnFiles, hold: hold, lateHold: lateHold)
             // Held: applied stops before the run; otherwise everything up to `committed` is
             // applied or failed (a table that failed is suspended and its waiters let go).
             let holding = applier.isHolding ? applier.appliedTxn : nil

@@ -211,7 +211,10 @@ extension TableStore {
     /// A part version replaced in `txn`: its files go once no checkpoint or snapshot needs them.
     private func retire(_ part: PartitionState, txn: UInt64) {
         let name = ColumnFiles.partitionDirectoryName(part, by: schema.partitionBy)
-        if let files = openFiles.removeValue(forKey: name) { for fd in files.values { ColumnFiles.close(fd) } }
+        if let files = openFiles.removeValue(forKey: name) {
+            for fd in files.values { ColumnFiles.close(fd) }
+            openFileCount -= files.count
+        }
         variableDataEnd[name] = nil
         obsoleteDirectories.append((name, txn))
     }

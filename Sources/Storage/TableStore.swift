@@ -19,6 +19,9 @@ package final class TableStore {
     package internal(set) var state: TableTxnState
     /// Open column files of partitions written since the last checkpoint: directory → file → fd.
     var openFiles: [String: [String: Int32]] = [:]
+    /// Descriptors in `openFiles`: they stay open until the next checkpoint, which the applier
+    /// brings forward when too many are open.
+    var openFileCount = 0
     /// End of each var-size column's data in the partitions written to: directory → column → bytes.
     var variableDataEnd: [String: [UInt32: UInt64]] = [:]
     /// Dictionaries of the SYMBOL columns, by column id.
@@ -314,6 +317,7 @@ package final class TableStore {
         if let fd = openFiles[partition]?[name] { return fd }
         let fd = try ColumnFiles.openForAppend("\(directory)/\(partition)/\(name)", io: io)
         openFiles[partition, default: [:]][name] = fd
+        openFileCount += 1
         return fd
     }
 
@@ -371,6 +375,7 @@ package final class TableStore {
     func closeOpenFiles() {
         for files in openFiles.values { for fd in files.values { close(fd) } }
         openFiles = [:]
+        openFileCount = 0
         variableDataEnd = [:]
     }
 

@@ -61,6 +61,28 @@ import TestSupport
         #expect(snapshot?.partitions.count == 10)
     }
 
+    /// Writes spread over many partitions keep a column file open per partition and column
+    /// until the next checkpoint; past `maxOpenColumnFiles` the checkpoint comes early
+    /// (here, long before its transaction count), closing them.
+    @Test func manyOpenColumnFilesBringTheCheckpointForward() async throws {
+        let directory = TemporaryDirectory()
+        let layout = DataDirectory(root: directory.path)
+        _ = try layout.open(initialRole: .standalone)
+        var configuration = StorageConfiguration(checkpointEveryTxns: 1_000_000)
+        configuration.maxOpenColumnFiles = 200
+        let engine = try StorageEngine(layout: layout, configuration: configuration)
+        let schema = try await engine.createTable(Self.request())
+        var last: UInt64 = 0
+        // 10 rows an hour: each 100-row commit opens 10 partitions, 2 files each.
+        let commits = configuration.maxOpenColumnFiles / 20 + 5
+        for chunk in 0..<commits { last = try await engine.commit(try Self.batch(schema, chunk * 100..<(chunk + 1) * 100)) }
+        await engine.waitUntilApplied(last)
+        let snapshot = try #require(engine.snapshot(ofTable: "sensors"))
+        #expect(snapshot.partitions.count == commits * 10)
+        let checkpointed = try TableTxnFile(path: snapshot.directory + "/_txn").state.appliedTxn
+        #expect(checkpointed > schema.version && checkpointed < last, "checkpointed at txn \(checkpointed) of \(last)")
+    }
+
     @Test func everyCommittedRowSurvivesACrashWithoutCheckpoint() async throws {
         let directory = TemporaryDirectory()
         do {
