@@ -18,21 +18,32 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 BINARY = pathlib.Path(os.environ.get("SUNDIAL_BINARY", ROOT / ".build" / "release" / "sundial"))
 
 
+# Every port handed out in this process: the kernel gives a closed probe's port out again, and
+# a port drawn earlier (a cluster member's replication port, say) may not be listened on yet
+# when the next node draws its own — two listeners would then get the same port.
+_handed_out = set()
+
+
 def free_port():
-    """A port that was free a moment ago on 127.0.0.1."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port that was free a moment ago on 127.0.0.1, never one handed out before."""
+    return free_ports(1)[0]
 
 
 def free_ports(count):
     """`count` distinct ports that were free a moment ago (held together while chosen, so two
-    listeners of one node never draw the same port)."""
-    probes = [socket.socket() for _ in range(count)]
+    listeners of one node never draw the same port), none handed out before in this process."""
+    probes = []
     try:
-        for probe in probes:
+        ports = []
+        while len(ports) < count:
+            probe = socket.socket()
+            probes.append(probe)
             probe.bind(("127.0.0.1", 0))
-        return [probe.getsockname()[1] for probe in probes]
+            port = probe.getsockname()[1]
+            if port not in _handed_out:
+                ports.append(port)
+        _handed_out.update(ports)
+        return ports
     finally:
         for probe in probes:
             probe.close()

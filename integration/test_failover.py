@@ -172,7 +172,8 @@ def test_old_primary_rejoins_only_at_or_before_the_fork_point(make_node, tmp_pat
 # Snapshot bootstrap: an empty node joins while the primary keeps ingesting, although the primary
 # purged the WAL it would need from txn 1; every file arrives with its checksum.
 def test_empty_replica_bootstraps_from_a_snapshot_under_ingest(make_node, tmp_path):
-    cluster = sync_cluster(make_node, tmp_path, mode="async", QDB_CAIRO_WAL_SEGMENT_ROLLOVER_SIZE="1m")
+    cluster = sync_cluster(make_node, tmp_path, mode="async", QDB_CAIRO_WAL_SEGMENT_ROLLOVER_SIZE="1m",
+                           QDB_CAIRO_WAL_CHECKPOINT_TXNS="256")
     primary = cluster.start_primary()
     # Enough transactions for two checkpoints over 1 MiB segments: the first ones are purged.
     for start in range(0, 105_000, 150):

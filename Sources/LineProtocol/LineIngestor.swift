@@ -520,6 +520,7 @@ final class TableWriter {
     /// another type, or a column named twice, is left to the per-tag path).
     func rememberSeries(_ parser: LineParser, in buffer: UnsafeRawBufferPointer, _ found: (start: Int, end: Int, hash: UInt64, tags: Int)) {
         if series.epoch != batch.dictionaryEpoch { series.forget(epoch: batch.dictionaryEpoch) }
+        guard !series.isFull else { return }
         seriesPairs.removeAll(keepingCapacity: true)
         for index in 0..<found.tags {
             guard let position = resolve(entity: index, name: parser.entityPointer(index).pointee.name, in: buffer),

@@ -44,6 +44,10 @@ struct LineSeriesMemo: ~Copyable {
         series?.deallocate()
     }
 
+    /// Whether `remember` would ignore another series (a batch with more distinct tag sections
+    /// than the memory holds keeps the ones seen first).
+    var isFull: Bool { count >= Self.maxSeries || arena.count >= Self.maxBytes }
+
     /// Forgets every series; keys from now on belong to `epoch`.
     mutating func forget(epoch: Int) {
         if count > 0, let slots {

@@ -19,6 +19,17 @@ import TestSupport
         #expect(rows == hosts.enumerated().map { [$1[0], $1[1], "\($0)"] })
     }
 
+    /// More distinct tag sections in one batch than the memory holds: the first ones are
+    /// remembered, the rest take the per-tag path, every row gets its own tags.
+    @Test func moreSeriesThanTheMemoryHolds() async throws {
+        let fixture = try IngestFixture()
+        let count = 5_000
+        let text = (0..<2 * count).map { "w,a=a\($0 % count),b=b\($0 % count % 11) v=\($0)i \($0 + 1)000\n" }.joined()
+        #expect(await fixture.ingest(text) == nil)
+        let rows = try await Self.values(fixture, "w", ["a", "b", "v"])
+        #expect(rows == (0..<2 * count).map { ["a\($0 % count)", "b\($0 % count % 11)", "\($0)"] })
+    }
+
     /// Shapes the memory must not change: the first of two values for one column counts, an
     /// escaped value is stored unescaped, a field naming a tag's column is ignored, and a tag
     /// section of one table means nothing for another.
