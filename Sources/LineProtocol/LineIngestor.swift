@@ -524,7 +524,7 @@ final class TableWriter {
         seriesPairs.removeAll(keepingCapacity: true)
         for index in 0..<found.tags {
             guard let position = resolve(entity: index, name: parser.entityPointer(index).pointee.name, in: buffer),
-                  columnTypes[position] == .symbol,
+                  case .symbol = columnTypes[position],
                   !stride(from: 0, to: seriesPairs.count, by: 2).contains(where: { seriesPairs[$0] == Int32(position) })
             else { return }
             let key = batch.lastSymbolKey(position)

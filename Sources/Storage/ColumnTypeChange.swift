@@ -146,20 +146,11 @@ private struct ConvertedColumnWriter: ~Copyable {
         if column.type == .symbol {
             guard var dictionary = symbols else { preconditionFailure("a SYMBOL column converts with its dictionary") }
             defer { symbols = dictionary }
-            // The batch's dictionary entries, interned once each; then each row's entry key mapped.
-            var tableKeys: [Int32] = []
-            tableKeys.reserveCapacity(buffer.lengths.count)
-            var offset = 0
-            for length in buffer.lengths {
-                tableKeys.append(try dictionary.intern(UnsafeRawBufferPointer(rebasing: buffer.data[offset..<offset + Int(length)])))
-                offset += Int(length)
-            }
-            scratch.removeAll(keepingCapacity: true)
-            for row in 0..<count {
-                let key = buffer.symbolKey(row: row)
-                scratch.appendLittleEndian(key < 0 ? Int32(-1) : tableKeys[Int(key)])
-            }
-            try write(data, dataPath, scratch, at: rows * 4)
+            var keys: [Int32] = [], tableKeys: [Int32] = []
+            try dictionary.intern(buffer, keys: &keys, tableKeys: &tableKeys)
+            try keys.withUnsafeBytes { bytes in
+                Result { () throws(StorageError) in try write(data, dataPath, bytes, at: rows * 4) }
+            }.get()
         } else if let width = column.type.fixedWidthBytes {
             try write(data, dataPath, buffer.fixed, at: rows * width)
         } else {

@@ -73,6 +73,35 @@ struct SymbolDictionary {
         return key
     }
 
+    /// The table keys of a batch's SYMBOL column (`ColumnBuffer`, decision 0031) into `keys`, a
+    /// key per row (−1 NULL): each dictionary entry is interned once, in order of first use —
+    /// so keys are assigned as a row-by-row pass would — and the rows' entry keys mapped.
+    /// `tableKeys` is scratch (a key per entry), reused by the caller.
+    mutating func intern(_ column: ColumnBuffer, keys: inout [Int32], tableKeys: inout [Int32]) throws(StorageError) {
+        tableKeys.removeAll(keepingCapacity: true)
+        tableKeys.reserveCapacity(column.lengths.count)
+        var offset = 0
+        for length in column.lengths {
+            tableKeys.append(try intern(UnsafeRawBufferPointer(rebasing: column.data[offset..<offset + Int(length)])))
+            offset += Int(length)
+        }
+        let rows = column.fixed.count / 4
+        if keys.count < rows {
+            keys.append(contentsOf: repeatElement(0, count: rows - keys.count))
+        } else {
+            keys.removeLast(keys.count - rows)
+        }
+        let entryKeys = column.fixed
+        tableKeys.withUnsafeBufferPointer { tableKeys in
+            keys.withUnsafeMutableBufferPointer { keys in
+                for row in 0..<rows {
+                    let key = entryKeys.loadUnaligned(fromByteOffset: row * 4, as: Int32.self)
+                    keys[row] = key < 0 ? -1 : tableKeys[Int(key)]
+                }
+            }
+        }
+    }
+
     mutating func sync() throws(StorageError) {
         guard dirty else { return }
         try ColumnFiles.sync(fd, path: path, io: io)

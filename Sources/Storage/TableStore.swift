@@ -418,36 +418,11 @@ private final class SymbolInterning: @unchecked Sendable {
         self.column = column
     }
 
-    /// Interns each dictionary entry (in order of first use, so keys are assigned as a row-by-row
-    /// pass would), then maps the rows' entry keys.
     func run() {
-        tableKeys.removeAll(keepingCapacity: true)
-        tableKeys.reserveCapacity(column.lengths.count)
-        let data = column.data
-        var offset = 0
         do throws(StorageError) {
-            for length in column.lengths {
-                tableKeys.append(try dictionary.intern(UnsafeRawBufferPointer(rebasing: data[offset..<offset + Int(length)])))
-                offset += Int(length)
-            }
+            try dictionary.intern(column, keys: &keys, tableKeys: &tableKeys)
         } catch {
             self.error = error
-            return
-        }
-        let rows = column.fixed.count / 4
-        if keys.count < rows {
-            keys.append(contentsOf: repeatElement(0, count: rows - keys.count))
-        } else {
-            keys.removeLast(keys.count - rows)
-        }
-        let entryKeys = column.fixed
-        tableKeys.withUnsafeBufferPointer { tableKeys in
-            keys.withUnsafeMutableBufferPointer { keys in
-                for row in 0..<rows {
-                    let key = entryKeys.loadUnaligned(fromByteOffset: row * 4, as: Int32.self)
-                    keys[row] = key < 0 ? -1 : tableKeys[Int(key)]
-                }
-            }
         }
     }
 }
