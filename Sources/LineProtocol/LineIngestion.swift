@@ -72,6 +72,7 @@ package struct LineIngestion: Sendable {
         let handler: LineStream.LineHandler = { (parser, buffer, line) throws(LineIngestError) in
             try ingestor.append(parser, in: buffer, line: line, defaultUnit: defaultUnit)
         }
+        stream.use(ingestor.seriesMemo)
         while let change = try carriedOnly ? stream.drainCarried(handler) : stream.drain(handler) {
             try await ingestor.apply(change)
         }

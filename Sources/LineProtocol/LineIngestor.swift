@@ -45,6 +45,9 @@ package final class LineIngestor {
     /// repeat one table), so most lines skip the name lookup entirely.
     private var lastWriter: TableWriter?
     private var scratch: [UInt8] = []
+    /// Series keys of the lines this ingestor takes, for the parsers that feed it: kept for
+    /// the ingestor's life (a pooled one serves request after request of the same series).
+    package let seriesMemo = LineSeriesMemo()
 
     package init(engine: StorageEngine, configuration: LineIngestConfiguration, nowNanos: @escaping @Sendable () -> Int64) {
         self.engine = engine
@@ -119,23 +122,19 @@ package final class LineIngestor {
         let batch = writer.batch
         batch.beginRow()
         var designatedSet = false
-        // A tag section seen before in this batch sets every tag at once (`LineSeriesMemo`);
-        // a new one is remembered once its row is in.
+        // A series the parser knew, whose tags this batch has seen, sets every tag at once
+        // (`LineSeriesKeys`); a new one is remembered once its row is in.
         var first = 0
-        var newSeries: (start: Int, end: Int, hash: UInt64, tags: Int)?
-        if !skippingUnknown, parser.entityCount > 1, parser.entityPointer(0).pointee.kind == .tag {
-            var tags = 1
-            while tags < parser.entityCount && parser.entityPointer(tags).pointee.kind == .tag { tags += 1 }
-            if tags > 1 {
-                let start = parser.entityPointer(0).pointee.name.start, end = parser.entityPointer(tags - 1).pointee.range.end
-                let bytes = UnsafeRawBufferPointer(rebasing: buffer[start..<end])
-                let hash = ShortBytes.hash(bytes)
-                if writer.series.epoch == batch.dictionaryEpoch, let known = writer.series.find(bytes, hash: hash) {
-                    batch.setSymbolKeys(writer.series.pairs(of: known))
-                    first = tags
-                } else {
-                    newSeries = (start, end, hash, tags)
-                }
+        var newSeries = -1
+        if !skippingUnknown, parser.seriesID >= 0 {
+            if !writer.seriesKeys.isCurrent(epoch: batch.dictionaryEpoch, generation: parser.seriesGeneration) {
+                writer.seriesKeys.forget(epoch: batch.dictionaryEpoch, generation: parser.seriesGeneration)
+            }
+            if let pairs = writer.seriesKeys.pairs(of: parser.seriesID) {
+                batch.setSymbolKeys(pairs)
+                first = parser.tagCount
+            } else {
+                newSeries = parser.seriesID
             }
         }
         for index in first..<parser.entityCount {
@@ -200,7 +199,7 @@ package final class LineIngestor {
             throw LineIngestError(
                 error.code == .limitExceeded ? .tooLarge : .invalidLine, line: line, table: writer.schema.name, error.message)
         }
-        if let newSeries { writer.rememberSeries(parser, in: buffer, newSeries) }
+        if newSeries >= 0 { writer.rememberSeries(parser, in: buffer, id: newSeries) }
         return true
     }
 
@@ -493,8 +492,8 @@ final class TableWriter {
     /// repeating its layout resolves columns by comparing bytes.
     private var entities = EntityColumnCache()
     private var tableName: [UInt8] = []
-    /// Tag sections of this batch and the keys their tags got.
-    var series = LineSeriesMemo()
+    /// The keys the tags of each series (by the parser's series id) got in this batch.
+    var seriesKeys = LineSeriesKeys()
     private var seriesPairs: [Int32] = []
 
     init(schema: TableSchema, configuration: LineIngestConfiguration) {
@@ -512,17 +511,15 @@ final class TableWriter {
         designatedPosition = newSchema.designatedTimestamp.flatMap { id in newSchema.columns.firstIndex { $0.id == id } }
         designatedUnit = designatedPosition.map { newSchema.columns[$0].type == .timestampNanos ? .nanos : .micros } ?? .micros
         entities.forget()
-        series.forget(epoch: -1)
+        seriesKeys.forget(epoch: -1, generation: 0)
     }
 
-    /// Remembers the tag section of the row just written — `tags` leading tag entities
-    /// between `start` and `end` — when each tag went to its own SYMBOL column (a tag into
-    /// another type, or a column named twice, is left to the per-tag path).
-    func rememberSeries(_ parser: LineParser, in buffer: UnsafeRawBufferPointer, _ found: (start: Int, end: Int, hash: UInt64, tags: Int)) {
-        if series.epoch != batch.dictionaryEpoch { series.forget(epoch: batch.dictionaryEpoch) }
-        guard !series.isFull else { return }
+    /// Remembers the keys the tags of the row just written got, for series `id`, when each
+    /// tag went to its own SYMBOL column (a tag into another type, or a column named twice,
+    /// is left to the per-tag path).
+    func rememberSeries(_ parser: LineParser, in buffer: UnsafeRawBufferPointer, id: Int) {
         seriesPairs.removeAll(keepingCapacity: true)
-        for index in 0..<found.tags {
+        for index in 0..<parser.tagCount {
             guard let position = resolve(entity: index, name: parser.entityPointer(index).pointee.name, in: buffer),
                   case .symbol = columnTypes[position],
                   !stride(from: 0, to: seriesPairs.count, by: 2).contains(where: { seriesPairs[$0] == Int32(position) })
@@ -532,9 +529,7 @@ final class TableWriter {
             seriesPairs.append(Int32(position))
             seriesPairs.append(key)
         }
-        seriesPairs.withUnsafeBufferPointer { pairs in
-            series.remember(UnsafeRawBufferPointer(rebasing: buffer[found.start..<found.end]), hash: found.hash, pairs: pairs)
-        }
+        seriesPairs.withUnsafeBufferPointer { seriesKeys.remember(id, pairs: $0) }
     }
 
     func matches(_ range: LineRange, in buffer: UnsafeRawBufferPointer) -> Bool {

@@ -202,6 +202,7 @@ private struct Lane: @unchecked Sendable {
 
     func parse(_ chunks: [ByteBuffer], isFinal: Bool) -> Outcome {
         var stream = LineStream(maxLineBytes: maxLineBytes)
+        stream.use(ingestor.seriesMemo)
         let handler: LineStream.LineHandler = { (parser, buffer, line) throws(LineIngestError) in
             try ingestor.append(parser, in: buffer, line: line, defaultUnit: unit)
         }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CByteScan
+import Storage
 
 /// What one call to `LineParser.parse` found.
 package enum LineParseOutcome: Sendable, Equatable {
@@ -38,18 +39,29 @@ package struct LineParser {
     package private(set) var timestamp: Int64?
     package private(set) var timestampUnit: LineTimestampUnit?
     package let maxLineBytes: Int
+    /// Series keys seen before and how they parsed (the stream's ingestor owns it); `nil`:
+    /// every line is tokenized whole.
+    package var seriesMemo: LineSeriesMemo?
+    /// The last line's series in `seriesMemo` (−1: none), an id of `seriesGeneration`.
+    package private(set) var seriesID = -1
+    package private(set) var seriesGeneration: UInt64 = 0
 
     package init(maxLineBytes: Int = 1 << 20) {
         self.maxLineBytes = maxLineBytes
     }
 
-    package func entity(_ index: Int) -> LineEntity { storage.pointer[index] }
+    package func entity(_ index: Int) -> LineEntity { entityPointer(index).pointee }
 
     /// Where entity `index` is, valid until the next `parse`: its fields read one by one. A
     /// copy of the whole entity right after the parser stored its fields stalls on store
     /// forwarding (wide loads over narrow recent stores) — a fifth of the row writer's time.
     @inline(__always)
-    package func entityPointer(_ index: Int) -> UnsafePointer<LineEntity> { UnsafePointer(storage.pointer + index) }
+    package func entityPointer(_ index: Int) -> UnsafePointer<LineEntity> {
+        // A remembered series' tags are copied in only when first read: a row writer that
+        // knows the series sets its tags by id and never reads them.
+        if index < tagCount && storage.deferredTags != nil { storage.copyDeferredTags() }
+        return UnsafePointer(storage.pointer + index)
+    }
 
     /// Parses the line starting at `start`. With `isFinal` the end of the buffer ends the last
     /// line (HTTP: the body may lack a trailing newline); without, it means "more to come".
@@ -59,6 +71,8 @@ package struct LineParser {
         tagCount = 0
         timestamp = nil
         timestampUnit = nil
+        seriesID = -1
+        storage.deferredTags = nil
         table = LineRange(start: start, end: start)
         do throws(Stop) {
             return try parseLine(&cursor)
@@ -90,24 +104,29 @@ package struct LineParser {
         if first == Byte.newline || first == Byte.carriageReturn {
             return .emptyLine(end: c.index + 1)
         }
-        var (name, stop) = try Self.scanName(&c, table: table)
-        table = name
-        guard !name.isEmpty else { throw fail(.invalidTableName, c, offset: c.index) }
-        if stop == Byte.comma {
-            // Tags: `,key=value` until a space or the end of the line.
-            repeat {
-                c.index += 1
-                let key: LineRange
-                (key, stop) = try Self.scanName(&c, table: table)
-                guard stop == Byte.equals else { throw fail(.missingTagValue, c, name: key) }
-                guard !key.isEmpty else { throw fail(.invalidColumnName, c, name: key) }
-                c.index += 1
-                let value = try Self.scanValue(&c, table: table)
-                stop = try c.byte()
-                guard !value.isEmpty else { throw fail(.missingTagValue, c, name: key) }
-                append(LineEntity(name: key, kind: .tag, range: value, integer: 0, double: 0, unit: .nanos, dimensions: 0))
-                tagCount += 1
-            } while stop == Byte.comma
+        // A series key seen before: its table and tags are copied, not tokenized again.
+        var restored = false
+        var missed: (end: Int, hash: UInt64)?
+        if let memo = seriesMemo, memo.shouldLook(), let keyEnd = Self.seriesKeyEnd(c) {
+            let key = UnsafeRawBufferPointer(start: c.base + c.start, count: keyEnd - c.start)
+            let hash = LineSeriesMemo.hash(key)
+            if let id = memo.find(key, hash: hash) {
+                restoreSeries(id, of: memo, at: c.start, &c, keyEnd: keyEnd)
+                restored = true
+            } else {
+                memo.noteMiss()
+                missed = (keyEnd, hash)
+            }
+        }
+        var stop = Byte.space
+        if !restored { stop = try parseSeries(&c) }
+        if let missed, stop == Byte.space, c.index == missed.end, tagCount > 0, let memo = seriesMemo,
+           let id = memo.remember(
+            UnsafeRawBufferPointer(start: c.base + c.start, count: missed.end - c.start), hash: missed.hash,
+            lineStart: c.start, tableEnd: table.end, entities: storage.pointer, tagCount: tagCount)
+        {
+            seriesID = id
+            seriesGeneration = memo.generation
         }
         if Byte.isEndOfLine(stop) {
             guard entityCount > 0 else { throw fail(.noFields, c) }
@@ -148,6 +167,59 @@ package struct LineParser {
             c.index += 1
             return try parseTimestamp(&c)
         }
+    }
+
+    /// The table name and the tags (`,key=value` until a space or the end of the line);
+    /// returns the byte they stopped at.
+    @inline(__always)
+    private mutating func parseSeries(_ c: inout Cursor) throws(Stop) -> UInt8 {
+        var (name, stop) = try Self.scanName(&c, table: table)
+        table = name
+        guard !name.isEmpty else { throw fail(.invalidTableName, c, offset: c.index) }
+        guard stop == Byte.comma else { return stop }
+        repeat {
+            c.index += 1
+            let key: LineRange
+            (key, stop) = try Self.scanName(&c, table: table)
+            guard stop == Byte.equals else { throw fail(.missingTagValue, c, name: key) }
+            guard !key.isEmpty else { throw fail(.invalidColumnName, c, name: key) }
+            c.index += 1
+            let value = try Self.scanValue(&c, table: table)
+            stop = try c.byte()
+            guard !value.isEmpty else { throw fail(.missingTagValue, c, name: key) }
+            append(LineEntity(name: key, kind: .tag, range: value, integer: 0, double: 0, unit: .nanos, dimensions: 0))
+            tagCount += 1
+        } while stop == Byte.comma
+        return stop
+    }
+
+    /// Where the line's series key ends — its first space — when that comes before any
+    /// backslash, NUL or line end (so no escape can hide the real end) and within
+    /// `LineSeriesMemo.maxKeyBytes`; `nil` otherwise, or when the buffer ends first.
+    @inline(__always)
+    private static func seriesKeyEnd(_ c: Cursor) -> Int? {
+        let limit = min(c.count, c.start + LineSeriesMemo.maxKeyBytes + 1)
+        let end = sundial_scan_stops(c.base, c.start, limit, Byte.space, Byte.newline, Byte.carriageReturn, Byte.backslash, 0, 0, 0)
+        guard end < limit, end > c.start, c.base[end] == Byte.space else { return nil }
+        return end
+    }
+
+    /// Takes the table and tags of remembered series `id` for the line at `start`, and moves
+    /// the cursor to the space that ends its key.
+    @inline(__always)
+    private mutating func restoreSeries(_ id: Int, of memo: LineSeriesMemo, at start: Int, _ c: inout Cursor, keyEnd: Int) {
+        let (tableEnd, tags, highBit) = memo.template(id)
+        table = LineRange(start: start, end: start + tableEnd)
+        while storage.capacity < tags.count { storage.grow() }
+        storage.deferredTags = tags
+        storage.deferredLineStart = start
+        // The UTF-8 check of a line with a high bit reads the tags: they must be in place.
+        if highBit { storage.copyDeferredTags() }
+        entityCount = tags.count
+        tagCount = tags.count
+        seriesID = id
+        seriesGeneration = memo.generation
+        c.skipKnown(to: keyEnd, highBit: highBit)
     }
 
     /// The trailing timestamp: digits with an optional `n`/`t`/`m` suffix, up to the end of
@@ -193,6 +265,7 @@ package struct LineParser {
             index += 1
         }
         guard high & 0x8080_8080_8080_8080 != 0 else { return }
+        storage.copyDeferredTags()
         var ranges = [table]
         for index in 0..<entityCount {
             let entity = storage.pointer[index]
@@ -669,6 +742,24 @@ package struct LineParser {
 final class LineEntityStorage {
     private(set) var pointer: UnsafeMutablePointer<LineEntity>
     private(set) var capacity: Int
+    /// The tags of a remembered series, relative to `deferredLineStart`, not yet copied into
+    /// the first entities (valid until the next parse: only parsing changes the memo).
+    var deferredTags: UnsafeBufferPointer<LineSeriesMemo.Tag>?
+    var deferredLineStart = 0
+
+    @inline(never)
+    func copyDeferredTags() {
+        guard let tags = deferredTags else { return }
+        deferredTags = nil
+        let start = deferredLineStart
+        for index in 0..<tags.count {
+            let tag = tags[index]
+            pointer[index] = LineEntity(
+                name: LineRange(start: start + Int(tag.nameStart), end: start + Int(tag.nameEnd)), kind: .tag,
+                range: LineRange(start: start + Int(tag.valueStart), end: start + Int(tag.valueEnd)),
+                integer: 0, double: 0, unit: .nanos, dimensions: 0)
+        }
+    }
 
     init(capacity: Int) {
         self.capacity = capacity
@@ -753,6 +844,19 @@ private struct Cursor {
         }
         if sundial_classify_block(base, position, count, &stopBits, &equalsBits) != 0 { highBitSeen = true }
         coveredEnd = position == coveredEnd ? position + 64 : 0
+    }
+
+    /// Moves to `position` over bytes a series memo vouches for (they parsed before): the
+    /// line's UTF-8 check need not read them, unless one of them has its high bit set.
+    mutating func skipKnown(to position: Int, highBit: Bool) {
+        if highBit { highBitSeen = true }
+        if coveredEnd == start && position >= blockStart + 64 {
+            // No block loaded yet: coverage goes on after the key's space (`base[position]`),
+            // where the field set's first block is loaded.
+            coveredEnd = position + 1
+            blockStart = position &- 64
+        }
+        index = position
     }
 
     /// The byte at the cursor; past the end of a final buffer, a virtual newline.

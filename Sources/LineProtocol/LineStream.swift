@@ -30,6 +30,12 @@ package struct LineStream {
         linesParsed += lines
     }
 
+    /// Lets the parser skip series keys `memo` remembers (the memo of the ingestor that takes
+    /// this stream's lines).
+    package mutating func use(_ memo: LineSeriesMemo) {
+        if parser.seriesMemo !== memo { parser.seriesMemo = memo }
+    }
+
     /// Adds received bytes. Call only after `drain` returned `nil` (everything consumed).
     package mutating func feed(_ bytes: ByteBuffer) {
         precondition(chunk.readableBytes == 0, "feed before the previous chunk was drained")

@@ -29,8 +29,11 @@ func describe(_ parser: LineParser, _ buffer: UnsafeRawBufferPointer) -> String 
 }
 
 /// Feeds `input` in chunks cut at `cuts` and collects each line's description, or the error.
-func parseStream(_ input: [UInt8], cuts: [Int] = [], isHTTP: Bool = true, maxLineBytes: Int = 4096) -> [String] {
+func parseStream(
+    _ input: [UInt8], cuts: [Int] = [], isHTTP: Bool = true, maxLineBytes: Int = 4096, memo: LineSeriesMemo? = nil
+) -> [String] {
     var stream = LineStream(maxLineBytes: maxLineBytes)
+    if let memo { stream.use(memo) }
     var lines: [String] = []
     var start = 0
     do throws(LineIngestError) {
@@ -155,6 +158,122 @@ func parseStream(_ input: [UInt8], cuts: [Int] = [], isHTTP: Bool = true, maxLin
         }
     }
 
+    /// The series memo (a line whose key — table and tags — was seen before copies them
+    /// instead of tokenizing) changes no answer: every accepted and refused input, twice in a
+    /// row, parses as without a memo, whole and split at every byte, with a fresh memo and
+    /// with one that saw the input before.
+    @Test(arguments: accepted.map(\.0) + refused.map(\.0))
+    func aSeriesMemoChangesNoAnswer(_ input: String) {
+        let bytes = Array((input + "\n" + input).utf8)
+        let expected = parseStream(bytes)
+        let warmed = LineSeriesMemo()
+        #expect(parseStream(bytes, memo: warmed) == expected, "\(input.debugDescription)")
+        for cut in 0...bytes.count {
+            #expect(parseStream(bytes, cuts: [cut], memo: LineSeriesMemo()) == expected, "\(input.debugDescription) cut at \(cut)")
+            #expect(parseStream(bytes, cuts: [cut], memo: warmed) == expected, "\(input.debugDescription) warm, cut at \(cut)")
+        }
+    }
+
+    /// Repeated keys are found (same id, one series each), keys differing in any byte or with
+    /// an escape are not the same series, and a key with a byte invalid in UTF-8 is refused on
+    /// every line, not only the first.
+    @Test func repeatedSeriesKeysAreRecognised() {
+        let memo = LineSeriesMemo()
+        var parser = LineParser()
+        parser.seriesMemo = memo
+        let lines = [
+            "cpu,host=a,dc=x v=1i 1", "cpu,host=b,dc=x v=2i 2", "cpu,host=a,dc=x v=3i 3",
+            "cpu,host=a,dc=y v=4i 4", "cpu2,host=a,dc=x v=5i 5", #"c\ pu,host=a v=6i 6"#, #"c\ pu,host=a v=7i 7"#,
+            "cpu,host=a,dc=x v=8i 8",
+        ]
+        var ids: [Int] = []
+        var described: [String] = []
+        let text = Array((lines.joined(separator: "\n") + "\n").utf8)
+        text.withUnsafeBytes { buffer in
+            var offset = 0
+            while case .line(let end) = parser.parse(buffer, from: offset, isFinal: true) {
+                ids.append(parser.seriesID)
+                described.append("\(ids.count): " + describe(parser, buffer))
+                offset = end
+            }
+        }
+        #expect(described == parseStream(text))
+        #expect(ids[0] >= 0 && ids[0] == ids[2] && ids[0] == ids[7])
+        #expect(Set([ids[0], ids[1], ids[3], ids[4]]).count == 4)
+        #expect(ids[5] == -1 && ids[6] == -1)
+        #expect(memo.seriesCount == 4)
+
+        // A known ASCII key with non-ASCII text after it: the UTF-8 check reads the line's tags,
+        // which must be this line's (here a stale entity would point into the middle of `é`).
+        var outcomes: [String] = []
+        for text in ["t,s=x a=1i\n", "uvwxyz a=\"x\"\n", "t,s=x a=\"éé\"\n"] {
+            Array(text.utf8).withUnsafeBytes { buffer in
+                switch parser.parse(buffer, from: 0, isFinal: true) {
+                case .line: outcomes.append((parser.seriesID >= 0 ? "known " : "") + describe(parser, buffer))
+                default: outcomes.append("refused")
+                }
+            }
+        }
+        #expect(outcomes == ["known t | tag:s=x | integer:a=1", "uvwxyz | string:a=x", "known t | tag:s=x | string:a=éé"])
+
+        let refusal = "the line is not valid UTF-8 (names and text values must be)"
+        let bad = Array("t,s=".utf8) + [0xC0, 0x80] + Array(" a=1i\n".utf8)
+        let badMemo = LineSeriesMemo()
+        let answers = (0..<3).map { _ in parseStream(bad, memo: badMemo).last ?? "" }
+        #expect(answers.allSatisfy { $0.hasSuffix(refusal) }, "\(answers)")
+        let good = Array("t,s=Zürich a=1i\n".utf8)
+        #expect(parseStream(good + good, memo: LineSeriesMemo()) == ["1: t | tag:s=Zürich | integer:a=1", "2: t | tag:s=Zürich | integer:a=1"])
+    }
+
+    /// More series than the memo holds: it starts a new generation and goes on (ids are never
+    /// reused within one). A stream of ever new series makes it rest instead. Every line
+    /// parses as without a memo.
+    @Test func aFullSeriesMemoStartsAgainAndAFruitlessOneRests() {
+        let memo = LineSeriesMemo()
+        let count = 5_000
+        // Each series twice in a row: half the lines find their key.
+        let text = Array((0..<2 * count).map { "w,a=a\($0 / 2) v=\($0)i \($0 + 1)\n" }.joined().utf8)
+        var parser = LineParser()
+        parser.seriesMemo = memo
+        var seen: [UInt64: Set<Int>] = [:]
+        var lines = 0
+        var previous = (generation: UInt64(0), id: -1)
+        text.withUnsafeBytes { buffer in
+            var offset = 0
+            while case .line(let end) = parser.parse(buffer, from: offset, isFinal: true) {
+                #expect(parser.seriesID >= 0)
+                if lines % 2 == 0 {
+                    #expect(seen[parser.seriesGeneration, default: []].insert(parser.seriesID).inserted)
+                } else {
+                    #expect(previous == (parser.seriesGeneration, parser.seriesID))
+                }
+                previous = (parser.seriesGeneration, parser.seriesID)
+                lines += 1
+                offset = end
+            }
+        }
+        #expect(lines == 2 * count)
+        #expect(seen.count == 2)
+        #expect(seen.values.map(\.count).reduce(0, +) == count)
+        #expect(seen.values.map(\.count).max() == LineSeriesMemo.maxSeries)
+        #expect(memo.seriesCount == count - LineSeriesMemo.maxSeries)
+        #expect(parseStream(text, memo: LineSeriesMemo()) == parseStream(text))
+
+        let fresh = Array((0..<count).map { "f,a=a\($0) v=\($0)i \($0 + 1)\n" }.joined().utf8)
+        let resting = LineSeriesMemo()
+        parser.seriesMemo = resting
+        var remembered = 0
+        fresh.withUnsafeBytes { buffer in
+            var offset = 0
+            while case .line(let end) = parser.parse(buffer, from: offset, isFinal: true) {
+                if parser.seriesID >= 0 { remembered += 1 }
+                offset = end
+            }
+        }
+        #expect(remembered == LineSeriesMemo.fruitlessLimit)
+        #expect(parseStream(fresh, memo: LineSeriesMemo()) == parseStream(fresh))
+    }
+
     @Test func invalidUTF8IsRefusedAndValidUTF8SplitAnywhereIsNot() {
         let invalid: [[UInt8]] = [[0x80], [0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF5, 0x80, 0x80, 0x80], [0xE2, 0x82]]
         for sequence in invalid {
@@ -206,6 +325,8 @@ func parseStream(_ input: [UInt8], cuts: [Int] = [], isHTTP: Bool = true, maxLin
         let template = Array(("cpu,hostname=host_12,region=eu-central-1,datacenter=eu-central-1a,rack=6 "
             + "usage_user=58i,usage_system=2.5,usage_idle=-24i,s=\"a b,c=d\",ok=t,big=9223372036854775807i 1451606400000000000\n").utf8)
         var random = SplitMix64(seed: 17)
+        let memo = LineSeriesMemo()
+        _ = parseStream(template, memo: memo)
         for _ in 0..<3_000 {
             var bytes = template + template
             for _ in 0..<Int.random(in: 1...4, using: &random) {
@@ -219,6 +340,8 @@ func parseStream(_ input: [UInt8], cuts: [Int] = [], isHTTP: Bool = true, maxLin
             let whole = parseStream(bytes)
             let cut = Int.random(in: 0...bytes.count, using: &random)
             #expect(parseStream(bytes, cuts: [cut]) == whole, "\(bytes) cut at \(cut)")
+            // A memo that saw the undamaged lines (and every damaged line before) changes nothing.
+            #expect(parseStream(bytes, cuts: [cut], memo: memo) == whole, "\(bytes) cut at \(cut), with a memo")
             let cuts = (0..<3).map { _ in Int.random(in: 0...bytes.count, using: &random) }.sorted()
             #expect(parseStream(bytes, cuts: cuts) == whole, "\(bytes) cut at \(cuts)")
         }
