@@ -227,7 +227,13 @@ package struct LineParser {
     @inline(__always)
     private mutating func parseTimestamp(_ c: inout Cursor) throws(Stop) -> LineParseOutcome {
         let start = c.index
-        while !Byte.isEndOfLine(try c.byte()) { c.index += 1 }
+        // Up to the end of the line, by the block's stop bits (a space or comma on the way is
+        // part of the token, which then fails whole, as QuestDB reports it).
+        while true {
+            c.index = c.nextStop(inValue: true)
+            if Byte.isEndOfLine(try c.byte()) { break }
+            c.index += 1
+        }
         let token = LineRange(start: start, end: c.index)
         guard !token.isEmpty else { return try finish(&c) }
         guard let (value, unit) = Self.integer(c.base, token, allowingSuffixes: true) else {
@@ -605,6 +611,10 @@ package struct LineParser {
         let negative = index < end && p[index] == UInt8(ascii: "-")
         if negative || (index < end && p[index] == UInt8(ascii: "+")) { index += 1 }
         guard index < end else { return nil }
+        if end - index >= 16 {
+            // Long values (nanosecond timestamps have 19 digits): eight digits per step.
+            return longInteger(p, from: index, to: end, negative: negative).map { ($0, unit) }
+        }
         if end - index <= 18 {
             // Eighteen digits cannot overflow: no checks per digit (nearly every value).
             var magnitude: Int64 = 0
@@ -632,6 +642,46 @@ package struct LineParser {
             value = -value
         }
         return (value, unit)
+    }
+
+    /// The decimal digits `p[start..<end]` (at least 16) as a value with the sign given,
+    /// eight at a time (SWAR): the leading `count % 8` one by one, then each word of eight
+    /// checked and combined in three multiply steps. Overflow past Int64 (−2⁶³ allowed) is nil.
+    @inline(__always)
+    static func longInteger(_ p: UnsafePointer<UInt8>, from start: Int, to end: Int, negative: Bool) -> Int64? {
+        var index = start
+        var magnitude: UInt64 = 0
+        let lead = (end - start) % 8
+        while index < start + lead {
+            let digit = p[index] &- UInt8(ascii: "0")
+            guard digit < 10 else { return nil }
+            magnitude = magnitude &* 10 &+ UInt64(digit)
+            index += 1
+        }
+        let raw = UnsafeRawPointer(p)
+        while index < end {
+            let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+            let digits = word &- 0x3030_3030_3030_3030
+            // Every byte 0…9: no borrow into the high nibble, and none reaches 10 when 6 is added.
+            guard (word & 0xF0F0_F0F0_F0F0_F0F0) == 0x3030_3030_3030_3030,
+                  ((digits &+ 0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) == 0
+            else { return nil }
+            // Pairs, then fours, then the eight (the first digit is the lowest byte).
+            var value = (digits &* 10) &+ (digits >> 8)
+            value = ((value & 0x00FF_00FF_00FF_00FF) &* (1 + (100 << 16))) >> 16
+            value = ((value & 0x0000_FFFF_0000_FFFF) &* (1 + (10_000 << 32))) >> 32
+            let (scaled, overflowA) = magnitude.multipliedReportingOverflow(by: 100_000_000)
+            let (sum, overflowB) = scaled.addingReportingOverflow(value)
+            guard !overflowA, !overflowB else { return nil }
+            magnitude = sum
+            index += 8
+        }
+        if negative {
+            guard magnitude <= UInt64(Int64.max) + 1 else { return nil }
+            return Int64(truncatingIfNeeded: 0 &- magnitude)
+        }
+        guard magnitude <= UInt64(Int64.max) else { return nil }
+        return Int64(magnitude)
     }
 
     /// Most digits (and the largest scale) of a DECIMAL value: a DECIMAL column's (one Int64).

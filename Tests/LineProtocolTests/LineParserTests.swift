@@ -274,6 +274,45 @@ func parseStream(
         #expect(parseStream(fresh, memo: LineSeriesMemo()) == parseStream(fresh))
     }
 
+    /// Integers of every length around the eight-at-a-time path (16+ digits), with signs,
+    /// leading zeros, the Int64 limits and one past them, and a bad byte at every position,
+    /// as field values and as trailing timestamps: each parses to what `Int64(text)` gives,
+    /// or is refused.
+    @Test func longIntegersParseExactly() {
+        var random = SplitMix64(seed: 99)
+        var texts = ["9223372036854775807", "-9223372036854775808", "9223372036854775808", "-9223372036854775809",
+                     "18446744073709551615", "99999999999999999999", "0000000000000000000000012", "+1234567890123456"]
+        for digits in 1...21 {
+            for _ in 0..<40 {
+                var text = (0..<digits).map { _ in String(Int.random(in: 0...9, using: &random)) }.joined()
+                switch Int.random(in: 0..<4, using: &random) {
+                case 0: text = "-" + text
+                case 1: text = "+" + text
+                default: break
+                }
+                texts.append(text)
+            }
+        }
+        for position in 0..<19 {
+            for bad in ["/", ":", "x", "\u{7F}", "."] {
+                var bytes = Array("1451606400000000000")
+                bytes[position] = Character(bad)
+                texts.append(String(bytes))
+            }
+        }
+        for text in texts {
+            let field = parseStream(Array("t a=\(text)i\n".utf8))
+            let stamp = parseStream(Array("t a=1i \(text)\n".utf8))
+            if let value = Int64(text) {
+                #expect(field == ["1: t | integer:a=\(value)"], "\(text)")
+                #expect(stamp == ["1: t | integer:a=1 | ts=\(value)"], "\(text)")
+            } else {
+                #expect(field.count == 1 && field[0].hasPrefix("error:"), "\(text): \(field)")
+                #expect(stamp == ["error: error in line 1: Could not parse timestamp: \(text)"], "\(text)")
+            }
+        }
+    }
+
     @Test func invalidUTF8IsRefusedAndValidUTF8SplitAnywhereIsNot() {
         let invalid: [[UInt8]] = [[0x80], [0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF5, 0x80, 0x80, 0x80], [0xE2, 0x82]]
         for sequence in invalid {
