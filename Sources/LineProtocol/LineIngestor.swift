@@ -144,20 +144,20 @@ package final class LineIngestor {
                 batch.cancelRow()
                 return false
             }
-            // A column given twice on one line: the first value counts (QuestDB).
-            guard !batch.isSetInRow(position) else { continue }
-            let type = writer.columnTypes[position]
             // The shapes of nearly every line (a tag into its SYMBOL, an integer or a float into
-            // its LONG or DOUBLE) are written here; the cast table handles the rest.
-            switch (entity.pointee.kind, type) {
+            // its LONG or DOUBLE) are written here; the cast table handles the rest. A column
+            // given twice on one line: the first value counts (QuestDB).
+            switch (entity.pointee.kind, writer.fastShape(position)) {
             case (.tag, .symbol) where !entity.pointee.range.escaped:
                 let range = entity.pointee.range
-                batch.setSymbol(position, UnsafeRawBufferPointer(rebasing: buffer[range.start..<range.end]))
+                if !batch.setSymbolIfUnset(position, UnsafeRawBufferPointer(rebasing: buffer[range.start..<range.end])) { continue }
             case (.integer, .long):
-                batch.setInteger(position, entity.pointee.integer)
+                if !batch.setIntegerIfUnset(position, entity.pointee.integer) { continue }
             case (.double, .double):
-                batch.setDouble(position, entity.pointee.double)
+                if !batch.setDoubleIfUnset(position, entity.pointee.double) { continue }
             default:
+                guard !batch.isSetInRow(position) else { continue }
+                let type = writer.columnTypes[position]
                 do throws(LineCasts.Failure) {
                     try LineCasts.set(entity, from: buffer, column: position, type: type, into: batch, scratch: &scratch)
                 } catch {
@@ -488,6 +488,12 @@ final class TableWriter {
     private var positions: [String: Int] = [:]
     /// Column types by position, apart from the schema so the row loop copies no names.
     private(set) var columnTypes: [ColumnType] = []
+    /// The row loop's fast shapes by position (`FastShape`), in a raw table: read per value,
+    /// where an array would cost a retain and a bounds check.
+    private var shapes = GrowingBuffer<FastShape>()
+
+    /// The column types the row loop writes without the cast table.
+    enum FastShape: UInt8 { case other, symbol, long, double }
     /// Per entity position: the name bytes it last had and the column they named, so a stream
     /// repeating its layout resolves columns by comparing bytes.
     private var entities = EntityColumnCache()
@@ -506,6 +512,15 @@ final class TableWriter {
         if !keepingRows { batch.reset(schema: newSchema) }
         schema = newSchema
         columnTypes = newSchema.columns.map(\.type)
+        shapes.removeAll()
+        for type in columnTypes {
+            switch type {
+            case .symbol: shapes.append(.symbol)
+            case .long: shapes.append(.long)
+            case .double: shapes.append(.double)
+            default: shapes.append(.other)
+            }
+        }
         positions = [:]
         for (position, column) in newSchema.columns.enumerated() { positions[NameRules.lookupKey(column.name)] = position }
         designatedPosition = newSchema.designatedTimestamp.flatMap { id in newSchema.columns.firstIndex { $0.id == id } }
@@ -531,6 +546,9 @@ final class TableWriter {
         }
         seriesPairs.withUnsafeBufferPointer { seriesKeys.remember(id, pairs: $0) }
     }
+
+    @inline(__always)
+    func fastShape(_ position: Int) -> FastShape { shapes.base[position] }
 
     func matches(_ range: LineRange, in buffer: UnsafeRawBufferPointer) -> Bool {
         !range.escaped && range.count == tableName.count && range.count > 0

@@ -196,6 +196,27 @@ package final class RowBatch {
         rowBytes += columns[column].appendFixed(value)
     }
 
+    // The row writer's commonest values, each with its duplicate check in the same call (ILP
+    // keeps the first of a field given twice): false, setting nothing, when the column already
+    // has a value in this row. One cross-module call per value instead of two.
+    package func setIntegerIfUnset(_ column: Int, _ value: Int64) -> Bool {
+        guard !isSetInRow(column) else { return false }
+        setInteger(column, value, as: Int64.self)
+        return true
+    }
+
+    package func setDoubleIfUnset(_ column: Int, _ value: Double) -> Bool {
+        guard !isSetInRow(column) else { return false }
+        setDouble(column, value)
+        return true
+    }
+
+    package func setSymbolIfUnset(_ column: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard !isSetInRow(column) else { return false }
+        setSymbol(column, bytes)
+        return true
+    }
+
     package func setDouble(_ column: Int, _ value: Double) {
         markSet(column)
         precondition(columns[column].type == .double, "column \(column) is not DOUBLE")

@@ -141,6 +141,9 @@ final class IngestFixture {
         #expect(await fixture.ingest("Trades Price=1.5 1000\ntrades price=2.5,PRICE=9.5 2000\n") == nil)
         #expect(fixture.columns("trades") == ["Price DOUBLE", "timestamp TIMESTAMP"])
         #expect(try await fixture.rows("TRADES").map { $0["Price"]! } == ["1.5", "2.5"])
+        // Every shape: the first value counts, whether the later one takes the fast path or a cast.
+        #expect(await fixture.ingest("d,s=a v=1i,w=1.5,v=2i,w=2.5 1000\nd,s=b,s=c v=3i,v=4.5,w=5i,w=6.5,s=\"x\" 2000\n") == nil)
+        #expect(try await fixture.rows("d").map { [$0["s"]!, $0["v"]!, $0["w"]!] } == [["a", "1", "1.5"], ["b", "3", "5.0"]])
     }
 
     @Test func aBadLineFailsTheWholeRequestButAddedColumnsStay() async throws {
