@@ -14,6 +14,8 @@ package final class RowBatch {
     private var inRow = false
     /// Counts rows begun; a column whose `setInRow` equals it was set in the current row.
     private var rowStamp = 0
+    /// Columns set in the current row: when all are, `endRow` has no NULLs to fill.
+    private var setInRowCount = 0
     /// Total bytes held, checked against `maxBytes` at each row's end.
     package private(set) var byteCount = 0
     /// Bytes the current row has appended so far.
@@ -112,6 +114,7 @@ package final class RowBatch {
         precondition(!inRow, "beginRow inside a row")
         inRow = true
         rowStamp &+= 1
+        setInRowCount = 0
         rowBytes = 0
     }
 
@@ -128,7 +131,9 @@ package final class RowBatch {
     package func endRow() throws(StorageError) {
         precondition(inRow, "endRow outside a row")
         inRow = false
-        for index in 0..<columnCount where columns[index].setInRow != rowStamp { rowBytes += columns[index].appendNull() }
+        if setInRowCount < columnCount {
+            for index in 0..<columnCount where columns[index].setInRow != rowStamp { rowBytes += columns[index].appendNull() }
+        }
         if let invalid = invalidValue {
             invalidValue = nil
             for index in 0..<columnCount { columns[index].removeLast() }
@@ -312,6 +317,7 @@ package final class RowBatch {
         precondition(column >= 0 && column < columnCount, "no column \(column)")
         precondition(columns[column].setInRow != rowStamp, "column \(column) set twice in one row")
         columns[column].setInRow = rowStamp
+        setInRowCount += 1
     }
 
     // MARK: Reading (applier, WAL codec, tests)
