@@ -4,6 +4,8 @@ Measured, in one run:
   * write throughput and ack latency (p50/p99 per ILP/HTTP request of `--batch` rows, `--writers`
     connections, each to its own table so nothing is out of order) in each
     `replication.sync.mode` with `replication.sync.count=1`, as ratios to `async` in the same run;
+    then the ack latency at a fixed offered rate (`--paced-rows`, open loop, latency from each
+    request's due time), where queueing on a saturated machine does not decide the p99;
   * time from promotion to the first write the new primary accepted, emergency (kill -9 the
     primary, promote the most advanced replica; also from the kill) and planned switchover under
     load, median of `--drills` drills each (the drills of `integration/drills/`);
@@ -64,21 +66,34 @@ def bodies(table, batch, count):
     return out
 
 
-def load(url, writers, batch, seconds, prefix="load"):
+def load(url, writers, batch, seconds, prefix="load", rows_per_second=None):
     """Runs the writers, each on its own table `PREFIXn` in timestamp order (an out-of-order
     commit would rewrite a partition and measure that instead); returns (rows/s, latencies in
-    ms, failures)."""
+    ms, failures). Closed loop by default (each writer posts its next request when the last is
+    acknowledged: the machine's maximum, where latency is mostly queueing); with
+    `rows_per_second`, open loop: requests are due on a fixed schedule and each latency runs
+    from the time it was due, so a stall counts for every request it delays."""
     prepared = [bodies(f"{prefix}{w}", batch, 4000) for w in range(writers)]
     latencies = [[] for _ in range(writers)]
     failures = [0] * writers
     deadline = time.monotonic() + seconds
+    interval = writers * batch / rows_per_second if rows_per_second else 0.0
+    first_due = time.perf_counter() + 0.05
 
     def run(index):
         session = requests.Session()
+        due = first_due + index * interval / writers
         for body in prepared[index]:
             if time.monotonic() >= deadline:
                 return
-            started = time.perf_counter()
+            if interval:
+                pause = due - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
+                started = due
+                due += interval
+            else:
+                started = time.perf_counter()
             response = session.post(url + "/write", data=body, timeout=60)
             elapsed = (time.perf_counter() - started) * 1000
             if response.status_code == 204:
@@ -114,16 +129,24 @@ def sync_modes(workdir, options):
                      message="replicas streaming")
             load(primary.http_url, options.writers, options.batch, 1.0, prefix="warmup")
             rate, latencies, failures = load(primary.http_url, options.writers, options.batch, options.seconds)
-            results[mode] = (rate, percentile(latencies, 0.5), percentile(latencies, 0.99), failures)
+            paced = None
+            if options.paced_rows:
+                _, paced_latencies, paced_failures = load(primary.http_url, options.writers, options.batch, options.seconds,
+                                                          prefix="paced", rows_per_second=options.paced_rows)
+                paced = (percentile(paced_latencies, 0.5), percentile(paced_latencies, 0.99), paced_failures)
+            results[mode] = (rate, percentile(latencies, 0.5), percentile(latencies, 0.99), failures, paced)
             print(f"{mode:9s} {rate:12,.0f} rows/s  ack p50 {results[mode][1]:6.2f} ms  p99 {results[mode][2]:6.2f} ms"
                   f"  failed requests {failures}", flush=True)
+            if paced:
+                print(f"{'':9s} at {options.paced_rows:,} rows/s (open loop): ack p50 {paced[0]:6.2f} ms  p99 {paced[1]:6.2f} ms"
+                      f"  failed requests {paced[2]}", flush=True)
         finally:
             nodes.close()
             shutil.rmtree(workdir / mode, ignore_errors=True)
     base = results["async"][0]
-    print("\nmode      throughput vs async   ack p99 (ms)")
-    for mode, (rate, _, p99, _) in results.items():
-        print(f"{mode:9s} {rate / base:8.2f}x            {p99:8.2f}")
+    print("\nmode      throughput vs async   ack p99 (ms)   ack p99 at a fixed rate (ms)")
+    for mode, (rate, _, p99, _, paced) in results.items():
+        print(f"{mode:9s} {rate / base:8.2f}x            {p99:8.2f}       {paced[1] if paced else float('nan'):8.2f}")
     return results
 
 
@@ -203,6 +226,8 @@ def main():
     parser.add_argument("--writers", type=int, default=2)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--paced-rows", type=int, default=100_000,
+                        help="rows/s of the open-loop phase after each mode's closed-loop one (0: none)")
     parser.add_argument("--drills", type=int, default=3)
     parser.add_argument("--modes", default="async,received,durable,applied")
     parser.add_argument("--skip-promotion", action="store_true")
