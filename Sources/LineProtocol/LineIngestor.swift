@@ -135,6 +135,7 @@ package final class LineIngestor {
                 first = parser.tagCount
             } else {
                 newSeries = parser.seriesID
+                writer.seriesPairs.removeAll()
             }
         }
         for index in first..<parser.entityCount {
@@ -150,12 +151,20 @@ package final class LineIngestor {
             switch (entity.pointee.kind, writer.fastShape(position)) {
             case (.tag, .symbol) where !entity.pointee.range.escaped:
                 let range = entity.pointee.range
-                if !batch.setSymbolIfUnset(position, UnsafeRawBufferPointer(rebasing: buffer[range.start..<range.end])) { continue }
+                guard let key = batch.setSymbolIfUnset(position, UnsafeRawBufferPointer(rebasing: buffer[range.start..<range.end])) else {
+                    if index < parser.tagCount { newSeries = -1 }
+                    continue
+                }
+                if newSeries >= 0 && index < parser.tagCount {
+                    if key >= 0 { writer.seriesPairs.append(Int32(position), key) } else { newSeries = -1 }
+                }
             case (.integer, .long):
                 if !batch.setIntegerIfUnset(position, entity.pointee.integer) { continue }
             case (.double, .double):
                 if !batch.setDoubleIfUnset(position, entity.pointee.double) { continue }
             default:
+                // A tag into another type, or named twice: the series' tags are not all keys.
+                if index < parser.tagCount { newSeries = -1 }
                 guard !batch.isSetInRow(position) else { continue }
                 let type = writer.columnTypes[position]
                 do throws(LineCasts.Failure) {
@@ -199,7 +208,11 @@ package final class LineIngestor {
             throw LineIngestError(
                 error.code == .limitExceeded ? .tooLarge : .invalidLine, line: line, table: writer.schema.name, error.message)
         }
-        if newSeries >= 0 { writer.rememberSeries(parser, in: buffer, id: newSeries) }
+        // Every tag went to its own SYMBOL column (the pairs say which key it got): the series'
+        // next lines in this batch set them at once.
+        if newSeries >= 0 && writer.seriesPairs.count == 2 * parser.tagCount {
+            writer.seriesKeys.remember(newSeries, pairs: writer.seriesPairs.buffer)
+        }
         return true
     }
 
@@ -500,7 +513,8 @@ final class TableWriter {
     private var tableName: [UInt8] = []
     /// The keys the tags of each series (by the parser's series id) got in this batch.
     var seriesKeys = LineSeriesKeys()
-    private var seriesPairs: [Int32] = []
+    /// The (column, key) pairs of the row being written, while its series may be remembered.
+    var seriesPairs = GrowingBuffer<Int32>()
 
     init(schema: TableSchema, configuration: LineIngestConfiguration) {
         self.schema = schema
@@ -527,24 +541,6 @@ final class TableWriter {
         designatedUnit = designatedPosition.map { newSchema.columns[$0].type == .timestampNanos ? .nanos : .micros } ?? .micros
         entities.forget()
         seriesKeys.forget(epoch: -1, generation: 0)
-    }
-
-    /// Remembers the keys the tags of the row just written got, for series `id`, when each
-    /// tag went to its own SYMBOL column (a tag into another type, or a column named twice,
-    /// is left to the per-tag path).
-    func rememberSeries(_ parser: LineParser, in buffer: UnsafeRawBufferPointer, id: Int) {
-        seriesPairs.removeAll(keepingCapacity: true)
-        for index in 0..<parser.tagCount {
-            guard let position = resolve(entity: index, name: parser.entityPointer(index).pointee.name, in: buffer),
-                  case .symbol = columnTypes[position],
-                  !stride(from: 0, to: seriesPairs.count, by: 2).contains(where: { seriesPairs[$0] == Int32(position) })
-            else { return }
-            let key = batch.lastSymbolKey(position)
-            guard key >= 0 else { return }
-            seriesPairs.append(Int32(position))
-            seriesPairs.append(key)
-        }
-        seriesPairs.withUnsafeBufferPointer { seriesKeys.remember(id, pairs: $0) }
     }
 
     @inline(__always)

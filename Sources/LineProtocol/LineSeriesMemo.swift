@@ -261,6 +261,15 @@ struct GrowingBuffer<Element: BitwiseCopyable>: ~Copyable {
 
     mutating func removeAll() { count = 0 }
 
+    var buffer: UnsafeBufferPointer<Element> { UnsafeBufferPointer(start: base, count: count) }
+
+    mutating func append(_ first: Element, _ second: Element) {
+        reserve(2)
+        (base + count).initialize(to: first)
+        (base + count + 1).initialize(to: second)
+        count += 2
+    }
+
     mutating func append(_ value: Element) {
         reserve(1)
         (base + count).initialize(to: value)

@@ -216,10 +216,12 @@ package final class RowBatch {
         return true
     }
 
-    package func setSymbolIfUnset(_ column: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard !isSetInRow(column) else { return false }
+    /// The entry key the value got (−1: stored as NULL, the value being too large), or `nil`
+    /// when the column already has a value in this row.
+    package func setSymbolIfUnset(_ column: Int, _ bytes: UnsafeRawBufferPointer) -> Int32? {
+        guard !isSetInRow(column) else { return nil }
         setSymbol(column, bytes)
-        return true
+        return columns[column].view.lastFixedValue(as: Int32.self)
     }
 
     package func setDouble(_ column: Int, _ value: Double) {
@@ -290,12 +292,6 @@ package final class RowBatch {
             rowBytes += 4
             index += 2
         }
-    }
-
-    /// The entry key of SYMBOL `column` in the last finished row (−1: NULL).
-    package func lastSymbolKey(_ column: Int) -> Int32 {
-        precondition(!inRow && rowCount > 0 && columns[column].isSymbol, "no finished row with SYMBOL column \(column)")
-        return columns[column].view.lastFixedValue(as: Int32.self)
     }
 
     /// Sets a column to NULL explicitly.
