@@ -1,4 +1,4 @@
-// Proves the row writer's memory of tag sections (LineSeriesMemo): lines repeating a tag section get exactly the tags the per-tag path gives — duplicate tags, escapes, tags into non-SYMBOL columns, a field naming a tag's column, rows that fail, columns added mid-batch, and keys that change from one request's batch to the next.
+// Proves the row writer sets a known series' tags by key (the parser's series memo and the writer's LineSeriesKeys): lines repeating a series get exactly the tags the per-tag path gives — duplicate tags, escapes, tags into non-SYMBOL columns, a field naming a tag's column, rows that fail, columns added mid-batch, and keys that change from one request's batch to the next.
 import LineProtocol
 import Storage
 import Testing
