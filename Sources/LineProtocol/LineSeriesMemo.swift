@@ -150,7 +150,7 @@ package final class LineSeriesMemo {
     func remember(
         _ key: UnsafeRawBufferPointer, hash: UInt64, lineStart: Int, tableEnd: Int, entities: UnsafePointer<LineEntity>, tagCount: Int
     ) -> Int? {
-        guard tagCount > 0, key.count <= Self.maxKeyBytes, tagCount <= Self.maxKeyBytes else { return nil }
+        guard tagCount > 0, key.count <= Self.maxKeyBytes, tagCount <= Self.maxTags else { return nil }
         if count >= Self.maxSeries || arena.count + key.count > Self.maxBytes || tags.count + tagCount > Self.maxTags { reset() }
         if slots == nil {
             slots = .allocate(capacity: Self.slotCount)

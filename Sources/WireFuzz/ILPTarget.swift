@@ -2,16 +2,25 @@ import LineProtocol
 import NIOCore
 
 /// ILP: every line's table, entities and timestamp, or the error, as an HTTP body (the end
-/// ends the last line) and as a TCP stream.
+/// ends the last line) and as a TCP stream — and the same through a series memo, both when it
+/// meets the input's keys for the first time and when it already knows them (decision 0033:
+/// a memo never changes an answer).
 enum ILPTarget {
     static func check(_ bytes: UnsafeRawBufferPointer) {
         for final in [true, false] {
             requireSameAnswer(bytes) { cuts in answer(bytes, cuts: cuts, final: final) }
+            let plain = answer(bytes, cuts: [], final: final)
+            let memo = LineSeriesMemo()
+            let cold = answer(bytes, cuts: [], final: final, memo: memo)
+            precondition(cold == plain, "a cold series memo changed the answer:\n\(plain)\n\(cold)")
+            let warm = answer(bytes, cuts: [], final: final, memo: memo)
+            precondition(warm == plain, "a warmed series memo changed the answer:\n\(plain)\n\(warm)")
         }
     }
 
-    static func answer(_ bytes: UnsafeRawBufferPointer, cuts: [Int], final: Bool) -> [String] {
+    static func answer(_ bytes: UnsafeRawBufferPointer, cuts: [Int], final: Bool, memo: LineSeriesMemo? = nil) -> [String] {
         var stream = LineStream(maxLineBytes: 512)
+        if let memo { stream.use(memo) }
         var out: [String] = []
         var start = 0
         do throws(LineIngestError) {
