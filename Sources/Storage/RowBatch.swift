@@ -350,6 +350,14 @@ package final class RowBatch {
         columns[index].load(fixed: fixed, lengths: lengths, data: data, appending: appending)
     }
 
+    /// Loads (or appends) a fixed-width column from its narrowed codes (WAL batch format 3),
+    /// widening straight into the column.
+    func loadNarrowColumn(_ index: Int, codes: ArraySlice<UInt8>, rows: Int, plan: NarrowPlan, appending: Bool) {
+        precondition(index >= 0 && index < columnCount && !columns[index].isSymbol, "no narrowable column \(index)")
+        if !appending { columns[index].removeAll() }
+        codes.withUnsafeBytes { columns[index].appendWidened($0, rows: rows, plan: plan) }
+    }
+
     /// Ends a decode that filled `rows`, the batch's last rows: the row count and the
     /// timestamp order and range take them in.
     func finishDecoded(rows: Range<Int>) {
@@ -580,6 +588,12 @@ struct ColumnStorage: ~Copyable {
     /// Replaces the contents (or appends to them), keeping capacity: decoding batch after batch
     /// allocates nothing once the buffers have grown to the largest batch. A SYMBOL column takes
     /// keys and its dictionary; appended ones are merged into the dictionary it has.
+    mutating func appendWidened(_ codes: UnsafeRawBufferPointer, rows: Int, plan: NarrowPlan) {
+        precondition(width > 0 && !isLengthPrefixed, "widening into a column of no fixed width")
+        guard rows > 0 else { return }
+        plan.widen(codes, count: rows, width: width, into: fixed.appendUninitialized(rows * width))
+    }
+
     mutating func load(
         fixed newFixed: ArraySlice<UInt8>, lengths newLengths: ArraySlice<UInt8>, data newData: ArraySlice<UInt8>,
         appending: Bool = false
@@ -633,6 +647,14 @@ struct GrowableBytes: ~Copyable {
             target.copyMemory(from: source.baseAddress.unsafelyUnwrapped, byteCount: size)
         }
         count += size
+    }
+
+    /// Grows by `size` bytes and returns where they start, for the caller to fill at once.
+    mutating func appendUninitialized(_ size: Int) -> UnsafeMutableRawPointer {
+        if count + size > capacity { grow(to: count + size) }
+        let target = base.unsafelyUnwrapped + count
+        count += size
+        return target
     }
 
     mutating func removeLast(_ size: Int) {

@@ -6,16 +6,31 @@
 /// either `rows × width` value bytes, or `rows` i32 lengths (−1 NULL), data length u64, data;
 /// a SYMBOL column (format 2, decision 0031) is `rows` i32 entry keys (−1 NULL), entry count
 /// u32, that many i32 entry lengths, data length u64, the entries' bytes — each distinct value
-/// once per batch. Format 1 (SYMBOL as lengths and bytes per row) is still read: WAL written
-/// by an older version replays. The WAL record's CRC covers it; decoding still checks every bound.
+/// once per batch. Format 3 (decision 0034) narrows integer-like columns: the value bytes of a
+/// column `isNarrowable` says (and a SYMBOL column's keys) are preceded by a code width u8 —
+/// 0: `rows × width` bytes as before; 1, 2 or 4: a base i64, then `rows` codes of that width
+/// (`NarrowPlan`). Formats 1 (SYMBOL as lengths and bytes per row) and 2 are still read: WAL
+/// written by an older version replays. The WAL record's CRC covers it; decoding still checks
+/// every bound.
 package enum RowBatchCodec {
-    package static let formatVersion: UInt8 = 2
+    package static let formatVersion: UInt8 = 3
     /// Formats `decode` reads.
-    static func isKnown(_ format: UInt8) -> Bool { format == 1 || format == 2 }
+    static func isKnown(_ format: UInt8) -> Bool { format >= 1 && format <= 3 }
 
-    /// Appends the encoded batch to `output` (a reused buffer).
-    package static func encode(_ batch: RowBatch, into output: inout [UInt8]) {
-        write(batch, into: &output)
+    /// Whether format 3 narrows a column of this type: fixed width 2, 4 or 8 bytes, not a float
+    /// (its bit patterns have no useful span). Part of the format: changing it needs a new one.
+    static func isNarrowable(_ type: ColumnType) -> Bool {
+        switch type {
+        case .float, .double: false
+        default: [2, 4, 8].contains(type.fixedWidthBytes ?? 0)
+        }
+    }
+
+    /// Appends the encoded batch to `output` (a reused buffer); `format` 2 only for tests of
+    /// replaying older WAL.
+    package static func encode(_ batch: RowBatch, into output: inout [UInt8], format: UInt8 = formatVersion) {
+        precondition(format == 2 || format == formatVersion, "format \(format) is not written")
+        write(batch, into: &output, format: format)
     }
 
     /// Several batches (distinct tables) as one payload: format u8, count u32, then per batch
@@ -28,13 +43,20 @@ package enum RowBatchCodec {
     /// that reference the batches' column bytes — valid while the batches are unchanged.
     package static func pieces(_ batches: [RowBatch]) -> PayloadPieces {
         var pieces = PayloadPieces()
+        // Narrowed codes are copied in with the headers: at most half of each narrowable
+        // column's bytes, reserved at once.
+        pieces.reserveHeaders(batches.reduce(64 * batches.count) { total, batch in
+            total + batch.schema.columns.reduce(0) { sum, column in
+                sum + 64 + (isNarrowable(column.type) ? batch.rowCount * column.type.fixedWidthBytes! / 2 : 0)
+            }
+        })
         if batches.count == 1 { write(batches[0], into: &pieces) } else { writeGroup(batches, into: &pieces) }
         return pieces
     }
 
-    private static func write<Output: PayloadWriter>(_ batch: RowBatch, into output: inout Output) {
+    private static func write<Output: PayloadWriter>(_ batch: RowBatch, into output: inout Output, format: UInt8 = formatVersion) {
         let schema = batch.schema
-        output.append(formatVersion)
+        output.append(format)
         output.appendLittleEndian(schema.tableID)
         output.appendLittleEndian(schema.version)
         output.appendLittleEndian(UInt32(batch.rowCount))
@@ -46,7 +68,7 @@ package enum RowBatchCodec {
             output.append(type.tag)
             output.append(type.parameter)
             if buffer.isSymbol {
-                output.append(region: buffer.fixed)
+                writeFixed(buffer.fixed, width: 4, narrowing: format >= 3, into: &output)
                 output.appendLittleEndian(UInt32(buffer.lengths.count))
                 output.append(region: UnsafeRawBufferPointer(buffer.lengths))
                 output.appendLittleEndian(UInt64(buffer.data.count))
@@ -56,9 +78,21 @@ package enum RowBatchCodec {
                 output.appendLittleEndian(UInt64(buffer.data.count))
                 output.append(region: buffer.data)
             } else {
-                output.append(region: buffer.fixed)
+                writeFixed(buffer.fixed, width: column.type.fixedWidthBytes!, narrowing: format >= 3 && isNarrowable(column.type),
+                           into: &output)
             }
         }
+    }
+
+    private static func writeFixed<Output: PayloadWriter>(
+        _ values: UnsafeRawBufferPointer, width: Int, narrowing: Bool, into output: inout Output
+    ) {
+        guard narrowing else { return output.append(region: values) }
+        let plan = NarrowPlan.choose(values, width: width)
+        output.append(UInt8(plan.codeWidth))
+        guard plan.codeWidth > 0 else { return output.append(region: values) }
+        output.appendLittleEndian(plan.base)
+        output.append(narrowing: values, width: width, plan: plan)
     }
 
     private static func writeGroup<Output: PayloadWriter>(_ batches: [RowBatch], into output: inout Output) {
@@ -135,7 +169,12 @@ package enum RowBatchCodec {
             let parameter = try reader.read(UInt8.self)
             guard ColumnType(tag: tag, parameter: parameter) == column.type else { throw mismatch("type of \(column.name)") }
             if column.type == .symbol && format >= 2 {
-                let keyBytes = try reader.readBytes(rows * 4)
+                let keyBytes: ArraySlice<UInt8>
+                if format >= 3, let plan = try readPlan(&reader, width: 4, column: column.name) {
+                    keyBytes = ArraySlice(try widened(reader.readBytes(rows * plan.codeWidth), rows: rows, width: 4, plan: plan))
+                } else {
+                    keyBytes = try reader.readBytes(rows * 4)
+                }
                 let entries = Int(try reader.read(UInt32.self))
                 // Each entry is some row's value: more entries than rows is damage.
                 guard entries <= rows else { throw mismatch("\(entries) symbol entries for \(rows) rows in \(column.name)") }
@@ -165,10 +204,34 @@ package enum RowBatchCodec {
                 }
             } else {
                 let width = column.type.fixedWidthBytes!
-                batch.loadColumn(index, fixed: try reader.readBytes(rows * width), lengths: [], data: [], appending: appending)
+                if format >= 3, isNarrowable(column.type), let plan = try readPlan(&reader, width: width, column: column.name) {
+                    let codes = try reader.readBytes(rows * plan.codeWidth)
+                    batch.loadNarrowColumn(index, codes: codes, rows: rows, plan: plan, appending: appending)
+                } else {
+                    batch.loadColumn(index, fixed: try reader.readBytes(rows * width), lengths: [], data: [], appending: appending)
+                }
             }
         }
         batch.finishDecoded(rows: firstRow..<firstRow + rows)
+    }
+
+    /// A narrowed column's plan, or `nil` when its values follow as they are.
+    private static func readPlan(_ reader: inout BinaryReader, width: Int, column: String) throws -> NarrowPlan? {
+        let codeWidth = Int(try reader.read(UInt8.self))
+        guard codeWidth > 0 else { return nil }
+        let plan = NarrowPlan(codeWidth: codeWidth, base: try reader.read(Int64.self))
+        guard plan.isValid(forWidth: width) else {
+            throw StorageError(.corrupt, path: column, "row batch column \(column) has \(codeWidth)-byte codes for \(width)-byte values")
+        }
+        return plan
+    }
+
+    private static func widened(_ codes: ArraySlice<UInt8>, rows: Int, width: Int, plan: NarrowPlan) -> [UInt8] {
+        guard rows > 0 else { return [] }
+        return [UInt8](unsafeUninitializedCapacity: rows * width) { values, initialized in
+            codes.withUnsafeBytes { plan.widen($0, count: rows, width: width, into: UnsafeMutableRawPointer(values.baseAddress!)) }
+            initialized = rows * width
+        }
     }
 
     /// The sum of `count` i32 lengths (−1, NULL, counting 0 when `allowingNull`), or `nil`
@@ -195,6 +258,8 @@ protocol PayloadWriter {
     mutating func appendLittleEndian<T: FixedWidthInteger>(_ value: T)
     /// Column bytes, possibly large.
     mutating func append(region: UnsafeRawBufferPointer)
+    /// The codes of `values` under `plan` (`NarrowPlan.narrow`).
+    mutating func append(narrowing values: UnsafeRawBufferPointer, width: Int, plan: NarrowPlan)
     /// Writes a u64 length to be filled by `endLength` with the bytes written in between.
     mutating func beginLength() -> PayloadLength
     mutating func endLength(_ length: PayloadLength)
@@ -209,6 +274,13 @@ struct PayloadLength {
 extension Array: PayloadWriter where Element == UInt8 {
     mutating func append(region: UnsafeRawBufferPointer) {
         append(contentsOf: region)
+    }
+
+    mutating func append(narrowing values: UnsafeRawBufferPointer, width: Int, plan: NarrowPlan) {
+        let start = count
+        let size = values.count / width * plan.codeWidth
+        append(contentsOf: repeatElement(0, count: size))
+        withUnsafeMutableBytes { plan.narrow(values, width: width, into: $0.baseAddress! + start) }
     }
 
     mutating func beginLength() -> PayloadLength {
@@ -264,6 +336,16 @@ package struct PayloadPieces: PayloadWriter {
         }
         pieces.append(.region(region))
         count += region.count
+    }
+
+    mutating func append(narrowing values: UnsafeRawBufferPointer, width: Int, plan: NarrowPlan) {
+        headers.append(narrowing: values, width: width, plan: plan)
+        grewHeaders(by: values.count / width * plan.codeWidth)
+    }
+
+    /// Makes room for `bytes` of headers and copied codes: the array is not regrown piecemeal.
+    mutating func reserveHeaders(_ bytes: Int) {
+        headers.reserveCapacity(bytes)
     }
 
     mutating func beginLength() -> PayloadLength {
