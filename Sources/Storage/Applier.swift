@@ -16,6 +16,9 @@ struct Applier: ~Copyable {
     private var sinceCheckpoint = 0
     /// Record payload bytes applied since the last checkpoint.
     private var bytesSinceCheckpoint = 0
+    /// Column bytes (as the batches held them) applied since the last checkpoint: what its
+    /// fsyncs will write.
+    private var columnBytesSinceCheckpoint = 0
     /// Tables that failed to apply a record, with the reason; their later records are skipped.
     private(set) var suspended: [UInt32: String] = [:]
     private(set) var appliedTxn: UInt64 = 0
@@ -161,6 +164,7 @@ struct Applier: ~Copyable {
             guard try decode(batches, into: store) else { return }
         }
         try store.apply(batch!, txn: batches.last!.txn)
+        columnBytesSinceCheckpoint += batch!.byteCount
         StorageMetrics.appliedRows(batch!.rowCount)
     }
 
@@ -191,11 +195,13 @@ struct Applier: ~Copyable {
 
     /// Applies records up to `limit` — short of a late run at the end that `lateHold` keeps
     /// back; a table that fails is suspended, the others go on. Checkpoints after
-    /// `checkpointEvery` txns or `checkpointEveryBytes` of payload, whichever comes first, or
-    /// once the tables hold `maxOpenColumnFiles` files open.
+    /// `checkpointEvery` txns, `checkpointEveryBytes` of payload or `checkpointEveryColumnBytes`
+    /// of column data, whichever comes first, or once the tables hold `maxOpenColumnFiles`
+    /// files open.
     mutating func applyAvailable(
         wal: WriteAheadLog, upTo limit: UInt64, checkpointEvery: Int, checkpointEveryBytes: Int = .max,
-        maxOpenColumnFiles: Int = .max, hold: UInt64? = nil, lateHold: LateApplyHold? = nil
+        checkpointEveryColumnBytes: Int = .max, maxOpenColumnFiles: Int = .max, hold: UInt64? = nil,
+        lateHold: LateApplyHold? = nil
     ) {
         do {
             if reader == nil {
@@ -205,7 +211,7 @@ struct Applier: ~Copyable {
             }
             while appliedTxn < limit, try applyNext(upTo: limit, lateHold: lateHold) {
                 if sinceCheckpoint >= checkpointEvery || bytesSinceCheckpoint >= checkpointEveryBytes
-                    || openColumnFiles >= maxOpenColumnFiles
+                    || columnBytesSinceCheckpoint >= checkpointEveryColumnBytes || openColumnFiles >= maxOpenColumnFiles
                 {
                     try checkpointAll(wal: wal, hold: hold)
                 }
@@ -407,6 +413,7 @@ struct Applier: ~Copyable {
         }
         sinceCheckpoint = 0
         bytesSinceCheckpoint = 0
+        columnBytesSinceCheckpoint = 0
         let floor = stores.values.map(\.checkpointedTxn).min() ?? appliedTxn
         if let wal {
             let limit = min(previousFloor, hold ?? .max)

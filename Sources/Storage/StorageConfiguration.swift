@@ -10,6 +10,11 @@ package struct StorageConfiguration: Sendable {
     /// checkpoints, and large transactions would otherwise keep many segments between them
     /// (and leave none to reuse: decision 0030). `nil`: two segments' worth.
     package var checkpointEveryBytes: Int?
+    /// …or after this many bytes of column data applied: a checkpoint fsyncs what was written
+    /// since the last one, and the WAL's own fdatasyncs wait behind that burst, so its size is
+    /// bounded by the data, not by how compactly the WAL holds it (decision 0034: 128 MiB ≈
+    /// the burst of two WAL segments before the WAL narrowed its columns).
+    package var checkpointEveryColumnBytes = 128 << 20
     /// Column files open for appends (closed by each checkpoint) past which a checkpoint comes
     /// early: writes spread over many partitions or tables must not run the process out of
     /// descriptors between checkpoints.

@@ -707,6 +707,7 @@ package final class StorageEngine: Sendable {
             applier.applyAvailable(
                 wal: wal, upTo: committed, checkpointEvery: configuration.checkpointEveryTxns,
                 checkpointEveryBytes: configuration.checkpointEveryBytes ?? 2 * configuration.wal.segmentSizeBytes,
+                checkpointEveryColumnBytes: configuration.checkpointEveryColumnBytes,
                 maxOpenColumnFiles: configuration.maxOpenColumnFiles, hold: hold, lateHold: lateHold)
             // Held: applied stops before the run; otherwise everything up to `committed` is
             // applied or failed (a table that failed is suspended and its waiters let go).

@@ -276,7 +276,7 @@ def sundial_run(args, base, ilp_path):
     # Against the data itself: the bytes a row takes in the primary's column files (TSBS rows
     # are fixed-width) over the LZ4 bytes shipped per row to each replica. The WAL's own
     # encoding (narrowed integer columns, decision 0034) is part of what shipping saves.
-    column_bytes = sum(path.stat().st_size for path in (primary.dir / "db").glob("cpu*/*/*.d"))
+    column_bytes = sum(path.stat().st_size for path in (primary.dir / "db").glob("cpu~*/*/*.d"))
     stored_rows = requests.get(f"http://127.0.0.1:{primary.http}/exec", params={"query": "select count() from cpu"},
                                timeout=60).json()["dataset"][0][0]
     results["column_bytes_per_row"] = column_bytes / stored_rows
