@@ -54,11 +54,13 @@ let package = Package(
         .target(name: "CCRC32C"),
         // ILP token scanning sixteen bytes at a time (static inline C; decision 0017).
         .target(name: "CByteScan"),
+        // sync_file_range, which Swift's Glibc module does not expose (decision 0035).
+        .target(name: "CFileIO"),
 
         // Layers, bottom up (Docs/ARCHITECTURE.md §"Dependency rules").
         .target(
             name: "Storage",
-            dependencies: ["CCRC32C", .product(name: "Metrics", package: "swift-metrics")],
+            dependencies: ["CCRC32C", "CFileIO", .product(name: "Metrics", package: "swift-metrics")],
             swiftSettings: hotPathSettings
         ),
         .target(

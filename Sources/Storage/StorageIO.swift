@@ -1,3 +1,5 @@
+import CFileIO
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,6 +26,9 @@ package struct StorageIO: Sendable {
     package var rmdir: @Sendable (_ path: String) -> Int32
     /// Opens the directory and fsyncs it: every entry change in it so far becomes durable.
     package var syncDirectory: @Sendable (_ directory: String) -> Int32
+    /// Hands a written range to writeback without waiting (decision 0035): a hint that promises
+    /// nothing, so a later fdatasync has less to do. Simulations ignore it.
+    package var startWriteback: @Sendable (_ fd: Int32, _ offset: Int, _ length: Int) -> Void
 
     package init(
         pwrite: @escaping @Sendable (Int32, UnsafeRawBufferPointer, Int) -> Int,
@@ -34,7 +39,8 @@ package struct StorageIO: Sendable {
         rename: @escaping @Sendable (String, String) -> Int32 = StorageIO.system.rename,
         unlink: @escaping @Sendable (String) -> Int32 = StorageIO.system.unlink,
         rmdir: @escaping @Sendable (String) -> Int32 = StorageIO.system.rmdir,
-        syncDirectory: @escaping @Sendable (String) -> Int32 = StorageIO.system.syncDirectory
+        syncDirectory: @escaping @Sendable (String) -> Int32 = StorageIO.system.syncDirectory,
+        startWriteback: @escaping @Sendable (Int32, Int, Int) -> Void = { _, _, _ in }
     ) {
         self.pwrite = pwrite
         self.fdatasync = fdatasync
@@ -45,6 +51,7 @@ package struct StorageIO: Sendable {
         self.unlink = unlink
         self.rmdir = rmdir
         self.syncDirectory = syncDirectory
+        self.startWriteback = startWriteback
     }
 
     private init(system: Void) {
@@ -62,7 +69,20 @@ package struct StorageIO: Sendable {
             defer { Glibc.close(fd) }
             return Glibc.fsync(fd)
         }
+        // sync_file_range can wait for the device queue: it runs on its own queue, never on the
+        // applier, with its own descriptor (the caller may close the file meanwhile). Failure
+        // (a file system without it) only loses the hint.
+        startWriteback = { fd, offset, length in
+            let own = Glibc.dup(fd)
+            guard own >= 0 else { return }
+            StorageIO.writebackQueue.async {
+                _ = sundial_start_writeback(own, Int64(offset), Int64(length))
+                Glibc.close(own)
+            }
+        }
     }
+
+    private static let writebackQueue = DispatchQueue(label: "sundial.writeback", qos: .utility)
 
     /// The real system calls.
     package static let system = StorageIO(system: ())

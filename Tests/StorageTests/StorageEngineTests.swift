@@ -1,5 +1,6 @@
 // Proves the storage engine end to end: create, commit through the WAL, apply, read, and replay after a crash without a checkpoint.
 import Storage
+import Synchronization
 import Testing
 import TestSupport
 
@@ -75,8 +76,12 @@ import TestSupport
         var last: UInt64 = 0
         // 10 rows an hour: each 100-row commit opens 10 partitions, 2 files each.
         let commits = configuration.maxOpenColumnFiles / 20 + 5
-        for chunk in 0..<commits { last = try await engine.commit(try Self.batch(schema, chunk * 100..<(chunk + 1) * 100)) }
-        await engine.waitUntilApplied(last)
+        // Each applied before the next: commits the applier found waiting together would be one
+        // run, and a run that ended past the limit would checkpoint at the last txn.
+        for chunk in 0..<commits {
+            last = try await engine.commit(try Self.batch(schema, chunk * 100..<(chunk + 1) * 100))
+            await engine.waitUntilApplied(last)
+        }
         let snapshot = try #require(engine.snapshot(ofTable: "sensors"))
         #expect(snapshot.partitions.count == commits * 10)
         let checkpointed = try TableTxnFile(path: snapshot.directory + "/_txn").state.appliedTxn
@@ -105,6 +110,39 @@ import TestSupport
         // 4 800 bytes a commit: a checkpoint after every fourth (19 200 ≥ 16 000), none between.
         #expect(checkpoints.count >= 3, "checkpointed at \(checkpoints.sorted()) of \(last)")
         #expect(!checkpoints.contains(last - 1) || !checkpoints.contains(last - 2), "not after every commit")
+    }
+
+    /// Column appends hand each 1 MiB chunk they complete to writeback (decision 0035): whole,
+    /// aligned chunks of the column files, each once, and none of a partial chunk.
+    @Test func completedColumnChunksGoToWriteback() async throws {
+        let directory = TemporaryDirectory()
+        let layout = DataDirectory(root: directory.path)
+        _ = try layout.open(initialRole: .standalone)
+        let hints = Mutex<[(offset: Int, length: Int)]>([])
+        var configuration = StorageConfiguration(checkpointEveryTxns: 1_000_000)
+        configuration.io.startWriteback = { _, offset, length in hints.withLock { $0.append((offset, length)) } }
+        let engine = try StorageEngine(layout: layout, configuration: configuration)
+        let schema = try await engine.createTable(Self.request(partitionBy: .year))
+        // 8 bytes a row in each of two columns, all in one partition: 300 000 rows = 2.29 MiB
+        // a file, in commits of 50 000 rows (390 KiB) that end mid-chunk.
+        var last: UInt64 = 0
+        for chunk in 0..<6 {
+            let batch = RowBatch(schema: schema)
+            for row in chunk * 50_000..<(chunk + 1) * 50_000 {
+                batch.beginRow()
+                batch.setDouble(0, Double(row))
+                batch.setInteger(1, Int64(row))
+                try batch.endRow()
+            }
+            last = try await engine.commit(batch)
+        }
+        await engine.waitUntilApplied(last)
+        let seen = hints.withLock { $0 }
+        let chunk = 1 << 20
+        #expect(seen.allSatisfy { $0.offset % chunk == 0 && $0.length % chunk == 0 && $0.length > 0 })
+        // Per file, chunks 0 and 1 are complete (2.29 MiB written): two files, two chunks each.
+        #expect(seen.reduce(0) { $0 + $1.length } == 2 * 2 * chunk, "\(seen)")
+        #expect(Set(seen.map(\.offset)) == [0, chunk])
     }
 
     @Test func everyCommittedRowSurvivesACrashWithoutCheckpoint() async throws {
