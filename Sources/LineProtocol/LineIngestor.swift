@@ -579,12 +579,14 @@ final class TableWriter {
 /// with no array copy-on-write checks or retains.
 struct EntityColumnCache: ~Copyable {
     /// Entry layout: column Int32, name length Int32 (−1: name not cached), then the name.
-    private static let stride = 8 + NameRules.maxNameBytes + 1
+    /// Kept per instance: a static computed from another module's constant is a lazy global,
+    /// and its `swift_once` check on every entity was ~1 % of the node's ILP samples.
+    private let stride = 8 + NameRules.maxNameBytes + 1
     private var entries: UnsafeMutableRawPointer
     private var capacity = 64
 
     init() {
-        entries = .allocate(byteCount: capacity * Self.stride, alignment: 8)
+        entries = .allocate(byteCount: capacity * stride, alignment: 8)
         forget()
     }
 
@@ -596,7 +598,7 @@ struct EntityColumnCache: ~Copyable {
     }
 
     @inline(__always)
-    private func entry(_ index: Int) -> UnsafeMutableRawPointer { entries + index * Self.stride }
+    private func entry(_ index: Int) -> UnsafeMutableRawPointer { entries + index * stride }
 
     /// The cached column when entity `index` has the same name bytes as when it was remembered.
     @inline(__always)
@@ -623,11 +625,11 @@ struct EntityColumnCache: ~Copyable {
 
     private mutating func grow(to needed: Int) {
         let newCapacity = max(needed, capacity * 2)
-        let grown = UnsafeMutableRawPointer.allocate(byteCount: newCapacity * Self.stride, alignment: 8)
-        grown.copyMemory(from: entries, byteCount: capacity * Self.stride)
+        let grown = UnsafeMutableRawPointer.allocate(byteCount: newCapacity * stride, alignment: 8)
+        grown.copyMemory(from: entries, byteCount: capacity * stride)
         entries.deallocate()
         entries = grown
-        for index in capacity..<newCapacity { (grown + index * Self.stride).storeBytes(of: -1, toByteOffset: 4, as: Int32.self) }
+        for index in capacity..<newCapacity { (grown + index * stride).storeBytes(of: -1, toByteOffset: 4, as: Int32.self) }
         capacity = newCapacity
     }
 }
