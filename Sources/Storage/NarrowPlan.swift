@@ -2,8 +2,9 @@
 /// stores it (decision 0034): each value minus the column's smallest becomes a code of 1, 2 or
 /// 4 bytes, whichever is the narrowest that holds the column's span. The width's smallest value
 /// (QuestDB's NULL of INT, LONG, TIMESTAMP…) takes the all-ones code instead, so NULLs do not
-/// widen a column. TSBS rows: ten LONG fields of 0–100 in a byte each, ten SYMBOL keys in two,
-/// the timestamp in four — 34 bytes a row in the WAL instead of 128.
+/// widen a column. TSBS rows: ten LONG fields of 0–100 in a byte each, ten SYMBOL keys in one
+/// or two (the host's 1 000 values need two), the timestamp in four — 26 bytes a row in the WAL
+/// with its headers and dictionaries, instead of 129.
 ///
 /// Pure functions over little-endian bytes; values and codes may be unaligned (codes sit at any
 /// offset of a WAL payload).

@@ -585,15 +585,16 @@ struct ColumnStorage: ~Copyable {
         }
     }
 
-    /// Replaces the contents (or appends to them), keeping capacity: decoding batch after batch
-    /// allocates nothing once the buffers have grown to the largest batch. A SYMBOL column takes
-    /// keys and its dictionary; appended ones are merged into the dictionary it has.
+    /// Appends `rows` values widened from their narrowed codes (WAL batch format 3).
     mutating func appendWidened(_ codes: UnsafeRawBufferPointer, rows: Int, plan: NarrowPlan) {
         precondition(width > 0 && !isLengthPrefixed, "widening into a column of no fixed width")
         guard rows > 0 else { return }
         plan.widen(codes, count: rows, width: width, into: fixed.appendUninitialized(rows * width))
     }
 
+    /// Replaces the contents (or appends to them), keeping capacity: decoding batch after batch
+    /// allocates nothing once the buffers have grown to the largest batch. A SYMBOL column takes
+    /// keys and its dictionary; appended ones are merged into the dictionary it has.
     mutating func load(
         fixed newFixed: ArraySlice<UInt8>, lengths newLengths: ArraySlice<UInt8>, data newData: ArraySlice<UInt8>,
         appending: Bool = false
