@@ -149,6 +149,9 @@ package struct ReplicaClient: Service {
                     // verified during this one's fsync, and one fsync covers what arrived
                     // meanwhile (catch-up is bound by this loop).
                     let last = try storage.appendReplicatedRecords(verified.run)
+                    // The fsync starts before the STATUS below goes out: a primary waiting in
+                    // `durable` mode waits for this fsync, not for the report before it.
+                    storage.wal.startSync()
                     machine.wrote(through: verified.lastTxn)
                     monitor.upstreamReceived(verified)
                     ReplicationMetrics.received(

@@ -153,6 +153,17 @@ package final class WriteAheadLog: Sendable {
         try result.get()
     }
 
+    /// Starts a group-commit round now, unless one is already under way or nothing waits to
+    /// be synced: a replica's fsync then runs while it reports the records received, before
+    /// anyone waits for it (`waitDurable` joins the round).
+    package func startSync() {
+        let start = state.withLock { state -> Bool in
+            guard state.failure == nil, state.durableTxn < state.nextTxn - 1 else { return false }
+            return state.claimSyncRound()
+        }
+        if start { syncQueue.async { self.syncRound() } }
+    }
+
     /// Returns once some txn after `txn` is committed: how appliers and replication wait for work.
     package func waitForCommit(beyond txn: UInt64) async {
         _ = await waitForCommit(beyond: txn, timeoutMillis: nil)

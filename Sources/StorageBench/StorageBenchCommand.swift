@@ -12,7 +12,7 @@ struct StorageBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sundial-storage-bench",
         abstract: "Storage benchmarks and crash-test tools for Sundial.",
-        subcommands: [RunBenchmarks.self, LineParseBenchmark.self, CrashWriter.self, CrashVerifier.self, OneRowLoad.self])
+        subcommands: [RunBenchmarks.self, LineParseBenchmark.self, CrashWriter.self, CrashVerifier.self, ILPRequestLoad.self])
 }
 
 struct RunBenchmarks: AsyncParsableCommand {

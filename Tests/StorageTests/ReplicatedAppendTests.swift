@@ -48,6 +48,28 @@ import TestSupport
         #expect(try StorageEngineTests.values(replica.snapshot(ofTable: "sensors")) == (0..<80).map(Double.init))
     }
 
+    @Test func startSyncMakesAppendedRecordsDurableWithNobodyWaiting() async throws {
+        let primaryDirectory = TemporaryDirectory(), replicaDirectory = TemporaryDirectory()
+        let primary = try Self.open(primaryDirectory, role: .primary)
+        let replica = try Self.open(replicaDirectory, role: .replica)
+        let schema = try await primary.createTable(StorageEngineTests.request())
+        let last = try await primary.commit(try StorageEngineTests.batch(schema, 0..<10))
+        let run = try VerifiedWALRecords.verify(
+            try Self.shipped(primary, from: 1), maxRecordBytes: replica.wal.configuration.maxRecordBytes,
+            invalid: { offset, reason in StorageError(.corrupt, path: "test", "record at \(offset): \(reason)") })
+        #expect(try replica.appendReplicatedRecords(run) == last)
+        #expect(replica.wal.durableTxn < last)
+        replica.wal.startSync()
+        // No `waitDurable`: the round started by `startSync` alone brings the position forward.
+        for _ in 0..<500 where replica.wal.durableTxn < last { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(replica.wal.durableTxn == last)
+        // Nothing left to sync: a second call starts no round, and waiting returns at once.
+        replica.wal.startSync()
+        try await replica.replicatedDurable(last)
+        await replica.waitUntilApplied(last)
+        #expect(try StorageEngineTests.values(replica.snapshot(ofTable: "sensors")) == (0..<10).map(Double.init))
+    }
+
     @Test func clientWritesAreRefusedByRoleAndAGapIsRefused() async throws {
         let primaryDirectory = TemporaryDirectory(), replicaDirectory = TemporaryDirectory()
         let primary = try Self.open(primaryDirectory, role: .primary)

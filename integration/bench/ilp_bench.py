@@ -224,7 +224,7 @@ def one_row_client(port, slot, connections, seconds, in_order=False):
 
 def bench_one_row(workdir, connections, seconds=5.0, in_order=False, loader="native"):
     """1-row requests from `connections` clients at once, each waiting for its 204; concurrent
-    commits share fsyncs. The native loader (`sundial-storage-bench ilp-one-row`, a thread per
+    commits share fsyncs. The native loader (`sundial-storage-bench ilp-requests`, a thread per
     client) costs a few µs per request; the Python one (a process per client, so no
     interpreter lock inflates the latencies) costs more CPU per request than the server's whole
     budget at 5 k req/s on two cores, and is kept to compare with earlier runs. Returns
@@ -235,7 +235,7 @@ def bench_one_row(workdir, connections, seconds=5.0, in_order=False, loader="nat
         cpu0 = cpu_seconds(node.process.pid)
         merges0 = node.metric("sundial_storage_out_of_order_merges_total")
         if loader == "native":
-            command = [str(STORAGE_BENCH), "ilp-one-row", "--port", str(node.http), "--clients", str(connections),
+            command = [str(STORAGE_BENCH), "ilp-requests", "--port", str(node.http), "--clients", str(connections),
                        "--seconds", str(seconds)] + (["--in-order"] if in_order else [])
             report = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
             count, p99, p50 = report["requests"], report["p99_ms"], report["p50_ms"]
