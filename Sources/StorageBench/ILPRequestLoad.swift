@@ -29,6 +29,8 @@ struct ILPRequestLoad: ParsableCommand {
     var tablePerClient = false
     @Option(help: "Each client's first row number (its rows' values and timestamps go on from there).")
     var firstRow = 0
+    @Option(help: "Nanoseconds between a client's rows with --table-per-client.")
+    var timestampStep = 1_000
     @Flag(help: "Send no timestamps (the server's clock orders the rows) instead of interleaving the clients' timestamps.")
     var inOrder = false
     @Option(help: "Also write every request as a line: client, start (ns since the first was due), latency (ns).")
@@ -39,6 +41,7 @@ struct ILPRequestLoad: ParsableCommand {
         guard rowsPerRequest > 0, rowsPerRequest <= 1_000_000 else { throw ValidationError("1…1 000 000 rows per request") }
         guard rate >= 0 else { throw ValidationError("a rate of zero or more rows per second") }
         guard firstRow >= 0, firstRow <= 1 << 40 else { throw ValidationError("a first row of 0…2^40") }
+        guard timestampStep > 0, timestampStep <= 1_000_000_000_000 else { throw ValidationError("a timestamp step of 1 ns…1 000 s") }
         let started = ILPRequestClient.now()
         let deadline = started + UInt64(seconds * 1e9)
         // Open loop: the clients' schedules are staggered evenly over one interval.
@@ -131,7 +134,7 @@ final class ILPRequestClient: @unchecked Sendable {
         var row = load.firstRow
         var due = firstDue
         while ILPRequestClient.now() < deadline {
-            fillBody(&body, firstRow: row)
+            guard fillBody(&body, firstRow: row) else { return fail("timestamps past the year 2262") }
             row += load.rowsPerRequest
             request.removeAll(keepingCapacity: true)
             request.append(contentsOf: "POST /write HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.count)\r\n\r\n".utf8)
@@ -165,7 +168,7 @@ final class ILPRequestClient: @unchecked Sendable {
 
     /// The request's lines, from the client's running row number: the same as
     /// `ilp_bench.py`'s Python clients for one row (`one,host=hS v=Ri STAMP`).
-    private func fillBody(_ body: inout [UInt8], firstRow: Int) {
+    private func fillBody(_ body: inout [UInt8], firstRow: Int) -> Bool {
         body.removeAll(keepingCapacity: true)
         let table = load.tablePerClient ? "\(load.table)\(slot)" : load.table
         let prefix = Array("\(table),host=h\(slot) v=".utf8)
@@ -174,14 +177,17 @@ final class ILPRequestClient: @unchecked Sendable {
             appendDecimal(&body, row)
             body.append(UInt8(ascii: "i"))
             if !load.inOrder {
-                // One table per client: its own rows 1 µs apart; one shared table: the
-                // clients' rows interleaved.
-                let stamp = load.tablePerClient ? row * 1_000 : row * load.clients + slot
+                // One table per client: its own rows `timestampStep` apart; one shared
+                // table: the clients' rows interleaved.
+                let stamp = load.tablePerClient ? row.multipliedReportingOverflow(by: load.timestampStep) : (partialValue: row * load.clients + slot, overflow: false)
+                // Past the year 2262 nanoseconds no longer fit: the run is far too long.
+                guard !stamp.overflow, stamp.partialValue <= Int.max - 1_700_000_000_000_000_000 else { return false }
                 body.append(UInt8(ascii: " "))
-                appendDecimal(&body, 1_700_000_000_000_000_000 + stamp)
+                appendDecimal(&body, 1_700_000_000_000_000_000 + stamp.partialValue)
             }
             body.append(UInt8(ascii: "\n"))
         }
+        return true
     }
 
     private func appendDecimal(_ bytes: inout [UInt8], _ value: Int) {

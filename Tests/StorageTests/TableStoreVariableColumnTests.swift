@@ -163,3 +163,82 @@ import TestSupport
         }
     }
 }
+
+/// An append of at least `TableStore.parallelWriteBytes` of fixed-width and SYMBOL column bytes
+/// writes its columns on two threads: every file gets the bytes one thread would have written,
+/// a var-size column beside them keeps its own order, and a failed write fails the apply.
+@Suite struct ParallelColumnWriteTests {
+    static let schema = TableSchema(
+        tableID: 4, name: "wide",
+        columns: (1...8).map { ColumnSchema(id: UInt32($0), name: "l\($0)", type: .long) }
+            + [ColumnSchema(id: 9, name: "tag", type: .symbol), ColumnSchema(id: 10, name: "note", type: .varchar),
+               ColumnSchema(id: 11, name: "small", type: .short), ColumnSchema(id: 12, name: "ts", type: .timestamp)],
+        designatedTimestamp: 12, partitionBy: .day)
+
+    /// Rows 6 s apart: 14 400 a day, so one apply of many appends to several partitions.
+    static func batch(rows: Int, firstRow: Int = 0) throws -> RowBatch {
+        let batch = RowBatch(schema: schema)
+        for row in firstRow..<(firstRow + rows) {
+            batch.beginRow()
+            for column in 0..<8 { batch.setInteger(column, Int64(row) * Int64(column + 1) - 7) }
+            Array("t\(row % 13)".utf8).withUnsafeBytes { batch.setBytes(8, $0) }
+            if row % 5 != 0 { Array("n\(row)".utf8).withUnsafeBytes { batch.setBytes(9, $0) } }
+            batch.setInteger(10, Int16(truncatingIfNeeded: row))
+            batch.setInteger(11, Int64(row) * 6_000_000)  // 14 400 rows a day
+            try batch.endRow()
+        }
+        return batch
+    }
+
+    @Test func largeAppendsWriteEveryColumnAsOneThreadWould() throws {
+        let rows = 30_000
+        // 8 LONGs, a timestamp, SYMBOL keys and a SHORT: 78 bytes a row; each of the first two
+        // days' appends is past the threshold, the third's (1 200 rows) is not.
+        #expect(14_400 * 78 >= TableStore.parallelWriteBytes && 1_200 * 78 < TableStore.parallelWriteBytes)
+        let directory = TemporaryDirectory()
+        let store = try TableStore.create(in: directory.path, schema: Self.schema, txn: 1)
+        try store.apply(try Self.batch(rows: rows), txn: 2)
+        // A second, small apply goes on where the parallel one ended (serial path).
+        try store.apply(try Self.batch(rows: 10, firstRow: rows), txn: 3)
+        let snapshot = store.snapshot()
+        #expect(snapshot.partitions.count == 3)
+        let tags = try #require(snapshot.symbols[9])
+        var row = 0
+        for partition in snapshot.partitions {
+            let longs = try (1...8).map { try snapshot.mapColumn(UInt32($0), in: partition) }
+            let keys = try snapshot.mapColumn(9, in: partition)
+            let smalls = try snapshot.mapColumn(11, in: partition)
+            let notes = try snapshot.mapVariableColumn(10, in: partition)
+            for index in 0..<partition.rowCount {
+                for (column, file) in longs.enumerated() {
+                    let value = file.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: index * 8, as: Int64.self) }
+                    #expect(value == Int64(row) * Int64(column + 1) - 7, "column \(column) row \(row)")
+                }
+                let key = keys.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: index * 4, as: Int32.self) }
+                #expect(tags.value(key) == "t\(row % 13)", "row \(row)")
+                let small = smalls.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: index * 2, as: Int16.self) }
+                #expect(small == Int16(truncatingIfNeeded: row), "row \(row)")
+                let note = notes.withValue(row: index) { $0.map { String(decoding: $0, as: UTF8.self) } }
+                #expect(note == (row % 5 == 0 ? nil : "n\(row)"), "row \(row)")
+                row += 1
+            }
+        }
+        #expect(row == rows + 10)
+    }
+
+    @Test func aFailedWriteOnEitherThreadFailsTheApply() throws {
+        // The pwrites creating the table come first: count them, then fail the apply's 1st,
+        // 6th and 11th (the halves are written at once, so either thread may meet the fault).
+        let counter = FaultInjectingIO([.init(at: Int.max, only: .pwrite)])
+        _ = try TableStore.create(in: TemporaryDirectory().path, schema: Self.schema, txn: 1, io: counter.io)
+        let creating = counter.calls
+        for failing in [1, 6, 11] {
+            let faults = FaultInjectingIO([.init(at: creating + failing, only: .pwrite)])
+            let directory = TemporaryDirectory()
+            let store = try TableStore.create(in: directory.path, schema: Self.schema, txn: 1, io: faults.io)
+            let error = #expect(throws: StorageError.self) { try store.apply(try Self.batch(rows: 30_000), txn: 2) }
+            #expect(error?.code == .io, "write \(failing)")
+            #expect(faults.injected == 1)
+        }
+    }
+}

@@ -37,7 +37,9 @@ from conftest import free_ports  # noqa: E402  (the test harness's: distinct por
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BINARY = pathlib.Path(os.environ.get("SUNDIAL_BINARY", ROOT / ".build" / "release" / "sundial"))
-STORAGE_BENCH = BINARY.parent / "sundial-storage-bench"
+# The loaders and microbenchmarks come from this checkout's release build even when
+# SUNDIAL_BINARY names another node binary.
+STORAGE_BENCH = pathlib.Path(os.environ.get("SUNDIAL_STORAGE_BENCH", ROOT / ".build" / "release" / "sundial-storage-bench"))
 TICKS = os.sysconf("SC_CLK_TCK")
 
 

@@ -6,11 +6,15 @@ Measured:
     replica — probed every 10 ms, p50/p99/max, while a paced load of `--rate` rows/s (TSBS cpu
     rows, 1,000-row ILP/HTTP requests) runs; the same for PostgreSQL (COPY batches of 1,000 rows,
     probe INSERT acknowledged → visible on the hot standby);
-  * the same probe while the primary ingests `--max-rows` as fast as it can, and whether the
-    replicas' apply lag grew over that run (a 5-minute run at ~1 M rows/s would need ~200 GB
-    for three copies: more disk than this machine has, so the run is bounded by rows);
   * primary throughput (rows/s until applied on the primary, 10k-row requests on 1 connection)
-    with no replica and with 2;
+    over the first half of `--max-rows`, with no replica and with 2, alternated in two rounds
+    of a quarter each — no probe runs then: its reader polls a replica in a loop, CPU the run
+    alone would not have to share;
+  * the probe while the primary ingests the second half as fast as it can, and whether the
+    replicas' apply lag grew over that run;
+  * a sustained run at the maximum rate for `--sustained-seconds` (default 5 minutes): the
+    replicas' apply lag in the first and the last minute (`sustained_run`: small rows into a
+    table with a TTL, since TSBS rows at that rate would need ~200 GB for three copies);
   * catch-up: a replica stopped while `--catchup-rows` rows are written, then restarted: rows/s
     until it has applied everything, against the ingest rate;
   * compression ratio (column bytes of a row ÷ LZ4 bytes shipped per row; also WAL ÷ LZ4) and primary CPU spent per core with replicas
@@ -19,6 +23,7 @@ Measured:
     integration/.venv/bin/python integration/bench/replication_bench.py --rows 10000000
 """
 import argparse
+import json
 import os
 import pathlib
 import shutil
@@ -37,7 +42,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 from conftest import free_ports  # noqa: E402
-from ilp_bench import cpu_seconds, read_response, send_all_http, wait_healthy  # noqa: E402
+from ilp_bench import STORAGE_BENCH, cpu_seconds, read_response, send_all_http, wait_healthy  # noqa: E402
 from postgres_peer import PG_BIN  # noqa: E402
 from tsbs_generate import generate  # noqa: E402
 
@@ -214,19 +219,11 @@ def sundial_run(args, base, ilp_path):
     paced_rows = int(args.rate * (args.probe_seconds + 2))
     lines = load_lines(ilp_path, args.max_rows + args.catchup_rows + paced_rows)
     large = requests_for(lines[:args.max_rows], 10_000)
+    half = len(large) // 2
+    throughput_requests, max_rate_requests = large[:half], large[half:]
     catchup = requests_for(lines[args.max_rows:args.max_rows + args.catchup_rows], 10_000)
     small = requests_for(lines[args.max_rows + args.catchup_rows:], 1000, table="cpu_paced")
     del lines
-
-    # Throughput without replicas (same build, role none).
-    alone = Node(base, "alone", "none", certs)
-    cpu0, t0 = cpu_seconds(alone.process.pid), time.monotonic()
-    send_all_http(alone.http, large, 1)
-    wait_applied(alone)
-    results["alone_rows_per_s"] = args.max_rows / (time.monotonic() - t0)
-    results["alone_cpu_per_s"] = (cpu_seconds(alone.process.pid) - cpu0) / (time.monotonic() - t0)
-    alone.stop()
-    shutil.rmtree(alone.dir, ignore_errors=True)
 
     primary = Node(base, "primary", "primary", certs)
     replicas = [Node(base, f"replica{i}", "replica", certs, primary_port=primary.replication) for i in (1, 2)]
@@ -240,13 +237,37 @@ def sundial_run(args, base, ilp_path):
     pacer.join()
     wait_caught_up(primary, replicas)
 
-    # Maximum rate: throughput with 2 replicas, probe lag, and whether apply lag grows.
+    # Maximum rate, first half: throughput alone and with 2 replicas, in alternating rounds of
+    # a quarter each (a node alone, role none, on a fresh directory deleted after it; then the
+    # cluster's primary on the same rows), with no probe running. This VM makes the first
+    # write into a page the host took back ~3 µs dearer, and pages freed a moment ago are not
+    # taken back yet: a phase right after another's data was deleted runs faster, so neither
+    # side gets the only such start.
     before_raw = primary.metric('sundial_replication_shipped_bytes_total{encoding="raw"}')
     before_lz4 = primary.metric('sundial_replication_shipped_bytes_total{encoding="lz4"}')
-    cpu0, t0 = cpu_seconds(primary.process.pid), time.monotonic()
-    # One connection: two would commit neighbouring batches out of order, and every out-of-order
-    # commit rewrites the partition (a storage limitation measured here; see Docs/benchmarks.md).
-    senders = [Pacer(sundial_http_sender(primary.http), large)]
+    quarter = half // 2
+    totals = {"alone": [0.0, 0.0, 0], "replicated": [0.0, 0.0, 0]}  # seconds, CPU seconds, rows
+    for round_requests in (throughput_requests[:quarter], throughput_requests[quarter:]):
+        alone = Node(base, "alone", "none", certs)
+        for label, node in (("alone", alone), ("replicated", primary)):
+            cpu0, t0 = cpu_seconds(node.process.pid), time.monotonic()
+            # One connection: two would commit neighbouring batches out of order, and every
+            # out-of-order commit rewrites the partition (see Docs/benchmarks.md).
+            send_all_http(node.http, round_requests, 1)
+            wait_applied(node)
+            totals[label][0] += time.monotonic() - t0
+            totals[label][1] += cpu_seconds(node.process.pid) - cpu0
+            totals[label][2] += len(round_requests) * 10_000
+            if node is alone:
+                alone.stop()
+                shutil.rmtree(alone.dir, ignore_errors=True)
+        wait_caught_up(primary, replicas)
+    for label, (seconds, cpu, rows) in totals.items():
+        results[f"{label}_rows_per_s"] = rows / seconds
+        results[f"{label}_cpu_per_s"] = cpu / seconds
+
+    # Second half: lag probed at the maximum rate, and whether apply lag grows.
+    senders = [Pacer(sundial_http_sender(primary.http), max_rate_requests)]
     for sender in senders:
         sender.start()
     lag_txns = []
@@ -259,12 +280,9 @@ def sundial_run(args, base, ilp_path):
         lag_txns.append(max((r["applyLag"]["txns"] or 0) for r in report))
         time.sleep(0.5)
     wait_applied(primary)
-    elapsed = time.monotonic() - t0
     finished.set()
     prober.join()
-    sent_rows = sum(sender.sent for sender in senders) * 10_000
-    results["replicated_rows_per_s"] = sent_rows / elapsed
-    results["replicated_cpu_per_s"] = (cpu_seconds(primary.process.pid) - cpu0) / elapsed
+    sent_rows = (len(throughput_requests) + sum(sender.sent for sender in senders)) * 10_000
     results["lag_max_rate"] = probe
     third = max(1, len(lag_txns) // 3)
     results["apply_lag_txns_first_third"] = statistics.mean(lag_txns[:third])
@@ -295,9 +313,54 @@ def sundial_run(args, base, ilp_path):
     results["catchup_start_seconds"] = time.monotonic() - t0
     wait_caught_up(primary, [replicas[1]])
     results["catchup_rows_per_s"] = args.catchup_rows / (time.monotonic() - t0)
+    if args.sustained_seconds:
+        results["sustained"] = sustained_run(primary, replicas, args.sustained_seconds)
     for node in [*replicas, primary]:
         node.stop()
     return results
+
+
+def sustained_run(primary, replicas, seconds):
+    """The primary at its maximum rate for `seconds` (one compiled writer, 10 000-row requests
+    of small rows), its two replicas following: the replicas' apply lag sampled each second,
+    compared between the first and the last minute. TSBS rows at ~1 M rows/s for 5 minutes
+    would need ~200 GB for three copies; these rows (a SYMBOL, a LONG and the timestamp) go to
+    an hourly-partitioned table with a 2-hour TTL and timestamps 360 µs apart, so the nodes
+    drop partitions as they go and keep ~3 hours = ~30 M rows each."""
+    query = ("CREATE TABLE sustained0 (host SYMBOL, v LONG, timestamp TIMESTAMP) TIMESTAMP(timestamp) "
+             "PARTITION BY HOUR TTL 2 HOURS")
+    response = requests.get(f"http://127.0.0.1:{primary.http}/exec", params={"query": query}, timeout=60)
+    assert response.status_code == 200, response.text
+    wait_caught_up(primary, replicas)
+    loader = subprocess.Popen(
+        [str(STORAGE_BENCH), "ilp-requests", "--port", str(primary.http), "--clients", "1", "--seconds", str(seconds),
+         "--rows-per-request", "10000", "--table", "sustained", "--table-per-client", "--timestamp-step", "360000"],
+        stdout=subprocess.PIPE, text=True)
+    samples = []  # (seconds since start, max apply lag in txns, in seconds)
+    started = time.monotonic()
+    while loader.poll() is None:
+        reports = primary.status()["replicas"]
+        lags = [r["applyLag"] for r in reports]
+        samples.append((time.monotonic() - started, max((lag["txns"] or 0) for lag in lags),
+                        max((lag["seconds"] or 0.0) for lag in lags)))
+        time.sleep(1.0)
+    report = json.loads(loader.stdout.read())
+    assert loader.returncode == 0, report
+    minute = min(60.0, seconds / 3)
+    first = [s for s in samples if s[0] <= minute]
+    last = [s for s in samples if s[0] >= samples[-1][0] - minute]
+    t0 = time.monotonic()
+    wait_caught_up(primary, replicas)
+    result = {
+        "seconds": report["seconds"], "rows_per_s": report["rows"] / report["seconds"],
+        "lag_txns_first": statistics.mean(s[1] for s in first), "lag_txns_last": statistics.mean(s[1] for s in last),
+        "lag_seconds_first": statistics.mean(s[2] for s in first), "lag_seconds_last": statistics.mean(s[2] for s in last),
+        "lag_seconds_max": max(s[2] for s in samples), "drain_seconds": time.monotonic() - t0,
+        "kept_rows": requests.get(f"http://127.0.0.1:{replicas[0].http}/exec", params={"query": "select count() from sustained0"},
+                                  timeout=60).json()["dataset"][0][0],
+    }
+    print(f"sustained: {result}", flush=True)
+    return result
 
 
 # --- PostgreSQL 15 streaming replication over TLS ---
@@ -410,6 +473,8 @@ def main():
     parser.add_argument("--max-rows", type=int, default=4_000_000, help="rows of the maximum-rate run")
     parser.add_argument("--max-seconds", type=float, default=20.0, help="length of PostgreSQL's maximum-rate run")
     parser.add_argument("--catchup-rows", type=int, default=4_000_000)
+    parser.add_argument("--sustained-seconds", type=float, default=300.0,
+                        help="length of the sustained maximum-rate run (0: none)")
     parser.add_argument("--workdir", default=tempfile.gettempdir())
     args = parser.parse_args()
     ilp_path, _ = generate(1000, args.rows, "/tmp/sundial-tsbs")
@@ -440,6 +505,12 @@ def main():
     print(f"compression: {sundial['column_bytes_per_row']:.1f} column bytes a row ÷ {sundial['shipped_bytes_per_row']:.1f} shipped "
           f"= {sundial['column_bytes_per_row'] / sundial['shipped_bytes_per_row']:.2f}× "
           f"(WAL {sundial['wal_bytes_per_row']:.1f} bytes a row; its LZ4 ratio {sundial['compression_ratio']:.2f}×)")
+    if "sustained" in sundial:
+        run = sundial["sustained"]
+        print(f"sustained maximum rate: {run['rows_per_s']:,.0f} rows/s for {run['seconds']:.0f} s; replicas' apply lag, "
+              f"first minute {run['lag_txns_first']:.1f} txns / {run['lag_seconds_first'] * 1000:.1f} ms, last minute "
+              f"{run['lag_txns_last']:.1f} txns / {run['lag_seconds_last'] * 1000:.1f} ms (max {run['lag_seconds_max'] * 1000:.1f} ms); "
+              f"drained {run['drain_seconds']:.2f} s after; rows kept under the TTL {run['kept_rows']:,}")
     print(f"primary CPU: {sundial['alone_cpu_per_s']:.2f} cores alone, {sundial['replicated_cpu_per_s']:.2f} with 2 replicas; "
           f"per 1 M rows/s: {sundial['alone_cpu_per_s'] / sundial['alone_rows_per_s'] * 1e6:.2f} vs "
           f"{sundial['replicated_cpu_per_s'] / sundial['replicated_rows_per_s'] * 1e6:.2f} cores")
