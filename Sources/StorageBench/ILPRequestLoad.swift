@@ -97,6 +97,8 @@ final class ILPRequestClient: @unchecked Sendable {
     private(set) var latencies: [UInt64] = []
     private(set) var starts: [UInt64] = []
     private(set) var failure: String?
+    /// `TABLE,host=hSLOT v=`: what every line of this client starts with.
+    private let linePrefix: [UInt8]
 
     init(port: Int, slot: Int, load: ILPRequestLoad, deadline: UInt64, interval: UInt64, firstDue: UInt64) {
         self.port = port
@@ -105,6 +107,8 @@ final class ILPRequestClient: @unchecked Sendable {
         self.deadline = deadline
         self.interval = interval
         self.firstDue = firstDue
+        let table = load.tablePerClient ? "\(load.table)\(slot)" : load.table
+        linePrefix = Array("\(table),host=h\(slot) v=".utf8)
     }
 
     static func now() -> UInt64 {
@@ -170,16 +174,16 @@ final class ILPRequestClient: @unchecked Sendable {
     /// `ilp_bench.py`'s Python clients for one row (`one,host=hS v=Ri STAMP`).
     private func fillBody(_ body: inout [UInt8], firstRow: Int) -> Bool {
         body.removeAll(keepingCapacity: true)
-        let table = load.tablePerClient ? "\(load.table)\(slot)" : load.table
-        let prefix = Array("\(table),host=h\(slot) v=".utf8)
         for row in firstRow..<(firstRow + load.rowsPerRequest) {
-            body.append(contentsOf: prefix)
+            body.append(contentsOf: linePrefix)
             appendDecimal(&body, row)
             body.append(UInt8(ascii: "i"))
             if !load.inOrder {
                 // One table per client: its own rows `timestampStep` apart; one shared
                 // table: the clients' rows interleaved.
-                let stamp = load.tablePerClient ? row.multipliedReportingOverflow(by: load.timestampStep) : (partialValue: row * load.clients + slot, overflow: false)
+                let stamp = load.tablePerClient
+                    ? row.multipliedReportingOverflow(by: load.timestampStep)
+                    : (partialValue: row * load.clients + slot, overflow: false)
                 // Past the year 2262 nanoseconds no longer fit: the run is far too long.
                 guard !stamp.overflow, stamp.partialValue <= Int.max - 1_700_000_000_000_000_000 else { return false }
                 body.append(UInt8(ascii: " "))

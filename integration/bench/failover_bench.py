@@ -38,10 +38,10 @@ sys.path.insert(0, str(HERE.parent))
 from cluster import Cluster, status, wait_caught_up, wait_for  # noqa: E402
 from conftest import Node  # noqa: E402
 from drills.failover_drill import run_drill  # noqa: E402
+sys.path.insert(0, str(HERE))
+from ilp_bench import STORAGE_BENCH  # noqa: E402
 
 BASE_NS = 1_700_000_000_000_000_000
-STORAGE_BENCH = pathlib.Path(os.environ.get("SUNDIAL_STORAGE_BENCH",
-                                            HERE.parents[1] / ".build" / "release" / "sundial-storage-bench"))
 
 
 class Nodes:

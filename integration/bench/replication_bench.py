@@ -344,8 +344,10 @@ def sustained_run(primary, replicas, seconds):
         samples.append((time.monotonic() - started, max((lag["txns"] or 0) for lag in lags),
                         max((lag["seconds"] or 0.0) for lag in lags)))
         time.sleep(1.0)
-    report = json.loads(loader.stdout.read())
-    assert loader.returncode == 0, report
+    output = loader.stdout.read()
+    if loader.wait() != 0:
+        raise RuntimeError(f"the sustained run's loader failed (exit {loader.returncode}); see its message above")
+    report = json.loads(output)
     minute = min(60.0, seconds / 3)
     first = [s for s in samples if s[0] <= minute]
     last = [s for s in samples if s[0] >= samples[-1][0] - minute]
