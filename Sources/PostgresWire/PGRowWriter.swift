@@ -10,7 +10,7 @@ package struct PGRowWriter {
     package let kinds: [PGValueKind]
     package let formats: [PGFormat]
     /// Rows encoded per pass; bounds the memory a pass holds.
-    static let rowsPerPass = 4096
+    package static let rowsPerPass = 4096
     private let stores: [CellStore]
 
     /// `formats` as Bind gave them: empty (all text), one for all, or one per column.
@@ -39,7 +39,7 @@ package struct PGRowWriter {
             var payload = 0
             for column in 0..<columnCount {
                 let store = stores[column]
-                store.reset()
+                store.reset(rows: pass.count)
                 encode(result.batch.columns[column], type: result.columns[column].type, column: column, rows: pass, into: store)
                 payload += store.used
                 offsets[column] = 0
@@ -211,17 +211,21 @@ final class CellStore {
     /// Reused for the text of one double (no String per value).
     private var scratch: [UInt8] = []
 
+    /// Small at first: a writer is made per execution, and a point query's one row in 21
+    /// columns must not allocate 21 pass-sized buffers (1.7 MB a query, freed again, cost
+    /// page faults and TLB shootdowns on every statement). Large results grow it in a few steps.
     init() {
-        capacity = 64 << 10
+        capacity = 256
         bytes = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
-        lengths.reserveCapacity(PGRowWriter.rowsPerPass)
     }
 
     deinit { bytes.deallocate() }
 
-    func reset() {
+    /// Empties the store for a pass of `rows` rows.
+    func reset(rows: Int) {
         used = 0
         lengths.removeAll(keepingCapacity: true)
+        lengths.reserveCapacity(rows)
     }
 
     private func reserve(_ count: Int) {

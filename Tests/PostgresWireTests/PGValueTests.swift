@@ -61,6 +61,41 @@ import Testing
         #expect(cells(result, formats: [.binary]) == [nil])
     }
 
+    /// Cells larger than a store's first allocation and results of several passes: every row's
+    /// cells come out whole, in both formats (the stores start small and grow).
+    @Test func largeCellsAndManyRowsEncodeWhole() {
+        let rowCount = PGRowWriter.rowsPerPass + 904
+        let rows: [[SQLValue]] = (0..<rowCount).map { row in
+            [.integer(Int64(row) * 1_000_003), row % 7 == 0 ? .null : .text(String(repeating: Character(UnicodeScalar(65 + row % 26)!), count: 1 + row % 1500))]
+        }
+        let result = QueryResult(columns: [("l", .long), ("v", .varchar)], rows: rows)
+        for format in [PGFormat.text, .binary] {
+            var buffer = ByteBuffer()
+            PGRowWriter(columns: result.columns, formats: [format]).write(result, rows: 0..<rowCount, into: &buffer)
+            for row in 0..<rowCount {
+                #expect(buffer.readInteger(as: UInt8.self) == UInt8(ascii: "D"))
+                _ = buffer.readInteger(as: Int32.self)
+                #expect(buffer.readInteger(as: Int16.self) == 2)
+                let size = Int(buffer.readInteger(as: Int32.self)!)
+                let long = buffer.readBytes(length: size)!
+                let expected = Int64(row) * 1_000_003
+                if format == .binary {
+                    #expect(long == withUnsafeBytes(of: expected.bigEndian) { Array($0) })
+                } else {
+                    #expect(String(decoding: long, as: UTF8.self) == String(expected))
+                }
+                let textSize = Int(buffer.readInteger(as: Int32.self)!)
+                if row % 7 == 0 {
+                    #expect(textSize == -1)
+                } else {
+                    #expect(textSize == 1 + row % 1500)
+                    #expect(buffer.readBytes(length: textSize) == Array(repeating: UInt8(65 + row % 26), count: 1 + row % 1500))
+                }
+            }
+            #expect(buffer.readableBytes == 0)
+        }
+    }
+
     @Test func timestampsBeforeTheEpochAndDescriptions() {
         #expect(PGTimestamp.text(-1) == "1969-12-31 23:59:59.999999")
         #expect(PGTimestamp.text(0) == "1970-01-01 00:00:00.000000")
