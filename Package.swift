@@ -54,7 +54,7 @@ let package = Package(
         .target(name: "CCRC32C"),
         // ILP token scanning sixteen bytes at a time (static inline C; decision 0017).
         .target(name: "CByteScan"),
-        // sync_file_range, which Swift's Glibc module does not expose (decision 0035).
+        // sync_file_range and mallopt, which Swift's Glibc module does not expose (decisions 0035, 0036).
         .target(name: "CFileIO"),
 
         // Layers, bottom up (Docs/ARCHITECTURE.md §"Dependency rules").
@@ -139,6 +139,7 @@ let package = Package(
                 "HTTPAPI",
                 "LineProtocol",
                 "Replication",
+                "CFileIO",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

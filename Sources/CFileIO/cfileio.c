@@ -2,6 +2,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include "cfileio.h"
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 int sundial_start_writeback(int fd, int64_t offset, int64_t length) {
 #ifdef SYNC_FILE_RANGE_WRITE
@@ -10,5 +13,14 @@ int sundial_start_writeback(int fd, int64_t offset, int64_t length) {
     (void)fd; (void)offset; (void)length;
     errno = ENOSYS;
     return -1;
+#endif
+}
+
+int sundial_set_heap_thresholds(int mmap_threshold, int trim_threshold) {
+#if defined(__GLIBC__)
+    return mallopt(M_MMAP_THRESHOLD, mmap_threshold) == 1 && mallopt(M_TRIM_THRESHOLD, trim_threshold) == 1;
+#else
+    (void)mmap_threshold; (void)trim_threshold;
+    return 0;
 #endif
 }

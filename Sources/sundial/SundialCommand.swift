@@ -36,11 +36,13 @@ struct ServeCommand: AsyncParsableCommand {
     var config: String?
 
     func run() async throws {
+        let environment = ProcessEnvironment.variables()
+        HeapPolicy.apply(environment: environment)
         let dataDirectory = DataDirectory(root: dataDir)
         let configuration: NodeConfiguration
         do {
             configuration = try NodeConfiguration.load(
-                explicitPath: config, dataDirectory: dataDirectory, environment: ProcessEnvironment.variables())
+                explicitPath: config, dataDirectory: dataDirectory, environment: environment)
         } catch {
             fail("\(error)", exitCode: 2)
         }

@@ -1,4 +1,4 @@
-// File-system calls Swift's Glibc module does not expose (they need _GNU_SOURCE).
+// C library calls Swift's Glibc module does not expose (they need _GNU_SOURCE or malloc.h).
 #ifndef SUNDIAL_CFILEIO_H
 #define SUNDIAL_CFILEIO_H
 
@@ -8,5 +8,9 @@
 // it to finish (sync_file_range with SYNC_FILE_RANGE_WRITE): no durability promise, no
 // metadata, no device flush — a later fdatasync finds less to write. 0, or -1 with errno set.
 int sundial_start_writeback(int fd, int64_t offset, int64_t length);
+
+// Sets glibc's mmap and trim thresholds (mallopt M_MMAP_THRESHOLD, M_TRIM_THRESHOLD; see
+// Node's HeapPolicy). 1 when both were accepted, 0 otherwise (or on another C library).
+int sundial_set_heap_thresholds(int mmap_threshold, int trim_threshold);
 
 #endif
