@@ -128,7 +128,9 @@ package struct PGServer: Sendable {
                 .bind(host: configuration.host, port: configuration.port) { [tls = configuration.tls] channel in
                     channel.eventLoop.makeCompletedFuture {
                         if let tls { try channel.pipeline.syncOperations.addHandler(PGTLSNegotiation(context: tls)) }
-                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        let connection = PGConnectionIO(channel: channel)
+                        try channel.pipeline.syncOperations.addHandler(connection)
+                        return connection
                     }
                 }
             return BoundPGServer(channel: channel, configuration: configuration, engine: engine, logger: logger)
@@ -140,14 +142,14 @@ package struct PGServer: Sendable {
 
 /// The PG wire listener with its socket open; running it serves connections until shutdown.
 package struct BoundPGServer: Service {
-    private let channel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+    private let channel: NIOAsyncChannel<PGConnectionIO, Never>
     private let configuration: PGServerConfiguration
     private let engine: SQLEngine
     private let logger: Logger
     private let registry: PGConnectionRegistry
 
     fileprivate init(
-        channel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, configuration: PGServerConfiguration,
+        channel: NIOAsyncChannel<PGConnectionIO, Never>, configuration: PGServerConfiguration,
         engine: SQLEngine, logger: Logger
     ) {
         self.channel = channel
@@ -178,15 +180,15 @@ package struct BoundPGServer: Service {
         logger.info("pg wire server stopped")
     }
 
-    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+    private func serve(_ connection: PGConnectionIO) async {
         let running = RunningQuery()
         guard let (processID, secret) = registry.admit(connection.channel, running: running) else {
             PGMetrics.refused()
             var out = ByteBuffer()
             PGBackendMessage.error(PGErrorFields(severity: "FATAL", sqlState: "53300", message: "sorry, too many clients already"))
                 .write(into: &out)
-            try? await connection.channel.writeAndFlush(out)
-            try? await connection.channel.close()
+            try? await connection.write(out)
+            await connection.close()
             logger.warning("pg wire connection refused: connection limit reached", metadata: ["limit": "\(configuration.connectionLimit)"])
             return
         }
@@ -201,30 +203,29 @@ package struct BoundPGServer: Service {
         defer { activity.stop() }
         var connectionLog = logger
         connectionLog[metadataKey: "connection"] = "\(processID)"
+        let channel = connection.channel
+        var driver = PGConnectionDriver(
+            session: session, configuration: configuration, processID: processID, secret: secret,
+            registry: registry, activity: activity, logger: connectionLog,
+            encrypted: { (try? await channel.pipeline.containsHandler(type: NIOSSLServerHandler.self).get()) != nil })
+        let flush: (inout ByteBuffer) async throws -> Void = { buffer in
+            guard buffer.readableBytes > 0 else { return }
+            let chunk = buffer
+            // A fresh buffer grows as needed: reserving here cost an allocation per reply.
+            buffer = ByteBuffer()
+            try await connection.write(chunk)
+        }
         do {
-            try await connection.executeThenClose { inbound, outbound in
-                let channel = connection.channel
-                var driver = PGConnectionDriver(
-                    session: session, configuration: configuration, processID: processID, secret: secret,
-                    registry: registry, activity: activity, logger: connectionLog,
-                    encrypted: { (try? await channel.pipeline.containsHandler(type: NIOSSLServerHandler.self).get()) != nil })
-                let flush: (inout ByteBuffer) async throws -> Void = { buffer in
-                    guard buffer.readableBytes > 0 else { return }
-                    let chunk = buffer
-                    // A fresh buffer grows as needed: reserving here cost an allocation per reply.
-                    buffer = ByteBuffer()
-                    try await outbound.write(chunk)
-                }
-                for try await chunk in inbound {
-                    activity.touch()
-                    let keepGoing = await driver.received(chunk, flush: flush)
-                    try await flush(&session.out)
-                    if !keepGoing { break }
-                }
+            while let chunk = await connection.next() {
+                activity.touch()
+                let keepGoing = await driver.received(chunk, flush: flush)
+                try await flush(&session.out)
+                if !keepGoing { break }
             }
         } catch {
             connectionLog.debug("pg wire connection ended", metadata: ["error": "\(error)"])
         }
+        await connection.close()
     }
 }
 
