@@ -11,19 +11,34 @@ package struct PGRowWriter {
     package let formats: [PGFormat]
     /// Rows encoded per pass; bounds the memory a pass holds.
     package static let rowsPerPass = 4096
-    private let stores: [CellStore]
+    /// The per-column stores, made on the first write of more than one row.
+    private let pool = CellStorePool()
 
     /// `formats` as Bind gave them: empty (all text), one for all, or one per column.
     package init(columns: [QueryResult.Column], formats: [PGFormat]) {
         kinds = columns.map { PGValueKind($0.type) }
-        self.formats = columns.indices.map { index in
+        self.formats = Self.formats(columnCount: columns.count, requested: formats)
+    }
+
+    /// Each column's format, from Bind's list: empty (all text), one for all, or one per column.
+    static func formats(columnCount: Int, requested formats: [PGFormat]) -> [PGFormat] {
+        (0..<columnCount).map { index in
             formats.isEmpty ? .text : formats.count == 1 ? formats[0] : index < formats.count ? formats[index] : .text
         }
-        stores = columns.map { _ in CellStore() }
     }
 
     /// The RowDescription of `columns` in these formats.
     package func description(of columns: [QueryResult.Column]) -> [PGColumnDescription] {
+        Self.description(of: columns, formats: formats)
+    }
+
+    /// The RowDescription of `columns` in `formats` as Bind gave them, without making a writer
+    /// (Describe answers it for every unprepared statement).
+    package static func description(of columns: [QueryResult.Column], requested formats: [PGFormat]) -> [PGColumnDescription] {
+        description(of: columns, formats: Self.formats(columnCount: columns.count, requested: formats))
+    }
+
+    private static func description(of columns: [QueryResult.Column], formats: [PGFormat]) -> [PGColumnDescription] {
         columns.enumerated().map { index, column in
             PGColumnDescription(name: column.name, type: PGType(column.type), format: formats[index])
         }
@@ -31,8 +46,10 @@ package struct PGRowWriter {
 
     /// DataRow messages for `rows` of `result`, appended to `out`.
     package func write(_ result: QueryResult, rows: Range<Int>, into out: inout ByteBuffer) {
+        if rows.count == 1 { return writeOne(result, row: rows.lowerBound, into: &out) }
         var start = rows.lowerBound
         let columnCount = kinds.count
+        let stores = pool.stores(columnCount)
         var offsets = [Int](repeating: 0, count: columnCount)
         while start < rows.upperBound {
             let pass = start..<min(rows.upperBound, start + Self.rowsPerPass)
@@ -74,7 +91,34 @@ package struct PGRowWriter {
         }
     }
 
-    private func encode(_ vector: ColumnVector, type: SQLType, column: Int, rows: Range<Int>, into cells: CellStore) {
+    /// One row (a point query's answer): its cells encoded one after another into a single
+    /// store, which then holds them in row order — no store per column.
+    private func writeOne(_ result: QueryResult, row: Int, into out: inout ByteBuffer) {
+        let columnCount = kinds.count
+        let store = pool.single
+        store.reset(rows: columnCount)
+        for column in 0..<columnCount {
+            encode(result.batch.columns[column], type: result.columns[column].type, column: column, rows: row..<(row + 1),
+                   into: store, dictionaries: false)
+        }
+        let size = 4 + 2 + 4 * columnCount + store.used
+        out.reserveCapacity(minimumWritableBytes: 1 + size)
+        out.writeInteger(UInt8(ascii: "D"))
+        out.writeInteger(Int32(size))
+        out.writeInteger(Int16(columnCount))
+        var offset = 0
+        for column in 0..<columnCount {
+            let length = store.lengths[column]
+            out.writeInteger(length)
+            if length > 0 {
+                out.writeBytes(UnsafeRawBufferPointer(start: store.bytes + offset, count: Int(length)))
+                offset += Int(length)
+            }
+        }
+    }
+
+    private func encode(_ vector: ColumnVector, type: SQLType, column: Int, rows: Range<Int>, into cells: CellStore,
+                        dictionaries: Bool = true) {
         let binary = formats[column] == .binary
         // A column the engine left unread is an empty placeholder: its values are NULL, never
         // an out-of-bounds read.
@@ -84,7 +128,8 @@ package struct PGRowWriter {
         }
         // Encoding the whole dictionary once pays off only when the rows outnumber its values
         // (a point query over 1,000 hosts would otherwise encode all 1,000 names).
-        if kinds[column] == .varchar, let (keys, values) = vector.symbolKeysAndValues, rows.count * 4 >= values.count {
+        // (Not for a single store shared by all columns: its cached dictionary is one column's.)
+        if dictionaries, kinds[column] == .varchar, let (keys, values) = vector.symbolKeysAndValues, rows.count * 4 >= values.count {
             let dictionary = cells.dictionary(for: values)
             dictionary.bytes.withUnsafeBytes { all in
                 for row in rows {
@@ -201,6 +246,26 @@ package struct PGRowWriter {
 
 /// One column's encoded cells for a pass: raw bytes and a length per row (−1: NULL). Reused
 /// from pass to pass; grows, never shrinks.
+/// A writer's cell stores, made when first needed.
+final class CellStorePool {
+    private var perColumn: [CellStore] = []
+    private var one: CellStore?
+
+    /// One store per column (made on first use, then reused by every pass of the writer).
+    func stores(_ count: Int) -> [CellStore] {
+        if perColumn.count != count { perColumn = (0..<count).map { _ in CellStore() } }
+        return perColumn
+    }
+
+    /// One store for all the cells of a single row.
+    var single: CellStore {
+        if let one { return one }
+        let made = CellStore()
+        one = made
+        return made
+    }
+}
+
 final class CellStore {
     private(set) var bytes: UnsafeMutableRawPointer
     private var capacity: Int

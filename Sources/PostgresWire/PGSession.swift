@@ -226,7 +226,7 @@ package final class PGSession {
 
     private func writeDescription(_ columns: [QueryResult.Column]?, formats: [PGFormat]) {
         guard let columns else { return PGBackendMessage.noData.write(into: &out) }
-        PGBackendMessage.rowDescription(PGRowWriter(columns: columns, formats: formats).description(of: columns)).write(into: &out)
+        PGBackendMessage.rowDescription(PGRowWriter.description(of: columns, requested: formats)).write(into: &out)
     }
 
     package func execute(portal name: String, maxRows: Int, flush: (inout ByteBuffer) async throws -> Void) async throws {

@@ -219,6 +219,16 @@ package struct SymbolTable: Sendable {
     /// A dictionary with no values (a column with only NULLs so far).
     package static let empty = SymbolTable(values: [], keys: [:])
 
+    /// A dictionary of `values`, each keyed by its position.
+    package init(values: [String]) {
+        self.init(values: values, keys: Dictionary(values.enumerated().map { ($1, Int32($0)) }, uniquingKeysWith: { first, _ in first }))
+    }
+
+    init(values: [String], keys: [String: Int32]) {
+        self.values = values
+        self.keys = keys
+    }
+
     /// The value of `key`, or `nil` for NULL (−1) or an unknown key.
     package func value(_ key: Int32) -> String? {
         key >= 0 && Int(key) < values.count ? values[Int(key)] : nil

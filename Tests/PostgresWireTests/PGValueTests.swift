@@ -96,6 +96,32 @@ import Testing
         }
     }
 
+    /// A one-row write (a point query's answer, cells in one shared store) gives exactly the
+    /// bytes of that row in a many-row pass (a store per column, SYMBOL dictionaries encoded
+    /// once) — including two SYMBOL columns whose dictionaries have the same size.
+    @Test func oneRowEncodesAsInAManyRowPass() {
+        let count = 9
+        var result = QueryResult(
+            columns: [("a", .varchar), ("b", .varchar), ("l", .long), ("t", .timestamp), ("d", .double)],
+            rows: (0..<count).map { row in
+                [.null, .null, row == 4 ? .null : .integer(Int64(row) * -77), .integer(1_700_000_000_000_000 + Int64(row)), .real(Double(row) / 3)]
+            })
+        result.batch.columns[0] = .symbol((0..<count).map { Int32($0 % 3) }, SymbolTable(values: ["x", "yy", "zzz"]))
+        result.batch.columns[1] = .symbol((0..<count).map { $0 == 2 ? -1 : Int32(2 - $0 % 3) }, SymbolTable(values: ["p", "qq", "rrr"]))
+        for formats in [[], [PGFormat.binary]] {
+            var together = ByteBuffer()
+            PGRowWriter(columns: result.columns, formats: formats).write(result, rows: 0..<count, into: &together)
+            var apart = ByteBuffer()
+            let reused = PGRowWriter(columns: result.columns, formats: formats)
+            for row in 0..<count { reused.write(result, rows: row..<(row + 1), into: &apart) }
+            #expect(together == apart)
+        }
+        var one = QueryResult(columns: [("a", .varchar), ("b", .varchar), ("l", .long)], rows: [[.null, .null, .integer(-7)]])
+        one.batch.columns[0] = .symbol([0], SymbolTable(values: ["x", "yy", "zzz"]))
+        one.batch.columns[1] = .symbol([2], SymbolTable(values: ["p", "qq", "rrr"]))
+        #expect(cells(one, formats: []).map { $0.map { String(decoding: $0, as: UTF8.self) } } == ["x", "rrr", "-7"])
+    }
+
     @Test func timestampsBeforeTheEpochAndDescriptions() {
         #expect(PGTimestamp.text(-1) == "1969-12-31 23:59:59.999999")
         #expect(PGTimestamp.text(0) == "1970-01-01 00:00:00.000000")
