@@ -471,3 +471,43 @@ def test_decimals_travel_exactly_over_every_protocol(node):
             assert time.monotonic() < deadline, "the ILP row never became visible"
             time.sleep(0.02)
         assert row == (Decimal("12.35"), Decimal("3.000000000"))
+
+
+def row_description(body):
+    """(name, type OID, format) of each column of a RowDescription body."""
+    import struct
+    count = struct.unpack_from("!h", body, 0)[0]
+    offset, columns = 2, []
+    for _ in range(count):
+        end = body.index(b"\0", offset)
+        name = body[offset:end].decode()
+        table_oid, attnum, oid, size, modifier, fmt = struct.unpack_from("!ihihih", body, end + 1)
+        columns.append((name, oid, fmt))
+        offset = end + 1 + 18
+    return columns
+
+
+def test_describe_follows_schema_changes_and_formats(node):
+    """The same statement text described again after ALTER TABLE shows the new column, and a
+    portal bound with binary results is described with binary formats (a connection reuses
+    its last encoded RowDescription only while columns and formats match)."""
+    import pgwire_probe as pg
+    probe = pg.Probe(node.pg_port)
+    probe.login()
+    probe.send(pg.query("create table described (a long, ts timestamp) timestamp(ts) partition by day"))
+    probe.until_ready()
+    describe = pg.parse("select * from described") + pg.describe("S") + pg.SYNC
+    probe.send(describe)
+    first = [row_description(body) for kind, body in probe.until_ready() if kind == "T"]
+    probe.send(describe)
+    again = [row_description(body) for kind, body in probe.until_ready() if kind == "T"]
+    assert first == again == [[("a", 20, 0), ("ts", 1114, 0)]]
+    probe.send(pg.query("alter table described add column b double"))
+    assert "E" not in pg.kinds(probe.until_ready())
+    probe.send(describe)
+    changed = [row_description(body) for kind, body in probe.until_ready() if kind == "T"]
+    assert changed == [[("a", 20, 0), ("ts", 1114, 0), ("b", 701, 0)]]
+    probe.send(pg.parse("select * from described") + pg.bind(result_formats=[1]) + pg.describe("P") + pg.SYNC)
+    binary = [row_description(body) for kind, body in probe.until_ready() if kind == "T"]
+    assert binary == [[("a", 20, 1), ("ts", 1114, 1), ("b", 701, 1)]]
+    probe.close()

@@ -46,6 +46,10 @@ package final class PGSession {
     private var settings: [String: String] = [:]
     private var statements: [String: PGPreparedStatement] = [:]
     private var portals: [String: PGPortal] = [:]
+    /// The last RowDescription this connection encoded, reused while the columns and formats
+    /// match: a client that re-parses the same statement (asyncpg without its statement cache)
+    /// describes the same 21 columns for every query.
+    private var lastDescription: (columns: [QueryResult.Column], formats: [PGFormat], bytes: ByteBuffer)?
     /// Rows INSERTed and UPDATEs run in an open transaction block, committed at COMMIT
     /// (QuestDB buffers both; here each is also checked when it runs, as PostgreSQL does).
     private var pendingWrites = PendingWrites()
@@ -226,7 +230,14 @@ package final class PGSession {
 
     private func writeDescription(_ columns: [QueryResult.Column]?, formats: [PGFormat]) {
         guard let columns else { return PGBackendMessage.noData.write(into: &out) }
-        PGBackendMessage.rowDescription(PGRowWriter.description(of: columns, requested: formats)).write(into: &out)
+        if let last = lastDescription, last.formats == formats, last.columns == columns {
+            out.writeImmutableBuffer(last.bytes)
+            return
+        }
+        var bytes = ByteBuffer()
+        PGBackendMessage.rowDescription(PGRowWriter.description(of: columns, requested: formats)).write(into: &bytes)
+        lastDescription = (columns, formats, bytes)
+        out.writeImmutableBuffer(bytes)
     }
 
     package func execute(portal name: String, maxRows: Int, flush: (inout ByteBuffer) async throws -> Void) async throws {
