@@ -15,8 +15,9 @@ Measured:
   * a sustained run at the maximum rate for `--sustained-seconds` (default 5 minutes): the
     replicas' apply lag in the first and the last minute (`sustained_run`: small rows into a
     table with a TTL, since TSBS rows at that rate would need ~200 GB for three copies);
-  * catch-up: a replica stopped while `--catchup-rows` rows are written, then restarted: rows/s
-    until it has applied everything, against the ingest rate;
+  * catch-up: a replica stopped while `--catchup-rows` rows (default 10 M, into a table of
+    their own) are written, then restarted: rows/s until it has applied everything, against
+    the ingest rate;
   * compression ratio (column bytes of a row ÷ LZ4 bytes shipped per row; also WAL ÷ LZ4) and primary CPU spent per core with replicas
     minus without, at the maximum rate.
 
@@ -213,16 +214,18 @@ def sundial_run(args, base, ilp_path):
     subprocess.run(["sh", str(ROOT / "deploy" / "tls" / "make-certs.sh"), str(certs), "primary", "replica1", "replica2"],
                    check=True, capture_output=True)
     results = {}
-    # Every row is sent once, in time order, so no phase pays for out-of-order merges: rows
-    # [0, max) for the maximum-rate run (and the no-replica run, on its own node), [max,
-    # max+catchup) for catch-up, and the paced load from the rows after those, renamed.
+    # Every table gets its rows once, in time order, so no phase pays for out-of-order merges:
+    # rows [0, max) for the maximum-rate run (and the no-replica run, on its own node), the
+    # paced load from the rows after those, renamed, and catch-up from the file's first
+    # `catchup` rows again into a table of its own — so the issue's 10 M rows fit a 10 M-row file.
     paced_rows = int(args.rate * (args.probe_seconds + 2))
-    lines = load_lines(ilp_path, args.max_rows + args.catchup_rows + paced_rows)
+    lines = load_lines(ilp_path, max(args.max_rows + paced_rows, args.catchup_rows))
+    assert len(lines) >= max(args.max_rows + paced_rows, args.catchup_rows), "--rows does not cover every phase"
     large = requests_for(lines[:args.max_rows], 10_000)
     half = len(large) // 2
     throughput_requests, max_rate_requests = large[:half], large[half:]
-    catchup = requests_for(lines[args.max_rows:args.max_rows + args.catchup_rows], 10_000)
-    small = requests_for(lines[args.max_rows + args.catchup_rows:], 1000, table="cpu_paced")
+    catchup = requests_for(lines[:args.catchup_rows], 10_000, table="cpu_catchup")
+    small = requests_for(lines[args.max_rows:args.max_rows + paced_rows], 1000, table="cpu_paced")
     del lines
 
     primary = Node(base, "primary", "primary", certs)
@@ -474,7 +477,8 @@ def main():
     parser.add_argument("--probe-seconds", type=float, default=20.0)
     parser.add_argument("--max-rows", type=int, default=4_000_000, help="rows of the maximum-rate run")
     parser.add_argument("--max-seconds", type=float, default=20.0, help="length of PostgreSQL's maximum-rate run")
-    parser.add_argument("--catchup-rows", type=int, default=4_000_000)
+    parser.add_argument("--catchup-rows", type=int, default=10_000_000,
+                        help="rows written while one replica is down (the issue's 10 M), into their own table")
     parser.add_argument("--sustained-seconds", type=float, default=300.0,
                         help="length of the sustained maximum-rate run (0: none)")
     parser.add_argument("--workdir", default=tempfile.gettempdir())
