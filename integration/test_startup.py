@@ -153,6 +153,30 @@ def test_shutdown_is_prompt_with_idle_and_half_sent_requests_open(node):
             sock.close()
 
 
+def test_shutdown_is_prompt_with_pg_connections_idle_half_sent_and_stalled(node):
+    """PG connections in every state at SIGTERM: idle after login, a message half sent, and a
+    client that stopped reading a large result (the server's write waits for the socket)."""
+    import pgwire_probe as pg
+    requests.get(f"{node.http_url}/exec", timeout=60, params={
+        "query": "create table big as (select x, rnd_str(200,200,0) s from long_sequence(200000))"})
+    idle = pg.Probe(node.pg_port)
+    idle.login()
+    half = pg.Probe(node.pg_port)
+    half.login()
+    half.send(b"Q\x00\x00\x00\x40select")
+    stalled = pg.Probe(node.pg_port)
+    stalled.login()
+    stalled.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.send(pg.query("select * from big"))
+    time.sleep(0.5)
+    try:
+        assert node.stop(signal.SIGTERM, timeout=5) == 0
+        assert "sundial stopped" in node.log()
+    finally:
+        for probe in (idle, half, stalled):
+            probe.close()
+
+
 def test_the_example_configuration_starts(make_node):
     example = ROOT / "deploy" / "config" / "server.conf.example"
     node = make_node(args=["--config", str(example)])
