@@ -6,6 +6,7 @@ the `questdb_pg_wire_*` metrics.
 import asyncio
 import datetime
 import os
+import struct
 import subprocess
 import threading
 import time
@@ -16,6 +17,7 @@ import pg8000.native
 import psycopg
 
 from conftest import free_ports
+import pgwire_probe as pg
 import pytest
 import requests
 
@@ -475,7 +477,6 @@ def test_decimals_travel_exactly_over_every_protocol(node):
 
 def row_description(body):
     """(name, type OID, format) of each column of a RowDescription body."""
-    import struct
     count = struct.unpack_from("!h", body, 0)[0]
     offset, columns = 2, []
     for _ in range(count):
@@ -491,7 +492,6 @@ def test_describe_follows_schema_changes_and_formats(node):
     """The same statement text described again after ALTER TABLE shows the new column, and a
     portal bound with binary results is described with binary formats (a connection reuses
     its last encoded RowDescription only while columns and formats match)."""
-    import pgwire_probe as pg
     probe = pg.Probe(node.pg_port)
     probe.login()
     probe.send(pg.query("create table described (a long, ts timestamp) timestamp(ts) partition by day"))

@@ -244,8 +244,6 @@ package struct PGRowWriter {
     }
 }
 
-/// One column's encoded cells for a pass: raw bytes and a length per row (−1: NULL). Reused
-/// from pass to pass; grows, never shrinks.
 /// A writer's cell stores, made when first needed.
 final class CellStorePool {
     private var perColumn: [CellStore] = []
@@ -266,6 +264,9 @@ final class CellStorePool {
     }
 }
 
+/// One column's encoded cells for a pass (or, for a one-row answer, every column's cells in
+/// row order): raw bytes and a length per cell (−1: NULL). Reused from pass to pass; grows,
+/// never shrinks.
 final class CellStore {
     private(set) var bytes: UnsafeMutableRawPointer
     private var capacity: Int
