@@ -177,6 +177,8 @@ extension ConfigurationKey {
               "Most memory one query's results and group tables may hold; more fails the query with a clear error."),
         .init("sql.worker.count", .integer(1...256), default: "2",
               "Threads that run queries (off the network event loops)."),
+        .init("sql.worker.spin.micros", .integer(0...10_000), default: "50",
+              "How long a query worker that ran out of work keeps looking for more (yielding the core) before it sleeps; 0 sleeps at once."),
         .init("sql.symbol.postings.cache.size", .byteSize(0...(1 << 40)), default: "256m",
               "Memory for in-memory symbol indexes (row lists per key) built when queries filter by a symbol; 0 turns them off."),
         .init("sql.statement.cache.size", .integer(0...1_000_000), default: "1024",

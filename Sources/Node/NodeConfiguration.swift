@@ -114,6 +114,7 @@ package struct NodeConfiguration: Sendable {
         sql.queryTimeout = .milliseconds(try values.milliseconds("query.timeout"))
         sql.maxQueryMemoryBytes = Int(try values.byteSize("sql.query.memory.limit"))
         sql.workerThreads = Int(try values.integer("sql.worker.count"))
+        sql.workerSpin = .microseconds(try values.integer("sql.worker.spin.micros"))
         sql.symbolPostingsCacheBytes = Int(try values.byteSize("sql.symbol.postings.cache.size"))
         sql.statementCacheSize = Int(try values.integer("sql.statement.cache.size"))
         maxResponseRows = Int(try values.integer("http.security.max.response.rows"))

@@ -11,6 +11,8 @@ package struct SQLConfiguration: Sendable {
     package var queryTimeout: Duration = .seconds(60)
     package var maxQueryMemoryBytes = 1 << 30
     package var workerThreads = 2
+    /// How long a worker that ran out of jobs keeps looking before it parks (`QueryWorkers`).
+    package var workerSpin: Duration = .microseconds(50)
     /// Threads one large aggregation scans with (its rows split in consecutive halves).
     package var scanThreads = 2
     /// Memory for the in-memory symbol postings (index) of partitions queries filter by symbol.
@@ -47,7 +49,7 @@ package struct StatementDescription: Sendable {
 package final class SQLEngine: Sendable {
     package let storage: StorageEngine
     package let configuration: SQLConfiguration
-    private let workers: NIOThreadPool
+    private let workers: QueryWorkers
     /// Whether writes are refused (a replica or fenced node); asked per statement.
     private let isReadOnly: @Sendable () -> Bool
     private let clock: @Sendable () -> Int64
@@ -73,12 +75,11 @@ package final class SQLEngine: Sendable {
         self.activity = QueryActivity(clock: nowMicros)
         self.postings = SymbolPostingsCache(maxBytes: configuration.symbolPostingsCacheBytes)
         self.statementCache = StatementCache(capacity: configuration.statementCacheSize)
-        self.workers = NIOThreadPool(numberOfThreads: max(1, configuration.workerThreads))
-        workers.start()
+        self.workers = QueryWorkers(threads: configuration.workerThreads, spin: configuration.workerSpin)
     }
 
     deinit {
-        workers.shutdownGracefully { _ in }
+        workers.shutdown()
     }
 
     package static func wallClockMicros() -> Int64 {
@@ -433,14 +434,10 @@ package final class SQLEngine: Sendable {
 
     /// Runs CPU-bound work on the query workers.
     package func offload<T: Sendable>(_ body: @escaping @Sendable () throws(SQLError) -> T) async throws(SQLError) -> T {
-        let result: Result<T, SQLError>
-        do {
-            result = try await workers.runIfActive { () -> Result<T, SQLError> in
-                do throws(SQLError) { return .success(try body()) } catch { return .failure(error) }
-            }
-        } catch {
-            throw SQLError(.cancelled, "the server is shutting down")
+        let result = await workers.run { () -> Result<T, SQLError> in
+            do throws(SQLError) { return .success(try body()) } catch { return .failure(error) }
         }
+        guard let result else { throw SQLError(.cancelled, "the server is shutting down") }
         return try result.get()
     }
 }
