@@ -16,6 +16,7 @@ import asyncio
 import pathlib
 import random
 import socket
+import statistics
 import struct
 import sys
 import time
@@ -105,25 +106,58 @@ def stream(port, user, database, password, sql):
     return rows, total, seconds
 
 
-def measure(port, user, database, password, literal, prepared_sql, hosts, stream_sql):
-    def connector(**options):
+class Target:
+    """One server under test: how to connect and what to ask it."""
+
+    def __init__(self, name, port, user, database, password, literal, prepared_sql, stream_sql):
+        self.name, self.port, self.user, self.database, self.password = name, port, user, database, password
+        self.literal, self.prepared_sql, self.stream_sql = literal, prepared_sql, stream_sql
+
+    def connector(self, **options):
         async def connect():
-            return await asyncpg.connect(host="127.0.0.1", port=port, user=user, password=password, database=database, **options)
+            return await asyncpg.connect(host="127.0.0.1", port=self.port, user=self.user, password=self.password,
+                                         database=self.database, **options)
         return connect
-    # Unprepared: no statement cache, so every query is Parse + Bind + Execute of literal SQL.
-    unprepared = asyncio.run(point_queries(connector(statement_cache_size=0), literal, prepared_sql, hosts, prepared=False))
-    # The same, every text new: what a server's statement cache cannot help with.
-    unique = asyncio.run(point_queries(connector(statement_cache_size=0), literal, prepared_sql, hosts, prepared=False, unique=True))
-    # Prepared: asyncpg's default cache keeps the statement; each query is Bind + Execute.
-    prepared = asyncio.run(point_queries(connector(), literal, prepared_sql, hosts, prepared=True))
-    stream(port, user, database, password, stream_sql.replace("*", "ts", 1) + " LIMIT 1000")  # warm-up
-    rows, size, seconds = stream(port, user, database, password, stream_sql)
-    return {"unprepared": unprepared, "unique": unique, "prepared": prepared, "rows": rows, "bytes": size, "seconds": seconds}
+
+    def point_queries(self, kind, hosts):
+        if kind == "unprepared":
+            # No statement cache, so every query is Parse + Bind + Execute of literal SQL.
+            return asyncio.run(point_queries(self.connector(statement_cache_size=0), self.literal, self.prepared_sql, hosts,
+                                             prepared=False))
+        if kind == "unique":
+            # The same, every text new: what a server's statement cache cannot help with.
+            return asyncio.run(point_queries(self.connector(statement_cache_size=0), self.literal, self.prepared_sql, hosts,
+                                             prepared=False, unique=True))
+        # Prepared: asyncpg's default cache keeps the statement; each query is Bind + Execute.
+        return asyncio.run(point_queries(self.connector(), self.literal, self.prepared_sql, hosts, prepared=True))
+
+    def stream(self):
+        stream(self.port, self.user, self.database, self.password, self.stream_sql.replace("*", "ts", 1) + " LIMIT 1000")
+        return stream(self.port, self.user, self.database, self.password, self.stream_sql)
+
+
+KINDS = [("unprepared", "point query, unprepared (q/s)"), ("unique", "  … every query text new (q/s)"),
+         ("prepared", "point query, prepared (q/s)")]
+
+
+def compare(targets, hosts, rounds):
+    """Both servers up, the measures alternating between them for `rounds` rounds (the order
+    flipped each round): a slow phase of this shared machine then lands on both sides instead
+    of on whichever server ran during it. Queries/s per round; one stream each at the end."""
+    results = {target.name: {kind: [] for kind, _ in KINDS} for target in targets}
+    for round_ in range(rounds):
+        for kind, _ in KINDS:
+            for target in (targets if round_ % 2 == 0 else targets[::-1]):
+                results[target.name][kind].append(target.point_queries(kind, hosts))
+    for target in targets:
+        results[target.name]["stream"] = target.stream()
+    return results
 
 
 def main():
     parser = argparse.ArgumentParser()
     add_data_arguments(parser)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of the point-query measures (default 3)")
     args = parser.parse_args()
     stem = pathlib.Path(args.data) / f"cpu-{args.hosts}h-{args.rows}r"
     ilp, csv = stem.with_suffix(".ilp"), stem.with_suffix(".csv")
@@ -139,37 +173,39 @@ def main():
         node.wait_applied(args.rows)
         url = f"http://127.0.0.1:{node.http}/exec"
         assert requests.get(url, params={"query": "alter table cpu rename column timestamp to ts"}).status_code == 200
-        sundial = measure(
-            node.pg, "admin", "qdb", "quest",
+        sundial = Target(
+            "Sundial", node.pg, "admin", "qdb", "quest",
             "SELECT * FROM cpu WHERE hostname = '{host}' LATEST ON ts PARTITION BY hostname",
-            "SELECT * FROM cpu WHERE hostname = $1 LATEST ON ts PARTITION BY hostname", hosts,
-            f"SELECT {columns} FROM cpu")
+            "SELECT * FROM cpu WHERE hostname = $1 LATEST ON ts PARTITION BY hostname", f"SELECT {columns} FROM cpu")
+        with postgres(args.workdir, ["work_mem=256MB", "shared_buffers=2GB", "max_wal_size=20GB"]) as conn:
+            load_postgres_cpu(conn, csv)
+            conn.execute("CREATE INDEX ON cpu (hostname, ts DESC)")
+            conn.execute("VACUUM ANALYZE cpu")
+            conn.execute("ALTER USER postgres PASSWORD 'pg'")
+            peer = Target(
+                "PostgreSQL 15", conn.info.port, "postgres", "postgres", "pg",
+                "SELECT * FROM cpu WHERE hostname = '{host}' ORDER BY ts DESC LIMIT 1",
+                "SELECT * FROM cpu WHERE hostname = $1 ORDER BY ts DESC LIMIT 1", f"SELECT {columns} FROM cpu")
+            results = compare([sundial, peer], hosts, args.rounds)
     finally:
         node.stop()
 
-    with postgres(args.workdir, ["work_mem=256MB", "shared_buffers=2GB", "max_wal_size=20GB"]) as conn:
-        load_postgres_cpu(conn, csv)
-        conn.execute("CREATE INDEX ON cpu (hostname, ts DESC)")
-        conn.execute("VACUUM ANALYZE cpu")
-        conn.execute("ALTER USER postgres PASSWORD 'pg'")
-        peer = measure(
-            conn.info.port, "postgres", "postgres", "pg",
-            "SELECT * FROM cpu WHERE hostname = '{host}' ORDER BY ts DESC LIMIT 1",
-            "SELECT * FROM cpu WHERE hostname = $1 ORDER BY ts DESC LIMIT 1", hosts,
-            f"SELECT {columns} FROM cpu")
-
-    print(f"\nPG wire, {args.rows:,} rows, asyncpg × {CONNECTIONS} connections, {SECONDS:.0f} s each")
-    print(f"{'measure':<34}{'Sundial':>14}{'PostgreSQL 15':>16}{'ratio':>8}")
-    for key, label in [("unprepared", "point query, unprepared (q/s)"), ("unique", "  … every query text new (q/s)"),
-                       ("prepared", "point query, prepared (q/s)")]:
-        print(f"{label:<34}{sundial[key]:>14,.0f}{peer[key]:>16,.0f}{sundial[key] / peer[key]:>8.2f}")
-    for name, result in [("Sundial", sundial), ("PostgreSQL 15", peer)]:
-        assert result["rows"] == args.rows, (name, result["rows"])
-    s_rate, p_rate = sundial["rows"] / sundial["seconds"], peer["rows"] / peer["seconds"]
-    s_mb, p_mb = sundial["bytes"] / sundial["seconds"] / 1e6, peer["bytes"] / peer["seconds"] / 1e6
+    ours, theirs = results["Sundial"], results["PostgreSQL 15"]
+    print(f"\nPG wire, {args.rows:,} rows, asyncpg × {CONNECTIONS} connections, {SECONDS:.0f} s a measure, "
+          f"{args.rounds} alternating rounds (mean; the rounds in brackets)")
+    print(f"{'measure':<34}{'Sundial':>14}{'PostgreSQL 15':>16}{'ratio':>8}   rounds (Sundial / PostgreSQL)")
+    for key, label in KINDS:
+        a, b = statistics.mean(ours[key]), statistics.mean(theirs[key])
+        per_round = ", ".join(f"{x:,.0f} / {y:,.0f}" for x, y in zip(ours[key], theirs[key]))
+        print(f"{label:<34}{a:>14,.0f}{b:>16,.0f}{a / b:>8.2f}   {per_round}")
+    (s_rows, s_bytes, s_seconds), (p_rows, p_bytes, p_seconds) = ours["stream"], theirs["stream"]
+    for name, rows in [("Sundial", s_rows), ("PostgreSQL 15", p_rows)]:
+        assert rows == args.rows, (name, rows)
+    s_rate, p_rate = s_rows / s_seconds, p_rows / p_seconds
+    s_mb, p_mb = s_bytes / s_seconds / 1e6, p_bytes / p_seconds / 1e6
     print(f"{'stream all rows, binary (rows/s)':<34}{s_rate:>14,.0f}{p_rate:>16,.0f}{s_rate / p_rate:>8.2f}")
     print(f"{'stream all rows, binary (MB/s)':<34}{s_mb:>14,.1f}{p_mb:>16,.1f}{s_mb / p_mb:>8.2f}")
-    print(f"{'stream, seconds':<34}{sundial['seconds']:>14.2f}{peer['seconds']:>16.2f}")
+    print(f"{'stream, seconds':<34}{s_seconds:>14.2f}{p_seconds:>16.2f}")
 
 
 if __name__ == "__main__":
