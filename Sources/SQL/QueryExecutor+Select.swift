@@ -111,12 +111,13 @@ extension QueryExecutor {
         for item in items {
             let base = item.alias ?? item.expression.defaultName
             var name = base
+            var key = ASCIICase.lowercased(name)
             var suffix = 1
-            while taken(ASCIICase.lowercased(name)) {
+            while taken(key) {
                 name = "\(base)\(suffix)"
+                key = ASCIICase.lowercased(name)
                 suffix += 1
             }
-            let key = ASCIICase.lowercased(name)
             used?.insert(key)
             folded.append(key)
             names.append(name)
