@@ -11,7 +11,8 @@ import Synchronization
 /// `spin` before it parks — yielding the core meanwhile, since on a small machine the
 /// event loop that will submit the next job may need it. At most one worker looks at a
 /// time; a job that no looking worker covers wakes a parked one at once, so the pool stays
-/// work-conserving: a job never waits behind a long query while a worker is parked.
+/// work-conserving: a job never waits behind a long query while a worker is parked. Looking
+/// stops when it keeps finding nothing (`LookPolicy`).
 final class QueryWorkers: @unchecked Sendable {
     typealias Job = @Sendable () -> Void
 
@@ -23,6 +24,7 @@ final class QueryWorkers: @unchecked Sendable {
     private var parked = 0
     private var looking = 0
     private var active = true
+    private var lookPolicy = LookPolicy()
     /// Jobs queued and not taken: read without the lock by the looking worker.
     private let queued = Atomic<Int>(0)
     private let spinNanos: UInt64
@@ -102,13 +104,14 @@ final class QueryWorkers: @unchecked Sendable {
                 continue
             }
             if !active { break }
-            if mayLook, looking == 0, spinNanos > 0 {
+            if mayLook, looking == 0, spinNanos > 0, lookPolicy.shouldLook() {
                 looking = 1
                 pthread_mutex_unlock(mutex)
                 let deadline = Self.uptimeNanos() + spinNanos
                 while queued.load(ordering: .acquiring) == 0, Self.uptimeNanos() < deadline { sched_yield() }
                 pthread_mutex_lock(mutex)
                 looking = 0
+                lookPolicy.looked(found: head < jobs.count)
                 mayLook = false  // found nothing (or found it: the loop takes it); park next time
                 continue
             }
@@ -140,5 +143,31 @@ final class QueryWorkers: @unchecked Sendable {
         var spec = timespec()
         clock_gettime(CLOCK_MONOTONIC, &spec)
         return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+    }
+}
+
+/// When an idle worker looks for work before parking. Looking pays while it finds work: after
+/// `maxFruitless` looks in a row found none (jobs come further apart than a look lasts, say
+/// one client's queries), only every `probeEvery`-th idle moment looks, so a sparse load does
+/// not burn a share of a core on looking; a look that finds work resumes it every time.
+struct LookPolicy {
+    static let maxFruitless = 4
+    static let probeEvery = 16
+
+    private(set) var fruitless = 0
+    private var skipped = 0
+
+    /// Whether this idle moment looks.
+    mutating func shouldLook() -> Bool {
+        guard fruitless >= Self.maxFruitless else { return true }
+        skipped += 1
+        guard skipped >= Self.probeEvery else { return false }
+        skipped = 0
+        return true
+    }
+
+    /// What the look found.
+    mutating func looked(found: Bool) {
+        fruitless = found ? 0 : fruitless + 1
     }
 }

@@ -102,4 +102,32 @@ private final class Counter: Sendable {
         #expect(await blocker.value == 1)
         #expect(await queued.value == 2)
     }
+
+    @Test func lookingStopsPayingAfterFruitlessLooksAndResumesWhenOneFinds() {
+        var policy = LookPolicy()
+        // Every idle moment looks while looks find work, or until a few in a row find none.
+        for _ in 0..<10 {
+            let looks = policy.shouldLook()
+            #expect(looks)
+            policy.looked(found: true)
+        }
+        for _ in 0..<LookPolicy.maxFruitless {
+            let looks = policy.shouldLook()
+            #expect(looks)
+            policy.looked(found: false)
+        }
+        // Then one idle moment in `probeEvery` looks.
+        var looks = 0
+        for _ in 0..<(3 * LookPolicy.probeEvery) where policy.shouldLook() {
+            looks += 1
+            policy.looked(found: false)
+        }
+        #expect(looks == 3)
+        // A probe that finds work brings looking back at every idle moment.
+        while !policy.shouldLook() {}
+        policy.looked(found: true)
+        #expect(policy.fruitless == 0)
+        let again = [policy.shouldLook(), policy.shouldLook()]
+        #expect(again == [true, true])
+    }
 }
