@@ -41,8 +41,22 @@ package enum RowBatchCodec {
 
     /// The payload of one batch (kind `rowBatch`) or of several (`rowBatchGroup`) as pieces
     /// that reference the batches' column bytes — valid while the batches are unchanged.
+    /// `reusing`: a headers array from an earlier payload (`PayloadPieces.takeHeaders`), moved
+    /// in (left empty) so this one fills its capacity instead of fresh memory.
+    package static func pieces(_ batches: [RowBatch], reusing headers: inout [UInt8]) -> PayloadPieces {
+        var pieces = PayloadPieces()
+        pieces.adopt(&headers)
+        writePieces(batches, into: &pieces)
+        return pieces
+    }
+
     package static func pieces(_ batches: [RowBatch]) -> PayloadPieces {
         var pieces = PayloadPieces()
+        writePieces(batches, into: &pieces)
+        return pieces
+    }
+
+    private static func writePieces(_ batches: [RowBatch], into pieces: inout PayloadPieces) {
         // Narrowed codes are copied in with the headers: at most half of each narrowable
         // column's bytes, reserved at once.
         pieces.reserveHeaders(batches.reduce(64 * batches.count) { total, batch in
@@ -51,7 +65,6 @@ package enum RowBatchCodec {
             }
         })
         if batches.count == 1 { write(batches[0], into: &pieces) } else { writeGroup(batches, into: &pieces) }
-        return pieces
     }
 
     private static func write<Output: PayloadWriter>(_ batch: RowBatch, into output: inout Output, format: UInt8 = formatVersion) {
@@ -317,6 +330,26 @@ package struct PayloadPieces: PayloadWriter {
     private var pieces: [Piece] = []
     /// Bytes of the whole payload.
     package private(set) var count = 0
+
+    /// Takes `buffer` (leaving it empty) as the headers array of these still empty pieces.
+    /// Swapped, never copied: a second reference would make the first append copy it anew.
+    mutating func adopt(_ buffer: inout [UInt8]) {
+        precondition(count == 0, "headers adopted by pieces that hold a payload")
+        swap(&headers, &buffer)
+        headers.removeAll(keepingCapacity: true)
+        buffer = []
+    }
+
+    /// The headers array, emptied with its capacity, for the next payload to reuse; these
+    /// pieces are empty after.
+    package mutating func takeHeaders() -> [UInt8] {
+        var taken: [UInt8] = []
+        swap(&taken, &headers)
+        taken.removeAll(keepingCapacity: true)
+        pieces.removeAll()
+        count = 0
+        return taken
+    }
 
     mutating func append(_ byte: UInt8) {
         headers.append(byte)

@@ -17,6 +17,7 @@ package final class StorageEngine: Sendable {
     private let published: Mutex<Published>
     private let applier: Mutex<Applier>
     private let applyQueue = DispatchQueue(label: "sundial.apply")
+    private let payloadHeaders = PayloadHeaderPool()
     /// Set while a TTL pass (`enforceTTL`) is scheduled or running.
     private let ttlPass = Atomic<Bool>(false)
     /// Why the last TTL pass could not drop a table's expired partitions, if one could not.
@@ -306,7 +307,7 @@ package final class StorageEngine: Sendable {
         await waitForApplyLag()
         let position = try await withTablesFree(batches.map(\.schema.name)) { (catalog) throws(StorageError) -> WALPosition in
             for batch in batches { try catalog.admit(batch) }
-            return try append(.rowBatchGroup, RowBatchCodec.pieces(batches), in: catalog)
+            return try appendBatches(.rowBatchGroup, batches, in: catalog)
         }
         return AppendedCommit(position: position, rows: batches.reduce(0) { $0 + $1.rowCount })
     }
@@ -317,7 +318,7 @@ package final class StorageEngine: Sendable {
         let position = try await withTablesFree([batch.schema.name]) { (catalog) throws(StorageError) -> WALPosition in
             try catalog.admit(batch)
             // Written from the batch's own column memory: no copy of it into one array first.
-            return try append(.rowBatch, RowBatchCodec.pieces([batch]), in: catalog)
+            return try appendBatches(.rowBatch, [batch], in: catalog)
         }
         return AppendedCommit(position: position, rows: batch.rowCount)
     }
@@ -458,6 +459,15 @@ package final class StorageEngine: Sendable {
         return try payload.withUnsafeBytes { raw in
             Result { () throws(StorageError) in try wal.append(kind: kind, epoch: epoch, payload: raw) }
         }.get()
+    }
+
+    /// Appends batches as one record, their headers and narrowed codes in an array kept for
+    /// the next commits (`PayloadHeaderPool`).
+    private func appendBatches(_ kind: WALRecordKind, _ batches: [RowBatch], in catalog: borrowing Catalog) throws(StorageError) -> WALPosition {
+        var headers = payloadHeaders.take()
+        var pieces = RowBatchCodec.pieces(batches, reusing: &headers)
+        defer { payloadHeaders.give(pieces.takeHeaders()) }
+        return try append(kind, pieces, in: catalog)
     }
 
     private func append(_ kind: WALRecordKind, _ payload: PayloadPieces, in catalog: borrowing Catalog) throws(StorageError) -> WALPosition {

@@ -167,11 +167,18 @@ import TestSupport
         RowBatchCodec.encode(batch, into: &single)
         var group: [UInt8] = []
         RowBatchCodec.encodeGroup([batch, second], into: &group)
-        for (batches, expected) in [([batch], single), ([batch, second], group)] {
-            let pieces = RowBatchCodec.pieces(batches)
-            #expect(pieces.count == expected.count)
-            let joined = try pieces.withBuffers { (buffers) throws(StorageError) in buffers.flatMap { Array($0) } }
-            #expect(joined == expected)
+        // Fresh, then reusing a headers array that held another payload (the WAL's pool).
+        var reused = [UInt8](repeating: 0xA5, count: 4096)
+        for (batches, expected) in [([batch], single), ([batch, second], group), ([batch], single)] {
+            var reusing = RowBatchCodec.pieces(batches, reusing: &reused)
+            #expect(reused.isEmpty)
+            for pieces in [RowBatchCodec.pieces(batches), reusing] {
+                #expect(pieces.count == expected.count)
+                let joined = try pieces.withBuffers { (buffers) throws(StorageError) in buffers.flatMap { Array($0) } }
+                #expect(joined == expected)
+            }
+            reused = reusing.takeHeaders()
+            #expect(reusing.count == 0 && reused.isEmpty && reused.capacity > 0)
         }
         #expect(RowBatchCodec.members(ofGroup: group)?.count == 2)
     }
@@ -234,5 +241,26 @@ import TestSupport
         batch.setInteger(1, Int64(1))
         #expect(throws: StorageError.self) { try batch.endRow() }
         #expect(batch.rowCount == 0)
+    }
+}
+
+@Suite struct PayloadHeaderPoolTests {
+    private func array(capacity: Int) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(capacity)
+        return bytes
+    }
+
+    @Test func keepsOnlyLargeArraysAndOnlyAFew() {
+        let pool = PayloadHeaderPool()
+        #expect(pool.take().capacity == 0)
+        pool.give(array(capacity: 64 << 10))  // small: the heap serves it warm
+        #expect(pool.take().capacity == 0)
+        pool.give(array(capacity: PayloadHeaderPool.largest * 2))  // huge: not pinned
+        #expect(pool.take().capacity == 0)
+        for _ in 0..<(PayloadHeaderPool.kept + 2) { pool.give(array(capacity: PayloadHeaderPool.smallest)) }
+        var taken: [[UInt8]] = []
+        for _ in 0..<(PayloadHeaderPool.kept + 2) { taken.append(pool.take()) }
+        #expect(taken.filter { $0.capacity >= PayloadHeaderPool.smallest }.count == PayloadHeaderPool.kept)
     }
 }
