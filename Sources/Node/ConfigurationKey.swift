@@ -204,7 +204,7 @@ extension ConfigurationKey {
               "When a commit is acknowledged: sync fsyncs the WAL first (group commit), async fsyncs in the background within 100 ms, nosync leaves it to the OS."),
         .init("cairo.max.symbol.values", .integer(1...Int64(Int32.max)), default: "4194304",
               "Most distinct values one SYMBOL column may hold (its dictionary lives in memory); a write that would pass it is refused (ILP 413, SQL error)."),
-        .init("cairo.wal.apply.late.hold.micros", .integer(0...1_000_000), default: "2000",
+        .init("cairo.wal.apply.late.hold.micros", .integer(0...1_000_000), default: "50000",
               "Longest a small run of late commits (rows before ones already applied) waits at the WAL's end for the commits after it, so they are merged into their partition once; 0 merges each at once. Rows waiting are durable, not yet visible; INSERT, /imp and DDL never wait."),
         .init("cairo.wal.checkpoint.txns", .integer(1...1_000_000), default: "2048",
               "Transactions applied between checkpoints (column files fsynced, WAL purged); a checkpoint also follows every two segments of WAL. Fewer checkpoints cost fewer fsyncs (each one briefly slows the commits beside it); more shorten the replay after a crash."),

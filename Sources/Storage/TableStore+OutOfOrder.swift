@@ -202,9 +202,7 @@ extension TableStore {
     /// A fresh directory for a new part version.
     private func createPartDirectory(_ part: PartitionState) throws(StorageError) -> String {
         let name = ColumnFiles.partitionDirectoryName(part, by: schema.partitionBy)
-        ColumnFiles.removeTree(directory + "/" + name, io: io)
-        try DurableFile.createDirectory(directory + "/" + name, io: io)
-        createdPartitionDirectories = true
+        try makePartitionDirectory(name)
         return name
     }
 
