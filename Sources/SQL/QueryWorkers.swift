@@ -27,6 +27,8 @@ final class QueryWorkers: @unchecked Sendable {
     private var lookPolicy = LookPolicy()
     /// Jobs queued and not taken: read without the lock by the looking worker.
     private let queued = Atomic<Int>(0)
+    /// Jobs accepted since the start.
+    private let accepted = Atomic<Int>(0)
     private let spinNanos: UInt64
 
     init(threads count: Int, spin: Duration = .microseconds(50)) {
@@ -64,12 +66,16 @@ final class QueryWorkers: @unchecked Sendable {
     /// Jobs queued and not taken yet (for tests).
     var queuedJobs: Int { queued.load(ordering: .acquiring) }
 
+    /// Jobs accepted since the pool started.
+    var acceptedJobs: Int { accepted.load(ordering: .relaxed) }
+
     /// Queues a job; false when the pool has shut down.
     func submit(_ job: @escaping Job) -> Bool {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         guard active else { return false }
         jobs.append(job)
+        accepted.add(1, ordering: .relaxed)
         let waiting = queued.add(1, ordering: .releasing).newValue
         // A looking worker takes the first waiting job; any beyond that wakes a parked one.
         if parked > 0, waiting > looking { pthread_cond_signal(condition) }

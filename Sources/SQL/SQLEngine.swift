@@ -170,7 +170,8 @@ package final class SQLEngine: Sendable {
         }
         let executor = makeExecutor(context, parameters: parameters, parameterTypes: parameterTypes)
         return try await tracked(context) { () async throws(SQLError) in
-            .rows(try await offload { () throws(SQLError) in render(try executor.run(query)) })
+            if InPlaceStatements.runsInPlace(query, parameters: parameters) { return .rows(render(try executor.run(query))) }
+            return .rows(try await offload { () throws(SQLError) in render(try executor.run(query)) })
         }
     }
 
@@ -195,6 +196,8 @@ package final class SQLEngine: Sendable {
             return .rows(try await promoteNode())
         }
         switch statement {
+        case .query(let query) where InPlaceStatements.runsInPlace(query, parameters: parameters):
+            return .rows(try executor.run(query))
         case .query(let query), .declareCursor(_, let query):
             return .rows(try await offload { () throws(SQLError) in try executor.run(query) })
         case .explain(let query):
@@ -431,6 +434,10 @@ package final class SQLEngine: Sendable {
         executor.activity = activity
         return executor
     }
+
+    /// Jobs handed to the query workers since the engine started (tests tell by it where a
+    /// statement ran).
+    package var workerJobs: Int { workers.acceptedJobs }
 
     /// Runs CPU-bound work on the query workers.
     package func offload<T: Sendable>(_ body: @escaping @Sendable () throws(SQLError) -> T) async throws(SQLError) -> T {
