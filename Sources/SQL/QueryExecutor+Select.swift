@@ -97,32 +97,43 @@ extension QueryExecutor {
     }
 
     /// Output names: aliases, else QuestDB's defaults, made unique with a numeric suffix.
+    /// Names are told apart case-insensitively by a hash of their folded bytes, compared in
+    /// full only when two hashes meet: a point query names its 21 columns on every execution,
+    /// and folding each into a new string and comparing every pair showed in its profile.
     static func outputNames(_ items: [SelectQuery.Item]) -> [String] {
         var names: [String] = []
         names.reserveCapacity(items.count)
-        // Few names: compare folded names in place (no hashing); many: a set.
-        var folded: [String] = []
-        folded.reserveCapacity(items.count)
-        var used = items.count > 32 ? Set<String>() : nil
-        func taken(_ name: String) -> Bool {
-            if let used { return used.contains(name) }
-            return folded.contains(name)
+        var hashes: [UInt64] = []
+        hashes.reserveCapacity(items.count)
+        func taken(_ name: String, _ hash: UInt64) -> Bool {
+            for (index, other) in hashes.enumerated() where other == hash && Scope.sameName(names[index], name) { return true }
+            return false
         }
         for item in items {
             let base = item.alias ?? item.expression.defaultName
             var name = base
-            var key = ASCIICase.lowercased(name)
+            var hash = foldedHash(name)
             var suffix = 1
-            while taken(key) {
+            while taken(name, hash) {
                 name = "\(base)\(suffix)"
-                key = ASCIICase.lowercased(name)
+                hash = foldedHash(name)
                 suffix += 1
             }
-            used?.insert(key)
-            folded.append(key)
             names.append(name)
+            hashes.append(hash)
         }
         return names
+    }
+
+    /// FNV-1a over the name's bytes with ASCII letters folded to lower case; a name with
+    /// non-ASCII letters is hashed fully lower-cased, as `Scope.sameName` compares it.
+    static func foldedHash(_ name: String) -> UInt64 {
+        var value: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in name.utf8 {
+            if byte >= 0x80 { return name.lowercased().utf8.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 } }
+            value = (value ^ UInt64(byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte)) &* 0x100_0000_01b3
+        }
+        return value
     }
 
     /// The plain (non-aggregating) path: streams batches, stopping early when a LIMIT without

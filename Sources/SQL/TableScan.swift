@@ -15,7 +15,9 @@ final class TableScan: RowSource {
     private let batchRows: Int
     private var work: [WorkItem] = []
     private var workIndex = 0
-    private var mapped: [Int: MappedSource] = [:]
+    /// By column position (nil: not mapped for this partition); an array, not a dictionary:
+    /// a point query maps every column of one partition and reads one row.
+    private var mapped: [MappedSource?] = []
     private var mappedPartition = -1
     /// Next row to read (forward) or end of the rows left (reverse) in the current work item.
     private var position: Int?
@@ -337,13 +339,20 @@ final class TableScan: RowSource {
     }
 
     private func map(_ partition: TableSnapshot.Partition) throws(SQLError) {
-        mapped.removeAll(keepingCapacity: true)
+        let columnCount = snapshot.schema.columns.count
+        if mapped.count == columnCount {
+            for index in mapped.indices { mapped[index] = nil }
+        } else {
+            mapped = [MappedSource?](repeating: nil, count: columnCount)
+        }
         do {
-            for index in predicateColumns + otherColumns {
-                let column = snapshot.schema.columns[index]
-                mapped[index] = column.type.isVariableSize
-                    ? .variable(try snapshot.mapVariableColumn(column.id, in: partition))
-                    : .fixed(try snapshot.mapColumn(column.id, in: partition))
+            for columns in [predicateColumns, otherColumns] {
+                for index in columns {
+                    let column = snapshot.schema.columns[index]
+                    mapped[index] = column.type.isVariableSize
+                        ? .variable(try snapshot.mapVariableColumn(column, in: partition))
+                        : .fixed(try snapshot.mapColumn(column, in: partition))
+                }
             }
         } catch {
             throw Self.storageError(error)

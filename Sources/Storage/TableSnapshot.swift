@@ -60,7 +60,17 @@ package struct TableSnapshot: Sendable {
 
     /// The fixed-width values of column `columnID` in `partition`, mapped read-only.
     package func mapColumn(_ columnID: UInt32, in partition: Partition) throws(StorageError) -> MappedColumn {
-        guard let column = schema.column(id: columnID), let width = column.type.fixedWidthBytes else {
+        guard let column = schema.column(id: columnID) else {
+            throw StorageError(.corrupt, path: directory, "column \(columnID) is not a column of \(schema.name)")
+        }
+        return try mapColumn(column, in: partition)
+    }
+
+    /// `mapColumn(_:in:)` for a column of this snapshot's schema the caller already holds
+    /// (a scan maps every column it reads per partition: no search by id each time).
+    package func mapColumn(_ column: ColumnSchema, in partition: Partition) throws(StorageError) -> MappedColumn {
+        let columnID = column.id
+        guard let width = column.type.fixedWidthBytes else {
             throw StorageError(.corrupt, path: directory, "column \(columnID) is not a fixed-width column of \(schema.name)")
         }
         let key = SnapshotMappings.Key(partition: partition.timestamp, part: partition.state.splitAt, column: columnID)
@@ -78,7 +88,16 @@ package struct TableSnapshot: Sendable {
 
     /// The offsets and data of var-size column `columnID` in `partition`, mapped read-only.
     package func mapVariableColumn(_ columnID: UInt32, in partition: Partition) throws(StorageError) -> VariableColumn {
-        guard let column = schema.column(id: columnID), column.type.isVariableSize else {
+        guard let column = schema.column(id: columnID) else {
+            throw StorageError(.corrupt, path: directory, "column \(columnID) is not a column of \(schema.name)")
+        }
+        return try mapVariableColumn(column, in: partition)
+    }
+
+    /// `mapVariableColumn(_:in:)` for a column of this snapshot's schema the caller holds.
+    package func mapVariableColumn(_ column: ColumnSchema, in partition: Partition) throws(StorageError) -> VariableColumn {
+        let columnID = column.id
+        guard column.type.isVariableSize else {
             throw StorageError(.corrupt, path: directory, "column \(columnID) is not a var-size column of \(schema.name)")
         }
         let base = "\(directory)/\(partition.directoryName)/"
