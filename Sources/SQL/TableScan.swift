@@ -345,15 +345,17 @@ final class TableScan: RowSource {
         } else {
             mapped = [MappedSource?](repeating: nil, count: columnCount)
         }
-        do {
-            for columns in [predicateColumns, otherColumns] {
-                for index in columns {
-                    let column = snapshot.schema.columns[index]
-                    mapped[index] = column.type.isVariableSize
-                        ? .variable(try snapshot.mapVariableColumn(column, in: partition))
-                        : .fixed(try snapshot.mapColumn(column, in: partition))
-                }
+        func mapEach(_ columns: [Int]) throws(StorageError) {
+            for index in columns {
+                let column = snapshot.schema.columns[index]
+                mapped[index] = column.type.isVariableSize
+                    ? .variable(try snapshot.mapVariableColumn(column, in: partition))
+                    : .fixed(try snapshot.mapColumn(column, in: partition))
             }
+        }
+        do {
+            try mapEach(predicateColumns)
+            try mapEach(otherColumns)
         } catch {
             throw Self.storageError(error)
         }

@@ -365,9 +365,9 @@ package final class TableStore {
 
     /// Creates a partition (or part) directory, replacing leftovers of a write that was never
     /// checkpointed. No directory fsync: nothing names the directory until the next checkpoint,
-    /// which fsyncs the table directory before `_txn` (the WAL replays the write after a crash).
-    /// A fsync per out-of-order merge was a journal commit that the WAL's fdatasyncs queued
-    /// behind — the 1-row p99 tail under interleaved senders.
+    /// which fsyncs the table directory before `_txn` (the WAL replays the write after a crash);
+    /// an out-of-order merge, which makes a new part version each time, saves a synchronous
+    /// write that way.
     func makePartitionDirectory(_ name: String) throws(StorageError) {
         let path = directory + "/" + name
         ColumnFiles.removeTree(path, io: io)
