@@ -21,6 +21,8 @@ struct PGPreparedStatement {
     var introspection = false
     var parameterOIDs: [Int32]
     var columns: [QueryResult.Column]?
+    /// The statement's plan parts shared by its executions (and other sessions' of its text).
+    var memo: PlanMemo?
 }
 
 /// A bound statement ready to run, and its rows once it has run.
@@ -155,6 +157,7 @@ package final class PGSession {
                 throw SQLError(.syntax, "cannot insert multiple commands into a prepared statement")
             }
             var prepared = PGPreparedStatement(statement: ready.statements.first, text: query, parameterOIDs: parameterTypes, columns: nil)
+            prepared.memo = ready.memos.first
             if case .session(.fetch(let cursor, _))? = ready.statements.first {
                 // A FETCH returns its cursor's columns, which only this session knows.
                 guard let declared = portals[cursor]?.result else { throw SQLError(.undefinedObject, "cursor \"\(cursor)\" does not exist") }
@@ -320,7 +323,8 @@ package final class PGSession {
             let stop = maxRows > 0 ? maxRows : Int.max
             let limit = limits.flushBytes
             let rendered = try await engine.execute(
-                statement, parameters: portal.parameters, parameterTypes: types, context: makeContext(text: portal.prepared.text)
+                statement, parameters: portal.parameters, parameterTypes: types, context: makeContext(text: portal.prepared.text),
+                memo: portal.prepared.memo
             ) { result in
                 let first = PGEncodedRows.encode(result, formats: formats, rows: 0..<min(result.rowCount, stop), limit: limit, describe: describe)
                 return (first, first.end < result.rowCount ? result : nil)

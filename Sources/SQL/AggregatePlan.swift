@@ -10,6 +10,8 @@ struct AggregatePlan {
     let plan: QueryExecutor.SourcePlan
     let scope: Scope
     let predicate: BoundExpression?
+    /// The prepared statement's shared plan parts (top-level statements only).
+    var memo: PlanMemo? = nil
 
     private static let keyPrefix = "\u{1}k"
     private static let aggregatePrefix = "\u{1}a"
@@ -319,10 +321,16 @@ struct AggregatePlan {
     /// LATEST ON ts PARTITION BY keys: the last row (by the designated timestamp) of each key,
     /// as `last()` of every column grouped by the keys, ordered by timestamp.
     private func latest(_ latestOn: LatestOn) throws(SQLError) -> QueryResult {
-        let binder = Binder(scope: scope, context: executor.bindingContext)
         guard let timestampIndex = scope.timestampIndex else {
             throw SQLError(.syntax, "LATEST ON requires a designated timestamp", at: select.position)
         }
+        let memoKey: PlanMemo.SchemaKey? = if memo != nil, case .table(let snapshot, _) = plan { PlanMemo.SchemaKey(snapshot) } else { nil }
+        if let memoKey, let known = memo?.latestPlan(for: memoKey) {
+            var needed = known.needed
+            predicate?.collectColumns(into: &needed)
+            return try latestRows(known.keys, needed: needed, boundItems: known.boundItems, names: known.names, timestampIndex: timestampIndex)
+        }
+        let binder = Binder(scope: scope, context: executor.bindingContext)
         if case .column = latestOn.timestamp.kind {
             let index = try binder.bind(latestOn.timestamp)
             guard case .column(timestampIndex, _) = index else {
@@ -338,13 +346,34 @@ struct AggregatePlan {
         let boundItems = try items.map { (item) throws(SQLError) in try binder.bind(item.expression) }
         for item in boundItems { item.collectColumns(into: &needed) }
         for key in keys { key.collectColumns(into: &needed) }
-        predicate?.collectColumns(into: &needed)
         for order in select.orderBy { (try? binder.bind(order.expression))?.collectColumns(into: &needed) }
+        let names = QueryExecutor.outputNames(items)
+        if let memoKey, Self.remembersLatest(items, latestOn, select.orderBy) {
+            memo?.remember(.init(key: memoKey, keys: keys, boundItems: boundItems, needed: needed, names: names))
+        }
+        predicate?.collectColumns(into: &needed)
+        return try latestRows(keys, needed: needed, boundItems: boundItems, names: names, timestampIndex: timestampIndex)
+    }
+
+    /// Whether a LATEST ON's bound parts may be remembered: every item, key and ORDER BY term
+    /// a plain column, bound by the schema alone.
+    private static func remembersLatest(_ items: [SelectQuery.Item], _ latestOn: LatestOn, _ orderBy: [OrderItem]) -> Bool {
+        func plain(_ expression: SQLExpression) -> Bool {
+            if case .column = expression.kind { true } else { false }
+        }
+        return items.allSatisfy { plain($0.expression) } && latestOn.partitionBy.allSatisfy(plain) && orderBy.allSatisfy { plain($0.expression) }
+            && plain(latestOn.timestamp)
+    }
+
+    /// The latest rows of each key, projected: `needed` the columns to read.
+    private func latestRows(
+        _ keys: [BoundExpression], needed: Set<Int>, boundItems: [BoundExpression], names: [String], timestampIndex: Int
+    ) throws(SQLError) -> QueryResult {
         let intervals = predicate?.timestampIntervals(timestampIndex)
         if keys.count == 1, case .column(let keyIndex, .symbol) = keys[0], case .table(let snapshot, _) = plan {
             let rows = try latestBySymbol(
                 keyIndex: keyIndex, snapshot: snapshot, needed: needed, intervals: intervals, timestampIndex: timestampIndex)
-            return try projectLatest(rows, boundItems, timestampIndex: timestampIndex)
+            return try projectLatest(rows, boundItems, names: names, timestampIndex: timestampIndex)
         }
         let (source, remaining) = try executor.makeSource(plan, needed: needed, intervals: intervals, predicate: predicate)
         let columns = needed.sorted()
@@ -366,7 +395,7 @@ struct AggregatePlan {
         let groupCount = keys.isEmpty ? min(table.count, 1) : table.count
         var vectors = scope.columns.map { ColumnVector.nulls($0.type, count: groupCount) }
         for (position, column) in columns.enumerated() { vectors[column] = aggregators[position].result(groupCount: groupCount) }
-        return try projectLatest(ColumnBatch(columns: vectors, count: groupCount), boundItems, timestampIndex: timestampIndex)
+        return try projectLatest(ColumnBatch(columns: vectors, count: groupCount), boundItems, names: names, timestampIndex: timestampIndex)
     }
 
     /// The latest row of each key of one SYMBOL column: a backward scan, newest partition first,
@@ -454,7 +483,9 @@ struct AggregatePlan {
 
     /// The select list over the latest rows (ordered by timestamp), with the source's names.
     /// `boundItems`: the select list bound over the source's scope (the latest rows have its columns).
-    private func projectLatest(_ rows: ColumnBatch, _ boundItems: [BoundExpression], timestampIndex: Int) throws(SQLError) -> QueryResult {
+    private func projectLatest(
+        _ rows: ColumnBatch, _ boundItems: [BoundExpression], names: [String], timestampIndex: Int
+    ) throws(SQLError) -> QueryResult {
         var ordered = rows
         if rows.count > 1 {
             let latestRows = QueryResult(
@@ -470,7 +501,6 @@ struct AggregatePlan {
             outputs.append(try evaluator.evaluate(bound))
             types.append(bound.type == .null ? .string : bound.type)
         }
-        let names = QueryExecutor.outputNames(items)
         return QueryResult(
             columns: zip(names, types).map { .init(name: $0, type: $1) }, batch: ColumnBatch(columns: outputs, count: ordered.count),
             timestampIndex: outputTimestamp)

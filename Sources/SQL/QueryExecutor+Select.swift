@@ -2,7 +2,9 @@ import Storage
 
 extension QueryExecutor {
     /// One SELECT: source → filter → (latest | aggregate | project) → distinct → order → limit.
-    func runSelect(_ select: SelectQuery) throws(SQLError) -> QueryResult {
+    /// `memo`: the prepared statement's shared plan parts, for the statement itself only
+    /// (never a subquery or a rewritten query: they are other selects).
+    func runSelect(_ select: SelectQuery, memo: PlanMemo? = nil) throws(SQLError) -> QueryResult {
         // The WHERE goes with the FROM so a join can filter its inputs early (it is still
         // applied below, to the joined rows).
         let plan = try sourcePlan(
@@ -21,7 +23,9 @@ extension QueryExecutor {
             if aggregating { return try run(Self.windowsOverGroups(select, items)) }
             (result, orderHandled) = (try windowProjection(select, items, plan, scope, binder, predicate), true)
         } else if aggregating {
-            (result, orderHandled) = try AggregatePlan(executor: self, select: select, items: items, plan: plan, scope: scope, predicate: predicate).run()
+            (result, orderHandled) = try AggregatePlan(
+                executor: self, select: select, items: items, plan: plan, scope: scope, predicate: predicate, memo: memo
+            ).run()
         } else {
             (result, orderHandled) = try projection(select, items, plan, scope, binder, predicate)
         }

@@ -46,13 +46,13 @@ struct QueryExecutor {
         return binding
     }
 
-    func run(_ query: SQLQuery) throws(SQLError) -> QueryResult {
+    func run(_ query: SQLQuery, memo: PlanMemo? = nil) throws(SQLError) -> QueryResult {
         guard depth < 64 else { throw SQLError(.limitExceeded, "subqueries are nested too deeply") }
         var inner = self
         inner.depth += 1
         switch query {
         case .select(let select):
-            return try inner.runSelect(select)
+            return try inner.runSelect(select, memo: memo)
         case .with(let names, let body):
             for (name, subquery) in names {
                 inner.namedResults[ASCIICase.lowercased(name)] = try inner.run(subquery)

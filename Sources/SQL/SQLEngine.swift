@@ -34,6 +34,8 @@ package struct PreparedSQL: Sendable {
     package let description: StatementDescription?
     package var statements: [SQLStatement] { parsed.statements }
     package var parameterCount: Int { parsed.parameterCount }
+    /// One per statement, shared by every session that prepares the same text.
+    package var memos: [PlanMemo] { parsed.memos }
 }
 
 /// What Describe reports about a statement (see `SQLEngine.prepare`).
@@ -162,7 +164,7 @@ package final class SQLEngine: Sendable {
     /// `render` on the worker that ran it: one thread hop there and back, and the result is
     /// freed on the thread that made it (wire protocols encode their rows this way).
     package func execute<T: Sendable>(
-        _ statement: SQLStatement, parameters: [SQLValue], parameterTypes: [SQLType?], context: QueryContext,
+        _ statement: SQLStatement, parameters: [SQLValue], parameterTypes: [SQLType?], context: QueryContext, memo: PlanMemo? = nil,
         render: @escaping @Sendable (QueryResult) -> T
     ) async throws(SQLError) -> Rendered<T> {
         guard case .query(let query) = statement, !Self.isPromoteCall(query) else {
@@ -171,7 +173,7 @@ package final class SQLEngine: Sendable {
         let executor = makeExecutor(context, parameters: parameters, parameterTypes: parameterTypes)
         return try await tracked(context) { () async throws(SQLError) in
             if InPlaceStatements.runsInPlace(query, parameters: parameters) { return .rows(render(try executor.run(query))) }
-            return .rows(try await offload { () throws(SQLError) in render(try executor.run(query)) })
+            return .rows(try await offload { () throws(SQLError) in render(try executor.run(query, memo: memo)) })
         }
     }
 

@@ -10,9 +10,12 @@ final class StatementCache: Sendable {
     struct Parsed: Sendable {
         var statements: [SQLStatement]
         var parameterCount: Int
+        /// Each statement's plan memo: shared by every execution of the cached text.
+        var memos: [PlanMemo]
 
         init(parsing sql: String) throws(SQLError) {
             (statements, parameterCount) = try SQLParser.parseCountingParameters(sql)
+            memos = statements.map { _ in PlanMemo() }
         }
     }
 

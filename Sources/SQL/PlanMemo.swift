@@ -1,0 +1,54 @@
+import Storage
+import Synchronization
+
+/// What every execution of one prepared statement shares: the parts of its plan that follow
+/// from the statement's text and the schema of the table it reads alone (decision 0039).
+///
+/// A point query (`SELECT * FROM cpu WHERE hostname = $1 LATEST ON ts PARTITION BY hostname`)
+/// bound its 21 columns, gathered the columns to read and named its outputs on every
+/// execution — a tenth of its CPU. Only plain column references are remembered: anything that
+/// binds to a value of the moment (parameters, `now()`, the session's role, a subquery's
+/// rows) is bound again each time. Entries are keyed by table and schema version, so a
+/// changed table is planned afresh; the statement's text cannot change under it.
+package final class PlanMemo: Sendable {
+    private let latest = Mutex<LatestPlan?>(nil)
+
+    package init() {}
+
+    /// The remembered plan of a LATEST ON over `key`'s table, if any.
+    func latestPlan(for key: SchemaKey) -> LatestPlan? {
+        latest.withLock { plan in plan.flatMap { $0.key == key ? $0 : nil } }
+    }
+
+    /// Whether a LATEST ON plan is remembered (for tests).
+    var remembersLatestPlan: Bool { latest.withLock { $0 != nil } }
+
+    func remember(_ plan: LatestPlan) {
+        latest.withLock { $0 = plan }
+    }
+
+    /// A table's schema version in one storage engine (the directory tells engines of one
+    /// process apart, as tests run several).
+    struct SchemaKey: Equatable {
+        var directory: String
+        var tableID: UInt32
+        var version: UInt64
+
+        init(_ snapshot: TableSnapshot) {
+            directory = snapshot.directory
+            tableID = snapshot.schema.tableID
+            version = snapshot.schema.version
+        }
+    }
+
+    /// A LATEST ON whose select list, keys and ORDER BY are plain columns of the table.
+    struct LatestPlan: @unchecked Sendable {  // immutable values only (BoundExpression is not marked)
+        var key: SchemaKey
+        var keys: [BoundExpression]
+        var boundItems: [BoundExpression]
+        /// Columns the select list, the keys, the ORDER BY and the timestamp need (the
+        /// predicate's are added per execution: its bound form holds parameter values).
+        var needed: Set<Int>
+        var names: [String]
+    }
+}

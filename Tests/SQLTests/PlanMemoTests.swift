@@ -1,0 +1,83 @@
+// A prepared statement's executions share the parts of its plan that follow from its text
+// and the table's schema (decision 0039): what is remembered, and that a changed table or
+// new parameter values are never answered from it.
+@testable import SQL
+import Storage
+import Testing
+import TestSupport
+
+@Suite struct PlanMemoTests {
+    static let setup = [
+        "CREATE TABLE t (sym SYMBOL, v LONG, ts TIMESTAMP) TIMESTAMP(ts) PARTITION BY DAY",
+        "INSERT INTO t VALUES ('a', 1, '2024-01-01T00:00:00Z'), ('b', 2, '2024-01-01T00:00:01Z'), ('a', 3, '2024-01-02T00:00:00Z')",
+    ]
+
+    /// Runs `sql` prepared, as PG wire's Bind/Execute does: names and rows.
+    static func run(_ engine: SQLEngine, _ prepared: PreparedSQL, _ parameters: [SQLValue]) async throws -> ([String], [[SQLValue]]) {
+        let rendered = try await engine.execute(
+            prepared.statements[0], parameters: parameters, parameterTypes: parameters.map { _ in nil },
+            context: engine.makeContext(text: "test"), memo: prepared.memos[0]
+        ) { result in
+            (result.columns.map(\.name), (0..<result.rowCount).map { row in result.columns.indices.map { result.value(row: row, column: $0) } })
+        }
+        guard case .rows(let answer) = rendered else { throw SQLError(.syntax, "no rows") }
+        return answer
+    }
+
+    static func engine(_ prefix: String) async throws -> (TemporaryDirectory, SQLEngine) {
+        let (directory, engine) = try makeTestEngine(prefix)
+        for sql in setup { _ = try await engine.execute(sql) }
+        return (directory, engine)
+    }
+
+    @Test func aPointQueryIsRememberedAndFollowsSchemaChanges() async throws {
+        let (directory, engine) = try await Self.engine("sundial-plan-memo")
+        defer { withExtendedLifetime(directory) {} }
+        let prepared = try await engine.prepare("SELECT * FROM t WHERE sym = $1 LATEST ON ts PARTITION BY sym", parameterTypes: [nil])
+
+        let first = try await Self.run(engine, prepared, [.text("a")])
+        #expect(first.0 == ["sym", "v", "ts"])
+        #expect(first.1.map { $0[1] } == [.integer(3)])
+        #expect(prepared.memos[0].remembersLatestPlan)
+        // Same memo, other parameter: the predicate is bound per execution.
+        #expect(try await Self.run(engine, prepared, [.text("b")]).1.map { $0[1] } == [.integer(2)])
+
+        _ = try await engine.execute("ALTER TABLE t ADD COLUMN w DOUBLE")
+        let added = try await Self.run(engine, prepared, [.text("a")])
+        #expect(added.0 == ["sym", "v", "ts", "w"])
+        #expect(added.1.map { $0[3] } == [.null])
+
+        _ = try await engine.execute("ALTER TABLE t RENAME COLUMN v TO volume")
+        let renamed = try await Self.run(engine, prepared, [.text("a")])
+        #expect(renamed.0 == ["sym", "volume", "ts", "w"])
+        #expect(renamed.1.map { $0[1] } == [.integer(3)])
+
+        _ = try await engine.execute("ALTER TABLE t DROP COLUMN w")
+        #expect(try await Self.run(engine, prepared, [.text("b")]).0 == ["sym", "volume", "ts"])
+    }
+
+    @Test func itemsBoundToValuesOfTheMomentAreNotRemembered() async throws {
+        let (directory, engine) = try await Self.engine("sundial-plan-memo-values")
+        defer { withExtendedLifetime(directory) {} }
+        let prepared = try await engine.prepare(
+            "SELECT sym, v + $2 AS x, ts FROM t WHERE sym = $1 LATEST ON ts PARTITION BY sym", parameterTypes: [nil, .column(.long)])
+
+        #expect(try await Self.run(engine, prepared, [.text("a"), .integer(10)]).1.map { $0[1] } == [.integer(13)])
+        #expect(try await Self.run(engine, prepared, [.text("a"), .integer(100)]).1.map { $0[1] } == [.integer(103)])
+        #expect(!prepared.memos[0].remembersLatestPlan)
+    }
+
+    @Test func aDroppedAndRecreatedTableIsPlannedAfresh() async throws {
+        let (directory, engine) = try await Self.engine("sundial-plan-memo-recreate")
+        defer { withExtendedLifetime(directory) {} }
+        let prepared = try await engine.prepare("SELECT * FROM t LATEST ON ts PARTITION BY sym", parameterTypes: [])
+        #expect(try await Self.run(engine, prepared, []).1.count == 2)
+
+        _ = try await engine.execute("DROP TABLE t")
+        _ = try await engine.execute("CREATE TABLE t (sym SYMBOL, ts TIMESTAMP, note VARCHAR) TIMESTAMP(ts) PARTITION BY DAY")
+        _ = try await engine.execute("INSERT INTO t VALUES ('c', '2024-01-03T00:00:00Z', 'x')")
+        let answer = try await Self.run(engine, prepared, [])
+        #expect(answer.0 == ["sym", "ts", "note"])
+        #expect(answer.1 == [[.text("c"), answer.1[0][1], .text("x")]])
+    }
+}
