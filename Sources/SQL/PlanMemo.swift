@@ -11,7 +11,7 @@ import Synchronization
 /// rows) is bound again each time. Entries are keyed by table and schema version, so a
 /// changed table is planned afresh; the statement's text cannot change under it.
 package final class PlanMemo: Sendable {
-    private let latest = Mutex<LatestPlan?>(nil)
+    private let latest = PlainMutex<LatestPlan?>(nil)
 
     package init() {}
 

@@ -1,3 +1,4 @@
+import Storage
 import Synchronization
 
 /// The statements running now, for QuestDB's `query_activity()` and `CANCEL QUERY id`.
@@ -13,7 +14,7 @@ package final class QueryActivity: Sendable {
         package var context: QueryContext
     }
 
-    private let state = Mutex<(next: Int64, running: [Int64: Entry])>((1, [:]))
+    private let state = PlainMutex<(next: Int64, running: [Int64: Entry])>((1, [:]))
     /// `running.count`, readable without the lock by ingestion deciding how many cores to use.
     private let count = Atomic<Int>(0)
 

@@ -125,7 +125,7 @@ final class ScopeNames: Sendable {
 
     /// Indexes of table schemas by table directory, id and schema version (a version never
     /// changes its columns; the directory tells apart engines of one process).
-    private static let tables = Mutex<[SchemaKey: ScopeNames]>([:])
+    private static let tables = PlainMutex<[SchemaKey: ScopeNames]>([:])
 
     static func of(_ snapshot: TableSnapshot, _ columns: [Scope.Column]) -> ScopeNames {
         let key = SchemaKey(directory: snapshot.directory, tableID: snapshot.schema.tableID, version: snapshot.schema.version)

@@ -1,3 +1,4 @@
+import Storage
 import Synchronization
 
 /// Parsed statements by their text, and what Describe found about them while no schema has
@@ -38,7 +39,7 @@ final class StatementCache: Sendable {
         var misses = 0
     }
 
-    private let state = Mutex(State())
+    private let state = PlainMutex(State())
     let capacity: Int
     /// Longer statements are not kept (generated bulk SQL would only push the others out).
     static let maxTextBytes = 16 << 10

@@ -75,7 +75,7 @@ package final class SymbolPostingsCache: Sendable {
         var clock: UInt64 = 0
     }
 
-    private let state = Mutex(State())
+    private let state = PlainMutex(State())
     package let maxBytes: Int
 
     package init(maxBytes: Int) { self.maxBytes = maxBytes }

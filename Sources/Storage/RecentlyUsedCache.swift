@@ -38,7 +38,7 @@ package final class RecentlyUsedCache<Value: Sendable>: Sendable {
         }
     }
 
-    private let state = Mutex(State())
+    private let state = PlainMutex(State())
     private let capacity: Int
 
     package init(capacity: Int) {

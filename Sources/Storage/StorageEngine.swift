@@ -12,9 +12,9 @@ package final class StorageEngine: Sendable {
     private let tablesDirectory: String
     private let configuration: StorageConfiguration
     /// What has been committed: the names and schemas writers validate against.
-    private let catalog: Mutex<Catalog>
+    private let catalog: PlainMutex<Catalog>
     /// What has been applied: snapshots readers take, and waiters for applies.
-    private let published: Mutex<Published>
+    private let published: PlainMutex<Published>
     private let applier: Mutex<Applier>
     private let applyQueue = DispatchQueue(label: "sundial.apply")
     private let payloadHeaders = PayloadHeaderPool()
@@ -74,8 +74,8 @@ package final class StorageEngine: Sendable {
         initialCatalog.role = role
         initialCatalog.epochs = try EpochHistory.load(layout)
         self.layout = layout
-        catalog = Mutex(initialCatalog)
-        published = Mutex(Published(snapshots: applier.snapshots(), appliedTxn: wal.committedTxn))
+        catalog = PlainMutex(initialCatalog)
+        published = PlainMutex(Published(snapshots: applier.snapshots(), appliedTxn: wal.committedTxn))
         self.applier = Mutex(applier)
         StorageMetrics.opened(wal: wal, suspendedTables: damaged.count)
     }
@@ -213,7 +213,8 @@ package final class StorageEngine: Sendable {
             throw StorageError(.notWritable, path: name, "table is not partitioned [table=\(name)]")
         }
         await waitUntilApplied(wal.committedTxn)
-        return (schema, Set((published.withLock { $0.snapshots[schema.tableID] }?.partitions ?? []).map(\.timestamp)))
+        let snapshot: TableSnapshot? = published.withLock { $0.snapshots[schema.tableID] }
+        return (schema, Set((snapshot?.partitions ?? []).map(\.timestamp)))
     }
 
     /// Commits a partition change of `schema`'s table and waits for it; an apply that failed

@@ -191,7 +191,7 @@ final class SnapshotMappings: Sendable {
         var column: UInt32
     }
 
-    private let columns = Mutex<[Key: MappedColumn]>([:])
+    private let columns = PlainMutex<[Key: MappedColumn]>([:])
 
     func column(_ key: Key) -> MappedColumn? { columns.withLock { $0[key] } }
     func remember(_ column: MappedColumn, _ key: Key) { columns.withLock { $0[key] = column } }
@@ -200,7 +200,7 @@ final class SnapshotMappings: Sendable {
 /// `device:inode` of files by path, remembered for the life of one snapshot (its files do not
 /// change under it: replaced partition versions stay while it holds its lease).
 final class FileIdentities: Sendable {
-    private let known = Mutex<[String: String]>([:])
+    private let known = PlainMutex<[String: String]>([:])
 
     func identity(_ path: String) -> String? {
         if let found = known.withLock({ $0[path] }) { return found }
@@ -257,7 +257,7 @@ package struct SymbolTable: Sendable {
 /// Counts live snapshots by the txn they show, so the applier knows which replaced partition
 /// versions a reader may still be using.
 final class SnapshotLeases: Sendable {
-    private let live = Mutex<[UInt64: Int]>([:])
+    private let live = PlainMutex<[UInt64: Int]>([:])
 
     func take(appliedTxn: UInt64) -> SnapshotLease {
         live.withLock { $0[appliedTxn, default: 0] += 1 }

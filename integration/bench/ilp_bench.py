@@ -7,7 +7,8 @@ In one run, on the same TSBS cpu-only rows (tsbs_generate.py):
   * PostgreSQL 15 (Debian), started here on loopback: `COPY FROM STDIN` of the same rows as
     CSV on one connection, rows/s and backend CPU-seconds per million rows;
   * 1-row HTTP requests: requests/s and p99 acknowledgement latency (sync commit mode).
-Prints a table with the ratios. The loader only streams pre-built bytes so it is not the limit.
+The three bulk loads alternate for `--rounds` rounds (default 3) and each is reported as the
+median of its rounds, every round printed. Prints a table with the ratios. The loader only streams pre-built bytes so it is not the limit.
 
     integration/.venv/bin/python integration/bench/ilp_bench.py --rows 10000000
 """
@@ -19,6 +20,7 @@ import pathlib
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -302,6 +304,8 @@ def main():
     parser.add_argument("--clients", type=int, default=4, help="1-row clients for --one-row-only (default 4)")
     parser.add_argument("--loader", choices=["native", "python"], default="native",
                         help="1-row load from sundial-storage-bench threads (default) or Python processes")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating rounds of the HTTP, TCP and COPY loads; each measure is their median (default 3)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a server.conf key for every Sundial node of the run (as its QDB_ variable), "
                         "e.g. cairo.wal.apply.late.hold.micros=0 for an A/B comparison; repeatable")
@@ -330,16 +334,36 @@ def main():
                   f"{rate / base:.2f}x of x{args.connection_sweep.split(',')[0]} "
                   f"(partition by {args.partition_by or 'DAY'})", flush=True)
         return
-    http_rate, http_cpu = bench_http(args.workdir, ilp_path, args.rows, args.http_connections)
+    # The loads alternate, round after round, and each measure is the median of its rounds:
+    # one load's CPU per row moves ±10 % from run to run here. This VM hands memory the guest
+    # has left free for a few seconds back to the host (free page reporting), and a page
+    # touched again costs ~8 µs, so what a load pays for its page-cache pages depends on what
+    # ran in the seconds before it (Docs/benchmarks.md, "2026-11-29 (night)"). Every round
+    # is printed.
+    http_runs, tcp_runs, pg_runs = [], [], []
+    for round_number in range(1, args.rounds + 1):
+        http_runs.append(bench_http(args.workdir, ilp_path, args.rows, args.http_connections))
+        print(f"round {round_number} HTTP  : {http_runs[-1][0] / 1e6:.3f} M rows/s committed, {http_runs[-1][1]:.3f} µs "
+              f"server CPU/row ({args.http_connections} connection(s), partition by {args.partition_by or 'DAY'})", flush=True)
+        if args.http_only:
+            continue
+        tcp_runs.append(bench_tcp(args.workdir, ilp_path))
+        print(f"round {round_number} TCP   : {tcp_runs[-1][0] / 1e6:.3f} M rows/s committed, {tcp_runs[-1][1]:.3f} µs "
+              f"server CPU/row", flush=True)
+        pg_runs.append(bench_postgres(args.workdir, csv_path))
+        print(f"round {round_number} COPY  : {pg_runs[-1][0] / 1e6:.3f} M rows/s, {pg_runs[-1][1]:.3f} µs backend CPU/row, "
+              f"{pg_runs[-1][2]:.3f} µs CPU/row of all its processes", flush=True)
+    http_rate, http_cpu = (statistics.median(run[i] for run in http_runs) for i in range(2))
     print(f"sundial HTTP  : {http_rate / 1e6:.3f} M rows/s committed, {http_cpu:.3f} µs server CPU/row "
-          f"({args.http_connections} connection(s), partition by {args.partition_by or 'DAY'})", flush=True)
+          f"(median of {len(http_runs)})", flush=True)
     if args.http_only:
         return
-    tcp_rate, tcp_cpu = bench_tcp(args.workdir, ilp_path)
-    print(f"sundial TCP   : {tcp_rate / 1e6:.3f} M rows/s committed, {tcp_cpu:.3f} µs server CPU/row", flush=True)
-    pg_rate, pg_cpu, pg_all_cpu = bench_postgres(args.workdir, csv_path)
+    tcp_rate, tcp_cpu = (statistics.median(run[i] for run in tcp_runs) for i in range(2))
+    print(f"sundial TCP   : {tcp_rate / 1e6:.3f} M rows/s committed, {tcp_cpu:.3f} µs server CPU/row "
+          f"(median of {len(tcp_runs)})", flush=True)
+    pg_rate, pg_cpu, pg_all_cpu = (statistics.median(run[i] for run in pg_runs) for i in range(3))
     print(f"postgres COPY : {pg_rate / 1e6:.3f} M rows/s, {pg_cpu:.3f} µs backend CPU/row, "
-          f"{pg_all_cpu:.3f} µs CPU/row of all its processes", flush=True)
+          f"{pg_all_cpu:.3f} µs CPU/row of all its processes (median of {len(pg_runs)})", flush=True)
     for clients in (1, 4):
         one_rate, p99, p50, cpu, _ = bench_one_row(args.workdir, clients)
         print(f"1-row HTTP x{clients} : {one_rate:.0f} durable requests/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms, "
