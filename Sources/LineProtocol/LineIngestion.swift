@@ -82,7 +82,7 @@ package struct LineIngestion: Sendable {
 /// Idle ingestors between HTTP requests. Each is used by one request at a time: taken under
 /// the lock, used by that request's task alone, given back under the lock.
 final class LineIngestorPool: @unchecked Sendable {
-    private let lock = Mutex(())
+    private let lock = PlainMutex(())
     private var idle: [LineIngestor] = []
     private let capacity: Int
 

@@ -282,7 +282,7 @@ extension BoundLineTCPServer {
 /// Open connections: the limit, ids for logs, and closing them all on shutdown.
 final class LineTCPConnections: Sendable {
     private let limit: Int
-    private let state = Mutex<(next: Int, open: [Int: any Channel])>((1, [:]))
+    private let state = PlainMutex<(next: Int, open: [Int: any Channel])>((1, [:]))
 
     init(limit: Int) {
         self.limit = limit
@@ -358,7 +358,7 @@ final class LineTCPTicker: ChannelInboundHandler {
 /// At most `perSecond` log lines a second; the rest are counted and reported with the next one.
 final class RateLimitedLog: Sendable {
     private let perSecond: Int
-    private let state = Mutex<(second: Int64, count: Int, suppressed: Int)>((0, 0, 0))
+    private let state = PlainMutex<(second: Int64, count: Int, suppressed: Int)>((0, 0, 0))
 
     init(perSecond: Int) {
         self.perSecond = perSecond

@@ -275,7 +275,7 @@ package struct ReplicationBindError: Error, CustomStringConvertible {
 
 /// Gauges computed at scrape time (lag grows with the clock), registered once their owners exist.
 final class MetricsRefreshes: Sendable {
-    private let refreshes = Mutex<[@Sendable () -> Void]>([])
+    private let refreshes = PlainMutex<[@Sendable () -> Void]>([])
 
     func add(_ refresh: @escaping @Sendable () -> Void) {
         refreshes.withLock { $0.append(refresh) }

@@ -216,7 +216,7 @@ final class ShippedPosition: Sendable {
 
 /// The node id a connection's HELLO named, for the log line and status when it ends.
 final class ReplicaName: Sendable {
-    private let name = Mutex<String?>(nil)
+    private let name = PlainMutex<String?>(nil)
     var value: String? { name.withLock { $0 } }
     func set(_ value: String) { name.withLock { $0 = value } }
 }

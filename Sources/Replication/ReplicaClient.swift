@@ -245,7 +245,7 @@ package struct ReplicaClient: Service {
 
 /// The current connection, so graceful shutdown can close it, and the stop flag.
 final class CurrentConnection: Sendable {
-    private let state = Mutex<(channel: (any Channel)?, stopping: Bool)>((nil, false))
+    private let state = PlainMutex<(channel: (any Channel)?, stopping: Bool)>((nil, false))
 
     var stopping: Bool { state.withLock { $0.stopping } }
 

@@ -15,7 +15,7 @@ package final class ReplicationMonitor: Sendable {
     package let configuration: ReplicationConfiguration
     package let layout: DataDirectory
     /// Serialises writes of the slot file.
-    private let slotFile = Mutex(())
+    private let slotFile = PlainMutex(())
     /// The synchronous-replication gate; `nil` in `async` mode.
     package let sync: SyncReplication?
     /// Chunks shared between the primary's sessions.
@@ -23,9 +23,9 @@ package final class ReplicationMonitor: Sendable {
     /// The replica's link to its primary, so a re-point or promotion can end it.
     let upstreamConnection = CurrentConnection()
     let logger: Logger
-    private let state: Mutex<State>
+    private let state: PlainMutex<State>
     /// Serializes writes of `node/identity` (each write is the state at the time it was taken).
-    private let identityFile = Mutex(())
+    private let identityFile = PlainMutex(())
 
     /// The upstream connection's phase, as status reports it.
     package enum ConnectionState: String, Sendable {
@@ -86,7 +86,7 @@ package final class ReplicationMonitor: Sendable {
             : SyncReplication(mode: configuration.syncMode, count: configuration.syncCount, timeoutMillis: configuration.syncTimeoutMillis)
         var initial = State(identity: identity, slots: slots)
         initial.upstreamAddress = upstream ?? configuration.primaryAddress
-        self.state = Mutex(initial)
+        self.state = PlainMutex(initial)
         storage.setCommitGate(sync)
         holdWAL()
     }

@@ -199,7 +199,7 @@ package struct BoundReplicationServer: Service {
 
 /// Open replica connections, closed together at shutdown.
 final class ReplicationSessions: Sendable {
-    private let channels = Mutex<(next: Int, open: [Int: any Channel])>((0, [:]))
+    private let channels = PlainMutex<(next: Int, open: [Int: any Channel])>((0, [:]))
 
     func add(_ channel: any Channel) -> Int {
         channels.withLock { state in

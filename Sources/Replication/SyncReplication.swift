@@ -10,7 +10,7 @@ package final class SyncReplication: CommitGate {
     package let mode: ReplicationConfiguration.SyncMode
     package let count: Int
     private let timeoutMillis: Int
-    private let state = Mutex(State())
+    private let state = PlainMutex(State())
 
     private struct Waiter {
         var txn: UInt64

@@ -78,7 +78,7 @@ package final class CompressedChunkCache: Sendable {
         }
     }
 
-    private let state = Mutex<(entries: [Entry], claims: [UInt64: UInt64])>(([], [:]))
+    private let state = PlainMutex<(entries: [Entry], claims: [UInt64: UInt64])>(([], [:]))
     private let capacity: Int
 
     package init(capacity: Int = 16) {

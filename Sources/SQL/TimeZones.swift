@@ -368,7 +368,7 @@ enum TZif {
 /// IANA rules come from `$TZDIR` or `/usr/share/zoneinfo` (Debian's `tzdata`), read once per
 /// zone and kept.
 enum TimeZones {
-    private static let cache = Mutex<[String: ZoneRules]>([:])
+    private static let cache = PlainMutex<[String: ZoneRules]>([:])
 
     /// Java's `ZoneId.SHORT_IDS`, which QuestDB resolves abbreviations with.
     static let shortIDs: [String: String] = [

@@ -6,7 +6,7 @@ import Synchronization
 /// every page of it faulted in again — ~6 faults per 1 000 rows. Small arrays come from the
 /// heap warm and are not kept.
 package final class PayloadHeaderPool: Sendable {
-    private let buffers = Mutex<[[UInt8]]>([])
+    private let buffers = PlainMutex<[[UInt8]]>([])
     /// Arrays kept (concurrent large commits beyond this allocate as before).
     package static let kept = 2
     /// Smallest capacity worth keeping: glibc's mmap threshold (decision 0036); smaller arrays

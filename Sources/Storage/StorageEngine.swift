@@ -15,17 +15,17 @@ package final class StorageEngine: Sendable {
     private let catalog: PlainMutex<Catalog>
     /// What has been applied: snapshots readers take, and waiters for applies.
     private let published: PlainMutex<Published>
-    private let applier: Mutex<Applier>
+    private let applier: PlainMutex<Applier>
     private let applyQueue = DispatchQueue(label: "sundial.apply")
     private let payloadHeaders = PayloadHeaderPool()
     /// Set while a TTL pass (`enforceTTL`) is scheduled or running.
     private let ttlPass = Atomic<Bool>(false)
     /// Why the last TTL pass could not drop a table's expired partitions, if one could not.
-    package let lastTTLFailure = Mutex<String?>(nil)
+    package let lastTTLFailure = PlainMutex<String?>(nil)
     /// Lowest txn a replica still needs (set by replication); the WAL keeps everything after it.
-    private let retentionHold = Mutex<UInt64?>(nil)
+    private let retentionHold = PlainMutex<UInt64?>(nil)
     /// Synchronous replication: a commit is acknowledged once this says enough replicas hold it.
-    private let commitGate = Mutex<(any CommitGate)?>(nil)
+    private let commitGate = PlainMutex<(any CommitGate)?>(nil)
     let layout: DataDirectory
 
     /// Opens the tables and the WAL and replays every committed transaction the tables lack.
@@ -76,7 +76,7 @@ package final class StorageEngine: Sendable {
         self.layout = layout
         catalog = PlainMutex(initialCatalog)
         published = PlainMutex(Published(snapshots: applier.snapshots(), appliedTxn: wal.committedTxn))
-        self.applier = Mutex(applier)
+        self.applier = PlainMutex(applier)
         StorageMetrics.opened(wal: wal, suspendedTables: damaged.count)
     }
 

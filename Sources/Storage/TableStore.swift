@@ -249,7 +249,7 @@ package final class TableStore {
                 halves[half].append(write)
                 loads[half] += write.width
             }
-            let failures = Mutex<StorageError?>(nil)
+            let failures = PlainMutex<StorageError?>(nil)
             let work = halves
             let shared = SharedForWrites(store: self, batch: batch)
             DispatchQueue.concurrentPerform(iterations: 2) { half in

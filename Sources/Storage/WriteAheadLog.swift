@@ -16,7 +16,7 @@ import Glibc
 package final class WriteAheadLog: Sendable {
     package let directory: String
     package let configuration: WALConfiguration
-    private let state: Mutex<WALState>
+    private let state: PlainMutex<WALState>
     private let syncQueue = DispatchQueue(label: "sundial.wal.sync")
 
     /// Opens the log in `directory`, recovering it (see `WALRecovery`).
@@ -43,7 +43,7 @@ package final class WriteAheadLog: Sendable {
         }
         self.directory = directory
         self.configuration = configuration
-        self.state = Mutex(initial)
+        self.state = PlainMutex(initial)
         self.truncatedBytesAtOpen = recovered.truncatedBytes
         self.io = io
     }
