@@ -157,9 +157,23 @@ extension QueryExecutor {
         for expression in all { expression.collectColumns(into: &needed) }
         predicate?.collectColumns(into: &needed)
         let intervals = scope.timestampIndex.flatMap { predicate?.timestampIntervals($0) }
-        let (source, remaining) = try makeSource(plan, needed: needed, intervals: intervals, predicate: predicate)
+        // A LIMIT without ORDER BY stops the scan once it has the rows. So does one under ORDER
+        // BY the designated timestamp alone: a table scan yields rows in that order batch by
+        // batch (newest batch first when reversed), so the rows it has when it stops hold the
+        // LIMIT's rows, and `finish` sorts only those — `WHERE host = $1 ORDER BY ts DESC
+        // LIMIT 1` reads one batch of the host's rows, not all of them.
+        var stopAfter: Int?
+        var reverse = false
+        if !select.distinct {
+            if select.orderBy.isEmpty {
+                stopAfter = try earlyStop(select.limit)
+            } else if let descending = Self.designatedOrder(keys, all, plan: plan, scope: scope) {
+                stopAfter = try earlyStop(select.limit)
+                reverse = descending && stopAfter != nil
+            }
+        }
+        let (source, remaining) = try makeSource(plan, needed: needed, intervals: intervals, predicate: predicate, reverse: reverse)
 
-        let stopAfter = select.orderBy.isEmpty && !select.distinct ? try earlyStop(select.limit) : nil
         var output: [ColumnVector]? = nil
         var rows = 0
         var bytes = 0
@@ -188,6 +202,17 @@ extension QueryExecutor {
         }
         let result = QueryResult(columns: columns, batch: ColumnBatch(columns: vectors, count: rows), timestampIndex: timestampIndex)
         return (try Self.finish(result, keys: keys, hiddenCount: hidden.count), true)
+    }
+
+    /// Whether `keys` order by the designated timestamp of a table scan alone: its direction
+    /// (true: descending), or nil.
+    static func designatedOrder(
+        _ keys: [RowOperations.SortKey], _ expressions: [BoundExpression], plan: SourcePlan, scope: Scope
+    ) -> Bool? {
+        guard keys.count == 1, case .table = plan, let timestamp = scope.timestampIndex,
+              case .column(timestamp, _) = expressions[keys[0].column]
+        else { return nil }
+        return keys[0].descending
     }
 
     /// ORDER BY over a select list: output columns by name or position, else expressions bound
