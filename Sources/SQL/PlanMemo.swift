@@ -12,6 +12,7 @@ import Synchronization
 /// changed table is planned afresh; the statement's text cannot change under it.
 package final class PlanMemo: Sendable {
     private let latest = PlainMutex<LatestPlan?>(nil)
+    private let projection = PlainMutex<ProjectionPlan?>(nil)
 
     package init() {}
 
@@ -22,6 +23,18 @@ package final class PlanMemo: Sendable {
 
     /// Whether a LATEST ON plan is remembered (for tests).
     var remembersLatestPlan: Bool { latest.withLock { $0 != nil } }
+
+    /// The remembered plan of a plain SELECT over `key`'s table, if any.
+    func projectionPlan(for key: SchemaKey) -> ProjectionPlan? {
+        projection.withLock { plan in plan.flatMap { $0.key == key ? $0 : nil } }
+    }
+
+    func remember(_ plan: ProjectionPlan) {
+        projection.withLock { $0 = plan }
+    }
+
+    /// Whether a plain SELECT's plan is remembered (for tests).
+    var remembersProjectionPlan: Bool { projection.withLock { $0 != nil } }
 
     func remember(_ plan: LatestPlan) {
         latest.withLock { $0 = plan }
@@ -39,6 +52,20 @@ package final class PlanMemo: Sendable {
             tableID = snapshot.schema.tableID
             version = snapshot.schema.version
         }
+    }
+
+    /// A SELECT without aggregates over a table, its select list plain columns and its ORDER
+    /// BY plain columns or positions.
+    struct ProjectionPlan: @unchecked Sendable {  // immutable values only
+        /// Nil for a plan made without a memo (never remembered).
+        var key: SchemaKey?
+        var bound: [BoundExpression]
+        var names: [String]
+        var orderKeys: [RowOperations.SortKey]
+        /// ORDER BY terms that are not output columns, evaluated after the list.
+        var hidden: [BoundExpression]
+        /// Columns the list and the ORDER BY read (the predicate's are added per execution).
+        var needed: Set<Int>
     }
 
     /// A LATEST ON whose select list, keys and ORDER BY are plain columns of the table.

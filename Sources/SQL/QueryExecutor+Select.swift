@@ -27,7 +27,7 @@ extension QueryExecutor {
                 executor: self, select: select, items: items, plan: plan, scope: scope, predicate: predicate, memo: memo
             ).run()
         } else {
-            (result, orderHandled) = try projection(select, items, plan, scope, binder, predicate)
+            (result, orderHandled) = try projection(select, items, plan, scope, binder, predicate, memo: memo)
         }
         if select.distinct { result = RowOperations.distinct(result) }
         if !orderHandled, !select.orderBy.isEmpty {
@@ -144,17 +144,27 @@ extension QueryExecutor {
     /// ORDER BY has enough rows. ORDER BY keys that are not output columns ride along hidden.
     private func projection(
         _ select: SelectQuery, _ items: [SelectQuery.Item], _ plan: SourcePlan, _ scope: Scope, _ binder: Binder,
-        _ predicate: BoundExpression?
+        _ predicate: BoundExpression?, memo: PlanMemo? = nil
     ) throws(SQLError) -> (QueryResult, Bool) {
-        var bound: [BoundExpression] = []
-        for item in items { bound.append(try binder.bind(item.expression)) }
-        let names = Self.outputNames(items)
-        let (keys, hidden) = try orderPlan(select.orderBy, names: names, listCount: bound.count) { (e) throws(SQLError) in
-            try binder.bind(e)
+        let memoKey: PlanMemo.SchemaKey? = if memo != nil, case .table(let snapshot, _) = plan { PlanMemo.SchemaKey(snapshot) } else { nil }
+        let planned: PlanMemo.ProjectionPlan
+        if let memoKey, let known = memo?.projectionPlan(for: memoKey) {
+            planned = known
+        } else {
+            var bound: [BoundExpression] = []
+            for item in items { bound.append(try binder.bind(item.expression)) }
+            let names = Self.outputNames(items)
+            let (keys, hidden) = try orderPlan(select.orderBy, names: names, listCount: bound.count) { (e) throws(SQLError) in
+                try binder.bind(e)
+            }
+            var needed = Set<Int>()
+            for expression in bound + hidden { expression.collectColumns(into: &needed) }
+            planned = .init(key: memoKey, bound: bound, names: names, orderKeys: keys, hidden: hidden, needed: needed)
+            if memoKey != nil, Self.remembersProjection(items, select.orderBy) { memo?.remember(planned) }
         }
+        let (bound, names, keys, hidden) = (planned.bound, planned.names, planned.orderKeys, planned.hidden)
         let all = bound + hidden
-        var needed = Set<Int>()
-        for expression in all { expression.collectColumns(into: &needed) }
+        var needed = planned.needed
         predicate?.collectColumns(into: &needed)
         let intervals = scope.timestampIndex.flatMap { predicate?.timestampIntervals($0) }
         // A LIMIT without ORDER BY stops the scan once it has the rows. So does one under ORDER
@@ -202,6 +212,19 @@ extension QueryExecutor {
         }
         let result = QueryResult(columns: columns, batch: ColumnBatch(columns: vectors, count: rows), timestampIndex: timestampIndex)
         return (try Self.finish(result, keys: keys, hiddenCount: hidden.count), true)
+    }
+
+    /// Whether a projection's bound parts may be remembered (decision 0039): every item a
+    /// plain column, every ORDER BY term a plain column or a position — bound by the schema
+    /// and the select list alone.
+    static func remembersProjection(_ items: [SelectQuery.Item], _ orderBy: [OrderItem]) -> Bool {
+        items.allSatisfy { if case .column = $0.expression.kind { true } else { false } }
+            && orderBy.allSatisfy {
+                switch $0.expression.kind {
+                case .column, .integer: true
+                default: false
+                }
+            }
     }
 
     /// Whether `keys` order by the designated timestamp of a table scan alone: its direction

@@ -80,4 +80,32 @@ import TestSupport
         #expect(answer.0 == ["sym", "ts", "note"])
         #expect(answer.1 == [[.text("c"), answer.1[0][1], .text("x")]])
     }
+
+    @Test func aPlainSelectIsRememberedAndFollowsSchemaChanges() async throws {
+        let (directory, engine) = try await Self.engine("sundial-plan-memo-projection")
+        defer { withExtendedLifetime(directory) {} }
+        let prepared = try await engine.prepare("SELECT * FROM t WHERE sym = $1 ORDER BY ts DESC LIMIT 1", parameterTypes: [nil])
+
+        let first = try await Self.run(engine, prepared, [.text("a")])
+        #expect(first.0 == ["sym", "v", "ts"])
+        #expect(first.1.map { $0[1] } == [.integer(3)])
+        #expect(prepared.memos[0].remembersProjectionPlan)
+        #expect(try await Self.run(engine, prepared, [.text("b")]).1.map { $0[1] } == [.integer(2)])
+
+        _ = try await engine.execute("ALTER TABLE t ADD COLUMN w DOUBLE")
+        #expect(try await Self.run(engine, prepared, [.text("a")]).0 == ["sym", "v", "ts", "w"])
+        _ = try await engine.execute("ALTER TABLE t RENAME COLUMN ts TO at")
+        // The ORDER BY names a column that is gone: the statement fails as when first planned.
+        await #expect(throws: SQLError.self) { _ = try await Self.run(engine, prepared, [.text("a")]) }
+    }
+
+    @Test func aProjectionWithValuesOfTheMomentIsNotRemembered() async throws {
+        let (directory, engine) = try await Self.engine("sundial-plan-memo-projection-values")
+        defer { withExtendedLifetime(directory) {} }
+        let prepared = try await engine.prepare(
+            "SELECT v * $1 AS x FROM t ORDER BY ts LIMIT 1", parameterTypes: [.column(.long)])
+        #expect(try await Self.run(engine, prepared, [.integer(10)]).1 == [[.integer(10)]])
+        #expect(try await Self.run(engine, prepared, [.integer(7)]).1 == [[.integer(7)]])
+        #expect(!prepared.memos[0].remembersProjectionPlan)
+    }
 }
