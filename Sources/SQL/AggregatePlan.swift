@@ -324,8 +324,8 @@ struct AggregatePlan {
         guard let timestampIndex = scope.timestampIndex else {
             throw SQLError(.syntax, "LATEST ON requires a designated timestamp", at: select.position)
         }
-        let memoKey: PlanMemo.SchemaKey? = if memo != nil, case .table(let snapshot, _) = plan { PlanMemo.SchemaKey(snapshot) } else { nil }
-        if let memoKey, let known = memo?.latestPlan(for: memoKey) {
+        let memoKey = memo == nil ? nil : PlanMemo.SchemaKey(plan)
+        if let memoKey, case .latest(let known)? = memo?.plan(for: memoKey) {
             var needed = known.needed
             predicate?.collectColumns(into: &needed)
             return try latestRows(known.keys, needed: needed, boundItems: known.boundItems, names: known.names, timestampIndex: timestampIndex)
@@ -349,7 +349,7 @@ struct AggregatePlan {
         for order in select.orderBy { (try? binder.bind(order.expression))?.collectColumns(into: &needed) }
         let names = QueryExecutor.outputNames(items)
         if let memoKey, Self.remembersLatest(items, latestOn, select.orderBy) {
-            memo?.remember(.init(key: memoKey, keys: keys, boundItems: boundItems, needed: needed, names: names))
+            memo?.remember(.latest(.init(keys: keys, boundItems: boundItems, needed: needed, names: names)), for: memoKey)
         }
         predicate?.collectColumns(into: &needed)
         return try latestRows(keys, needed: needed, boundItems: boundItems, names: names, timestampIndex: timestampIndex)

@@ -1,5 +1,4 @@
 import Storage
-import Synchronization
 
 /// What every execution of one prepared statement shares: the parts of its plan that follow
 /// from the statement's text and the schema of the table it reads alone (decision 0039).
@@ -11,33 +10,33 @@ import Synchronization
 /// rows) is bound again each time. Entries are keyed by table and schema version, so a
 /// changed table is planned afresh; the statement's text cannot change under it.
 package final class PlanMemo: Sendable {
-    private let latest = PlainMutex<LatestPlan?>(nil)
-    private let projection = PlainMutex<ProjectionPlan?>(nil)
+    /// A statement is a LATEST ON or a plain SELECT at its top level, never both: one slot.
+    private let slot = PlainMutex<(key: SchemaKey, plan: Plan)?>(nil)
+
+    enum Plan {
+        case latest(LatestPlan)
+        case projection(ProjectionPlan)
+    }
 
     package init() {}
 
-    /// The remembered plan of a LATEST ON over `key`'s table, if any.
-    func latestPlan(for key: SchemaKey) -> LatestPlan? {
-        latest.withLock { plan in plan.flatMap { $0.key == key ? $0 : nil } }
+    /// The remembered plan for `key`'s table and schema version, if any.
+    func plan(for key: SchemaKey) -> Plan? {
+        slot.withLock { entry in entry.flatMap { $0.key == key ? $0.plan : nil } }
+    }
+
+    func remember(_ plan: Plan, for key: SchemaKey) {
+        slot.withLock { $0 = (key, plan) }
     }
 
     /// Whether a LATEST ON plan is remembered (for tests).
-    var remembersLatestPlan: Bool { latest.withLock { $0 != nil } }
-
-    /// The remembered plan of a plain SELECT over `key`'s table, if any.
-    func projectionPlan(for key: SchemaKey) -> ProjectionPlan? {
-        projection.withLock { plan in plan.flatMap { $0.key == key ? $0 : nil } }
-    }
-
-    func remember(_ plan: ProjectionPlan) {
-        projection.withLock { $0 = plan }
+    var remembersLatestPlan: Bool {
+        slot.withLock { if case .latest? = $0?.plan { true } else { false } }
     }
 
     /// Whether a plain SELECT's plan is remembered (for tests).
-    var remembersProjectionPlan: Bool { projection.withLock { $0 != nil } }
-
-    func remember(_ plan: LatestPlan) {
-        latest.withLock { $0 = plan }
+    var remembersProjectionPlan: Bool {
+        slot.withLock { if case .projection? = $0?.plan { true } else { false } }
     }
 
     /// A table's schema version in one storage engine (the directory tells engines of one
@@ -47,7 +46,9 @@ package final class PlanMemo: Sendable {
         var tableID: UInt32
         var version: UInt64
 
-        init(_ snapshot: TableSnapshot) {
+        /// The key of a table source; nil for any other (a subquery, a join: never remembered).
+        init?(_ plan: QueryExecutor.SourcePlan) {
+            guard case .table(let snapshot, _) = plan else { return nil }
             directory = snapshot.directory
             tableID = snapshot.schema.tableID
             version = snapshot.schema.version
@@ -56,9 +57,7 @@ package final class PlanMemo: Sendable {
 
     /// A SELECT without aggregates over a table, its select list plain columns and its ORDER
     /// BY plain columns or positions.
-    struct ProjectionPlan: @unchecked Sendable {  // immutable values only
-        /// Nil for a plan made without a memo (never remembered).
-        var key: SchemaKey?
+    struct ProjectionPlan {
         var bound: [BoundExpression]
         var names: [String]
         var orderKeys: [RowOperations.SortKey]
@@ -69,8 +68,7 @@ package final class PlanMemo: Sendable {
     }
 
     /// A LATEST ON whose select list, keys and ORDER BY are plain columns of the table.
-    struct LatestPlan: @unchecked Sendable {  // immutable values only (BoundExpression is not marked)
-        var key: SchemaKey
+    struct LatestPlan {
         var keys: [BoundExpression]
         var boundItems: [BoundExpression]
         /// Columns the select list, the keys, the ORDER BY and the timestamp need (the

@@ -146,9 +146,9 @@ extension QueryExecutor {
         _ select: SelectQuery, _ items: [SelectQuery.Item], _ plan: SourcePlan, _ scope: Scope, _ binder: Binder,
         _ predicate: BoundExpression?, memo: PlanMemo? = nil
     ) throws(SQLError) -> (QueryResult, Bool) {
-        let memoKey: PlanMemo.SchemaKey? = if memo != nil, case .table(let snapshot, _) = plan { PlanMemo.SchemaKey(snapshot) } else { nil }
+        let memoKey = memo == nil ? nil : PlanMemo.SchemaKey(plan)
         let planned: PlanMemo.ProjectionPlan
-        if let memoKey, let known = memo?.projectionPlan(for: memoKey) {
+        if let memoKey, case .projection(let known)? = memo?.plan(for: memoKey) {
             planned = known
         } else {
             var bound: [BoundExpression] = []
@@ -159,8 +159,8 @@ extension QueryExecutor {
             }
             var needed = Set<Int>()
             for expression in bound + hidden { expression.collectColumns(into: &needed) }
-            planned = .init(key: memoKey, bound: bound, names: names, orderKeys: keys, hidden: hidden, needed: needed)
-            if memoKey != nil, Self.remembersProjection(items, select.orderBy) { memo?.remember(planned) }
+            planned = .init(bound: bound, names: names, orderKeys: keys, hidden: hidden, needed: needed)
+            if let memoKey, Self.remembersProjection(items, select.orderBy) { memo?.remember(.projection(planned), for: memoKey) }
         }
         let (bound, names, keys, hidden) = (planned.bound, planned.names, planned.orderKeys, planned.hidden)
         let all = bound + hidden
