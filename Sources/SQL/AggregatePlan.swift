@@ -349,10 +349,33 @@ struct AggregatePlan {
         for order in select.orderBy { (try? binder.bind(order.expression))?.collectColumns(into: &needed) }
         let names = QueryExecutor.outputNames(items)
         if let memoKey, Self.remembersLatest(items, latestOn, select.orderBy) {
-            memo?.remember(.latest(.init(keys: keys, boundItems: boundItems, needed: needed, names: names)), for: memoKey)
+            let point = pointPlan(keys: keys, boundItems: boundItems, names: names, timestampIndex: timestampIndex)
+            memo?.remember(.latest(.init(keys: keys, boundItems: boundItems, needed: needed, names: names, point: point)), for: memoKey)
         }
         predicate?.collectColumns(into: &needed)
         return try latestRows(keys, needed: needed, boundItems: boundItems, names: names, timestampIndex: timestampIndex)
+    }
+
+    /// The point-lookup form of this LATEST ON (`PlanMemo.PointPlan`), if it is one: told by
+    /// this execution's bound WHERE; each later execution checks its own.
+    private func pointPlan(
+        keys: [BoundExpression], boundItems: [BoundExpression], names: [String], timestampIndex: Int
+    ) -> PlanMemo.PointPlan? {
+        guard select.orderBy.isEmpty, select.limit == nil, !select.distinct, select.having == nil, select.groupBy.isEmpty,
+              select.sampleBy == nil, keys.count == 1, case .column(let keyColumn, .symbol) = keys[0], case .table = plan,
+              let predicate, QueryExecutor.isPointCondition(predicate, column: keyColumn)
+        else { return nil }
+        var outputs: [Int] = []
+        var timestampOutput: Int?
+        for (index, bound) in boundItems.enumerated() {
+            guard case .column(let column, _) = bound else { return nil }
+            if column == timestampIndex, timestampOutput == nil { timestampOutput = index }
+            outputs.append(column)
+        }
+        return PlanMemo.PointPlan(
+            keyColumn: keyColumn, outputs: outputs,
+            columns: zip(names, boundItems).map { .init(name: $0, type: $1.type == .null ? .string : $1.type) },
+            timestampOutput: timestampOutput, needed: Set(outputs + [keyColumn]).sorted())
     }
 
     /// Whether a LATEST ON's bound parts may be remembered: every item, key and ORDER BY term

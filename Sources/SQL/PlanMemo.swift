@@ -34,6 +34,11 @@ package final class PlanMemo: Sendable {
         slot.withLock { if case .latest? = $0?.plan { true } else { false } }
     }
 
+    /// Whether a point lookup is remembered: the statement reads one table (decision 0041).
+    var remembersPointPlan: Bool {
+        slot.withLock { if case .latest(let plan)? = $0?.plan { plan.point != nil } else { false } }
+    }
+
     /// Whether a plain SELECT's plan is remembered (for tests).
     var remembersProjectionPlan: Bool {
         slot.withLock { if case .projection? = $0?.plan { true } else { false } }
@@ -75,5 +80,21 @@ package final class PlanMemo: Sendable {
         /// predicate's are added per execution: its bound form holds parameter values).
         var needed: Set<Int>
         var names: [String]
+        /// Set when the statement is a point lookup: its executions skip the general LATEST ON.
+        var point: PointPlan? = nil
+    }
+
+    /// A LATEST ON of one SYMBOL key whose WHERE is that key equal to one value (a parameter
+    /// or a literal), that neither orders, limits nor de-duplicates, its select list plain
+    /// columns: at most one row, the key's newest, read through the key's postings with the
+    /// outputs taken straight from it (`QueryExecutor.runPoint`).
+    struct PointPlan {
+        var keyColumn: Int
+        /// The schema column of each output.
+        var outputs: [Int]
+        var columns: [QueryResult.Column]
+        var timestampOutput: Int?
+        /// The columns read (the outputs and the key), ascending.
+        var needed: [Int]
     }
 }

@@ -9,6 +9,7 @@ extension QueryExecutor {
         // applied below, to the joined rows).
         let plan = try sourcePlan(
             select.from, filter: select.whereClause?.conjuncts.filter(\.isPushable) ?? [], columns: Self.referencedColumns(select))
+        if let memo, select.latestOn != nil, let result = try runPoint(select, plan, memo) { return result }
         let scope = plan.scope
         let items = try expandStars(select.items, scope)
         let binder = Binder(scope: scope, context: bindingContext)
@@ -35,6 +36,53 @@ extension QueryExecutor {
         }
         if let limit = select.limit { result = try applyLimit(limit, result) }
         return result
+    }
+
+    /// A remembered point lookup (`PlanMemo.PointPlan`) run for this execution: the WHERE
+    /// bound with this execution's parameters, the key's newest row read through its
+    /// postings. Nil — the general path then runs — when none is remembered, this execution's
+    /// WHERE does not bind to the key equal to a value, or the table has no postings cache.
+    /// `inPlace`: also nil when the lookup would build postings or visit more than
+    /// `inPlacePartitions` partitions (decision 0041).
+    func runPoint(_ select: SelectQuery, _ plan: SourcePlan, _ memo: PlanMemo, inPlace: Bool = false) throws(SQLError) -> QueryResult? {
+        guard let key = PlanMemo.SchemaKey(plan), case .latest(let known)? = memo.plan(for: key), let point = known.point,
+              case .table(let snapshot, _) = plan, let condition = select.whereClause
+        else { return nil }
+        let predicate = try Binder(scope: plan.scope, context: bindingContext).bindPredicate(condition)
+        guard Self.isPointCondition(predicate, column: point.keyColumn) else { return nil }
+        let keyCount = snapshot.symbols[snapshot.schema.columns[point.keyColumn].id]?.values.count ?? 0
+        let scan = try TableScan(
+            snapshot: snapshot, needed: point.needed, intervals: nil, predicate: predicate, reverse: true, batchRows: Self.batchRows,
+            postings: postings)
+        let bound = inPlace ? TableScan.LookupBound(partitions: Self.inPlacePartitions) : nil
+        guard let found = try scan.latestPerKey(column: point.keyColumn, keyCount: keyCount, bound: bound) else { return nil }
+        let row = found.first
+        let vectors = point.outputs.indices.map { index in
+            row?.columns[point.outputs[index]] ?? .empty(point.columns[index].type.representation)
+        }
+        return QueryResult(
+            columns: point.columns, batch: ColumnBatch(columns: vectors, count: row?.count ?? 0), timestampIndex: point.timestampOutput)
+    }
+
+    /// Most partitions a point lookup visits where it is called (an event loop) before it
+    /// gives the statement to a worker instead.
+    static let inPlacePartitions = 64
+
+    /// `runPoint` for a statement that has a point lookup remembered, run where it is called:
+    /// nil when it is not one, or it would do more than a bounded amount of in-memory work
+    /// (decision 0041) — the caller then runs it on a worker.
+    func runPointInPlace(_ query: SQLQuery, memo: PlanMemo) throws(SQLError) -> QueryResult? {
+        // The memo holds a point plan only for a single-table LATEST ON: the FROM is a table
+        // name, so planning the source is a snapshot lookup, not a subquery's run.
+        guard memo.remembersPointPlan, case .select(let select) = query, select.latestOn != nil, case .table? = select.from else {
+            return nil
+        }
+        return try runPoint(select, try sourcePlan(select.from), memo, inPlace: true)
+    }
+
+    /// Whether `predicate` is exactly `column = constant` for a SYMBOL column: one key.
+    static func isPointCondition(_ predicate: BoundExpression, column: Int) -> Bool {
+        if case .comparison(.equal, .column(column, .symbol), .constant) = predicate { true } else { false }
     }
 
     /// For a SELECT over a join: every column name the statement mentions (lower-cased, any

@@ -173,6 +173,8 @@ package final class SQLEngine: Sendable {
         let executor = makeExecutor(context, parameters: parameters, parameterTypes: parameterTypes)
         return try await tracked(context) { () async throws(SQLError) in
             if InPlaceStatements.runsInPlace(query, parameters: parameters) { return .rows(render(try executor.run(query))) }
+            // A remembered point lookup whose work is bounded and in memory runs in place too.
+            if let memo, let result = try executor.runPointInPlace(query, memo: memo) { return .rows(render(result)) }
             return .rows(try await offload { () throws(SQLError) in render(try executor.run(query, memo: memo)) })
         }
     }

@@ -84,18 +84,35 @@ package final class SymbolPostingsCache: Sendable {
     func postings(
         _ snapshot: TableSnapshot, _ partition: TableSnapshot.Partition, columnID: UInt32, keys: MappedColumn
     ) -> SymbolPostings {
-        let key = Key(
+        let key = Self.key(snapshot, partition, columnID)
+        if let hit = cached(key) { return hit }
+        return build(key, snapshot, partition, columnID: columnID, keys: keys)
+    }
+
+    /// The postings of a partition's column if they are in memory; nil rather than building them.
+    func cachedPostings(_ snapshot: TableSnapshot, _ partition: TableSnapshot.Partition, columnID: UInt32) -> SymbolPostings? {
+        cached(Self.key(snapshot, partition, columnID))
+    }
+
+    private static func key(_ snapshot: TableSnapshot, _ partition: TableSnapshot.Partition, _ columnID: UInt32) -> Key {
+        Key(
             table: snapshot.directory, partition: partition.timestamp, part: partition.state.splitAt,
             version: partition.state.version, column: columnID, rowCount: partition.rowCount)
-        if let hit = state.withLock({ state -> SymbolPostings? in
+    }
+
+    private func cached(_ key: Key) -> SymbolPostings? {
+        state.withLock { state -> SymbolPostings? in
             state.clock += 1
             guard var entry = state.entries[key] else { return nil }
             entry.lastUse = state.clock
             state.entries[key] = entry
             return entry.postings
-        }) {
-            return hit
         }
+    }
+
+    private func build(
+        _ key: Key, _ snapshot: TableSnapshot, _ partition: TableSnapshot.Partition, columnID: UInt32, keys: MappedColumn
+    ) -> SymbolPostings {
         let keyCount = snapshot.symbols[columnID]?.values.count ?? 0
         let built = keys.withUnsafeBytes { SymbolPostings(keys: $0, rowCount: partition.rowCount, keyCount: keyCount) }
         state.withLock { state in

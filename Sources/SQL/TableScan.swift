@@ -214,7 +214,10 @@ final class TableScan: RowSource {
     /// time — the latest row of one host costs a handful of row reads, as an index lookup
     /// does in PostgreSQL. Nil when the scan has no postings cache, or its predicate does not
     /// name keys of `column` (the batch path handles those).
-    func latestPerKey(column: Int, keyCount: Int) throws(SQLError) -> [ColumnBatch]? {
+    ///
+    /// With a `bound` it also gives up (nil) before building any partition's postings or
+    /// visiting more partitions than the bound allows: a lookup that may run on an event loop.
+    func latestPerKey(column: Int, keyCount: Int, bound: LookupBound? = nil) throws(SQLError) -> [ColumnBatch]? {
         guard reverse, let postingsCache else { return nil }
         // Slot k + 1 is key k, slot 0 NULL. Named keys are looked for alone, so the latest row
         // of one key costs the same with ten keys in the dictionary or a million.
@@ -232,11 +235,21 @@ final class TableScan: RowSource {
         var missing = slots.count
         var batches: [ColumnBatch] = []
         for (index, item) in work.enumerated() where missing > 0 {
+            if let bound, index >= bound.partitions { return nil }
             workIndex = index
             position = nil
-            try map(item.partition)
-            guard case .fixed(let keys)? = mapped[column] else { return nil }
-            let postings = postingsCache.postings(snapshot, item.partition, columnID: snapshot.schema.columns[column].id, keys: keys)
+            let postings: SymbolPostings
+            if bound != nil {
+                // Only postings already in memory; then the partition's columns are mapped.
+                let columnID = snapshot.schema.columns[column].id
+                guard let cached = postingsCache.cachedPostings(snapshot, item.partition, columnID: columnID) else { return nil }
+                postings = cached
+                try map(item.partition)
+            } else {
+                try map(item.partition)
+                guard case .fixed(let keys)? = mapped[column] else { return nil }
+                postings = postingsCache.postings(snapshot, item.partition, columnID: snapshot.schema.columns[column].id, keys: keys)
+            }
             var rows: [Int] = []
             for (index, slot) in slots.enumerated() where !found[index] {
                 let candidates = postings.rows(of: Int32(slot - 1), in: item.rows)
@@ -249,6 +262,11 @@ final class TableScan: RowSource {
         }
         workIndex = work.count
         return batches
+    }
+
+    /// How far a bounded `latestPerKey` may go.
+    struct LookupBound {
+        var partitions: Int
     }
 
     /// Whether `predicate` is exactly one `column = constant` or `column IN (…)` condition.

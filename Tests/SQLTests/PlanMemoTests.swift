@@ -108,4 +108,98 @@ import TestSupport
         #expect(try await Self.run(engine, prepared, [.integer(7)]).1 == [[.integer(7)]])
         #expect(!prepared.memos[0].remembersProjectionPlan)
     }
+
+    /// Runs `sql` prepared and counts the worker jobs it took (0: it ran in place).
+    static func runCounting(_ engine: SQLEngine, _ prepared: PreparedSQL, _ parameters: [SQLValue]) async throws -> ([[SQLValue]], Int) {
+        let before = engine.workerJobs
+        let rows = try await run(engine, prepared, parameters).1
+        return (rows, engine.workerJobs - before)
+    }
+
+    /// The rows of `sql` run unprepared (no memo: the general LATEST ON path).
+    static func general(_ engine: SQLEngine, _ sql: String) async throws -> [[SQLValue]] {
+        guard case .rows(let result) = try await engine.execute(sql) else { throw SQLError(.syntax, "no rows from \(sql)") }
+        return (0..<result.rowCount).map { row in result.columns.indices.map { result.value(row: row, column: $0) } }
+    }
+
+    @Test func aPointLookupAnswersAsTheGeneralPathDoes() async throws {
+        let (directory, engine) = try await Self.engine("sundial-plan-memo-point")
+        defer { withExtendedLifetime(directory) {} }
+        // 'c' only in the oldest partition, a NULL key in the newest.
+        _ = try await engine.execute(
+            "INSERT INTO t VALUES ('c', 7, '2023-12-30T00:00:00Z'), (NULL, 9, '2024-01-02T00:00:01Z'), ('b', 4, '2023-12-31T00:00:00Z')")
+        let text = "SELECT ts, v, sym FROM t WHERE sym = $1 LATEST ON ts PARTITION BY sym"
+        let prepared = try await engine.prepare(text, parameterTypes: [nil])
+        for value in ["a", "b", "c", "absent"] {
+            let literal = text.replacing("$1", with: "'\(value)'")
+            let expected = try await Self.general(engine, literal)
+            #expect(try await Self.run(engine, prepared, [.text(value)]).1 == expected, "sym = \(value)")
+            #expect(prepared.memos[0].remembersPointPlan)
+        }
+        // QuestDB's `= NULL` is `IS NULL`: whatever the general path answers.
+        let nullKey = try await Self.general(engine, text.replacing("$1", with: "NULL"))
+        #expect(try await Self.run(engine, prepared, [.null]).1 == nullKey)
+        #expect(try await Self.run(engine, prepared, [.text("a")]).1 == [[.integer(1_704_153_600_000_000), .integer(3), .text("a")]])
+
+        // A newer row is seen at once: every execution reads the table's current snapshot.
+        _ = try await engine.execute("INSERT INTO t VALUES ('a', 8, '2024-01-02T00:00:02Z')")
+        #expect(try await Self.run(engine, prepared, [.text("a")]).1.map { $0[1] } == [.integer(8)])
+
+        // Shapes that are not one key's newest row are never point lookups.
+        for other in [
+            "SELECT * FROM t WHERE sym = $1 AND v > 0 LATEST ON ts PARTITION BY sym",
+            "SELECT * FROM t WHERE sym = $1 LATEST ON ts PARTITION BY sym LIMIT 0",
+            "SELECT * FROM t WHERE sym IN ($1, 'b') LATEST ON ts PARTITION BY sym",
+            "SELECT sym, v + 1 AS w FROM t WHERE sym = $1 LATEST ON ts PARTITION BY sym",
+        ] {
+            let statement = try await engine.prepare(other, parameterTypes: [nil])
+            let literal = other.replacing("$1", with: "'a'")
+            #expect(try await Self.run(engine, statement, [.text("a")]).1 == (try await Self.general(engine, literal)), "\(other)")
+            #expect(!statement.memos[0].remembersPointPlan, "\(other)")
+        }
+    }
+
+    @Test func aPointLookupRunsInPlaceOnlyWhileItsWorkIsInMemoryAndBounded() async throws {
+        let (directory, engine) = try await Self.engine("sundial-plan-memo-in-place")
+        defer { withExtendedLifetime(directory) {} }
+        let prepared = try await engine.prepare("SELECT * FROM t WHERE sym = $1 LATEST ON ts PARTITION BY sym", parameterTypes: [nil])
+
+        // The first execution plans on a worker and builds the postings of the partitions it
+        // visits ('b' is in the older one: both), which the next ones use.
+        #expect(try await Self.runCounting(engine, prepared, [.text("b")]).1 == 1)
+        let inPlace = try await Self.runCounting(engine, prepared, [.text("a")])
+        #expect(inPlace.1 == 0)
+        #expect(inPlace.0.map { $0[1] } == [.integer(3)])
+        #expect(try await Self.runCounting(engine, prepared, [.text("b")]) == ([[.text("b"), .integer(2), .integer(1_704_067_201_000_000)]], 0))
+
+        // New rows in a partition make its postings stale: a worker builds them again.
+        _ = try await engine.execute("INSERT INTO t VALUES ('b', 5, '2024-01-02T00:00:05Z')")
+        let rebuilt = try await Self.runCounting(engine, prepared, [.text("b")])
+        #expect(rebuilt.1 == 1)
+        #expect(rebuilt.0.map { $0[1] } == [.integer(5)])
+        #expect(try await Self.runCounting(engine, prepared, [.text("b")]).1 == 0)
+
+        // A key whose newest row is further back than the in-place bound goes to a worker.
+        let days = QueryExecutor.inPlacePartitions + 2
+        let rows = (1...days).map { day in "('filler', \(day), dateadd('d', \(day), '2024-01-02T00:00:00Z'))" }
+        _ = try await engine.execute("INSERT INTO t VALUES " + rows.joined(separator: ", "))
+        #expect(try await Self.runCounting(engine, prepared, [.text("a")]).1 == 1)  // builds the postings
+        let deep = try await Self.runCounting(engine, prepared, [.text("a")])
+        #expect(deep.1 == 1)
+        #expect(deep.0.map { $0[1] } == [.integer(3)])
+        #expect(try await Self.runCounting(engine, prepared, [.text("filler")]).1 == 0)
+    }
+
+    @Test func withoutAPostingsCacheAPointLookupAlwaysRunsOnAWorker() async throws {
+        var sql = SQLConfiguration()
+        sql.symbolPostingsCacheBytes = 0
+        let (directory, engine) = try makeTestEngine("sundial-plan-memo-no-postings", sql: sql)
+        defer { withExtendedLifetime(directory) {} }
+        for statement in Self.setup { _ = try await engine.execute(statement) }
+        let prepared = try await engine.prepare("SELECT v FROM t WHERE sym = $1 LATEST ON ts PARTITION BY sym", parameterTypes: [nil])
+        for _ in 0..<3 {
+            let answer = try await Self.runCounting(engine, prepared, [.text("a")])
+            #expect(answer == ([[.integer(3)]], 1))
+        }
+    }
 }
