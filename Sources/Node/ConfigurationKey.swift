@@ -118,6 +118,8 @@ extension ConfigurationKey {
               "Start-up and authentication of a PG wire connection must finish within this."),
         .init("pg.recv.buffer.size", .byteSize((64 << 10)...(1 << 30)), default: "1m",
               "Largest PG wire message accepted; a longer one closes the connection."),
+        .init("pg.worker.count", .integer(0...256), default: "0",
+              "Event loop threads of the PG wire server (its connections' protocol work and point lookups); 0: one per four cores, at least one."),
         .init("pg.user", .text, default: "admin", "PG wire user name."),
         .init("pg.password", .text, default: "quest", "PG wire password of pg.user."),
         .init("pg.readonly.user.enabled", .boolean, default: "false", "Also accept the read-only user pg.readonly.user."),

@@ -29,6 +29,9 @@ package struct NodeConfiguration: Sendable {
     package var pessimisticHealthCheck: Bool
     /// The PG wire listener, or `nil` when `pg.enabled=false`.
     package var pg: PGServerConfiguration?
+    /// `pg.worker.count`: event loop threads of the PG wire listener; 0 picks one per four
+    /// cores, at least one (decision 0042).
+    package var pgEventLoops = 0
     /// `replication.role`: a replica refuses writes on every protocol.
     package var role: NodeRole
     /// The replication channel, or `nil` on a standalone node (`replication.role=none`).
@@ -119,6 +122,7 @@ package struct NodeConfiguration: Sendable {
         sql.statementCacheSize = Int(try values.integer("sql.statement.cache.size"))
         maxResponseRows = Int(try values.integer("http.security.max.response.rows"))
         pg = try values.boolean("pg.enabled") ? try Self.pgConfiguration(values, root: root, warnings: &warnings) : nil
+        pgEventLoops = Int(try values.integer("pg.worker.count"))
         role = ["primary": .primary, "replica": .replica][try values.choice("replication.role")] ?? .standalone
         replication = try Self.replicationConfiguration(values, role: role, root: root, warnings: &warnings)
         replication?.maxRecordBytes = storage.wal.maxRecordBytes

@@ -96,28 +96,41 @@ package struct SundialNode {
         let mainGroup = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         // The health server has its own thread so it answers while the main server is saturated.
         let healthGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        // PG wire has loops of its own, fewer than cores: a loop kept busy by several
+        // connections answers them without sleeping between queries (decision 0042).
+        let pgGroup = MultiThreadedEventLoopGroup(numberOfThreads: Self.pgEventLoops(configuration.pgEventLoops))
         do {
             try await serve(
                 opened: opened, storage: storage, replication: replication, controller: controller, metricsText: metricsText,
-                mainGroup: mainGroup, healthGroup: healthGroup)
+                groups: Groups(main: mainGroup, health: healthGroup, pg: pgGroup))
         } catch {
-            try? await mainGroup.shutdownGracefully()
-            try? await healthGroup.shutdownGracefully()
+            for group in [mainGroup, healthGroup, pgGroup] { try? await group.shutdownGracefully() }
             throw error
         }
-        try? await mainGroup.shutdownGracefully()
-        try? await healthGroup.shutdownGracefully()
+        for group in [mainGroup, healthGroup, pgGroup] { try? await group.shutdownGracefully() }
         logger.info("sundial stopped")
+    }
+
+    /// The event loop threads of the node's servers.
+    private struct Groups {
+        var main: MultiThreadedEventLoopGroup
+        var health: MultiThreadedEventLoopGroup
+        var pg: MultiThreadedEventLoopGroup
+    }
+
+    /// `pg.worker.count`, 0 resolved: one loop per four cores, at least one.
+    package static func pgEventLoops(_ configured: Int) -> Int {
+        configured > 0 ? configured : max(1, System.coreCount / 4)
     }
 
     private func serve(
         opened: OpenDataDirectory, storage: StorageEngine, replication: ReplicationMonitor, controller: ClusterController?,
-        metricsText: (@Sendable () -> [UInt8])?, mainGroup: MultiThreadedEventLoopGroup, healthGroup: MultiThreadedEventLoopGroup
+        metricsText: (@Sendable () -> [UInt8])?, groups: Groups
     ) async throws {
         // First in, last out: storage checkpoints after every listener has stopped.
         var services: [any Service] = [StorageService(engine: storage, logger: logger)]
         if let controller {
-            services += try await replicationServices(replication, layout: opened.layout, group: mainGroup)
+            services += try await replicationServices(replication, layout: opened.layout, group: groups.main)
             services.append(controller)
         }
         let sql = SQLEngine(
@@ -146,7 +159,7 @@ package struct SundialNode {
             MainHTTPRoutes.addQueries(sql, maxResponseRows: configuration.maxResponseRows, to: &router)
             ClusterRoutes.add(controller, to: &router)
             router.authentication = configuration.httpAuthentication.map { HTTPBasicAuth(user: $0.user, password: $0.password) }
-            services.append(try await bind(http, router: router, group: mainGroup))
+            services.append(try await bind(http, router: router, group: groups.main))
         }
         if let tcp = configuration.lineTCP {
             let server = LineTCPServer(
@@ -154,7 +167,7 @@ package struct SundialNode {
                 ingestion: LineIngestion(
                     engine: storage, configuration: configuration.lineTCPIngest, nowNanos: Self.wallClockNanos,
                     queriesRunning: { [activity = sql.activity] in activity.isBusy }),
-                group: mainGroup, logger: Logger(label: "sundial.line.tcp"))
+                group: groups.main, logger: Logger(label: "sundial.line.tcp"))
             let bound = try await server.bind()
             logger.info("line.tcp server listening", metadata: [
                 "address": "\(tcp.host):\(bound.localAddress?.port ?? tcp.port)", "key": "\(tcp.bindKey)",
@@ -163,7 +176,7 @@ package struct SundialNode {
         }
         if var pg = configuration.pg {
             pg.releaseVersion = SundialVersion.current
-            let bound = try await PGServer(configuration: pg, engine: sql, group: mainGroup, logger: Logger(label: "sundial.pg")).bind()
+            let bound = try await PGServer(configuration: pg, engine: sql, group: groups.pg, logger: Logger(label: "sundial.pg")).bind()
             logger.info("pg wire server listening", metadata: [
                 "address": "\(pg.host):\(bound.localAddress?.port ?? pg.port)", "key": "\(pg.bindKey)",
                 "auth": "\(pg.authMethod.rawValue)",
@@ -177,7 +190,7 @@ package struct SundialNode {
             let count: @Sendable () -> Int = { StorageMetrics.unhandledErrors }
             let unhandledErrors = configuration.pessimisticHealthCheck ? count : nil
             let router = HealthRoutes.router(metricsText: metricsText, status: status, unhandledErrors: unhandledErrors)
-            services.append(try await bind(health, router: router, group: healthGroup))
+            services.append(try await bind(health, router: router, group: groups.health))
         }
 
         var groupConfiguration = ServiceGroupConfiguration(

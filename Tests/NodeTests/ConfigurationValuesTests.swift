@@ -65,6 +65,10 @@ import Testing
         #expect(configured.pg?.authMethod == .scramSHA256 && configured.pg?.maxMessageBytes == 128 << 10)
         #expect(configured.pg?.authenticationTimeout == .seconds(5) && configured.role == .replica)
         #expect(try load("pg.enabled=false").pg == nil)
+        // The PG wire loops: configured, or one per four cores (at least one) when 0.
+        #expect(try load("").pgEventLoops == 0 && SundialNode.pgEventLoops(0) == max(1, System.coreCount / 4))
+        #expect(try load("pg.worker.count=3").pgEventLoops == 3 && SundialNode.pgEventLoops(3) == 3)
+        #expect(throws: ConfigurationError.self) { try load("pg.worker.count=-1") }
     }
 
     @Test func replicationKeysAreCheckedTogether() throws {
