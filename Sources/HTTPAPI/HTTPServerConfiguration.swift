@@ -24,6 +24,9 @@ package struct HTTPServerConfiguration: Sendable {
     package var maxBodyBytes: Int64
     /// How long a graceful shutdown waits for in-flight requests before closing them.
     package var shutdownGrace: TimeAmount
+    /// Most bytes one read takes off a connection's socket (`http.recv.buffer.size`); reads
+    /// grow to it while a large body streams in.
+    package var receiveBufferBytes = 256 << 10
 
     package init(
         name: String, bindKey: String, host: String, port: Int,

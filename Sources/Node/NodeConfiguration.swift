@@ -47,7 +47,7 @@ package struct NodeConfiguration: Sendable {
     /// `root` resolves relative paths in values (`line.tcp.auth.db.path`): the data directory.
     package init(values: ConfigurationValues, root: String = ".") throws(ConfigurationError) {
         let httpAddress = try values.address("http.net.bind.to")
-        let http = HTTPServerConfiguration(
+        var http = HTTPServerConfiguration(
             name: "http", bindKey: "http.net.bind.to", host: httpAddress.host, port: httpAddress.port,
             connectionLimit: Int(try values.integer("http.net.connection.limit")),
             idleTimeout: .milliseconds(try values.milliseconds("http.net.connection.timeout")),
@@ -56,6 +56,7 @@ package struct NodeConfiguration: Sendable {
             maxHeaderBytes: Int(try values.byteSize("http.request.header.buffer.size")),
             maxRequestLineBytes: Int(try values.byteSize("http.request.header.buffer.size")),
             maxBodyBytes: try values.byteSize("http.request.body.max.size"))
+        http.receiveBufferBytes = Int(try values.byteSize("http.recv.buffer.size"))
         self.http = try values.boolean("http.enabled") ? http : nil
 
         httpAuthentication = try Self.credentials(values)
@@ -110,6 +111,7 @@ package struct NodeConfiguration: Sendable {
         var tcpWithAuth = tcp
         tcpWithAuth.authKeys = try Self.lineAuthKeys(values, root: root)
         tcpWithAuth.idleTimeout = .milliseconds(try values.milliseconds("line.tcp.net.connection.timeout"))
+        tcpWithAuth.receiveBufferBytes = Int(try values.byteSize("line.tcp.recv.buffer.size"))
         lineTCP = try values.boolean("line.tcp.enabled") ? tcpWithAuth : nil
         metricsEnabled = try values.boolean("metrics.enabled")
         pessimisticHealthCheck = try values.boolean("http.pessimistic.health.check.enabled")

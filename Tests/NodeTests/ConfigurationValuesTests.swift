@@ -49,6 +49,11 @@ import Testing
         #expect(configured.lineTCP?.commitInterval == .milliseconds(250) && configured.lineTCP?.idleTimeout == .seconds(5))
         #expect(configured.lineTCP?.maxUncommittedRows == 1000)
         #expect(try load("line.tcp.enabled=false").lineTCP == nil)
+        // How much one read takes off a socket, per listener.
+        #expect(defaults.lineTCP?.receiveBufferBytes == 256 << 10 && defaults.http?.receiveBufferBytes == 256 << 10)
+        let reads = try load("line.tcp.recv.buffer.size=64k\nhttp.recv.buffer.size=1m")
+        #expect(reads.lineTCP?.receiveBufferBytes == 64 << 10 && reads.http?.receiveBufferBytes == 1 << 20)
+        #expect(throws: ConfigurationError.self) { try load("http.recv.buffer.size=1k") }
         let error = #expect(throws: ConfigurationError.self) { try load("line.default.partition.by=NONE") }
         #expect(error?.description.contains("line.default.partition.by") == true)
         let missing = #expect(throws: ConfigurationError.self) { try load("line.tcp.auth.db.path=/nonexistent/auth.txt") }
