@@ -240,10 +240,13 @@ final class TableScan: RowSource {
             position = nil
             let postings: SymbolPostings
             if bound != nil {
-                // Only postings already in memory; then the partition's columns are mapped.
+                // Only postings already in memory, and the partition's columns mapped only when
+                // a wanted key has rows in it: a key further back costs postings lookups alone.
                 let columnID = snapshot.schema.columns[column].id
                 guard let cached = postingsCache.cachedPostings(snapshot, item.partition, columnID: columnID) else { return nil }
                 postings = cached
+                let hasRows = slots.indices.contains { !found[$0] && !cached.rows(of: Int32(slots[$0] - 1), in: item.rows).isEmpty }
+                guard hasRows else { continue }
                 try map(item.partition)
             } else {
                 try map(item.partition)

@@ -17,9 +17,7 @@ import TestSupport
         let rendered = try await engine.execute(
             prepared.statements[0], parameters: parameters, parameterTypes: parameters.map { _ in nil },
             context: engine.makeContext(text: "test"), memo: prepared.memos[0]
-        ) { result in
-            (result.columns.map(\.name), (0..<result.rowCount).map { row in result.columns.indices.map { result.value(row: row, column: $0) } })
-        }
+        ) { result in (result.columns.map(\.name), rows(of: result)) }
         guard case .rows(let answer) = rendered else { throw SQLError(.syntax, "no rows") }
         return answer
     }
@@ -119,7 +117,11 @@ import TestSupport
     /// The rows of `sql` run unprepared (no memo: the general LATEST ON path).
     static func general(_ engine: SQLEngine, _ sql: String) async throws -> [[SQLValue]] {
         guard case .rows(let result) = try await engine.execute(sql) else { throw SQLError(.syntax, "no rows from \(sql)") }
-        return (0..<result.rowCount).map { row in result.columns.indices.map { result.value(row: row, column: $0) } }
+        return rows(of: result)
+    }
+
+    static func rows(of result: QueryResult) -> [[SQLValue]] {
+        (0..<result.rowCount).map { row in result.columns.indices.map { result.value(row: row, column: $0) } }
     }
 
     @Test func aPointLookupAnswersAsTheGeneralPathDoes() async throws {
