@@ -403,7 +403,8 @@ package final class LineIngestor {
             } catch {
                 throw LineIngestError(.tooLarge, line: nil, table: mine.schema.name, error.message)
             }
-            theirs.batch.reset()
+            // The helper keeps its dictionaries for its next half, as a committed batch does.
+            theirs.batch.clearRows()
         }
     }
 
@@ -447,9 +448,10 @@ package final class LineIngestor {
         }
     }
 
-    /// Drops every uncommitted row (an HTTP request that failed).
+    /// Drops every uncommitted row (an HTTP request that failed). Batches already empty keep
+    /// their SYMBOL values for the next request (decision 0043).
     package func discardAll() {
-        for writer in writers.values { writer.batch.reset() }
+        for writer in writers.values where writer.batch.rowCount > 0 || writer.batch.isBuildingRow { writer.batch.reset() }
     }
 
     /// Appends the writers' batches to the WAL as one transaction and empties them. A batch
@@ -462,7 +464,9 @@ package final class LineIngestor {
         for _ in 0..<8 {
             do {
                 guard let appended = try await engine.appendRows(all: pending.map(\.batch)) else { return nil }
-                for writer in pending { writer.batch.reset() }
+                // Each batch keeps the SYMBOL values its rows used (decision 0043): the next
+                // request's rows of the same series find them, and their remembered keys.
+                for writer in pending { writer.batch.clearRows() }
                 LineMetrics.committed(rows: rows)
                 return UnsettledCommit(appended: appended, tables: tables)
             } catch where error.code == .schemaChanged {

@@ -200,7 +200,8 @@ package final class LineSeriesMemo {
 /// of a column resolution and a dictionary lookup per tag.
 ///
 /// Keys are the batch's (decision 0031): valid for one `RowBatch.dictionaryEpoch` and one memo
-/// generation, and forgotten when either changes (every commit resets the batch).
+/// generation, and forgotten when either changes (a commit keeps the epoch while the batch keeps
+/// its values, decision 0043).
 struct LineSeriesKeys: ~Copyable {
     private(set) var epoch = -1
     private(set) var generation: UInt64 = 0

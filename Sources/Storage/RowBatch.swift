@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Rows for one table, column by column, as protocols build them and the WAL stores them.
 ///
 /// Reused across batches: `reset` keeps every buffer's capacity, so a warm batch appends rows
@@ -32,8 +34,12 @@ package final class RowBatch {
     package private(set) var isOrderedByTimestamp = true
     private var designatedIndex: Int?
     /// Changes whenever SYMBOL entry keys may stop meaning what they meant (`reset`, which a
-    /// decode also does): a writer remembering keys (`setSymbolKeys`) forgets them then.
-    package private(set) var dictionaryEpoch = 0
+    /// decode also does; `clearRows` or `dropUnusedSymbolEntries` when they drop or renumber
+    /// entries): a writer remembering keys (`setSymbolKeys`) forgets them then. Unique in the
+    /// process, so no two batches' keys are ever taken for each other.
+    package private(set) var dictionaryEpoch = RowBatch.newEpoch()
+    private static let epochs = Atomic<Int>(0)
+    private static func newEpoch() -> Int { epochs.wrappingAdd(1, ordering: .relaxed).newValue }
 
     package init(schema: TableSchema, maxBytes: Int = 64 << 20, maxValueBytes: Int = 16 << 20) {
         self.schema = schema
@@ -74,14 +80,47 @@ package final class RowBatch {
         } else {
             for index in 0..<columnCount { columns[index].removeAll() }
         }
-        dictionaryEpoch &+= 1
-        rowCount = 0
-        byteCount = 0
+        dictionaryEpoch = Self.newEpoch()
         inRow = false
+        forgetRows()
+    }
+
+    /// The row count, byte count and timestamp range of a batch whose rows were just emptied.
+    private func forgetRows() {
+        rowCount = 0
+        byteCount = totalBytes
         invalidValue = nil
         minTimestamp = .max
         maxTimestamp = .min
         isOrderedByTimestamp = true
+    }
+
+    /// Empties the batch for its next rows, keeping each SYMBOL column's dictionary that the
+    /// rows cleared used nearly all of (decision 0043): a stream repeating its series adds
+    /// none of its values again, and keys a writer remembers (`setSymbolKeys`) stay valid
+    /// while `dictionaryEpoch` does. Entries the next rows leave unused are dropped when they
+    /// are committed (`dropUnusedSymbolEntries`).
+    package func clearRows() {
+        precondition(!inRow, "clearRows inside a row")
+        // The rows cleared all have smaller stamps than the next ones.
+        rowStamp &+= 1
+        var kept = true
+        for index in 0..<columnCount where !columns[index].clearRows(stamp: rowStamp) { kept = false }
+        if !kept { dictionaryEpoch = Self.newEpoch() }
+        // The byte count starts at the kept dictionaries' bytes.
+        forgetRows()
+    }
+
+    /// Drops the SYMBOL dictionary entries no row uses — values `clearRows` kept that these
+    /// rows did not repeat — renumbering the rows' keys. The storage engine does it before a
+    /// batch goes to the WAL, which holds each batch's own values and no more entries than rows.
+    package func dropUnusedSymbolEntries() {
+        precondition(!inRow, "dropUnusedSymbolEntries inside a row")
+        var renumbered = false
+        for index in 0..<columnCount where columns[index].isSymbol && columns[index].dropUnusedEntries() { renumbered = true }
+        guard renumbered else { return }
+        dictionaryEpoch = Self.newEpoch()
+        byteCount = totalBytes
     }
 
     /// Takes a newer schema of the same table that only added columns at the end (ILP adds
@@ -109,6 +148,9 @@ package final class RowBatch {
     }
 
     // MARK: Building rows
+
+    /// Whether a row was begun and not yet ended or cancelled.
+    package var isBuildingRow: Bool { inRow }
 
     package func beginRow() {
         precondition(!inRow, "beginRow inside a row")
@@ -167,7 +209,7 @@ package final class RowBatch {
         precondition(other.schema == schema, "appending a batch of another schema")
         guard other.rowCount > 0 else { return }
         if byteCount + other.byteCount > maxBytes { throw tooLarge }
-        for index in 0..<columnCount { columns[index].append(contentsOf: other.columns[index]) }
+        for index in 0..<columnCount { columns[index].append(contentsOf: other.columns[index], stamp: rowStamp) }
         // Values both batches hold are kept once in a symbol dictionary.
         let joinedBytes = totalBytes
         if !other.isOrderedByTimestamp || other.minTimestamp < maxTimestamp { isOrderedByTimestamp = false }
@@ -338,7 +380,7 @@ package final class RowBatch {
         precondition(index >= 0 && index < columnCount && columns[index].isSymbol, "no SYMBOL column \(index)")
         if !appending { columns[index].removeAll() }
         lengths.withUnsafeBytes { lengths in
-            data.withUnsafeBytes { data in columns[index].appendSymbolRows(lengths: lengths, data: data) }
+            data.withUnsafeBytes { data in columns[index].appendSymbolRows(lengths: lengths, data: data, stamp: rowStamp) }
         }
     }
 
@@ -347,7 +389,7 @@ package final class RowBatch {
     /// and `lengths` and `data` its dictionary.
     func loadColumn(_ index: Int, fixed: ArraySlice<UInt8>, lengths: ArraySlice<UInt8>, data: ArraySlice<UInt8>, appending: Bool) {
         precondition(index >= 0 && index < columnCount, "no column \(index)")
-        columns[index].load(fixed: fixed, lengths: lengths, data: data, appending: appending)
+        columns[index].load(fixed: fixed, lengths: lengths, data: data, appending: appending, stamp: rowStamp)
     }
 
     /// Loads (or appends) a fixed-width column from its narrowed codes (WAL batch format 3),
@@ -450,6 +492,17 @@ struct ColumnStorage: ~Copyable {
     private var lengths = GrowableBytes()
     private var data = GrowableBytes()
     private var symbolIndex = BatchSymbolIndex()
+    /// SYMBOL: an Int per dictionary entry, the stamp of the first of the current rows that
+    /// used it — below `usedSince` when none has. A dictionary kept across `clearRows`
+    /// (decision 0043) holds values of earlier rows; these say which the current rows use.
+    private var entryFirstUse = GrowableBytes()
+    /// Entries the current rows use.
+    private var usedEntries = 0
+    /// Stamps from here on are the current rows'.
+    private var usedSince = Int.min + 1
+    /// Whether the last `dropUnusedEntries` found most of the dictionary in use: a stream
+    /// whose values change from batch to batch gains nothing from keeping them.
+    private var dictionaryEarnedItsKeep = true
 
     init(type: ColumnType) {
         self.type = type
@@ -465,13 +518,100 @@ struct ColumnStorage: ~Copyable {
     }
 
     var byteCount: Int { fixed.count + lengths.count + data.count }
-    var capacity: Int { fixed.capacity + lengths.capacity + data.capacity + symbolIndex.capacity }
+    var capacity: Int { fixed.capacity + lengths.capacity + data.capacity + symbolIndex.capacity + entryFirstUse.capacity }
+
+    /// Entries in a SYMBOL column's dictionary.
+    var entryCount: Int { lengths.count / 4 }
 
     mutating func removeAll() {
         fixed.removeAll()
         lengths.removeAll()
         data.removeAll()
         symbolIndex.removeAll()
+        entryFirstUse.removeAll()
+        usedEntries = 0
+        lastEntryAddedInRow = -1
+        dictionaryEarnedItsKeep = true
+    }
+
+    /// Most entries a dictionary keeps across `clearRows`.
+    static let maxKeptEntries = 1 << 15
+
+    /// Empties the rows for the next ones; a SYMBOL column keeps its dictionary when the rows
+    /// cleared used nearly all of it and it earned its keep at the last commit
+    /// (`dropUnusedEntries`). `stamp`: no row so far has a larger one, every later row will.
+    /// False when the dictionary went (its keys mean nothing any more).
+    mutating func clearRows(stamp: Int) -> Bool {
+        let entries = entryCount
+        guard isSymbol, entries > 0 else {
+            removeAll()
+            return true
+        }
+        let keep = dictionaryEarnedItsKeep && (entries - usedEntries) * 4 <= entries && entries <= Self.maxKeptEntries
+        guard keep else {
+            removeAll()
+            return false
+        }
+        fixed.removeAll()
+        usedSince = stamp
+        usedEntries = 0
+        lastEntryAddedInRow = -1
+        return true
+    }
+
+    @inline(__always)
+    private func firstUse(_ key: Int) -> Int { entryFirstUse.bytes.load(fromByteOffset: key * 8, as: Int.self) }
+
+    /// Counts entry `key` as used by the current rows from `stamp` on, unless it already is.
+    @inline(__always)
+    private mutating func noteUse(_ key: Int, stamp: Int) {
+        guard firstUse(key) < usedSince else { return }
+        entryFirstUse.store(stamp, atByteOffset: key * 8)
+        usedEntries += 1
+    }
+
+    /// Drops the entries no current row uses (kept from earlier rows), renumbering the rows'
+    /// keys: the WAL carries a batch's own values only, never more entries than rows. Returns
+    /// whether any key changed.
+    mutating func dropUnusedEntries() -> Bool {
+        let entries = entryCount
+        let unused = entries - usedEntries
+        dictionaryEarnedItsKeep = unused * 4 <= entries
+        guard isSymbol, unused > 0 else { return false }
+        var mapping = [Int32](repeating: -1, count: entries)
+        var keptLengths = GrowableBytes(), keptData = GrowableBytes(), keptFirstUse = GrowableBytes()
+        var start = 0
+        for entry in 0..<entries {
+            let length = Int(lengths.bytes.load(fromByteOffset: entry * 4, as: Int32.self))
+            let first = firstUse(entry)
+            if first >= usedSince {
+                mapping[entry] = Int32(keptLengths.count / 4)
+                keptLengths.append(Int32(length))
+                keptData.append(UnsafeRawBufferPointer(rebasing: data.bytes[start..<start + length]))
+                keptFirstUse.append(first)
+            }
+            start += length
+        }
+        for row in 0..<fixed.count / 4 {
+            let key = fixed.bytes.load(fromByteOffset: row * 4, as: Int32.self)
+            if key >= 0 { fixed.store(mapping[Int(key)], atByteOffset: row * 4) }
+        }
+        lengths = keptLengths
+        data = keptData
+        entryFirstUse = keptFirstUse
+        // Indexed again on the next lookup.
+        symbolIndex.removeAll()
+        lastEntryAddedInRow = -1
+        return true
+    }
+
+    /// Counts every entry as used from `stamp` on: a dictionary loaded with its rows (a
+    /// decoded payload's), each of whose entries some row uses.
+    private mutating func noteLoadedEntries(stamp: Int) {
+        for _ in entryFirstUse.count / 8..<entryCount {
+            entryFirstUse.append(stamp)
+            usedEntries += 1
+        }
     }
 
     /// Appends a SYMBOL value as its dictionary entry's key; returns the bytes it took (the
@@ -481,7 +621,12 @@ struct ColumnStorage: ~Copyable {
         precondition(bytes.count <= Int(Int32.max), "value too large")
         let (key, added) = symbolIndex.key(of: bytes, lengths: &lengths, data: &data)
         fixed.append(key)
-        guard added else { return 4 }
+        guard added else {
+            noteUse(Int(key), stamp: setInRow)
+            return 4
+        }
+        entryFirstUse.append(setInRow)
+        usedEntries += 1
         lastEntryAddedInRow = setInRow
         return 8 + bytes.count
     }
@@ -491,21 +636,46 @@ struct ColumnStorage: ~Copyable {
     mutating func appendSymbolKey(_ key: Int32) {
         precondition(key >= 0 && Int(key) < lengths.count / 4, "symbol key \(key) is not in the batch's dictionary")
         fixed.append(key)
+        noteUse(Int(key), stamp: setInRow)
+    }
+
+    /// The key of `bytes`, added at the end when new; counted as used from `stamp` on.
+    @inline(__always)
+    private mutating func usedKey(of bytes: UnsafeRawBufferPointer, stamp: Int) -> Int32 {
+        let (key, added) = symbolIndex.key(of: bytes, lengths: &lengths, data: &data)
+        if added {
+            entryFirstUse.append(stamp)
+            usedEntries += 1
+        } else {
+            noteUse(Int(key), stamp: stamp)
+        }
+        return key
     }
 
     /// Appends SYMBOL rows given as entry keys over their own dictionary (another batch's, or
     /// a decoded payload's): each entry is looked up once, the rows are mapped.
-    mutating func appendSymbols(keys: UnsafeRawBufferPointer, lengths entryLengths: UnsafeRawBufferPointer, data entryData: UnsafeRawBufferPointer) {
+    /// Only entries some row uses are looked up: another batch's kept dictionary can hold
+    /// values none of its rows has.
+    mutating func appendSymbols(
+        keys: UnsafeRawBufferPointer, lengths entryLengths: UnsafeRawBufferPointer, data entryData: UnsafeRawBufferPointer, stamp: Int
+    ) {
         let entries = entryLengths.count / 4
-        var mapping = [Int32](repeating: -1, count: entries)
+        let rows = keys.count / 4
+        // −2: no row uses the entry; −1: one does, not looked up yet.
+        var mapping = [Int32](repeating: -2, count: entries)
+        for row in 0..<rows {
+            let key = keys.loadUnaligned(fromByteOffset: row * 4, as: Int32.self)
+            if key >= 0 { mapping[Int(key)] = -1 }
+        }
         var start = 0
         for entry in 0..<entries {
             let length = Int(entryLengths.loadUnaligned(fromByteOffset: entry * 4, as: Int32.self))
-            mapping[entry] = symbolIndex.key(
-                of: UnsafeRawBufferPointer(rebasing: entryData[start..<start + length]), lengths: &lengths, data: &data).key
+            if mapping[entry] == -1 {
+                mapping[entry] = usedKey(of: UnsafeRawBufferPointer(rebasing: entryData[start..<start + length]), stamp: stamp)
+            }
             start += length
         }
-        for row in 0..<keys.count / 4 {
+        for row in 0..<rows {
             let key = keys.loadUnaligned(fromByteOffset: row * 4, as: Int32.self)
             fixed.append(key < 0 ? Int32(-1) : mapping[Int(key)])
         }
@@ -513,7 +683,7 @@ struct ColumnStorage: ~Copyable {
 
     /// Appends SYMBOL rows given as a length per row (−1 NULL) and their bytes (WAL batch
     /// format 1, before batch dictionaries).
-    mutating func appendSymbolRows(lengths rowLengths: UnsafeRawBufferPointer, data rowData: UnsafeRawBufferPointer) {
+    mutating func appendSymbolRows(lengths rowLengths: UnsafeRawBufferPointer, data rowData: UnsafeRawBufferPointer, stamp: Int) {
         var start = 0
         for row in 0..<rowLengths.count / 4 {
             let length = Int(rowLengths.loadUnaligned(fromByteOffset: row * 4, as: Int32.self))
@@ -521,8 +691,7 @@ struct ColumnStorage: ~Copyable {
                 fixed.append(Int32(-1))
                 continue
             }
-            fixed.append(symbolIndex.key(
-                of: UnsafeRawBufferPointer(rebasing: rowData[start..<start + length]), lengths: &lengths, data: &data).key)
+            fixed.append(usedKey(of: UnsafeRawBufferPointer(rebasing: rowData[start..<start + length]), stamp: stamp))
             start += length
         }
     }
@@ -557,9 +726,9 @@ struct ColumnStorage: ~Copyable {
     }
 
     /// Appends all of `other`'s rows (a column of the same type).
-    mutating func append(contentsOf other: borrowing ColumnStorage) {
+    mutating func append(contentsOf other: borrowing ColumnStorage, stamp: Int) {
         if isSymbol {
-            appendSymbols(keys: other.fixed.bytes, lengths: other.lengths.bytes, data: other.data.bytes)
+            appendSymbols(keys: other.fixed.bytes, lengths: other.lengths.bytes, data: other.data.bytes, stamp: stamp)
             return
         }
         fixed.append(other.fixed.bytes)
@@ -576,9 +745,17 @@ struct ColumnStorage: ~Copyable {
         } else {
             if isSymbol {
                 let key = fixed.bytes.loadLittleEndian(fromByteOffset: fixed.count - 4, as: Int32.self)
-                if key >= 0 && Int(key) == lengths.count / 4 - 1 && lastEntryAddedInRow == setInRow {
-                    symbolIndex.removeLast(lengths: &lengths, data: &data)
-                    lastEntryAddedInRow = -1
+                if key >= 0 && firstUse(Int(key)) == setInRow {
+                    // The row undone was the first to use the entry: unused again, or gone
+                    // when the row added it.
+                    usedEntries -= 1
+                    if Int(key) == entryCount - 1 && lastEntryAddedInRow == setInRow {
+                        symbolIndex.removeLast(lengths: &lengths, data: &data)
+                        entryFirstUse.removeLast(8)
+                        lastEntryAddedInRow = -1
+                    } else {
+                        entryFirstUse.store(Int.min, atByteOffset: Int(key) * 8)
+                    }
                 }
             }
             fixed.removeLast(width)
@@ -597,13 +774,13 @@ struct ColumnStorage: ~Copyable {
     /// keys and its dictionary; appended ones are merged into the dictionary it has.
     mutating func load(
         fixed newFixed: ArraySlice<UInt8>, lengths newLengths: ArraySlice<UInt8>, data newData: ArraySlice<UInt8>,
-        appending: Bool = false
+        appending: Bool = false, stamp: Int
     ) {
         if !appending { removeAll() }
         if isSymbol && appending {
             newFixed.withUnsafeBytes { keys in
                 newLengths.withUnsafeBytes { lengths in
-                    newData.withUnsafeBytes { data in appendSymbols(keys: keys, lengths: lengths, data: data) }
+                    newData.withUnsafeBytes { data in appendSymbols(keys: keys, lengths: lengths, data: data, stamp: stamp) }
                 }
             }
             return
@@ -611,6 +788,7 @@ struct ColumnStorage: ~Copyable {
         newFixed.withUnsafeBytes { fixed.append($0) }
         newLengths.withUnsafeBytes { lengths.append($0) }
         newData.withUnsafeBytes { data.append($0) }
+        if isSymbol { noteLoadedEntries(stamp: stamp) }
     }
 }
 
@@ -661,6 +839,13 @@ struct GrowableBytes: ~Copyable {
     mutating func removeLast(_ size: Int) {
         precondition(size <= count, "removing more bytes than held")
         count -= size
+    }
+
+    /// Overwrites a value already held.
+    @inline(__always)
+    mutating func store<T: FixedWidthInteger>(_ value: T, atByteOffset offset: Int) {
+        precondition(offset >= 0 && offset + MemoryLayout<T>.size <= count, "store past the bytes held")
+        base.unsafelyUnwrapped.storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self)
     }
 
     mutating func removeAll() { count = 0 }

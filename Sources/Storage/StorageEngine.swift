@@ -301,7 +301,10 @@ package final class StorageEngine: Sendable {
         let batches = batches.filter { $0.rowCount > 0 }
         if batches.isEmpty { return nil }
         if batches.count == 1 { return try await appendRows(batches[0]) }
-        for batch in batches { try checkSymbolValues(batch) }
+        for batch in batches {
+            batch.dropUnusedSymbolEntries()
+            try checkSymbolValues(batch)
+        }
         guard Set(batches.map(\.schema.tableID)).count == batches.count else {
             throw StorageError(.notWritable, path: batches[0].schema.name, "one transaction holds one batch per table")
         }
@@ -314,6 +317,9 @@ package final class StorageEngine: Sendable {
     }
 
     private func appendRows(_ batch: RowBatch) async throws(StorageError) -> AppendedCommit {
+        // Values a writer's batch kept from its earlier rows (`RowBatch.clearRows`) that these
+        // rows do not use stay out of the WAL.
+        batch.dropUnusedSymbolEntries()
         try checkSymbolValues(batch)
         await waitForApplyLag()
         let position = try await withTablesFree([batch.schema.name]) { (catalog) throws(StorageError) -> WALPosition in

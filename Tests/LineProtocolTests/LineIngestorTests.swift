@@ -197,6 +197,37 @@ final class IngestFixture {
         #expect(try await fixture.rows("r").map { [$0["b"]!, $0["c"]!] } == [["2.5", nil], ["3.5", "7"]])
     }
 
+    /// A pooled ingestor keeps its batches' SYMBOL values from request to request (decision
+    /// 0043): rows that repeat, mix, drop and change them all read back as sent, and the
+    /// table's dictionary holds only values some row has.
+    @Test func reusedIngestorsKeepTheirSymbolValuesCorrectly() async throws {
+        let fixture = try IngestFixture()
+        let ingestion = LineIngestion(engine: fixture.engine, configuration: fixture.configuration, nowNanos: { IngestFixture.now })
+        let requests = [
+            [("a", "x"), ("b", "x"), ("a", "x")],
+            [("b", "x"), ("a", "y"), ("b", "x")],
+            [("c", "y")],
+            [("d", "z"), ("e", "z"), ("f", "z"), ("g", "z")],
+            [("a", "x"), ("d", "z")],
+        ]
+        var sent: [[String?]] = []
+        var ingestors: [LineIngestor] = []
+        for request in requests {
+            var text = ""
+            for (host, dc) in request {
+                sent.append([host, dc, "\(sent.count)"])
+                text += "m,host=\(host),dc=\(dc) v=\(sent.count - 1)i \(1_000 * sent.count)\n"
+            }
+            ingestors.append(try await fixture.pooledRequest(ingestion, text))
+        }
+        #expect(ingestors.allSatisfy { $0 === ingestors[0] })
+        #expect(try await fixture.rows("m").map { [$0["host"]!, $0["dc"]!, $0["v"]!] } == sent)
+        let symbols = fixture.engine.snapshot(ofTable: "m")?.symbols ?? [:]
+        let columns = fixture.engine.schema(named: "m")?.columns ?? []
+        let host = columns.first { $0.name == "host" }.flatMap { symbols[$0.id] }
+        #expect(host?.values == ["a", "b", "c", "d", "e", "f", "g"])
+    }
+
     @Test func aStreamWritesABoundedNumberOfTables() async throws {
         let fixture = try IngestFixture()
         fixture.configuration.maxTablesPerStream = 3

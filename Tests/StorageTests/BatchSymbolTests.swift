@@ -1,4 +1,4 @@
-// Proves a row batch's SYMBOL dictionary: each distinct value once, undone rows take their new entries with them, format-1 WAL payloads (a value per row) still decode, damaged dictionaries are refused, and the table's keys come out in order of first use.
+// Proves a row batch's SYMBOL dictionary: each distinct value once, kept across cleared rows only while used (and never into the WAL unused), undone rows take their new entries with them, format-1 WAL payloads (a value per row) still decode, damaged dictionaries are refused, and the table's keys come out in order of first use.
 import Storage
 import Testing
 import TestSupport
@@ -86,6 +86,113 @@ import TestSupport
         try Self.row(batch, host: "b", ts: 3)
         #expect(Self.entries(batch.column(0)) == ["a", "b"] && batch.column(0).symbolKey(row: 1) == 1)
         #expect(batch.byteCount == 2 * 16 + 5 + 5 + 6)
+    }
+
+    /// Rows with `hosts` (region "eu"), timestamps from `ts`.
+    static func rows(_ batch: RowBatch, _ hosts: [String], ts: Int64 = 0) throws {
+        for (row, host) in hosts.enumerated() { try Self.row(batch, host: host, ts: ts + Int64(row)) }
+    }
+
+    /// The batch after an encode and decode: what the WAL keeps of it.
+    static func throughTheWAL(_ batch: RowBatch) throws -> RowBatch {
+        var payload: [UInt8] = []
+        RowBatchCodec.encode(batch, into: &payload)
+        let decoded = RowBatch(schema: Self.schema)
+        try RowBatchCodec.decode(payload, schema: Self.schema, into: decoded)
+        return decoded
+    }
+
+    /// `clearRows` keeps a dictionary the rows used (decision 0043): the same values get the same
+    /// keys and the epoch stays; values the next rows leave unused are dropped before the WAL
+    /// (keys renumbered, epoch changed), so a record holds only its rows' values.
+    @Test func clearedRowsKeepTheirValuesAndTheWALOnlyUsedOnes() throws {
+        let batch = RowBatch(schema: Self.schema)
+        try Self.rows(batch, ["a", "b", "a"])
+        let epoch = batch.dictionaryEpoch
+        batch.clearRows()
+        #expect(batch.rowCount == 0 && batch.dictionaryEpoch == epoch)
+        #expect(Self.entries(batch.column(0)) == ["a", "b"] && batch.byteCount == 2 * 4 + 2 + 4 + 2)
+        try Self.rows(batch, ["b", "c", "b", "a"], ts: 10)
+        #expect((0..<4).map { batch.column(0).symbolKey(row: $0) } == [1, 2, 1, 0])
+        batch.dropUnusedSymbolEntries()
+        #expect(batch.dictionaryEpoch == epoch && Self.entries(batch.column(0)) == ["a", "b", "c"])
+        batch.clearRows()
+        try Self.rows(batch, ["c", "b", "c"], ts: 20)
+        batch.dropUnusedSymbolEntries()
+        #expect(batch.dictionaryEpoch != epoch)
+        #expect(Self.entries(batch.column(0)) == ["b", "c"] && Self.entries(batch.column(1)) == ["eu"])
+        #expect((0..<3).map { batch.column(0).symbolKey(row: $0) } == [1, 0, 1])
+        #expect(Self.values(batch.column(0), rows: 3) == ["c", "b", "c"])
+        let decoded = try Self.throughTheWAL(batch)
+        #expect(Self.values(decoded.column(0), rows: 3) == ["c", "b", "c"] && Self.entries(decoded.column(0)) == ["b", "c"])
+        // Fewer rows than kept values still go through the WAL (a decoder refuses more entries than rows).
+        let few = RowBatch(schema: Self.schema)
+        try Self.rows(few, ["a", "b", "c", "d", "e"])
+        few.clearRows()
+        try Self.rows(few, ["d"], ts: 30)
+        few.dropUnusedSymbolEntries()
+        let decodedFew = try Self.throughTheWAL(few)
+        #expect(Self.values(decodedFew.column(0), rows: 1) == ["d"] && Self.entries(decodedFew.column(0)) == ["d"])
+    }
+
+    /// A dictionary is not kept when the rows cleared left much of it unused, nor after a commit
+    /// that had to drop much of it: a stream of ever new values gains nothing from it.
+    @Test func dictionariesOfChangingValuesAreNotKept() throws {
+        let batch = RowBatch(schema: Self.schema)
+        try Self.rows(batch, (0..<8).map { "h\($0)" })
+        batch.clearRows()
+        try Self.rows(batch, (8..<16).map { "h\($0)" })
+        batch.dropUnusedSymbolEntries()
+        #expect(Self.entries(batch.column(0)) == (8..<16).map { "h\($0)" })
+        let epoch = batch.dictionaryEpoch
+        batch.clearRows()
+        #expect(batch.dictionaryEpoch != epoch && batch.column(0).lengths.isEmpty)
+        #expect(Self.entries(batch.column(1)) == ["eu"])
+        // Without a commit in between (a helper lane's half): kept only if the rows used ¾ of it.
+        try Self.rows(batch, ["a", "b", "c", "d"])
+        batch.clearRows()
+        #expect(Self.entries(batch.column(0)) == ["a", "b", "c", "d"])
+        try Self.rows(batch, ["a", "b"])
+        let before = batch.dictionaryEpoch
+        batch.clearRows()
+        #expect(batch.dictionaryEpoch != before && batch.column(0).lengths.isEmpty)
+    }
+
+    /// An undone row that was the first to use a kept value leaves it unused again; one that
+    /// added a value takes it away, as before.
+    @Test func undoneRowsLeaveKeptValuesUnused() throws {
+        let batch = RowBatch(schema: Self.schema)
+        try Self.rows(batch, ["a", "b"])
+        batch.clearRows()
+        try Self.rows(batch, ["b"], ts: 5)
+        batch.beginRow()
+        Array("a".utf8).withUnsafeBytes { batch.setBytes(0, $0) }
+        batch.cancelRow()
+        batch.beginRow()
+        Array("b".utf8).withUnsafeBytes { batch.setBytes(0, $0) }
+        batch.cancelRow()
+        batch.beginRow()
+        Array("new".utf8).withUnsafeBytes { batch.setBytes(0, $0) }
+        batch.cancelRow()
+        #expect(Self.entries(batch.column(0)) == ["a", "b"])
+        batch.dropUnusedSymbolEntries()
+        #expect(Self.entries(batch.column(0)) == ["b"] && Self.values(batch.column(0), rows: 1) == ["b"])
+    }
+
+    /// Appending another batch takes only the values its rows use, not the rest of its kept
+    /// dictionary.
+    @Test func appendingTakesOnlyTheValuesRowsUse() throws {
+        let helper = RowBatch(schema: Self.schema)
+        try Self.rows(helper, ["x", "y", "z", "y"])
+        helper.clearRows()
+        try Self.rows(helper, ["y", "z", "z", "y"], ts: 10)
+        let main = RowBatch(schema: Self.schema)
+        try Self.rows(main, ["q"])
+        try main.append(contentsOf: helper)
+        #expect(Self.entries(main.column(0)) == ["q", "y", "z"])
+        #expect(Self.values(main.column(0), rows: 5) == ["q", "y", "z", "z", "y"])
+        main.dropUnusedSymbolEntries()
+        #expect(Self.entries(main.column(0)) == ["q", "y", "z"])
     }
 
     /// A format-1 payload — what an older version wrote to its WAL: a length per row and the
