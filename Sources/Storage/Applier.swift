@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Applies committed WAL records to the tables in txn order. Runs on the engine's apply
 /// queue only (or during open, before anything else can run).
 struct Applier: ~Copyable {
@@ -13,6 +15,13 @@ struct Applier: ~Copyable {
     /// A hold begun since the last `takeNewHoldDeadline`, for the engine to set its timer.
     private var newHoldDeadline: UInt64?
     private var batch: RowBatch?
+    /// The run after the one being applied, decoding on another thread meanwhile (decision
+    /// 0044). Lives within one `applyAvailable` or `applyCommitted` loop: put back at its end.
+    private var ahead: DecodeAhead?
+    /// The batch a run decoded ahead goes into; it and `batch` trade places at every such run.
+    private var spareBatch: RowBatch?
+    /// Runs applied after decoding ahead.
+    private(set) var runsDecodedAhead = 0
     private var sinceCheckpoint = 0
     /// Record payload bytes applied since the last checkpoint.
     private var bytesSinceCheckpoint = 0
@@ -53,6 +62,7 @@ struct Applier: ~Copyable {
         pending = []
         held = nil
         appliedTxn = txn - 1
+        defer { putBackAhead() }
         while try applyNext(upTo: .max, lateHold: nil) {}
     }
 
@@ -68,23 +78,16 @@ struct Applier: ~Copyable {
     /// when `lateHold` keeps back a small run that would be merged into rows already applied
     /// (below). False when the WAL holds nothing more, or the run at its end is held.
     private mutating func applyNext(upTo limit: UInt64, lateHold: LateApplyHold?) throws(StorageError) -> Bool {
+        if let ahead {
+            try applyDecodedAhead(ahead, upTo: limit, lateHold: lateHold)
+            return true
+        }
         guard let record = try nextRecord() else { return false }
         guard record.header.kind == .rowBatch, let table = RowBatchCodec.tableID(of: record.payload) else {
             applyOrSuspend(record)
             return true
         }
-        var run = [record]
-        var bytes = record.payload.count
-        while run.last!.txn < limit, bytes < Applier.runMaxBytes, let next = try nextRecord() {
-            guard next.header.kind == .rowBatch, RowBatchCodec.tableID(of: next.payload) == table,
-                  bytes + next.payload.count <= Applier.runMaxBytes
-            else {
-                pending.append(next)
-                break
-            }
-            run.append(next)
-            bytes += next.payload.count
-        }
+        let (run, bytes) = try gatherRun(from: record, table: table, upTo: limit)
         // A late commit that reaches the applier alone is merged into the part it lands in,
         // which writes a new version of that part however few rows it brings (about a
         // millisecond of work). Held at the WAL's end for a moment, the commits that follow
@@ -99,6 +102,8 @@ struct Applier: ~Copyable {
             decoded = hold.decoded
         }
         held = nil
+        // The next run decodes while this one is written (not one being held: that decodes here).
+        if !decoded { try startDecodingAhead(after: run.last!.txn, upTo: limit, lateHold: lateHold) }
         do {
             try applyRun(run, table: table, decoded: decoded)
         } catch {
@@ -139,6 +144,111 @@ struct Applier: ~Copyable {
     /// Whether a late run is held back now (applied txns stop before it).
     var isHolding: Bool { held != nil && !pending.isEmpty }
 
+    // MARK: Decoding the next run ahead
+
+    /// A run of one table's row batches being decoded on another thread (decision 0044).
+    private final class DecodeAhead: @unchecked Sendable {
+        let run: [WALRecord]
+        let table: UInt32
+        let batch: RowBatch
+        private let done = DispatchSemaphore(value: 0)
+        /// Set by the decoding thread before `done` is signalled: whether the table had txns
+        /// left to apply in the run, or the failure.
+        private var result: Result<Bool, StorageError> = .success(false)
+
+        init(run: [WALRecord], table: UInt32, batch: RowBatch) {
+            self.run = run
+            self.table = table
+            self.batch = batch
+        }
+
+        func start(schema: TableSchema, appliedTxn: UInt64) {
+            DispatchQueue.global(qos: .userInitiated).async { [self] in
+                result = Result { () throws(StorageError) in
+                    try Applier.decode(run.map { ($0.txn, $0.payload) }, schema: schema, appliedTxn: appliedTxn, into: batch)
+                }
+                done.signal()
+            }
+        }
+
+        func wait() -> Result<Bool, StorageError> {
+            done.wait()
+            return result
+        }
+    }
+
+    /// Gathers the run after the one ending at `last` and starts decoding it on another
+    /// thread, when it is wholly committed, of one table's row batches, and not at the WAL's
+    /// end while late runs may be held there. Otherwise what was read goes back to `pending`.
+    private mutating func startDecodingAhead(after last: UInt64, upTo limit: UInt64, lateHold: LateApplyHold?) throws(StorageError) {
+        guard last < limit, let first = try nextRecord() else { return }
+        guard first.header.kind == .rowBatch, let table = RowBatchCodec.tableID(of: first.payload),
+              let store = stores[table], suspended[table] == nil
+        else {
+            pending.append(first)
+            return
+        }
+        let run = try gatherRun(from: first, table: table, upTo: limit).run
+        guard lateHold == nil || run.last!.txn < limit else {
+            pending.append(contentsOf: run.reversed())
+            return
+        }
+        let decoding = DecodeAhead(run: run, table: table, batch: spareBatch ?? RowBatch(schema: store.schema, maxBytes: .max))
+        spareBatch = nil
+        decoding.start(schema: store.schema, appliedTxn: store.state.appliedTxn)
+        ahead = decoding
+    }
+
+    /// Applies the run decoded ahead, once decoded, and starts decoding the one after it.
+    private mutating func applyDecodedAhead(_ decoding: DecodeAhead, upTo limit: UInt64, lateHold: LateApplyHold?) throws(StorageError) {
+        ahead = nil
+        let result = decoding.wait()
+        runsDecodedAhead += 1
+        spareBatch = batch
+        batch = decoding.batch
+        let run = decoding.run
+        held = nil
+        try startDecodingAhead(after: run.last!.txn, upTo: limit, lateHold: lateHold)
+        do {
+            // Nothing fresh (the table's checkpoint holds the run already): nothing to apply. A
+            // table the run before suspended skips it, whatever its decode found.
+            if suspended[decoding.table] == nil, try result.get() { try applyRun(run, table: decoding.table, decoded: true) }
+        } catch {
+            suspended[decoding.table] = "apply of txns \(run[0].txn)...\(run.last!.txn) failed: \(error)"
+            StorageMetrics.unhandledError()
+        }
+        appliedTxn = run.last!.txn
+        sinceCheckpoint += run.count
+        bytesSinceCheckpoint += run.reduce(0) { $0 + $1.payload.count }
+    }
+
+    /// Ends decoding ahead: waits for it and puts its run back to be read again.
+    private mutating func putBackAhead() {
+        guard let decoding = ahead else { return }
+        ahead = nil
+        _ = decoding.wait()
+        spareBatch = decoding.batch
+        pending.append(contentsOf: decoding.run.reversed())
+    }
+
+    /// The run of `table`'s row batches starting with `first`: committed ones (≤ `limit`) that
+    /// follow it, up to `runMaxBytes` of payload; the record that ends it goes back to `pending`.
+    private mutating func gatherRun(from first: WALRecord, table: UInt32, upTo limit: UInt64) throws(StorageError) -> (run: [WALRecord], bytes: Int) {
+        var run = [first]
+        var bytes = first.payload.count
+        while run.last!.txn < limit, bytes < Applier.runMaxBytes, let next = try nextRecord() {
+            guard next.header.kind == .rowBatch, RowBatchCodec.tableID(of: next.payload) == table,
+                  bytes + next.payload.count <= Applier.runMaxBytes
+            else {
+                pending.append(next)
+                break
+            }
+            run.append(next)
+            bytes += next.payload.count
+        }
+        return (run, bytes)
+    }
+
     private mutating func nextRecord() throws(StorageError) -> WALRecord? {
         if let record = pending.popLast() { return record }
         return try reader!.next()
@@ -172,11 +282,19 @@ struct Applier: ~Copyable {
     /// when it has them all (after a crash a run may start with txns the table's checkpoint
     /// already holds).
     private mutating func decode(_ batches: [(txn: UInt64, payload: [UInt8])], into store: TableStore) throws(StorageError) -> Bool {
-        let fresh = batches.drop { $0.txn <= store.state.appliedTxn }
-        guard !fresh.isEmpty else { return false }
         if batch == nil { batch = RowBatch(schema: store.schema, maxBytes: .max) }
+        return try Applier.decode(batches, schema: store.schema, appliedTxn: store.state.appliedTxn, into: batch!)
+    }
+
+    /// Decodes the payloads past `appliedTxn` into `batch`, as one batch; false when there are
+    /// none. Touches nothing but `batch`: runs on another thread for a run decoded ahead.
+    private static func decode(
+        _ batches: [(txn: UInt64, payload: [UInt8])], schema: TableSchema, appliedTxn: UInt64, into batch: RowBatch
+    ) throws(StorageError) -> Bool {
+        let fresh = batches.drop { $0.txn <= appliedTxn }
+        guard !fresh.isEmpty else { return false }
         for (index, item) in fresh.enumerated() {
-            try RowBatchCodec.decode(item.payload, schema: store.schema, into: batch!, appending: index > 0)
+            try RowBatchCodec.decode(item.payload, schema: schema, into: batch, appending: index > 0)
         }
         return true
     }
@@ -209,6 +327,7 @@ struct Applier: ~Copyable {
                 pending = []
                 held = nil
             }
+            defer { putBackAhead() }
             while appliedTxn < limit, try applyNext(upTo: limit, lateHold: lateHold) {
                 if sinceCheckpoint >= checkpointEvery || bytesSinceCheckpoint >= checkpointEveryBytes
                     || columnBytesSinceCheckpoint >= checkpointEveryColumnBytes || openColumnFiles >= maxOpenColumnFiles

@@ -655,15 +655,16 @@ struct ColumnStorage: ~Copyable {
     /// Appends SYMBOL rows given as entry keys over their own dictionary (another batch's, or
     /// a decoded payload's): each entry is looked up once, the rows are mapped.
     /// Only entries some row uses are looked up: another batch's kept dictionary can hold
-    /// values none of its rows has.
+    /// values none of its rows has. A decoded payload's rows use every entry (`allUsed`).
     mutating func appendSymbols(
-        keys: UnsafeRawBufferPointer, lengths entryLengths: UnsafeRawBufferPointer, data entryData: UnsafeRawBufferPointer, stamp: Int
+        keys: UnsafeRawBufferPointer, lengths entryLengths: UnsafeRawBufferPointer, data entryData: UnsafeRawBufferPointer, stamp: Int,
+        allUsed: Bool = false
     ) {
         let entries = entryLengths.count / 4
         let rows = keys.count / 4
         // −2: no row uses the entry; −1: one does, not looked up yet.
-        var mapping = [Int32](repeating: -2, count: entries)
-        for row in 0..<rows {
+        var mapping = [Int32](repeating: allUsed ? -1 : -2, count: entries)
+        for row in 0..<rows where !allUsed {
             let key = keys.loadUnaligned(fromByteOffset: row * 4, as: Int32.self)
             if key >= 0 { mapping[Int(key)] = -1 }
         }
@@ -780,7 +781,7 @@ struct ColumnStorage: ~Copyable {
         if isSymbol && appending {
             newFixed.withUnsafeBytes { keys in
                 newLengths.withUnsafeBytes { lengths in
-                    newData.withUnsafeBytes { data in appendSymbols(keys: keys, lengths: lengths, data: data, stamp: stamp) }
+                    newData.withUnsafeBytes { data in appendSymbols(keys: keys, lengths: lengths, data: data, stamp: stamp, allUsed: true) }
                 }
             }
             return

@@ -621,6 +621,10 @@ package final class StorageEngine: Sendable {
     /// Highest txn applied to the tables.
     package var appliedTxn: UInt64 { published.withLock { $0.appliedTxn } }
 
+    /// Runs of row batches the applier decoded while the run before was written (decision
+    /// 0044); waits for an apply round in progress.
+    package var runsDecodedAhead: Int { applier.withLock { $0.runsDecodedAhead } }
+
     /// Returns once every transaction up to `txn` is applied (or failed to apply).
     package func waitUntilApplied(_ txn: UInt64) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in

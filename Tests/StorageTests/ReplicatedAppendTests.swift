@@ -48,6 +48,37 @@ import TestSupport
         #expect(try StorageEngineTests.values(replica.snapshot(ofTable: "sensors")) == (0..<80).map(Double.init))
     }
 
+    /// A backlog — a replica catching up, shipped many commits at once — is applied run by run
+    /// with the next run decoded while one is written (decision 0044): two tables' commits
+    /// interleaved in runs of several, and a schema change among them, give the primary's rows.
+    @Test func aBacklogDecodesTheNextRunWhileOneIsWritten() async throws {
+        let primaryDirectory = TemporaryDirectory(), replicaDirectory = TemporaryDirectory()
+        let primary = try Self.open(primaryDirectory, role: .primary)
+        let replica = try Self.open(replicaDirectory, role: .replica)
+        var a = try await primary.createTable(StorageEngineTests.request("a"))
+        let b = try await primary.createTable(StorageEngineTests.request("b"))
+        var last: UInt64 = 0
+        var row = 0
+        for round in 0..<6 {
+            for _ in 0..<3 {
+                last = try await primary.commit(try StorageEngineTests.batch(a, row..<row + 40))
+                row += 40
+            }
+            for _ in 0..<2 { last = try await primary.commit(try StorageEngineTests.batch(b, (row - 40)..<row)) }
+            if round == 3 {
+                a = try await primary.alterTable("a") { (schema) throws(SchemaError) in _ = try schema.addColumn(name: "extra", type: .long) }
+            }
+        }
+        #expect(try await replica.appendReplicated(try Self.shipped(primary, from: 1)) == last)
+        await replica.waitUntilApplied(last)
+        #expect(replica.runsDecodedAhead > 0)
+        for table in ["a", "b"] {
+            #expect(try StorageEngineTests.values(replica.snapshot(ofTable: table))
+                == (try StorageEngineTests.values(primary.snapshot(ofTable: table))))
+        }
+        #expect(try StorageEngineTests.values(replica.snapshot(ofTable: "a")).count == 6 * 3 * 40)
+    }
+
     @Test func startSyncMakesAppendedRecordsDurableWithNobodyWaiting() async throws {
         let primaryDirectory = TemporaryDirectory(), replicaDirectory = TemporaryDirectory()
         let primary = try Self.open(primaryDirectory, role: .primary)
