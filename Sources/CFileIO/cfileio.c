@@ -16,6 +16,14 @@ int sundial_start_writeback(int fd, int64_t offset, int64_t length) {
 #endif
 }
 
+int sundial_set_direct_io(int fd, int on) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) return -1;
+    int wanted = on ? (flags | O_DIRECT) : (flags & ~O_DIRECT);
+    if (wanted == flags) return 0;
+    return fcntl(fd, F_SETFL, wanted) < 0 ? -1 : 0;
+}
+
 int sundial_set_heap_thresholds(int mmap_threshold, int trim_threshold) {
 #if defined(__GLIBC__)
     return mallopt(M_MMAP_THRESHOLD, mmap_threshold) == 1 && mallopt(M_TRIM_THRESHOLD, trim_threshold) == 1;

@@ -86,6 +86,8 @@ package struct NodeConfiguration: Sendable {
         storage.maxSymbolValues = Int(try values.integer("cairo.max.symbol.values"))
         storage.checkpointEveryTxns = Int(try values.integer("cairo.wal.checkpoint.txns"))
         storage.lateApplyHoldNanos = UInt64(try values.integer("cairo.wal.apply.late.hold.micros")) * 1_000
+        let directWriteMinBytes = Int(try values.byteSize("cairo.direct.io.min.size"))
+        if directWriteMinBytes == 0 { storage.io.setDirectIO = nil } else { storage.io.directWriteMinBytes = directWriteMinBytes }
         storage.columnConverter = CastColumnConverter()
         var line = LineIngestConfiguration()
         line.autoCreateTables = try values.boolean("line.auto.create.new.tables")

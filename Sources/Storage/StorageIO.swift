@@ -29,6 +29,12 @@ package struct StorageIO: Sendable {
     /// Hands a written range to writeback without waiting (decision 0035): a hint that promises
     /// nothing, so a later fdatasync has less to do. Simulations ignore it.
     package var startWriteback: @Sendable (_ fd: Int32, _ offset: Int, _ length: Int) -> Void
+    /// Turns direct I/O on or off for a file (decision 0045): `pwrite` then writes whole
+    /// aligned blocks past the page cache. `nil` — simulations, or direct writes switched off —
+    /// writes every column byte through the page cache.
+    package var setDirectIO: (@Sendable (_ fd: Int32, _ on: Bool) -> Int32)?
+    /// A column append at least this large is written with direct I/O where `setDirectIO` allows.
+    package var directWriteMinBytes = 4 << 20
 
     package init(
         pwrite: @escaping @Sendable (Int32, UnsafeRawBufferPointer, Int) -> Int,
@@ -52,6 +58,7 @@ package struct StorageIO: Sendable {
         self.rmdir = rmdir
         self.syncDirectory = syncDirectory
         self.startWriteback = startWriteback
+        self.setDirectIO = nil
     }
 
     private init(system: Void) {
@@ -72,6 +79,7 @@ package struct StorageIO: Sendable {
         // sync_file_range can wait for the device queue: it runs on its own queue, never on the
         // applier, with its own descriptor (the caller may close the file meanwhile). Failure
         // (a file system without it) only loses the hint.
+        setDirectIO = { fd, on in sundial_set_direct_io(fd, on ? 1 : 0) }
         startWriteback = { fd, offset, length in
             let own = Glibc.dup(fd)
             guard own >= 0 else { return }

@@ -13,4 +13,9 @@ int sundial_start_writeback(int fd, int64_t offset, int64_t length);
 // Node's HeapPolicy). 1 when both were accepted, 0 otherwise (or on another C library).
 int sundial_set_heap_thresholds(int mmap_threshold, int trim_threshold);
 
+// Turns direct I/O (O_DIRECT: writes go from the caller's memory to the device, past the page
+// cache) on (on != 0) or off for the open file `fd`. 0, or -1 with errno set (EINVAL: the file
+// system has no direct I/O).
+int sundial_set_direct_io(int fd, int on);
+
 #endif
