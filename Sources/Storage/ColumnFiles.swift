@@ -109,6 +109,7 @@ package enum ColumnFiles {
             if written % alignment != 0 || written == 0 { break }
         }
         _ = setDirectIO(fd, false)
+        StorageMetrics.wroteDirectly(bytes: position - alignedStart)
         if failure != 0 { throw StorageError(.io, path: path, "column write failed", errno: failure) }
         try writeBuffered(fd, UnsafeRawBufferPointer(rebasing: bytes[(position - offset)...]), at: position, path: path, io: io)
         return true

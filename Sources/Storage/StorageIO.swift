@@ -34,7 +34,7 @@ package struct StorageIO: Sendable {
     /// writes every column byte through the page cache.
     package var setDirectIO: (@Sendable (_ fd: Int32, _ on: Bool) -> Int32)?
     /// A column append at least this large is written with direct I/O where `setDirectIO` allows.
-    package var directWriteMinBytes = 4 << 20
+    package var directWriteMinBytes = 1 << 20
 
     package init(
         pwrite: @escaping @Sendable (Int32, UnsafeRawBufferPointer, Int) -> Int,

@@ -30,6 +30,8 @@ package enum StorageMetrics {
     private static let outOfOrderMergesTotal = Counter(label: "sundial_storage_out_of_order_merges_total")
     /// Runs of late commits the applier held back for the commits after them (`LateApplyHold`).
     private static let lateHoldsTotal = Counter(label: "sundial_storage_late_holds_total")
+    /// Column bytes written with direct I/O, past the page cache (decision 0045).
+    private static let directWriteBytesTotal = Counter(label: "sundial_storage_direct_write_bytes_total")
 
     /// Publishes every storage metric at open, so dashboards see them before the first write.
     static func opened(wal: WriteAheadLog, suspendedTables: Int) {
@@ -40,6 +42,7 @@ package enum StorageMetrics {
         unhandledErrorsTotal.increment(by: 0)
         outOfOrderMergesTotal.increment(by: 0)
         lateHoldsTotal.increment(by: 0)
+        directWriteBytesTotal.increment(by: 0)
         record(wal: wal, appliedTxn: wal.committedTxn, suspendedTables: suspendedTables)
     }
 
@@ -49,6 +52,10 @@ package enum StorageMetrics {
 
     static func appliedRows(_ count: Int) {
         appliedRowsTotal.increment(by: count)
+    }
+
+    static func wroteDirectly(bytes: Int) {
+        directWriteBytesTotal.increment(by: bytes)
     }
 
     static func mergedOutOfOrder() {

@@ -60,11 +60,11 @@ import Testing
         #expect(missing?.description.contains("/nonexistent/auth.txt") == true)
     }
 
-    /// Large column appends go past the page cache from 4 MiB on by default (decision 0045);
+    /// Large column appends go past the page cache from 1 MiB on by default (decision 0045);
     /// another size moves the line, 0 turns direct writes off.
     @Test func directWritesAreConfigured() throws {
         let defaults = try load("")
-        #expect(defaults.storage.io.setDirectIO != nil && defaults.storage.io.directWriteMinBytes == 4 << 20)
+        #expect(defaults.storage.io.setDirectIO != nil && defaults.storage.io.directWriteMinBytes == 1 << 20)
         #expect(try load("cairo.direct.io.min.size=64m").storage.io.directWriteMinBytes == 64 << 20)
         #expect(try load("cairo.direct.io.min.size=0").storage.io.setDirectIO == nil)
         #expect(throws: ConfigurationError.self) { try load("cairo.direct.io.min.size=-1") }

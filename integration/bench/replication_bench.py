@@ -326,6 +326,8 @@ def sundial_run(args, base, ilp_path):
     results["catchup_start_seconds"] = time.monotonic() - t0
     wait_caught_up(primary, [replicas[1]])
     results["catchup_rows_per_s"] = args.catchup_rows / (time.monotonic() - t0)
+    # Column bytes the catching-up replica wrote past the page cache (decision 0045).
+    results["catchup_direct_bytes"] = replicas[1].metric("sundial_storage_direct_write_bytes_total")
     if args.sustained_seconds:
         results["sustained"] = sustained_run(primary, replicas, args.sustained_seconds)
     for node in [*replicas, primary]:
@@ -518,7 +520,8 @@ def main():
           f"last third {sundial['apply_lag_txns_last_third']:.1f}")
     print(f"catch-up: {sundial['catchup_rows_per_s']:,.0f} rows/s vs ingest {sundial['catchup_ingest_rows_per_s']:,.0f} rows/s "
           f"({sundial['catchup_rows_per_s'] / sundial['catchup_ingest_rows_per_s']:.2f}×; "
-          f"the replica's restart until healthy took {sundial['catchup_start_seconds']:.2f} s of it)")
+          f"the replica's restart until healthy took {sundial['catchup_start_seconds']:.2f} s of it; "
+          f"{sundial['catchup_direct_bytes'] / 1e6:,.0f} MB of its column writes past the page cache)")
     print(f"compression: {sundial['column_bytes_per_row']:.1f} column bytes a row ÷ {sundial['shipped_bytes_per_row']:.1f} shipped "
           f"= {sundial['column_bytes_per_row'] / sundial['shipped_bytes_per_row']:.2f}× "
           f"(WAL {sundial['wal_bytes_per_row']:.1f} bytes a row; its LZ4 ratio {sundial['compression_ratio']:.2f}×)")
