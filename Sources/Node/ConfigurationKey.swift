@@ -213,7 +213,7 @@ extension ConfigurationKey {
         .init("cairo.wal.apply.late.hold.micros", .integer(0...1_000_000), default: "50000",
               "Longest a small run of late commits (rows before ones already applied) waits at the WAL's end for the commits after it, so they are merged into their partition once; 0 merges each at once. Rows waiting are durable, not yet visible; INSERT, /imp and DDL never wait."),
         .init("cairo.direct.io.min.size", .byteSize(0...(1 << 40)), default: "1m",
-              "A column append at least this large (a replica catching up, WAL replay, an applier far behind) writes its whole 4 KiB blocks with direct I/O, past the page cache: no CPU spent on page-cache pages, and the rows are read from disk the first time. 0 writes everything through the page cache."),
+              "A column append at least this large within a backlog (a replica catching up, WAL replay, an applier far behind; a run of several commits) writes its whole 4 KiB blocks with direct I/O, past the page cache: no CPU spent on page-cache pages, and the rows are read from disk the first time. 0 writes everything through the page cache."),
         .init("cairo.wal.checkpoint.txns", .integer(1...1_000_000), default: "2048",
               "Transactions applied between checkpoints (column files fsynced, WAL purged); a checkpoint also follows every two segments of WAL. Fewer checkpoints cost fewer fsyncs (each one briefly slows the commits beside it); more shorten the replay after a crash."),
         .init("cairo.wal.segment.rollover.size", .byteSize((1 << 20)...(1 << 34)), default: "64m",

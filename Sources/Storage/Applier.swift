@@ -273,6 +273,8 @@ struct Applier: ~Copyable {
         if !decoded {
             guard try decode(batches, into: store) else { return }
         }
+        store.appliesBacklog = batches.count > 1
+        defer { store.appliesBacklog = false }
         try store.apply(batch!, txn: batches.last!.txn)
         columnBytesSinceCheckpoint += batch!.byteCount
         StorageMetrics.appliedRows(batch!.rowCount)

@@ -53,10 +53,12 @@ package enum ColumnFiles {
         return fd
     }
 
+    /// `pastPageCache`: a backlog's append (decision 0045), written with direct I/O when at
+    /// least `io.directWriteMinBytes` and the file system allows.
     static func write(
-        _ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String, io: StorageIO
+        _ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String, io: StorageIO, pastPageCache: Bool = false
     ) throws(StorageError) {
-        if bytes.count >= io.directWriteMinBytes, let setDirectIO = io.setDirectIO,
+        if pastPageCache, bytes.count >= io.directWriteMinBytes, let setDirectIO = io.setDirectIO,
            try writeDirect(fd, bytes, at: offset, path: path, io: io, setDirectIO: setDirectIO)
         {
             return

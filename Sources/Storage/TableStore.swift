@@ -41,6 +41,11 @@ package final class TableStore {
     let leases = SnapshotLeases()
     /// When late rows split a partition instead of rewriting it.
     package var outOfOrder = OutOfOrderPolicy()
+    /// Set by the applier while it applies a run of several commits — a backlog: a replica
+    /// catching up, replay at open, an applier far behind its writers. Large column appends
+    /// then go past the page cache (decision 0045); a single commit, however large, is written
+    /// through it, for the queries that read new rows next.
+    package var appliesBacklog = false
 
     /// Directory name of a table: `name~id` as QuestDB names WAL tables (informative; the name
     /// that counts is in `_meta`, so a rename does not move the directory).
@@ -296,12 +301,12 @@ package final class TableStore {
             try symbolKeys[write.position].withUnsafeBytes { keys in
                 Result { () throws(StorageError) in
                     try ColumnFiles.write(write.fd, UnsafeRawBufferPointer(rebasing: keys[range]), at: offsetRow * 4,
-                                          path: write.path, io: io)
+                                          path: write.path, io: io, pastPageCache: appliesBacklog)
                 }
             }.get()
         } else {
             try ColumnFiles.write(write.fd, UnsafeRawBufferPointer(rebasing: batch.column(write.position).fixed[range]),
-                                  at: offsetRow * write.width, path: write.path, io: io)
+                                  at: offsetRow * write.width, path: write.path, io: io, pastPageCache: appliesBacklog)
         }
     }
 
