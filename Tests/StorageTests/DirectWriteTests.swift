@@ -89,6 +89,27 @@ import TestSupport
         #expect(try Store.timestamps(store.snapshot()) == written)
     }
 
+    /// A file system that takes the flag but refuses the direct writes themselves (EINVAL):
+    /// the rest of each append goes through the page cache.
+    @Test func directWritesRefusedMidwayFallBackToThePageCache() throws {
+        let directory = TemporaryDirectory()
+        var io = StorageIO.system
+        io.directWriteMinBytes = 16 * 1_024
+        let system = StorageIO.system
+        io.pwrite = { fd, bytes, offset in
+            // Whole-block writes of 4 KiB multiples at aligned offsets are the direct ones.
+            if bytes.count % 4_096 == 0 && offset % 4_096 == 0 && bytes.count >= 4_096 {
+                errno = EINVAL
+                return -1
+            }
+            return system.pwrite(fd, bytes, offset)
+        }
+        let store = try TableStore.create(in: directory.path, schema: Store.schema, txn: 1, io: io)
+        store.appliesBacklog = true
+        let written = try Self.apply(store)
+        #expect(try Store.timestamps(store.snapshot()) == written)
+    }
+
     /// One commit, however large, goes through the page cache: the rows queries read next.
     @Test func aSingleCommitStaysInThePageCache() throws {
         let directory = TemporaryDirectory()
