@@ -75,7 +75,7 @@ package enum ColumnFiles {
     /// the bytes before and after. A large append (a replica catching up, a replay) then costs
     /// the CPU no page-cache pages: on a VM whose host takes freed memory back, getting those is
     /// most of an apply's time. False, having written nothing, when there is no whole block to
-    /// write or the file system refuses direct I/O.
+    /// write; a file system that refuses direct I/O gets the bytes through the page cache.
     private static func writeDirect(
         _ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String, io: StorageIO,
         setDirectIO: @Sendable (Int32, Bool) -> Int32
@@ -112,7 +112,8 @@ package enum ColumnFiles {
             // A short write that ends inside a block: the rest goes through the page cache.
             if written % alignment != 0 || written == 0 { break }
         }
-        _ = setDirectIO(fd, false)
+        // Left on, the file's next unaligned write would fail.
+        if setDirectIO(fd, false) != 0 && failure == 0 { failure = errno }
         StorageMetrics.wroteDirectly(bytes: position - alignedStart)
         if failure != 0 { throw StorageError(.io, path: path, "column write failed", errno: failure) }
         try writeBuffered(fd, UnsafeRawBufferPointer(rebasing: bytes[(position - offset)...]), at: position, path: path, io: io)
