@@ -117,7 +117,7 @@ package final class RowBatch {
     package func dropUnusedSymbolEntries() {
         precondition(!inRow, "dropUnusedSymbolEntries inside a row")
         var renumbered = false
-        for index in 0..<columnCount where columns[index].isSymbol && columns[index].dropUnusedEntries() { renumbered = true }
+        for index in 0..<columnCount where columns[index].dropUnusedEntries() { renumbered = true }
         guard renumbered else { return }
         dictionaryEpoch = Self.newEpoch()
         byteCount = totalBytes
@@ -619,14 +619,9 @@ struct ColumnStorage: ~Copyable {
     @inline(__always)
     mutating func appendSymbol(_ bytes: UnsafeRawBufferPointer) -> Int {
         precondition(bytes.count <= Int(Int32.max), "value too large")
-        let (key, added) = symbolIndex.key(of: bytes, lengths: &lengths, data: &data)
+        let (key, added) = usedKey(of: bytes, stamp: setInRow)
         fixed.append(key)
-        guard added else {
-            noteUse(Int(key), stamp: setInRow)
-            return 4
-        }
-        entryFirstUse.append(setInRow)
-        usedEntries += 1
+        guard added else { return 4 }
         lastEntryAddedInRow = setInRow
         return 8 + bytes.count
     }
@@ -639,9 +634,9 @@ struct ColumnStorage: ~Copyable {
         noteUse(Int(key), stamp: setInRow)
     }
 
-    /// The key of `bytes`, added at the end when new; counted as used from `stamp` on.
+    /// The key of `bytes`, added at the end when new (`added`); counted as used from `stamp` on.
     @inline(__always)
-    private mutating func usedKey(of bytes: UnsafeRawBufferPointer, stamp: Int) -> Int32 {
+    private mutating func usedKey(of bytes: UnsafeRawBufferPointer, stamp: Int) -> (key: Int32, added: Bool) {
         let (key, added) = symbolIndex.key(of: bytes, lengths: &lengths, data: &data)
         if added {
             entryFirstUse.append(stamp)
@@ -649,7 +644,7 @@ struct ColumnStorage: ~Copyable {
         } else {
             noteUse(Int(key), stamp: stamp)
         }
-        return key
+        return (key, added)
     }
 
     /// Appends SYMBOL rows given as entry keys over their own dictionary (another batch's, or
@@ -672,7 +667,7 @@ struct ColumnStorage: ~Copyable {
         for entry in 0..<entries {
             let length = Int(entryLengths.loadUnaligned(fromByteOffset: entry * 4, as: Int32.self))
             if mapping[entry] == -1 {
-                mapping[entry] = usedKey(of: UnsafeRawBufferPointer(rebasing: entryData[start..<start + length]), stamp: stamp)
+                mapping[entry] = usedKey(of: UnsafeRawBufferPointer(rebasing: entryData[start..<start + length]), stamp: stamp).key
             }
             start += length
         }
@@ -692,7 +687,7 @@ struct ColumnStorage: ~Copyable {
                 fixed.append(Int32(-1))
                 continue
             }
-            fixed.append(usedKey(of: UnsafeRawBufferPointer(rebasing: rowData[start..<start + length]), stamp: stamp))
+            fixed.append(usedKey(of: UnsafeRawBufferPointer(rebasing: rowData[start..<start + length]), stamp: stamp).key)
             start += length
         }
     }

@@ -301,10 +301,7 @@ package final class StorageEngine: Sendable {
         let batches = batches.filter { $0.rowCount > 0 }
         if batches.isEmpty { return nil }
         if batches.count == 1 { return try await appendRows(batches[0]) }
-        for batch in batches {
-            batch.dropUnusedSymbolEntries()
-            try checkSymbolValues(batch)
-        }
+        for batch in batches { try settleSymbolValues(batch) }
         guard Set(batches.map(\.schema.tableID)).count == batches.count else {
             throw StorageError(.notWritable, path: batches[0].schema.name, "one transaction holds one batch per table")
         }
@@ -317,10 +314,7 @@ package final class StorageEngine: Sendable {
     }
 
     private func appendRows(_ batch: RowBatch) async throws(StorageError) -> AppendedCommit {
-        // Values a writer's batch kept from its earlier rows (`RowBatch.clearRows`) that these
-        // rows do not use stay out of the WAL.
-        batch.dropUnusedSymbolEntries()
-        try checkSymbolValues(batch)
+        try settleSymbolValues(batch)
         await waitForApplyLag()
         let position = try await withTablesFree([batch.schema.name]) { (catalog) throws(StorageError) -> WALPosition in
             try catalog.admit(batch)
@@ -424,7 +418,11 @@ package final class StorageEngine: Sendable {
     /// applied yet may add up to the apply lag's new values beyond the limit (it is a memory
     /// bound, not an exact count). A column that cannot reach the limit with this batch's
     /// distinct values is passed without looking at them, so normal ingestion pays nothing.
-    private func checkSymbolValues(_ batch: RowBatch) throws(StorageError) {
+    /// Drops the values a writer's batch kept from its earlier rows (`RowBatch.clearRows`) that
+    /// these rows do not use — they stay out of the WAL and out of the count — and checks the
+    /// rest against `cairo.max.symbol.values`.
+    private func settleSymbolValues(_ batch: RowBatch) throws(StorageError) {
+        batch.dropUnusedSymbolEntries()
         let limit = configuration.maxSymbolValues
         let symbols = published.withLock { $0.snapshots[batch.schema.tableID]?.symbols } ?? [:]
         for (position, column) in batch.schema.columns.enumerated() where column.type == .symbol {

@@ -79,7 +79,6 @@ package struct StorageIO: Sendable {
         // sync_file_range can wait for the device queue: it runs on its own queue, never on the
         // applier, with its own descriptor (the caller may close the file meanwhile). Failure
         // (a file system without it) only loses the hint.
-        setDirectIO = { fd, on in sundial_set_direct_io(fd, on ? 1 : 0) }
         startWriteback = { fd, offset, length in
             let own = Glibc.dup(fd)
             guard own >= 0 else { return }
@@ -88,6 +87,7 @@ package struct StorageIO: Sendable {
                 Glibc.close(own)
             }
         }
+        setDirectIO = { fd, on in sundial_set_direct_io(fd, on ? 1 : 0) }
     }
 
     private static let writebackQueue = DispatchQueue(label: "sundial.writeback", qos: .utility)

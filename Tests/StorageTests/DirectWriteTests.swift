@@ -26,6 +26,22 @@ import TestSupport
         return all
     }
 
+    /// A table whose appends of 16 KiB or more may go direct, with `io` as `adjust` leaves it;
+    /// `backlog`: applied as the applier applies a run of several commits.
+    static func store(in directory: TemporaryDirectory, backlog: Bool, adjust: (inout StorageIO) -> Void = { _ in }) throws -> TableStore {
+        var io = StorageIO.system
+        io.directWriteMinBytes = 16 * 1_024
+        adjust(&io)
+        let store = try TableStore.create(in: directory.path, schema: Store.schema, txn: 1, io: io)
+        store.appliesBacklog = backlog
+        return store
+    }
+
+    /// Pages of the `usage` column's file in the page cache, of those it has (63).
+    static func usagePages(_ store: TableStore) -> (resident: Int, total: Int) {
+        residentPages(store.directory + "/1970-01-01/" + ColumnFiles.dataFileName(columnID: 1))
+    }
+
     /// Pages of `path` in the page cache, of those it has.
     static func residentPages(_ path: String) -> (resident: Int, total: Int) {
         let fd = open(path, O_RDONLY)
@@ -54,21 +70,18 @@ import TestSupport
 
     @Test func largeAppendsReadBackAndStayOutOfThePageCache() throws {
         let directory = TemporaryDirectory()
-        var io = StorageIO.system
-        io.directWriteMinBytes = 16 * 1_024
-        let store = try TableStore.create(in: directory.path, schema: Store.schema, txn: 1, io: io)
-        store.appliesBacklog = true
+        let store = try Self.store(in: directory, backlog: true)
         let written = try Self.apply(store)
         if Self.takesDirectIO(directory.path) {
             // Before anything reads it: of this column's 63 pages only the partial blocks at
             // the appends' ends (and the small appends) went through the page cache.
-            let pages = Self.residentPages(store.directory + "/1970-01-01/" + ColumnFiles.dataFileName(columnID: 1))
+            let pages = Self.usagePages(store)
             #expect(pages.total == (32_001 * 8 + 4_095) / 4_096)
             #expect(pages.resident <= 8, "\(pages.resident) of \(pages.total) pages in the page cache")
         }
         #expect(try Store.timestamps(store.snapshot()) == written)
         try store.checkpoint()
-        let reopened = try TableStore(directory: store.directory, io: io)
+        let reopened = try TableStore(directory: store.directory)
         #expect(try Store.timestamps(reopened.snapshot()) == written)
         let usage = try reopened.snapshot().mapColumn(1, in: reopened.snapshot().partitions[0])
         #expect(usage.withUnsafeBytes { bytes in (0..<32_001).allSatisfy { row in
@@ -77,14 +90,12 @@ import TestSupport
 
     @Test func aFileSystemWithoutDirectIOIsWrittenThroughThePageCache() throws {
         let directory = TemporaryDirectory()
-        var io = StorageIO.system
-        io.directWriteMinBytes = 16 * 1_024
-        io.setDirectIO = { _, _ in
-            errno = EINVAL
-            return -1
+        let store = try Self.store(in: directory, backlog: true) { io in
+            io.setDirectIO = { _, _ in
+                errno = EINVAL
+                return -1
+            }
         }
-        let store = try TableStore.create(in: directory.path, schema: Store.schema, txn: 1, io: io)
-        store.appliesBacklog = true
         let written = try Self.apply(store)
         #expect(try Store.timestamps(store.snapshot()) == written)
     }
@@ -93,19 +104,16 @@ import TestSupport
     /// the rest of each append goes through the page cache.
     @Test func directWritesRefusedMidwayFallBackToThePageCache() throws {
         let directory = TemporaryDirectory()
-        var io = StorageIO.system
-        io.directWriteMinBytes = 16 * 1_024
-        let system = StorageIO.system
-        io.pwrite = { fd, bytes, offset in
-            // Whole-block writes of 4 KiB multiples at aligned offsets are the direct ones.
-            if bytes.count % 4_096 == 0 && offset % 4_096 == 0 && bytes.count >= 4_096 {
-                errno = EINVAL
-                return -1
+        let store = try Self.store(in: directory, backlog: true) { io in
+            io.pwrite = { fd, bytes, offset in
+                // Whole-block writes of 4 KiB multiples at aligned offsets are the direct ones.
+                if bytes.count % 4_096 == 0 && offset % 4_096 == 0 && bytes.count >= 4_096 {
+                    errno = EINVAL
+                    return -1
+                }
+                return StorageIO.system.pwrite(fd, bytes, offset)
             }
-            return system.pwrite(fd, bytes, offset)
         }
-        let store = try TableStore.create(in: directory.path, schema: Store.schema, txn: 1, io: io)
-        store.appliesBacklog = true
         let written = try Self.apply(store)
         #expect(try Store.timestamps(store.snapshot()) == written)
     }
@@ -113,11 +121,9 @@ import TestSupport
     /// One commit, however large, goes through the page cache: the rows queries read next.
     @Test func aSingleCommitStaysInThePageCache() throws {
         let directory = TemporaryDirectory()
-        var io = StorageIO.system
-        io.directWriteMinBytes = 16 * 1_024
-        let store = try TableStore.create(in: directory.path, schema: Store.schema, txn: 1, io: io)
+        let store = try Self.store(in: directory, backlog: false)
         _ = try Self.apply(store)
-        let pages = Self.residentPages(store.directory + "/1970-01-01/" + ColumnFiles.dataFileName(columnID: 1))
+        let pages = Self.usagePages(store)
         #expect(pages.resident == pages.total && pages.total == (32_001 * 8 + 4_095) / 4_096)
     }
 }
