@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "cfileio.h"
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -22,6 +24,25 @@ int sundial_set_direct_io(int fd, int on) {
     int wanted = on ? (flags | O_DIRECT) : (flags & ~O_DIRECT);
     if (wanted == flags) return 0;
     return fcntl(fd, F_SETFL, wanted) < 0 ? -1 : 0;
+}
+
+int sundial_preallocate(int fd, int64_t offset, int64_t length) {
+#ifdef FALLOC_FL_KEEP_SIZE
+    return fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)length);
+#else
+    (void)fd; (void)offset; (void)length;
+    errno = EOPNOTSUPP;
+    return -1;
+#endif
+}
+
+int sundial_release_preallocated(int fd) {
+    struct stat info;
+    if (fstat(fd, &info) != 0) return -1;
+    // Blocks past the last partial 4 KiB block of the contents were allocated ahead.
+    int64_t used = ((int64_t)info.st_size + 4095) / 4096 * 4096;
+    if ((int64_t)info.st_blocks * 512 <= used) return 0;
+    return ftruncate(fd, info.st_size) == 0 ? 1 : -1;
 }
 
 int sundial_set_heap_thresholds(int mmap_threshold, int trim_threshold) {

@@ -28,14 +28,17 @@ package enum ColumnFiles {
         return UInt64(littleEndian: value)
     }
 
-    /// Truncates a column file to `length` bytes (writes after the checkpoint); a shorter file
-    /// is damage: it cannot hold the `rows` committed rows.
+    /// Truncates a column file to `length` bytes (writes after the checkpoint, and blocks
+    /// allocated ahead of them that a crash left: decision 0046); a shorter file is damage: it
+    /// cannot hold the `rows` committed rows.
     static func cut(_ path: String, to length: Int, rows: UInt64) throws(StorageError) {
-        guard let size = ColumnFiles.size(path), size >= length else {
+        var info = stat()
+        guard stat(path, &info) == 0, Int(info.st_size) >= length else {
             throw StorageError(
                 .corrupt, path: path, "column file holds fewer than the \(rows) committed rows; the table refuses writes")
         }
-        if size > length { try truncate(path, to: length) }
+        let allocatedPastEnd = Int(info.st_blocks) * 512 > (Int(info.st_size) + 4_095) / 4_096 * 4_096
+        if Int(info.st_size) > length || allocatedPastEnd { try truncate(path, to: length) }
     }
 
     /// Directory name of a partition version: `2024-01-15`, then `2024-01-15.1`, `.2`, …
@@ -54,10 +57,16 @@ package enum ColumnFiles {
     }
 
     /// `pastPageCache`: a backlog's append (decision 0045), written with direct I/O when at
-    /// least `io.directWriteMinBytes` and the file system allows.
+    /// least `io.directWriteMinBytes` and the file system allows. `preallocating`: an append to
+    /// a file the next checkpoint closes (`releasePreallocation`), whose blocks are allocated
+    /// ahead of it (decision 0046).
     static func write(
-        _ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String, io: StorageIO, pastPageCache: Bool = false
+        _ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String, io: StorageIO, pastPageCache: Bool = false,
+        preallocating: Bool = false
     ) throws(StorageError) {
+        if preallocating, bytes.count >= preallocationMinBytes, let preallocate = io.preallocate {
+            allocateAhead(fd, appending: bytes.count, at: offset, preallocate)
+        }
         if pastPageCache, bytes.count >= io.directWriteMinBytes, let setDirectIO = io.setDirectIO,
            try writeDirect(fd, bytes, at: offset, path: path, io: io, setDirectIO: setDirectIO)
         {
@@ -143,6 +152,41 @@ package enum ColumnFiles {
 
     /// Column bytes go to writeback in whole chunks of this size as appends complete them.
     static let writebackChunk = 1 << 20
+
+    // MARK: Allocation ahead (decision 0046)
+
+    /// Appends smaller than this allocate nothing ahead: a table written a few rows at a time
+    /// would hold more space ahead than it fills between checkpoints.
+    static let preallocationMinBytes = 16 << 10
+
+    /// The chunk a file is allocated by for an append of `count` bytes: eight appends' worth,
+    /// from 256 KiB to 2 MiB, so what a file holds ahead stays small beside what it receives.
+    package static func preallocationStep(appending count: Int) -> Int {
+        let power = 1 << (Int.bitWidth - (max(count, 1) - 1).leadingZeroBitCount)
+        return min(max(power * 8, 256 << 10), 2 << 20)
+    }
+
+    /// When an append starts a file or enters a chunk of it, allocates that chunk and the next
+    /// (`fallocate`, keeping the file's length): the appends that fill them find their blocks
+    /// in place, where the kernel would otherwise reserve and later allocate blocks page by
+    /// page — a fifth of the CPU of writing a column through the page cache on this machine —
+    /// and the file's extents come out contiguous. Stateless (the chunk boundaries follow from
+    /// the offsets); a failure (a file system without it, a full disk) only loses the hint —
+    /// the write itself reports a full disk.
+    private static func allocateAhead(
+        _ fd: Int32, appending count: Int, at offset: Int, _ preallocate: @Sendable (Int32, Int, Int) -> Int32
+    ) {
+        let step = preallocationStep(appending: count)
+        let lastChunk = (offset + count - 1) / step
+        guard offset == 0 || lastChunk != (offset - 1) / step else { return }
+        _ = preallocate(fd, lastChunk * step, 2 * step)
+    }
+
+    /// Gives back the blocks a file holds allocated past its end (`allocateAhead`) before the
+    /// file is closed: cutting it at its own length frees them.
+    static func releasePreallocation(_ fd: Int32, io: StorageIO) {
+        if io.preallocate != nil { io.releasePreallocated(fd) }
+    }
 
     /// Size of the file at `path`, or `nil` when it does not exist.
     static func size(_ path: String) -> Int? {

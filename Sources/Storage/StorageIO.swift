@@ -35,6 +35,11 @@ package struct StorageIO: Sendable {
     package var setDirectIO: (@Sendable (_ fd: Int32, _ on: Bool) -> Int32)?
     /// A column append at least this large is written with direct I/O where `setDirectIO` allows.
     package var directWriteMinBytes = 1 << 20
+    /// Allocates a file's blocks ahead of its appends without changing its length (decision
+    /// 0046); `nil` — simulations, which model contents and lengths only — allocates nothing.
+    package var preallocate: (@Sendable (_ fd: Int32, _ offset: Int, _ length: Int) -> Int32)?
+    /// Frees what `preallocate` allocated past a file's end (its contents and length stay).
+    package var releasePreallocated: @Sendable (_ fd: Int32) -> Void = { _ in }
 
     package init(
         pwrite: @escaping @Sendable (Int32, UnsafeRawBufferPointer, Int) -> Int,
@@ -59,6 +64,7 @@ package struct StorageIO: Sendable {
         self.syncDirectory = syncDirectory
         self.startWriteback = startWriteback
         self.setDirectIO = nil
+        self.preallocate = nil
     }
 
     private init(system: Void) {
@@ -88,6 +94,9 @@ package struct StorageIO: Sendable {
             }
         }
         setDirectIO = { fd, on in sundial_set_direct_io(fd, on ? 1 : 0) }
+        preallocate = { fd, offset, length in sundial_preallocate(fd, Int64(offset), Int64(length)) }
+        // A failure leaves the blocks allocated: space, never data.
+        releasePreallocated = { fd in _ = sundial_release_preallocated(fd) }
     }
 
     private static let writebackQueue = DispatchQueue(label: "sundial.writeback", qos: .utility)

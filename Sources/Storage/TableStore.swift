@@ -301,12 +301,13 @@ package final class TableStore {
             try symbolKeys[write.position].withUnsafeBytes { keys in
                 Result { () throws(StorageError) in
                     try ColumnFiles.write(write.fd, UnsafeRawBufferPointer(rebasing: keys[range]), at: offsetRow * 4,
-                                          path: write.path, io: io, pastPageCache: appliesBacklog)
+                                          path: write.path, io: io, pastPageCache: appliesBacklog, preallocating: true)
                 }
             }.get()
         } else {
             try ColumnFiles.write(write.fd, UnsafeRawBufferPointer(rebasing: batch.column(write.position).fixed[range]),
-                                  at: offsetRow * write.width, path: write.path, io: io, pastPageCache: appliesBacklog)
+                                  at: offsetRow * write.width, path: write.path, io: io, pastPageCache: appliesBacklog,
+                                  preallocating: true)
         }
     }
 
@@ -354,7 +355,7 @@ package final class TableStore {
 
     func write(_ partition: String, _ file: String, _ bytes: UnsafeRawBufferPointer, at offset: Int) throws(StorageError) {
         try ColumnFiles.write(try self.file(partition: partition, name: file), bytes, at: offset,
-                              path: "\(directory)/\(partition)/\(file)", io: io)
+                              path: "\(directory)/\(partition)/\(file)", io: io, preallocating: true)
     }
 
     /// The index of the partition starting at `timestamp`, creating it (and its directory) if new.
@@ -452,7 +453,13 @@ package final class TableStore {
 
     /// Closes every open column file (after a checkpoint, truncate or drop).
     func closeOpenFiles() {
-        for files in openFiles.values { for fd in files.values { close(fd) } }
+        for files in openFiles.values {
+            for fd in files.values {
+                // Blocks allocated ahead of its appends (decision 0046) are given back first.
+                ColumnFiles.releasePreallocation(fd, io: io)
+                close(fd)
+            }
+        }
         openFiles = [:]
         openFileCount = 0
         variableDataEnd = [:]

@@ -47,7 +47,7 @@ struct WALState: ~Copyable {
         }
         precondition(epoch >= self.epoch, "WAL epochs never go back (\(epoch) after \(self.epoch))")
         if current == nil || current!.size >= segmentSizeBytes {
-            try startSegment(directory: directory, epoch: epoch)
+            try startSegment(directory: directory, epoch: epoch, sizeBytes: segmentSizeBytes)
         }
         let txn = nextTxn
         let payloadBytes = payload.reduce(0) { $0 + $1.count }
@@ -97,7 +97,7 @@ struct WALState: ~Copyable {
 
     /// Seals the current segment (if any) and starts the next, named by the next txn: a spare
     /// renamed when there is one (decision 0030), else a new file.
-    private mutating func startSegment(directory: String, epoch: UInt64) throws(StorageError) {
+    private mutating func startSegment(directory: String, epoch: UInt64, sizeBytes: Int) throws(StorageError) {
         // A reused file may run on past the last record with the records of its former life:
         // they are cut off before the segment is sealed, so a sealed segment is exactly its
         // records. The cut is synced with the segment, before any later record can be.
@@ -105,8 +105,15 @@ struct WALState: ~Copyable {
             throw StorageError(.io, path: sealed.path, "cannot cut a WAL segment to its records before sealing it", errno: errno)
         }
         let path = directory + "/" + WALSegmentFiles.name(firstTxn: nextTxn)
-        let fd = try reuseSpare(as: path) ?? io.create(path, O_WRONLY | O_EXCL, 0o644)
-        if fd < 0 { throw StorageError(.io, path: path, "cannot create a WAL segment", errno: errno) }
+        var fd = try reuseSpare(as: path) ?? -1
+        if fd < 0 {
+            fd = io.create(path, O_WRONLY | O_EXCL, 0o644)
+            if fd < 0 { throw StorageError(.io, path: path, "cannot create a WAL segment", errno: errno) }
+            // A new file gets its blocks at once, its length unchanged (decision 0046): appends
+            // — on the commit path — then find them in place, as in a reused one. Sealing cuts
+            // what a segment did not fill. A failure only loses the hint.
+            _ = io.preallocate?(fd, 0, sizeBytes)
+        }
         let header = WALSegmentHeader(firstTxn: nextTxn, epoch: epoch).encoded()
         do throws(StorageError) {
             try writeAll(fd, header, at: 0, path: path)

@@ -37,6 +37,14 @@ import TestSupport
         return store
     }
 
+    /// Whether the `usage` column of the first partition holds row / 1 000 in each of `rows` rows.
+    static func usageReadsBack(_ store: TableStore, rows: Int) throws -> Bool {
+        let usage = try store.snapshot().mapColumn(1, in: store.snapshot().partitions[0])
+        return usage.withUnsafeBytes { bytes in
+            (0..<rows).allSatisfy { row in bytes.loadUnaligned(fromByteOffset: row * 8, as: Double.self) == Double(row) / 1e3 }
+        }
+    }
+
     /// Pages of the `usage` column's file in the page cache, of those it has (63).
     static func usagePages(_ store: TableStore) -> (resident: Int, total: Int) {
         residentPages(store.directory + "/1970-01-01/" + ColumnFiles.dataFileName(columnID: 1))
@@ -59,13 +67,18 @@ import TestSupport
 
     /// Whether the file system under `directory` takes direct I/O.
     static func takesDirectIO(_ directory: String) -> Bool {
+        probe(directory) { StorageIO.system.setDirectIO?($0, true) == 0 }
+    }
+
+    /// `check` of a new file in `directory`, removed after.
+    static func probe(_ directory: String, _ check: (Int32) -> Bool) -> Bool {
         let path = directory + "/probe"
         let fd = open(path, O_CREAT | O_RDWR, 0o644)
         defer {
             close(fd)
             unlink(path)
         }
-        return StorageIO.system.setDirectIO?(fd, true) == 0
+        return check(fd)
     }
 
     @Test func largeAppendsReadBackAndStayOutOfThePageCache() throws {
@@ -83,9 +96,7 @@ import TestSupport
         try store.checkpoint()
         let reopened = try TableStore(directory: store.directory)
         #expect(try Store.timestamps(reopened.snapshot()) == written)
-        let usage = try reopened.snapshot().mapColumn(1, in: reopened.snapshot().partitions[0])
-        #expect(usage.withUnsafeBytes { bytes in (0..<32_001).allSatisfy { row in
-            bytes.loadUnaligned(fromByteOffset: row * 8, as: Double.self) == Double(row) / 1e3 } })
+        #expect(try Self.usageReadsBack(reopened, rows: 32_001))
     }
 
     @Test func aFileSystemWithoutDirectIOIsWrittenThroughThePageCache() throws {

@@ -18,4 +18,15 @@ int sundial_set_heap_thresholds(int mmap_threshold, int trim_threshold);
 // system has no direct I/O).
 int sundial_set_direct_io(int fd, int on);
 
+// Allocates the blocks of [offset, offset + length) of `fd` without changing its size
+// (fallocate with FALLOC_FL_KEEP_SIZE): later writes there find their blocks in place, and the
+// file's length and contents stay what the writes made them. 0, or -1 with errno set
+// (EOPNOTSUPP: the file system cannot).
+int sundial_preallocate(int fd, int64_t offset, int64_t length);
+
+// Frees the blocks `fd` holds past its length (allocated ahead by `sundial_preallocate`) by
+// cutting the file at its own length; the contents and length stay. 1 when there were such
+// blocks, 0 when none, -1 with errno set.
+int sundial_release_preallocated(int fd);
+
 #endif
