@@ -121,6 +121,7 @@ package struct ReplicaClient: Service {
             epoch: hello.epoch,
             .hello(ReplicationFrame.Hello(
                 clusterID: hello.clusterID, nodeID: hello.nodeID, durableTxn: durable, lastEpoch: storage.writingEpoch))))
+        let reported = ReportedPositions()
         // Discarding: one short task per chunk reports its apply; their results are not kept.
         try await withThrowingDiscardingTaskGroup { group in
             var machine = ReplicaStateMachine(durableTxn: durable, newestEpoch: hello.epoch)
@@ -142,7 +143,7 @@ package struct ReplicaClient: Service {
                             "primary": "\(monitor.upstreamAddress ?? "?")", "primary-node": "\(start.nodeID)",
                             "from-txn": "\(start.fromTxn)", "primary-committed-txn": "\(start.primaryCommittedTxn)",
                         ])
-                    group.addTask { try await report(outbound) }
+                    group.addTask { try await report(outbound, reported) }
                 case .write(let chunk):
                     let verified = try verify(chunk, frameEpoch: frame.epoch)
                     // Written now, synced in the background: the next chunk is received and
@@ -158,15 +159,16 @@ package struct ReplicaClient: Service {
                         raw: verified.records.count, compressed: chunk.compressed.count,
                         txns: verified.lastTxn - verified.firstTxn + 1)
                     // STATUS when received, durable and applied: a synchronous primary in
-                    // `received`, `durable` or `applied` mode acknowledges on the matching one;
-                    // the reporter below only polls.
+                    // `received`, `durable` or `applied` mode acknowledges on the matching one.
+                    // One that would move no position (an fsync or apply an earlier chunk's
+                    // STATUS already covered) is not sent; the reporter below only polls.
                     let (monitor, epoch) = (monitor, machine.newestEpoch)
-                    try await outbound.write(ReplicationFrame(epoch: epoch, .status(monitor.replicaPositions())))
+                    try await reported.send(monitor.replicaPositions(), epoch: epoch, on: outbound)
                     group.addTask {
                         try await storage.replicatedDurable(last)
-                        try await outbound.write(ReplicationFrame(epoch: epoch, .status(monitor.replicaPositions())))
+                        try await reported.send(monitor.replicaPositions(), epoch: epoch, on: outbound)
                         await storage.waitUntilApplied(last)
-                        try await outbound.write(ReplicationFrame(epoch: epoch, .status(monitor.replicaPositions())))
+                        try await reported.send(monitor.replicaPositions(), epoch: epoch, on: outbound)
                     }
                 case .replay(let chunk):
                     _ = try verify(chunk, frameEpoch: frame.epoch)
@@ -190,23 +192,19 @@ package struct ReplicaClient: Service {
         return verified
     }
 
-    /// Sends STATUS when a position moved (quickly while applying) and at least every
-    /// keepalive interval, which also keeps the primary's idle timeout from firing.
-    private func report(_ outbound: NIOAsyncChannelOutboundWriter<ReplicationFrame>) async throws {
+    /// Sends STATUS when a position moved without a chunk's own STATUS saying so, and at least
+    /// every keepalive interval, which also keeps the primary's idle timeout from firing;
+    /// passes on a switchover request.
+    private func report(_ outbound: NIOAsyncChannelOutboundWriter<ReplicationFrame>, _ reported: ReportedPositions) async throws {
         let interval = Int64(monitor.configuration.keepaliveIntervalMillis) * 1_000
-        var last: ReplicaPositions?
         while !Task.isCancelled {
-            let positions = monitor.replicaPositions()
-            let moved = last.map { $0.receivedTxn != positions.receivedTxn || $0.durableTxn != positions.durableTxn
-                || $0.appliedTxn != positions.appliedTxn } ?? true
             if monitor.takeSwitchoverRequest() {
                 try await outbound.write(ReplicationFrame(epoch: monitor.identity.epoch, .switchover))
             }
-            if moved || positions.timeMicros - (last?.timeMicros ?? 0) >= interval {
-                try await outbound.write(ReplicationFrame(epoch: monitor.identity.epoch, .status(positions)))
-                last = positions
-            }
-            try await Task.sleep(for: .milliseconds(positions.appliedTxn < positions.durableTxn ? 2 : 20))
+            try await reported.send(monitor.replicaPositions(), epoch: monitor.identity.epoch, on: outbound, atLeastEvery: interval)
+            // Each chunk reports its own positions as they move: this loop only catches what
+            // they do not (an apply that covered several chunks at once), so it need not be quick.
+            try await Task.sleep(for: .milliseconds(20))
         }
     }
 
@@ -283,6 +281,37 @@ final class CurrentConnection: Sendable {
             try? await Task.sleep(for: .milliseconds(step))
             left -= step
         }
+    }
+}
+
+/// The positions last reported on a connection: a STATUS that would move none of them is not
+/// sent (several tasks report as chunks are received, made durable and applied; one fsync or
+/// apply often covers several chunks), except once an interval has passed.
+package final class ReportedPositions: Sendable {
+    private let last = PlainMutex<ReplicaPositions?>(nil)
+
+    package init() {}
+
+    /// Whether `positions` are to be reported — they move a reported position, or `interval`
+    /// µs passed since the last report — recording them as reported when so.
+    package func claim(_ positions: ReplicaPositions, atLeastEvery interval: Int64 = .max) -> Bool {
+        last.withLock { last -> Bool in
+            if let previous = last, positions.receivedTxn <= previous.receivedTxn, positions.durableTxn <= previous.durableTxn,
+               positions.appliedTxn <= previous.appliedTxn, positions.timeMicros - previous.timeMicros < interval
+            {
+                return false
+            }
+            last = positions
+            return true
+        }
+    }
+
+    /// Sends `positions` as STATUS when `claim` says so.
+    func send(
+        _ positions: ReplicaPositions, epoch: UInt64, on outbound: NIOAsyncChannelOutboundWriter<ReplicationFrame>,
+        atLeastEvery interval: Int64 = .max
+    ) async throws {
+        if claim(positions, atLeastEvery: interval) { try await outbound.write(ReplicationFrame(epoch: epoch, .status(positions))) }
     }
 }
 

@@ -1,5 +1,5 @@
 // Proves the replication state machines as values, chunk verification (RELIABILITY §3.5 R3–R9),
-// lag accounting and the persisted slots.
+// lag accounting, the persisted slots and which positions a replica reports.
 import Replication
 import Storage
 import Testing
@@ -359,5 +359,22 @@ import TestSupport
     @Test func formatOneSlotsStillOpen() throws {
         let bytes = ChecksummedText.seal(magic: ReplicationSlots.magic, version: 1, lines: ["slot a 5", "slot b 7"])
         #expect(try ReplicationSlots.decode(bytes, path: "slots") == ReplicationSlots(durable: ["a": 5, "b": 7]))
+    }
+
+    /// A replica reports positions that move, not repeats or stale ones, and repeats only once
+    /// an interval has passed.
+    @Test func aReplicaReportsOnlyPositionsThatMove() {
+        let reported = ReportedPositions()
+        func at(_ received: UInt64, _ durable: UInt64, _ applied: UInt64, time: Int64) -> ReplicaPositions {
+            ReplicaPositions(receivedTxn: received, durableTxn: durable, appliedTxn: applied, timeMicros: time)
+        }
+        #expect(reported.claim(at(5, 4, 3, time: 1_000)))
+        #expect(!reported.claim(at(5, 4, 3, time: 1_100)), "nothing moved")
+        #expect(reported.claim(at(5, 5, 3, time: 1_200)), "durable moved")
+        #expect(!reported.claim(at(5, 4, 3, time: 1_300)), "older than what was reported")
+        #expect(reported.claim(at(5, 5, 4, time: 1_400)), "applied moved")
+        #expect(!reported.claim(at(5, 5, 4, time: 2_000), atLeastEvery: 1_000))
+        #expect(reported.claim(at(5, 5, 4, time: 2_400), atLeastEvery: 1_000), "the interval passed")
+        #expect(reported.claim(at(6, 5, 4, time: 2_401)), "received moved")
     }
 }
