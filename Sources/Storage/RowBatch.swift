@@ -392,6 +392,23 @@ package final class RowBatch {
         columns[index].load(fixed: fixed, lengths: lengths, data: data, appending: appending, stamp: rowStamp)
     }
 
+    /// Loads (or appends) a SYMBOL column from narrowed entry keys and the payload's dictionary
+    /// (`ColumnStorage.loadNarrowSymbols`); false when a key falls outside the dictionary.
+    func loadNarrowSymbolColumn(
+        _ index: Int, codes: ArraySlice<UInt8>, rows: Int, plan: NarrowPlan, lengths: ArraySlice<UInt8>, data: ArraySlice<UInt8>,
+        appending: Bool
+    ) -> Bool {
+        precondition(index >= 0 && index < columnCount && columns[index].isSymbol, "no SYMBOL column \(index)")
+        return codes.withUnsafeBytes { codes in
+            lengths.withUnsafeBytes { lengths in
+                data.withUnsafeBytes { data in
+                    columns[index].loadNarrowSymbols(
+                        codes: codes, rows: rows, plan: plan, lengths: lengths, data: data, appending: appending, stamp: rowStamp)
+                }
+            }
+        }
+    }
+
     /// Loads (or appends) a fixed-width column from its narrowed codes (WAL batch format 3),
     /// widening straight into the column.
     func loadNarrowColumn(_ index: Int, codes: ArraySlice<UInt8>, rows: Int, plan: NarrowPlan, appending: Bool) {
@@ -645,6 +662,57 @@ struct ColumnStorage: ~Copyable {
             noteUse(Int(key), stamp: stamp)
         }
         return (key, added)
+    }
+
+    /// Loads (or appends) a SYMBOL column from narrowed entry keys over a decoded payload's
+    /// dictionary (WAL batch format 3): the keys are widened straight into the column and
+    /// checked there, and — appending — mapped into the column's dictionary where they lie. No
+    /// array of widened keys is made and copied per column. False when a key falls outside the
+    /// dictionary (damage: the decode fails, and its batch is reset before any other use).
+    mutating func loadNarrowSymbols(
+        codes: UnsafeRawBufferPointer, rows: Int, plan: NarrowPlan, lengths entryLengths: UnsafeRawBufferPointer,
+        data entryData: UnsafeRawBufferPointer, appending: Bool, stamp: Int
+    ) -> Bool {
+        precondition(isSymbol, "entry keys for a column that is not a SYMBOL")
+        if !appending { removeAll() }
+        let start = fixed.count
+        plan.widen(codes, count: rows, width: 4, into: fixed.appendUninitialized(rows * 4))
+        let entries = entryLengths.count / 4
+        guard ColumnStorage.keysFit(UnsafeRawBufferPointer(rebasing: fixed.bytes[start...]), entries: entries) else { return false }
+        guard appending else {
+            lengths.append(entryLengths)
+            data.append(entryData)
+            noteLoadedEntries(stamp: stamp)
+            return true
+        }
+        // Every entry is some row's value: each is looked up once, then the rows are mapped.
+        var mapping: [Int32] = []
+        mapping.reserveCapacity(entries)
+        var offset = 0
+        for entry in 0..<entries {
+            let length = Int(entryLengths.loadUnaligned(fromByteOffset: entry * 4, as: Int32.self))
+            mapping.append(usedKey(of: UnsafeRawBufferPointer(rebasing: entryData[offset..<offset + length]), stamp: stamp).key)
+            offset += length
+        }
+        for row in 0..<rows {
+            let at = start + row * 4
+            let key = fixed.bytes.loadUnaligned(fromByteOffset: at, as: Int32.self)
+            if key >= 0 { fixed.store(mapping[Int(key)], atByteOffset: at) }
+        }
+        return true
+    }
+
+    /// Whether every entry key (little-endian Int32) is NULL (−1) or one of `entries`: one pass
+    /// for the lowest and highest, no branch per key.
+    static func keysFit(_ keys: UnsafeRawBufferPointer, entries: Int) -> Bool {
+        var low = Int32.max
+        var high = Int32.min
+        for row in 0..<keys.count / 4 {
+            let key = Int32(littleEndian: keys.loadUnaligned(fromByteOffset: row * 4, as: Int32.self))
+            low = min(low, key)
+            high = max(high, key)
+        }
+        return keys.count < 4 || (low >= -1 && Int(high) < entries)
     }
 
     /// Appends SYMBOL rows given as entry keys over their own dictionary (another batch's, or

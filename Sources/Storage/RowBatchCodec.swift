@@ -182,12 +182,8 @@ package enum RowBatchCodec {
             let parameter = try reader.read(UInt8.self)
             guard ColumnType(tag: tag, parameter: parameter) == column.type else { throw mismatch("type of \(column.name)") }
             if column.type == .symbol && format >= 2 {
-                let keyBytes: ArraySlice<UInt8>
-                if format >= 3, let plan = try readPlan(&reader, width: 4, column: column.name) {
-                    keyBytes = ArraySlice(try widened(reader.readBytes(rows * plan.codeWidth), rows: rows, width: 4, plan: plan))
-                } else {
-                    keyBytes = try reader.readBytes(rows * 4)
-                }
+                let plan = format >= 3 ? try readPlan(&reader, width: 4, column: column.name) : nil
+                let keyBytes = try reader.readBytes(rows * (plan?.codeWidth ?? 4))
                 let entries = Int(try reader.read(UInt32.self))
                 // Each entry is some row's value: more entries than rows is damage.
                 guard entries <= rows else { throw mismatch("\(entries) symbol entries for \(rows) rows in \(column.name)") }
@@ -196,14 +192,16 @@ package enum RowBatchCodec {
                     throw mismatch("negative symbol entry length in \(column.name)")
                 }
                 guard try reader.read(UInt64.self) == UInt64(total) else { throw mismatch("data length of \(column.name)") }
-                let outOfRange = keyBytes.withUnsafeBytes { raw in
-                    (0..<rows).contains { row in
-                        let key = raw.loadLittleEndian(fromByteOffset: row * 4, as: Int32.self)
-                        return key < -1 || key >= Int32(entries)
-                    }
+                let data = try reader.readBytes(total)
+                let fits: Bool
+                if let plan {
+                    fits = batch.loadNarrowSymbolColumn(
+                        index, codes: keyBytes, rows: rows, plan: plan, lengths: lengthBytes, data: data, appending: appending)
+                } else {
+                    fits = keyBytes.withUnsafeBytes { ColumnStorage.keysFit($0, entries: entries) }
+                    if fits { batch.loadColumn(index, fixed: keyBytes, lengths: lengthBytes, data: data, appending: appending) }
                 }
-                guard !outOfRange else { throw mismatch("symbol key out of its dictionary in \(column.name)") }
-                batch.loadColumn(index, fixed: keyBytes, lengths: lengthBytes, data: try reader.readBytes(total), appending: appending)
+                guard fits else { throw mismatch("symbol key out of its dictionary in \(column.name)") }
             } else if column.type.isVariableSize || column.type == .symbol {
                 let lengthBytes = try reader.readBytes(rows * 4)
                 guard let total = totalLength(lengthBytes, count: rows, allowingNull: true) else {
@@ -237,14 +235,6 @@ package enum RowBatchCodec {
             throw StorageError(.corrupt, path: column, "row batch column \(column) has \(codeWidth)-byte codes for \(width)-byte values")
         }
         return plan
-    }
-
-    private static func widened(_ codes: ArraySlice<UInt8>, rows: Int, width: Int, plan: NarrowPlan) -> [UInt8] {
-        guard rows > 0 else { return [] }
-        return [UInt8](unsafeUninitializedCapacity: rows * width) { values, initialized in
-            codes.withUnsafeBytes { plan.widen($0, count: rows, width: width, into: UnsafeMutableRawPointer(values.baseAddress!)) }
-            initialized = rows * width
-        }
     }
 
     /// The sum of `count` i32 lengths (−1, NULL, counting 0 when `allowingNull`), or `nil`

@@ -179,7 +179,7 @@ import TestSupport
     }
 
     /// Every truncation, a code width the column cannot have, and a widened SYMBOL key outside
-    /// its dictionary: refused as corrupt, never misread or trapped on.
+    /// its dictionary (decoded alone or appended): refused as corrupt, never misread or trapped on.
     @Test func damagedNarrowColumnsAreRefused() throws {
         let batch = RowBatch(schema: Self.schema)
         try Self.fill(batch, rows: 0..<6, extremes: false)
@@ -202,6 +202,12 @@ import TestSupport
                 try RowBatchCodec.decode(damaged, schema: Self.schema, into: target)
             }
             #expect(error?.code == .corrupt)
+            // Appended after a payload's rows (the applier's runs): refused the same way.
+            try RowBatchCodec.decode(payload, schema: Self.schema, into: target)
+            let appended = #expect(throws: StorageError.self, "\(bytes) at \(offset), appended") {
+                try RowBatchCodec.decode(damaged, schema: Self.schema, into: target, appending: true)
+            }
+            #expect(appended?.code == .corrupt)
         }
     }
 }
