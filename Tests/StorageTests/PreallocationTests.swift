@@ -77,6 +77,27 @@ import TestSupport
         #expect(try Store.timestamps(reopened.snapshot()) == kept)
     }
 
+    /// A file system that refuses to allocate ahead (`EOPNOTSUPP`), or a disk too full for it
+    /// (`ENOSPC`): the appends go on as before, only the hint is lost.
+    @Test func aRefusedAllocationOnlyLosesTheHint() throws {
+        for refusal in [EOPNOTSUPP, ENOSPC] {
+            let directory = TemporaryDirectory()
+            var io = StorageIO.system
+            let asked = PlainMutex(0)
+            io.preallocate = { _, _, _ in
+                asked.withLock { $0 += 1 }
+                errno = refusal
+                return -1
+            }
+            let store = try TableStore.create(in: directory.path, schema: Store.schema, txn: 1, io: io)
+            let written = try Self.apply(store, commits: 30, rows: 10_000, after: 0, txn: 2)
+            #expect(asked.withLock { $0 } > 0)
+            #expect(Self.usageFile(store) == (0, 300_000 * 8))
+            try store.checkpoint()
+            #expect(try Store.timestamps(TableStore(directory: store.directory).snapshot()) == written)
+        }
+    }
+
     /// Commits of 1 000 rows (8 KB a column) allocate nothing ahead, though they cross chunks.
     @Test func smallAppendsAllocateNothingAhead() throws {
         let directory = TemporaryDirectory()
