@@ -1,3 +1,4 @@
+import CFileIO
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -37,7 +38,7 @@ package enum ColumnFiles {
             throw StorageError(
                 .corrupt, path: path, "column file holds fewer than the \(rows) committed rows; the table refuses writes")
         }
-        let allocatedPastEnd = Int(info.st_blocks) * 512 > (Int(info.st_size) + 4_095) / 4_096 * 4_096
+        let allocatedPastEnd = Int(info.st_blocks) * 512 > (Int(info.st_size) + 4_095) / 4_096 * 4_096 + Int(SUNDIAL_ALLOCATION_SLACK)
         if Int(info.st_size) > length || allocatedPastEnd { try truncate(path, to: length) }
     }
 

@@ -24,9 +24,12 @@ int sundial_set_direct_io(int fd, int on);
 // (EOPNOTSUPP: the file system cannot).
 int sundial_preallocate(int fd, int64_t offset, int64_t length);
 
+// Bytes a file may hold past its contents without having had blocks allocated ahead.
+#define SUNDIAL_ALLOCATION_SLACK (64 * 1024)
+
 // Frees the blocks `fd` holds past its length (allocated ahead by `sundial_preallocate`) by
 // cutting the file at its own length; the contents and length stay. 1 when there were such
-// blocks, 0 when none, -1 with errno set.
+// blocks (more than SUNDIAL_ALLOCATION_SLACK), 0 when none, -1 with errno set.
 int sundial_release_preallocated(int fd);
 
 #endif
