@@ -39,10 +39,7 @@ int sundial_preallocate(int fd, int64_t offset, int64_t length) {
 int sundial_release_preallocated(int fd) {
     struct stat info;
     if (fstat(fd, &info) != 0) return -1;
-    // Blocks past the contents' last 4 KiB block were allocated ahead — beyond a slack for
-    // what a file system counts besides data (ext4's extent index blocks, an xattr block).
-    int64_t used = ((int64_t)info.st_size + 4095) / 4096 * 4096;
-    if ((int64_t)info.st_blocks * 512 <= used + SUNDIAL_ALLOCATION_SLACK) return 0;
+    if (!sundial_holds_blocks_ahead((int64_t)info.st_size, (int64_t)info.st_blocks)) return 0;
     return ftruncate(fd, info.st_size) == 0 ? 1 : -1;
 }
 

@@ -38,8 +38,9 @@ package enum ColumnFiles {
             throw StorageError(
                 .corrupt, path: path, "column file holds fewer than the \(rows) committed rows; the table refuses writes")
         }
-        let allocatedPastEnd = Int(info.st_blocks) * 512 > (Int(info.st_size) + 4_095) / 4_096 * 4_096 + Int(SUNDIAL_ALLOCATION_SLACK)
-        if Int(info.st_size) > length || allocatedPastEnd { try truncate(path, to: length) }
+        if Int(info.st_size) > length || sundial_holds_blocks_ahead(Int64(info.st_size), Int64(info.st_blocks)) != 0 {
+            try truncate(path, to: length)
+        }
     }
 
     /// Directory name of a partition version: `2024-01-15`, then `2024-01-15.1`, `.2`, …

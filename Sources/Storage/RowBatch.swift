@@ -686,14 +686,7 @@ struct ColumnStorage: ~Copyable {
             return true
         }
         // Every entry is some row's value: each is looked up once, then the rows are mapped.
-        var mapping: [Int32] = []
-        mapping.reserveCapacity(entries)
-        var offset = 0
-        for entry in 0..<entries {
-            let length = Int(entryLengths.loadUnaligned(fromByteOffset: entry * 4, as: Int32.self))
-            mapping.append(usedKey(of: UnsafeRawBufferPointer(rebasing: entryData[offset..<offset + length]), stamp: stamp).key)
-            offset += length
-        }
+        let mapping = entryKeys(lengths: entryLengths, data: entryData, usedBy: nil, stamp: stamp)
         for row in 0..<rows {
             let at = start + row * 4
             let key = fixed.bytes.loadUnaligned(fromByteOffset: at, as: Int32.self)
@@ -723,26 +716,36 @@ struct ColumnStorage: ~Copyable {
         keys: UnsafeRawBufferPointer, lengths entryLengths: UnsafeRawBufferPointer, data entryData: UnsafeRawBufferPointer, stamp: Int,
         allUsed: Bool = false
     ) {
-        let entries = entryLengths.count / 4
-        let rows = keys.count / 4
-        // −2: no row uses the entry; −1: one does, not looked up yet.
-        var mapping = [Int32](repeating: allUsed ? -1 : -2, count: entries)
-        for row in 0..<rows where !allUsed {
+        let mapping = entryKeys(lengths: entryLengths, data: entryData, usedBy: allUsed ? nil : keys, stamp: stamp)
+        for row in 0..<keys.count / 4 {
             let key = keys.loadUnaligned(fromByteOffset: row * 4, as: Int32.self)
-            if key >= 0 { mapping[Int(key)] = -1 }
+            fixed.append(key < 0 ? Int32(-1) : mapping[Int(key)])
+        }
+    }
+
+    /// This column's key for each entry of another dictionary, looking up only the entries one
+    /// of `keys` names (every entry when `nil`); an entry no key names maps to −2.
+    private mutating func entryKeys(
+        lengths entryLengths: UnsafeRawBufferPointer, data entryData: UnsafeRawBufferPointer, usedBy keys: UnsafeRawBufferPointer?,
+        stamp: Int
+    ) -> [Int32] {
+        // −2: no row uses the entry; −1: one does, not looked up yet.
+        var mapping = [Int32](repeating: keys == nil ? -1 : -2, count: entryLengths.count / 4)
+        if let keys {
+            for row in 0..<keys.count / 4 {
+                let key = keys.loadUnaligned(fromByteOffset: row * 4, as: Int32.self)
+                if key >= 0 { mapping[Int(key)] = -1 }
+            }
         }
         var start = 0
-        for entry in 0..<entries {
+        for entry in mapping.indices {
             let length = Int(entryLengths.loadUnaligned(fromByteOffset: entry * 4, as: Int32.self))
             if mapping[entry] == -1 {
                 mapping[entry] = usedKey(of: UnsafeRawBufferPointer(rebasing: entryData[start..<start + length]), stamp: stamp).key
             }
             start += length
         }
-        for row in 0..<rows {
-            let key = keys.loadUnaligned(fromByteOffset: row * 4, as: Int32.self)
-            fixed.append(key < 0 ? Int32(-1) : mapping[Int(key)])
-        }
+        return mapping
     }
 
     /// Appends SYMBOL rows given as a length per row (−1 NULL) and their bytes (WAL batch

@@ -27,6 +27,13 @@ int sundial_preallocate(int fd, int64_t offset, int64_t length);
 // Bytes a file may hold past its contents without having had blocks allocated ahead.
 #define SUNDIAL_ALLOCATION_SLACK (64 * 1024)
 
+// Whether a file of `size` bytes holding `blocks` 512-byte blocks (stat's st_blocks) holds blocks
+// allocated ahead: past its contents' last 4 KiB block, beyond a slack for what a file system
+// counts besides data (ext4's extent index blocks, an xattr block).
+static inline int sundial_holds_blocks_ahead(int64_t size, int64_t blocks) {
+    return blocks * 512 > (size + 4095) / 4096 * 4096 + SUNDIAL_ALLOCATION_SLACK;
+}
+
 // Frees the blocks `fd` holds past its length (allocated ahead by `sundial_preallocate`) by
 // cutting the file at its own length; the contents and length stay. 1 when there were such
 // blocks (more than SUNDIAL_ALLOCATION_SLACK), 0 when none, -1 with errno set.
